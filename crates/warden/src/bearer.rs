@@ -1,0 +1,236 @@
+//! Extraction of the bearer token from a request (RFC 6750 §2.1, §3.1).
+//!
+//! Only the `Authorization` header method is accepted: `"Bearer" 1*SP b64token`, the scheme
+//! case-insensitive (RFC 9110 §11.1), the token checked against the `b64token` grammar. No crypto
+//! and no I/O happen here.
+//!
+//! | request | result |
+//! |---|---|
+//! | no `Authorization`, or another scheme (`Basic …`) | `Ok(None)`: no credentials (401, no error code) |
+//! | `Bearer` alone, `Bearer a b`, a tab, quotes, `=` inside the token | [`InvalidRequest::MalformedAuthorization`] (400) |
+//! | two `Authorization` headers | [`InvalidRequest::MultipleAuthorizationHeaders`] (400) |
+//! | a header token and `access_token` in the query | [`InvalidRequest::MultipleMethods`] (400) |
+//! | `access_token` in the query only | `Ok(None)`: not accepted, never parsed or logged |
+//! | a token longer than the cap | [`Error::TokenTooLarge`] (401 `invalid_token`), not parsed |
+//!
+//! # Example
+//!
+//! ```
+//! use http::{HeaderMap, HeaderValue, Uri};
+//! use warden::bearer::extract;
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("authorization", HeaderValue::from_static("bEaReR abc.def.ghi"));
+//! let uri: Uri = "/orders".parse().unwrap();
+//! let token = extract(&headers, &uri, 16 * 1024).unwrap().unwrap();
+//! assert_eq!(token.as_str(), "abc.def.ghi");
+//! // Debug never shows the token itself.
+//! assert_eq!(format!("{token:?}"), "BearerToken { len: 11 }");
+//! ```
+
+use std::fmt;
+
+use http::{HeaderMap, Uri, header};
+
+use crate::error::{Error, InvalidRequest};
+
+/// The default cap on a token's length: 16 KiB.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A bearer token as it appeared in the `Authorization` header, not yet validated.
+///
+/// Its `Debug` shows the length only, so it never lands in a log by accident.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BearerToken<'a>(&'a str);
+
+impl<'a> BearerToken<'a> {
+    /// The token text. Treat it as a secret: never log it.
+    pub fn as_str(&self) -> &'a str {
+        self.0
+    }
+}
+
+impl fmt::Debug for BearerToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerToken")
+            .field("len", &self.0.len())
+            .finish()
+    }
+}
+
+/// Finds the bearer token of a request.
+///
+/// Returns `Ok(None)` when the request carries no bearer credentials at all.
+///
+/// # Errors
+///
+/// [`Error::InvalidRequest`] for a malformed header, several `Authorization` headers, or a token
+/// sent both in the header and in the query string; [`Error::TokenTooLarge`] for a token longer
+/// than `max_len` bytes.
+pub fn extract<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+    max_len: usize,
+) -> Result<Option<BearerToken<'a>>, Error> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(InvalidRequest::MultipleAuthorizationHeaders.into());
+    }
+    let Some(token) = parse_authorization(value.as_bytes())? else {
+        return Ok(None);
+    };
+    if query_has_access_token(uri) {
+        return Err(InvalidRequest::MultipleMethods.into());
+    }
+    if token.len() > max_len {
+        return Err(Error::TokenTooLarge {
+            len: token.len(),
+            max: max_len,
+        });
+    }
+    if !is_b64token(token) {
+        return Err(InvalidRequest::MalformedAuthorization.into());
+    }
+    // `is_b64token` admits ASCII only, so this conversion cannot fail.
+    match std::str::from_utf8(token) {
+        Ok(token) => Ok(Some(BearerToken(token))),
+        Err(_) => Err(InvalidRequest::MalformedAuthorization.into()),
+    }
+}
+
+/// Splits `Authorization` into scheme and credentials. `Ok(None)` for a scheme other than Bearer.
+fn parse_authorization(value: &[u8]) -> Result<Option<&[u8]>, Error> {
+    let scheme_len = value.iter().take_while(|b| is_tchar(**b)).count();
+    let (scheme, rest) = value.split_at(scheme_len);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    // `credentials = "Bearer" 1*SP b64token`
+    let token_start = rest.iter().take_while(|b| **b == b' ').count();
+    if token_start == 0 || token_start == rest.len() {
+        return Err(InvalidRequest::MalformedAuthorization.into());
+    }
+    Ok(Some(&rest[token_start..]))
+}
+
+/// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+fn is_b64token(token: &[u8]) -> bool {
+    let body_len = token
+        .iter()
+        .take_while(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+        .count();
+    body_len > 0 && token[body_len..].iter().all(|b| *b == b'=')
+}
+
+/// RFC 9110 §5.6.2 `tchar`, the characters of an auth-scheme.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
+}
+
+fn query_has_access_token(uri: &Uri) -> bool {
+    uri.query().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some("access_token"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn run(values: &[&[u8]], uri: &str) -> Result<Option<String>, Error> {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append(header::AUTHORIZATION, HeaderValue::from_bytes(v).unwrap());
+        }
+        let uri: Uri = uri.parse().unwrap();
+        extract(&headers, &uri, 64).map(|t| t.map(|t| t.as_str().to_owned()))
+    }
+
+    const MALFORMED: Error = Error::InvalidRequest(InvalidRequest::MalformedAuthorization);
+
+    #[test]
+    fn accepts_any_case_of_the_scheme_and_several_spaces() {
+        assert_eq!(run(&[b"bEaReR abc"], "/").unwrap().as_deref(), Some("abc"));
+        assert_eq!(run(&[b"Bearer  abc"], "/").unwrap().as_deref(), Some("abc"));
+        assert_eq!(
+            run(&[b"Bearer a-._~+/b=="], "/").unwrap().as_deref(),
+            Some("a-._~+/b==")
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_no_header_are_no_credentials() {
+        assert_eq!(run(&[], "/").unwrap(), None);
+        assert_eq!(run(&[b"Basic dXNlcjpwYXNz"], "/").unwrap(), None);
+        assert_eq!(run(&[b"Bearerabc"], "/").unwrap(), None);
+        assert_eq!(run(&[], "/?access_token=abc").unwrap(), None);
+    }
+
+    #[test]
+    fn rejects_malformed_credentials() {
+        for bad in [
+            &b"Bearer"[..],
+            b"Bearer ",
+            b"Bearer\tabc",
+            b"Bearer abc def",
+            b"Bearer \"abc\"",
+            b"Bearer a,b",
+            b"Bearer ab=cd",
+            b"Bearer =",
+            b"Bearer abc\t",
+        ] {
+            assert_eq!(
+                run(&[bad], "/"),
+                Err(MALFORMED),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_two_headers_and_two_methods() {
+        assert_eq!(
+            run(&[b"Bearer a", b"Bearer b"], "/"),
+            Err(InvalidRequest::MultipleAuthorizationHeaders.into())
+        );
+        assert_eq!(
+            run(&[b"Bearer a"], "/?x=1&access_token=b"),
+            Err(InvalidRequest::MultipleMethods.into())
+        );
+    }
+
+    #[test]
+    fn rejects_oversized_token_before_grammar() {
+        let long = format!("Bearer {}", "\"".repeat(65));
+        assert_eq!(
+            run(&[long.as_bytes()], "/"),
+            Err(Error::TokenTooLarge { len: 65, max: 64 })
+        );
+    }
+}

@@ -1,0 +1,365 @@
+//! The answer to a refused request: status, `WWW-Authenticate` challenge and problem+json body.
+//!
+//! [`Challenge`] is the only writer of `WWW-Authenticate` in warden: the layer and every extractor
+//! go through it, so the header text exists once. Each [`Error`] maps to one challenge
+//! ([`Challenge::from`]), in one match:
+//!
+//! | error | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | [`Error::MissingToken`] | 401 | `Bearer realm="api"` |
+//! | [`Error::InvalidRequest`] | 400 | `Bearer realm="api", error="invalid_request", error_description="…"` |
+//! | [`Error::KeysUnavailable`] | 503 | none; `Retry-After` instead |
+//! | every other variant | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
+//!
+//! Every parameter value is quoted (RFC 9110 §11.5) and restricted to the characters RFC 6750 §3
+//! allows (`%x20-21 / %x23-5B / %x5D-7E`): a value can never inject a quote, a backslash, CR or LF.
+//! The body is an RFC 9457 problem document:
+//!
+//! ```json
+//! {"type":"about:blank","title":"Unauthorized","status":401,"detail":"token expired","error":"invalid_token"}
+//! ```
+//!
+//! # Example
+//!
+//! ```
+//! use warden::{Error, challenge::{Challenge, Realm}};
+//!
+//! let realm = Realm::new("orders").unwrap();
+//! let challenge = Challenge::from(&Error::Expired { exp: 1.0, now: 100 });
+//! assert_eq!(challenge.status(), http::StatusCode::UNAUTHORIZED);
+//! assert_eq!(
+//!     challenge.header_value(&realm).unwrap(),
+//!     r#"Bearer realm="orders", error="invalid_token", error_description="token expired""#,
+//! );
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+
+use crate::error::{ConfigError, Error};
+
+/// The OAuth error codes warden sends in a `Bearer` challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// RFC 6750 §3.1: the request is malformed (400).
+    InvalidRequest,
+    /// RFC 6750 §3.1: the token is expired, revoked, malformed or otherwise invalid (401).
+    InvalidToken,
+    /// RFC 6750 §3.1: the token lacks the privileges the resource needs (403).
+    InsufficientScope,
+    /// RFC 9470 §3: the authentication behind the token is not strong or recent enough (401).
+    InsufficientUserAuthentication,
+    /// Microsoft's claims challenge: the client must get a token with the named claims (401).
+    InsufficientClaims,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
+            ErrorCode::InsufficientClaims => "insufficient_claims",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `realm` sent in every challenge, checked when configured.
+///
+/// RFC 6750 §3 restricts it to `%x20-21 / %x23-5B / %x5D-7E` (printable ASCII without `"` and `\`),
+/// so it is always sent as a quoted string that needs no escaping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Realm(Arc<str>);
+
+impl Realm {
+    /// The realm warden uses unless told otherwise: `api`.
+    pub const DEFAULT: &'static str = "api";
+
+    /// Checks and wraps a realm.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming `realm` when it holds a quote, a backslash, a control
+    /// character or non-ASCII text.
+    pub fn new(realm: impl AsRef<str>) -> Result<Self, ConfigError> {
+        let realm = realm.as_ref();
+        if realm.bytes().all(is_param_char) {
+            Ok(Realm(realm.into()))
+        } else {
+            Err(ConfigError::invalid(
+                "realm",
+                "may only hold printable ASCII without '\"' or '\\'",
+            ))
+        }
+    }
+
+    /// The realm as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Realm {
+    fn default() -> Self {
+        Realm(Self::DEFAULT.into())
+    }
+}
+
+/// A refusal, ready to be written as a response: status, challenge parameters, optional
+/// `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    status: StatusCode,
+    error: Option<ErrorCode>,
+    description: Option<&'static str>,
+    params: Vec<(&'static str, Cow<'static, str>)>,
+    realm: Option<Cow<'static, str>>,
+    retry_after_secs: Option<u64>,
+}
+
+impl Challenge {
+    /// A challenge with a status and nothing else (no error code: "no credentials").
+    pub fn new(status: StatusCode) -> Self {
+        Challenge {
+            status,
+            error: None,
+            description: None,
+            params: Vec::new(),
+            realm: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// Sets the error code.
+    #[must_use]
+    pub fn with_error(mut self, code: ErrorCode) -> Self {
+        self.error = Some(code);
+        self
+    }
+
+    /// Sets `error_description`. Only fixed phrases are accepted, so no request data can reach it.
+    #[must_use]
+    pub fn with_description(mut self, description: &'static str) -> Self {
+        self.description = Some(description);
+        self
+    }
+
+    /// Adds an auth-param (`scope`, `acr_values`, `claims`, …) after `error_description`.
+    ///
+    /// Names are warden's own constants. Characters outside RFC 6750 §3's set are dropped from the
+    /// value when the header is written.
+    #[must_use]
+    pub fn with_param(mut self, name: &'static str, value: impl Into<Cow<'static, str>>) -> Self {
+        self.params.push((name, value.into()));
+        self
+    }
+
+    /// Overrides the configured realm for this challenge (Microsoft's claims challenge sends
+    /// `realm=""`).
+    #[must_use]
+    pub fn with_realm(mut self, realm: impl Into<Cow<'static, str>>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Sets `Retry-After`, in seconds.
+    #[must_use]
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The error code, if any.
+    pub fn error(&self) -> Option<ErrorCode> {
+        self.error
+    }
+
+    /// The `error_description`, if any.
+    pub fn description(&self) -> Option<&'static str> {
+        self.description
+    }
+
+    /// Whether the answer carries a `WWW-Authenticate` challenge (401, 403 and 400 do; 503 and
+    /// 500 do not).
+    pub fn has_www_authenticate(&self) -> bool {
+        matches!(
+            self.status,
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
+        )
+    }
+
+    /// The `WWW-Authenticate` value, or `None` for answers that carry no challenge.
+    pub fn header_value(&self, realm: &Realm) -> Option<HeaderValue> {
+        if !self.has_www_authenticate() {
+            return None;
+        }
+        let mut out = String::with_capacity(96);
+        out.push_str("Bearer ");
+        let realm = self.realm.as_deref().unwrap_or(realm.as_str());
+        push_param(&mut out, "realm", realm, false);
+        if let Some(code) = self.error {
+            push_param(&mut out, "error", code.as_str(), true);
+        }
+        if let Some(description) = self.description {
+            push_param(&mut out, "error_description", description, true);
+        }
+        for (name, value) in &self.params {
+            push_param(&mut out, name, value, true);
+        }
+        // Every byte pushed is visible ASCII or space, so this cannot fail; fail closed regardless.
+        HeaderValue::from_str(&out).ok()
+    }
+
+    /// The RFC 9457 problem+json body.
+    pub fn problem_body(&self) -> Bytes {
+        let mut body = serde_json::Map::new();
+        body.insert("type".into(), "about:blank".into());
+        body.insert(
+            "title".into(),
+            self.status.canonical_reason().unwrap_or("Error").into(),
+        );
+        body.insert("status".into(), self.status.as_u16().into());
+        if let Some(detail) = self.description {
+            body.insert("detail".into(), detail.into());
+        }
+        if let Some(code) = self.error {
+            body.insert("error".into(), code.as_str().into());
+        }
+        Bytes::from(serde_json::Value::Object(body).to_string())
+    }
+
+    /// Writes the whole answer: status, `WWW-Authenticate`, `Retry-After`, `Cache-Control:
+    /// no-store`, and the problem+json body.
+    pub fn to_response(&self, realm: &Realm) -> Response<Bytes> {
+        let mut response = Response::new(self.problem_body());
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        self.apply_headers(&mut response, realm);
+        response
+    }
+
+    /// Sets the status and the headers that carry the protocol (`WWW-Authenticate`,
+    /// `Retry-After`, `Cache-Control`) on a response whose body was written by someone else.
+    pub fn apply_headers<B>(&self, response: &mut Response<B>, realm: &Realm) {
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        if let Some(value) = self.header_value(realm) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
+        }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+}
+
+impl From<&Error> for Challenge {
+    fn from(error: &Error) -> Self {
+        match error {
+            Error::MissingToken => Challenge::new(StatusCode::UNAUTHORIZED),
+            Error::InvalidRequest(_) => Challenge::new(StatusCode::BAD_REQUEST)
+                .with_error(ErrorCode::InvalidRequest)
+                .with_description(error.description()),
+            Error::KeysUnavailable { retry_after } => {
+                Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_description(error.description())
+                    .with_retry_after(retry_after.as_secs().max(1))
+            }
+            _ => Challenge::new(StatusCode::UNAUTHORIZED)
+                .with_error(ErrorCode::InvalidToken)
+                .with_description(error.description()),
+        }
+    }
+}
+
+/// `%x20-21 / %x23-5B / %x5D-7E`: the characters RFC 6750 §3 allows in `error_description`.
+pub(crate) fn is_param_char(byte: u8) -> bool {
+    matches!(byte, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)
+}
+
+fn push_param(out: &mut String, name: &str, value: &str, separator: bool) {
+    if separator {
+        out.push_str(", ");
+    }
+    out.push_str(name);
+    out.push_str("=\"");
+    out.extend(value.bytes().filter(|b| is_param_char(*b)).map(char::from));
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn missing_token_has_realm_only() {
+        let c = Challenge::from(&Error::MissingToken);
+        assert_eq!(c.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            c.header_value(&Realm::default()).unwrap(),
+            r#"Bearer realm="api""#
+        );
+    }
+
+    #[test]
+    fn keys_unavailable_is_503_with_retry_after_and_no_challenge() {
+        let c = Challenge::from(&Error::KeysUnavailable {
+            retry_after: Duration::from_secs(30),
+        });
+        let r = c.to_response(&Realm::default());
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()[header::RETRY_AFTER], "30");
+        assert!(r.headers().get(header::WWW_AUTHENTICATE).is_none());
+    }
+
+    #[test]
+    fn drops_characters_that_could_inject() {
+        let c = Challenge::new(StatusCode::FORBIDDEN)
+            .with_error(ErrorCode::InsufficientScope)
+            .with_param("scope", "a\"b\\c\r\nd é");
+        assert_eq!(
+            c.header_value(&Realm::default()).unwrap(),
+            r#"Bearer realm="api", error="insufficient_scope", scope="abcd ""#
+        );
+    }
+
+    #[test]
+    fn rejects_realm_with_quote_or_backslash() {
+        assert!(Realm::new("a\"b").is_err());
+        assert!(Realm::new("a\\b").is_err());
+        assert!(Realm::new("caf\u{e9}").is_err());
+        assert!(Realm::new("").is_ok());
+    }
+
+    #[test]
+    fn problem_body_is_rfc9457() {
+        let body = Challenge::from(&Error::BadSignature).problem_body();
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"about:blank","title":"Unauthorized","status":401,
+                "detail":"invalid signature","error":"invalid_token"})
+        );
+    }
+}

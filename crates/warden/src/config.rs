@@ -1,0 +1,326 @@
+//! Configuration from a file (any serde format) or from `WARDEN_` environment variables.
+//!
+//! | variable | field | default |
+//! |---|---|---|
+//! | `WARDEN_ISSUER` | `issuers`: one or more issuer URLs, comma-separated | required |
+//! | `WARDEN_AUDIENCE` | `audiences`: comma-separated | required |
+//! | `WARDEN_LEEWAY_SECS` | `leeway_secs` | 60 |
+//! | `WARDEN_REALM` | `realm` | `api` |
+//! | `WARDEN_MAX_TOKEN_BYTES` | `max_token_bytes` | 16384 |
+//! | `WARDEN_PROFILE` | `profile`: `rfc9068`, `jwt_access_token` or `entra` | `rfc9068` |
+//! | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256` | all asymmetric |
+//! | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document to use as the issuers' keys | none |
+//! | `WARDEN_ALLOW_ANONYMOUS` | `allow_anonymous`: `true` or `false` | `false` |
+//!
+//! Invalid configuration fails at startup with a message naming the field or variable.
+//!
+//! # Example
+//!
+//! ```
+//! use warden::config::WardenConfig;
+//!
+//! let config = WardenConfig::from_vars([
+//!     ("WARDEN_ISSUER", "https://login.example.com"),
+//!     ("WARDEN_AUDIENCE", "api://orders"),
+//!     ("WARDEN_LEEWAY_SECS", "ten"),
+//! ]);
+//! assert_eq!(
+//!     config.unwrap_err().to_string(),
+//!     "invalid configuration: WARDEN_LEEWAY_SECS: not a whole number of seconds",
+//! );
+//! ```
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+
+use crate::error::ConfigError;
+use crate::issuer::{Issuer, Profile};
+use crate::keys::KeySource;
+use crate::layer::{WardenBuilder, WardenLayer};
+
+/// warden's configuration as data.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct WardenConfig {
+    /// Trusted issuers, each compared exactly with `iss`.
+    pub issuers: Vec<String>,
+    /// Accepted audiences, for every issuer.
+    pub audiences: Vec<String>,
+    /// Leeway for `exp`, `nbf` and `iat`, in seconds (default 60).
+    #[serde(default)]
+    pub leeway_secs: Option<u64>,
+    /// The challenge realm (default `api`).
+    #[serde(default)]
+    pub realm: Option<String>,
+    /// Cap on token length (default 16 KiB).
+    #[serde(default)]
+    pub max_token_bytes: Option<usize>,
+    /// Token profile of every issuer (default RFC 9068).
+    #[serde(default)]
+    pub profile: Option<Profile>,
+    /// Algorithm allow-list (default every asymmetric algorithm).
+    #[serde(default)]
+    pub algorithms: Option<Vec<Algorithm>>,
+    /// A JWKS document on disk used as the issuers' keys.
+    #[serde(default)]
+    pub jwks_file: Option<PathBuf>,
+    /// Let requests without a token through anonymously.
+    #[serde(default)]
+    pub allow_anonymous: bool,
+}
+
+impl WardenConfig {
+    /// Reads the `WARDEN_` variables of the process environment.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the variable that is missing or unreadable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads `WARDEN_` variables from any list of pairs (handy in tests).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the variable that is missing or unreadable.
+    pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut config = WardenConfig::default();
+        for (key, value) in vars {
+            let (key, value) = (key.as_ref(), value.as_ref().trim());
+            match key {
+                "WARDEN_ISSUER" => config.issuers = list(value),
+                "WARDEN_AUDIENCE" => config.audiences = list(value),
+                "WARDEN_LEEWAY_SECS" => {
+                    config.leeway_secs =
+                        Some(value.parse().map_err(|_| {
+                            ConfigError::invalid(key, "not a whole number of seconds")
+                        })?);
+                }
+                "WARDEN_REALM" => config.realm = Some(value.to_owned()),
+                "WARDEN_MAX_TOKEN_BYTES" => {
+                    config.max_token_bytes =
+                        Some(value.parse().map_err(|_| {
+                            ConfigError::invalid(key, "not a whole number of bytes")
+                        })?);
+                }
+                "WARDEN_PROFILE" => {
+                    config.profile = Some(match value {
+                        "rfc9068" => Profile::Rfc9068,
+                        "jwt_access_token" => Profile::JwtAccessToken,
+                        "entra" => Profile::Entra,
+                        _ => {
+                            return Err(ConfigError::invalid(
+                                key,
+                                "expected rfc9068, jwt_access_token or entra",
+                            ));
+                        }
+                    });
+                }
+                "WARDEN_ALGORITHMS" => {
+                    let algorithms = list(value)
+                        .iter()
+                        .map(|a| Algorithm::from_str(a))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| ConfigError::invalid(key, "unknown algorithm name"))?;
+                    config.algorithms = Some(algorithms);
+                }
+                "WARDEN_JWKS_FILE" => config.jwks_file = Some(PathBuf::from(value)),
+                "WARDEN_ALLOW_ANONYMOUS" => {
+                    config.allow_anonymous = match value {
+                        "true" | "1" => true,
+                        "false" | "0" | "" => false,
+                        _ => return Err(ConfigError::invalid(key, "expected true or false")),
+                    };
+                }
+                _ => {}
+            }
+        }
+        if config.issuers.is_empty() {
+            return Err(ConfigError::missing("WARDEN_ISSUER"));
+        }
+        if config.audiences.is_empty() {
+            return Err(ConfigError::missing("WARDEN_AUDIENCE"));
+        }
+        Ok(config)
+    }
+
+    /// Builds the layer, with keys from `jwks_file`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the field that cannot work, including a missing key source.
+    pub fn build(&self) -> Result<WardenLayer, ConfigError> {
+        let path = self
+            .jwks_file
+            .as_ref()
+            .ok_or_else(|| ConfigError::missing("jwks_file"))?;
+        let document = std::fs::read_to_string(path)
+            .map_err(|_| ConfigError::invalid("jwks_file", "cannot be read"))?;
+        self.builder_with(|issuer| issuer.jwks(document.clone()))?
+            .build()
+    }
+
+    /// Builds the layer with a key source per issuer made by `keys` (given the issuer URL).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the field that cannot work.
+    pub fn build_with_keys<K, F>(&self, mut keys: F) -> Result<WardenLayer, ConfigError>
+    where
+        K: KeySource,
+        F: FnMut(&str) -> K,
+    {
+        self.builder_with(|issuer| {
+            let source = keys(&issuer_url(&issuer));
+            issuer.keys(source)
+        })?
+        .build()
+    }
+
+    fn builder_with<F>(&self, mut with_keys: F) -> Result<WardenBuilder, ConfigError>
+    where
+        F: FnMut(crate::issuer::IssuerBuilder) -> crate::issuer::IssuerBuilder,
+    {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::missing("issuers"));
+        }
+        let mut builder = WardenLayer::builder();
+        for url in &self.issuers {
+            let mut issuer = Issuer::builder(url.as_str())
+                .audiences(self.audiences.iter().cloned())
+                .profile(self.profile.unwrap_or_default());
+            if let Some(algorithms) = &self.algorithms {
+                issuer = issuer.algorithms(algorithms.iter().copied());
+            }
+            builder = builder.issuer(with_keys(issuer).build()?);
+        }
+        if let Some(secs) = self.leeway_secs {
+            builder = builder.leeway(Duration::from_secs(secs));
+        }
+        if let Some(realm) = &self.realm {
+            builder = builder.realm(realm.clone());
+        }
+        if let Some(max) = self.max_token_bytes {
+            builder = builder.max_token_bytes(max);
+        }
+        if self.allow_anonymous {
+            builder = builder.allow_anonymous();
+        }
+        Ok(builder)
+    }
+}
+
+fn issuer_url(builder: &crate::issuer::IssuerBuilder) -> String {
+    builder.issuer_url().to_owned()
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_variable() {
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ISSUER", "https://a.example, https://b.example"),
+            ("WARDEN_AUDIENCE", "api://x,api://y"),
+            ("WARDEN_LEEWAY_SECS", "30"),
+            ("WARDEN_REALM", "orders"),
+            ("WARDEN_MAX_TOKEN_BYTES", "8192"),
+            ("WARDEN_PROFILE", "entra"),
+            ("WARDEN_ALGORITHMS", "RS256,ES256"),
+            ("WARDEN_ALLOW_ANONYMOUS", "true"),
+            ("OTHER", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(config.issuers, ["https://a.example", "https://b.example"]);
+        assert_eq!(config.audiences, ["api://x", "api://y"]);
+        assert_eq!(config.leeway_secs, Some(30));
+        assert_eq!(config.realm.as_deref(), Some("orders"));
+        assert_eq!(config.max_token_bytes, Some(8192));
+        assert_eq!(config.profile, Some(Profile::Entra));
+        assert_eq!(
+            config.algorithms,
+            Some(vec![Algorithm::RS256, Algorithm::ES256])
+        );
+        assert!(config.allow_anonymous);
+    }
+
+    #[test]
+    fn names_the_variable_that_is_wrong() {
+        let err =
+            |vars: &[(&str, &str)]| WardenConfig::from_vars(vars.iter().copied()).unwrap_err();
+        assert_eq!(err(&[]).field(), "WARDEN_ISSUER");
+        assert_eq!(
+            err(&[("WARDEN_ISSUER", "https://a")]).field(),
+            "WARDEN_AUDIENCE"
+        );
+        let base = [("WARDEN_ISSUER", "https://a"), ("WARDEN_AUDIENCE", "x")];
+        for (var, value) in [
+            ("WARDEN_PROFILE", "okta"),
+            ("WARDEN_ALGORITHMS", "RS256,none"),
+            ("WARDEN_ALLOW_ANONYMOUS", "yes"),
+            ("WARDEN_MAX_TOKEN_BYTES", "-1"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push((var, value));
+            assert_eq!(err(&vars).field(), var);
+        }
+    }
+
+    #[test]
+    fn refuses_plain_http_issuer_and_bad_realm_at_build() {
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ISSUER", "http://login.example.com"),
+            ("WARDEN_AUDIENCE", "x"),
+        ])
+        .unwrap();
+        let err = config
+            .build_with_keys(|_| crate::keys::StaticKeys::new(crate::keys::KeySet::default()))
+            .unwrap_err();
+        assert_eq!(err.field(), "issuer");
+
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ISSUER", "https://login.example.com"),
+            ("WARDEN_AUDIENCE", "x"),
+            ("WARDEN_REALM", "a\"b"),
+        ])
+        .unwrap();
+        let err = config
+            .build_with_keys(|_| crate::keys::StaticKeys::new(crate::keys::KeySet::default()))
+            .unwrap_err();
+        assert_eq!(err.field(), "realm");
+    }
+
+    #[test]
+    fn deserializes_from_json() {
+        let config: WardenConfig = serde_json::from_str(
+            r#"{"issuers":["https://a.example"],"audiences":["api://x"],"profile":"jwt_access_token","algorithms":["ES256"]}"#,
+        )
+        .unwrap();
+        assert_eq!(config.profile, Some(Profile::JwtAccessToken));
+        assert!(
+            serde_json::from_str::<WardenConfig>(r#"{"issuers":[],"audiences":[],"isuers":[]}"#)
+                .is_err()
+        );
+    }
+}

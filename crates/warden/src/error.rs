@@ -1,0 +1,282 @@
+//! Why a request was refused, and why a configuration was refused.
+//!
+//! [`Error`] is what validation returns. Each variant names one fact about the request or the token;
+//! context is data (`Expired { exp, now }`), never text taken from the token. The wire answer of each
+//! variant (status, `WWW-Authenticate`, problem+json body) is derived in one place,
+//! [`Challenge::from(&Error)`](crate::challenge::Challenge).
+//!
+//! [`ConfigError`] is what a builder or [`WardenConfig`](crate::config::WardenConfig) returns when
+//! the configuration itself is wrong: it names the field, and it is raised at startup, never on a request.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Why a request carrying (or lacking) a bearer token was not authenticated.
+///
+/// This is `non_exhaustive`: new checks may add variants in minor versions. Match the ones you
+/// care about and keep a wildcard arm; the answer each variant gets is fixed by
+/// [`Challenge`](crate::challenge::Challenge).
+///
+/// `Display` is a short lower-case phrase from a fixed vocabulary. It never holds token content,
+/// a claim value or an upstream error message, so it is safe to log and to send.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// No bearer token was sent: no `Authorization` header, another scheme (`Basic`), or a token
+    /// only in the query string (not accepted). Answered 401 with a challenge and no error code.
+    MissingToken,
+    /// The request is malformed (RFC 6750 §3.1 `invalid_request`). Answered 400.
+    InvalidRequest(InvalidRequest),
+    /// The token is longer than the configured cap; it was not parsed.
+    TokenTooLarge {
+        /// Length of the token, in bytes.
+        len: usize,
+        /// The configured cap, in bytes.
+        max: usize,
+    },
+    /// The token is not a well-formed compact JWS with JSON object header and claims.
+    Malformed(Malformed),
+    /// The token is a JWE (encrypted); only signed tokens are accepted.
+    Encrypted,
+    /// The token is a nested JWT (`cty: JWT`).
+    Nested,
+    /// The header lists a `crit` extension warden does not understand (it understands none).
+    UnsupportedCritical,
+    /// The header carries a key or a key URL (`jwk`, `jku`, `x5u`, `x5c`); such keys are never trusted.
+    EmbeddedKey,
+    /// The `alg` header is missing, `none`, or not on the issuer's allow-list.
+    DisallowedAlgorithm,
+    /// The `typ` header is not one the issuer's profile accepts (RFC 9068 §4).
+    WrongType,
+    /// The token carries a claim that marks another kind of JWT (`events`: a security event token).
+    WrongTokenKind,
+    /// The `iss` claim is not exactly a configured issuer.
+    UntrustedIssuer,
+    /// No configured audience is in the `aud` claim.
+    WrongAudience,
+    /// A claim the issuer's profile requires is absent.
+    MissingClaim {
+        /// Name of the claim (one of warden's own constants, never token content).
+        claim: &'static str,
+    },
+    /// A claim has the wrong JSON type (for example `exp` as a string).
+    InvalidClaim {
+        /// Name of the claim (one of warden's own constants, never token content).
+        claim: &'static str,
+    },
+    /// `exp` (plus leeway) is not after the current time.
+    Expired {
+        /// The token's `exp`, seconds since the Unix epoch.
+        exp: f64,
+        /// The current time, seconds since the Unix epoch.
+        now: u64,
+    },
+    /// `nbf` is after the current time plus leeway.
+    NotYetValid {
+        /// The token's `nbf`, seconds since the Unix epoch.
+        nbf: f64,
+        /// The current time, seconds since the Unix epoch.
+        now: u64,
+    },
+    /// `iat` is after the current time plus leeway.
+    IssuedInFuture {
+        /// The token's `iat`, seconds since the Unix epoch.
+        iat: f64,
+        /// The current time, seconds since the Unix epoch.
+        now: u64,
+    },
+    /// No key of the token's issuer matches its `kid` (or, without `kid`, no single key fits).
+    UnknownKey,
+    /// The key named by `kid` may not be used with the token's algorithm (its JWK `alg`, its key
+    /// type or its curve say otherwise).
+    AlgorithmMismatch,
+    /// The signature does not verify.
+    BadSignature,
+    /// No key could be had because the key source failed and no key was ever loaded for this
+    /// issuer. Answered 503 with `Retry-After`: the caller's token was not judged.
+    KeysUnavailable {
+        /// When the caller should try again.
+        retry_after: Duration,
+    },
+}
+
+/// Ways the `Authorization` header or the request can be malformed (400 `invalid_request`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// The `Bearer` credentials do not follow `"Bearer" 1*SP b64token` (RFC 6750 §2.1).
+    MalformedAuthorization,
+    /// More than one `Authorization` header.
+    MultipleAuthorizationHeaders,
+    /// A token in the header and another in the query string (RFC 6750 §2: one method only).
+    MultipleMethods,
+}
+
+/// Ways a token can fail the strict compact-serialization rules (RFC 7515 §3.1, §5.2; RFC 7519 §7.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// Not exactly three dot-separated segments.
+    SegmentCount,
+    /// A segment is not unpadded, canonical base64url.
+    Base64,
+    /// The header or the claims are not a UTF-8 JSON object.
+    NotJsonObject,
+    /// The header or the claims repeat a member name (RFC 7515 §4, RFC 7519 §4).
+    DuplicateMember,
+    /// A header parameter has the wrong JSON type (for example a numeric `kid`).
+    HeaderParameter,
+}
+
+impl Error {
+    /// Whether the token itself was judged invalid (as opposed to absent, a malformed request, or
+    /// keys being unavailable).
+    pub fn is_invalid_token(&self) -> bool {
+        !matches!(
+            self,
+            Error::MissingToken | Error::InvalidRequest(_) | Error::KeysUnavailable { .. }
+        )
+    }
+
+    /// The fixed phrase describing this error, as sent in `error_description`.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Error::MissingToken => "no bearer token",
+            Error::InvalidRequest(InvalidRequest::MalformedAuthorization) => {
+                "malformed authorization header"
+            }
+            Error::InvalidRequest(InvalidRequest::MultipleAuthorizationHeaders) => {
+                "multiple authorization headers"
+            }
+            Error::InvalidRequest(InvalidRequest::MultipleMethods) => {
+                "token sent by more than one method"
+            }
+            Error::TokenTooLarge { .. } => "token too large",
+            Error::Malformed(_) => "malformed token",
+            Error::Encrypted => "encrypted tokens are not accepted",
+            Error::Nested => "nested tokens are not accepted",
+            Error::UnsupportedCritical => "unsupported critical header",
+            Error::EmbeddedKey => "embedded keys are not trusted",
+            Error::DisallowedAlgorithm => "algorithm not allowed",
+            Error::WrongType => "wrong token type",
+            Error::WrongTokenKind => "not an access token",
+            Error::UntrustedIssuer => "untrusted issuer",
+            Error::WrongAudience => "wrong audience",
+            Error::MissingClaim { .. } => "missing required claim",
+            Error::InvalidClaim { .. } => "invalid claim",
+            Error::Expired { .. } => "token expired",
+            Error::NotYetValid { .. } => "token not yet valid",
+            Error::IssuedInFuture { .. } => "token issued in the future",
+            Error::UnknownKey => "unknown signing key",
+            Error::AlgorithmMismatch => "algorithm not allowed for key",
+            Error::BadSignature => "invalid signature",
+            Error::KeysUnavailable { .. } => "signing keys unavailable",
+        }
+    }
+
+    /// A stable, machine-friendly name of the outcome, as recorded in tracing spans.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::MissingToken => "missing_token",
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::TokenTooLarge { .. } => "token_too_large",
+            Error::Malformed(_) => "malformed",
+            Error::Encrypted => "encrypted",
+            Error::Nested => "nested",
+            Error::UnsupportedCritical => "unsupported_critical",
+            Error::EmbeddedKey => "embedded_key",
+            Error::DisallowedAlgorithm => "disallowed_algorithm",
+            Error::WrongType => "wrong_type",
+            Error::WrongTokenKind => "wrong_token_kind",
+            Error::UntrustedIssuer => "untrusted_issuer",
+            Error::WrongAudience => "wrong_audience",
+            Error::MissingClaim { .. } => "missing_claim",
+            Error::InvalidClaim { .. } => "invalid_claim",
+            Error::Expired { .. } => "expired",
+            Error::NotYetValid { .. } => "not_yet_valid",
+            Error::IssuedInFuture { .. } => "issued_in_future",
+            Error::UnknownKey => "unknown_key",
+            Error::AlgorithmMismatch => "algorithm_mismatch",
+            Error::BadSignature => "bad_signature",
+            Error::KeysUnavailable { .. } => "keys_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<InvalidRequest> for Error {
+    fn from(value: InvalidRequest) -> Self {
+        Error::InvalidRequest(value)
+    }
+}
+
+impl From<Malformed> for Error {
+    fn from(value: Malformed) -> Self {
+        Error::Malformed(value)
+    }
+}
+
+/// A configuration that cannot work, found when it is built (never on a request).
+///
+/// `Display` names the field, so a service that fails to start says what to fix:
+/// `invalid configuration: WARDEN_ISSUER: plain http is only allowed for loopback hosts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required field is absent.
+    Missing {
+        /// The field (or environment variable) name.
+        field: String,
+    },
+    /// A field has a value that cannot work.
+    Invalid {
+        /// The field (or environment variable) name.
+        field: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn missing(field: impl Into<String>) -> Self {
+        ConfigError::Missing {
+            field: field.into(),
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The field this error is about.
+    pub fn field(&self) -> &str {
+        match self {
+            ConfigError::Missing { field } | ConfigError::Invalid { field, .. } => field,
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing { field } => {
+                write!(f, "invalid configuration: {field}: required but not set")
+            }
+            ConfigError::Invalid { field, reason } => {
+                write!(f, "invalid configuration: {field}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,355 @@
+//! JWK and JWKS parsing (RFC 7517, RFC 7518 §6) that skips bad keys one by one.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
+
+use super::{KeyType, VerifyingKey};
+use crate::json::{self, JsonError};
+
+/// Why a whole JWKS document was refused (single bad keys are skipped instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwksError {
+    /// Not a JSON object, or duplicate member names.
+    NotJson,
+    /// No `keys` array.
+    MissingKeys,
+}
+
+impl fmt::Display for JwksError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            JwksError::NotJson => "key set is not a strict JSON object",
+            JwksError::MissingKeys => "key set has no keys array",
+        })
+    }
+}
+
+impl std::error::Error for JwksError {}
+
+/// Why one key was skipped. Logged, never returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SkipReason {
+    NotObject,
+    UnknownKty,
+    PrivateMaterial,
+    NotForSignatures,
+    KeyOpsWithoutVerify,
+    BadAlg,
+    AlgNotAllowed,
+    BadKid,
+    BadEncoding,
+    RsaTooSmall,
+    RsaBadExponent,
+    UnsupportedCurve,
+    BadCoordinates,
+}
+
+impl SkipReason {
+    fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotObject => "not a JSON object",
+            SkipReason::UnknownKty => "unsupported kty",
+            SkipReason::PrivateMaterial => "holds private key material",
+            SkipReason::NotForSignatures => "use is not sig",
+            SkipReason::KeyOpsWithoutVerify => "key_ops lacks verify",
+            SkipReason::BadAlg => "alg unknown or does not fit the key type",
+            SkipReason::AlgNotAllowed => "alg not on the allow-list",
+            SkipReason::BadKid => "kid is not a string",
+            SkipReason::BadEncoding => "member is not canonical base64url",
+            SkipReason::RsaTooSmall => "RSA modulus under 2048 bits",
+            SkipReason::RsaBadExponent => "RSA exponent invalid",
+            SkipReason::UnsupportedCurve => "unsupported curve",
+            SkipReason::BadCoordinates => "coordinates of the wrong length",
+        }
+    }
+}
+
+/// Parses a JWKS document, keeping what can verify with `allowed`.
+pub(crate) fn parse_jwks(
+    document: &[u8],
+    allowed: &[Algorithm],
+) -> Result<Vec<VerifyingKey>, JwksError> {
+    let mut root = json::parse_object(document).map_err(|e| match e {
+        JsonError::NotObject | JsonError::DuplicateMember => JwksError::NotJson,
+    })?;
+    let Some(Value::Array(keys)) = root.remove("keys") else {
+        return Err(JwksError::MissingKeys);
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    for (index, key) in keys.iter().enumerate() {
+        match parse_jwk(key, allowed) {
+            Ok(key) => out.push(key),
+            Err(reason) => {
+                let kid = key.get("kid").and_then(Value::as_str).unwrap_or("");
+                tracing::warn!(
+                    index,
+                    kid,
+                    reason = reason.as_str(),
+                    "skipping key from key set"
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Parses one JWK (an already strict-parsed JSON value).
+pub(crate) fn parse_jwk(key: &Value, allowed: &[Algorithm]) -> Result<VerifyingKey, SkipReason> {
+    let Value::Object(key) = key else {
+        return Err(SkipReason::NotObject);
+    };
+    const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+    if PRIVATE.iter().any(|m| key.contains_key(*m)) {
+        return Err(SkipReason::PrivateMaterial);
+    }
+    match key.get("use") {
+        None => {}
+        Some(Value::String(u)) if u == "sig" => {}
+        Some(_) => return Err(SkipReason::NotForSignatures),
+    }
+    if let Some(ops) = key.get("key_ops") {
+        let verifies = ops
+            .as_array()
+            .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+        if !verifies {
+            return Err(SkipReason::KeyOpsWithoutVerify);
+        }
+    }
+    let kid = match key.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.as_str()),
+        Some(_) => return Err(SkipReason::BadKid),
+    };
+    let issuer = key.get("issuer").and_then(Value::as_str);
+
+    let (key_type, decoding) = match key.get("kty").and_then(Value::as_str) {
+        Some("RSA") => rsa(key)?,
+        Some("EC") => ec(key)?,
+        Some("OKP") => okp(key)?,
+        _ => return Err(SkipReason::UnknownKty),
+    };
+
+    let alg = match key.get("alg") {
+        None => None,
+        Some(Value::String(alg)) => {
+            let alg = Algorithm::from_str(alg).map_err(|_| SkipReason::BadAlg)?;
+            if !key_type.allows(alg) {
+                return Err(SkipReason::BadAlg);
+            }
+            if !allowed.contains(&alg) {
+                return Err(SkipReason::AlgNotAllowed);
+            }
+            Some(alg)
+        }
+        Some(_) => return Err(SkipReason::BadAlg),
+    };
+    if alg.is_none() && !allowed.iter().any(|a| key_type.allows(*a)) {
+        return Err(SkipReason::AlgNotAllowed);
+    }
+    Ok(VerifyingKey::new(kid, key_type, alg, issuer, decoding))
+}
+
+fn member(key: &Map<String, Value>, name: &str) -> Result<Vec<u8>, SkipReason> {
+    let text = key
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or(SkipReason::BadEncoding)?;
+    URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| SkipReason::BadEncoding)
+}
+
+fn rsa(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
+    let n = member(key, "n")?;
+    let e = member(key, "e")?;
+    let (key_type, n, e) = check_rsa(&n, &e)?;
+    Ok((key_type, DecodingKey::from_rsa_raw_components(n, e)))
+}
+
+/// Checks RSA public components: modulus of at least 2048 bits (RFC 7518 §3.3), odd exponent
+/// greater than 1 and at most 32 bits wide. Returns them without leading zero bytes.
+pub(crate) fn check_rsa<'a>(
+    n: &'a [u8],
+    e: &'a [u8],
+) -> Result<(KeyType, &'a [u8], &'a [u8]), SkipReason> {
+    let n = strip_leading_zeros(n);
+    let e = strip_leading_zeros(e);
+    let bits = match n.first() {
+        Some(first) => n.len() * 8 - first.leading_zeros() as usize,
+        None => 0,
+    };
+    if bits < 2048 {
+        return Err(SkipReason::RsaTooSmall);
+    }
+    let e_is_one = e == [1];
+    let e_is_odd = e.last().is_some_and(|last| last & 1 == 1);
+    if e.is_empty() || e.len() > 4 || e_is_one || !e_is_odd {
+        return Err(SkipReason::RsaBadExponent);
+    }
+    Ok((KeyType::Rsa { bits }, n, e))
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    &bytes[zeros..]
+}
+
+fn ec(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
+    let (key_type, size) = match key.get("crv").and_then(Value::as_str) {
+        Some("P-256") => (KeyType::EcP256, 32),
+        Some("P-384") => (KeyType::EcP384, 48),
+        _ => return Err(SkipReason::UnsupportedCurve),
+    };
+    let x = member(key, "x")?;
+    let y = member(key, "y")?;
+    if x.len() != size || y.len() != size {
+        return Err(SkipReason::BadCoordinates);
+    }
+    Ok((key_type, ec_point_key(&x, &y)))
+}
+
+/// An EC public key from its coordinates, as an uncompressed SEC1 point (what jsonwebtoken's
+/// aws-lc-rs verifier expects).
+pub(crate) fn ec_point_key(x: &[u8], y: &[u8]) -> DecodingKey {
+    let mut point = Vec::with_capacity(1 + x.len() + y.len());
+    point.push(0x04);
+    point.extend_from_slice(x);
+    point.extend_from_slice(y);
+    DecodingKey::from_ec_der(&point)
+}
+
+fn okp(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
+    if key.get("crv").and_then(Value::as_str) != Some("Ed25519") {
+        return Err(SkipReason::UnsupportedCurve);
+    }
+    let x = member(key, "x")?;
+    if x.len() != 32 {
+        return Err(SkipReason::BadCoordinates);
+    }
+    Ok((KeyType::Ed25519, DecodingKey::from_ed_der(&x)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ALL: &[Algorithm] = &[
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ];
+
+    fn rsa_jwk() -> Value {
+        let n = URL_SAFE_NO_PAD.encode([0xC5u8; 256]);
+        json!({"kty":"RSA","kid":"r1","n":n,"e":"AQAB"})
+    }
+
+    #[test]
+    fn accepts_rsa_jwk_without_alg() {
+        let key = parse_jwk(&rsa_jwk(), ALL).unwrap();
+        assert_eq!(key.key_type(), KeyType::Rsa { bits: 2048 });
+        assert!(key.allows(Algorithm::RS256) && key.allows(Algorithm::PS256));
+        assert!(!key.allows(Algorithm::ES256));
+    }
+
+    #[test]
+    fn binds_key_to_its_jwk_alg() {
+        let mut jwk = rsa_jwk();
+        jwk["alg"] = json!("RS256");
+        let key = parse_jwk(&jwk, ALL).unwrap();
+        assert!(key.allows(Algorithm::RS256));
+        assert!(!key.allows(Algorithm::PS256));
+    }
+
+    #[test]
+    fn skips_each_kind_of_bad_key() {
+        let small = URL_SAFE_NO_PAD.encode([0xC5u8; 128]);
+        let cases = [
+            (json!({"kty":"oct","k":"AAAA"}), SkipReason::PrivateMaterial),
+            (json!({"kty":"oct"}), SkipReason::UnknownKty),
+            (
+                json!({"kty":"RSA","n":small,"e":"AQAB"}),
+                SkipReason::RsaTooSmall,
+            ),
+            (
+                json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"}),
+                SkipReason::BadCoordinates,
+            ),
+            (
+                json!({"kty":"EC","crv":"P-521","x":"AA","y":"AA"}),
+                SkipReason::UnsupportedCurve,
+            ),
+            (
+                json!({"kty":"EC","crv":"secp256k1","x":"AA","y":"AA"}),
+                SkipReason::UnsupportedCurve,
+            ),
+            (
+                json!({"kty":"OKP","crv":"X25519","x":"AA"}),
+                SkipReason::UnsupportedCurve,
+            ),
+            (json!(7), SkipReason::NotObject),
+        ];
+        for (jwk, reason) in cases {
+            assert_eq!(parse_jwk(&jwk, ALL).unwrap_err(), reason, "{jwk}");
+        }
+        let mut jwk = rsa_jwk();
+        jwk["use"] = json!("enc");
+        assert_eq!(
+            parse_jwk(&jwk, ALL).unwrap_err(),
+            SkipReason::NotForSignatures
+        );
+        let mut jwk = rsa_jwk();
+        jwk["key_ops"] = json!(["encrypt"]);
+        assert_eq!(
+            parse_jwk(&jwk, ALL).unwrap_err(),
+            SkipReason::KeyOpsWithoutVerify
+        );
+        let mut jwk = rsa_jwk();
+        jwk["e"] = json!("AQ");
+        assert_eq!(
+            parse_jwk(&jwk, ALL).unwrap_err(),
+            SkipReason::RsaBadExponent
+        );
+        let mut jwk = rsa_jwk();
+        jwk["alg"] = json!("ES256");
+        assert_eq!(parse_jwk(&jwk, ALL).unwrap_err(), SkipReason::BadAlg);
+        let mut jwk = rsa_jwk();
+        jwk["alg"] = json!("RS512");
+        assert_eq!(parse_jwk(&jwk, ALL).unwrap_err(), SkipReason::AlgNotAllowed);
+        let mut jwk = rsa_jwk();
+        jwk["alg"] = json!("rs256");
+        assert_eq!(parse_jwk(&jwk, ALL).unwrap_err(), SkipReason::BadAlg);
+        let mut jwk = rsa_jwk();
+        jwk["kid"] = json!(5);
+        assert_eq!(parse_jwk(&jwk, ALL).unwrap_err(), SkipReason::BadKid);
+        let mut jwk = rsa_jwk();
+        jwk["n"] = json!("AAAA+/==");
+        assert_eq!(parse_jwk(&jwk, ALL).unwrap_err(), SkipReason::BadEncoding);
+    }
+
+    #[test]
+    fn one_bad_key_does_not_fail_the_set() {
+        let doc = json!({"keys":[{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}, rsa_jwk()]});
+        let keys = parse_jwks(doc.to_string().as_bytes(), ALL).unwrap();
+        assert_eq!(keys.len(), 1);
+    }
+
+    #[test]
+    fn refuses_documents_without_keys() {
+        assert_eq!(parse_jwks(b"{}", ALL).unwrap_err(), JwksError::MissingKeys);
+        assert_eq!(parse_jwks(b"<html>", ALL).unwrap_err(), JwksError::NotJson);
+        assert_eq!(
+            parse_jwks(br#"{"keys":[],"keys":[]}"#, ALL).unwrap_err(),
+            JwksError::NotJson
+        );
+    }
+}

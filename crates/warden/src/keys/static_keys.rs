@@ -1,0 +1,116 @@
+//! A key source whose keys are given in configuration.
+
+use std::sync::Arc;
+
+use jsonwebtoken::{Algorithm, DecodingKey};
+
+use super::jwk::check_rsa;
+use super::{KeySet, KeySource, KeyType, Refresh, VerifyingKey};
+use crate::error::ConfigError;
+
+/// Keys given in configuration: a JWKS document or PEM public keys. They never change and are
+/// never fetched.
+///
+/// # Example
+///
+/// ```
+/// use warden::keys::{KeySource, StaticKeys};
+///
+/// let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+///   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+///   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+/// let keys = StaticKeys::from_jwks(jwks).unwrap();
+/// assert!(keys.snapshot().unwrap().contains_kid("k1"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct StaticKeys {
+    set: Arc<KeySet>,
+}
+
+impl StaticKeys {
+    /// Wraps a key set.
+    pub fn new(set: KeySet) -> Self {
+        StaticKeys { set: Arc::new(set) }
+    }
+
+    /// Parses a JWKS document; keys are skipped one by one as [`KeySet::from_jwks`] describes.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming `jwks` if the document is not a key set, or no key in it is
+    /// usable.
+    pub fn from_jwks(document: &str) -> Result<Self, ConfigError> {
+        Self::from_jwks_for(document, crate::issuer::DEFAULT_ALGORITHMS)
+    }
+
+    pub(crate) fn from_jwks_for(
+        document: &str,
+        allowed: &[Algorithm],
+    ) -> Result<Self, ConfigError> {
+        let set = KeySet::from_jwks(document.as_bytes(), allowed)
+            .map_err(|e| ConfigError::invalid("jwks", e.to_string()))?;
+        if set.is_empty() {
+            return Err(ConfigError::invalid("jwks", "no usable key in the key set"));
+        }
+        Ok(Self::new(set))
+    }
+
+    /// Builds a source from PEM public keys (`PUBLIC KEY` for RSA, P-256, P-384 and Ed25519, or
+    /// `RSA PUBLIC KEY`), each with its `kid` (or `None` for a key matched without one).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] naming `pem` if a key cannot be read or is too weak (RSA under
+    /// 2048 bits).
+    pub fn from_pem<'a>(
+        keys: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
+    ) -> Result<Self, ConfigError> {
+        let keys = keys
+            .into_iter()
+            .map(|(kid, pem)| verifying_key_from_pem(kid, pem))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::new(KeySet::from_keys(keys)))
+    }
+}
+
+impl KeySource for StaticKeys {
+    fn snapshot(&self) -> Option<Arc<KeySet>> {
+        Some(self.set.clone())
+    }
+
+    fn refresh(&self) -> Refresh {
+        Refresh::NotNow { retry_after: None }
+    }
+}
+
+fn verifying_key_from_pem(kid: Option<&str>, pem_text: &str) -> Result<VerifyingKey, ConfigError> {
+    let invalid = |reason: &str| ConfigError::invalid("pem", reason.to_owned());
+    let block = pem::parse(pem_text).map_err(|_| invalid("not a PEM block"))?;
+    if let Ok(rsa) = aws_lc_rs::rsa::PublicKey::from_der(block.contents()) {
+        let components = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&rsa);
+        let (key_type, n, e) = check_rsa(&components.n, &components.e)
+            .map_err(|_| invalid("RSA key under 2048 bits or with an invalid exponent"))?;
+        let decoding = DecodingKey::from_rsa_raw_components(n, e);
+        return Ok(VerifyingKey::new(kid, key_type, None, None, decoding));
+    }
+    if let Ok(decoding) = DecodingKey::from_ec_pem(pem_text.as_bytes()) {
+        let key_type = match decoding.try_get_as_bytes().map(<[u8]>::len) {
+            Ok(65) => KeyType::EcP256,
+            Ok(97) => KeyType::EcP384,
+            _ => return Err(invalid("unsupported EC curve")),
+        };
+        return Ok(VerifyingKey::new(kid, key_type, None, None, decoding));
+    }
+    if let Ok(decoding) = DecodingKey::from_ed_pem(pem_text.as_bytes())
+        && matches!(decoding.try_get_as_bytes().map(<[u8]>::len), Ok(32))
+    {
+        return Ok(VerifyingKey::new(
+            kid,
+            KeyType::Ed25519,
+            None,
+            None,
+            decoding,
+        ));
+    }
+    Err(invalid("not an RSA, P-256, P-384 or Ed25519 public key"))
+}

@@ -1,0 +1,455 @@
+//! Middleware that authenticates every request by its bearer access token.
+//!
+//! [`WardenLayer`] wraps a service in [`Warden`]. For each request it:
+//!
+//! 1. extracts the bearer token ([`bearer`](crate::bearer));
+//! 2. validates it ([`Validator`]); if the key source must fetch, only that request waits;
+//! 3. on success stores the [`Principal`] in the request extensions and calls the inner service;
+//! 4. on failure answers itself, through [`Challenge`]: 401/400 with the exact
+//!    `WWW-Authenticate`, or 503 with `Retry-After` when no key could be had. The inner service is
+//!    not called, and its error type passes through untouched.
+//!
+//! One `tracing` span per request (`warden.authenticate`, at DEBUG) records the outcome and the
+//! issuer, tenant, client and subject ids; never the token or a signature. Rejections are logged
+//! at DEBUG, so a flood of bad tokens cannot flood the WARN log.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use tower::ServiceExt;
+//! use warden::{Issuer, Principal, WardenLayer};
+//!
+//! # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+//! #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+//! #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let warden = WardenLayer::builder()
+//!     .issuer(Issuer::builder("https://login.example.com").audience("api://orders").jwks(jwks).build()?)
+//!     .realm("orders")
+//!     .build()?;
+//!
+//! let app = Router::new()
+//!     .route("/me", get(|caller: Principal| async move { caller.subject().to_owned() }))
+//!     .layer(warden);
+//!
+//! let response = app
+//!     .oneshot(http::Request::get("/me").body(axum::body::Body::empty())?)
+//!     .await?;
+//! assert_eq!(response.status(), 401);
+//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="orders""#);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Order
+//!
+//! Put warden inside the layers that must see every request, and outside your handlers:
+//! - after (inside) `SetSensitiveRequestHeadersLayer` for `Authorization`, so that
+//!   `TraceLayer` never records the header;
+//! - inside `CorsLayer`, so a CORS preflight (`OPTIONS` without credentials) is answered before
+//!   authentication and never gets a 401; expose `WWW-Authenticate` in
+//!   `Access-Control-Expose-Headers` so browser clients can read challenges.
+//!
+//! Use `Router::route_layer` to protect only some routes; `Router::layer` protects all of them,
+//! including fallbacks (an unknown path then answers 401, not 404, to a caller without a token).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::field::Empty;
+
+use crate::bearer;
+use crate::challenge::{Challenge, Realm};
+use crate::error::{ConfigError, Error};
+use crate::issuer::Issuer;
+use crate::keys::BoxFuture;
+use crate::principal::Principal;
+use crate::validator::{Step, Validator, ValidatorBuilder};
+
+/// A function that writes the body of a refusal. See [`WardenBuilder::on_rejection`].
+pub type RejectionResponder = dyn Fn(&Error, &Challenge) -> Response<Bytes> + Send + Sync;
+
+/// What the layer leaves in every request's extensions, for the extractors: proof that the layer
+/// ran, and how to answer in its name.
+#[derive(Clone)]
+pub(crate) struct WardenContext {
+    shared: Arc<Shared>,
+}
+
+impl WardenContext {
+    pub(crate) fn respond(&self, error: &Error) -> Response<Bytes> {
+        self.shared.respond(error)
+    }
+}
+
+struct Shared {
+    validator: Validator,
+    realm: Realm,
+    allow_anonymous: bool,
+    responder: Option<Arc<RejectionResponder>>,
+}
+
+impl Shared {
+    fn respond(&self, error: &Error) -> Response<Bytes> {
+        let challenge = Challenge::from(error);
+        match &self.responder {
+            Some(responder) => {
+                let mut response = responder(error, &challenge);
+                challenge.apply_headers(&mut response, &self.realm);
+                response
+            }
+            None => challenge.to_response(&self.realm),
+        }
+    }
+}
+
+/// Layer that applies [`Warden`]: bearer token authentication. See the [module docs](self).
+#[derive(Clone)]
+pub struct WardenLayer {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for WardenLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WardenLayer")
+            .field("validator", &self.shared.validator)
+            .field("realm", &self.shared.realm)
+            .field("allow_anonymous", &self.shared.allow_anonymous)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WardenLayer {
+    /// Starts configuring the layer.
+    pub fn builder() -> WardenBuilder {
+        WardenBuilder {
+            validator: Validator::builder(),
+            prebuilt: None,
+            realm: None,
+            allow_anonymous: false,
+            responder: None,
+        }
+    }
+
+    /// A layer around an existing validator, with the default realm, requiring a token.
+    pub fn new(validator: Validator) -> Self {
+        WardenLayer {
+            shared: Arc::new(Shared {
+                validator,
+                realm: Realm::default(),
+                allow_anonymous: false,
+                responder: None,
+            }),
+        }
+    }
+
+    /// The validator, to validate tokens outside HTTP requests with the same configuration.
+    pub fn validator(&self) -> &Validator {
+        &self.shared.validator
+    }
+}
+
+impl<S> Layer<S> for WardenLayer {
+    type Service = Warden<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Warden {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// Configures a [`WardenLayer`]; see [`WardenLayer::builder`].
+#[must_use]
+pub struct WardenBuilder {
+    validator: ValidatorBuilder,
+    prebuilt: Option<Validator>,
+    realm: Option<String>,
+    allow_anonymous: bool,
+    responder: Option<Arc<RejectionResponder>>,
+}
+
+impl fmt::Debug for WardenBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WardenBuilder")
+            .field("validator", &self.validator)
+            .field("realm", &self.realm)
+            .field("allow_anonymous", &self.allow_anonymous)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WardenBuilder {
+    /// Trusts an issuer.
+    pub fn issuer(mut self, issuer: Issuer) -> Self {
+        self.validator = self.validator.issuer(issuer);
+        self
+    }
+
+    /// Sets the leeway for `exp`, `nbf` and `iat` (default 60 s, at most 300 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.validator = self.validator.leeway(leeway);
+        self
+    }
+
+    /// Sets the cap on token length (default 16 KiB).
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.validator = self.validator.max_token_bytes(max);
+        self
+    }
+
+    /// Uses an already built validator (its issuers, leeway and cap replace the ones set here).
+    pub fn validator(mut self, validator: Validator) -> Self {
+        self.prebuilt = Some(validator);
+        self
+    }
+
+    /// Sets the `realm` of every challenge (default `api`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Lets requests without any bearer token through, with no principal, so one route can serve
+    /// anonymous and signed-in callers (`Option<Principal>`). A token that is sent is still
+    /// validated, and an invalid one is still refused.
+    pub fn allow_anonymous(mut self) -> Self {
+        self.allow_anonymous = true;
+        self
+    }
+
+    /// Replaces the body (and any extra headers) of refusals. Warden then sets the status,
+    /// `WWW-Authenticate`, `Retry-After` and `Cache-Control` itself, so the protocol answer
+    /// cannot be lost.
+    pub fn on_rejection<F>(mut self, responder: F) -> Self
+    where
+        F: Fn(&Error, &Challenge) -> Response<Bytes> + Send + Sync + 'static,
+    {
+        self.responder = Some(Arc::new(responder));
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the field: no issuer, a bad realm, an out-of-range leeway or cap.
+    pub fn build(self) -> Result<WardenLayer, ConfigError> {
+        let validator = match self.prebuilt {
+            Some(validator) => validator,
+            None => self.validator.build()?,
+        };
+        let realm = match self.realm {
+            Some(realm) => Realm::new(realm)?,
+            None => Realm::default(),
+        };
+        Ok(WardenLayer {
+            shared: Arc::new(Shared {
+                validator,
+                realm,
+                allow_anonymous: self.allow_anonymous,
+                responder: self.responder,
+            }),
+        })
+    }
+}
+
+/// Middleware that authenticates requests by bearer token. See the [module docs](self).
+#[derive(Clone)]
+pub struct Warden<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Warden<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Warden")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Warden<S> {
+    /// Gets a reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Gets a mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Warden<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let span = tracing::debug_span!(
+            "warden.authenticate",
+            outcome = Empty,
+            iss = Empty,
+            tid = Empty,
+            client = Empty,
+            sub = Empty,
+        );
+        let shared = &self.shared;
+        let validator = &shared.validator;
+        let step = match bearer::extract(req.headers(), req.uri(), validator.max_token_bytes()) {
+            Err(error) => Step::Done(Err(error)),
+            Ok(None) if shared.allow_anonymous => {
+                span.record("outcome", "anonymous");
+                req.extensions_mut().insert(WardenContext {
+                    shared: shared.clone(),
+                });
+                return ResponseFuture::inner(self.inner.call(req));
+            }
+            Ok(None) => Step::Done(Err(Error::MissingToken)),
+            Ok(Some(token)) => validator.validate_now(token.as_str()),
+        };
+        match step {
+            Step::Done(Ok(principal)) => {
+                admit(&span, shared, &mut req, principal);
+                ResponseFuture::inner(self.inner.call(req))
+            }
+            Step::Done(Err(error)) => ResponseFuture::rejected(refuse(&span, shared, &error)),
+            Step::NeedKeys(validation) => {
+                // Take the service that was ready, leave a clone (tower's "be careful when
+                // cloning inner services").
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let shared = shared.clone();
+                ResponseFuture::validating(Box::pin(async move {
+                    match validation.await {
+                        Ok(principal) => {
+                            admit(&span, &shared, &mut req, principal);
+                            inner.call(req).await
+                        }
+                        Err(error) => Ok(refuse(&span, &shared, &error)),
+                    }
+                }))
+            }
+        }
+    }
+}
+
+fn admit<B>(
+    span: &tracing::Span,
+    shared: &Arc<Shared>,
+    req: &mut Request<B>,
+    principal: Principal,
+) {
+    if !span.is_disabled() {
+        span.record("outcome", "authenticated");
+        span.record("iss", principal.issuer());
+        span.record("sub", principal.subject());
+        if let Some(tid) = principal.tenant_id() {
+            span.record("tid", tid);
+        }
+        if let Some(client) = principal.client_id() {
+            span.record("client", client);
+        }
+    }
+    let extensions = req.extensions_mut();
+    extensions.insert(principal);
+    extensions.insert(WardenContext {
+        shared: shared.clone(),
+    });
+}
+
+fn refuse<B: From<Bytes>>(span: &tracing::Span, shared: &Shared, error: &Error) -> Response<B> {
+    span.record("outcome", error.kind());
+    tracing::debug!(parent: span, reason = error.kind(), "request refused");
+    shared.respond(error).map(B::from)
+}
+
+pin_project! {
+    /// Response future of [`Warden`].
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<B>> },
+        Validating { future: BoxFuture<Result<Response<B>, E>> },
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E> {
+    fn inner(future: F) -> Self {
+        ResponseFuture {
+            kind: Kind::Inner { future },
+        }
+    }
+
+    fn rejected(response: Response<B>) -> Self {
+        ResponseFuture {
+            kind: Kind::Rejected {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn validating(future: BoxFuture<Result<Response<B>, E>>) -> Self {
+        ResponseFuture {
+            kind: Kind::Validating { future },
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future } => future.poll(cx),
+            KindProj::Rejected { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => Poll::Pending,
+            },
+            KindProj::Validating { future } => Poll::Ready(ready!(future.as_mut().poll(cx))),
+        }
+    }
+}
+
+impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,76 @@
+//! Zero Trust protection for HTTP APIs: OAuth 2.0 / OpenID Connect bearer access tokens,
+//! validated on every request by a tower layer.
+//!
+//! warden extracts the bearer token (RFC 6750), validates the JWT access token (RFC 9068, RFC 8725)
+//! against the keys of the issuer it names, and hands your handler a validated [`Principal`].
+//! Every refusal is a protocol answer: the status and `WWW-Authenticate` challenge of RFC 6750
+//! with an RFC 9457 problem body, or 503 with `Retry-After` when keys are unavailable.
+//!
+//! # Example
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use warden::{Issuer, Principal, WardenLayer};
+//!
+//! # fn jwks() -> &'static str { r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+//! #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+//! #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"# }
+//! async fn me(caller: Principal) -> String {
+//!     format!("hello {} from {:?}", caller.subject(), caller.client_id())
+//! }
+//!
+//! let warden = WardenLayer::builder()
+//!     .issuer(
+//!         Issuer::builder("https://login.example.com/tenant-a")
+//!             .audience("api://orders")
+//!             .jwks(jwks())
+//!             .build()?,
+//!     )
+//!     .build()?;
+//!
+//! let app: Router = Router::new().route("/me", get(me)).layer(warden);
+//! # Ok::<(), warden::ConfigError>(())
+//! ```
+//!
+//! # Modules
+//!
+//! The request path reads top to bottom, one module per step: [`bearer`] (extract) →
+//! [`token`] (strict parse, pre-checks on unverified claims) → [`keys`] (lookup) → signature →
+//! [`Principal`] → your handler's extractors ([`extract`]). [`challenge`] writes every refusal;
+//! [`layer`] ties them together; [`Validator`] does the same work outside HTTP.
+//!
+//! # What warden does not do
+//!
+//! - Follow or trust keys named by the token: `jku`, `x5u`, `jwk` and `x5c` headers make a token
+//!   invalid, and cause no request.
+//! - Take the algorithm from the token alone: `alg` must be on the issuer's allow-list and fit
+//!   the key's type and JWK `alg`. `none` (in any spelling) and HMAC are never accepted.
+//! - Accept encrypted (JWE), nested (`cty: JWT`) or JSON-serialized tokens, or a `crit` header.
+//! - Read tokens from the query string, a form body or a cookie. A query-string token is ignored
+//!   (and never logged); sent beside a header token it makes the request invalid.
+//! - Log a token, a signature, or any claim value taken from an invalid token.
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
+
+pub mod bearer;
+pub mod challenge;
+pub mod config;
+mod error;
+pub mod extract;
+pub mod issuer;
+mod json;
+pub mod keys;
+pub mod layer;
+mod principal;
+pub mod token;
+mod validator;
+
+pub use challenge::{Challenge, ErrorCode, Realm};
+pub use config::WardenConfig;
+pub use error::{ConfigError, Error, InvalidRequest, Malformed};
+pub use extract::{AuthRejection, Claims};
+pub use issuer::{Issuer, IssuerBuilder, Profile};
+pub use jsonwebtoken::Algorithm;
+pub use layer::{Warden, WardenBuilder, WardenLayer};
+pub use principal::Principal;
+pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};

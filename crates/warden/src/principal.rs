@@ -1,0 +1,167 @@
+//! The validated caller.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+use crate::token::claims;
+
+/// The caller of a request whose bearer token warden validated.
+///
+/// Only warden makes one, after the signature verified and every claim check passed: holding a
+/// `Principal` is proof of validation. It is cheap to clone (one `Arc`), and the layer stores it in
+/// the request extensions, where extractors read it without taking it out.
+///
+/// Identity follows RFC 8725 §3.8: a subject is only meaningful together with its issuer; for
+/// Entra tokens the stable pair is (`tid`, `oid`). Never authorize on `preferred_username`,
+/// `name` or `email`.
+#[derive(Clone)]
+pub struct Principal {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    subject: String,
+    expires_at: f64,
+    scopes: Vec<String>,
+    roles: Vec<String>,
+    claims: Map<String, Value>,
+    payload: Vec<u8>,
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Principal")
+            .field("issuer", &self.inner.issuer)
+            .field("subject", &self.inner.subject)
+            .field("tenant_id", &self.tenant_id())
+            .field("client_id", &self.client_id())
+            .field("scopes", &self.inner.scopes)
+            .field("roles", &self.inner.roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Principal {
+    /// Builds the principal from verified claims.
+    pub(crate) fn from_verified(
+        claims: Map<String, Value>,
+        payload: Vec<u8>,
+        expires_at: f64,
+    ) -> Result<Self, Error> {
+        let mut scopes = claims::string_list(&claims, "scope")?;
+        for scope in claims::string_list(&claims, "scp")? {
+            if !scopes.contains(&scope) {
+                scopes.push(scope);
+            }
+        }
+        let roles = claims::string_list(&claims, "roles")?;
+        let issuer = claims::string(&claims, "iss")
+            .unwrap_or_default()
+            .to_owned();
+        let subject = claims::string(&claims, "sub")
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Principal {
+            inner: Arc::new(Inner {
+                issuer,
+                subject,
+                expires_at,
+                scopes,
+                roles,
+                claims,
+                payload,
+            }),
+        })
+    }
+
+    /// The issuer (`iss`), exactly as configured.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The subject (`sub`). Empty only for a profile that does not require `sub`.
+    pub fn subject(&self) -> &str {
+        &self.inner.subject
+    }
+
+    /// The tenant (`tid`), for Microsoft Entra tokens.
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.claim_str("tid")
+    }
+
+    /// The object id (`oid`): the stable id of the user or service principal in an Entra tenant.
+    pub fn object_id(&self) -> Option<&str> {
+        self.claim_str("oid")
+    }
+
+    /// The client application: `client_id` (RFC 9068), else `azp` (Entra v2), else `appid` (Entra v1).
+    pub fn client_id(&self) -> Option<&str> {
+        self.claim_str("client_id")
+            .or_else(|| self.claim_str("azp"))
+            .or_else(|| self.claim_str("appid"))
+    }
+
+    /// The token id: `jti`, else Entra's `uti`.
+    pub fn token_id(&self) -> Option<&str> {
+        self.claim_str("jti").or_else(|| self.claim_str("uti"))
+    }
+
+    /// Delegated scopes: `scope` (RFC 9068) and `scp` (Entra), split on spaces. Case-sensitive.
+    pub fn scopes(&self) -> &[String] {
+        &self.inner.scopes
+    }
+
+    /// App roles (`roles`). Case-sensitive.
+    pub fn roles(&self) -> &[String] {
+        &self.inner.roles
+    }
+
+    /// Whether the token grants this exact scope.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.inner.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether the token carries this exact role.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.inner.roles.iter().any(|r| r == role)
+    }
+
+    /// When the token expires.
+    pub fn expires_at(&self) -> SystemTime {
+        let secs = self.inner.expires_at.max(0.0);
+        // `exp` passed the expiry check, so it is finite; clamp absurd values instead of panicking.
+        let secs = if secs > 1e12 { 1e12 } else { secs };
+        UNIX_EPOCH + Duration::from_secs_f64(secs)
+    }
+
+    /// Every claim of the token, for custom claims.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.inner.claims
+    }
+
+    /// One claim, for custom claims.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.inner.claims.get(name)
+    }
+
+    fn claim_str(&self, name: &str) -> Option<&str> {
+        claims::string(&self.inner.claims, name)
+    }
+
+    /// Reads the claims into your own type.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidClaim`] (with `claim: "claims"`) if the claims do not fit `T`. The serde
+    /// message, which may quote claim values, is not kept.
+    pub fn deserialize_claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.inner.payload)
+            .map_err(|_| Error::InvalidClaim { claim: "claims" })
+    }
+}

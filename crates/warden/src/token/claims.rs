@@ -1,0 +1,228 @@
+//! Checks on the claims: time, audience, required members, and the typed reading of scopes and
+//! roles. The same functions serve the unverified pre-check and the verified principal, so a
+//! claim is read one way only.
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// A NumericDate claim (RFC 7519 §2): a JSON number, integer or not. `Ok(None)` if absent.
+pub(crate) fn numeric_date(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<f64>, Error> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .map(Some)
+            .ok_or(Error::InvalidClaim { claim: name }),
+        Some(_) => Err(Error::InvalidClaim { claim: name }),
+    }
+}
+
+/// `exp` required and after now − leeway; `nbf` and `iat` not after now + leeway.
+pub(crate) fn check_times(
+    claims: &Map<String, Value>,
+    now: u64,
+    leeway: u64,
+) -> Result<f64, Error> {
+    let exp = numeric_date(claims, "exp")?.ok_or(Error::MissingClaim { claim: "exp" })?;
+    // Compare in f64: `exp` may be fractional, negative or huge (1e300) without overflow.
+    let now_f = now as f64;
+    let leeway_f = leeway as f64;
+    if now_f >= exp + leeway_f {
+        return Err(Error::Expired { exp, now });
+    }
+    if let Some(nbf) = numeric_date(claims, "nbf")?
+        && nbf > now_f + leeway_f
+    {
+        return Err(Error::NotYetValid { nbf, now });
+    }
+    if let Some(iat) = numeric_date(claims, "iat")?
+        && iat > now_f + leeway_f
+    {
+        return Err(Error::IssuedInFuture { iat, now });
+    }
+    Ok(exp)
+}
+
+/// `aud` (a string or an array of strings) contains one of `accepted`.
+pub(crate) fn check_audience(
+    claims: &Map<String, Value>,
+    accepted: &[String],
+) -> Result<(), Error> {
+    let matches = |aud: &str| accepted.iter().any(|a| a == aud);
+    match claims.get("aud") {
+        None => Err(Error::MissingClaim { claim: "aud" }),
+        Some(Value::String(aud)) => {
+            if matches(aud) {
+                Ok(())
+            } else {
+                Err(Error::WrongAudience)
+            }
+        }
+        Some(Value::Array(auds)) => {
+            let mut found = false;
+            for aud in auds {
+                match aud {
+                    Value::String(aud) => found |= matches(aud),
+                    _ => return Err(Error::InvalidClaim { claim: "aud" }),
+                }
+            }
+            if found {
+                Ok(())
+            } else {
+                Err(Error::WrongAudience)
+            }
+        }
+        Some(_) => Err(Error::InvalidClaim { claim: "aud" }),
+    }
+}
+
+/// Every claim in `required` is present; the string-valued ones are strings.
+pub(crate) fn check_required(
+    claims: &Map<String, Value>,
+    required: &'static [&'static str],
+) -> Result<(), Error> {
+    for &claim in required {
+        match (claim, claims.get(claim)) {
+            (_, None) => return Err(Error::MissingClaim { claim }),
+            ("iss" | "sub" | "client_id" | "jti" | "tid", Some(value)) if !value.is_string() => {
+                return Err(Error::InvalidClaim { claim });
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A string claim, if present and a string.
+pub(crate) fn string<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    claims.get(name).and_then(Value::as_str)
+}
+
+/// A space-delimited list (RFC 8693 §4.2 `scope`, Entra `scp`), or an array of strings where a
+/// provider sends one. `Ok(empty)` if absent; any other type is an invalid claim.
+pub(crate) fn string_list(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Vec<String>, Error> {
+    match claims.get(name) {
+        None => Ok(Vec::new()),
+        Some(Value::String(list)) => Ok(list
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(str::to_owned)
+                    .ok_or(Error::InvalidClaim { claim: name })
+            })
+            .collect(),
+        Some(_) => Err(Error::InvalidClaim { claim: name }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Value) -> Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    const NOW: u64 = 1_700_000_000;
+
+    #[test]
+    fn exp_is_required_numeric_and_in_the_future() {
+        let check = |v: Value, leeway| check_times(&map(v), NOW, leeway);
+        assert_eq!(
+            check(json!({}), 0),
+            Err(Error::MissingClaim { claim: "exp" })
+        );
+        assert_eq!(
+            check(json!({"exp": "1700000100"}), 0),
+            Err(Error::InvalidClaim { claim: "exp" })
+        );
+        assert!(matches!(
+            check(json!({"exp": NOW}), 0),
+            Err(Error::Expired { .. })
+        ));
+        assert!(check(json!({"exp": NOW + 1}), 0).is_ok());
+        assert!(check(json!({"exp": NOW - 30}), 60).is_ok());
+        assert!(matches!(
+            check(json!({"exp": NOW - 60}), 60),
+            Err(Error::Expired { .. })
+        ));
+        assert!(check(json!({"exp": 1e300}), 0).is_ok());
+        assert!(matches!(
+            check(json!({"exp": -1}), 0),
+            Err(Error::Expired { .. })
+        ));
+        assert!(check(json!({"exp": NOW as f64 + 0.5}), 0).is_ok());
+    }
+
+    #[test]
+    fn nbf_and_iat_respect_leeway() {
+        let check = |v: Value| check_times(&map(v), NOW, 60);
+        let exp = NOW + 300;
+        assert!(matches!(
+            check(json!({"exp": exp, "nbf": NOW + 120})),
+            Err(Error::NotYetValid { .. })
+        ));
+        assert!(check(json!({"exp": exp, "nbf": NOW + 60})).is_ok());
+        assert!(matches!(
+            check(json!({"exp": exp, "iat": NOW + 61})),
+            Err(Error::IssuedInFuture { .. })
+        ));
+        assert_eq!(
+            check(json!({"exp": exp, "iat": "x"})),
+            Err(Error::InvalidClaim { claim: "iat" })
+        );
+    }
+
+    #[test]
+    fn audience_must_contain_ours() {
+        let ours = vec!["api://rs".to_owned()];
+        let check = |v: Value| check_audience(&map(v), &ours);
+        assert!(check(json!({"aud": "api://rs"})).is_ok());
+        assert!(check(json!({"aud": ["x", "api://rs"]})).is_ok());
+        assert_eq!(check(json!({"aud": "x"})), Err(Error::WrongAudience));
+        assert_eq!(
+            check(json!({"aud": "api://rs/"})),
+            Err(Error::WrongAudience)
+        );
+        assert_eq!(check(json!({"aud": []})), Err(Error::WrongAudience));
+        assert_eq!(check(json!({})), Err(Error::MissingClaim { claim: "aud" }));
+        assert_eq!(
+            check(json!({"aud": 123})),
+            Err(Error::InvalidClaim { claim: "aud" })
+        );
+        assert_eq!(
+            check(json!({"aud": ["api://rs", 1]})),
+            Err(Error::InvalidClaim { claim: "aud" })
+        );
+    }
+
+    #[test]
+    fn reads_scope_strings_and_arrays() {
+        let list = |v: Value| string_list(&map(v), "scope");
+        assert_eq!(list(json!({"scope": "a  b"})).unwrap(), ["a", "b"]);
+        assert_eq!(list(json!({"scope": ["a", "b"]})).unwrap(), ["a", "b"]);
+        assert_eq!(list(json!({"scope": "a,b"})).unwrap(), ["a,b"]);
+        assert!(list(json!({})).unwrap().is_empty());
+        assert_eq!(
+            list(json!({"scope": 1})),
+            Err(Error::InvalidClaim { claim: "scope" })
+        );
+    }
+}

@@ -1,0 +1,271 @@
+//! The token itself: strict compact parsing, the pre-checks on unverified content, and the
+//! verified result.
+//!
+//! [`parse`] refuses anything but a compact JWS of three canonical base64url segments whose header
+//! and claims are JSON objects without duplicate members, and refuses headers warden will not
+//! honour (`enc`, `jwk`, `jku`, `x5u`, `x5c`, `crit`, `cty: JWT`, `alg` missing or `none`). The
+//! validator then checks the unverified claims (reject only), looks the key up, verifies the
+//! signature, and only then builds a [`Principal`](crate::Principal).
+
+pub(crate) mod claims;
+
+use std::str::FromStr;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Malformed};
+use crate::json::{self, JsonError};
+
+/// A token split, decoded and checked for form, not yet verified.
+pub(crate) struct Parsed<'a> {
+    pub(crate) signing_input: &'a str,
+    pub(crate) signature: &'a str,
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) claims: Map<String, Value>,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Header parameters that carry or point at keys; never trusted (RFC 8725 §3.10).
+const EMBEDDED_KEY_PARAMS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
+
+/// Parses a compact JWS strictly. Cheap checks first: shape, then the header, then the claims.
+pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, Error> {
+    let dots = token.bytes().filter(|b| *b == b'.').count();
+    if dots == 4 {
+        return Err(Error::Encrypted);
+    }
+    if dots != 2 {
+        return Err(Malformed::SegmentCount.into());
+    }
+    let (signing_input, signature) = match token.rsplit_once('.') {
+        Some(parts) => parts,
+        None => return Err(Malformed::SegmentCount.into()),
+    };
+    let (header_b64, payload_b64) = match signing_input.split_once('.') {
+        Some(parts) => parts,
+        None => return Err(Malformed::SegmentCount.into()),
+    };
+    let header = decode_object(header_b64)?;
+    let (alg, kid, typ) = check_header(&header)?;
+    if signature.is_empty() {
+        // `header.payload.`: an unsigned token (CVE-2020-28042), refused before the claims.
+        return Err(Error::BadSignature);
+    }
+    let payload = decode_segment(payload_b64)?;
+    let claims = json::parse_object(&payload).map_err(json_error)?;
+    if !is_base64url(signature) {
+        return Err(Malformed::Base64.into());
+    }
+    Ok(Parsed {
+        signing_input,
+        signature,
+        alg,
+        kid,
+        typ,
+        claims,
+        payload,
+    })
+}
+
+impl Parsed<'_> {
+    /// The decoded signature bytes.
+    pub(crate) fn signature_bytes(&self) -> Result<Vec<u8>, Error> {
+        decode_segment(self.signature)
+    }
+}
+
+fn check_header(
+    header: &Map<String, Value>,
+) -> Result<(Algorithm, Option<String>, Option<String>), Error> {
+    if header.contains_key("enc") {
+        return Err(Error::Encrypted);
+    }
+    if EMBEDDED_KEY_PARAMS.iter().any(|p| header.contains_key(*p)) {
+        return Err(Error::EmbeddedKey);
+    }
+    if header.contains_key("crit") {
+        return Err(Error::UnsupportedCritical);
+    }
+    let alg = match header.get("alg") {
+        Some(Value::String(alg)) => {
+            Algorithm::from_str(alg).map_err(|_| Error::DisallowedAlgorithm)?
+        }
+        _ => return Err(Error::DisallowedAlgorithm),
+    };
+    if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+        return Err(Error::DisallowedAlgorithm);
+    }
+    match header.get("cty") {
+        Some(Value::String(cty)) if is_jwt_media_type(cty) => return Err(Error::Nested),
+        Some(Value::String(_)) | None => {}
+        Some(_) => return Err(Malformed::HeaderParameter.into()),
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(Malformed::HeaderParameter.into()),
+    };
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(typ)) => Some(typ.clone()),
+        Some(_) => return Err(Error::WrongType),
+    };
+    Ok((alg, kid, typ))
+}
+
+fn is_jwt_media_type(cty: &str) -> bool {
+    cty.eq_ignore_ascii_case("jwt") || cty.eq_ignore_ascii_case("application/jwt")
+}
+
+fn decode_object(segment: &str) -> Result<Map<String, Value>, Error> {
+    let bytes = decode_segment(segment)?;
+    json::parse_object(&bytes).map_err(json_error)
+}
+
+fn json_error(error: JsonError) -> Error {
+    match error {
+        JsonError::NotObject => Malformed::NotJsonObject.into(),
+        JsonError::DuplicateMember => Malformed::DuplicateMember.into(),
+    }
+}
+
+/// Unpadded base64url with canonical trailing bits (RFC 7515 §2); nothing else.
+fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
+    if !is_base64url(segment) {
+        return Err(Malformed::Base64.into());
+    }
+    URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| Malformed::Base64.into())
+}
+
+fn is_base64url(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn token(header: &str, claims: &str) -> String {
+        format!("{}.{}.c2ln", b64(header), b64(claims))
+    }
+
+    fn err(t: &str) -> Error {
+        match parse(t) {
+            Ok(_) => panic!("accepted {t}"),
+            Err(e) => e,
+        }
+    }
+
+    const HEADER: &str = r#"{"alg":"RS256","typ":"at+jwt","kid":"k"}"#;
+
+    #[test]
+    fn parses_a_well_formed_token() {
+        let t = token(HEADER, r#"{"iss":"x"}"#);
+        let p = parse(&t).unwrap();
+        assert_eq!(p.alg, Algorithm::RS256);
+        assert_eq!(p.kid.as_deref(), Some("k"));
+        assert_eq!(p.typ.as_deref(), Some("at+jwt"));
+        assert_eq!(p.claims["iss"], "x");
+        assert_eq!(p.signature_bytes().unwrap(), b"sig");
+    }
+
+    #[test]
+    fn refuses_wrong_segment_counts() {
+        assert_eq!(err("a.b"), Malformed::SegmentCount.into());
+        assert_eq!(err("a.b.c.d"), Malformed::SegmentCount.into());
+        assert_eq!(err("a.b.c.d.e"), Error::Encrypted);
+        assert_eq!(err(""), Malformed::SegmentCount.into());
+    }
+
+    #[test]
+    fn refuses_padding_and_standard_alphabet() {
+        let good = token(HEADER, "{}");
+        assert_eq!(err(&format!("{good}=")), Malformed::Base64.into());
+        let (h, rest) = good.split_once('.').unwrap();
+        assert_eq!(err(&format!("{h}=.{rest}")), Malformed::Base64.into());
+        assert_eq!(err(&format!("{h}.e30+.c2ln")), Malformed::Base64.into());
+        assert_eq!(err(&format!("{h}.e30 .c2ln")), Malformed::Base64.into());
+        // "e31" decodes to "{}" with non-zero trailing bits: not canonical.
+        assert_eq!(err(&format!("{h}.e31.c2ln")), Malformed::Base64.into());
+    }
+
+    #[test]
+    fn refuses_headers_warden_does_not_honour() {
+        let cases = [
+            (r#"{"alg":"none"}"#, Error::DisallowedAlgorithm),
+            (r#"{"alg":"None"}"#, Error::DisallowedAlgorithm),
+            (r#"{"alg":"nOnE"}"#, Error::DisallowedAlgorithm),
+            (r#"{"alg":""}"#, Error::DisallowedAlgorithm),
+            (r#"{"typ":"at+jwt"}"#, Error::DisallowedAlgorithm),
+            (r#"{"alg":"rs256"}"#, Error::DisallowedAlgorithm),
+            (r#"{"alg":"HS256"}"#, Error::DisallowedAlgorithm),
+            (r#"{"alg":["RS256"]}"#, Error::DisallowedAlgorithm),
+            (r#"{"alg":"RS256","enc":"A128GCM"}"#, Error::Encrypted),
+            (r#"{"alg":"RS256","jwk":{}}"#, Error::EmbeddedKey),
+            (
+                r#"{"alg":"RS256","jku":"http://127.0.0.1/"}"#,
+                Error::EmbeddedKey,
+            ),
+            (
+                r#"{"alg":"RS256","x5u":"http://127.0.0.1/"}"#,
+                Error::EmbeddedKey,
+            ),
+            (r#"{"alg":"RS256","x5c":[]}"#, Error::EmbeddedKey),
+            (r#"{"alg":"RS256","crit":[]}"#, Error::UnsupportedCritical),
+            (
+                r#"{"alg":"RS256","crit":["exp"],"exp":1}"#,
+                Error::UnsupportedCritical,
+            ),
+            (r#"{"alg":"RS256","cty":"JWT"}"#, Error::Nested),
+            (r#"{"alg":"RS256","cty":"application/jwt"}"#, Error::Nested),
+            (
+                r#"{"alg":"RS256","kid":7}"#,
+                Malformed::HeaderParameter.into(),
+            ),
+            (
+                r#"{"alg":"RS256","alg":"none"}"#,
+                Malformed::DuplicateMember.into(),
+            ),
+            (r#"["RS256"]"#, Malformed::NotJsonObject.into()),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(err(&token(header, "{}")), expected, "{header}");
+        }
+    }
+
+    #[test]
+    fn refuses_duplicate_claims_and_non_object_claims() {
+        assert_eq!(
+            err(&token(HEADER, r#"{"aud":"a","aud":"b"}"#)),
+            Malformed::DuplicateMember.into()
+        );
+        assert_eq!(err(&token(HEADER, "[1]")), Malformed::NotJsonObject.into());
+    }
+
+    #[test]
+    fn refuses_an_empty_signature() {
+        let t = token(HEADER, "{}");
+        let unsigned = &t[..t.len() - 4];
+        assert_eq!(err(unsigned), Error::BadSignature);
+    }
+
+    #[test]
+    fn ignores_unknown_header_parameters() {
+        let t = token(r#"{"alg":"ES256","typ":"at+jwt","foo":"bar"}"#, "{}");
+        assert!(parse(&t).is_ok());
+    }
+}

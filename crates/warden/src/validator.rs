@@ -1,0 +1,284 @@
+//! Token validation, usable with or without the layer (a websocket upgrade, a background job).
+//!
+//! The path of one token, top to bottom; each step only rejects, and acceptance needs all of them:
+//!
+//! 1. size cap (before any parsing);
+//! 2. strict compact parsing and header rules ([`token`](crate::token));
+//! 3. pre-checks on the unverified claims: `iss` is a configured issuer, `typ` fits its profile,
+//!    `alg` is on its allow-list, `exp`/`nbf`/`iat`, `aud`, required claims. An expired,
+//!    wrong-issuer or wrong-audience token is refused here, before any signature work;
+//! 4. key lookup by exact `kid` in that issuer's key set only; an unknown `kid` may ask the key
+//!    source for one refresh (shared, rate-limited by the source);
+//! 5. the key's type and JWK `alg` must allow the token's `alg`; then the signature;
+//! 6. the verified [`Principal`].
+//!
+//! # Example
+//!
+//! ```
+//! use warden::{Issuer, Validator, Error};
+//!
+//! # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+//! #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+//! #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let validator = Validator::builder()
+//!     .issuer(Issuer::builder("https://login.example.com").audience("api://orders").jwks(jwks).build()?)
+//!     .build()?;
+//! let outcome = validator.validate("not-a-token").await;
+//! assert!(matches!(outcome, Err(Error::Malformed(_))));
+//! # Ok::<(), warden::ConfigError>(())
+//! # }).unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
+use crate::error::{ConfigError, Error};
+use crate::issuer::Issuer;
+use crate::keys::{BoxFuture, KeySet, Refresh};
+use crate::principal::Principal;
+use crate::token::{self, Parsed, claims};
+
+/// The leeway applied to `exp`, `nbf` and `iat` unless told otherwise.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// How long a caller is told to wait when keys are unavailable and the source gave no hint.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Validates bearer access tokens against a set of trusted issuers. Cheap to clone.
+#[derive(Clone)]
+pub struct Validator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuers: HashMap<String, Issuer>,
+    leeway: u64,
+    max_token_bytes: usize,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Validator")
+            .field("issuers", &self.inner.issuers.values().collect::<Vec<_>>())
+            .field("leeway", &self.inner.leeway)
+            .field("max_token_bytes", &self.inner.max_token_bytes)
+            .finish()
+    }
+}
+
+/// The outcome of the synchronous part of validation.
+pub(crate) enum Step {
+    Done(Result<Principal, Error>),
+    NeedKeys(BoxFuture<Result<Principal, Error>>),
+}
+
+impl Validator {
+    /// Starts configuring a validator.
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder {
+            issuers: Vec::new(),
+            leeway: DEFAULT_LEEWAY,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+        }
+    }
+
+    /// Validates a token (the text after `Bearer `).
+    ///
+    /// # Errors
+    ///
+    /// The [`Error`] variant that names the first failed check.
+    pub async fn validate(&self, token: &str) -> Result<Principal, Error> {
+        match self.validate_now(token) {
+            Step::Done(result) => result,
+            Step::NeedKeys(future) => future.await,
+        }
+    }
+
+    /// The cap on token length, in bytes.
+    pub fn max_token_bytes(&self) -> usize {
+        self.inner.max_token_bytes
+    }
+
+    /// The trusted issuers.
+    pub fn issuers(&self) -> impl Iterator<Item = &Issuer> {
+        self.inner.issuers.values()
+    }
+
+    /// Validates as far as possible without waiting; hands back a future only when the key
+    /// source must fetch.
+    pub(crate) fn validate_now(&self, token: &str) -> Step {
+        if token.len() > self.inner.max_token_bytes {
+            return Step::Done(Err(Error::TokenTooLarge {
+                len: token.len(),
+                max: self.inner.max_token_bytes,
+            }));
+        }
+        let parsed = match token::parse(token) {
+            Ok(parsed) => parsed,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let (issuer, exp) = match self.precheck(&parsed, unix_now()) {
+            Ok(found) => found,
+            Err(e) => return Step::Done(Err(e)),
+        };
+        let snapshot = issuer.keys().snapshot();
+        if let Some(set) = &snapshot {
+            let known = match &parsed.kid {
+                Some(kid) => set.contains_kid(kid),
+                None => true,
+            };
+            if known {
+                return Step::Done(finish(parsed, set, exp));
+            }
+        }
+        match issuer.keys().refresh() {
+            Refresh::NotNow { retry_after } => Step::Done(Err(match snapshot {
+                Some(_) => Error::UnknownKey,
+                None => Error::KeysUnavailable {
+                    retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                },
+            })),
+            Refresh::Pending(refresh) => {
+                let token = token.to_owned();
+                let had_keys = snapshot.is_some();
+                Step::NeedKeys(Box::pin(async move {
+                    match refresh.await {
+                        Ok(set) => {
+                            // Same bytes, same outcome as above: parse again rather than keep
+                            // borrowed state across the await.
+                            let parsed = token::parse(&token)?;
+                            finish(parsed, &set, exp)
+                        }
+                        Err(_) if had_keys => Err(Error::UnknownKey),
+                        Err(unavailable) => Err(Error::KeysUnavailable {
+                            retry_after: unavailable.retry_after,
+                        }),
+                    }
+                }))
+            }
+        }
+    }
+
+    /// The checks on unverified content; they only reject.
+    fn precheck(&self, parsed: &Parsed<'_>, now: u64) -> Result<(&Issuer, f64), Error> {
+        let claims = &parsed.claims;
+        if claims.contains_key("events") {
+            // A security event token (RFC 8417 §4.6), such as a logout token.
+            return Err(Error::WrongTokenKind);
+        }
+        let iss = match claims.get("iss") {
+            None => return Err(Error::MissingClaim { claim: "iss" }),
+            Some(serde_json::Value::String(iss)) => iss,
+            Some(_) => return Err(Error::InvalidClaim { claim: "iss" }),
+        };
+        let issuer = self
+            .inner
+            .issuers
+            .get(iss.as_str())
+            .ok_or(Error::UntrustedIssuer)?;
+        let profile = issuer.profile();
+        if !profile.accepts_typ(parsed.typ.as_deref()) {
+            return Err(Error::WrongType);
+        }
+        if !issuer.algorithms().contains(&parsed.alg) {
+            return Err(Error::DisallowedAlgorithm);
+        }
+        let exp = claims::check_times(claims, now, self.inner.leeway)?;
+        claims::check_audience(claims, issuer.audiences())?;
+        claims::check_required(claims, profile.required_claims())?;
+        Ok((issuer, exp))
+    }
+}
+
+/// Key lookup, key/algorithm binding, signature, principal.
+fn finish(parsed: Parsed<'_>, keys: &KeySet, exp: f64) -> Result<Principal, Error> {
+    let key = keys
+        .find(parsed.kid.as_deref(), parsed.alg)
+        .ok_or(Error::UnknownKey)?;
+    if !key.allows(parsed.alg) {
+        return Err(Error::AlgorithmMismatch);
+    }
+    let signature = parsed.signature_bytes()?;
+    if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), signature) {
+        return Err(Error::BadSignature);
+    }
+    Principal::from_verified(parsed.claims, parsed.payload, exp)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Configures a [`Validator`]; see [`Validator::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct ValidatorBuilder {
+    issuers: Vec<Issuer>,
+    leeway: Duration,
+    max_token_bytes: usize,
+}
+
+impl ValidatorBuilder {
+    /// Trusts an issuer.
+    pub fn issuer(mut self, issuer: Issuer) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Sets the one leeway applied to `exp`, `nbf` and `iat` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Sets the cap on token length (default 16 KiB).
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.max_token_bytes = max;
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] if no issuer is configured, an issuer appears twice, the leeway exceeds
+    /// 5 minutes (RFC 9068 §4: "no more than a few minutes"), or the token cap is under 1 KiB.
+    pub fn build(self) -> Result<Validator, ConfigError> {
+        if self.issuers.is_empty() {
+            return Err(ConfigError::missing("issuer"));
+        }
+        if self.leeway > Duration::from_secs(300) {
+            return Err(ConfigError::invalid(
+                "leeway",
+                "must be at most 300 seconds",
+            ));
+        }
+        if self.max_token_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "max_token_bytes",
+                "must be at least 1024",
+            ));
+        }
+        let mut issuers = HashMap::with_capacity(self.issuers.len());
+        for issuer in self.issuers {
+            let name = issuer.issuer().to_owned();
+            if issuers.insert(name, issuer).is_some() {
+                return Err(ConfigError::invalid("issuer", "configured twice"));
+            }
+        }
+        Ok(Validator {
+            inner: Arc::new(Inner {
+                issuers,
+                leeway: self.leeway.as_secs(),
+                max_token_bytes: self.max_token_bytes,
+            }),
+        })
+    }
+}
