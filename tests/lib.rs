@@ -1,1 +1,176 @@
-//! Shared helpers for the integration tests.
+//! Shared helpers for the integration tests: a protected app whose handler records whether it
+//! ran, and assertions on refusals.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::routing::get;
+use serde_json::Value;
+use tower::ServiceExt;
+use warden::{Issuer, IssuerBuilder, Principal, WardenLayer};
+use warden_testing::FakeIssuer;
+
+/// Counts how often the protected handler ran.
+#[derive(Clone, Default)]
+pub struct HandlerRuns(Arc<AtomicUsize>);
+
+impl HandlerRuns {
+    /// How many times the handler ran.
+    pub fn count(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    fn hit(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// What a request got back.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body, as JSON if it is JSON, else as a string value.
+    pub body: Value,
+}
+
+impl Answer {
+    /// The `WWW-Authenticate` header, if any.
+    pub fn challenge(&self) -> Option<&str> {
+        self.headers
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A protected app: `GET /me` answers the caller's subject; the handler counts its runs.
+pub struct App {
+    /// The router.
+    pub router: Router,
+    /// The handler's run counter.
+    pub runs: HandlerRuns,
+}
+
+impl App {
+    /// Protects `/me` with `layer`.
+    pub fn new(layer: WardenLayer) -> Self {
+        let runs = HandlerRuns::default();
+        let counter = runs.clone();
+        let router = Router::new()
+            .route(
+                "/me",
+                get(move |caller: Principal| {
+                    let counter = counter.clone();
+                    async move {
+                        counter.hit();
+                        caller.subject().to_owned()
+                    }
+                }),
+            )
+            .layer(layer);
+        App { router, runs }
+    }
+
+    /// Sends `GET /me` with this `Authorization` value (or none).
+    pub async fn get_me(&self, authorization: Option<&str>) -> Answer {
+        let mut request = Request::get("/me");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        self.send(request.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// Sends `GET /me` with a bearer token.
+    pub async fn get_me_with(&self, token: &str) -> Answer {
+        self.get_me(Some(&format!("Bearer {token}"))).await
+    }
+
+    /// Sends any request.
+    pub async fn send(&self, request: Request<Body>) -> Answer {
+        send(self.router.clone(), request).await
+    }
+
+    /// Asserts a refusal: status, exact `WWW-Authenticate`, problem body, handler not run.
+    pub async fn assert_refused(&self, token: &str, status: u16, challenge: &str, detail: &str) {
+        let before = self.runs.count();
+        let answer = self.get_me_with(token).await;
+        assert_refusal(&answer, status, Some(challenge), detail);
+        assert_eq!(self.runs.count(), before, "the handler ran");
+    }
+}
+
+/// Sends a request to a router.
+pub async fn send(router: Router, request: Request<Body>) -> Answer {
+    let response = router.oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Asserts status, exact `WWW-Authenticate` (or its absence) and the problem+json body.
+pub fn assert_refusal(answer: &Answer, status: u16, challenge: Option<&str>, detail: &str) {
+    assert_eq!(
+        answer.status.as_u16(),
+        status,
+        "status; body {}",
+        answer.body
+    );
+    assert_eq!(answer.challenge(), challenge, "WWW-Authenticate");
+    assert_eq!(
+        answer
+            .headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("application/problem+json")
+    );
+    assert_eq!(answer.body["status"], status);
+    assert_eq!(answer.body["detail"], detail, "detail");
+    assert_eq!(answer.body["type"], "about:blank");
+}
+
+/// The exact challenge for an invalid token with this description, realm `api`.
+pub fn invalid_token(description: &str) -> String {
+    format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#)
+}
+
+/// The exact challenge for a malformed request with this description, realm `api`.
+pub fn invalid_request(description: &str) -> String {
+    format!(r#"Bearer realm="api", error="invalid_request", error_description="{description}""#)
+}
+
+/// An issuer builder trusting the fake issuer's current keys, audience and URL.
+pub fn trust(issuer: &FakeIssuer) -> IssuerBuilder {
+    Issuer::builder(issuer.issuer_url())
+        .audience(issuer.audience())
+        .jwks(issuer.jwks_json())
+}
+
+/// A layer trusting one fake issuer with default settings.
+pub fn layer_for(issuer: &FakeIssuer) -> WardenLayer {
+    WardenLayer::builder()
+        .issuer(trust(issuer).build().expect("issuer"))
+        .build()
+        .expect("layer")
+}
+
+/// A fake OIDC issuer and an app protected by it.
+pub async fn oidc_app() -> (FakeIssuer, App) {
+    let issuer = FakeIssuer::start().await.expect("fake issuer");
+    let app = App::new(layer_for(&issuer));
+    (issuer, app)
+}

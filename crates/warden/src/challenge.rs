@@ -125,6 +125,7 @@ pub struct Challenge {
     status: StatusCode,
     error: Option<ErrorCode>,
     description: Option<&'static str>,
+    detail: Option<&'static str>,
     params: Vec<(&'static str, Cow<'static, str>)>,
     realm: Option<Cow<'static, str>>,
     retry_after_secs: Option<u64>,
@@ -137,6 +138,7 @@ impl Challenge {
             status,
             error: None,
             description: None,
+            detail: None,
             params: Vec::new(),
             realm: None,
             retry_after_secs: None,
@@ -154,6 +156,14 @@ impl Challenge {
     #[must_use]
     pub fn with_description(mut self, description: &'static str) -> Self {
         self.description = Some(description);
+        self
+    }
+
+    /// Sets the problem body's `detail` without an `error_description` in the header (RFC 6750
+    /// §3.1: a request without credentials gets no error information in the challenge).
+    #[must_use]
+    pub fn with_detail(mut self, detail: &'static str) -> Self {
+        self.detail = Some(detail);
         self
     }
 
@@ -237,7 +247,7 @@ impl Challenge {
             self.status.canonical_reason().unwrap_or("Error").into(),
         );
         body.insert("status".into(), self.status.as_u16().into());
-        if let Some(detail) = self.description {
+        if let Some(detail) = self.description.or(self.detail) {
             body.insert("detail".into(), detail.into());
         }
         if let Some(code) = self.error {
@@ -276,7 +286,9 @@ impl Challenge {
 impl From<&Error> for Challenge {
     fn from(error: &Error) -> Self {
         match error {
-            Error::MissingToken => Challenge::new(StatusCode::UNAUTHORIZED),
+            Error::MissingToken => {
+                Challenge::new(StatusCode::UNAUTHORIZED).with_detail(error.description())
+            }
             Error::InvalidRequest(_) => Challenge::new(StatusCode::BAD_REQUEST)
                 .with_error(ErrorCode::InvalidRequest)
                 .with_description(error.description()),

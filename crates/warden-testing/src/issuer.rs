@@ -1,0 +1,739 @@
+//! The fake issuer: an OpenID Connect (or Microsoft Entra shaped) authority on 127.0.0.1.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use warden::Algorithm;
+
+use crate::keys::{KeyError, SigningKey};
+use crate::token::TokenBuilder;
+
+/// The tenant id an Entra-mode issuer uses unless told otherwise.
+pub const DEFAULT_TENANT: &str = "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c";
+/// The audience tokens carry unless told otherwise.
+pub const DEFAULT_AUDIENCE: &str = "api://warden-demo";
+/// The kid of the key an issuer starts with.
+pub const FIRST_KID: &str = "key-1";
+
+/// Which authority the fake imitates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Oidc,
+    Entra { tenant: String },
+}
+
+/// An endpoint of the fake issuer, for faults and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The OpenID Connect discovery document(s).
+    Discovery,
+    /// The JWKS document(s).
+    Jwks,
+    /// The token endpoint.
+    Token,
+}
+
+impl Endpoint {
+    fn index(self) -> usize {
+        match self {
+            Endpoint::Discovery => 0,
+            Endpoint::Jwks => 1,
+            Endpoint::Token => 2,
+        }
+    }
+}
+
+/// A failure the fake issuer can be told to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this HTTP status and a short text body.
+    Status(u16),
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+    /// Answer 200 with an HTML page, as a captive portal or a misrouted proxy would.
+    Html,
+    /// Answer a JWKS with no keys (`{"keys":[]}`), or a discovery document without `jwks_uri`.
+    EmptyKeySet,
+    /// Answer a discovery document whose `issuer` is another URL.
+    WrongIssuer,
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Never answer.
+    Hang,
+    /// Answer the normal document padded to at least this many bytes.
+    Oversized(usize),
+}
+
+/// Configures and starts a [`FakeIssuer`]; see [`FakeIssuer::builder`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct FakeIssuerBuilder {
+    mode: Mode,
+    audience: String,
+    algorithm: Algorithm,
+    port: u16,
+    jwks_max_age: Option<u64>,
+}
+
+impl FakeIssuerBuilder {
+    /// Imitates Microsoft Entra ID (v2 and v1 endpoints, templated `common` issuer) for this
+    /// tenant id.
+    pub fn entra(mut self, tenant: impl Into<String>) -> Self {
+        self.mode = Mode::Entra {
+            tenant: tenant.into(),
+        };
+        self
+    }
+
+    /// The audience tokens carry by default.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// The algorithm of the first signing key (default RS256).
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Listens on this port of 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sends `Cache-Control: max-age` with the JWKS (default none).
+    pub fn jwks_max_age(mut self, secs: u64) -> Self {
+        self.jwks_max_age = Some(secs);
+        self
+    }
+
+    /// Generates the first key and starts the server on 127.0.0.1.
+    ///
+    /// # Errors
+    ///
+    /// The port cannot be bound, or the key cannot be generated.
+    pub async fn start(self) -> Result<FakeIssuer, StartError> {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .map_err(StartError::Bind)?;
+        let addr = listener.local_addr().map_err(StartError::Bind)?;
+        let base = format!("http://{addr}");
+        let key = SigningKey::generate(FIRST_KID, self.algorithm).map_err(StartError::Key)?;
+        let state = Arc::new(Shared {
+            mode: self.mode,
+            base,
+            audience: self.audience,
+            ring: Mutex::new(KeyRing {
+                keys: vec![RingKey {
+                    key: Arc::new(key),
+                    published: true,
+                }],
+                signing: FIRST_KID.to_owned(),
+            }),
+            faults: Mutex::new(HashMap::new()),
+            hits: Default::default(),
+            jwks_max_age: Mutex::new(self.jwks_max_age),
+        });
+        let app = router(state.clone());
+        let server = tokio::spawn(async move {
+            // The task is aborted when the FakeIssuer is dropped.
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FakeIssuer {
+            state,
+            addr,
+            server,
+        })
+    }
+}
+
+/// Why a [`FakeIssuer`] could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The listener could not be bound.
+    Bind(std::io::Error),
+    /// The first key could not be generated.
+    Key(KeyError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Bind(e) => write!(f, "cannot listen on 127.0.0.1: {e}"),
+            StartError::Key(e) => write!(f, "cannot generate a key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A fake token issuer on 127.0.0.1, stopped when dropped. See the [crate docs](crate).
+pub struct FakeIssuer {
+    state: Arc<Shared>,
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+}
+
+impl fmt::Debug for FakeIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeIssuer")
+            .field("issuer", &self.issuer_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeIssuer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeIssuer {
+    /// A generic OpenID Connect issuer with one RS256 key, on a free port.
+    ///
+    /// # Errors
+    ///
+    /// See [`FakeIssuerBuilder::start`].
+    pub async fn start() -> Result<Self, StartError> {
+        Self::builder().start().await
+    }
+
+    /// Starts configuring a fake issuer.
+    pub fn builder() -> FakeIssuerBuilder {
+        FakeIssuerBuilder {
+            mode: Mode::Oidc,
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            algorithm: Algorithm::RS256,
+            port: 0,
+            jwks_max_age: None,
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.state.base
+    }
+
+    /// The issuer of tokens: the base URL (OIDC mode) or `{base}/{tenant}/v2.0` (Entra mode).
+    pub fn issuer_url(&self) -> String {
+        match &self.state.mode {
+            Mode::Oidc => self.state.base.clone(),
+            Mode::Entra { tenant } => self.entra_issuer(tenant),
+        }
+    }
+
+    /// The v2 issuer of another tenant (Entra mode): `{base}/{tenant}/v2.0`.
+    pub fn entra_issuer(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/v2.0", self.state.base)
+    }
+
+    /// The v1 issuer of a tenant (Entra mode), shaped like `https://sts.windows.net/{tid}/`:
+    /// `{base}/sts/{tenant}/`.
+    pub fn entra_v1_issuer(&self, tenant: &str) -> String {
+        format!("{}/sts/{tenant}/", self.state.base)
+    }
+
+    /// The tenant id (Entra mode), if any.
+    pub fn tenant_id(&self) -> Option<&str> {
+        match &self.state.mode {
+            Mode::Oidc => None,
+            Mode::Entra { tenant } => Some(tenant),
+        }
+    }
+
+    /// Whether the issuer imitates Microsoft Entra ID.
+    pub fn is_entra(&self) -> bool {
+        matches!(self.state.mode, Mode::Entra { .. })
+    }
+
+    /// The audience tokens carry by default.
+    pub fn audience(&self) -> &str {
+        &self.state.audience
+    }
+
+    /// The discovery document URL of the issuer.
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer_url())
+    }
+
+    /// The JWKS URL of the issuer.
+    pub fn jwks_url(&self) -> String {
+        match &self.state.mode {
+            Mode::Oidc => format!("{}/jwks", self.state.base),
+            Mode::Entra { tenant } => format!("{}/{tenant}/discovery/v2.0/keys", self.state.base),
+        }
+    }
+
+    /// The token endpoint (client credentials).
+    pub fn token_endpoint(&self) -> String {
+        match &self.state.mode {
+            Mode::Oidc => format!("{}/token", self.state.base),
+            Mode::Entra { tenant } => format!("{}/{tenant}/oauth2/v2.0/token", self.state.base),
+        }
+    }
+
+    /// The published key set as a JWKS document, exactly as the JWKS endpoint serves it.
+    pub fn jwks_json(&self) -> String {
+        self.state.jwks(None).to_string()
+    }
+
+    /// Starts a token signed by the current signing key, with defaults for this issuer's mode.
+    pub fn token(&self) -> TokenBuilder<'_> {
+        TokenBuilder::new(&self.state)
+    }
+
+    /// Signs raw header and payload JSON text, byte for byte, with the signing key and the
+    /// algorithm the key was made for (for tokens no builder would write: duplicate members,
+    /// odd types).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError`] if the key cannot sign.
+    pub fn sign_raw(&self, header_json: &str, payload_json: &str) -> Result<String, KeyError> {
+        use base64::Engine as _;
+        let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        let key = self.state.key(None)?;
+        let input = format!("{}.{}", b64(header_json), b64(payload_json));
+        let signature = key.sign(key.algorithm(), input.as_bytes())?;
+        Ok(format!("{input}.{}", b64_bytes(&signature)))
+    }
+
+    /// Generates a key and publishes it (it does not sign until promoted). Returns its kid.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnsupportedAlgorithm`] for HMAC.
+    pub fn add_key(&self, algorithm: Algorithm) -> Result<String, KeyError> {
+        let mut ring = self.state.ring();
+        let kid = format!("key-{}", ring.keys.len() + 1);
+        let key = SigningKey::generate(kid.clone(), algorithm)?;
+        ring.keys.push(RingKey {
+            key: Arc::new(key),
+            published: true,
+        });
+        Ok(kid)
+    }
+
+    /// Makes a published key the one that signs new tokens.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownKey`] if no published key has this kid.
+    pub fn promote(&self, kid: &str) -> Result<(), KeyError> {
+        let mut ring = self.state.ring();
+        if !ring.keys.iter().any(|k| k.published && k.key.kid() == kid) {
+            return Err(KeyError::UnknownKey(kid.to_owned()));
+        }
+        ring.signing = kid.to_owned();
+        Ok(())
+    }
+
+    /// Removes a key from the JWKS (it can still sign tokens on request, to test that they fail).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownKey`] if no key has this kid.
+    pub fn retire(&self, kid: &str) -> Result<(), KeyError> {
+        let mut ring = self.state.ring();
+        let key = ring
+            .keys
+            .iter_mut()
+            .find(|k| k.key.kid() == kid)
+            .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))?;
+        key.published = false;
+        Ok(())
+    }
+
+    /// Publishes a new key, promotes it and retires the old signing key, in that order.
+    /// Returns the new kid.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_key`](Self::add_key).
+    pub fn rotate(&self, algorithm: Algorithm) -> Result<String, KeyError> {
+        let old = self.signing_kid();
+        let new = self.add_key(algorithm)?;
+        self.promote(&new)?;
+        self.retire(&old)?;
+        Ok(new)
+    }
+
+    /// The kid of the key that signs new tokens.
+    pub fn signing_kid(&self) -> String {
+        self.state.ring().signing.clone()
+    }
+
+    /// Makes an endpoint answer with a fault until cleared.
+    pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
+        self.state.faults().insert(endpoint, fault);
+    }
+
+    /// Makes an endpoint answer normally again.
+    pub fn clear_fault(&self, endpoint: Endpoint) {
+        self.state.faults().remove(&endpoint);
+    }
+
+    /// How many requests an endpoint has received.
+    pub fn hits(&self, endpoint: Endpoint) -> u64 {
+        self.state.hits[endpoint.index()].load(Ordering::SeqCst)
+    }
+
+    /// Sets (or removes) the JWKS `Cache-Control: max-age`.
+    pub fn set_jwks_max_age(&self, secs: Option<u64>) {
+        *lock(&self.state.jwks_max_age) = secs;
+    }
+}
+
+struct RingKey {
+    key: Arc<SigningKey>,
+    published: bool,
+}
+
+struct KeyRing {
+    keys: Vec<RingKey>,
+    signing: String,
+}
+
+pub(crate) struct Shared {
+    pub(crate) mode: Mode,
+    pub(crate) base: String,
+    pub(crate) audience: String,
+    ring: Mutex<KeyRing>,
+    faults: Mutex<HashMap<Endpoint, Fault>>,
+    hits: [AtomicU64; 3],
+    jwks_max_age: Mutex<Option<u64>>,
+}
+
+fn b64_bytes(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Locks a mutex, recovering the data if a panicking test poisoned it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    /// The key with this kid (any, published or not), or the signing key.
+    pub(crate) fn key(&self, kid: Option<&str>) -> Result<Arc<SigningKey>, KeyError> {
+        let ring = self.ring();
+        let kid = kid.unwrap_or(&ring.signing);
+        ring.keys
+            .iter()
+            .find(|k| k.key.kid() == kid)
+            .map(|k| k.key.clone())
+            .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
+    }
+
+    fn ring(&self) -> MutexGuard<'_, KeyRing> {
+        lock(&self.ring)
+    }
+
+    fn faults(&self) -> MutexGuard<'_, HashMap<Endpoint, Fault>> {
+        lock(&self.faults)
+    }
+
+    /// The published keys; in Entra mode each carries the templated `issuer` member.
+    fn jwks(&self, issuer_member: Option<&str>) -> Value {
+        let ring = self.ring();
+        let keys: Vec<Value> = ring
+            .keys
+            .iter()
+            .filter(|k| k.published)
+            .map(|k| {
+                let mut jwk = k.key.public_jwk();
+                if let Some(issuer) = issuer_member {
+                    jwk["issuer"] = json!(issuer);
+                }
+                jwk
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+}
+
+fn router(state: Arc<Shared>) -> Router {
+    let router = match state.mode {
+        Mode::Oidc => Router::new()
+            .route("/.well-known/openid-configuration", get(oidc_discovery))
+            .route("/jwks", get(oidc_jwks))
+            .route("/token", post(token_endpoint)),
+        Mode::Entra { .. } => Router::new()
+            .route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                get(entra_discovery_v2),
+            )
+            .route(
+                "/{tenant}/.well-known/openid-configuration",
+                get(entra_discovery_v1),
+            )
+            .route("/{tenant}/discovery/v2.0/keys", get(entra_jwks))
+            .route("/{tenant}/discovery/keys", get(entra_jwks))
+            .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint)),
+    };
+    router.with_state(state)
+}
+
+/// Applies the endpoint's fault, if any: `Err(response)` to answer with instead.
+async fn fault(state: &Shared, endpoint: Endpoint) -> Result<Option<Fault>, Response> {
+    state.hits[endpoint.index()].fetch_add(1, Ordering::SeqCst);
+    let fault = state.faults().get(&endpoint).cloned();
+    match fault {
+        None => Ok(None),
+        Some(Fault::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Err((status, "injected failure").into_response())
+        }
+        Some(Fault::Garbage) => Err((StatusCode::OK, "\u{1}garbage{{[").into_response()),
+        Some(Fault::Html) => Err((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body>Sign in to the network</body></html>",
+        )
+            .into_response()),
+        Some(Fault::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            Ok(None)
+        }
+        Some(Fault::Hang) => {
+            std::future::pending::<()>().await;
+            Ok(None)
+        }
+        Some(other) => Ok(Some(other)),
+    }
+}
+
+fn json_response(mut document: Value, fault: Option<Fault>, max_age: Option<u64>) -> Response {
+    if let Some(Fault::Oversized(size)) = fault {
+        document["padding"] = json!("x".repeat(size));
+    }
+    let mut response = Json(document).into_response();
+    if let Some(secs) = max_age
+        && let Ok(value) = HeaderValue::from_str(&format!("public, max-age={secs}"))
+    {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+fn discovery_document(
+    issuer: &str,
+    jwks_uri: &str,
+    token_endpoint: &str,
+    fault: &Option<Fault>,
+) -> Value {
+    let issuer = if *fault == Some(Fault::WrongIssuer) {
+        format!("{issuer}/wrong")
+    } else {
+        issuer.to_owned()
+    };
+    let mut document = json!({
+        "issuer": issuer,
+        "jwks_uri": jwks_uri,
+        "token_endpoint": token_endpoint,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384", "EdDSA"],
+        "grant_types_supported": ["client_credentials"],
+    });
+    if *fault == Some(Fault::EmptyKeySet)
+        && let Some(map) = document.as_object_mut()
+    {
+        map.remove("jwks_uri");
+    }
+    document
+}
+
+async fn oidc_discovery(State(state): State<Arc<Shared>>) -> Response {
+    let fault = match fault(&state, Endpoint::Discovery).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    let base = &state.base;
+    let document = discovery_document(
+        base,
+        &format!("{base}/jwks"),
+        &format!("{base}/token"),
+        &fault,
+    );
+    json_response(document, fault, None)
+}
+
+async fn oidc_jwks(State(state): State<Arc<Shared>>) -> Response {
+    jwks_response(&state, None).await
+}
+
+async fn jwks_response(state: &Shared, issuer_member: Option<&str>) -> Response {
+    let fault = match fault(state, Endpoint::Jwks).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    let document = if fault == Some(Fault::EmptyKeySet) {
+        json!({ "keys": [] })
+    } else {
+        state.jwks(issuer_member)
+    };
+    let max_age = *lock(&state.jwks_max_age);
+    json_response(document, fault, max_age)
+}
+
+async fn entra_discovery_v2(
+    State(state): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    let fault = match fault(&state, Endpoint::Discovery).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    let base = &state.base;
+    let issuer_tenant = if is_multi_tenant_alias(&tenant) {
+        "{tenantid}"
+    } else {
+        &tenant
+    };
+    let issuer = format!("{base}/{issuer_tenant}/v2.0");
+    let mut document = discovery_document(
+        &issuer,
+        &format!("{base}/{tenant}/discovery/v2.0/keys"),
+        &format!("{base}/{tenant}/oauth2/v2.0/token"),
+        &fault,
+    );
+    document["authorization_endpoint"] = json!(format!("{base}/{tenant}/oauth2/v2.0/authorize"));
+    document["tenant_region_scope"] = json!("WW");
+    json_response(document, fault, None)
+}
+
+async fn entra_discovery_v1(
+    State(state): State<Arc<Shared>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    let fault = match fault(&state, Endpoint::Discovery).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    let base = &state.base;
+    let issuer_tenant = if is_multi_tenant_alias(&tenant) {
+        "{tenantid}"
+    } else {
+        &tenant
+    };
+    let issuer = format!("{base}/sts/{issuer_tenant}/");
+    let document = discovery_document(
+        &issuer,
+        &format!("{base}/{tenant}/discovery/keys"),
+        &format!("{base}/{tenant}/oauth2/token"),
+        &fault,
+    );
+    json_response(document, fault, None)
+}
+
+async fn entra_jwks(State(state): State<Arc<Shared>>) -> Response {
+    let issuer = format!("{}/{{tenantid}}/v2.0", state.base);
+    jwks_response(&state, Some(&issuer)).await
+}
+
+fn is_multi_tenant_alias(tenant: &str) -> bool {
+    matches!(tenant, "common" | "organizations" | "consumers")
+}
+
+/// The form of a client-credentials token request.
+#[derive(Debug, Deserialize)]
+struct TokenRequest {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+    scope: Option<String>,
+    resource: Option<String>,
+    audience: Option<String>,
+    roles: Option<String>,
+}
+
+async fn token_endpoint(
+    State(state): State<Arc<Shared>>,
+    tenant: Option<Path<String>>,
+    Form(request): Form<TokenRequest>,
+) -> Response {
+    if let Err(response) = fault(&state, Endpoint::Token).await {
+        return response;
+    }
+    let oauth_error = |code: &str, description: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": code, "error_description": description})),
+        )
+            .into_response()
+    };
+    if request.grant_type.as_deref() != Some("client_credentials") {
+        return oauth_error(
+            "unsupported_grant_type",
+            "only client_credentials is supported",
+        );
+    }
+    let Some(client_id) = request.client_id.filter(|c| !c.is_empty()) else {
+        return oauth_error("invalid_request", "client_id is required");
+    };
+    // Entra-style `scope=api://orders/.default` names the audience.
+    let mut scopes: Vec<String> = Vec::new();
+    let mut audience = request.resource.or(request.audience);
+    for scope in request
+        .scope
+        .as_deref()
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
+        match scope.strip_suffix("/.default") {
+            Some(resource) => audience = Some(resource.to_owned()),
+            None => scopes.push(scope.to_owned()),
+        }
+    }
+    let mut builder = TokenBuilder::new(&state).client(&client_id).app_only();
+    if let Some(Path(tenant)) = tenant {
+        builder = builder.tenant(&tenant);
+    }
+    if let Some(audience) = audience {
+        builder = builder.audience(audience);
+    }
+    if !scopes.is_empty() {
+        builder = builder.scopes(scopes);
+    }
+    if let Some(roles) = request.roles {
+        builder = builder.roles(roles.split(' ').filter(|r| !r.is_empty()));
+    }
+    let lifetime = builder.lifetime_secs();
+    match builder.try_sign() {
+        Ok(token) => Json(json!({
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+        }))
+        .into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot sign").into_response(),
+    }
+}

@@ -1,0 +1,1179 @@
+//! The foundation: bearer extraction (RFC 6750), JWT access token validation (RFC 9068, RFC 8725),
+//! the layer, the extractors and the answers. Every refusal asserts the status, the exact
+//! `WWW-Authenticate`, the problem+json body, and that the handler did not run.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use axum::routing::get;
+use serde_json::json;
+use warden::keys::{KeySet, KeySource, KeysUnavailable, Refresh, StaticKeys};
+use warden::{Algorithm, Claims, Issuer, Principal, Profile, WardenLayer};
+use warden_integration_tests::{
+    App, assert_refusal, invalid_request, invalid_token, layer_for, oidc_app, send, trust,
+};
+use warden_testing::{FakeIssuer, KeyEncoding};
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A refusal of the token built by `$token` with 401 `invalid_token` and description `$desc`.
+macro_rules! refused {
+    ($(#[$meta:meta])* $name:ident, |$issuer:ident| $token:expr, $desc:expr) => {
+        $(#[$meta])*
+        #[tokio::test]
+        async fn $name() {
+            let ($issuer, app) = oidc_app().await;
+            let token: String = $token;
+            app.assert_refused(&token, 401, &invalid_token($desc), $desc).await;
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Acceptance
+
+#[tokio::test]
+async fn accepts_a_valid_token() {
+    let (issuer, app) = oidc_app().await;
+    let answer = app
+        .get_me_with(&issuer.token().subject("alice").sign())
+        .await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, "alice");
+    assert_eq!(app.runs.count(), 1);
+}
+
+#[tokio::test]
+async fn accepts_any_case_of_the_scheme_and_two_spaces() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().sign();
+    assert_eq!(
+        app.get_me(Some(&format!("bEaReR {token}"))).await.status,
+        200
+    );
+    assert_eq!(
+        app.get_me(Some(&format!("Bearer  {token}"))).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn accepts_each_default_algorithm() {
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::PS256,
+        Algorithm::PS384,
+        Algorithm::PS512,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
+        let issuer = FakeIssuer::builder().algorithm(alg).start().await.unwrap();
+        let app = App::new(layer_for(&issuer));
+        let answer = app.get_me_with(&issuer.token().sign()).await;
+        assert_eq!(answer.status, 200, "{alg:?}");
+    }
+}
+
+#[tokio::test]
+async fn accepts_an_rsa_key_with_the_other_rsa_algorithms_when_its_jwk_has_no_alg() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+    jwks["keys"][0].as_object_mut().unwrap().remove("alg");
+    let layer = WardenLayer::builder()
+        .issuer(trust(&issuer).jwks(jwks.to_string()).build().unwrap())
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let token = issuer.token().algorithm(Algorithm::PS256).sign();
+    assert_eq!(app.get_me_with(&token).await.status, 200);
+}
+
+#[tokio::test]
+async fn accepts_an_extra_unknown_header_parameter() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().header("foo", "bar").sign();
+    assert_eq!(app.get_me_with(&token).await.status, 200);
+}
+
+#[tokio::test]
+async fn accepts_typ_in_any_case_and_with_application_prefix() {
+    let (issuer, app) = oidc_app().await;
+    for typ in ["at+JWT", "application/at+jwt", "AT+JWT"] {
+        let token = issuer.token().header("typ", typ).sign();
+        assert_eq!(app.get_me_with(&token).await.status, 200, "{typ}");
+    }
+}
+
+#[tokio::test]
+async fn accepts_an_audience_array_containing_ours() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer
+        .token()
+        .audiences(["other", issuer.audience()])
+        .sign();
+    assert_eq!(app.get_me_with(&token).await.status, 200);
+}
+
+#[tokio::test]
+async fn accepts_a_token_expired_within_the_leeway() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().expires_at(now() - 30).sign();
+    assert_eq!(app.get_me_with(&token).await.status, 200);
+}
+
+#[tokio::test]
+async fn accepts_typ_jwt_when_the_issuer_profile_allows_it() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(
+            trust(&issuer)
+                .profile(Profile::JwtAccessToken)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let token = issuer.token().header("typ", "JWT").sign();
+    assert_eq!(app.get_me_with(&token).await.status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// No credentials: 401 with a challenge and no error code
+
+#[tokio::test]
+async fn answers_no_authorization_header_with_401_realm_only() {
+    let (_issuer, app) = oidc_app().await;
+    let answer = app.get_me(None).await;
+    assert_refusal(
+        &answer,
+        401,
+        Some(r#"Bearer realm="api""#),
+        "no bearer token",
+    );
+    assert_eq!(app.runs.count(), 0);
+}
+
+#[tokio::test]
+async fn answers_basic_scheme_with_401_realm_only() {
+    let (_issuer, app) = oidc_app().await;
+    let answer = app.get_me(Some("Basic dXNlcjpwYXNz")).await;
+    assert_refusal(
+        &answer,
+        401,
+        Some(r#"Bearer realm="api""#),
+        "no bearer token",
+    );
+    assert_eq!(app.runs.count(), 0);
+}
+
+#[tokio::test]
+async fn ignores_a_token_only_in_the_query_string() {
+    let (issuer, app) = oidc_app().await;
+    let uri = format!("/me?access_token={}", issuer.token().sign());
+    let answer = app
+        .send(Request::get(uri).body(Body::empty()).unwrap())
+        .await;
+    assert_refusal(
+        &answer,
+        401,
+        Some(r#"Bearer realm="api""#),
+        "no bearer token",
+    );
+    assert_eq!(app.runs.count(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Malformed requests: 400 invalid_request
+
+macro_rules! malformed_header {
+    ($name:ident, $value:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let (_issuer, app) = oidc_app().await;
+            let answer = app.get_me(Some($value)).await;
+            let description = "malformed authorization header";
+            assert_refusal(
+                &answer,
+                400,
+                Some(&invalid_request(description)),
+                description,
+            );
+            assert_eq!(app.runs.count(), 0);
+        }
+    };
+}
+
+malformed_header!(rejects_bearer_without_token, "Bearer");
+malformed_header!(rejects_bearer_with_only_a_space, "Bearer ");
+malformed_header!(rejects_a_tab_after_bearer, "Bearer\tabc.def.ghi");
+malformed_header!(rejects_two_tokens, "Bearer abc def");
+malformed_header!(rejects_a_quoted_token, "Bearer \"abc\"");
+malformed_header!(rejects_a_comma_in_the_token, "Bearer a,b");
+malformed_header!(rejects_equals_inside_the_token, "Bearer ab=cd");
+
+#[tokio::test]
+async fn rejects_two_authorization_headers() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().sign();
+    let request = Request::get("/me")
+        .header("authorization", format!("Bearer {token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let answer = app.send(request).await;
+    let description = "multiple authorization headers";
+    assert_refusal(
+        &answer,
+        400,
+        Some(&invalid_request(description)),
+        description,
+    );
+    assert_eq!(app.runs.count(), 0);
+}
+
+#[tokio::test]
+async fn rejects_a_token_in_both_header_and_query() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().sign();
+    let request = Request::get(format!("/me?access_token={token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let answer = app.send(request).await;
+    let description = "token sent by more than one method";
+    assert_refusal(
+        &answer,
+        400,
+        Some(&invalid_request(description)),
+        description,
+    );
+    assert_eq!(app.runs.count(), 0);
+}
+
+refused!(
+    rejects_a_token_over_the_size_cap_without_parsing_it,
+    |_issuer| "a".repeat(16 * 1024 + 1),
+    "token too large"
+);
+
+// ---------------------------------------------------------------------------------------------
+// Algorithms (RFC 8725 §3.1, §2.1)
+
+refused!(
+    rejects_alg_none,
+    |issuer| issuer.token().sign_unsigned("none"),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_alg_none_capitalised,
+    |issuer| issuer.token().sign_unsigned("None"),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_alg_none_upper_case,
+    |issuer| issuer.token().sign_unsigned("NONE"),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_alg_none_mixed_case,
+    |issuer| issuer.token().sign_unsigned("nOnE"),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_an_empty_alg,
+    |issuer| issuer.token().sign_unsigned(""),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_a_missing_alg,
+    |issuer| issuer
+        .sign_raw(r#"{"typ":"at+jwt","kid":"key-1"}"#, "{}")
+        .unwrap(),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_alg_in_lower_case,
+    |issuer| issuer.token().header("alg", "rs256").sign(),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_hs256_keyed_with_the_public_key_pem,
+    |issuer| issuer
+        .token()
+        .sign_hs256_with_public_key(KeyEncoding::SpkiPem),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_hs256_keyed_with_the_public_key_der,
+    |issuer| issuer
+        .token()
+        .sign_hs256_with_public_key(KeyEncoding::SpkiDer),
+    "algorithm not allowed"
+);
+refused!(
+    rejects_hs256_keyed_with_the_public_jwk,
+    |issuer| issuer
+        .token()
+        .sign_hs256_with_public_key(KeyEncoding::JwkJson),
+    "algorithm not allowed"
+);
+
+#[tokio::test]
+async fn rejects_an_algorithm_off_the_issuer_allow_list() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+    jwks["keys"][0].as_object_mut().unwrap().remove("alg");
+    let layer = WardenLayer::builder()
+        .issuer(
+            trust(&issuer)
+                .algorithms([Algorithm::RS256])
+                .jwks(jwks.to_string())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let token = issuer.token().algorithm(Algorithm::PS256).sign();
+    let description = "algorithm not allowed";
+    app.assert_refused(&token, 401, &invalid_token(description), description)
+        .await;
+}
+
+refused!(
+    rejects_an_algorithm_the_key_jwk_alg_does_not_name,
+    |issuer| issuer.token().algorithm(Algorithm::PS256).sign(),
+    "algorithm not allowed for key"
+);
+
+#[tokio::test]
+async fn rejects_es256_with_a_kid_naming_an_rsa_key() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let ec = issuer.add_key(Algorithm::ES256).unwrap();
+    let app = App::new(layer_for(&issuer));
+    // Signed by the EC key, but claiming the RSA key's kid.
+    let token = issuer.token().key(ec).header("kid", "key-1").sign();
+    let description = "algorithm not allowed for key";
+    app.assert_refused(&token, 401, &invalid_token(description), description)
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys (RFC 8725 §3.8, §3.10; RFC 7515 §4.1.4)
+
+refused!(
+    rejects_an_unknown_kid,
+    |issuer| issuer.token().header("kid", "nope").sign(),
+    "unknown signing key"
+);
+refused!(
+    rejects_a_kid_that_differs_only_in_case,
+    |issuer| issuer.token().header("kid", "KEY-1").sign(),
+    "unknown signing key"
+);
+refused!(
+    rejects_a_path_traversal_kid,
+    |issuer| issuer
+        .token()
+        .header("kid", "../../../../../../dev/null")
+        .sign(),
+    "unknown signing key"
+);
+refused!(
+    rejects_a_sql_injection_kid,
+    |issuer| issuer
+        .token()
+        .header("kid", "x' UNION SELECT '1';--")
+        .sign(),
+    "unknown signing key"
+);
+refused!(
+    rejects_a_token_signed_by_an_unpublished_key_under_a_published_kid,
+    |issuer| issuer.token().sign_with_unpublished_key(),
+    "invalid signature"
+);
+refused!(
+    rejects_a_tampered_payload,
+    |issuer| issuer.token().sign_tampered(),
+    "invalid signature"
+);
+refused!(
+    rejects_an_embedded_jwk,
+    |issuer| issuer.token().sign_with_embedded_jwk(),
+    "embedded keys are not trusted"
+);
+refused!(
+    rejects_a_jku_header,
+    |issuer| issuer
+        .token()
+        .sign_with_key_url("jku", "http://127.0.0.1:9/jwks.json"),
+    "embedded keys are not trusted"
+);
+refused!(
+    rejects_an_x5u_header,
+    |issuer| issuer
+        .token()
+        .sign_with_key_url("x5u", "http://127.0.0.1:9/cert.pem"),
+    "embedded keys are not trusted"
+);
+refused!(
+    rejects_an_x5c_header,
+    |issuer| issuer.token().header("x5c", json!(["MIIB"])).sign(),
+    "embedded keys are not trusted"
+);
+
+#[tokio::test]
+async fn rejects_a_token_of_one_issuer_signed_with_another_trusted_issuers_key() {
+    // Both fake issuers name their first key `key-1`: keys are looked up in the set of the
+    // token's own issuer only.
+    let a = FakeIssuer::start().await.unwrap();
+    let b = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(trust(&a).build().unwrap())
+        .issuer(trust(&b).build().unwrap())
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    assert_eq!(app.get_me_with(&a.token().sign()).await.status, 200);
+    assert_eq!(app.get_me_with(&b.token().sign()).await.status, 200);
+    let forged = b.token().claim("iss", a.issuer_url()).sign();
+    let description = "invalid signature";
+    app.assert_refused(&forged, 401, &invalid_token(description), description)
+        .await;
+}
+
+#[tokio::test]
+async fn rejects_a_kid_that_appears_twice_in_the_key_set() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+    let key = jwks["keys"][0].clone();
+    jwks["keys"].as_array_mut().unwrap().push(key);
+    let layer = WardenLayer::builder()
+        .issuer(
+            trust(&issuer)
+                .keys(StaticKeys::new(
+                    KeySet::from_jwks(jwks.to_string().as_bytes(), &[Algorithm::RS256]).unwrap(),
+                ))
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let description = "unknown signing key";
+    app.assert_refused(
+        &issuer.token().sign(),
+        401,
+        &invalid_token(description),
+        description,
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Form (RFC 7515 §3, §4; RFC 7519 §7.2; RFC 8725 §3.3)
+
+refused!(
+    rejects_garbage,
+    |_issuer| "garbage".to_owned(),
+    "malformed token"
+);
+refused!(
+    rejects_two_segments,
+    |_issuer| "abc.def".to_owned(),
+    "malformed token"
+);
+refused!(
+    rejects_four_segments,
+    |issuer| format!("{}.x", issuer.token().sign()),
+    "malformed token"
+);
+refused!(
+    rejects_five_segments_as_jwe,
+    |_issuer| "eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d".to_owned(),
+    "encrypted tokens are not accepted"
+);
+refused!(
+    rejects_an_enc_header,
+    |issuer| issuer.token().header("enc", "A256GCM").sign(),
+    "encrypted tokens are not accepted"
+);
+refused!(
+    rejects_a_nested_jwt,
+    |issuer| issuer.token().header("cty", "JWT").sign(),
+    "nested tokens are not accepted"
+);
+refused!(
+    rejects_an_empty_crit,
+    |issuer| issuer.token().header("crit", json!([])).sign(),
+    "unsupported critical header"
+);
+refused!(
+    rejects_an_unknown_crit,
+    |issuer| issuer
+        .token()
+        .header("crit", json!(["exp"]))
+        .header("exp", 1)
+        .sign(),
+    "unsupported critical header"
+);
+refused!(
+    rejects_b64_false_with_crit,
+    |issuer| issuer
+        .token()
+        .header("b64", false)
+        .header("crit", json!(["b64"]))
+        .sign(),
+    "unsupported critical header"
+);
+refused!(
+    rejects_a_stripped_signature,
+    |issuer| {
+        let t = issuer.token().sign();
+        t[..t.rfind('.').unwrap() + 1].to_owned()
+    },
+    "invalid signature"
+);
+refused!(
+    rejects_padding,
+    |issuer| format!("{}=", issuer.token().sign()),
+    "malformed token"
+);
+refused!(
+    rejects_the_standard_base64_alphabet,
+    |issuer| issuer
+        .token()
+        .sign()
+        .replacen('-', "+", 1)
+        .replacen('_', "/", 1),
+    "malformed token"
+);
+refused!(
+    rejects_duplicate_alg_members,
+    |issuer| issuer
+        .sign_raw(
+            r#"{"alg":"RS256","alg":"none","typ":"at+jwt","kid":"key-1"}"#,
+            "{}"
+        )
+        .unwrap(),
+    "malformed token"
+);
+refused!(
+    rejects_duplicate_aud_members,
+    |issuer| {
+        let claims = format!(
+            r#"{{"iss":"{}","aud":"x","aud":"{}","sub":"s","client_id":"c","iat":{},"exp":{},"jti":"j"}}"#,
+            issuer.issuer_url(),
+            issuer.audience(),
+            now(),
+            now() + 300
+        );
+        issuer
+            .sign_raw(r#"{"alg":"RS256","typ":"at+jwt","kid":"key-1"}"#, &claims)
+            .unwrap()
+    },
+    "malformed token"
+);
+refused!(
+    rejects_a_header_that_is_an_array,
+    |issuer| issuer.sign_raw(r#"["RS256"]"#, "{}").unwrap(),
+    "malformed token"
+);
+refused!(
+    rejects_claims_that_are_not_json,
+    |issuer| issuer
+        .sign_raw(
+            r#"{"alg":"RS256","typ":"at+jwt","kid":"key-1"}"#,
+            "not json"
+        )
+        .unwrap(),
+    "malformed token"
+);
+
+#[tokio::test]
+async fn refuses_every_truncation_of_a_valid_token() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().sign();
+    for len in 0..token.len() {
+        let answer = app.get_me_with(&token[..len]).await;
+        assert!(
+            matches!(answer.status.as_u16(), 400 | 401),
+            "truncation to {len} answered {}",
+            answer.status
+        );
+    }
+    assert_eq!(app.runs.count(), 0);
+}
+
+#[tokio::test]
+async fn refuses_a_flipped_character_in_each_segment() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().sign();
+    let dots: Vec<usize> = token.match_indices('.').map(|(i, _)| i).collect();
+    for position in [1, dots[0] + 2, dots[1] + 2, token.len() - 2] {
+        let mut bytes = token.clone().into_bytes();
+        bytes[position] = if bytes[position] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(bytes).unwrap();
+        let answer = app.get_me_with(&flipped).await;
+        assert_eq!(answer.status, 401, "flip at {position}");
+        assert!(
+            answer
+                .challenge()
+                .unwrap()
+                .contains(r#"error="invalid_token""#)
+        );
+    }
+    assert_eq!(app.runs.count(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Type (RFC 9068 §4, RFC 8725 §3.11–3.12)
+
+refused!(
+    rejects_typ_jwt_by_default,
+    |issuer| issuer.token().header("typ", "JWT").sign(),
+    "wrong token type"
+);
+refused!(
+    rejects_a_missing_typ,
+    |issuer| issuer.token().without_header("typ").sign(),
+    "wrong token type"
+);
+refused!(
+    rejects_a_dpop_proof_typ,
+    |issuer| issuer.token().header("typ", "dpop+jwt").sign(),
+    "wrong token type"
+);
+refused!(
+    rejects_a_security_event_typ,
+    |issuer| issuer.token().header("typ", "secevent+jwt").sign(),
+    "wrong token type"
+);
+refused!(
+    rejects_a_logout_token_typ,
+    |issuer| issuer.token().header("typ", "logout+jwt").sign(),
+    "wrong token type"
+);
+refused!(
+    rejects_application_jwt_typ,
+    |issuer| issuer.token().header("typ", "application/jwt").sign(),
+    "wrong token type"
+);
+refused!(
+    rejects_a_token_with_an_events_claim,
+    |issuer| issuer
+        .token()
+        .claim(
+            "events",
+            json!({"https://schemas.openid.net/secevent/caep/event-type/session-revoked": {}})
+        )
+        .sign(),
+    "not an access token"
+);
+
+#[tokio::test]
+async fn rejects_an_id_token_of_the_same_issuer() {
+    // An ID token: typ JWT, audience the client id, nonce. The JWT-typed profile lets the type
+    // through, so the audience must stop it.
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(
+            trust(&issuer)
+                .profile(Profile::JwtAccessToken)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let id_token = issuer
+        .token()
+        .header("typ", "JWT")
+        .audience("client-1")
+        .claim("nonce", "n-0S6_WzA2Mj")
+        .sign();
+    let description = "wrong audience";
+    app.assert_refused(&id_token, 401, &invalid_token(description), description)
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claims (RFC 9068 §4, RFC 7519 §4.1)
+
+refused!(
+    rejects_an_expired_token,
+    |issuer| issuer.token().expires_at(now() - 120).sign(),
+    "token expired"
+);
+refused!(
+    rejects_a_token_not_yet_valid,
+    |issuer| issuer.token().not_before(now() + 120).sign(),
+    "token not yet valid"
+);
+refused!(
+    rejects_a_token_issued_in_the_future,
+    |issuer| issuer.token().issued_at(now() + 120).sign(),
+    "token issued in the future"
+);
+refused!(
+    rejects_a_missing_exp,
+    |issuer| issuer.token().without_claim("exp").sign(),
+    "missing required claim"
+);
+refused!(
+    rejects_exp_as_a_string,
+    |issuer| issuer
+        .token()
+        .claim("exp", (now() + 300).to_string())
+        .sign(),
+    "invalid claim"
+);
+refused!(
+    rejects_a_huge_negative_exp,
+    |issuer| issuer.token().claim("exp", -1e300).sign(),
+    "token expired"
+);
+refused!(
+    rejects_an_untrusted_issuer,
+    |issuer| issuer
+        .token()
+        .claim("iss", "https://attacker.example")
+        .sign(),
+    "untrusted issuer"
+);
+refused!(
+    rejects_an_issuer_with_a_trailing_slash,
+    |issuer| issuer
+        .token()
+        .claim("iss", format!("{}/", issuer.issuer_url()))
+        .sign(),
+    "untrusted issuer"
+);
+refused!(
+    rejects_an_issuer_prefix,
+    |issuer| {
+        let url = issuer.issuer_url();
+        issuer
+            .token()
+            .claim("iss", url[..url.len() - 1].to_owned())
+            .sign()
+    },
+    "untrusted issuer"
+);
+refused!(
+    rejects_a_numeric_issuer,
+    |issuer| issuer.token().claim("iss", 7).sign(),
+    "invalid claim"
+);
+refused!(
+    rejects_a_missing_issuer,
+    |issuer| issuer.token().without_claim("iss").sign(),
+    "missing required claim"
+);
+refused!(
+    rejects_a_wrong_audience,
+    |issuer| issuer.token().audience("api://other").sign(),
+    "wrong audience"
+);
+refused!(
+    rejects_an_extended_audience,
+    |issuer| issuer
+        .token()
+        .audience(format!("{}x", issuer.audience()))
+        .sign(),
+    "wrong audience"
+);
+refused!(
+    rejects_an_audience_array_without_ours,
+    |issuer| issuer.token().audiences(["a", "b"]).sign(),
+    "wrong audience"
+);
+refused!(
+    rejects_an_empty_audience_array,
+    |issuer| issuer.token().audiences(Vec::<String>::new()).sign(),
+    "wrong audience"
+);
+refused!(
+    rejects_a_numeric_audience,
+    |issuer| issuer.token().claim("aud", 123).sign(),
+    "invalid claim"
+);
+refused!(
+    rejects_a_missing_audience,
+    |issuer| issuer.token().without_claim("aud").sign(),
+    "missing required claim"
+);
+refused!(
+    rejects_a_missing_sub_under_rfc9068,
+    |issuer| issuer.token().without_claim("sub").sign(),
+    "missing required claim"
+);
+refused!(
+    rejects_a_missing_client_id_under_rfc9068,
+    |issuer| issuer.token().without_claim("client_id").sign(),
+    "missing required claim"
+);
+refused!(
+    rejects_a_missing_jti_under_rfc9068,
+    |issuer| issuer.token().without_claim("jti").sign(),
+    "missing required claim"
+);
+refused!(
+    rejects_a_missing_iat_under_rfc9068,
+    |issuer| issuer.token().without_claim("iat").sign(),
+    "missing required claim"
+);
+refused!(
+    rejects_a_numeric_scope,
+    |issuer| issuer.token().claim("scope", 5).sign(),
+    "invalid claim"
+);
+
+#[tokio::test]
+async fn answers_an_expired_token_with_401_even_where_a_requirement_would_fail() {
+    // Authenticate first, then authorize (RFC 6750 §3.1): expiry is a 401, never a 403.
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().expires_at(now() - 3600).sign();
+    let answer = app.get_me_with(&token).await;
+    assert_eq!(answer.status, 401);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys unavailable: 503 with Retry-After
+
+#[derive(Debug)]
+struct DownSource {
+    fetch: bool,
+}
+
+impl KeySource for DownSource {
+    fn snapshot(&self) -> Option<Arc<KeySet>> {
+        None
+    }
+
+    fn refresh(&self) -> Refresh {
+        if self.fetch {
+            Refresh::Pending(Box::pin(async {
+                Err(KeysUnavailable {
+                    retry_after: Duration::from_secs(17),
+                })
+            }))
+        } else {
+            Refresh::NotNow {
+                retry_after: Some(Duration::from_secs(42)),
+            }
+        }
+    }
+}
+
+async fn assert_keys_unavailable(fetch: bool, retry_after: &str) {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(
+            Issuer::builder(issuer.issuer_url())
+                .audience(issuer.audience())
+                .keys(DownSource { fetch })
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let answer = app.get_me_with(&issuer.token().sign()).await;
+    assert_refusal(&answer, 503, None, "signing keys unavailable");
+    assert_eq!(answer.headers["retry-after"], retry_after);
+    assert_eq!(app.runs.count(), 0);
+}
+
+#[tokio::test]
+async fn answers_503_with_retry_after_when_no_key_was_ever_loaded() {
+    assert_keys_unavailable(false, "42").await;
+}
+
+#[tokio::test]
+async fn answers_503_with_retry_after_when_the_first_fetch_fails() {
+    assert_keys_unavailable(true, "17").await;
+}
+
+#[tokio::test]
+async fn rejects_an_untrusted_issuer_before_asking_any_key_source() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(
+            Issuer::builder(issuer.issuer_url())
+                .audience(issuer.audience())
+                .keys(DownSource { fetch: true })
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let token = issuer
+        .token()
+        .claim("iss", "https://attacker.example")
+        .sign();
+    let description = "untrusted issuer";
+    app.assert_refused(&token, 401, &invalid_token(description), description)
+        .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layer modes, extractors, custom answers
+
+#[tokio::test]
+async fn lets_anonymous_callers_through_in_optional_mode_but_still_rejects_bad_tokens() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .allow_anonymous()
+        .build()
+        .unwrap();
+    let router = Router::new()
+        .route(
+            "/greet",
+            get(|caller: Option<Principal>| async move {
+                match caller {
+                    Some(caller) => format!("hello {}", caller.subject()),
+                    None => "hello stranger".to_owned(),
+                }
+            }),
+        )
+        .route(
+            "/me",
+            get(|caller: Principal| async move { caller.subject().to_owned() }),
+        )
+        .layer(layer);
+    let get = |path: &str, auth: Option<String>| {
+        let mut request = Request::get(path);
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        send(router.clone(), request.body(Body::empty()).unwrap())
+    };
+    assert_eq!(get("/greet", None).await.body, "hello stranger");
+    let token = issuer.token().subject("bob").sign();
+    assert_eq!(
+        get("/greet", Some(format!("Bearer {token}"))).await.body,
+        "hello bob"
+    );
+    let expired = issuer.token().expires_at(now() - 3600).sign();
+    let answer = get("/greet", Some(format!("Bearer {expired}"))).await;
+    assert_refusal(
+        &answer,
+        401,
+        Some(&invalid_token("token expired")),
+        "token expired",
+    );
+    // A route that needs a principal still answers 401 to an anonymous caller.
+    let answer = get("/me", None).await;
+    assert_refusal(
+        &answer,
+        401,
+        Some(r#"Bearer realm="api""#),
+        "no bearer token",
+    );
+}
+
+#[tokio::test]
+async fn fails_closed_when_an_extractor_runs_without_the_layer() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ran = Arc::new(AtomicBool::new(false));
+    let flag = ran.clone();
+    let router = Router::new().route(
+        "/me",
+        get(move |caller: Principal| async move {
+            flag.store(true, Ordering::SeqCst);
+            caller.subject().to_owned()
+        }),
+    );
+    let answer = send(router, Request::get("/me").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.challenge(), None);
+    assert_eq!(
+        answer.body,
+        "authentication is not configured for this route"
+    );
+    assert!(!ran.load(Ordering::SeqCst), "the handler ran");
+}
+
+#[tokio::test]
+async fn reads_custom_claims_and_refuses_claims_that_do_not_fit() {
+    #[derive(serde::Deserialize)]
+    struct Custom {
+        department: String,
+    }
+    let issuer = FakeIssuer::start().await.unwrap();
+    let router = Router::new()
+        .route(
+            "/dept",
+            get(|Claims(c): Claims<Custom>| async move { c.department }),
+        )
+        .layer(layer_for(&issuer));
+    let call = |token: String| {
+        send(
+            router.clone(),
+            Request::get("/dept")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        call(issuer.token().claim("department", "sales").sign())
+            .await
+            .body,
+        "sales"
+    );
+    let answer = call(issuer.token().sign()).await;
+    assert_refusal(
+        &answer,
+        401,
+        Some(&invalid_token("invalid claim")),
+        "invalid claim",
+    );
+}
+
+#[tokio::test]
+async fn principal_exposes_typed_claims() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = layer_for(&issuer).validator().clone();
+    let token = issuer
+        .token()
+        .subject("alice")
+        .client("app-7")
+        .scopes(["Orders.Read", "Orders.Write"])
+        .roles(["Admin"])
+        .claim("tid", "t-1")
+        .claim("oid", "o-1")
+        .sign();
+    let principal = validator.validate(&token).await.unwrap();
+    assert_eq!(principal.issuer(), issuer.issuer_url());
+    assert_eq!(principal.subject(), "alice");
+    assert_eq!(principal.client_id(), Some("app-7"));
+    assert_eq!(principal.tenant_id(), Some("t-1"));
+    assert_eq!(principal.object_id(), Some("o-1"));
+    assert_eq!(principal.scopes(), ["Orders.Read", "Orders.Write"]);
+    assert!(principal.has_scope("Orders.Read") && !principal.has_scope("orders.read"));
+    assert_eq!(principal.roles(), ["Admin"]);
+    assert!(principal.token_id().is_some());
+    assert!(principal.expires_at() > SystemTime::now());
+    assert_eq!(principal.claim("sub"), Some(&json!("alice")));
+}
+
+#[tokio::test]
+async fn custom_rejection_bodies_keep_the_protocol_headers() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .realm("orders")
+        .on_rejection(|error, _challenge| {
+            let mut response = http::Response::new(bytes::Bytes::from(format!("nope: {error}")));
+            // An attempt to drop the challenge and change the status is overridden.
+            *response.status_mut() = http::StatusCode::OK;
+            response
+        })
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let answer = app
+        .get_me_with(&issuer.token().expires_at(now() - 3600).sign())
+        .await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(
+        answer.challenge(),
+        Some(r#"Bearer realm="orders", error="invalid_token", error_description="token expired""#)
+    );
+    assert_eq!(answer.body, "nope: token expired");
+    assert_eq!(app.runs.count(), 0);
+}
+
+#[tokio::test]
+async fn protects_only_the_routes_under_route_layer() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let router = Router::new()
+        .route(
+            "/me",
+            get(|caller: Principal| async move { caller.subject().to_owned() }),
+        )
+        .route_layer(layer_for(&issuer))
+        .route("/health", get(|| async { "ok" }));
+    let answer = send(
+        router.clone(),
+        Request::get("/health").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let answer = send(router, Request::get("/me").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 401);
+}
+
+#[tokio::test]
+async fn validates_outside_the_middleware() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = layer_for(&issuer).validator().clone();
+    assert!(validator.validate(&issuer.token().sign()).await.is_ok());
+    assert_eq!(
+        validator
+            .validate(&issuer.token().sign_tampered())
+            .await
+            .unwrap_err(),
+        warden::Error::BadSignature
+    );
+}
+
+#[tokio::test]
+async fn serves_real_http_on_loopback() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let app = App::new(layer_for(&issuer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app.router).await });
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/me");
+    let ok = client
+        .get(&url)
+        .bearer_auth(issuer.token().subject("carol").sign())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "carol");
+    let refused = client.get(&url).send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        r#"Bearer realm="api""#
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn verifies_with_both_jsonwebtoken_backends_enabled() {
+    // This test package enables jsonwebtoken's `rust_crypto` beside `aws_lc_rs` (see Cargo.toml):
+    // jsonwebtoken's process default provider would panic here; warden names its provider.
+    let (issuer, app) = oidc_app().await;
+    for alg in [Algorithm::ES256, Algorithm::EdDSA] {
+        let kid = issuer.add_key(alg).unwrap();
+        let app = App::new(layer_for(&issuer));
+        assert_eq!(
+            app.get_me_with(&issuer.token().key(kid).sign())
+                .await
+                .status,
+            200
+        );
+    }
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+}
