@@ -8,7 +8,9 @@
 //! |---|---|---|
 //! | [`Error::MissingToken`] | 401 | `Bearer realm="api"` |
 //! | [`Error::InvalidRequest`] | 400 | `Bearer realm="api", error="invalid_request", error_description="…"` |
-//! | [`Error::KeysUnavailable`] | 503 | none; `Retry-After` instead |
+//! | [`Error::Forbidden`] (missing scope) | 403 | `Bearer realm="api", error="insufficient_scope", scope="…"` |
+//! | [`Error::Forbidden`] (missing role, group, …) | 403 | `Bearer realm="api", error="insufficient_scope", error_description="…"` |
+//! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`] | 503 | none; `Retry-After` instead |
 //! | every other variant | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
 //!
 //! Every parameter value is quoted (RFC 9110 §11.5) and restricted to the characters RFC 6750 §3
@@ -40,7 +42,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, Forbidden};
 
 /// The OAuth error codes warden sends in a `Bearer` challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -296,6 +298,24 @@ impl From<&Error> for Challenge {
                 Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_description(error.description())
                     .with_retry_after(retry_after.as_secs().max(1))
+            }
+            Error::GroupsUnavailable => Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_description(error.description())
+                .with_retry_after(30),
+            Error::Forbidden(forbidden) => {
+                let challenge =
+                    Challenge::new(StatusCode::FORBIDDEN).with_error(ErrorCode::InsufficientScope);
+                match forbidden {
+                    // RFC 6750 §3: the scope parameter names what the route needs; the
+                    // description would add nothing a client can act on.
+                    Forbidden::MissingScope { required } => challenge
+                        .with_detail(forbidden.description())
+                        .with_param("scope", required.join(" ")),
+                    Forbidden::MissingScopeOrRole { scopes } => challenge
+                        .with_description(forbidden.description())
+                        .with_param("scope", scopes.join(" ")),
+                    _ => challenge.with_description(forbidden.description()),
+                }
             }
             _ => Challenge::new(StatusCode::UNAUTHORIZED)
                 .with_error(ErrorCode::InvalidToken)

@@ -92,6 +92,11 @@ pub enum Error {
     AlgorithmMismatch,
     /// The signature does not verify.
     BadSignature,
+    /// The caller is authenticated but lacks what the route requires (403 `insufficient_scope`).
+    Forbidden(Forbidden),
+    /// A group requirement met a token whose group list was replaced by an overage marker, and
+    /// the group resolver failed. Answered 503 with `Retry-After`.
+    GroupsUnavailable,
     /// No key could be had because the key source failed and no key was ever loaded for this
     /// issuer. Answered 503 with `Retry-After`: the caller's token was not judged.
     KeysUnavailable {
@@ -128,13 +133,65 @@ pub enum Malformed {
     HeaderParameter,
 }
 
+/// What an authenticated caller lacks (RFC 6750 §3.1 `insufficient_scope`, answered 403).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Forbidden {
+    /// None of (`all: false`) or not all of (`all: true`) the required delegated scopes.
+    MissingScope {
+        /// The scopes the route names, sent in the challenge's `scope` parameter.
+        required: Vec<String>,
+    },
+    /// Not the required app role(s).
+    MissingRole,
+    /// Not in the required group(s).
+    MissingGroup,
+    /// The token's group list was replaced by an overage marker (`_claim_names.groups` or
+    /// `hasgroups`) and no resolver is configured: membership is unknown, never read as "none".
+    GroupOverage,
+    /// Neither a delegated token with one of the scopes nor an app-only token with one of the roles.
+    MissingScopeOrRole {
+        /// The scopes a delegated caller could hold, sent in the `scope` parameter.
+        scopes: Vec<String>,
+    },
+    /// The route is for applications acting as themselves; a user's token was sent.
+    AppOnlyRequired,
+    /// The route is for users acting through a client; an app-only token was sent.
+    UserRequired,
+}
+
+impl Forbidden {
+    /// The fixed phrase describing this refusal.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Forbidden::MissingScope { .. } => "missing scope",
+            Forbidden::MissingRole => "missing app role",
+            Forbidden::MissingGroup => "missing group membership",
+            Forbidden::GroupOverage => "group membership not in token (overage)",
+            Forbidden::MissingScopeOrRole { .. } => "missing scope or app permission",
+            Forbidden::AppOnlyRequired => "application token required",
+            Forbidden::UserRequired => "user token required",
+        }
+    }
+}
+
+impl From<Forbidden> for Error {
+    fn from(value: Forbidden) -> Self {
+        Error::Forbidden(value)
+    }
+}
+
 impl Error {
     /// Whether the token itself was judged invalid (as opposed to absent, a malformed request, or
     /// keys being unavailable).
     pub fn is_invalid_token(&self) -> bool {
         !matches!(
             self,
-            Error::MissingToken | Error::InvalidRequest(_) | Error::KeysUnavailable { .. }
+            Error::MissingToken
+                | Error::InvalidRequest(_)
+                | Error::KeysUnavailable { .. }
+                | Error::Forbidden(_)
+                | Error::GroupsUnavailable
         )
     }
 
@@ -171,6 +228,8 @@ impl Error {
             Error::AlgorithmMismatch => "algorithm not allowed for key",
             Error::BadSignature => "invalid signature",
             Error::KeysUnavailable { .. } => "signing keys unavailable",
+            Error::Forbidden(forbidden) => forbidden.description(),
+            Error::GroupsUnavailable => "group membership unavailable",
         }
     }
 
@@ -199,6 +258,8 @@ impl Error {
             Error::AlgorithmMismatch => "algorithm_mismatch",
             Error::BadSignature => "bad_signature",
             Error::KeysUnavailable { .. } => "keys_unavailable",
+            Error::Forbidden(_) => "forbidden",
+            Error::GroupsUnavailable => "groups_unavailable",
         }
     }
 }

@@ -41,7 +41,7 @@ pub enum AuthRejection {
 }
 
 impl AuthRejection {
-    fn refused(context: &WardenContext, error: Error) -> Self {
+    pub(crate) fn refused(context: &WardenContext, error: Error) -> Self {
         let response = Box::new(context.respond(&error));
         AuthRejection::Refused { error, response }
     }

@@ -68,6 +68,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
 
+use crate::authz::{CachedGroups, GroupResolver};
 use crate::bearer;
 use crate::challenge::{Challenge, Realm};
 use crate::error::{ConfigError, Error};
@@ -90,6 +91,10 @@ impl WardenContext {
     pub(crate) fn respond(&self, error: &Error) -> Response<Bytes> {
         self.shared.respond(error)
     }
+
+    pub(crate) fn group_resolver(&self) -> Option<&CachedGroups> {
+        self.shared.groups.as_ref()
+    }
 }
 
 struct Shared {
@@ -97,6 +102,7 @@ struct Shared {
     realm: Realm,
     allow_anonymous: bool,
     responder: Option<Arc<RejectionResponder>>,
+    groups: Option<CachedGroups>,
 }
 
 impl Shared {
@@ -138,6 +144,7 @@ impl WardenLayer {
             realm: None,
             allow_anonymous: false,
             responder: None,
+            groups: None,
         }
     }
 
@@ -149,6 +156,7 @@ impl WardenLayer {
                 realm: Realm::default(),
                 allow_anonymous: false,
                 responder: None,
+                groups: None,
             }),
         }
     }
@@ -178,6 +186,7 @@ pub struct WardenBuilder {
     realm: Option<String>,
     allow_anonymous: bool,
     responder: Option<Arc<RejectionResponder>>,
+    groups: Option<CachedGroups>,
 }
 
 impl fmt::Debug for WardenBuilder {
@@ -240,6 +249,14 @@ impl WardenBuilder {
         self
     }
 
+    /// Resolves group membership when Entra replaced the `groups` claim with an overage marker.
+    /// Answers are cached for `ttl` per (issuer, tenant, object id), at most 10,000 callers.
+    /// Without a resolver, a group requirement on an overage token is refused.
+    pub fn group_resolver(mut self, resolver: impl GroupResolver, ttl: Duration) -> Self {
+        self.groups = Some(CachedGroups::new(Arc::new(resolver), ttl, 10_000));
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -260,6 +277,7 @@ impl WardenBuilder {
                 realm,
                 allow_anonymous: self.allow_anonymous,
                 responder: self.responder,
+                groups: self.groups,
             }),
         })
     }
@@ -409,13 +427,13 @@ pin_project! {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    fn inner(future: F) -> Self {
+    pub(crate) fn inner(future: F) -> Self {
         ResponseFuture {
             kind: Kind::Inner { future },
         }
     }
 
-    fn rejected(response: Response<B>) -> Self {
+    pub(crate) fn rejected(response: Response<B>) -> Self {
         ResponseFuture {
             kind: Kind::Rejected {
                 response: Some(response),
@@ -423,7 +441,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         }
     }
 
-    fn validating(future: BoxFuture<Result<Response<B>, E>>) -> Self {
+    pub(crate) fn validating(future: BoxFuture<Result<Response<B>, E>>) -> Self {
         ResponseFuture {
             kind: Kind::Validating { future },
         }

@@ -52,6 +52,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
 
+pub mod authz;
 pub mod bearer;
 pub mod challenge;
 pub mod config;
@@ -67,10 +68,10 @@ mod validator;
 
 pub use challenge::{Challenge, ErrorCode, Realm};
 pub use config::WardenConfig;
-pub use error::{ConfigError, Error, InvalidRequest, Malformed};
+pub use error::{ConfigError, Error, Forbidden, InvalidRequest, Malformed};
 pub use extract::{AuthRejection, Claims};
 pub use issuer::{Issuer, IssuerBuilder, Profile};
 pub use jsonwebtoken::Algorithm;
 pub use layer::{Warden, WardenBuilder, WardenLayer};
-pub use principal::Principal;
+pub use principal::{Caller, Principal};
 pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};

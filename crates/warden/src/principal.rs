@@ -8,7 +8,43 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::error::Error;
+use crate::issuer::Profile;
 use crate::token::claims;
+
+/// Who is calling: a user through a client application (delegated), or an application as itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Caller {
+    /// A user signed in to a client application: delegated scopes apply.
+    User,
+    /// An application acting as itself (client credentials): app roles apply.
+    App,
+}
+
+/// How the caller kind is recognised:
+/// - `idtyp` (Entra's optional claim) says `app` or `user`;
+/// - otherwise, for Entra tokens, no `scp` claim means app-only (Microsoft's documented rule);
+/// - otherwise `sub` equal to the client id means app-only (RFC 9068 §2.2: for grants without a
+///   resource owner, `sub` identifies the client).
+fn caller_kind(claims: &Map<String, Value>, profile: Profile) -> Caller {
+    match claims::string(claims, "idtyp") {
+        Some("app") => return Caller::App,
+        Some("user") => return Caller::User,
+        _ => {}
+    }
+    if profile == Profile::Entra {
+        return if claims.contains_key("scp") {
+            Caller::User
+        } else {
+            Caller::App
+        };
+    }
+    let client = claims::string(claims, "client_id").or_else(|| claims::string(claims, "azp"));
+    match (claims::string(claims, "sub"), client) {
+        (Some(sub), Some(client)) if sub == client => Caller::App,
+        _ => Caller::User,
+    }
+}
 
 /// The caller of a request whose bearer token warden validated.
 ///
@@ -30,6 +66,8 @@ struct Inner {
     expires_at: f64,
     scopes: Vec<String>,
     roles: Vec<String>,
+    groups: Vec<String>,
+    caller: Caller,
     claims: Map<String, Value>,
     payload: Vec<u8>,
 }
@@ -43,6 +81,7 @@ impl fmt::Debug for Principal {
             .field("client_id", &self.client_id())
             .field("scopes", &self.inner.scopes)
             .field("roles", &self.inner.roles)
+            .field("caller", &self.inner.caller)
             .finish_non_exhaustive()
     }
 }
@@ -53,6 +92,7 @@ impl Principal {
         claims: Map<String, Value>,
         payload: Vec<u8>,
         expires_at: f64,
+        profile: Profile,
     ) -> Result<Self, Error> {
         let mut scopes = claims::string_list(&claims, "scope")?;
         for scope in claims::string_list(&claims, "scp")? {
@@ -61,6 +101,8 @@ impl Principal {
             }
         }
         let roles = claims::string_list(&claims, "roles")?;
+        let groups = claims::string_list(&claims, "groups")?;
+        let caller = caller_kind(&claims, profile);
         let issuer = claims::string(&claims, "iss")
             .unwrap_or_default()
             .to_owned();
@@ -74,6 +116,8 @@ impl Principal {
                 expires_at,
                 scopes,
                 roles,
+                groups,
+                caller,
                 claims,
                 payload,
             }),
@@ -120,6 +164,28 @@ impl Principal {
     /// App roles (`roles`). Case-sensitive.
     pub fn roles(&self) -> &[String] {
         &self.inner.roles
+    }
+
+    /// Security group object ids (`groups`), empty when absent or replaced by an overage marker
+    /// (see [`has_group_overage`](Self::has_group_overage)).
+    pub fn groups(&self) -> &[String] {
+        &self.inner.groups
+    }
+
+    /// Whether Entra replaced the `groups` list because the user is in too many groups
+    /// (`_claim_names.groups`, or `hasgroups: true`). Membership is then unknown, not empty.
+    pub fn has_group_overage(&self) -> bool {
+        let claim_names = self
+            .claim("_claim_names")
+            .and_then(|names| names.get("groups"))
+            .is_some();
+        claim_names || self.claim("hasgroups") == Some(&Value::Bool(true))
+    }
+
+    /// Whether the caller is a user acting through a client application, or an application
+    /// acting as itself.
+    pub fn caller(&self) -> Caller {
+        self.inner.caller
     }
 
     /// Whether the token grants this exact scope.

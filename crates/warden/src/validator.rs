@@ -37,7 +37,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
 use crate::error::{ConfigError, Error};
-use crate::issuer::Issuer;
+use crate::issuer::{Issuer, Profile};
 use crate::keys::{BoxFuture, KeySet, Refresh};
 use crate::principal::Principal;
 use crate::token::{self, Parsed, claims};
@@ -132,7 +132,7 @@ impl Validator {
                 None => true,
             };
             if known {
-                return Step::Done(finish(parsed, set, exp));
+                return Step::Done(finish(parsed, set, exp, issuer.profile()));
             }
         }
         match issuer.keys().refresh() {
@@ -145,13 +145,14 @@ impl Validator {
             Refresh::Pending(refresh) => {
                 let token = token.to_owned();
                 let had_keys = snapshot.is_some();
+                let profile = issuer.profile();
                 Step::NeedKeys(Box::pin(async move {
                     match refresh.await {
                         Ok(set) => {
                             // Same bytes, same outcome as above: parse again rather than keep
                             // borrowed state across the await.
                             let parsed = token::parse(&token)?;
-                            finish(parsed, &set, exp)
+                            finish(parsed, &set, exp, profile)
                         }
                         Err(_) if had_keys => Err(Error::UnknownKey),
                         Err(unavailable) => Err(Error::KeysUnavailable {
@@ -195,7 +196,12 @@ impl Validator {
 }
 
 /// Key lookup, key/algorithm binding, signature, principal.
-fn finish(parsed: Parsed<'_>, keys: &KeySet, exp: f64) -> Result<Principal, Error> {
+fn finish(
+    parsed: Parsed<'_>,
+    keys: &KeySet,
+    exp: f64,
+    profile: Profile,
+) -> Result<Principal, Error> {
     let key = keys
         .find(parsed.kid.as_deref(), parsed.alg)
         .ok_or(Error::UnknownKey)?;
@@ -206,7 +212,7 @@ fn finish(parsed: Parsed<'_>, keys: &KeySet, exp: f64) -> Result<Principal, Erro
     if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), signature) {
         return Err(Error::BadSignature);
     }
-    Principal::from_verified(parsed.claims, parsed.payload, exp)
+    Principal::from_verified(parsed.claims, parsed.payload, exp, profile)
 }
 
 fn unix_now() -> u64 {

@@ -1,0 +1,652 @@
+//! Per-route requirements: delegated scopes, app roles, groups, scope-or-app-permission, and the
+//! kind of caller. Least privilege: a route names exactly what it needs.
+//!
+//! Declare the names once, then put the requirement in the handler's signature:
+//!
+//! ```
+//! use axum::{Router, routing::{get, delete}};
+//! use warden::authz::{RequireRole, RequireScope, RequireScopeOrRole};
+//!
+//! warden::scopes! {
+//!     /// Read the caller's orders.
+//!     pub OrdersRead = "Orders.Read";
+//!     pub ReportsRead = "Reports.Read";
+//!     /// Either scope will do.
+//!     pub OrdersAny = any("Orders.Read", "Orders.Write");
+//! }
+//! warden::roles! {
+//!     pub OrdersAdmin = "Orders.Admin";
+//!     pub ReportsReadAll = "Reports.Read.All";
+//! }
+//!
+//! async fn list_orders(_: RequireScope<OrdersRead>) -> &'static str { "[]" }
+//! async fn delete_order(_: RequireRole<OrdersAdmin>) {}
+//! async fn reports(_: RequireScopeOrRole<ReportsRead, ReportsReadAll>) -> &'static str { "{}" }
+//!
+//! let app: Router = Router::new()
+//!     .route("/orders", get(list_orders))
+//!     .route("/orders/{id}", delete(delete_order))
+//!     .route("/reports", get(reports));
+//! ```
+//!
+//! Every name is checked at compile time: a scope with a space, a quote or a backslash does not
+//! compile. Comparison is exact and case-sensitive (RFC 6749 §3.3).
+//!
+//! The same requirements guard a group of routes as layers, with runtime names
+//! ([`require_role`], [`require_scope`], [`require`]) or with the marker types through axum's
+//! `from_extractor`:
+//!
+//! ```
+//! use axum::{Router, routing::delete, middleware::from_extractor};
+//! use warden::authz::{RequireRole, require_role};
+//! # warden::roles! { pub OrdersAdmin = "Orders.Admin"; }
+//!
+//! let admin: Router = Router::new()
+//!     .route("/orders/{id}", delete(|| async {}))
+//!     .route_layer(require_role("Orders.Admin"));
+//! let same: Router = Router::new()
+//!     .route("/orders/{id}", delete(|| async {}))
+//!     .route_layer(from_extractor::<RequireRole<OrdersAdmin>>());
+//! ```
+//!
+//! # Answers
+//!
+//! | failure | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | missing scope | 403 | `Bearer realm="…", error="insufficient_scope", scope="<required, space-separated>"` |
+//! | missing scope or app permission | 403 | as above, with `error_description="missing scope or app permission"` |
+//! | missing role, group, caller kind | 403 | `Bearer realm="…", error="insufficient_scope", error_description="…"` |
+//! | group overage, no resolver | 403 | `…, error_description="group membership not in token (overage)"` |
+//! | group resolver failed | 503 | none; `Retry-After` |
+//! | no warden layer on the route | 500 | none, and an error log |
+//!
+//! Requirements read the [`Principal`] from the request and never take it out, so any number of
+//! them can stand on one handler.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum_core::extract::FromRequestParts;
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::{Error, Forbidden};
+use crate::extract::AuthRejection;
+use crate::keys::BoxFuture;
+use crate::layer::{ResponseFuture, WardenContext};
+use crate::principal::{Caller, Principal};
+
+/// How a set of names is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Match {
+    /// At least one of the names.
+    Any,
+    /// Every one of the names.
+    All,
+}
+
+/// A set of names fixed at compile time. Made by [`scopes!`](crate::scopes),
+/// [`roles!`](crate::roles) and [`groups!`](crate::groups).
+pub trait NameSet: Send + Sync + 'static {
+    /// The names.
+    const NAMES: &'static [&'static str];
+    /// Any or all of them.
+    const MATCH: Match;
+}
+
+/// A set of delegated scopes; see [`scopes!`](crate::scopes).
+pub trait Scopes: NameSet {}
+/// A set of app roles; see [`roles!`](crate::roles).
+pub trait Roles: NameSet {}
+/// A set of security groups (object ids); see [`groups!`](crate::groups).
+pub trait Groups: NameSet {}
+
+/// Checks names at compile time: non-empty, and only the characters of an RFC 6749 §3.3
+/// scope-token (`%x21 / %x23-5B / %x5D-7E`: no space, quote or backslash).
+#[doc(hidden)]
+pub const fn assert_names(names: &[&str]) {
+    assert!(!names.is_empty(), "a requirement needs at least one name");
+    let mut i = 0;
+    while i < names.len() {
+        let bytes = names[i].as_bytes();
+        assert!(
+            !bytes.is_empty(),
+            "a scope, role or group name must not be empty"
+        );
+        let mut j = 0;
+        while j < bytes.len() {
+            let b = bytes[j];
+            assert!(
+                b == 0x21 || (b >= 0x23 && b <= 0x5B) || (b >= 0x5D && b <= 0x7E),
+                "a scope, role or group name may only hold printable ASCII without space, '\"' or '\\'"
+            );
+            j += 1;
+        }
+        i += 1;
+    }
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __warden_names {
+    ($kind:ident;) => {};
+    ($kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = $value:literal; $($rest:tt)*) => {
+        $crate::__warden_names!(@one $kind; $(#[$meta])* $vis $name = Any [$value]);
+        $crate::__warden_names!($kind; $($rest)*);
+    };
+    ($kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = any($($value:literal),+ $(,)?); $($rest:tt)*) => {
+        $crate::__warden_names!(@one $kind; $(#[$meta])* $vis $name = Any [$($value),+]);
+        $crate::__warden_names!($kind; $($rest)*);
+    };
+    ($kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = all($($value:literal),+ $(,)?); $($rest:tt)*) => {
+        $crate::__warden_names!(@one $kind; $(#[$meta])* $vis $name = All [$($value),+]);
+        $crate::__warden_names!($kind; $($rest)*);
+    };
+    (@one $kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = $match:ident [$($value:literal),+]) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+        $vis struct $name;
+        impl $crate::authz::NameSet for $name {
+            const NAMES: &'static [&'static str] = &[$($value),+];
+            const MATCH: $crate::authz::Match = $crate::authz::Match::$match;
+        }
+        impl $crate::authz::$kind for $name {}
+        const _: () = $crate::authz::assert_names(&[$($value),+]);
+    };
+}
+
+/// Declares delegated scopes for [`RequireScope`] and [`RequireScopeOrRole`].
+///
+/// `Name = "scope";` requires that scope; `Name = any("a", "b");` one of them;
+/// `Name = all("a", "b");` every one. Names are checked at compile time.
+///
+/// ```
+/// warden::scopes! {
+///     pub OrdersRead = "Orders.Read";
+///     pub OrdersReadWrite = all("Orders.Read", "Orders.Write");
+/// }
+/// ```
+///
+/// ```compile_fail
+/// warden::scopes! { pub Bad = "Orders Read"; } // a space: two scopes, not one
+/// ```
+#[macro_export]
+macro_rules! scopes {
+    ($($tokens:tt)*) => { $crate::__warden_names!(Scopes; $($tokens)*); };
+}
+
+/// Declares app roles for [`RequireRole`] and [`RequireScopeOrRole`]; the same forms as
+/// [`scopes!`](crate::scopes).
+///
+/// ```
+/// warden::roles! { pub OrdersAdmin = "Orders.Admin"; }
+/// ```
+#[macro_export]
+macro_rules! roles {
+    ($($tokens:tt)*) => { $crate::__warden_names!(Roles; $($tokens)*); };
+}
+
+/// Declares security groups (Entra group object ids) for [`RequireGroup`]; the same forms as
+/// [`scopes!`](crate::scopes).
+///
+/// ```
+/// warden::groups! { pub Finance = "1b3a5c7e-9d2f-4a6b-8c0d-2e4f6a8b0c1d"; }
+/// ```
+#[macro_export]
+macro_rules! groups {
+    ($($tokens:tt)*) => { $crate::__warden_names!(Groups; $($tokens)*); };
+}
+
+/// Requires delegated scopes `S` (from `scope` or `scp`). See the [module docs](self).
+pub struct RequireScope<S>(PhantomData<fn() -> S>);
+/// Requires app roles `R` (from `roles`). See the [module docs](self).
+pub struct RequireRole<R>(PhantomData<fn() -> R>);
+/// Requires membership of groups `G` (from `groups`, or the group resolver on overage).
+pub struct RequireGroup<G>(PhantomData<fn() -> G>);
+/// Microsoft's "scope or app permission": a user's token with one of the scopes `S`, or an
+/// app-only token with one of the roles `R`.
+pub struct RequireScopeOrRole<S, R>(PhantomData<fn() -> (S, R)>);
+/// Requires an application acting as itself (an app-only token).
+#[derive(Debug, Clone, Copy)]
+pub struct RequireApp;
+/// Requires a user acting through a client application (a delegated token).
+#[derive(Debug, Clone, Copy)]
+pub struct RequireUser;
+
+macro_rules! marker_impls {
+    ($($ty:ident<$($p:ident),+>),*) => {$(
+        impl<$($p),+> fmt::Debug for $ty<$($p),+> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(stringify!($ty))
+            }
+        }
+        impl<$($p),+> Clone for $ty<$($p),+> {
+            fn clone(&self) -> Self { *self }
+        }
+        impl<$($p),+> Copy for $ty<$($p),+> {}
+    )*};
+}
+marker_impls!(RequireScope<S>, RequireRole<R>, RequireGroup<G>, RequireScopeOrRole<S, R>);
+
+/// A requirement with names chosen at run time, for [`RequirementLayer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Requirement {
+    /// Delegated scopes.
+    Scopes {
+        /// The scopes.
+        names: Vec<String>,
+        /// Any or all.
+        matching: Match,
+    },
+    /// App roles.
+    Roles {
+        /// The roles.
+        names: Vec<String>,
+        /// Any or all.
+        matching: Match,
+    },
+    /// Security groups.
+    Groups {
+        /// The group object ids.
+        names: Vec<String>,
+        /// Any or all.
+        matching: Match,
+    },
+    /// A user's token with one of the scopes, or an app-only token with one of the roles.
+    ScopeOrRole {
+        /// The scopes a delegated caller may hold.
+        scopes: Vec<String>,
+        /// The roles an app-only caller may hold.
+        roles: Vec<String>,
+    },
+    /// An app-only token.
+    App,
+    /// A delegated (user) token.
+    User,
+}
+
+fn has<N: AsRef<str>>(held: &[String], needed: &[N], matching: Match) -> bool {
+    let holds = |name: &N| held.iter().any(|h| h == name.as_ref());
+    match matching {
+        Match::Any => needed.iter().any(holds),
+        Match::All => needed.iter().all(holds),
+    }
+}
+
+/// The synchronous checks, shared by the extractors and the layers.
+fn check_scopes<N: AsRef<str>>(
+    p: &Principal,
+    names: &[N],
+    matching: Match,
+) -> Result<(), Forbidden> {
+    if has(p.scopes(), names, matching) {
+        Ok(())
+    } else {
+        Err(Forbidden::MissingScope {
+            required: names.iter().map(|n| n.as_ref().to_owned()).collect(),
+        })
+    }
+}
+
+fn check_roles<N: AsRef<str>>(
+    p: &Principal,
+    names: &[N],
+    matching: Match,
+) -> Result<(), Forbidden> {
+    if has(p.roles(), names, matching) {
+        Ok(())
+    } else {
+        Err(Forbidden::MissingRole)
+    }
+}
+
+fn check_scope_or_role<N: AsRef<str>>(
+    p: &Principal,
+    scopes: &[N],
+    roles: &[N],
+) -> Result<(), Forbidden> {
+    let allowed = match p.caller() {
+        Caller::User => has(p.scopes(), scopes, Match::Any),
+        Caller::App => has(p.roles(), roles, Match::Any),
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Forbidden::MissingScopeOrRole {
+            scopes: scopes.iter().map(|n| n.as_ref().to_owned()).collect(),
+        })
+    }
+}
+
+fn check_caller(p: &Principal, wanted: Caller) -> Result<(), Forbidden> {
+    match (p.caller(), wanted) {
+        (Caller::App, Caller::App) | (Caller::User, Caller::User) => Ok(()),
+        (_, Caller::App) => Err(Forbidden::AppOnlyRequired),
+        (_, _) => Err(Forbidden::UserRequired),
+    }
+}
+
+/// Group membership, asking the resolver on overage.
+async fn check_groups<N: AsRef<str>>(
+    context: &WardenContext,
+    p: &Principal,
+    names: &[N],
+    matching: Match,
+) -> Result<(), Error> {
+    if !p.has_group_overage() {
+        return if has(p.groups(), names, matching) {
+            Ok(())
+        } else {
+            Err(Forbidden::MissingGroup.into())
+        };
+    }
+    let Some(resolver) = context.group_resolver() else {
+        return Err(Forbidden::GroupOverage.into());
+    };
+    let groups = resolver.resolve(p).await?;
+    if has(&groups, names, matching) {
+        Ok(())
+    } else {
+        Err(Forbidden::MissingGroup.into())
+    }
+}
+
+impl Requirement {
+    /// One delegated scope.
+    pub fn scope(name: impl Into<String>) -> Self {
+        Requirement::Scopes {
+            names: vec![name.into()],
+            matching: Match::Any,
+        }
+    }
+
+    /// One app role.
+    pub fn role(name: impl Into<String>) -> Self {
+        Requirement::Roles {
+            names: vec![name.into()],
+            matching: Match::Any,
+        }
+    }
+
+    /// One group.
+    pub fn group(name: impl Into<String>) -> Self {
+        Requirement::Groups {
+            names: vec![name.into()],
+            matching: Match::Any,
+        }
+    }
+
+    async fn check(&self, context: &WardenContext, p: &Principal) -> Result<(), Error> {
+        let result = match self {
+            Requirement::Scopes { names, matching } => check_scopes(p, names, *matching),
+            Requirement::Roles { names, matching } => check_roles(p, names, *matching),
+            Requirement::Groups { names, matching } => {
+                return check_groups(context, p, names, *matching).await;
+            }
+            Requirement::ScopeOrRole { scopes, roles } => check_scope_or_role(p, scopes, roles),
+            Requirement::App => check_caller(p, Caller::App),
+            Requirement::User => check_caller(p, Caller::User),
+        };
+        result.map_err(Error::from)
+    }
+}
+
+/// The warden context and the principal, or the rejection that fails closed.
+fn authenticated<'a>(
+    parts: &'a Parts,
+    extractor: &'static str,
+) -> Result<(&'a WardenContext, &'a Principal), AuthRejection> {
+    let context = parts
+        .extensions
+        .get::<WardenContext>()
+        .ok_or(AuthRejection::LayerMissing { extractor })?;
+    let principal = parts
+        .extensions
+        .get::<Principal>()
+        .ok_or_else(|| AuthRejection::refused(context, Error::MissingToken))?;
+    Ok((context, principal))
+}
+
+impl<St: Send + Sync, S: Scopes> FromRequestParts<St> for RequireScope<S> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireScope")?;
+        check_scopes(principal, S::NAMES, S::MATCH)
+            .map_err(|f| AuthRejection::refused(context, f.into()))?;
+        Ok(RequireScope(PhantomData))
+    }
+}
+
+impl<St: Send + Sync, R: Roles> FromRequestParts<St> for RequireRole<R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireRole")?;
+        check_roles(principal, R::NAMES, R::MATCH)
+            .map_err(|f| AuthRejection::refused(context, f.into()))?;
+        Ok(RequireRole(PhantomData))
+    }
+}
+
+impl<St: Send + Sync, G: Groups> FromRequestParts<St> for RequireGroup<G> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireGroup")?;
+        check_groups(context, principal, G::NAMES, G::MATCH)
+            .await
+            .map_err(|e| AuthRejection::refused(context, e))?;
+        Ok(RequireGroup(PhantomData))
+    }
+}
+
+impl<St: Send + Sync, S: Scopes, R: Roles> FromRequestParts<St> for RequireScopeOrRole<S, R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireScopeOrRole")?;
+        check_scope_or_role(principal, S::NAMES, R::NAMES)
+            .map_err(|f| AuthRejection::refused(context, f.into()))?;
+        Ok(RequireScopeOrRole(PhantomData))
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for RequireApp {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireApp")?;
+        check_caller(principal, Caller::App)
+            .map_err(|f| AuthRejection::refused(context, f.into()))?;
+        Ok(RequireApp)
+    }
+}
+
+impl<St: Send + Sync> FromRequestParts<St> for RequireUser {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireUser")?;
+        check_caller(principal, Caller::User)
+            .map_err(|f| AuthRejection::refused(context, f.into()))?;
+        Ok(RequireUser)
+    }
+}
+
+/// Guards routes with a runtime [`Requirement`]; see [`require`].
+pub fn require(requirement: Requirement) -> RequirementLayer {
+    RequirementLayer {
+        requirement: Arc::new(requirement),
+    }
+}
+
+/// Guards routes with one delegated scope.
+pub fn require_scope(scope: impl Into<String>) -> RequirementLayer {
+    require(Requirement::scope(scope))
+}
+
+/// Guards routes with one app role.
+pub fn require_role(role: impl Into<String>) -> RequirementLayer {
+    require(Requirement::role(role))
+}
+
+/// Guards routes with one group.
+pub fn require_group(group: impl Into<String>) -> RequirementLayer {
+    require(Requirement::group(group))
+}
+
+/// Layer applying a [`Requirement`] to a group of routes; put it inside (after) the warden layer,
+/// e.g. with `Router::route_layer`.
+#[derive(Debug, Clone)]
+pub struct RequirementLayer {
+    requirement: Arc<Requirement>,
+}
+
+impl<S> Layer<S> for RequirementLayer {
+    type Service = RequireService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireService {
+            inner,
+            requirement: self.requirement.clone(),
+        }
+    }
+}
+
+/// Middleware applying a [`Requirement`]; see [`RequirementLayer`].
+#[derive(Debug, Clone)]
+pub struct RequireService<S> {
+    inner: S,
+    requirement: Arc<Requirement>,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes> + Send + 'static,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let requirement = self.requirement.clone();
+        ResponseFuture::validating(Box::pin(async move {
+            let extensions = req.extensions();
+            let Some(context) = extensions.get::<WardenContext>() else {
+                tracing::error!(
+                    "warden requirement layer on a route without a warden layer; refusing the request"
+                );
+                let mut response = Response::new(ResBody::from(Bytes::from_static(
+                    b"authentication is not configured for this route",
+                )));
+                *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                return Ok(response);
+            };
+            let outcome = match extensions.get::<Principal>() {
+                None => Err(Error::MissingToken),
+                Some(principal) => requirement.check(context, principal).await,
+            };
+            match outcome {
+                Ok(()) => inner.call(req).await,
+                Err(error) => Ok(context.respond(&error).map(ResBody::from)),
+            }
+        }))
+    }
+}
+
+/// Looks up a user's groups when the token carries an overage marker instead of the list (for
+/// example by asking Microsoft Graph `/users/{oid}/transitiveMemberOf`). Results are cached.
+pub trait GroupResolver: Send + Sync + 'static {
+    /// The group object ids of the caller.
+    fn groups(&self, principal: &Principal) -> BoxFuture<Result<Vec<String>, GroupLookupFailed>>;
+}
+
+/// A [`GroupResolver`] could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GroupLookupFailed;
+
+impl fmt::Display for GroupLookupFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("group lookup failed")
+    }
+}
+
+impl std::error::Error for GroupLookupFailed {}
+
+/// When a caller's groups were resolved, and what they were.
+type CachedEntry = (Instant, Arc<Vec<String>>);
+
+/// A resolver with a cache keyed by (issuer, tenant, object id or subject).
+pub(crate) struct CachedGroups {
+    resolver: Arc<dyn GroupResolver>,
+    ttl: Duration,
+    max_entries: usize,
+    cache: Mutex<HashMap<String, CachedEntry>>,
+}
+
+impl CachedGroups {
+    pub(crate) fn new(resolver: Arc<dyn GroupResolver>, ttl: Duration, max_entries: usize) -> Self {
+        CachedGroups {
+            resolver,
+            ttl,
+            max_entries,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(p: &Principal) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}",
+            p.issuer(),
+            p.tenant_id().unwrap_or(""),
+            p.object_id().unwrap_or(p.subject())
+        )
+    }
+
+    pub(crate) async fn resolve(&self, p: &Principal) -> Result<Arc<Vec<String>>, Error> {
+        let key = Self::key(p);
+        let now = Instant::now();
+        if let Ok(cache) = self.cache.lock()
+            && let Some((at, groups)) = cache.get(&key)
+            && now.duration_since(*at) < self.ttl
+        {
+            return Ok(groups.clone());
+        }
+        // The lock is released before the lookup: no I/O under a lock.
+        let groups = match self.resolver.groups(p).await {
+            Ok(groups) => Arc::new(groups),
+            Err(GroupLookupFailed) => {
+                tracing::warn!("group resolver failed; refusing the group requirement");
+                return Err(Error::GroupsUnavailable);
+            }
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= self.max_entries {
+                cache.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
+                if cache.len() >= self.max_entries {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (now, groups.clone()));
+        }
+        Ok(groups)
+    }
+}

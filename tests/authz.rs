@@ -1,0 +1,578 @@
+//! Per-route authorization: scopes, roles, groups, scope-or-app-permission, caller kind. Every
+//! refusal asserts status, exact `WWW-Authenticate`, body, and that the handler did not run.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use axum::middleware::from_extractor;
+use axum::routing::get;
+use serde_json::json;
+use warden::authz::{
+    GroupLookupFailed, GroupResolver, RequireApp, RequireGroup, RequireRole, RequireScope,
+    RequireScopeOrRole, RequireUser, require_role,
+};
+use warden::keys::BoxFuture;
+use warden::{Principal, WardenLayer};
+use warden_integration_tests::{Answer, assert_refusal, invalid_token, send, trust};
+use warden_testing::FakeIssuer;
+
+warden::scopes! {
+    pub OrdersRead = "Orders.Read";
+    pub ReportsRead = "Reports.Read";
+    pub BothScopes = all("Orders.Read", "Orders.Write");
+    pub EitherScope = any("Orders.Read", "Orders.Write");
+}
+warden::roles! {
+    pub OrdersAdmin = "Orders.Admin";
+    pub ReportsReadAll = "Reports.Read.All";
+}
+warden::groups! {
+    pub Finance = "11111111-1111-1111-1111-111111111111";
+}
+
+struct Fixture {
+    issuer: FakeIssuer,
+    router: Router,
+    runs: Arc<AtomicUsize>,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        Self::with(|builder| builder).await
+    }
+
+    async fn with(configure: impl FnOnce(warden::WardenBuilder) -> warden::WardenBuilder) -> Self {
+        let issuer = FakeIssuer::start().await.unwrap();
+        let layer = configure(WardenLayer::builder().issuer(trust(&issuer).build().unwrap()))
+            .build()
+            .unwrap();
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        let hit = move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        };
+        macro_rules! route {
+            ($ty:ty) => {{
+                let hit = hit.clone();
+                get(move |_: $ty| async move {
+                    hit();
+                    "ok"
+                })
+            }};
+        }
+        let admin = {
+            let hit = hit.clone();
+            Router::new()
+                .route(
+                    "/layer/admin",
+                    get(move || async move {
+                        hit();
+                        "ok"
+                    }),
+                )
+                .route_layer(require_role("Orders.Admin"))
+        };
+        let admin_extractor = {
+            let hit = hit.clone();
+            Router::new()
+                .route(
+                    "/extractor-layer/admin",
+                    get(move || async move {
+                        hit();
+                        "ok"
+                    }),
+                )
+                .route_layer(from_extractor::<RequireRole<OrdersAdmin>>())
+        };
+        let several = {
+            let hit = hit.clone();
+            get(
+                move |_: RequireScope<OrdersRead>, _: RequireUser, caller: Principal| async move {
+                    hit();
+                    caller.subject().to_owned()
+                },
+            )
+        };
+        let router = Router::new()
+            .route("/scope", route!(RequireScope<OrdersRead>))
+            .route("/all", route!(RequireScope<BothScopes>))
+            .route("/any", route!(RequireScope<EitherScope>))
+            .route("/role", route!(RequireRole<OrdersAdmin>))
+            .route(
+                "/reports",
+                route!(RequireScopeOrRole<ReportsRead, ReportsReadAll>),
+            )
+            .route("/group", route!(RequireGroup<Finance>))
+            .route("/app", route!(RequireApp))
+            .route("/user", route!(RequireUser))
+            .route("/several", several)
+            .merge(admin)
+            .merge(admin_extractor)
+            .layer(layer);
+        Fixture {
+            issuer,
+            router,
+            runs,
+        }
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        let request = Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        send(self.router.clone(), request).await
+    }
+
+    async fn allows(&self, path: &str, token: &str) {
+        let before = self.runs.load(Ordering::SeqCst);
+        let answer = self.get(path, token).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert_eq!(self.runs.load(Ordering::SeqCst), before + 1);
+    }
+
+    async fn refuses(
+        &self,
+        path: &str,
+        token: &str,
+        status: u16,
+        challenge: Option<&str>,
+        detail: &str,
+    ) {
+        let before = self.runs.load(Ordering::SeqCst);
+        let answer = self.get(path, token).await;
+        assert_refusal(&answer, status, challenge, detail);
+        assert_eq!(self.runs.load(Ordering::SeqCst), before, "the handler ran");
+    }
+
+    async fn refuses_scope(&self, path: &str, token: &str, scope: &str) {
+        let challenge =
+            format!(r#"Bearer realm="api", error="insufficient_scope", scope="{scope}""#);
+        self.refuses(path, token, 403, Some(&challenge), "missing scope")
+            .await;
+    }
+
+    async fn refuses_with(&self, path: &str, token: &str, description: &str) {
+        let challenge = format!(
+            r#"Bearer realm="api", error="insufficient_scope", error_description="{description}""#
+        );
+        self.refuses(path, token, 403, Some(&challenge), description)
+            .await;
+    }
+}
+
+// Scopes
+
+#[tokio::test]
+async fn allows_a_token_with_the_scope() {
+    let f = Fixture::new().await;
+    f.allows("/scope", &f.issuer.token().scopes(["Orders.Read"]).sign())
+        .await;
+    f.allows(
+        "/scope",
+        &f.issuer.token().scopes(["Other", "Orders.Read"]).sign(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn allows_a_scope_sent_as_an_array() {
+    let f = Fixture::new().await;
+    f.allows(
+        "/scope",
+        &f.issuer
+            .token()
+            .claim("scope", json!(["Orders.Read"]))
+            .sign(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn allows_entra_scp() {
+    let f = Fixture::new().await;
+    f.allows(
+        "/scope",
+        &f.issuer.token().claim("scp", "Orders.Read").sign(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn answers_a_missing_scope_with_403_insufficient_scope_and_the_scope() {
+    let f = Fixture::new().await;
+    f.refuses_scope(
+        "/scope",
+        &f.issuer.token().scopes(["Orders.Write"]).sign(),
+        "Orders.Read",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_a_superstring_of_the_scope() {
+    let f = Fixture::new().await;
+    f.refuses_scope(
+        "/scope",
+        &f.issuer.token().scopes(["Orders.ReadAll"]).sign(),
+        "Orders.Read",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_a_prefix_of_the_scope() {
+    let f = Fixture::new().await;
+    f.refuses_scope(
+        "/scope",
+        &f.issuer.token().scopes(["Orders"]).sign(),
+        "Orders.Read",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_the_scope_in_another_case() {
+    let f = Fixture::new().await;
+    f.refuses_scope(
+        "/scope",
+        &f.issuer.token().scopes(["orders.read"]).sign(),
+        "Orders.Read",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_comma_joined_scopes() {
+    let f = Fixture::new().await;
+    let token = f
+        .issuer
+        .token()
+        .claim("scope", "Orders.Read,Orders.Write")
+        .sign();
+    f.refuses_scope("/scope", &token, "Orders.Read").await;
+}
+
+#[tokio::test]
+async fn refuses_an_empty_scope() {
+    let f = Fixture::new().await;
+    f.refuses_scope(
+        "/scope",
+        &f.issuer.token().claim("scope", "").sign(),
+        "Orders.Read",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_an_absent_scope() {
+    let f = Fixture::new().await;
+    f.refuses_scope("/scope", &f.issuer.token().sign(), "Orders.Read")
+        .await;
+}
+
+#[tokio::test]
+async fn requires_every_scope_of_an_all_set() {
+    let f = Fixture::new().await;
+    f.allows(
+        "/all",
+        &f.issuer
+            .token()
+            .scopes(["Orders.Write", "Orders.Read"])
+            .sign(),
+    )
+    .await;
+    let token = f.issuer.token().scopes(["Orders.Read"]).sign();
+    f.refuses_scope("/all", &token, "Orders.Read Orders.Write")
+        .await;
+}
+
+#[tokio::test]
+async fn requires_one_scope_of_an_any_set() {
+    let f = Fixture::new().await;
+    f.allows("/any", &f.issuer.token().scopes(["Orders.Write"]).sign())
+        .await;
+    let token = f.issuer.token().scopes(["Reports.Read"]).sign();
+    f.refuses_scope("/any", &token, "Orders.Read Orders.Write")
+        .await;
+}
+
+#[tokio::test]
+async fn answers_an_invalid_token_with_401_before_any_requirement() {
+    let f = Fixture::new().await;
+    let token = f
+        .issuer
+        .token()
+        .scopes(["Orders.Read"])
+        .expires_at(1)
+        .sign();
+    f.refuses(
+        "/scope",
+        &token,
+        401,
+        Some(&invalid_token("token expired")),
+        "token expired",
+    )
+    .await;
+}
+
+// Roles
+
+#[tokio::test]
+async fn allows_a_token_with_the_role() {
+    let f = Fixture::new().await;
+    f.allows("/role", &f.issuer.token().roles(["Orders.Admin"]).sign())
+        .await;
+}
+
+#[tokio::test]
+async fn answers_a_missing_role_with_403_without_a_scope_parameter() {
+    let f = Fixture::new().await;
+    f.refuses_with(
+        "/role",
+        &f.issuer.token().roles(["Orders.Reader"]).sign(),
+        "missing app role",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_the_role_in_another_case() {
+    let f = Fixture::new().await;
+    f.refuses_with(
+        "/role",
+        &f.issuer.token().roles(["orders.admin"]).sign(),
+        "missing app role",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_a_role_granted_only_as_a_scope() {
+    let f = Fixture::new().await;
+    f.refuses_with(
+        "/role",
+        &f.issuer.token().scopes(["Orders.Admin"]).sign(),
+        "missing app role",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn guards_a_group_of_routes_with_a_role_layer() {
+    let f = Fixture::new().await;
+    for path in ["/layer/admin", "/extractor-layer/admin"] {
+        f.allows(path, &f.issuer.token().roles(["Orders.Admin"]).sign())
+            .await;
+        f.refuses_with(path, &f.issuer.token().sign(), "missing app role")
+            .await;
+    }
+}
+
+// Scope or app permission
+
+#[tokio::test]
+async fn allows_a_user_with_the_scope_or_an_app_with_the_role() {
+    let f = Fixture::new().await;
+    f.allows(
+        "/reports",
+        &f.issuer.token().scopes(["Reports.Read"]).sign(),
+    )
+    .await;
+    let app = f
+        .issuer
+        .token()
+        .app_only()
+        .roles(["Reports.Read.All"])
+        .sign();
+    f.allows("/reports", &app).await;
+}
+
+#[tokio::test]
+async fn refuses_a_user_holding_only_the_app_permission() {
+    let f = Fixture::new().await;
+    let token = f.issuer.token().roles(["Reports.Read.All"]).sign();
+    let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="missing scope or app permission", scope="Reports.Read""#;
+    f.refuses(
+        "/reports",
+        &token,
+        403,
+        Some(challenge),
+        "missing scope or app permission",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_an_app_holding_only_the_delegated_scope() {
+    let f = Fixture::new().await;
+    let token = f.issuer.token().app_only().scopes(["Reports.Read"]).sign();
+    let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="missing scope or app permission", scope="Reports.Read""#;
+    f.refuses(
+        "/reports",
+        &token,
+        403,
+        Some(challenge),
+        "missing scope or app permission",
+    )
+    .await;
+}
+
+// Caller kind
+
+#[tokio::test]
+async fn tells_apps_from_users() {
+    let f = Fixture::new().await;
+    let app = f.issuer.token().app_only().sign();
+    let user = f.issuer.token().sign();
+    f.allows("/app", &app).await;
+    f.allows("/user", &user).await;
+    f.refuses_with("/app", &user, "application token required")
+        .await;
+    f.refuses_with("/user", &app, "user token required").await;
+}
+
+#[tokio::test]
+async fn runs_several_requirements_on_one_handler() {
+    let f = Fixture::new().await;
+    let token = f
+        .issuer
+        .token()
+        .subject("dana")
+        .scopes(["Orders.Read"])
+        .sign();
+    let answer = f.get("/several", &token).await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, "dana");
+    f.refuses_with(
+        "/several",
+        &f.issuer.token().app_only().scopes(["Orders.Read"]).sign(),
+        "user token required",
+    )
+    .await;
+}
+
+// Groups
+
+#[tokio::test]
+async fn allows_a_member_and_refuses_a_non_member() {
+    let f = Fixture::new().await;
+    let member = f.issuer.token().claim("groups", json!([FINANCE_ID])).sign();
+    f.allows("/group", &member).await;
+    let other = f
+        .issuer
+        .token()
+        .claim("groups", json!(["22222222-2222-2222-2222-222222222222"]))
+        .sign();
+    f.refuses_with("/group", &other, "missing group membership")
+        .await;
+}
+
+const FINANCE_ID: &str = "11111111-1111-1111-1111-111111111111";
+
+fn overage(issuer: &FakeIssuer) -> String {
+    issuer
+        .token()
+        .claim("_claim_names", json!({"groups": "src1"}))
+        .claim("_claim_sources", json!({"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/x/getMemberObjects"}}))
+        .sign()
+}
+
+#[tokio::test]
+async fn refuses_group_overage_without_a_resolver_instead_of_reading_no_groups() {
+    let f = Fixture::new().await;
+    f.refuses_with(
+        "/group",
+        &overage(&f.issuer),
+        "group membership not in token (overage)",
+    )
+    .await;
+    let hasgroups = f.issuer.token().claim("hasgroups", true).sign();
+    f.refuses_with(
+        "/group",
+        &hasgroups,
+        "group membership not in token (overage)",
+    )
+    .await;
+}
+
+struct Resolver {
+    calls: Arc<AtomicUsize>,
+    answer: Result<Vec<String>, GroupLookupFailed>,
+}
+
+impl GroupResolver for Resolver {
+    fn groups(&self, _: &Principal) -> BoxFuture<Result<Vec<String>, GroupLookupFailed>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let answer = self.answer.clone();
+        Box::pin(async move { answer })
+    }
+}
+
+#[tokio::test]
+async fn resolves_group_overage_with_the_resolver_and_caches_it() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver {
+        calls: calls.clone(),
+        answer: Ok(vec![FINANCE_ID.to_owned()]),
+    };
+    let f = Fixture::with(|b| b.group_resolver(resolver, Duration::from_secs(300))).await;
+    f.allows("/group", &overage(&f.issuer)).await;
+    f.allows("/group", &overage(&f.issuer)).await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the second lookup came from the cache"
+    );
+}
+
+#[tokio::test]
+async fn answers_503_when_the_group_resolver_fails() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver {
+        calls,
+        answer: Err(GroupLookupFailed),
+    };
+    let f = Fixture::with(|b| b.group_resolver(resolver, Duration::from_secs(300))).await;
+    let before = f.runs.load(Ordering::SeqCst);
+    let answer = f.get("/group", &overage(&f.issuer)).await;
+    assert_refusal(&answer, 503, None, "group membership unavailable");
+    assert_eq!(answer.headers["retry-after"], "30");
+    assert_eq!(f.runs.load(Ordering::SeqCst), before);
+}
+
+// Fail closed
+
+#[tokio::test]
+async fn fails_closed_when_a_requirement_has_no_warden_layer() {
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
+    let router = Router::new().route(
+        "/scope",
+        get(move |_: RequireScope<OrdersRead>| async move {
+            r.fetch_add(1, Ordering::SeqCst);
+        }),
+    );
+    let answer = send(router, Request::get("/scope").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 500);
+    assert_eq!(answer.challenge(), None);
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+
+    let r = Arc::new(AtomicUsize::new(0));
+    let r2 = r.clone();
+    let router = Router::new()
+        .route(
+            "/admin",
+            get(move || async move {
+                r2.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
+        .route_layer(require_role("Orders.Admin"));
+    let answer = send(router, Request::get("/admin").body(Body::empty()).unwrap()).await;
+    assert_eq!(answer.status, 500);
+    assert_eq!(r.load(Ordering::SeqCst), 0);
+}
