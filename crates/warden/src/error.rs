@@ -52,6 +52,8 @@ pub enum Error {
     WrongTokenKind,
     /// The `iss` claim is not exactly a configured issuer.
     UntrustedIssuer,
+    /// The token's `tid` is not the tenant of its (Entra) issuer.
+    WrongTenant,
     /// No configured audience is in the `aud` claim.
     WrongAudience,
     /// A claim the issuer's profile requires is absent.
@@ -154,6 +156,8 @@ pub enum Forbidden {
         /// The scopes a delegated caller could hold, sent in the `scope` parameter.
         scopes: Vec<String>,
     },
+    /// The client application (`client_id`, `azp`, `appid`) is not on the issuer's allow-list.
+    ClientNotAllowed,
     /// The route is for applications acting as themselves; a user's token was sent.
     AppOnlyRequired,
     /// The route is for users acting through a client; an app-only token was sent.
@@ -169,6 +173,7 @@ impl Forbidden {
             Forbidden::MissingGroup => "missing group membership",
             Forbidden::GroupOverage => "group membership not in token (overage)",
             Forbidden::MissingScopeOrRole { .. } => "missing scope or app permission",
+            Forbidden::ClientNotAllowed => "client application not allowed",
             Forbidden::AppOnlyRequired => "application token required",
             Forbidden::UserRequired => "user token required",
         }
@@ -219,6 +224,7 @@ impl Error {
             Error::WrongTokenKind => "not an access token",
             Error::UntrustedIssuer => "untrusted issuer",
             Error::WrongAudience => "wrong audience",
+            Error::WrongTenant => "tenant does not match issuer",
             Error::MissingClaim { .. } => "missing required claim",
             Error::InvalidClaim { .. } => "invalid claim",
             Error::Expired { .. } => "token expired",
@@ -249,6 +255,7 @@ impl Error {
             Error::WrongTokenKind => "wrong_token_kind",
             Error::UntrustedIssuer => "untrusted_issuer",
             Error::WrongAudience => "wrong_audience",
+            Error::WrongTenant => "wrong_tenant",
             Error::MissingClaim { .. } => "missing_claim",
             Error::InvalidClaim { .. } => "invalid_claim",
             Error::Expired { .. } => "expired",

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
+use crate::entra::EntraBinding;
 use crate::error::ConfigError;
 use crate::keys::{KeySource, StaticKeys};
 
@@ -99,6 +100,8 @@ pub(crate) struct IssuerInner {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) profile: Profile,
     pub(crate) keys: Arc<dyn KeySource>,
+    pub(crate) entra: Option<EntraBinding>,
+    pub(crate) allowed_clients: Option<Vec<String>>,
 }
 
 impl fmt::Debug for Issuer {
@@ -123,6 +126,8 @@ impl Issuer {
             profile: Profile::default(),
             keys: None,
             jwks: None,
+            entra: None,
+            allowed_clients: None,
         }
     }
 
@@ -150,6 +155,15 @@ impl Issuer {
     pub fn keys(&self) -> &Arc<dyn KeySource> {
         &self.inner.keys
     }
+
+    /// The client applications allowed to call, if restricted.
+    pub fn allowed_clients(&self) -> Option<&[String]> {
+        self.inner.allowed_clients.as_deref()
+    }
+
+    pub(crate) fn entra(&self) -> Option<&EntraBinding> {
+        self.inner.entra.as_ref()
+    }
 }
 
 /// Configures an [`Issuer`]; see [`Issuer::builder`].
@@ -161,6 +175,8 @@ pub struct IssuerBuilder {
     profile: Profile,
     keys: Option<Arc<dyn KeySource>>,
     jwks: Option<String>,
+    entra: Option<EntraBinding>,
+    allowed_clients: Option<Vec<String>>,
 }
 
 impl fmt::Debug for IssuerBuilder {
@@ -228,6 +244,22 @@ impl IssuerBuilder {
         self
     }
 
+    /// Accepts tokens of these client applications only (`client_id`, `azp` or `appid`); others
+    /// are refused with 403 after their signature verified.
+    pub fn allowed_clients<I, C>(mut self, clients: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<String>,
+    {
+        self.allowed_clients = Some(clients.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub(crate) fn entra_binding(mut self, binding: EntraBinding) -> Self {
+        self.entra = Some(binding);
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -270,6 +302,8 @@ impl IssuerBuilder {
                 algorithms,
                 profile: self.profile,
                 keys,
+                entra: self.entra,
+                allowed_clients: self.allowed_clients,
             }),
         })
     }

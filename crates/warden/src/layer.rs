@@ -206,6 +206,12 @@ impl WardenBuilder {
         self
     }
 
+    /// Trusts Microsoft Entra issuers (see [`Entra`](crate::entra::Entra)).
+    pub fn entra(mut self, entra: crate::entra::Entra) -> Self {
+        self.validator = self.validator.entra(entra);
+        self
+    }
+
     /// Sets the leeway for `exp`, `nbf` and `iat` (default 60 s, at most 300 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.validator = self.validator.leeway(leeway);

@@ -56,6 +56,7 @@ pub mod authz;
 pub mod bearer;
 pub mod challenge;
 pub mod config;
+pub mod entra;
 mod error;
 pub mod extract;
 pub mod issuer;

@@ -37,7 +37,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
 use crate::error::{ConfigError, Error};
-use crate::issuer::{Issuer, Profile};
+use crate::entra::{AnyTenant, Entra, TokenVersion};
+use crate::error::Forbidden;
+use crate::issuer::Issuer;
 use crate::keys::{BoxFuture, KeySet, Refresh};
 use crate::principal::Principal;
 use crate::token::{self, Parsed, claims};
@@ -56,6 +58,7 @@ pub struct Validator {
 
 struct Inner {
     issuers: HashMap<String, Issuer>,
+    any_tenant: Vec<Arc<AnyTenant>>,
     leeway: u64,
     max_token_bytes: usize,
 }
@@ -81,6 +84,7 @@ impl Validator {
     pub fn builder() -> ValidatorBuilder {
         ValidatorBuilder {
             issuers: Vec::new(),
+            any_tenant: Vec::new(),
             leeway: DEFAULT_LEEWAY,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
@@ -132,7 +136,7 @@ impl Validator {
                 None => true,
             };
             if known {
-                return Step::Done(finish(parsed, set, exp, issuer.profile()));
+                return Step::Done(finish(parsed, set, exp, &issuer));
             }
         }
         match issuer.keys().refresh() {
@@ -145,14 +149,13 @@ impl Validator {
             Refresh::Pending(refresh) => {
                 let token = token.to_owned();
                 let had_keys = snapshot.is_some();
-                let profile = issuer.profile();
                 Step::NeedKeys(Box::pin(async move {
                     match refresh.await {
                         Ok(set) => {
                             // Same bytes, same outcome as above: parse again rather than keep
                             // borrowed state across the await.
                             let parsed = token::parse(&token)?;
-                            finish(parsed, &set, exp, profile)
+                            finish(parsed, &set, exp, &issuer)
                         }
                         Err(_) if had_keys => Err(Error::UnknownKey),
                         Err(unavailable) => Err(Error::KeysUnavailable {
@@ -165,7 +168,7 @@ impl Validator {
     }
 
     /// The checks on unverified content; they only reject.
-    fn precheck(&self, parsed: &Parsed<'_>, now: u64) -> Result<(&Issuer, f64), Error> {
+    fn precheck(&self, parsed: &Parsed<'_>, now: u64) -> Result<(Issuer, f64), Error> {
         let claims = &parsed.claims;
         if claims.contains_key("events") {
             // A security event token (RFC 8417 §4.6), such as a logout token.
@@ -176,11 +179,7 @@ impl Validator {
             Some(serde_json::Value::String(iss)) => iss,
             Some(_) => return Err(Error::InvalidClaim { claim: "iss" }),
         };
-        let issuer = self
-            .inner
-            .issuers
-            .get(iss.as_str())
-            .ok_or(Error::UntrustedIssuer)?;
+        let issuer = self.issuer_for(iss).ok_or(Error::UntrustedIssuer)?;
         let profile = issuer.profile();
         if !profile.accepts_typ(parsed.typ.as_deref()) {
             return Err(Error::WrongType);
@@ -191,17 +190,36 @@ impl Validator {
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
         claims::check_required(claims, profile.required_claims())?;
+        if let Some(binding) = issuer.entra() {
+            match claims.get("tid") {
+                Some(serde_json::Value::String(tid)) if *tid == binding.tenant => {}
+                Some(serde_json::Value::String(_)) => return Err(Error::WrongTenant),
+                _ => return Err(Error::InvalidClaim { claim: "tid" }),
+            }
+            match claims.get("ver") {
+                Some(serde_json::Value::String(ver)) if ver == binding.version.as_str() => {}
+                None => return Err(Error::MissingClaim { claim: "ver" }),
+                Some(_) => return Err(Error::WrongType),
+            }
+        }
         Ok((issuer, exp))
+    }
+
+    /// The trusted issuer named exactly by `iss`: a configured one, or an Entra tenant's when
+    /// any tenant is accepted.
+    fn issuer_for(&self, iss: &str) -> Option<Issuer> {
+        if let Some(issuer) = self.inner.issuers.get(iss) {
+            return Some(issuer.clone());
+        }
+        self.inner
+            .any_tenant
+            .iter()
+            .find_map(|any| any.issuer_for(iss))
     }
 }
 
-/// Key lookup, key/algorithm binding, signature, principal.
-fn finish(
-    parsed: Parsed<'_>,
-    keys: &KeySet,
-    exp: f64,
-    profile: Profile,
-) -> Result<Principal, Error> {
+/// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal.
+fn finish(parsed: Parsed<'_>, keys: &KeySet, exp: f64, issuer: &Issuer) -> Result<Principal, Error> {
     let key = keys
         .find(parsed.kid.as_deref(), parsed.alg)
         .ok_or(Error::UnknownKey)?;
@@ -212,7 +230,24 @@ fn finish(
     if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), signature) {
         return Err(Error::BadSignature);
     }
-    Principal::from_verified(parsed.claims, parsed.payload, exp, profile)
+    // Entra publishes one key set for every tenant, each key with a templated `issuer`: the key
+    // must belong to the token's issuer (RFC 8725 §3.8).
+    if let Some(binding) = issuer.entra()
+        && binding.version == TokenVersion::V2
+        && let Some(template) = key.issuer()
+        && template.replace("{tenantid}", &binding.tenant) != issuer.issuer()
+    {
+        return Err(Error::UntrustedIssuer);
+    }
+    if let Some(allowed) = issuer.allowed_clients() {
+        let client = claims::string(&parsed.claims, "client_id")
+            .or_else(|| claims::string(&parsed.claims, "azp"))
+            .or_else(|| claims::string(&parsed.claims, "appid"));
+        if !client.is_some_and(|c| allowed.iter().any(|a| a == c)) {
+            return Err(Forbidden::ClientNotAllowed.into());
+        }
+    }
+    Principal::from_verified(parsed.claims, parsed.payload, exp, issuer.profile())
 }
 
 fn unix_now() -> u64 {
@@ -227,6 +262,7 @@ fn unix_now() -> u64 {
 #[derive(Debug)]
 pub struct ValidatorBuilder {
     issuers: Vec<Issuer>,
+    any_tenant: Vec<Arc<AnyTenant>>,
     leeway: Duration,
     max_token_bytes: usize,
 }
@@ -235,6 +271,13 @@ impl ValidatorBuilder {
     /// Trusts an issuer.
     pub fn issuer(mut self, issuer: Issuer) -> Self {
         self.issuers.push(issuer);
+        self
+    }
+
+    /// Trusts Microsoft Entra issuers (see [`Entra`]).
+    pub fn entra(mut self, entra: Entra) -> Self {
+        self.issuers.extend(entra.issuers);
+        self.any_tenant.extend(entra.any_tenant);
         self
     }
 
@@ -257,7 +300,7 @@ impl ValidatorBuilder {
     /// [`ConfigError`] if no issuer is configured, an issuer appears twice, the leeway exceeds
     /// 5 minutes (RFC 9068 §4: "no more than a few minutes"), or the token cap is under 1 KiB.
     pub fn build(self) -> Result<Validator, ConfigError> {
-        if self.issuers.is_empty() {
+        if self.issuers.is_empty() && self.any_tenant.is_empty() {
             return Err(ConfigError::missing("issuer"));
         }
         if self.leeway > Duration::from_secs(300) {
@@ -282,6 +325,7 @@ impl ValidatorBuilder {
         Ok(Validator {
             inner: Arc::new(Inner {
                 issuers,
+                any_tenant: self.any_tenant,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,
             }),

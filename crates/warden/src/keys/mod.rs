@@ -17,6 +17,7 @@
 //! (Entra publishes them). A `kid` that appears twice is unusable: tokens naming it are refused.
 
 mod jwk;
+mod jwks;
 mod static_keys;
 
 use std::collections::{HashMap, HashSet};
@@ -29,6 +30,11 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 pub use jwk::JwksError;
+pub use jwks::{
+    DEFAULT_COOLDOWN, DEFAULT_TTL, JwksCache, JwksCacheBuilder, MAX_BODY_BYTES, MAX_KEYS, MAX_TTL,
+    MIN_TTL,
+};
+
 pub use static_keys::StaticKeys;
 
 /// A boxed future, as returned by [`KeySource::refresh`].

@@ -1,0 +1,433 @@
+//! Microsoft Entra ID: single- and multi-tenant APIs, v1 and v2 access tokens.
+//!
+//! Entra issues access tokens typed `JWT` (not `at+jwt`), with the tenant in `tid`, the client
+//! in `azp` (v2) or `appid` (v1), scopes in `scp` and app permissions in `roles`. Its keys are
+//! shared by every tenant and published at `{authority}/common/discovery/v2.0/keys`, each with a
+//! templated `issuer` member (`{authority}/{tenantid}/v2.0`).
+//!
+//! [`Entra`] turns a tenant allow-list (deny by default) into one trusted issuer per tenant and
+//! token version, all sharing one key cache:
+//!
+//! - v2 issuer `{authority}/{tid}/v2.0`, v1 issuer `https://sts.windows.net/{tid}/` (both bases
+//!   configurable for national clouds and tests);
+//! - the token's `tid` must equal the tenant in its `iss`, and `ver` the issuer's version;
+//! - a signing key's templated `issuer`, resolved with the token's `tid`, must equal the token's
+//!   `iss` (v2 tokens);
+//! - any tenant only as an explicit opt-in ([`EntraBuilder::any_tenant`]); the tenant must then be
+//!   a GUID, and an attacker-chosen `iss` or `tid` still causes no request of its own (the keys
+//!   are the common ones).
+//!
+//! # Example
+//!
+//! ```
+//! use warden::{WardenLayer, entra::Entra};
+//!
+//! let entra = Entra::builder()
+//!     .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+//!     .audience("api://orders")
+//!     .audience("6e74172b-be56-4843-9ff4-e66a39bb12e3")
+//!     .build()?;
+//! let layer = WardenLayer::builder().entra(entra).build()?;
+//! # Ok::<(), warden::ConfigError>(())
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+use crate::error::ConfigError;
+use crate::issuer::{Issuer, IssuerBuilder, Profile, check_issuer_url};
+use crate::keys::{DEFAULT_COOLDOWN, JwksCache, KeySource};
+
+/// The public cloud's authority.
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+/// The base of v1.0 token issuers in the public cloud.
+pub const DEFAULT_V1_ISSUER_BASE: &str = "https://sts.windows.net";
+
+/// An Entra access token version (`ver`), chosen by the app registration's
+/// `accessTokenAcceptedVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenVersion {
+    /// `ver: "1.0"`, issuer `https://sts.windows.net/{tid}/`.
+    V1,
+    /// `ver: "2.0"`, issuer `{authority}/{tid}/v2.0`.
+    V2,
+}
+
+impl TokenVersion {
+    /// The `ver` claim value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenVersion::V1 => "1.0",
+            TokenVersion::V2 => "2.0",
+        }
+    }
+}
+
+/// What binds an Entra issuer to its tenant and version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct EntraBinding {
+    pub(crate) tenant: String,
+    pub(crate) version: TokenVersion,
+}
+
+/// Entra issuers, ready for [`WardenBuilder::entra`](crate::WardenBuilder::entra).
+#[derive(Debug, Clone)]
+pub struct Entra {
+    pub(crate) issuers: Vec<Issuer>,
+    pub(crate) any_tenant: Option<Arc<AnyTenant>>,
+}
+
+impl Entra {
+    /// Starts configuring Entra issuers.
+    pub fn builder() -> EntraBuilder {
+        EntraBuilder {
+            authority: DEFAULT_AUTHORITY.to_owned(),
+            v1_issuer_base: DEFAULT_V1_ISSUER_BASE.to_owned(),
+            tenants: Vec::new(),
+            any_tenant: false,
+            audiences: Vec::new(),
+            versions: vec![TokenVersion::V1, TokenVersion::V2],
+            allowed_clients: None,
+            algorithms: vec![Algorithm::RS256],
+            keys: None,
+            client: None,
+            cooldown: DEFAULT_COOLDOWN,
+            ttl: None,
+        }
+    }
+
+    /// The issuers of the allow-listed tenants.
+    pub fn issuers(&self) -> &[Issuer] {
+        &self.issuers
+    }
+}
+
+/// Accepts any tenant's tokens (explicit opt-in): recognises the issuer forms and builds the
+/// tenant's issuer on the fly.
+#[derive(Debug)]
+pub(crate) struct AnyTenant {
+    authority: String,
+    v1_issuer_base: String,
+    versions: Vec<TokenVersion>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    allowed_clients: Option<Vec<String>>,
+    keys: Arc<dyn KeySource>,
+}
+
+impl AnyTenant {
+    /// The issuer for this `iss`, if it has an Entra form with a GUID tenant and an accepted version.
+    pub(crate) fn issuer_for(&self, iss: &str) -> Option<Issuer> {
+        let v2 = iss
+            .strip_prefix(self.authority.as_str())
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.strip_suffix("/v2.0"))
+            .map(|tid| (tid, TokenVersion::V2));
+        let v1 = || {
+            iss.strip_prefix(self.v1_issuer_base.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .and_then(|rest| rest.strip_suffix('/'))
+                .map(|tid| (tid, TokenVersion::V1))
+        };
+        let (tenant, version) = v2.or_else(v1)?;
+        if !is_guid(tenant) || !self.versions.contains(&version) {
+            return None;
+        }
+        issuer(
+            iss.to_owned(),
+            tenant,
+            version,
+            &self.audiences,
+            &self.algorithms,
+            self.allowed_clients.as_deref(),
+            self.keys.clone(),
+        )
+        .ok()
+    }
+}
+
+/// Configures [`Entra`]; see [`Entra::builder`].
+#[must_use]
+pub struct EntraBuilder {
+    authority: String,
+    v1_issuer_base: String,
+    tenants: Vec<String>,
+    any_tenant: bool,
+    audiences: Vec<String>,
+    versions: Vec<TokenVersion>,
+    allowed_clients: Option<Vec<String>>,
+    algorithms: Vec<Algorithm>,
+    keys: Option<Arc<dyn KeySource>>,
+    client: Option<reqwest::Client>,
+    cooldown: Duration,
+    ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for EntraBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EntraBuilder")
+            .field("authority", &self.authority)
+            .field("tenants", &self.tenants)
+            .field("any_tenant", &self.any_tenant)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EntraBuilder {
+    /// Sets the authority (default `https://login.microsoftonline.com`; national clouds use
+    /// their own, tests a local fake).
+    pub fn authority(mut self, authority: impl Into<String>) -> Self {
+        self.authority = authority.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sets the base of v1.0 issuers (default `https://sts.windows.net`).
+    pub fn v1_issuer_base(mut self, base: impl Into<String>) -> Self {
+        self.v1_issuer_base = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Allows a tenant (its id, a GUID).
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenants.push(tenant.into());
+        self
+    }
+
+    /// Allows several tenants.
+    pub fn tenants<I, T>(mut self, tenants: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.tenants.extend(tenants.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accepts tokens of any tenant. Opt-in only: a multi-tenant API that serves every
+    /// organization must then authorize by tenant itself.
+    pub fn any_tenant(mut self) -> Self {
+        self.any_tenant = true;
+        self
+    }
+
+    /// Adds an accepted audience: the application (client) id GUID and/or the App ID URI.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds several accepted audiences.
+    pub fn audiences<I, A>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the accepted token versions (default both).
+    pub fn versions(mut self, versions: impl IntoIterator<Item = TokenVersion>) -> Self {
+        self.versions = versions.into_iter().collect();
+        self
+    }
+
+    /// Accepts only these client applications (`azp` or `appid`).
+    pub fn allowed_clients<I, C>(mut self, clients: I) -> Self
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<String>,
+    {
+        self.allowed_clients = Some(clients.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Replaces the algorithm allow-list (default RS256, the only one Entra uses).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Uses another key source instead of the common keys fetched by discovery.
+    pub fn keys(mut self, keys: impl KeySource) -> Self {
+        self.keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// The HTTP client for key fetches.
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The unknown-`kid` refresh cooldown (default 60 s).
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// A fixed key freshness, ignoring `Cache-Control`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the field: no tenant (and no `any_tenant` opt-in), a tenant that is
+    /// not a GUID, no audience, no version, or an authority that is not https (http only for
+    /// loopback hosts).
+    pub fn build(self) -> Result<Entra, ConfigError> {
+        check_issuer_url(&self.authority, "entra_authority")?;
+        check_issuer_url(&self.v1_issuer_base, "entra_v1_issuer_base")?;
+        if self.tenants.is_empty() && !self.any_tenant {
+            return Err(ConfigError::missing("entra_tenants"));
+        }
+        if self.tenants.iter().any(|t| !is_guid(t)) {
+            return Err(ConfigError::invalid(
+                "entra_tenants",
+                "a tenant must be its id (a GUID), as it appears in tokens",
+            ));
+        }
+        if self.audiences.is_empty() {
+            return Err(ConfigError::missing("entra_audience"));
+        }
+        if self.versions.is_empty() {
+            return Err(ConfigError::invalid("entra_versions", "must not be empty"));
+        }
+        let keys: Arc<dyn KeySource> = match self.keys {
+            Some(keys) => keys,
+            None => {
+                let mut cache = JwksCache::builder(format!("{}/{{tenantid}}/v2.0", self.authority))
+                    .discovery_url(format!(
+                        "{}/common/v2.0/.well-known/openid-configuration",
+                        self.authority
+                    ))
+                    .cooldown(self.cooldown)
+                    .algorithms(self.algorithms.iter().copied());
+                if let Some(client) = self.client {
+                    cache = cache.client(client);
+                }
+                if let Some(ttl) = self.ttl {
+                    cache = cache.ttl(ttl);
+                }
+                Arc::new(cache.build()?)
+            }
+        };
+        let mut issuers = Vec::new();
+        for tenant in &self.tenants {
+            for &version in &self.versions {
+                let iss = match version {
+                    TokenVersion::V2 => format!("{}/{tenant}/v2.0", self.authority),
+                    TokenVersion::V1 => format!("{}/{tenant}/", self.v1_issuer_base),
+                };
+                issuers.push(issuer(
+                    iss,
+                    tenant,
+                    version,
+                    &self.audiences,
+                    &self.algorithms,
+                    self.allowed_clients.as_deref(),
+                    keys.clone(),
+                )?);
+            }
+        }
+        let any_tenant = self.any_tenant.then(|| {
+            Arc::new(AnyTenant {
+                authority: self.authority,
+                v1_issuer_base: self.v1_issuer_base,
+                versions: self.versions,
+                audiences: self.audiences,
+                algorithms: self.algorithms,
+                allowed_clients: self.allowed_clients,
+                keys,
+            })
+        });
+        Ok(Entra {
+            issuers,
+            any_tenant,
+        })
+    }
+}
+
+fn issuer(
+    iss: String,
+    tenant: &str,
+    version: TokenVersion,
+    audiences: &[String],
+    algorithms: &[Algorithm],
+    allowed_clients: Option<&[String]>,
+    keys: Arc<dyn KeySource>,
+) -> Result<Issuer, ConfigError> {
+    let mut builder: IssuerBuilder = Issuer::builder(iss)
+        .audiences(audiences.iter().cloned())
+        .algorithms(algorithms.iter().copied())
+        .profile(Profile::Entra)
+        .shared_keys(keys)
+        .entra_binding(EntraBinding {
+            tenant: tenant.to_owned(),
+            version,
+        });
+    if let Some(clients) = allowed_clients {
+        builder = builder.allowed_clients(clients.iter().cloned());
+    }
+    builder.build()
+}
+
+/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hexadecimal.
+pub(crate) fn is_guid(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            _ => b.is_ascii_hexdigit(),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_guids() {
+        assert!(is_guid("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+        assert!(!is_guid("72f988bf86f141af91ab2d7cd011db47"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+        assert!(!is_guid("72f988bf-86f1-41af-91ab-2d7cd011db4g"));
+    }
+
+    #[test]
+    fn denies_by_default() {
+        let err = Entra::builder().audience("api://x").build().unwrap_err();
+        assert_eq!(err.field(), "entra_tenants");
+        let err = Entra::builder()
+            .tenant("contoso.onmicrosoft.com")
+            .audience("api://x")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "entra_tenants");
+    }
+
+    #[test]
+    fn builds_one_issuer_per_tenant_and_version() {
+        let entra = Entra::builder()
+            .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+            .audience("api://x")
+            .build()
+            .unwrap();
+        let names: Vec<&str> = entra.issuers().iter().map(Issuer::issuer).collect();
+        assert_eq!(
+            names,
+            [
+                "https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/",
+                "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+            ]
+        );
+    }
+}

@@ -1,0 +1,656 @@
+//! Keys fetched from the issuer: OpenID Connect discovery, then the JWKS, cached and refreshed.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use futures_util::FutureExt as _;
+use futures_util::future::Shared;
+use http::header;
+use jsonwebtoken::Algorithm;
+
+use super::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh};
+use crate::error::ConfigError;
+use crate::issuer::{DEFAULT_ALGORITHMS, check_issuer_url};
+use crate::json;
+
+/// Freshness when the JWKS response says nothing (`Cache-Control: max-age` absent): 12 hours.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(12 * 3600);
+/// The shortest freshness taken from `Cache-Control`: 5 minutes.
+pub const MIN_TTL: Duration = Duration::from_secs(5 * 60);
+/// The longest freshness taken from `Cache-Control`: 24 hours.
+pub const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+/// At most one fetch per cooldown because of unknown `kid`s: 60 seconds.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(60);
+/// The cap on a discovery or JWKS response body: 1 MiB.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The cap on the number of keys in a JWKS.
+pub const MAX_KEYS: usize = 100;
+
+const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// An issuer's signing keys, fetched by discovery and JWKS, cached per issuer.
+///
+/// - The request path reads an immutable [`KeySet`] through an atomic pointer: no lock.
+/// - A `kid` the set lacks starts at most one fetch per cooldown (default 60 s); every request
+///   waiting for it shares that one fetch, and waits at most the fetch timeout. Within the
+///   cooldown, an unknown `kid` is refused at once, with no fetch.
+/// - Freshness comes from `Cache-Control: max-age`, clamped to [5 min, 24 h] (default 12 h);
+///   an explicit [`ttl`](JwksCacheBuilder::ttl) wins. Keys are refreshed in the background before
+///   they go stale, and a refreshed set replaces the old one whole (a retired key is gone).
+/// - A failed or invalid fetch (an error status, a timeout, garbage, HTML, an empty set, the wrong
+///   issuer) never replaces good keys: the last good set keeps serving, a warning is logged, and
+///   retries back off exponentially with jitter.
+/// - Fetches: no redirects, connect and total timeouts, 1 MiB body cap, 100-key cap,
+///   `application/json` or `application/jwk-set+json` only; `jwks_uri` must be https (http only on
+///   loopback). Nothing is fetched for an issuer that is not configured.
+///
+/// # Example
+///
+/// ```
+/// use warden::{Issuer, keys::JwksCache};
+///
+/// let keys = JwksCache::builder("https://login.example.com/tenant-a").build()?;
+/// let issuer = Issuer::builder("https://login.example.com/tenant-a")
+///     .audience("api://orders")
+///     .keys(keys)
+///     .build()?;
+/// # Ok::<(), warden::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct JwksCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    client: reqwest::Client,
+    snapshot: ArcSwapOption<KeySet>,
+    state: Mutex<State>,
+}
+
+struct Config {
+    expected_issuer: String,
+    discovery_url: String,
+    jwks_uri: Option<String>,
+    ttl: Option<Duration>,
+    cooldown: Duration,
+    fetch_timeout: Duration,
+    algorithms: Vec<Algorithm>,
+}
+
+type SharedFetch = Shared<BoxFuture<Result<Arc<KeySet>, KeysUnavailable>>>;
+
+#[derive(Default)]
+struct State {
+    in_flight: Option<SharedFetch>,
+    last_started: Option<Instant>,
+    failures: u32,
+    retry_at: Option<Instant>,
+    jwks_uri: Option<String>,
+    schedule: u64,
+}
+
+impl fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("issuer", &self.inner.config.expected_issuer)
+            .field("discovery_url", &self.inner.config.discovery_url)
+            .field("keys", &self.inner.snapshot.load().as_ref().map(|s| s.len()))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`JwksCache`]; see [`JwksCache::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct JwksCacheBuilder {
+    issuer: String,
+    discovery_url: Option<String>,
+    jwks_uri: Option<String>,
+    client: Option<reqwest::Client>,
+    ttl: Option<Duration>,
+    cooldown: Duration,
+    connect_timeout: Duration,
+    fetch_timeout: Duration,
+    algorithms: Vec<Algorithm>,
+}
+
+impl JwksCache {
+    /// Starts configuring the keys of `issuer`, found by discovery at
+    /// `{issuer}/.well-known/openid-configuration` (RFC 8414's `oauth-authorization-server` as a
+    /// fallback). The discovery document's `issuer` must equal `issuer` exactly.
+    pub fn builder(issuer: impl Into<String>) -> JwksCacheBuilder {
+        JwksCacheBuilder {
+            issuer: issuer.into(),
+            discovery_url: None,
+            jwks_uri: None,
+            client: None,
+            ttl: None,
+            cooldown: DEFAULT_COOLDOWN,
+            connect_timeout: Duration::from_secs(3),
+            fetch_timeout: Duration::from_secs(10),
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+        }
+    }
+
+    /// Fetches now and waits for the keys, so a service can load them before taking traffic.
+    ///
+    /// # Errors
+    ///
+    /// [`KeysUnavailable`] if the fetch failed (the cache keeps retrying in the background).
+    pub async fn prefetch(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
+        match self.start_or_join(true) {
+            Refresh::Pending(fetch) => fetch.await,
+            Refresh::NotNow { retry_after } => match self.inner.snapshot.load_full() {
+                Some(set) => Ok(set),
+                None => Err(KeysUnavailable {
+                    retry_after: retry_after.unwrap_or(FIRST_BACKOFF),
+                }),
+            },
+        }
+    }
+
+    /// Starts a fetch, or joins the one under way; honours the backoff after failures, and the
+    /// cooldown when `forced` is false and keys are loaded.
+    fn start_or_join(&self, forced: bool) -> Refresh {
+        let inner = &self.inner;
+        let mut state = inner.state();
+        if let Some(fetch) = &state.in_flight {
+            return Refresh::Pending(inner.wait(fetch.clone()));
+        }
+        let now = Instant::now();
+        if let Some(retry_at) = state.retry_at
+            && now < retry_at
+        {
+            return Refresh::NotNow {
+                retry_after: Some(retry_at - now),
+            };
+        }
+        let loaded = inner.snapshot.load().is_some();
+        if !forced
+            && loaded
+            && let Some(last) = state.last_started
+            && now.duration_since(last) < inner.config.cooldown
+        {
+            return Refresh::NotNow {
+                retry_after: Some(inner.config.cooldown - now.duration_since(last)),
+            };
+        }
+        let fetch = Inner::start(inner, &mut state, now);
+        Refresh::Pending(inner.wait(fetch))
+    }
+}
+
+impl KeySource for JwksCache {
+    fn snapshot(&self) -> Option<Arc<KeySet>> {
+        self.inner.snapshot.load_full()
+    }
+
+    fn refresh(&self) -> Refresh {
+        self.start_or_join(false)
+    }
+}
+
+impl Inner {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Bounds a waiter's wait by the fetch timeout; the fetch itself goes on for the others.
+    fn wait(&self, fetch: SharedFetch) -> BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> {
+        let limit = self.config.fetch_timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, fetch).await {
+                Ok(result) => result,
+                Err(_) => Err(KeysUnavailable {
+                    retry_after: FIRST_BACKOFF,
+                }),
+            }
+        })
+    }
+
+    /// Spawns one fetch and records it as in flight. Called with the state lock held; the
+    /// fetch runs on its own task, so no I/O happens under the lock.
+    fn start(this: &Arc<Self>, state: &mut State, now: Instant) -> SharedFetch {
+        state.last_started = Some(now);
+        let weak = Arc::downgrade(this);
+        let fetch: BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> =
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let task = runtime.spawn(Inner::fetch_and_install(weak));
+                    Box::pin(async move {
+                        task.await.unwrap_or(Err(KeysUnavailable {
+                            retry_after: FIRST_BACKOFF,
+                        }))
+                    })
+                }
+                Err(_) => {
+                    tracing::error!("warden key fetch needs a tokio runtime");
+                    Box::pin(async {
+                        Err(KeysUnavailable {
+                            retry_after: FIRST_BACKOFF,
+                        })
+                    })
+                }
+            };
+        let shared = fetch.shared();
+        state.in_flight = Some(shared.clone());
+        shared
+    }
+
+    async fn fetch_and_install(weak: Weak<Inner>) -> Result<Arc<KeySet>, KeysUnavailable> {
+        let Some(inner) = weak.upgrade() else {
+            return Err(KeysUnavailable {
+                retry_after: FIRST_BACKOFF,
+            });
+        };
+        let jwks_uri = inner.state().jwks_uri.clone();
+        let outcome = inner.fetch(jwks_uri).await;
+        let mut state = inner.state();
+        state.in_flight = None;
+        state.schedule += 1;
+        let generation = state.schedule;
+        match outcome {
+            Ok(fetched) => {
+                let set = Arc::new(fetched.set);
+                inner.snapshot.store(Some(set.clone()));
+                state.jwks_uri = Some(fetched.jwks_uri);
+                state.failures = 0;
+                state.retry_at = None;
+                let ttl = inner.config.ttl.unwrap_or_else(|| {
+                    fetched
+                        .max_age
+                        .map_or(DEFAULT_TTL, |age| age.clamp(MIN_TTL, MAX_TTL))
+                });
+                tracing::debug!(
+                    issuer = %inner.config.expected_issuer,
+                    keys = set.len(),
+                    ttl_secs = ttl.as_secs(),
+                    "signing keys loaded"
+                );
+                // Refresh before staleness: at 90% of the freshness lifetime.
+                Inner::schedule(&weak, generation, ttl.mul_f64(0.9));
+                Ok(set)
+            }
+            Err(error) => {
+                state.failures = state.failures.saturating_add(1);
+                let backoff = backoff(state.failures);
+                state.retry_at = Some(Instant::now() + backoff);
+                // A fetch that failed for a reason other than the document means discovery may be
+                // stale too: discover again next time.
+                state.jwks_uri = None;
+                tracing::warn!(
+                    issuer = %inner.config.expected_issuer,
+                    error = %error,
+                    retry_in_secs = backoff.as_secs(),
+                    keeping_last_good_keys = inner.snapshot.load().is_some(),
+                    "signing key fetch failed"
+                );
+                Inner::schedule(&weak, generation, backoff);
+                Err(KeysUnavailable {
+                    retry_after: backoff,
+                })
+            }
+        }
+    }
+
+    /// Refreshes in the background after `delay`, unless a newer fetch rescheduled meanwhile or
+    /// the cache was dropped.
+    fn schedule(weak: &Weak<Inner>, generation: u64, delay: Duration) {
+        let weak = weak.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let mut state = inner.state();
+            if state.schedule != generation || state.in_flight.is_some() {
+                return;
+            }
+            // The task is not awaited by anyone; it installs the keys itself.
+            let _ = Inner::start(&inner, &mut state, Instant::now());
+        });
+    }
+
+    async fn fetch(&self, known_jwks_uri: Option<String>) -> Result<Fetched, FetchError> {
+        let jwks_uri = match self.config.jwks_uri.clone().or(known_jwks_uri) {
+            Some(uri) => uri,
+            None => self.discover().await?,
+        };
+        let (body, max_age) = self
+            .get(&jwks_uri, &["application/json", "application/jwk-set+json"])
+            .await?;
+        let count = json::parse_object(&body)
+            .ok()
+            .and_then(|doc| doc.get("keys").and_then(|k| k.as_array()).map(Vec::len));
+        if count.is_some_and(|n| n > MAX_KEYS) {
+            return Err(FetchError::TooManyKeys);
+        }
+        let set = KeySet::from_jwks(&body, &self.config.algorithms)
+            .map_err(|_| FetchError::NotJson)?;
+        if set.is_empty() {
+            return Err(FetchError::EmptyKeySet);
+        }
+        Ok(Fetched {
+            set,
+            max_age,
+            jwks_uri,
+        })
+    }
+
+    async fn discover(&self) -> Result<String, FetchError> {
+        let accept = ["application/json"];
+        let body = match self.get(&self.config.discovery_url, &accept).await {
+            Ok((body, _)) => body,
+            Err(FetchError::Status(404)) => match rfc8414_url(&self.config.expected_issuer) {
+                Some(url) => self.get(&url, &accept).await?.0,
+                None => return Err(FetchError::Status(404)),
+            },
+            Err(error) => return Err(error),
+        };
+        let document = json::parse_object(&body).map_err(|_| FetchError::NotJson)?;
+        let issuer = document
+            .get("issuer")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        if issuer != self.config.expected_issuer {
+            return Err(FetchError::WrongIssuer {
+                expected: self.config.expected_issuer.clone(),
+                found: issuer.chars().take(200).collect(),
+            });
+        }
+        let jwks_uri = document
+            .get("jwks_uri")
+            .and_then(|v| v.as_str())
+            .ok_or(FetchError::MissingJwksUri)?;
+        check_issuer_url(jwks_uri, "jwks_uri").map_err(|_| FetchError::InsecureJwksUri)?;
+        Ok(jwks_uri.to_owned())
+    }
+
+    /// GET with the body cap and a content-type check; returns the body and `max-age`.
+    async fn get(&self, url: &str, accept: &[&str]) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+        let mut response = self
+            .client
+            .get(url)
+            .header(header::ACCEPT, accept.join(", "))
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    FetchError::Timeout
+                } else {
+                    FetchError::Connect
+                }
+            })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FetchError::Status(status.as_u16()));
+        }
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
+        if !accept.contains(&content_type.as_str()) {
+            return Err(FetchError::ContentType);
+        }
+        if response
+            .content_length()
+            .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
+        let max_age = max_age(response.headers());
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_BODY_BYTES {
+                        return Err(FetchError::TooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.is_timeout() => return Err(FetchError::Timeout),
+                Err(_) => return Err(FetchError::Connect),
+            }
+        }
+        Ok((body, max_age))
+    }
+}
+
+struct Fetched {
+    set: KeySet,
+    max_age: Option<Duration>,
+    jwks_uri: String,
+}
+
+/// Why a fetch was refused; logged, never sent to a caller.
+#[derive(Debug)]
+enum FetchError {
+    Connect,
+    Timeout,
+    Status(u16),
+    ContentType,
+    TooLarge,
+    NotJson,
+    TooManyKeys,
+    EmptyKeySet,
+    MissingJwksUri,
+    InsecureJwksUri,
+    WrongIssuer { expected: String, found: String },
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Connect => f.write_str("connection failed"),
+            FetchError::Timeout => f.write_str("timed out"),
+            FetchError::Status(code) => write!(f, "answered HTTP {code}"),
+            FetchError::ContentType => f.write_str("answered a content type other than JSON"),
+            FetchError::TooLarge => write!(f, "answered more than {MAX_BODY_BYTES} bytes"),
+            FetchError::NotJson => f.write_str("answered a document that is not a strict JSON key set"),
+            FetchError::TooManyKeys => write!(f, "answered more than {MAX_KEYS} keys"),
+            FetchError::EmptyKeySet => f.write_str("answered no usable key"),
+            FetchError::MissingJwksUri => f.write_str("discovery document has no jwks_uri"),
+            FetchError::InsecureJwksUri => {
+                f.write_str("jwks_uri is not https (http is only allowed for loopback hosts)")
+            }
+            FetchError::WrongIssuer { expected, found } => write!(
+                f,
+                "discovery document names issuer {found:?}, expected {expected:?}; document discarded"
+            ),
+        }
+    }
+}
+
+/// `Cache-Control: max-age=N`; `no-store` or `no-cache` count as 0 (then clamped up).
+fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::CACHE_CONTROL)?.to_str().ok()?;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(secs) = lower.strip_prefix("max-age=") {
+            return secs.trim_matches('"').parse().ok().map(Duration::from_secs);
+        }
+    }
+    None
+}
+
+/// Exponential backoff with jitter: 2 s, 4 s, 8 s … capped at 5 min, plus up to 25%.
+fn backoff(failures: u32) -> Duration {
+    let exponent = failures.saturating_sub(1).min(16);
+    let base = FIRST_BACKOFF
+        .saturating_mul(1 << exponent)
+        .min(MAX_BACKOFF);
+    let mut byte = [0u8; 1];
+    let _ = aws_lc_rs::rand::fill(&mut byte);
+    base + base.mul_f64(f64::from(byte[0]) / 255.0 * 0.25)
+}
+
+/// RFC 8414 §3: `https://host/.well-known/oauth-authorization-server{path}`.
+fn rfc8414_url(issuer: &str) -> Option<String> {
+    let uri: http::Uri = issuer.parse().ok()?;
+    let scheme = uri.scheme_str()?;
+    let authority = uri.authority()?;
+    let path = uri.path().trim_end_matches('/');
+    Some(format!(
+        "{scheme}://{authority}/.well-known/oauth-authorization-server{path}"
+    ))
+}
+
+/// OIDC Discovery §4: the issuer, any terminating `/` removed, plus the well-known path.
+pub(crate) fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
+}
+
+impl JwksCacheBuilder {
+    /// Uses this discovery URL instead of `{issuer}/.well-known/openid-configuration` (for
+    /// Microsoft Entra's multi-tenant `common` endpoint, whose issuer is templated).
+    pub fn discovery_url(mut self, url: impl Into<String>) -> Self {
+        self.discovery_url = Some(url.into());
+        self
+    }
+
+    /// Skips discovery and fetches keys from this URL.
+    pub fn jwks_uri(mut self, url: impl Into<String>) -> Self {
+        self.jwks_uri = Some(url.into());
+        self
+    }
+
+    /// Uses the application's own HTTP client (proxy, roots, pooling). Its redirect policy and
+    /// timeouts are the application's to set; warden still bounds each wait and body.
+    pub fn client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Fixes the freshness of fetched keys, ignoring `Cache-Control`.
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// Sets the minimum time between fetches caused by unknown `kid`s (default 60 s).
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// Sets the connect timeout (default 3 s) and the whole-fetch timeout, which also bounds how
+    /// long a request waits for keys (default 10 s).
+    pub fn timeouts(mut self, connect: Duration, total: Duration) -> Self {
+        self.connect_timeout = connect;
+        self.fetch_timeout = total;
+        self
+    }
+
+    /// The algorithms whose keys are kept (default all asymmetric ones).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Checks the configuration. Nothing is fetched until a token needs a key, or
+    /// [`JwksCache::prefetch`] is called.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for an issuer, discovery or JWKS URL that is not https (http only for
+    /// loopback hosts), a zero timeout, or an HTTP client that cannot be built.
+    pub fn build(self) -> Result<JwksCache, ConfigError> {
+        let discovery_url = self
+            .discovery_url
+            .unwrap_or_else(|| discovery_url(&self.issuer));
+        if !self.issuer.contains("{tenantid}") {
+            check_issuer_url(&self.issuer, "issuer")?;
+        }
+        check_issuer_url(&discovery_url, "discovery_url")?;
+        if let Some(uri) = &self.jwks_uri {
+            check_issuer_url(uri, "jwks_uri")?;
+        }
+        if self.fetch_timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(ConfigError::invalid("timeouts", "must be greater than zero"));
+        }
+        let client = match self.client {
+            Some(client) => client,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(self.connect_timeout)
+                .timeout(self.fetch_timeout)
+                .build()
+                .map_err(|_| ConfigError::invalid("http_client", "cannot be built"))?,
+        };
+        Ok(JwksCache {
+            inner: Arc::new(Inner {
+                config: Config {
+                    expected_issuer: self.issuer,
+                    discovery_url,
+                    jwks_uri: self.jwks_uri,
+                    ttl: self.ttl,
+                    cooldown: self.cooldown,
+                    fetch_timeout: self.fetch_timeout,
+                    algorithms: self.algorithms,
+                },
+                client,
+                snapshot: ArcSwapOption::empty(),
+                state: Mutex::new(State::default()),
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_discovery_urls() {
+        assert_eq!(
+            discovery_url("https://as.example.com/t1/"),
+            "https://as.example.com/t1/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            rfc8414_url("https://as.example.com/t1").unwrap(),
+            "https://as.example.com/.well-known/oauth-authorization-server/t1"
+        );
+    }
+
+    #[test]
+    fn reads_max_age() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(header::CACHE_CONTROL, "public, max-age=300".parse().unwrap());
+        assert_eq!(max_age(&headers), Some(Duration::from_secs(300)));
+        headers.insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
+        assert_eq!(max_age(&headers), Some(Duration::ZERO));
+        headers.insert(header::CACHE_CONTROL, "public".parse().unwrap());
+        assert_eq!(max_age(&headers), None);
+    }
+
+    #[test]
+    fn backs_off_exponentially_with_a_cap() {
+        assert!(backoff(1) >= Duration::from_secs(2) && backoff(1) <= Duration::from_millis(2500));
+        assert!(backoff(3) >= Duration::from_secs(8));
+        assert!(backoff(40) <= MAX_BACKOFF.mul_f64(1.25));
+    }
+
+    #[test]
+    fn refuses_plain_http_discovery_for_remote_hosts() {
+        let err = JwksCache::builder("http://login.example.com").build().unwrap_err();
+        assert_eq!(err.field(), "issuer");
+        assert!(JwksCache::builder("http://127.0.0.1:1").build().is_ok());
+    }
+}
