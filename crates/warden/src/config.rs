@@ -2,14 +2,19 @@
 //!
 //! | variable | field | default |
 //! |---|---|---|
-//! | `WARDEN_ISSUER` | `issuers`: one or more issuer URLs, comma-separated | required |
+//! | `WARDEN_ISSUER` | `issuers`: one or more issuer URLs, comma-separated | required unless Entra tenants are set |
 //! | `WARDEN_AUDIENCE` | `audiences`: comma-separated | required |
 //! | `WARDEN_LEEWAY_SECS` | `leeway_secs` | 60 |
 //! | `WARDEN_REALM` | `realm` | `api` |
 //! | `WARDEN_MAX_TOKEN_BYTES` | `max_token_bytes` | 16384 |
 //! | `WARDEN_PROFILE` | `profile`: `rfc9068`, `jwt_access_token` or `entra` | `rfc9068` |
 //! | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256` | all asymmetric |
-//! | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document to use as the issuers' keys | none |
+//! | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document to use as the issuers' keys instead of discovery | none |
+//! | `WARDEN_JWKS_COOLDOWN_SECS` | `jwks_cooldown_secs`: least time between unknown-`kid` refreshes | 60 |
+//! | `WARDEN_JWKS_TTL_SECS` | `jwks_ttl_secs`: fixed key freshness; unset, `Cache-Control` decides (5 min to 24 h, else 12 h) | unset (43200 when the provider says nothing) |
+//! | `WARDEN_ENTRA_TENANTS` | `entra_tenants`: allowed tenant ids, comma-separated, or `*` for any tenant | none |
+//! | `WARDEN_ENTRA_AUDIENCE` | `entra_audiences`: comma-separated; falls back to `WARDEN_AUDIENCE` | none |
+//! | `WARDEN_ENTRA_AUTHORITY` | `entra_authority` | `https://login.microsoftonline.com` |
 //! | `WARDEN_ALLOW_ANONYMOUS` | `allow_anonymous`: `true` or `false` | `false` |
 //!
 //! Invalid configuration fails at startup with a message naming the field or variable.
@@ -37,9 +42,10 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
+use crate::entra::Entra;
 use crate::error::ConfigError;
 use crate::issuer::{Issuer, Profile};
-use crate::keys::KeySource;
+use crate::keys::{JwksCache, KeySource};
 use crate::layer::{WardenBuilder, WardenLayer};
 
 /// warden's configuration as data.
@@ -72,6 +78,21 @@ pub struct WardenConfig {
     /// Let requests without a token through anonymously.
     #[serde(default)]
     pub allow_anonymous: bool,
+    /// Least time between refreshes caused by unknown `kid`s, in seconds (default 60).
+    #[serde(default)]
+    pub jwks_cooldown_secs: Option<u64>,
+    /// Fixed key freshness in seconds; unset, `Cache-Control` decides.
+    #[serde(default)]
+    pub jwks_ttl_secs: Option<u64>,
+    /// Microsoft Entra tenant ids allowed (`*` for any tenant).
+    #[serde(default)]
+    pub entra_tenants: Vec<String>,
+    /// Audiences for Entra tokens (default: `audiences`).
+    #[serde(default)]
+    pub entra_audiences: Vec<String>,
+    /// The Entra authority (default `https://login.microsoftonline.com`).
+    #[serde(default)]
+    pub entra_authority: Option<String>,
 }
 
 impl WardenConfig {
@@ -136,6 +157,21 @@ impl WardenConfig {
                     config.algorithms = Some(algorithms);
                 }
                 "WARDEN_JWKS_FILE" => config.jwks_file = Some(PathBuf::from(value)),
+                "WARDEN_JWKS_COOLDOWN_SECS" => {
+                    config.jwks_cooldown_secs =
+                        Some(value.parse().map_err(|_| {
+                            ConfigError::invalid(key, "not a whole number of seconds")
+                        })?);
+                }
+                "WARDEN_JWKS_TTL_SECS" => {
+                    config.jwks_ttl_secs =
+                        Some(value.parse().map_err(|_| {
+                            ConfigError::invalid(key, "not a whole number of seconds")
+                        })?);
+                }
+                "WARDEN_ENTRA_TENANTS" => config.entra_tenants = list(value),
+                "WARDEN_ENTRA_AUDIENCE" => config.entra_audiences = list(value),
+                "WARDEN_ENTRA_AUTHORITY" => config.entra_authority = Some(value.to_owned()),
                 "WARDEN_ALLOW_ANONYMOUS" => {
                     config.allow_anonymous = match value {
                         "true" | "1" => true,
@@ -146,29 +182,90 @@ impl WardenConfig {
                 _ => {}
             }
         }
-        if config.issuers.is_empty() {
+        if config.issuers.is_empty() && config.entra_tenants.is_empty() {
             return Err(ConfigError::missing("WARDEN_ISSUER"));
         }
-        if config.audiences.is_empty() {
+        if config.audiences.is_empty() && config.entra_audiences.is_empty() {
+            return Err(ConfigError::missing("WARDEN_AUDIENCE"));
+        }
+        if !config.issuers.is_empty() && config.audiences.is_empty() {
             return Err(ConfigError::missing("WARDEN_AUDIENCE"));
         }
         Ok(config)
     }
 
-    /// Builds the layer, with keys from `jwks_file`.
+    /// Builds the layer: keys by discovery and JWKS for each issuer (or from `jwks_file`), and
+    /// Entra issuers for `entra_tenants`.
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] naming the field that cannot work, including a missing key source.
+    /// [`ConfigError`] naming the field that cannot work.
     pub fn build(&self) -> Result<WardenLayer, ConfigError> {
-        let path = self
-            .jwks_file
-            .as_ref()
-            .ok_or_else(|| ConfigError::missing("jwks_file"))?;
-        let document = std::fs::read_to_string(path)
-            .map_err(|_| ConfigError::invalid("jwks_file", "cannot be read"))?;
-        self.builder_with(|issuer| issuer.jwks(document.clone()))?
-            .build()
+        if let Some(path) = &self.jwks_file {
+            let document = std::fs::read_to_string(path)
+                .map_err(|_| ConfigError::invalid("jwks_file", "cannot be read"))?;
+            return self
+                .builder_with(|issuer| issuer.jwks(document.clone()))?
+                .build();
+        }
+        let mut failure = None;
+        let builder = self.builder_with(|issuer| {
+            let url = issuer.issuer_url().to_owned();
+            match self.jwks_cache(&url) {
+                Ok(cache) => issuer.keys(cache),
+                Err(error) => {
+                    failure = Some(error);
+                    issuer
+                }
+            }
+        })?;
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        builder.build()
+    }
+
+    fn jwks_cache(&self, issuer: &str) -> Result<JwksCache, ConfigError> {
+        let mut cache = JwksCache::builder(issuer);
+        if let Some(secs) = self.jwks_cooldown_secs {
+            cache = cache.cooldown(Duration::from_secs(secs));
+        }
+        if let Some(secs) = self.jwks_ttl_secs {
+            cache = cache.ttl(Duration::from_secs(secs));
+        }
+        if let Some(algorithms) = &self.algorithms {
+            cache = cache.algorithms(algorithms.iter().copied());
+        }
+        cache.build()
+    }
+
+    fn entra(&self) -> Result<Option<Entra>, ConfigError> {
+        if self.entra_tenants.is_empty() {
+            return Ok(None);
+        }
+        let audiences = if self.entra_audiences.is_empty() {
+            &self.audiences
+        } else {
+            &self.entra_audiences
+        };
+        let mut entra = Entra::builder().audiences(audiences.iter().cloned());
+        if let Some(authority) = &self.entra_authority {
+            entra = entra.authority(authority.clone());
+        }
+        for tenant in &self.entra_tenants {
+            entra = if tenant == "*" {
+                entra.any_tenant()
+            } else {
+                entra.tenant(tenant.clone())
+            };
+        }
+        if let Some(secs) = self.jwks_cooldown_secs {
+            entra = entra.cooldown(Duration::from_secs(secs));
+        }
+        if let Some(secs) = self.jwks_ttl_secs {
+            entra = entra.ttl(Duration::from_secs(secs));
+        }
+        entra.build().map(Some)
     }
 
     /// Builds the layer with a key source per issuer made by `keys` (given the issuer URL).
@@ -182,7 +279,7 @@ impl WardenConfig {
         F: FnMut(&str) -> K,
     {
         self.builder_with(|issuer| {
-            let source = keys(&issuer_url(&issuer));
+            let source = keys(issuer.issuer_url());
             issuer.keys(source)
         })?
         .build()
@@ -192,10 +289,13 @@ impl WardenConfig {
     where
         F: FnMut(crate::issuer::IssuerBuilder) -> crate::issuer::IssuerBuilder,
     {
-        if self.issuers.is_empty() {
+        if self.issuers.is_empty() && self.entra_tenants.is_empty() {
             return Err(ConfigError::missing("issuers"));
         }
         let mut builder = WardenLayer::builder();
+        if let Some(entra) = self.entra()? {
+            builder = builder.entra(entra);
+        }
         for url in &self.issuers {
             let mut issuer = Issuer::builder(url.as_str())
                 .audiences(self.audiences.iter().cloned())
@@ -219,10 +319,6 @@ impl WardenConfig {
         }
         Ok(builder)
     }
-}
-
-fn issuer_url(builder: &crate::issuer::IssuerBuilder) -> String {
-    builder.issuer_url().to_owned()
 }
 
 fn list(value: &str) -> Vec<String> {
@@ -249,6 +345,13 @@ mod tests {
             ("WARDEN_PROFILE", "entra"),
             ("WARDEN_ALGORITHMS", "RS256,ES256"),
             ("WARDEN_ALLOW_ANONYMOUS", "true"),
+            ("WARDEN_JWKS_COOLDOWN_SECS", "30"),
+            ("WARDEN_JWKS_TTL_SECS", "600"),
+            (
+                "WARDEN_ENTRA_TENANTS",
+                "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            ),
+            ("WARDEN_ENTRA_AUTHORITY", "https://login.microsoftonline.us"),
             ("OTHER", "ignored"),
         ])
         .unwrap();
@@ -263,6 +366,37 @@ mod tests {
             Some(vec![Algorithm::RS256, Algorithm::ES256])
         );
         assert!(config.allow_anonymous);
+        assert_eq!(config.jwks_cooldown_secs, Some(30));
+        assert_eq!(config.jwks_ttl_secs, Some(600));
+        assert_eq!(
+            config.entra_tenants,
+            ["72f988bf-86f1-41af-91ab-2d7cd011db47"]
+        );
+        assert_eq!(
+            config.entra_authority.as_deref(),
+            Some("https://login.microsoftonline.us")
+        );
+    }
+
+    #[test]
+    fn builds_discovery_backed_and_entra_layers() {
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ISSUER", "https://login.example.com"),
+            ("WARDEN_AUDIENCE", "api://x"),
+            (
+                "WARDEN_ENTRA_TENANTS",
+                "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            ),
+        ])
+        .unwrap();
+        let layer = config.build().unwrap();
+        assert_eq!(layer.validator().issuers().count(), 3);
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ENTRA_TENANTS", "contoso.com"),
+            ("WARDEN_AUDIENCE", "api://x"),
+        ])
+        .unwrap();
+        assert_eq!(config.build().unwrap_err().field(), "entra_tenants");
     }
 
     #[test]

@@ -36,9 +36,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
-use crate::error::{ConfigError, Error};
 use crate::entra::{AnyTenant, Entra, TokenVersion};
 use crate::error::Forbidden;
+use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::keys::{BoxFuture, KeySet, Refresh};
 use crate::principal::Principal;
@@ -219,7 +219,12 @@ impl Validator {
 }
 
 /// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal.
-fn finish(parsed: Parsed<'_>, keys: &KeySet, exp: f64, issuer: &Issuer) -> Result<Principal, Error> {
+fn finish(
+    parsed: Parsed<'_>,
+    keys: &KeySet,
+    exp: f64,
+    issuer: &Issuer,
+) -> Result<Principal, Error> {
     let key = keys
         .find(parsed.kid.as_deref(), parsed.alg)
         .ok_or(Error::UnknownKey)?;

@@ -86,7 +86,7 @@ type SharedFetch = Shared<BoxFuture<Result<Arc<KeySet>, KeysUnavailable>>>;
 #[derive(Default)]
 struct State {
     in_flight: Option<SharedFetch>,
-    last_started: Option<Instant>,
+    last_kid_refresh: Option<Instant>,
     failures: u32,
     retry_at: Option<Instant>,
     jwks_uri: Option<String>,
@@ -98,7 +98,10 @@ impl fmt::Debug for JwksCache {
         f.debug_struct("JwksCache")
             .field("issuer", &self.inner.config.expected_issuer)
             .field("discovery_url", &self.inner.config.discovery_url)
-            .field("keys", &self.inner.snapshot.load().as_ref().map(|s| s.len()))
+            .field(
+                "keys",
+                &self.inner.snapshot.load().as_ref().map(|s| s.len()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +159,8 @@ impl JwksCache {
     /// Starts a fetch, or joins the one under way; honours the backoff after failures, and the
     /// cooldown when `forced` is false and keys are loaded.
     fn start_or_join(&self, forced: bool) -> Refresh {
+        // Only refreshes caused by an unknown `kid` (keys loaded, `forced` false) count against
+        // the cooldown; the first load and scheduled refreshes do not.
         let inner = &self.inner;
         let mut state = inner.state();
         if let Some(fetch) = &state.in_flight {
@@ -172,14 +177,17 @@ impl JwksCache {
         let loaded = inner.snapshot.load().is_some();
         if !forced
             && loaded
-            && let Some(last) = state.last_started
+            && let Some(last) = state.last_kid_refresh
             && now.duration_since(last) < inner.config.cooldown
         {
             return Refresh::NotNow {
                 retry_after: Some(inner.config.cooldown - now.duration_since(last)),
             };
         }
-        let fetch = Inner::start(inner, &mut state, now);
+        if !forced && loaded {
+            state.last_kid_refresh = Some(now);
+        }
+        let fetch = Inner::start(inner, &mut state);
         Refresh::Pending(inner.wait(fetch))
     }
 }
@@ -216,8 +224,7 @@ impl Inner {
 
     /// Spawns one fetch and records it as in flight. Called with the state lock held; the
     /// fetch runs on its own task, so no I/O happens under the lock.
-    fn start(this: &Arc<Self>, state: &mut State, now: Instant) -> SharedFetch {
-        state.last_started = Some(now);
+    fn start(this: &Arc<Self>, state: &mut State) -> SharedFetch {
         let weak = Arc::downgrade(this);
         let fetch: BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> =
             match tokio::runtime::Handle::try_current() {
@@ -314,7 +321,7 @@ impl Inner {
                 return;
             }
             // The task is not awaited by anyone; it installs the keys itself.
-            let _ = Inner::start(&inner, &mut state, Instant::now());
+            drop(Inner::start(&inner, &mut state));
         });
     }
 
@@ -332,8 +339,8 @@ impl Inner {
         if count.is_some_and(|n| n > MAX_KEYS) {
             return Err(FetchError::TooManyKeys);
         }
-        let set = KeySet::from_jwks(&body, &self.config.algorithms)
-            .map_err(|_| FetchError::NotJson)?;
+        let set =
+            KeySet::from_jwks(&body, &self.config.algorithms).map_err(|_| FetchError::NotJson)?;
         if set.is_empty() {
             return Err(FetchError::EmptyKeySet);
         }
@@ -374,7 +381,11 @@ impl Inner {
     }
 
     /// GET with the body cap and a content-type check; returns the body and `max-age`.
-    async fn get(&self, url: &str, accept: &[&str]) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+    async fn get(
+        &self,
+        url: &str,
+        accept: &[&str],
+    ) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
         let mut response = self
             .client
             .get(url)
@@ -457,7 +468,9 @@ impl fmt::Display for FetchError {
             FetchError::Status(code) => write!(f, "answered HTTP {code}"),
             FetchError::ContentType => f.write_str("answered a content type other than JSON"),
             FetchError::TooLarge => write!(f, "answered more than {MAX_BODY_BYTES} bytes"),
-            FetchError::NotJson => f.write_str("answered a document that is not a strict JSON key set"),
+            FetchError::NotJson => {
+                f.write_str("answered a document that is not a strict JSON key set")
+            }
             FetchError::TooManyKeys => write!(f, "answered more than {MAX_KEYS} keys"),
             FetchError::EmptyKeySet => f.write_str("answered no usable key"),
             FetchError::MissingJwksUri => f.write_str("discovery document has no jwks_uri"),
@@ -490,9 +503,7 @@ fn max_age(headers: &http::HeaderMap) -> Option<Duration> {
 /// Exponential backoff with jitter: 2 s, 4 s, 8 s … capped at 5 min, plus up to 25%.
 fn backoff(failures: u32) -> Duration {
     let exponent = failures.saturating_sub(1).min(16);
-    let base = FIRST_BACKOFF
-        .saturating_mul(1 << exponent)
-        .min(MAX_BACKOFF);
+    let base = FIRST_BACKOFF.saturating_mul(1 << exponent).min(MAX_BACKOFF);
     let mut byte = [0u8; 1];
     let _ = aws_lc_rs::rand::fill(&mut byte);
     base + base.mul_f64(f64::from(byte[0]) / 255.0 * 0.25)
@@ -583,7 +594,10 @@ impl JwksCacheBuilder {
             check_issuer_url(uri, "jwks_uri")?;
         }
         if self.fetch_timeout.is_zero() || self.connect_timeout.is_zero() {
-            return Err(ConfigError::invalid("timeouts", "must be greater than zero"));
+            return Err(ConfigError::invalid(
+                "timeouts",
+                "must be greater than zero",
+            ));
         }
         let client = match self.client {
             Some(client) => client,
@@ -632,7 +646,10 @@ mod tests {
     #[test]
     fn reads_max_age() {
         let mut headers = http::HeaderMap::new();
-        headers.insert(header::CACHE_CONTROL, "public, max-age=300".parse().unwrap());
+        headers.insert(
+            header::CACHE_CONTROL,
+            "public, max-age=300".parse().unwrap(),
+        );
         assert_eq!(max_age(&headers), Some(Duration::from_secs(300)));
         headers.insert(header::CACHE_CONTROL, "no-store".parse().unwrap());
         assert_eq!(max_age(&headers), Some(Duration::ZERO));
@@ -649,7 +666,9 @@ mod tests {
 
     #[test]
     fn refuses_plain_http_discovery_for_remote_hosts() {
-        let err = JwksCache::builder("http://login.example.com").build().unwrap_err();
+        let err = JwksCache::builder("http://login.example.com")
+            .build()
+            .unwrap_err();
         assert_eq!(err.field(), "issuer");
         assert!(JwksCache::builder("http://127.0.0.1:1").build().is_ok());
     }

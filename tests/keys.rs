@@ -1,0 +1,453 @@
+//! Keys from the issuer: discovery, the JWKS cache under rotation, outages and floods, and
+//! Microsoft Entra multi-tenant issuers, all against the fake issuer on loopback.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use warden::entra::{Entra, TokenVersion};
+use warden::keys::{JwksCache, KeySource, StaticKeys};
+use warden::{Error, Issuer, Validator, WardenLayer};
+use warden_integration_tests::{App, assert_refusal, invalid_token};
+use warden_testing::{Algorithm, Endpoint, FakeIssuer, Fault};
+
+fn cache(issuer: &FakeIssuer) -> warden::keys::JwksCacheBuilder {
+    JwksCache::builder(issuer.issuer_url()).timeouts(Duration::from_secs(2), Duration::from_secs(2))
+}
+
+fn validator(issuer: &FakeIssuer, keys: JwksCache) -> Validator {
+    Validator::builder()
+        .issuer(
+            Issuer::builder(issuer.issuer_url())
+                .audience(issuer.audience())
+                .keys(keys)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn app(issuer: &FakeIssuer, keys: JwksCache) -> App {
+    App::new(WardenLayer::new(validator(issuer, keys)))
+}
+
+#[tokio::test]
+async fn discovers_the_keys_and_accepts_tokens() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let app = app(&issuer, cache(&issuer).build().unwrap());
+    assert_eq!(
+        issuer.hits(Endpoint::Jwks),
+        0,
+        "nothing is fetched before a token needs it"
+    );
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+    assert_eq!(issuer.hits(Endpoint::Discovery), 1);
+    assert_eq!(issuer.hits(Endpoint::Jwks), 1);
+}
+
+#[tokio::test]
+async fn answers_503_with_retry_after_when_no_key_was_ever_loaded() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    issuer.set_fault(Endpoint::Discovery, Fault::Status(503));
+    let app = app(&issuer, cache(&issuer).build().unwrap());
+    for _ in 0..3 {
+        let answer = app.get_me_with(&issuer.token().sign()).await;
+        assert_refusal(&answer, 503, None, "signing keys unavailable");
+        let retry: u64 = answer.headers["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=300).contains(&retry));
+    }
+    assert_eq!(app.runs.count(), 0);
+    assert_eq!(
+        issuer.hits(Endpoint::Discovery),
+        1,
+        "retries back off; requests do not hammer"
+    );
+}
+
+#[tokio::test]
+async fn refuses_discovery_naming_another_issuer() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    issuer.set_fault(Endpoint::Discovery, Fault::WrongIssuer);
+    let app = app(&issuer, cache(&issuer).build().unwrap());
+    let answer = app.get_me_with(&issuer.token().sign()).await;
+    assert_refusal(&answer, 503, None, "signing keys unavailable");
+    assert_eq!(
+        issuer.hits(Endpoint::Jwks),
+        0,
+        "the discarded document's jwks_uri is not used"
+    );
+}
+
+#[tokio::test]
+async fn refuses_each_kind_of_bad_first_answer_with_503() {
+    for fault in [
+        Fault::Status(500),
+        Fault::Garbage,
+        Fault::Html,
+        Fault::EmptyKeySet,
+        Fault::Oversized(2 * 1024 * 1024),
+    ] {
+        let issuer = FakeIssuer::start().await.unwrap();
+        issuer.set_fault(Endpoint::Jwks, fault.clone());
+        let app = app(&issuer, cache(&issuer).build().unwrap());
+        let answer = app.get_me_with(&issuer.token().sign()).await;
+        assert_refusal(&answer, 503, None, "signing keys unavailable");
+        assert_eq!(app.runs.count(), 0, "{fault:?}");
+    }
+}
+
+#[tokio::test]
+async fn keeps_the_last_good_keys_through_every_kind_of_failed_refresh() {
+    for fault in [
+        Fault::Status(503),
+        Fault::Garbage,
+        Fault::Html,
+        Fault::EmptyKeySet,
+        Fault::WrongIssuer,
+        Fault::Oversized(2 * 1024 * 1024),
+        Fault::Hang,
+    ] {
+        let issuer = FakeIssuer::start().await.unwrap();
+        let keys = JwksCache::builder(issuer.issuer_url())
+            .timeouts(Duration::from_millis(300), Duration::from_millis(300))
+            .ttl(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        keys.prefetch().await.unwrap();
+        let app = app(&issuer, keys);
+        issuer.set_fault(Endpoint::Jwks, fault.clone());
+        issuer.set_fault(Endpoint::Discovery, fault.clone());
+        let fetches = issuer.hits(Endpoint::Jwks) + issuer.hits(Endpoint::Discovery);
+        // Let the background refresh fire and fail.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while issuer.hits(Endpoint::Jwks) + issuer.hits(Endpoint::Discovery) == fetches
+            && Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(Instant::now() < deadline, "no background refresh happened");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(
+            app.get_me_with(&issuer.token().sign()).await.status,
+            200,
+            "{fault:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn serves_every_valid_request_while_the_provider_is_down() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let keys = cache(&issuer)
+        .ttl(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let app = app(&issuer, keys);
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+    issuer.set_fault(Endpoint::Discovery, Fault::Status(503));
+    issuer.set_fault(Endpoint::Jwks, Fault::Status(503));
+    for _ in 0..50 {
+        assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn rides_through_key_rotation_under_traffic() {
+    let issuer = Arc::new(FakeIssuer::start().await.unwrap());
+    let keys = cache(&issuer).build().unwrap();
+    let validator = validator(&issuer, keys);
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let issuer = issuer.clone();
+        let validator = validator.clone();
+        workers.push(tokio::spawn(async move {
+            let mut failures = 0;
+            for _ in 0..100 {
+                if validator.validate(&issuer.token().sign()).await.is_err() {
+                    failures += 1;
+                }
+                tokio::task::yield_now().await;
+            }
+            failures
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Publish, then promote: a new kid reaches the validator and causes one refresh.
+    let new = issuer.add_key(Algorithm::ES256).unwrap();
+    issuer.promote(&new).unwrap();
+    let mut failures = 0;
+    for worker in workers {
+        failures += worker.await.unwrap();
+    }
+    assert_eq!(failures, 0);
+    assert_eq!(
+        validator.validate(&issuer.token().sign()).await.map(|_| ()),
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn forgets_a_retired_key_after_the_next_refresh() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let keys = cache(&issuer).build().unwrap();
+    let validator = validator(&issuer, keys.clone());
+    let old_token = issuer.token().sign();
+    assert!(validator.validate(&old_token).await.is_ok());
+    issuer.rotate(Algorithm::RS256).unwrap();
+    // A token of the new key makes the cache refresh; the new set no longer has the old key.
+    assert!(validator.validate(&issuer.token().sign()).await.is_ok());
+    assert!(!keys.snapshot().unwrap().contains_kid("key-1"));
+    assert_eq!(
+        validator.validate(&old_token).await.unwrap_err(),
+        Error::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn shares_one_fetch_between_a_thousand_requests_for_a_new_kid() {
+    let issuer = Arc::new(FakeIssuer::start().await.unwrap());
+    let keys = cache(&issuer).build().unwrap();
+    keys.prefetch().await.unwrap();
+    let validator = validator(&issuer, keys);
+    let new = issuer.add_key(Algorithm::ES256).unwrap();
+    issuer.promote(&new).unwrap();
+    let token = issuer.token().sign();
+    let before = issuer.hits(Endpoint::Jwks);
+    issuer.set_fault(Endpoint::Jwks, Fault::Delay(Duration::from_millis(200)));
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let validator = validator.clone();
+            let token = token.clone();
+            tokio::spawn(async move { validator.validate(&token).await.is_ok() })
+        })
+        .collect();
+    let mut accepted = 0;
+    for task in tasks {
+        accepted += usize::from(task.await.unwrap());
+    }
+    assert_eq!(accepted, 1000);
+    assert_eq!(issuer.hits(Endpoint::Jwks) - before, 1);
+}
+
+#[tokio::test]
+async fn bounds_fetches_for_a_thousand_random_unknown_kids() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let keys = cache(&issuer).build().unwrap();
+    keys.prefetch().await.unwrap();
+    let validator = validator(&issuer, keys);
+    let before = issuer.hits(Endpoint::Jwks) + issuer.hits(Endpoint::Discovery);
+    for i in 0..1000 {
+        let token = issuer.token().header("kid", format!("random-{i}")).sign();
+        assert_eq!(
+            validator.validate(&token).await.unwrap_err(),
+            Error::UnknownKey
+        );
+    }
+    let fetches = issuer.hits(Endpoint::Jwks) + issuer.hits(Endpoint::Discovery) - before;
+    assert!(fetches <= 2, "{fetches} fetches for one cooldown");
+}
+
+#[tokio::test]
+async fn bounds_the_wait_on_a_jwks_endpoint_that_hangs() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    issuer.set_fault(Endpoint::Jwks, Fault::Hang);
+    let keys = JwksCache::builder(issuer.issuer_url())
+        .timeouts(Duration::from_millis(500), Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let app = app(&issuer, keys);
+    let started = Instant::now();
+    let answer = app.get_me_with(&issuer.token().sign()).await;
+    assert_refusal(&answer, 503, None, "signing keys unavailable");
+    // A liveness bound, not a speed target: the request must not wait on the hang.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn fetches_nothing_for_an_untrusted_issuer() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let app = app(&issuer, cache(&issuer).build().unwrap());
+    let token = issuer
+        .token()
+        .claim("iss", "http://127.0.0.1:1/attacker")
+        .sign();
+    let description = "untrusted issuer";
+    app.assert_refused(&token, 401, &invalid_token(description), description)
+        .await;
+    assert_eq!(
+        issuer.hits(Endpoint::Discovery) + issuer.hits(Endpoint::Jwks),
+        0
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Microsoft Entra
+
+const TENANT: &str = "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c";
+const OTHER_TENANT: &str = "0c9d8e7f-6a5b-4c3d-8e1f-2a3b4c5d6e7f";
+
+async fn entra_issuer() -> FakeIssuer {
+    FakeIssuer::builder().entra(TENANT).start().await.unwrap()
+}
+
+fn entra(issuer: &FakeIssuer) -> warden::entra::EntraBuilder {
+    Entra::builder()
+        .authority(issuer.base_url())
+        .v1_issuer_base(format!("{}/sts", issuer.base_url()))
+        .audience(issuer.audience())
+}
+
+fn entra_app(builder: warden::entra::EntraBuilder) -> App {
+    App::new(
+        WardenLayer::builder()
+            .entra(builder.build().unwrap())
+            .build()
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn accepts_entra_v2_and_v1_tokens_of_an_allowed_tenant() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(entra(&issuer).tenant(TENANT));
+    assert_eq!(
+        app.get_me_with(&issuer.token().scopes(["Orders.Read"]).sign())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        app.get_me_with(&issuer.token().v1().sign()).await.status,
+        200
+    );
+    assert_eq!(
+        app.get_me_with(&issuer.token().app_only().roles(["Orders.Admin"]).sign())
+            .await
+            .status,
+        200
+    );
+    // The common endpoint's templated issuer was accepted, and fetched once.
+    assert_eq!(issuer.hits(Endpoint::Discovery), 1);
+    assert_eq!(issuer.hits(Endpoint::Jwks), 1);
+}
+
+#[tokio::test]
+async fn refuses_a_foreign_tenant_without_fetching() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(entra(&issuer).tenant(TENANT));
+    let token = issuer.token().tenant(OTHER_TENANT).sign();
+    let description = "untrusted issuer";
+    app.assert_refused(&token, 401, &invalid_token(description), description)
+        .await;
+    assert_eq!(
+        issuer.hits(Endpoint::Discovery) + issuer.hits(Endpoint::Jwks),
+        0
+    );
+}
+
+#[tokio::test]
+async fn refuses_a_tid_that_differs_from_the_issuer_tenant() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(entra(&issuer).tenant(TENANT));
+    let token = issuer.token().claim("tid", OTHER_TENANT).sign();
+    let description = "tenant does not match issuer";
+    app.assert_refused(&token, 401, &invalid_token(description), description)
+        .await;
+}
+
+#[tokio::test]
+async fn refuses_a_version_the_api_does_not_accept() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(entra(&issuer).tenant(TENANT).versions([TokenVersion::V2]));
+    let description = "untrusted issuer";
+    app.assert_refused(
+        &issuer.token().v1().sign(),
+        401,
+        &invalid_token(description),
+        description,
+    )
+    .await;
+    let mislabelled = issuer.token().claim("ver", "1.0").sign();
+    let description = "wrong token type";
+    app.assert_refused(&mislabelled, 401, &invalid_token(description), description)
+        .await;
+}
+
+#[tokio::test]
+async fn refuses_a_key_whose_issuer_member_names_another_tenant() {
+    let issuer = entra_issuer().await;
+    let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+    jwks["keys"][0]["issuer"] = json!(format!("{}/{OTHER_TENANT}/v2.0", issuer.base_url()));
+    let keys = StaticKeys::from_jwks(&jwks.to_string()).unwrap();
+    let app = entra_app(entra(&issuer).tenant(TENANT).keys(keys));
+    let description = "untrusted issuer";
+    app.assert_refused(
+        &issuer.token().sign(),
+        401,
+        &invalid_token(description),
+        description,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn accepts_any_tenant_only_when_opted_in() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(entra(&issuer).any_tenant());
+    assert_eq!(
+        app.get_me_with(&issuer.token().tenant(OTHER_TENANT).sign())
+            .await
+            .status,
+        200
+    );
+    let not_a_guid = issuer.token().tenant("contoso.onmicrosoft.com").sign();
+    let description = "untrusted issuer";
+    app.assert_refused(&not_a_guid, 401, &invalid_token(description), description)
+        .await;
+}
+
+#[tokio::test]
+async fn refuses_a_client_off_the_allow_list_with_403() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(
+        entra(&issuer)
+            .tenant(TENANT)
+            .allowed_clients(["trusted-app"]),
+    );
+    assert_eq!(
+        app.get_me_with(&issuer.token().client("trusted-app").sign())
+            .await
+            .status,
+        200
+    );
+    let description = "client application not allowed";
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_scope", error_description="{description}""#
+    );
+    app.assert_refused(
+        &issuer.token().client("rogue-app").sign(),
+        403,
+        &challenge,
+        description,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn uses_the_application_http_client() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let client = reqwest::Client::builder().build().unwrap();
+    let keys = JwksCache::builder(issuer.issuer_url())
+        .client(client)
+        .build()
+        .unwrap();
+    let app = app(&issuer, keys);
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+}
