@@ -77,7 +77,8 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{Error, Forbidden};
+use crate::cae;
+use crate::error::{ClaimsChallenge, Error, Forbidden, StepUp};
 use crate::extract::AuthRejection;
 use crate::keys::BoxFuture;
 use crate::layer::{ResponseFuture, WardenContext};
@@ -107,6 +108,10 @@ pub trait Scopes: NameSet {}
 pub trait Roles: NameSet {}
 /// A set of security groups (object ids); see [`groups!`](crate::groups).
 pub trait Groups: NameSet {}
+/// A set of Entra authentication context ids; see [`auth_contexts!`](crate::auth_contexts).
+pub trait AuthContexts: NameSet {}
+/// A set of RFC 9470 `acr` values; see [`acr_values!`](crate::acr_values).
+pub trait AcrValues: NameSet {}
 
 /// Checks names at compile time: non-empty, and only the characters of an RFC 6749 §3.3
 /// scope-token (`%x21 / %x23-5B / %x5D-7E`: no space, quote or backslash).
@@ -204,6 +209,28 @@ macro_rules! groups {
     ($($tokens:tt)*) => { $crate::__warden_names!(Groups; $($tokens)*); };
 }
 
+/// Declares Entra authentication context ids (`c1` … `c99`) for [`RequireAuthContext`]; the same
+/// forms as [`scopes!`](crate::scopes).
+///
+/// ```
+/// warden::auth_contexts! { pub StrongAuth = "c1"; }
+/// ```
+#[macro_export]
+macro_rules! auth_contexts {
+    ($($tokens:tt)*) => { $crate::__warden_names!(AuthContexts; $($tokens)*); };
+}
+
+/// Declares RFC 9470 `acr` values for [`RequireAcr`]; the same forms as
+/// [`scopes!`](crate::scopes), `any(..)` listing them in order of preference.
+///
+/// ```
+/// warden::acr_values! { pub Phr = "phr"; }
+/// ```
+#[macro_export]
+macro_rules! acr_values {
+    ($($tokens:tt)*) => { $crate::__warden_names!(AcrValues; $($tokens)*); };
+}
+
 /// Requires delegated scopes `S` (from `scope` or `scp`). See the [module docs](self).
 pub struct RequireScope<S>(PhantomData<fn() -> S>);
 /// Requires app roles `R` (from `roles`). See the [module docs](self).
@@ -213,6 +240,17 @@ pub struct RequireGroup<G>(PhantomData<fn() -> G>);
 /// Microsoft's "scope or app permission": a user's token with one of the scopes `S`, or an
 /// app-only token with one of the roles `R`.
 pub struct RequireScopeOrRole<S, R>(PhantomData<fn() -> (S, R)>);
+/// Requires an Entra authentication context `C` in the token's `acrs` (step-up). A CAE-capable
+/// client gets Microsoft's claims challenge for it; any other client an RFC 9470
+/// `insufficient_user_authentication` challenge with `acr_values`.
+pub struct RequireAuthContext<C>(PhantomData<fn() -> C>);
+/// Requires an `acr` (RFC 9470) among `A`; otherwise 401 `insufficient_user_authentication`
+/// with `acr_values`.
+pub struct RequireAcr<A>(PhantomData<fn() -> A>);
+/// Requires an authentication no older than `MAX_AGE_SECS` (RFC 9470, against `auth_time`);
+/// otherwise 401 `insufficient_user_authentication` with `max_age`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequireRecentAuth<const MAX_AGE_SECS: u64>;
 /// Requires an application acting as itself (an app-only token).
 #[derive(Debug, Clone, Copy)]
 pub struct RequireApp;
@@ -233,7 +271,14 @@ macro_rules! marker_impls {
         impl<$($p),+> Copy for $ty<$($p),+> {}
     )*};
 }
-marker_impls!(RequireScope<S>, RequireRole<R>, RequireGroup<G>, RequireScopeOrRole<S, R>);
+marker_impls!(
+    RequireScope<S>,
+    RequireRole<R>,
+    RequireGroup<G>,
+    RequireScopeOrRole<S, R>,
+    RequireAuthContext<C>,
+    RequireAcr<A>
+);
 
 /// A requirement with names chosen at run time, for [`RequirementLayer`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,6 +502,84 @@ impl<St: Send + Sync, S: Scopes, R: Roles> FromRequestParts<St> for RequireScope
         check_scope_or_role(principal, S::NAMES, R::NAMES)
             .map_err(|f| AuthRejection::refused(context, f.into()))?;
         Ok(RequireScopeOrRole(PhantomData))
+    }
+}
+
+impl<St: Send + Sync, C: AuthContexts> FromRequestParts<St> for RequireAuthContext<C> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireAuthContext")?;
+        let satisfied = match C::MATCH {
+            Match::Any => C::NAMES
+                .iter()
+                .any(|id| principal.auth_contexts().any(|a| a == *id)),
+            Match::All => C::NAMES
+                .iter()
+                .all(|id| principal.auth_contexts().any(|a| a == *id)),
+        };
+        if satisfied {
+            return Ok(RequireAuthContext(PhantomData));
+        }
+        // Ask for the first context the token lacks.
+        let id = C::NAMES
+            .iter()
+            .find(|id| !principal.auth_contexts().any(|a| a == **id))
+            .copied()
+            .unwrap_or_default();
+        let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
+            authorization_uri: context.validator().cae_authorization_uri().to_owned(),
+            claims: cae::claims_challenge(&cae::acrs_claims_request(id)),
+        });
+        let step_up = StepUp::AuthContext {
+            id: id.to_owned(),
+            challenge,
+        };
+        Err(AuthRejection::refused(
+            context,
+            Error::StepUpRequired(step_up),
+        ))
+    }
+}
+
+impl<St: Send + Sync, A: AcrValues> FromRequestParts<St> for RequireAcr<A> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireAcr")?;
+        if principal.acr().is_some_and(|acr| A::NAMES.contains(&acr)) {
+            return Ok(RequireAcr(PhantomData));
+        }
+        let values = A::NAMES.iter().map(|v| (*v).to_owned()).collect();
+        Err(AuthRejection::refused(
+            context,
+            Error::StepUpRequired(StepUp::Acr { values }),
+        ))
+    }
+}
+
+impl<St: Send + Sync, const MAX_AGE_SECS: u64> FromRequestParts<St>
+    for RequireRecentAuth<MAX_AGE_SECS>
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireRecentAuth")?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        // A missing `auth_time` cannot prove recency: step up (RFC 9470 §6.1).
+        let recent = principal
+            .auth_time()
+            .is_some_and(|at| now - at <= MAX_AGE_SECS as f64);
+        if recent {
+            return Ok(RequireRecentAuth);
+        }
+        Err(AuthRejection::refused(
+            context,
+            Error::StepUpRequired(StepUp::MaxAge { secs: MAX_AGE_SECS }),
+        ))
     }
 }
 

@@ -10,6 +10,10 @@
 //! | [`Error::InvalidRequest`] | 400 | `Bearer realm="api", error="invalid_request", error_description="…"` |
 //! | [`Error::Forbidden`] (missing scope) | 403 | `Bearer realm="api", error="insufficient_scope", scope="…"` |
 //! | [`Error::Forbidden`] (missing role, group, …) | 403 | `Bearer realm="api", error="insufficient_scope", error_description="…"` |
+//! | [`Error::Revoked`], CAE-capable client | 401 | `Bearer realm="", authorization_uri="…", error="insufficient_claims", claims="…"` |
+//! | [`Error::Revoked`], other client | 401 | `Bearer realm="api", error="invalid_token", error_description="token revoked"` |
+//! | [`Error::StepUpRequired`] (auth context, CAE-capable) | 401 | the claims challenge, `acrs` |
+//! | [`Error::StepUpRequired`] (other) | 401 | `Bearer realm="api", error="insufficient_user_authentication", error_description="…", acr_values="…"` or `max_age="…"` |
 //! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`] | 503 | none; `Retry-After` instead |
 //! | every other variant | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
 //!
@@ -42,7 +46,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::error::{ConfigError, Error, Forbidden};
+use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, StepUp};
 
 /// The OAuth error codes warden sends in a `Bearer` challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,6 +133,7 @@ pub struct Challenge {
     description: Option<&'static str>,
     detail: Option<&'static str>,
     params: Vec<(&'static str, Cow<'static, str>)>,
+    leading: Option<(&'static str, Cow<'static, str>)>,
     realm: Option<Cow<'static, str>>,
     retry_after_secs: Option<u64>,
 }
@@ -142,6 +147,7 @@ impl Challenge {
             description: None,
             detail: None,
             params: Vec::new(),
+            leading: None,
             realm: None,
             retry_after_secs: None,
         }
@@ -187,6 +193,17 @@ impl Challenge {
         self
     }
 
+    /// Microsoft's claims challenge (401): `realm=""`, `authorization_uri`,
+    /// `error="insufficient_claims"`, `claims`, in that order, in one header.
+    pub fn claims_challenge(claims: &ClaimsChallenge) -> Self {
+        let mut challenge = Challenge::new(StatusCode::UNAUTHORIZED)
+            .with_realm("")
+            .with_error(ErrorCode::InsufficientClaims)
+            .with_param("claims", claims.claims.clone());
+        challenge.leading = Some(("authorization_uri", claims.authorization_uri.clone().into()));
+        challenge
+    }
+
     /// Sets `Retry-After`, in seconds.
     #[must_use]
     pub fn with_retry_after(mut self, secs: u64) -> Self {
@@ -227,6 +244,9 @@ impl Challenge {
         out.push_str("Bearer ");
         let realm = self.realm.as_deref().unwrap_or(realm.as_str());
         push_param(&mut out, "realm", realm, false);
+        if let Some((name, value)) = &self.leading {
+            push_param(&mut out, name, value, true);
+        }
         if let Some(code) = self.error {
             push_param(&mut out, "error", code.as_str(), true);
         }
@@ -298,6 +318,26 @@ impl From<&Error> for Challenge {
                 Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_description(error.description())
                     .with_retry_after(retry_after.as_secs().max(1))
+            }
+            Error::Revoked {
+                challenge: Some(claims),
+                ..
+            }
+            | Error::StepUpRequired(StepUp::AuthContext {
+                challenge: Some(claims),
+                ..
+            }) => Challenge::claims_challenge(claims).with_detail(error.description()),
+            Error::StepUpRequired(step_up) => {
+                let challenge = Challenge::new(StatusCode::UNAUTHORIZED)
+                    .with_error(ErrorCode::InsufficientUserAuthentication)
+                    .with_description(error.description());
+                match step_up {
+                    StepUp::AuthContext { id, .. } => {
+                        challenge.with_param("acr_values", id.clone())
+                    }
+                    StepUp::Acr { values } => challenge.with_param("acr_values", values.join(" ")),
+                    StepUp::MaxAge { secs } => challenge.with_param("max_age", secs.to_string()),
+                }
             }
             Error::GroupsUnavailable => Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_description(error.description())

@@ -76,6 +76,7 @@ pub(crate) struct EntraBinding {
 /// Entra issuers, ready for [`WardenBuilder::entra`](crate::WardenBuilder::entra).
 #[derive(Debug, Clone)]
 pub struct Entra {
+    pub(crate) authority: String,
     pub(crate) issuers: Vec<Issuer>,
     pub(crate) any_tenant: Option<Arc<AnyTenant>>,
 }
@@ -338,6 +339,7 @@ impl EntraBuilder {
                 )?);
             }
         }
+        let authority = self.authority.clone();
         let any_tenant = self.any_tenant.then(|| {
             Arc::new(AnyTenant {
                 authority: self.authority,
@@ -350,6 +352,7 @@ impl EntraBuilder {
             })
         });
         Ok(Entra {
+            authority,
             issuers,
             any_tenant,
         })

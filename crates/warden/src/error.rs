@@ -94,6 +94,16 @@ pub enum Error {
     AlgorithmMismatch,
     /// The signature does not verify.
     BadSignature,
+    /// A revocation rule matches the token (Continuous Access Evaluation). Answered 401 with
+    /// Microsoft's claims challenge if the client is CAE-capable, else `invalid_token`.
+    Revoked {
+        /// The revocation instant, seconds since the Unix epoch.
+        at: u64,
+        /// The claims challenge, for a CAE-capable client.
+        challenge: Option<ClaimsChallenge>,
+    },
+    /// The route needs stronger or more recent authentication (RFC 9470, Entra auth context).
+    StepUpRequired(StepUp),
     /// The caller is authenticated but lacks what the route requires (403 `insufficient_scope`).
     Forbidden(Forbidden),
     /// A group requirement met a token whose group list was replaced by an overage marker, and
@@ -133,6 +143,38 @@ pub enum Malformed {
     DuplicateMember,
     /// A header parameter has the wrong JSON type (for example a numeric `kid`).
     HeaderParameter,
+}
+
+/// Microsoft's claims challenge: where to get a new token, and the claims it must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimsChallenge {
+    /// `{authority}/common/oauth2/authorize`.
+    pub authorization_uri: String,
+    /// Standard base64 (padded) of the claims request JSON.
+    pub claims: String,
+}
+
+/// The authentication a route needs and the token lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepUp {
+    /// An Entra authentication context (`acrs`), e.g. `c1`.
+    AuthContext {
+        /// The auth context id.
+        id: String,
+        /// The claims challenge, for a CAE-capable client.
+        challenge: Option<ClaimsChallenge>,
+    },
+    /// One of these `acr` values (RFC 9470 `acr_values`).
+    Acr {
+        /// The acceptable values, in order of preference.
+        values: Vec<String>,
+    },
+    /// Authentication no older than this (RFC 9470 `max_age`, against `auth_time`).
+    MaxAge {
+        /// Seconds.
+        secs: u64,
+    },
 }
 
 /// What an authenticated caller lacks (RFC 6750 §3.1 `insufficient_scope`, answered 403).
@@ -197,6 +239,7 @@ impl Error {
                 | Error::KeysUnavailable { .. }
                 | Error::Forbidden(_)
                 | Error::GroupsUnavailable
+                | Error::StepUpRequired(_)
         )
     }
 
@@ -236,6 +279,11 @@ impl Error {
             Error::KeysUnavailable { .. } => "signing keys unavailable",
             Error::Forbidden(forbidden) => forbidden.description(),
             Error::GroupsUnavailable => "group membership unavailable",
+            Error::Revoked { .. } => "token revoked",
+            Error::StepUpRequired(StepUp::MaxAge { .. }) => {
+                "more recent authentication is required"
+            }
+            Error::StepUpRequired(_) => "a different authentication level is required",
         }
     }
 
@@ -267,6 +315,8 @@ impl Error {
             Error::KeysUnavailable { .. } => "keys_unavailable",
             Error::Forbidden(_) => "forbidden",
             Error::GroupsUnavailable => "groups_unavailable",
+            Error::Revoked { .. } => "revoked",
+            Error::StepUpRequired(_) => "step_up_required",
         }
     }
 }

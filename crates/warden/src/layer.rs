@@ -92,6 +92,10 @@ impl WardenContext {
         self.shared.respond(error)
     }
 
+    pub(crate) fn validator(&self) -> &Validator {
+        &self.shared.validator
+    }
+
     pub(crate) fn group_resolver(&self) -> Option<&CachedGroups> {
         self.shared.groups.as_ref()
     }
@@ -209,6 +213,19 @@ impl WardenBuilder {
     /// Trusts Microsoft Entra issuers (see [`Entra`](crate::entra::Entra)).
     pub fn entra(mut self, entra: crate::entra::Entra) -> Self {
         self.validator = self.validator.entra(entra);
+        self
+    }
+
+    /// Uses this revocation store (default: an in-memory one; see [`cae`](crate::cae)).
+    pub fn revocations(mut self, store: Arc<dyn crate::cae::RevocationStore>) -> Self {
+        self.validator = self.validator.revocations(store);
+        self
+    }
+
+    /// The authority named in claims challenges (default: the Entra authority, else
+    /// `https://login.microsoftonline.com`).
+    pub fn cae_authority(mut self, authority: impl Into<String>) -> Self {
+        self.validator = self.validator.cae_authority(authority);
         self
     }
 

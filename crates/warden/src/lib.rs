@@ -54,6 +54,7 @@
 
 pub mod authz;
 pub mod bearer;
+pub mod cae;
 pub mod challenge;
 pub mod config;
 pub mod entra;
@@ -69,7 +70,9 @@ mod validator;
 
 pub use challenge::{Challenge, ErrorCode, Realm};
 pub use config::WardenConfig;
-pub use error::{ConfigError, Error, Forbidden, InvalidRequest, Malformed};
+pub use error::{
+    ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, StepUp,
+};
 pub use extract::{AuthRejection, Claims};
 pub use issuer::{Issuer, IssuerBuilder, Profile};
 pub use jsonwebtoken::Algorithm;

@@ -166,6 +166,46 @@ impl Principal {
         &self.inner.roles
     }
 
+    /// When the token was issued (`iat`), seconds since the Unix epoch.
+    pub fn issued_at(&self) -> Option<f64> {
+        self.claim("iat").and_then(Value::as_f64)
+    }
+
+    /// The sign-in session (`sid`).
+    pub fn session_id(&self) -> Option<&str> {
+        self.claim_str("sid")
+    }
+
+    /// Whether the client declared it can answer claims challenges: `xms_cc` (string or array)
+    /// contains `cp1`, in any case.
+    pub fn is_cae_capable(&self) -> bool {
+        let is_cp1 = |v: &Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1"));
+        match self.claim("xms_cc") {
+            Some(Value::Array(values)) => values.iter().any(is_cp1),
+            Some(value) => is_cp1(value),
+            None => false,
+        }
+    }
+
+    /// Satisfied Entra authentication contexts (`acrs`).
+    pub fn auth_contexts(&self) -> impl Iterator<Item = &str> {
+        self.claim("acrs")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
+
+    /// The authentication context class (`acr`, RFC 9470).
+    pub fn acr(&self) -> Option<&str> {
+        self.claim_str("acr")
+    }
+
+    /// When the user last authenticated (`auth_time`), seconds since the Unix epoch.
+    pub fn auth_time(&self) -> Option<f64> {
+        self.claim("auth_time").and_then(Value::as_f64)
+    }
+
     /// Security group object ids (`groups`), empty when absent or replaced by an overage marker
     /// (see [`has_group_overage`](Self::has_group_overage)).
     pub fn groups(&self) -> &[String] {

@@ -36,8 +36,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
+use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::entra::{AnyTenant, Entra, TokenVersion};
-use crate::error::Forbidden;
+use crate::error::{ClaimsChallenge, Forbidden};
 use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::keys::{BoxFuture, KeySet, Refresh};
@@ -59,6 +60,8 @@ pub struct Validator {
 struct Inner {
     issuers: HashMap<String, Issuer>,
     any_tenant: Vec<Arc<AnyTenant>>,
+    revocations: Arc<dyn RevocationStore>,
+    authorization_uri: String,
     leeway: u64,
     max_token_bytes: usize,
 }
@@ -85,6 +88,8 @@ impl Validator {
         ValidatorBuilder {
             issuers: Vec::new(),
             any_tenant: Vec::new(),
+            revocations: None,
+            cae_authority: None,
             leeway: DEFAULT_LEEWAY,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
@@ -105,6 +110,16 @@ impl Validator {
     /// The cap on token length, in bytes.
     pub fn max_token_bytes(&self) -> usize {
         self.inner.max_token_bytes
+    }
+
+    /// The revocation store checked on every request; revoke through it.
+    pub fn revocations(&self) -> &Arc<dyn RevocationStore> {
+        &self.inner.revocations
+    }
+
+    /// Where claims challenges send clients: `{authority}/common/oauth2/authorize`.
+    pub fn cae_authorization_uri(&self) -> &str {
+        &self.inner.authorization_uri
     }
 
     /// The trusted issuers.
@@ -136,7 +151,7 @@ impl Validator {
                 None => true,
             };
             if known {
-                return Step::Done(finish(parsed, set, exp, &issuer));
+                return Step::Done(self.inner.finish(parsed, set, exp, &issuer));
             }
         }
         match issuer.keys().refresh() {
@@ -149,13 +164,14 @@ impl Validator {
             Refresh::Pending(refresh) => {
                 let token = token.to_owned();
                 let had_keys = snapshot.is_some();
+                let inner = self.inner.clone();
                 Step::NeedKeys(Box::pin(async move {
                     match refresh.await {
                         Ok(set) => {
                             // Same bytes, same outcome as above: parse again rather than keep
                             // borrowed state across the await.
                             let parsed = token::parse(&token)?;
-                            finish(parsed, &set, exp, &issuer)
+                            inner.finish(parsed, &set, exp, &issuer)
                         }
                         Err(_) if had_keys => Err(Error::UnknownKey),
                         Err(unavailable) => Err(Error::KeysUnavailable {
@@ -218,41 +234,54 @@ impl Validator {
     }
 }
 
-/// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal.
-fn finish(
-    parsed: Parsed<'_>,
-    keys: &KeySet,
-    exp: f64,
-    issuer: &Issuer,
-) -> Result<Principal, Error> {
-    let key = keys
-        .find(parsed.kid.as_deref(), parsed.alg)
-        .ok_or(Error::UnknownKey)?;
-    if !key.allows(parsed.alg) {
-        return Err(Error::AlgorithmMismatch);
-    }
-    let signature = parsed.signature_bytes()?;
-    if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), signature) {
-        return Err(Error::BadSignature);
-    }
-    // Entra publishes one key set for every tenant, each key with a templated `issuer`: the key
-    // must belong to the token's issuer (RFC 8725 §3.8).
-    if let Some(binding) = issuer.entra()
-        && binding.version == TokenVersion::V2
-        && let Some(template) = key.issuer()
-        && template.replace("{tenantid}", &binding.tenant) != issuer.issuer()
-    {
-        return Err(Error::UntrustedIssuer);
-    }
-    if let Some(allowed) = issuer.allowed_clients() {
-        let client = claims::string(&parsed.claims, "client_id")
-            .or_else(|| claims::string(&parsed.claims, "azp"))
-            .or_else(|| claims::string(&parsed.claims, "appid"));
-        if !client.is_some_and(|c| allowed.iter().any(|a| a == c)) {
-            return Err(Forbidden::ClientNotAllowed.into());
+impl Inner {
+    /// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal,
+    /// revocation.
+    fn finish(
+        &self,
+        parsed: Parsed<'_>,
+        keys: &KeySet,
+        exp: f64,
+        issuer: &Issuer,
+    ) -> Result<Principal, Error> {
+        let key = keys
+            .find(parsed.kid.as_deref(), parsed.alg)
+            .ok_or(Error::UnknownKey)?;
+        if !key.allows(parsed.alg) {
+            return Err(Error::AlgorithmMismatch);
         }
+        let signature = parsed.signature_bytes()?;
+        if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), signature) {
+            return Err(Error::BadSignature);
+        }
+        // Entra publishes one key set for every tenant, each key with a templated `issuer`: the key
+        // must belong to the token's issuer (RFC 8725 §3.8).
+        if let Some(binding) = issuer.entra()
+            && binding.version == TokenVersion::V2
+            && let Some(template) = key.issuer()
+            && template.replace("{tenantid}", &binding.tenant) != issuer.issuer()
+        {
+            return Err(Error::UntrustedIssuer);
+        }
+        if let Some(allowed) = issuer.allowed_clients() {
+            let client = claims::string(&parsed.claims, "client_id")
+                .or_else(|| claims::string(&parsed.claims, "azp"))
+                .or_else(|| claims::string(&parsed.claims, "appid"));
+            if !client.is_some_and(|c| allowed.iter().any(|a| a == c)) {
+                return Err(Forbidden::ClientNotAllowed.into());
+            }
+        }
+        let principal =
+            Principal::from_verified(parsed.claims, parsed.payload, exp, issuer.profile())?;
+        if let Some(at) = self.revocations.revoked_since(&principal) {
+            let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
+                authorization_uri: self.authorization_uri.clone(),
+                claims: cae::claims_challenge(&cae::nbf_claims_request(at)),
+            });
+            return Err(Error::Revoked { at, challenge });
+        }
+        Ok(principal)
     }
-    Principal::from_verified(parsed.claims, parsed.payload, exp, issuer.profile())
 }
 
 fn unix_now() -> u64 {
@@ -268,6 +297,8 @@ fn unix_now() -> u64 {
 pub struct ValidatorBuilder {
     issuers: Vec<Issuer>,
     any_tenant: Vec<Arc<AnyTenant>>,
+    revocations: Option<Arc<dyn RevocationStore>>,
+    cae_authority: Option<String>,
     leeway: Duration,
     max_token_bytes: usize,
 }
@@ -281,8 +312,22 @@ impl ValidatorBuilder {
 
     /// Trusts Microsoft Entra issuers (see [`Entra`]).
     pub fn entra(mut self, entra: Entra) -> Self {
+        self.cae_authority.get_or_insert(entra.authority);
         self.issuers.extend(entra.issuers);
         self.any_tenant.extend(entra.any_tenant);
+        self
+    }
+
+    /// Uses this revocation store (default: an [`InMemoryRevocations`]).
+    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// The authority named in claims challenges (`{authority}/common/oauth2/authorize`); default
+    /// the Entra authority if configured, else `https://login.microsoftonline.com`.
+    pub fn cae_authority(mut self, authority: impl Into<String>) -> Self {
+        self.cae_authority = Some(authority.into());
         self
     }
 
@@ -320,6 +365,14 @@ impl ValidatorBuilder {
                 "must be at least 1024",
             ));
         }
+        let authority = self
+            .cae_authority
+            .unwrap_or_else(|| crate::entra::DEFAULT_AUTHORITY.to_owned());
+        crate::issuer::check_issuer_url(&authority, "cae_authority")?;
+        let authorization_uri = format!(
+            "{}/common/oauth2/authorize",
+            authority.trim_end_matches('/')
+        );
         let mut issuers = HashMap::with_capacity(self.issuers.len());
         for issuer in self.issuers {
             let name = issuer.issuer().to_owned();
@@ -331,6 +384,10 @@ impl ValidatorBuilder {
             inner: Arc::new(Inner {
                 issuers,
                 any_tenant: self.any_tenant,
+                revocations: self
+                    .revocations
+                    .unwrap_or_else(|| Arc::new(InMemoryRevocations::default())),
+                authorization_uri,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,
             }),

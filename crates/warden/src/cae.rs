@@ -1,0 +1,360 @@
+//! Continuous Access Evaluation: revocation of tokens before they expire, answered with
+//! Microsoft's claims challenge to clients that can take one.
+//!
+//! Zero Trust assumes breach: when an account is disabled, a session revoked or an application's
+//! credentials leak, the API stops honouring tokens at once instead of waiting for them to expire.
+//! A [`RevocationStore`] holds revocation rules; warden checks every verified token against it,
+//! O(1) and without I/O, right after the signature and before any requirement.
+//!
+//! | rule | matches a token when |
+//! |---|---|
+//! | [`Revocation::user`] | its subject (`oid` if present, else `sub`) is the user's, in the scope |
+//! | [`Revocation::session`] | its `sid` is the session |
+//! | [`Revocation::token`] | its `uti` (Entra) or `jti` is the token id |
+//! | [`Revocation::client`] | its `azp`, `appid` or `client_id` is the application (leaked credentials) |
+//!
+//! Each rule holds an instant: a token issued before it (`iat` < instant) is revoked; a token
+//! issued at or after it passes (the client fetched a fresh token). A rule is scoped to a tenant
+//! (`tid`), an issuer, or any issuer. Rules expire once no token they could match can still be
+//! valid (the instant plus the maximum token lifetime, default 28 hours), so memory stays bounded.
+//!
+//! # Answers
+//!
+//! A revoked token of a client that declared the CAE capability (`xms_cc` contains `cp1`, in any
+//! case, string or array) gets Microsoft's claims challenge, so MSAL fetches a fresh token:
+//!
+//! ```text
+//! 401 Unauthorized
+//! WWW-Authenticate: Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWUiOiIxNzAwMDAwMDAwIn19fQ=="
+//! ```
+//!
+//! `claims` is standard base64 (padded) of `{"access_token":{"nbf":{"essential":true,"value":"<instant>"}}}`.
+//! Any other client gets `401` with `error="invalid_token", error_description="token revoked"`.
+//!
+//! # Example
+//!
+//! ```
+//! use std::time::SystemTime;
+//! use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
+//!
+//! let store = InMemoryRevocations::default();
+//! store.revoke(Revocation::user("3f2504e0-4f89-41d3-9a0c-0305e82c3301").in_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+//! assert_eq!(store.len(), 1);
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::principal::Principal;
+
+/// The longest an access token can live (Entra CAE tokens live up to 28 hours).
+pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(28 * 3600);
+
+/// What a revocation rule names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Target {
+    /// Every token of a user (`oid`, else `sub`).
+    User,
+    /// Every token of a sign-in session (`sid`).
+    Session,
+    /// One token (`uti` or `jti`).
+    Token,
+    /// Every token of a client application (`azp`, `appid` or `client_id`).
+    Client,
+}
+
+/// Where a rule applies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scope {
+    /// Tokens of any trusted issuer.
+    Any,
+    /// Tokens of one tenant (`tid`).
+    Tenant(String),
+    /// Tokens of one issuer (`iss`).
+    Issuer(String),
+}
+
+/// One revocation rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revocation {
+    target: Target,
+    value: String,
+    scope: Scope,
+    before: u64,
+}
+
+impl Revocation {
+    fn new(target: Target, value: impl Into<String>) -> Self {
+        Revocation {
+            target,
+            value: value.into(),
+            scope: Scope::Any,
+            before: unix_now(),
+        }
+    }
+
+    /// Every token of a user (`oid` for Entra, else `sub`) issued before now.
+    pub fn user(subject: impl Into<String>) -> Self {
+        Self::new(Target::User, subject)
+    }
+
+    /// Every token of a session (`sid`) issued before now.
+    pub fn session(session_id: impl Into<String>) -> Self {
+        Self::new(Target::Session, session_id)
+    }
+
+    /// One token (`uti` or `jti`).
+    pub fn token(token_id: impl Into<String>) -> Self {
+        Self::new(Target::Token, token_id)
+    }
+
+    /// Every token of a client application issued before now.
+    pub fn client(client_id: impl Into<String>) -> Self {
+        Self::new(Target::Client, client_id)
+    }
+
+    /// Applies to one tenant's tokens only.
+    #[must_use]
+    pub fn in_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.scope = Scope::Tenant(tenant.into());
+        self
+    }
+
+    /// Applies to one issuer's tokens only.
+    #[must_use]
+    pub fn of_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.scope = Scope::Issuer(issuer.into());
+        self
+    }
+
+    /// Revokes tokens issued before this instant (seconds since the Unix epoch) instead of now.
+    #[must_use]
+    pub fn issued_before(mut self, unix_secs: u64) -> Self {
+        self.before = unix_secs;
+        self
+    }
+
+    /// What the rule names.
+    pub fn target(&self) -> Target {
+        self.target
+    }
+
+    /// The subject, session, token or client id.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Where the rule applies.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The revocation instant, seconds since the Unix epoch.
+    pub fn before(&self) -> u64 {
+        self.before
+    }
+
+    fn applies_to(&self, principal: &Principal) -> bool {
+        match &self.scope {
+            Scope::Any => true,
+            Scope::Tenant(tenant) => principal.tenant_id() == Some(tenant.as_str()),
+            Scope::Issuer(issuer) => principal.issuer() == issuer,
+        }
+    }
+}
+
+/// Where revocation rules live. Checked on every request: `revoked_since` must answer from
+/// memory, without waiting on I/O. A store shared by a fleet of API instances keeps a local
+/// replica here and syncs it in the background.
+pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
+    /// Adds a rule.
+    fn revoke(&self, revocation: Revocation);
+
+    /// The latest instant of a rule that revokes this token, if any: a rule matches when it names
+    /// the token's user, session, token id or client within its scope, and the token was issued
+    /// before the instant (a token without `iat` counts as issued at 0).
+    fn revoked_since(&self, principal: &Principal) -> Option<u64>;
+}
+
+/// The embedded store: rules in memory, read lock-free (an immutable map swapped on each change).
+#[derive(Debug)]
+pub struct InMemoryRevocations {
+    rules: ArcSwap<HashMap<String, Vec<Revocation>>>,
+    writer: Mutex<()>,
+    max_token_lifetime: Duration,
+}
+
+impl Default for InMemoryRevocations {
+    fn default() -> Self {
+        Self::with_max_token_lifetime(DEFAULT_MAX_TOKEN_LIFETIME)
+    }
+}
+
+impl InMemoryRevocations {
+    /// A store whose rules expire `max_token_lifetime` after their instant.
+    pub fn with_max_token_lifetime(max_token_lifetime: Duration) -> Self {
+        InMemoryRevocations {
+            rules: ArcSwap::from_pointee(HashMap::new()),
+            writer: Mutex::new(()),
+            max_token_lifetime,
+        }
+    }
+
+    /// The number of live rules.
+    pub fn len(&self) -> usize {
+        self.rules.load().values().map(Vec::len).sum()
+    }
+
+    /// Whether no rule is live.
+    pub fn is_empty(&self) -> bool {
+        self.rules.load().is_empty()
+    }
+
+    /// Drops rules that can no longer match a valid token. Called by every `revoke`.
+    pub fn prune(&self) {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let pruned = self.pruned(&self.rules.load());
+        self.rules.store(Arc::new(pruned));
+    }
+
+    fn pruned(&self, rules: &HashMap<String, Vec<Revocation>>) -> HashMap<String, Vec<Revocation>> {
+        let horizon = unix_now().saturating_sub(self.max_token_lifetime.as_secs());
+        rules
+            .iter()
+            .filter_map(|(value, list)| {
+                let live: Vec<Revocation> = list
+                    .iter()
+                    .filter(|r| r.before > horizon)
+                    .cloned()
+                    .collect();
+                (!live.is_empty()).then(|| (value.clone(), live))
+            })
+            .collect()
+    }
+}
+
+impl RevocationStore for InMemoryRevocations {
+    fn revoke(&self, revocation: Revocation) {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rules = self.pruned(&self.rules.load());
+        let list = rules.entry(revocation.value.clone()).or_default();
+        // One rule per (target, scope): the latest instant wins.
+        if let Some(existing) = list
+            .iter_mut()
+            .find(|r| r.target == revocation.target && r.scope == revocation.scope)
+        {
+            existing.before = existing.before.max(revocation.before);
+        } else {
+            list.push(revocation);
+        }
+        self.rules.store(Arc::new(rules));
+    }
+
+    fn revoked_since(&self, principal: &Principal) -> Option<u64> {
+        let rules = self.rules.load();
+        if rules.is_empty() {
+            return None;
+        }
+        let issued_at = principal.issued_at().unwrap_or(0.0);
+        let subject = principal.object_id().unwrap_or(principal.subject());
+        let candidates = [
+            (Target::User, Some(subject)),
+            (Target::Session, principal.session_id()),
+            (Target::Token, principal.token_id()),
+            (Target::Client, principal.client_id()),
+        ];
+        let mut latest = None;
+        for (target, value) in candidates {
+            let Some(list) = value.and_then(|v| rules.get(v)) else {
+                continue;
+            };
+            for rule in list {
+                if rule.target == target
+                    && rule.applies_to(principal)
+                    && issued_at < rule.before as f64
+                {
+                    latest = latest.max(Some(rule.before));
+                }
+            }
+        }
+        latest
+    }
+}
+
+/// Standard base64 (padded) of a claims request, as Microsoft's `claims=` parameter carries it.
+pub fn claims_challenge(claims_request_json: &str) -> String {
+    STANDARD.encode(claims_request_json)
+}
+
+/// `{"access_token":{"nbf":{"essential":true,"value":"<instant>"}}}`: "get a token issued after
+/// the revocation".
+pub fn nbf_claims_request(instant: u64) -> String {
+    format!(r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{instant}"}}}}}}"#)
+}
+
+/// `{"access_token":{"acrs":{"essential":true,"value":"<id>"}}}`: "satisfy this authentication
+/// context".
+pub fn acrs_claims_request(auth_context: &str) -> String {
+    let value = serde_json::Value::String(auth_context.to_owned()).to_string();
+    format!(r#"{{"access_token":{{"acrs":{{"essential":true,"value":{value}}}}}}}"#)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_microsofts_documented_claims_values() {
+        // claims-challenge.md: {"access_token":{"acrs":{"essential":true,"value":"cp1"}}}
+        assert_eq!(
+            claims_challenge(&acrs_claims_request("cp1")),
+            "eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiY3AxIn19fQ=="
+        );
+        // The auth-context guide's c1 example.
+        assert_eq!(
+            claims_challenge(&acrs_claims_request("c1")),
+            "eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19"
+        );
+        let decoded = STANDARD
+            .decode(claims_challenge(&nbf_claims_request(1_700_000_000)))
+            .unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&decoded).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"access_token":{"nbf":{"essential":true,"value":"1700000000"}}})
+        );
+    }
+
+    #[test]
+    fn keeps_one_rule_per_target_and_scope_with_the_latest_instant() {
+        let store = InMemoryRevocations::default();
+        let now = unix_now();
+        store.revoke(Revocation::user("u").issued_before(now - 10));
+        store.revoke(Revocation::user("u").issued_before(now));
+        store.revoke(Revocation::user("u").in_tenant("t").issued_before(now));
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn drops_rules_older_than_the_longest_token_lifetime() {
+        let store = InMemoryRevocations::with_max_token_lifetime(Duration::from_secs(3600));
+        store.revoke(Revocation::user("old").issued_before(unix_now() - 7200));
+        store.revoke(Revocation::user("new"));
+        assert_eq!(store.len(), 1);
+    }
+}
