@@ -1,0 +1,277 @@
+//! The Orders API protected by warden: the demo's router, shared by `examples/orders_api.rs` and
+//! the integration tests.
+//!
+//! | route | who may call |
+//! |---|---|
+//! | GET /health | anyone, no token |
+//! | GET /me | any valid token; the principal as JSON |
+//! | GET /orders | scope `Orders.Read` |
+//! | POST /orders | scope `Orders.Write`; 201 |
+//! | DELETE /orders/{id} | app role `Orders.Admin`; 204 |
+//! | GET /reports | scope `Reports.Read`, or app permission `Reports.Read.All` |
+//! | POST /orders/{id}/refund | scope `Orders.Write` and authentication context `c1` |
+//! | POST /admin/revocations | app role `Revocations.Write`; 204 |
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warden::authz::{RequireAuthContext, RequireRole, RequireScope, RequireScopeOrRole};
+use warden::cae::{Revocation, RevocationStore};
+use warden::entra::Entra;
+use warden::{Caller, Principal, WardenLayer};
+use warden_testing::{DEFAULT_TENANT, FakeIssuer};
+
+warden::scopes! {
+    /// Read the caller's orders.
+    pub OrdersRead = "Orders.Read";
+    /// Place and refund orders.
+    pub OrdersWrite = "Orders.Write";
+    /// Read reports as a user.
+    pub ReportsRead = "Reports.Read";
+}
+
+warden::roles! {
+    /// Delete any order (an application permission).
+    pub OrdersAdmin = "Orders.Admin";
+    /// Read every report (an application permission).
+    pub ReportsReadAll = "Reports.Read.All";
+    /// Revoke tokens (an application permission).
+    pub RevocationsWrite = "Revocations.Write";
+}
+
+warden::auth_contexts! {
+    /// Step-up for refunds: a Conditional Access authentication context.
+    pub RefundStepUp = "c1";
+}
+
+/// One order.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Order {
+    id: u64,
+    owner: String,
+    item: String,
+    quantity: u32,
+    refunded: bool,
+}
+
+/// The demo's state: orders in memory, and the revocation store warden checks.
+#[derive(Clone)]
+pub struct Demo {
+    orders: Arc<Mutex<Vec<Order>>>,
+    next_id: Arc<AtomicU64>,
+    revocations: Arc<dyn RevocationStore>,
+}
+
+/// The audience of the demo's tokens.
+pub const DEMO_AUDIENCE: &str = "api://orders-demo";
+
+/// A fake Microsoft Entra issuer on 127.0.0.1 and a warden layer that discovers its keys over
+/// HTTP, as it would Microsoft's: the demo's default when no real issuer is configured.
+///
+/// # Errors
+///
+/// The fake issuer cannot start, or the configuration is refused.
+pub async fn embedded_issuer() -> Result<(FakeIssuer, WardenLayer), Box<dyn std::error::Error>> {
+    let issuer = FakeIssuer::builder()
+        .entra(DEFAULT_TENANT)
+        .audience(DEMO_AUDIENCE)
+        .start()
+        .await?;
+    let entra = Entra::builder()
+        .authority(issuer.base_url())
+        .v1_issuer_base(format!("{}/sts", issuer.base_url()))
+        .tenant(DEFAULT_TENANT)
+        .audience(issuer.audience())
+        .build()?;
+    let layer = WardenLayer::builder()
+        .entra(entra)
+        .realm("orders")
+        .build()?;
+    Ok((issuer, layer))
+}
+
+/// The Orders API: public `/health`, everything else behind `warden`.
+pub fn app(warden: WardenLayer) -> Router {
+    let demo = Demo {
+        orders: Arc::new(Mutex::new(Vec::new())),
+        next_id: Arc::new(AtomicU64::new(1)),
+        revocations: warden.validator().revocations().clone(),
+    };
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route("/orders", get(list_orders).post(create_order))
+        .route("/orders/{id}", delete(delete_order))
+        .route("/orders/{id}/refund", post(refund_order))
+        .route("/reports", get(reports))
+        .route("/admin/revocations", post(revoke))
+        .with_state(demo)
+        .layer(warden);
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .merge(protected)
+}
+
+async fn me(caller: Principal) -> Json<Value> {
+    Json(json!({
+        "issuer": caller.issuer(),
+        "subject": caller.subject(),
+        "object_id": caller.object_id(),
+        "tenant": caller.tenant_id(),
+        "client": caller.client_id(),
+        "caller": match caller.caller() { Caller::App => "app", _ => "user" },
+        "scopes": caller.scopes(),
+        "roles": caller.roles(),
+        "cae_capable": caller.is_cae_capable(),
+    }))
+}
+
+fn owner(caller: &Principal) -> String {
+    caller.object_id().unwrap_or(caller.subject()).to_owned()
+}
+
+fn lock(demo: &Demo) -> std::sync::MutexGuard<'_, Vec<Order>> {
+    demo.orders.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+async fn list_orders(
+    _: RequireScope<OrdersRead>,
+    caller: Principal,
+    State(demo): State<Demo>,
+) -> Json<Value> {
+    let owner = owner(&caller);
+    let orders: Vec<Order> = lock(&demo)
+        .iter()
+        .filter(|o| o.owner == owner)
+        .cloned()
+        .collect();
+    Json(json!({ "orders": orders }))
+}
+
+/// The body of `POST /orders`.
+#[derive(Debug, Deserialize)]
+pub struct NewOrder {
+    item: String,
+    #[serde(default = "one")]
+    quantity: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn create_order(
+    _: RequireScope<OrdersWrite>,
+    caller: Principal,
+    State(demo): State<Demo>,
+    Json(new): Json<NewOrder>,
+) -> impl IntoResponse {
+    let mut orders = lock(&demo);
+    let order = Order {
+        id: demo.next_id.fetch_add(1, Ordering::Relaxed),
+        owner: owner(&caller),
+        item: new.item,
+        quantity: new.quantity,
+        refunded: false,
+    };
+    orders.push(order.clone());
+    (StatusCode::CREATED, Json(order))
+}
+
+async fn delete_order(
+    _: RequireRole<OrdersAdmin>,
+    State(demo): State<Demo>,
+    Path(id): Path<u64>,
+) -> StatusCode {
+    let mut orders = lock(&demo);
+    let before = orders.len();
+    orders.retain(|o| o.id != id);
+    if orders.len() < before {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+async fn refund_order(
+    _: RequireScope<OrdersWrite>,
+    _: RequireAuthContext<RefundStepUp>,
+    caller: Principal,
+    State(demo): State<Demo>,
+    Path(id): Path<u64>,
+) -> impl IntoResponse {
+    let owner = owner(&caller);
+    let mut orders = lock(&demo);
+    match orders.iter_mut().find(|o| o.id == id && o.owner == owner) {
+        Some(order) => {
+            order.refunded = true;
+            (StatusCode::OK, Json(json!({ "refunded": id })))
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "no such order" })),
+        ),
+    }
+}
+
+async fn reports(
+    _: RequireScopeOrRole<ReportsRead, ReportsReadAll>,
+    State(demo): State<Demo>,
+) -> Json<Value> {
+    let orders = lock(&demo);
+    let refunded = orders.iter().filter(|o| o.refunded).count();
+    Json(json!({ "orders": orders.len(), "refunded": refunded }))
+}
+
+/// The body of `POST /admin/revocations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationRequest {
+    /// The user (`oid`/`sub`), session, token id or client id.
+    subject: String,
+    /// `user` (default), `session`, `token` or `client`.
+    #[serde(default)]
+    kind: Option<String>,
+    tenant: Option<String>,
+    issuer: Option<String>,
+    /// Unix seconds; default now.
+    before: Option<u64>,
+}
+
+async fn revoke(
+    _: RequireRole<RevocationsWrite>,
+    State(demo): State<Demo>,
+    Json(request): Json<RevocationRequest>,
+) -> impl IntoResponse {
+    let mut revocation = match request.kind.as_deref().unwrap_or("user") {
+        "user" => Revocation::user(request.subject),
+        "session" => Revocation::session(request.subject),
+        "token" => Revocation::token(request.subject),
+        "client" => Revocation::client(request.subject),
+        _ => {
+            let body = json!({ "error": "kind must be user, session, token or client" });
+            return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
+        }
+    };
+    if let Some(tenant) = request.tenant {
+        revocation = revocation.in_tenant(tenant);
+    }
+    if let Some(issuer) = request.issuer {
+        revocation = revocation.of_issuer(issuer);
+    }
+    let before = request.before.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    demo.revocations.revoke(revocation.issued_before(before));
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,456 @@
+//! The Orders demo over real HTTP on loopback, with tokens from the fake Entra issuer: every
+//! route and kind of caller, and the whole Continuous Access Evaluation loop (revocation of a
+//! user, a session, a token and a client; step-up with and without the CAE capability).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use warden_examples::orders;
+use warden_testing::{FakeIssuer, TokenBuilder};
+
+struct Demo {
+    issuer: FakeIssuer,
+    base: String,
+    client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+const CAROL: &str = "0c0c0c0c-0000-4000-8000-00000000c0c0";
+
+impl Demo {
+    async fn start() -> Self {
+        let (issuer, layer) = orders::embedded_issuer().await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = orders::app(layer);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Demo {
+            issuer,
+            base,
+            client: reqwest::Client::new(),
+            server,
+        }
+    }
+
+    fn admin(&self) -> String {
+        self.issuer
+            .token()
+            .app_only()
+            .client("orders-admin-app")
+            .roles(["Orders.Admin", "Reports.Read.All", "Revocations.Write"])
+            .sign()
+    }
+
+    fn carol(&self) -> TokenBuilder<'_> {
+        self.issuer
+            .token()
+            .subject("carol")
+            .object_id(CAROL)
+            .client("cae-capable-spa")
+            .scopes(["Orders.Read", "Orders.Write"])
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Option<String>, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, challenge, body)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Option<String>, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    async fn revoke(&self, body: Value) {
+        let (status, _, body) = self
+            .call(
+                Method::POST,
+                "/admin/revocations",
+                Some(&self.admin()),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+
+    /// The claims challenge header, decoded: `(authorization_uri, claims JSON)`.
+    fn claims_challenge(&self, challenge: &str) -> Value {
+        let prefix = format!(
+            r#"Bearer realm="", authorization_uri="{}/common/oauth2/authorize", error="insufficient_claims", claims=""#,
+            self.issuer.base_url()
+        );
+        let encoded = challenge
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("not a claims challenge: {challenge}"));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[tokio::test]
+async fn serves_every_route_to_the_right_caller() {
+    let demo = Demo::start().await;
+    let reader = demo
+        .issuer
+        .token()
+        .subject("alice")
+        .scopes(["Orders.Read", "Reports.Read"])
+        .sign();
+    let writer = demo
+        .issuer
+        .token()
+        .subject("bob")
+        .scopes(["Orders.Read", "Orders.Write"])
+        .sign();
+    let admin = demo.admin();
+
+    let (status, challenge, body) = demo.call(Method::GET, "/health", None, None).await;
+    assert_eq!(
+        (status, challenge, body),
+        (StatusCode::OK, None, json!("ok"))
+    );
+
+    let (status, challenge, _) = demo.call(Method::GET, "/orders", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(challenge.as_deref(), Some(r#"Bearer realm="orders""#));
+
+    let (status, _, me) = demo.get("/me", &reader).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["subject"], "alice");
+    assert_eq!(me["tenant"], warden_testing::DEFAULT_TENANT);
+    assert_eq!(me["scopes"], json!(["Orders.Read", "Reports.Read"]));
+    assert_eq!(me["caller"], "user");
+
+    assert_eq!(demo.get("/orders", &reader).await.2, json!({"orders": []}));
+
+    let order = json!({"item": "book"});
+    let (status, challenge, _) = demo
+        .call(Method::POST, "/orders", Some(&reader), Some(order.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer realm="orders", error="insufficient_scope", scope="Orders.Write""#)
+    );
+    let (status, _, created) = demo
+        .call(Method::POST, "/orders", Some(&writer), Some(order))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let id = created["id"].as_u64().unwrap();
+    assert_eq!(
+        demo.get("/orders", &writer).await.2["orders"][0]["item"],
+        "book"
+    );
+
+    let (status, challenge, _) = demo
+        .call(
+            Method::DELETE,
+            &format!("/orders/{id}"),
+            Some(&writer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer realm="orders", error="insufficient_scope", error_description="missing app role""#
+        )
+    );
+
+    assert_eq!(demo.get("/reports", &reader).await.0, StatusCode::OK);
+    assert_eq!(demo.get("/reports", &admin).await.0, StatusCode::OK);
+    let (status, _, _) = demo.get("/reports", &writer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, _, _) = demo
+        .call(Method::DELETE, &format!("/orders/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn revokes_a_user_and_challenges_a_cae_capable_client() {
+    let demo = Demo::start().await;
+    let issued = now() - 10;
+    let token = demo.carol().cae_capable().issued_at(issued).sign();
+    assert_eq!(demo.get("/orders", &token).await.0, StatusCode::OK);
+
+    let before = now() as u64;
+    demo.revoke(
+        json!({"subject": CAROL, "tenant": warden_testing::DEFAULT_TENANT, "before": before}),
+    )
+    .await;
+
+    let (status, challenge, body) = demo.get("/orders", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        demo.claims_challenge(&challenge.unwrap()),
+        json!({"access_token": {"nbf": {"essential": true, "value": before.to_string()}}})
+    );
+    assert_eq!(body["detail"], "token revoked");
+
+    // The client fetches a fresh token, issued after the revocation: it works.
+    let fresh = demo.carol().cae_capable().issued_at(before as i64).sign();
+    assert_eq!(demo.get("/orders", &fresh).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn answers_a_revoked_token_of_another_client_with_invalid_token() {
+    let demo = Demo::start().await;
+    let token = demo.carol().issued_at(now() - 10).sign();
+    demo.revoke(json!({"subject": CAROL})).await;
+    let (status, challenge, _) = demo.get("/orders", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer realm="orders", error="invalid_token", error_description="token revoked""#)
+    );
+}
+
+#[tokio::test]
+async fn accepts_xms_cc_in_any_case_and_as_a_string() {
+    let demo = Demo::start().await;
+    let revoked_at = now() as u64;
+    for xms_cc in [json!(["CP1"]), json!("cp1"), json!(["x", "Cp1"])] {
+        let token = demo
+            .carol()
+            .claim("xms_cc", xms_cc.clone())
+            .issued_at(now() - 10)
+            .sign();
+        demo.revoke(json!({"subject": CAROL, "before": revoked_at}))
+            .await;
+        let (status, challenge, _) = demo.get("/orders", &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            challenge
+                .unwrap()
+                .contains(r#"error="insufficient_claims""#),
+            "{xms_cc}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn revokes_a_session() {
+    let demo = Demo::start().await;
+    let in_session = demo
+        .carol()
+        .cae_capable()
+        .claim("sid", "session-42")
+        .issued_at(now() - 10)
+        .sign();
+    let other_session = demo
+        .carol()
+        .claim("sid", "session-7")
+        .issued_at(now() - 10)
+        .sign();
+    demo.revoke(json!({"kind": "session", "subject": "session-42"}))
+        .await;
+    let (status, challenge, _) = demo.get("/orders", &in_session).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(demo.claims_challenge(&challenge.unwrap())["access_token"]["nbf"]["essential"] == true);
+    assert_eq!(demo.get("/orders", &other_session).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn revokes_a_single_token() {
+    let demo = Demo::start().await;
+    let token = demo.carol().cae_capable().claim("uti", "token-1").sign();
+    let sibling = demo.carol().cae_capable().claim("uti", "token-2").sign();
+    demo.revoke(json!({"kind": "token", "subject": "token-1", "before": now() + 60}))
+        .await;
+    let (status, challenge, _) = demo.get("/orders", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    demo.claims_challenge(&challenge.unwrap());
+    assert_eq!(demo.get("/orders", &sibling).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn revokes_every_token_of_a_compromised_client() {
+    let demo = Demo::start().await;
+    let leaked = demo
+        .issuer
+        .token()
+        .app_only()
+        .client("leaky-app")
+        .roles(["Reports.Read.All"])
+        .issued_at(now() - 10)
+        .sign();
+    let user_via_app = demo
+        .issuer
+        .token()
+        .client("leaky-app")
+        .scopes(["Orders.Read"])
+        .issued_at(now() - 10)
+        .sign();
+    let other = demo
+        .issuer
+        .token()
+        .app_only()
+        .client("good-app")
+        .roles(["Reports.Read.All"])
+        .sign();
+    demo.revoke(json!({"kind": "client", "subject": "leaky-app"}))
+        .await;
+    for token in [&leaked, &user_via_app] {
+        let (status, challenge, _) = demo.get("/orders", token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge.as_deref(),
+            Some(
+                r#"Bearer realm="orders", error="invalid_token", error_description="token revoked""#
+            )
+        );
+    }
+    assert_eq!(demo.get("/reports", &other).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn scopes_a_user_revocation_to_its_tenant() {
+    let demo = Demo::start().await;
+    let token = demo.carol().issued_at(now() - 10).sign();
+    demo.revoke(json!({"subject": CAROL, "tenant": "0c9d8e7f-6a5b-4c3d-8e1f-2a3b4c5d6e7f"}))
+        .await;
+    assert_eq!(demo.get("/orders", &token).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn refuses_revocations_from_callers_without_the_role() {
+    let demo = Demo::start().await;
+    let token = demo.carol().sign();
+    let (status, _, _) = demo
+        .call(
+            Method::POST,
+            "/admin/revocations",
+            Some(&token),
+            Some(json!({"subject": CAROL})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(demo.get("/orders", &token).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn steps_up_a_cae_capable_client_with_a_claims_challenge() {
+    let demo = Demo::start().await;
+    let token = demo.carol().cae_capable().sign();
+    demo.call(
+        Method::POST,
+        "/orders",
+        Some(&token),
+        Some(json!({"item": "lamp"})),
+    )
+    .await;
+    let (status, challenge, _) = demo
+        .call(Method::POST, "/orders/1/refund", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        demo.claims_challenge(&challenge.unwrap()),
+        json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}})
+    );
+    let stepped_up = demo.carol().cae_capable().acrs(["c1"]).sign();
+    let (status, _, body) = demo
+        .call(Method::POST, "/orders/1/refund", Some(&stepped_up), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"refunded": 1}));
+}
+
+#[tokio::test]
+async fn steps_up_another_client_with_rfc9470() {
+    let demo = Demo::start().await;
+    let token = demo.carol().acrs(["c2"]).sign();
+    let (status, challenge, body) = demo
+        .call(Method::POST, "/orders/1/refund", Some(&token), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            r#"Bearer realm="orders", error="insufficient_user_authentication", error_description="a different authentication level is required", acr_values="c1""#
+        )
+    );
+    assert_eq!(body["error"], "insufficient_user_authentication");
+}
+
+#[tokio::test]
+async fn validates_the_token_before_any_step_up_challenge() {
+    let demo = Demo::start().await;
+    let expired = demo.carol().cae_capable().expires_at(now() - 3600).sign();
+    let (status, challenge, _) = demo
+        .call(Method::POST, "/orders/1/refund", Some(&expired), None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer realm="orders", error="invalid_token", error_description="token expired""#)
+    );
+}
+
+#[tokio::test]
+async fn issues_tokens_at_the_token_endpoint() {
+    let demo = Demo::start().await;
+    let response: Value = demo
+        .client
+        .post(demo.issuer.token_endpoint())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "reporting-job"),
+            ("scope", "api://orders-demo/.default"),
+            ("roles", "Reports.Read.All"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(response["token_type"], "Bearer");
+    assert_eq!(response["expires_in"], 3600);
+    let token = response["access_token"].as_str().unwrap();
+    let (status, _, body) = demo.get("/me", token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["caller"], "app");
+    assert_eq!(body["client"], "reporting-job");
+    assert_eq!(demo.get("/reports", token).await.0, StatusCode::OK);
+}
