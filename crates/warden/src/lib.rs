@@ -79,3 +79,8 @@ pub use jsonwebtoken::Algorithm;
 pub use layer::{Warden, WardenBuilder, WardenLayer};
 pub use principal::{Caller, Principal};
 pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
