@@ -18,6 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Malformed};
 use crate::json::{self, JsonError};
+use crate::keys::KeySet;
 
 /// A token split, decoded and checked for form, not yet verified.
 pub(crate) struct Parsed<'a> {
@@ -33,8 +34,18 @@ pub(crate) struct Parsed<'a> {
 /// Header parameters that carry or point at keys; never trusted (RFC 8725 §3.10).
 const EMBEDDED_KEY_PARAMS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
 
-/// Parses a compact JWS strictly. Cheap checks first: shape, then the header, then the claims.
-pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, Error> {
+/// A compact JWS split, decoded and checked for form, not yet verified.
+pub(crate) struct Jws<'a> {
+    pub(crate) signing_input: &'a str,
+    pub(crate) signature: &'a str,
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// Parses a compact JWS strictly, header rules included; the payload may be any bytes.
+pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
     let dots = token.bytes().filter(|b| *b == b'.').count();
     if dots == 4 {
         return Err(Error::Encrypted);
@@ -53,23 +64,68 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, Error> {
     let header = decode_object(header_b64)?;
     let (alg, kid, typ) = check_header(&header)?;
     if signature.is_empty() {
-        // `header.payload.`: an unsigned token (CVE-2020-28042), refused before the claims.
+        // `header.payload.`: an unsigned token (CVE-2020-28042), refused before the payload.
         return Err(Error::BadSignature);
     }
-    let payload = decode_segment(payload_b64)?;
-    let claims = json::parse_object(&payload).map_err(json_error)?;
+    let payload = if payload_b64.is_empty() {
+        Vec::new()
+    } else {
+        decode_segment(payload_b64)?
+    };
     if !is_base64url(signature) {
         return Err(Malformed::Base64.into());
     }
-    Ok(Parsed {
+    Ok(Jws {
         signing_input,
         signature,
         alg,
         kid,
         typ,
-        claims,
         payload,
     })
+}
+
+/// Parses a compact JWS whose payload is a JWT claims set (a JSON object).
+pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, Error> {
+    let jws = parse_jws(token)?;
+    let claims = json::parse_object(&jws.payload).map_err(json_error)?;
+    Ok(Parsed {
+        signing_input: jws.signing_input,
+        signature: jws.signature,
+        alg: jws.alg,
+        kid: jws.kid,
+        typ: jws.typ,
+        claims,
+        payload: jws.payload,
+    })
+}
+
+/// Verifies a compact JWS at the signature layer only: strict form and header rules, `alg` on
+/// `allowed`, the key by exact `kid` (or the single fitting key), the key/algorithm binding, and
+/// the signature. Claims are not looked at: the payload is returned as bytes.
+///
+/// This is the layer the public JWS test vectors (Wycheproof, RFC 7520) exercise; access tokens go
+/// through [`Validator`](crate::Validator), which adds the claim checks.
+///
+/// # Errors
+///
+/// The [`Error`] naming the first failed check.
+pub fn verify_jws(token: &str, keys: &KeySet, allowed: &[Algorithm]) -> Result<Vec<u8>, Error> {
+    let jws = parse_jws(token)?;
+    if !allowed.contains(&jws.alg) {
+        return Err(Error::DisallowedAlgorithm);
+    }
+    let key = keys
+        .find(jws.kid.as_deref(), jws.alg)
+        .ok_or(Error::UnknownKey)?;
+    if !key.allows(jws.alg) {
+        return Err(Error::AlgorithmMismatch);
+    }
+    let signature = decode_segment(jws.signature)?;
+    if !key.verify(jws.alg, jws.signing_input.as_bytes(), signature) {
+        return Err(Error::BadSignature);
+    }
+    Ok(jws.payload)
 }
 
 impl Parsed<'_> {
