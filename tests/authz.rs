@@ -576,3 +576,29 @@ async fn fails_closed_when_a_requirement_has_no_warden_layer() {
     assert_eq!(answer.status, 500);
     assert_eq!(r.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn refuses_everyone_when_a_runtime_requirement_lists_nothing() {
+    use warden::authz::{Match, Requirement, require};
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .build()
+        .unwrap();
+    let router = Router::new()
+        .route("/x", get(|| async { "ok" }))
+        .route_layer(require(Requirement::Roles {
+            names: vec![],
+            matching: Match::All,
+        }))
+        .layer(layer);
+    let token = issuer.token().roles(["Orders.Admin"]).sign();
+    let request = Request::get("/x")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(router, request).await;
+    let challenge =
+        r#"Bearer realm="api", error="insufficient_scope", error_description="missing app role""#;
+    assert_refusal(&answer, 403, Some(challenge), "missing app role");
+}

@@ -451,3 +451,71 @@ async fn uses_the_application_http_client() {
     let app = app(&issuer, keys);
     assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
 }
+
+#[tokio::test]
+async fn refuses_an_entra_id_token_for_the_apis_own_registration() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(entra(&issuer).tenant(TENANT));
+    // An ID token: same issuer, keys and audience, but no client claim, and a nonce.
+    let id_token = issuer
+        .token()
+        .without_claim("azp")
+        .claim("nonce", "n-0S6_WzA2Mj")
+        .sign();
+    let description = "missing required claim";
+    app.assert_refused(&id_token, 401, &invalid_token(description), description)
+        .await;
+    let with_nonce = issuer.token().claim("nonce", "n-0S6_WzA2Mj").sign();
+    let description = "not an access token";
+    app.assert_refused(&with_nonce, 401, &invalid_token(description), description)
+        .await;
+}
+
+#[tokio::test]
+async fn refuses_a_v1_token_signed_by_a_key_bound_to_another_tenant() {
+    let issuer = entra_issuer().await;
+    let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+    jwks["keys"][0]["issuer"] = json!(format!("{}/{OTHER_TENANT}/v2.0", issuer.base_url()));
+    let keys = StaticKeys::from_jwks(&jwks.to_string()).unwrap();
+    let app = entra_app(entra(&issuer).tenant(TENANT).keys(keys));
+    let description = "untrusted issuer";
+    app.assert_refused(
+        &issuer.token().v1().sign(),
+        401,
+        &invalid_token(description),
+        description,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn accepts_a_tenant_id_configured_in_upper_case() {
+    let issuer = entra_issuer().await;
+    let app = entra_app(entra(&issuer).tenant(TENANT.to_ascii_uppercase()));
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+}
+
+#[tokio::test]
+async fn recovers_from_a_hanging_fetch_even_with_a_client_without_timeouts() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    issuer.set_fault(Endpoint::Jwks, Fault::Hang);
+    let keys = JwksCache::builder(issuer.issuer_url())
+        .client(reqwest::Client::new())
+        .timeouts(Duration::from_millis(300), Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let app = app(&issuer, keys);
+    let answer = app.get_me_with(&issuer.token().sign()).await;
+    assert_refusal(&answer, 503, None, "signing keys unavailable");
+    issuer.clear_fault(Endpoint::Jwks);
+    // The failed fetch ended at its deadline; after the backoff a new one succeeds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = app.get_me_with(&issuer.token().sign()).await.status;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the cache never recovered");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

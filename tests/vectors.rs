@@ -24,9 +24,16 @@ const ALLOWED: &[Algorithm] = &[
 ];
 
 /// Why warden refuses a vector the source expects to be valid.
-fn deviation(alg: Option<&str>, jwk_alg: Option<&str>, jws: &str, source: &str) -> Option<&'static str> {
+fn deviation(
+    alg: Option<&str>,
+    jwk_alg: Option<&str>,
+    jws: &str,
+    source: &str,
+) -> Option<&'static str> {
     match alg {
-        Some("HS256" | "HS384" | "HS512") => return Some("HMAC is never accepted (RFC 8725 §2.1, key confusion)"),
+        Some("HS256" | "HS384" | "HS512") => {
+            return Some("HMAC is never accepted (RFC 8725 §2.1, key confusion)");
+        }
         Some("ES512") => return Some("ES512 / P-521 is not supported by jsonwebtoken"),
         _ => {}
     }
@@ -35,8 +42,13 @@ fn deviation(alg: Option<&str>, jwk_alg: Option<&str>, jws: &str, source: &str) 
     {
         return Some("a JWK's alg binds the key to that algorithm (RFC 7517 §4.4, RFC 8725 §3.1)");
     }
-    if jws.bytes().any(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')) {
-        return Some("strict base64url: no character outside the alphabet (RFC 7515 §2, 8725bis §3.14)");
+    if jws
+        .bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'))
+    {
+        return Some(
+            "strict base64url: no character outside the alphabet (RFC 7515 §2, 8725bis §3.14)",
+        );
     }
     if source.contains("json_web_key_test") {
         return Some("key sets given with private members are ignored (public keys only)");
@@ -47,7 +59,9 @@ fn deviation(alg: Option<&str>, jwk_alg: Option<&str>, jws: &str, source: &str) 
 fn header_alg(jws: &str) -> Option<String> {
     use base64::Engine as _;
     let header = jws.split('.').next()?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()?;
     let value: Value = serde_json::from_slice(&bytes).ok()?;
     value.get("alg")?.as_str().map(str::to_owned)
 }
@@ -60,27 +74,52 @@ struct Tally {
 
 impl Tally {
     fn new() -> Self {
-        Tally { matched: 0, deviations: BTreeMap::new(), mismatches: Vec::new() }
+        Tally {
+            matched: 0,
+            deviations: BTreeMap::new(),
+            mismatches: Vec::new(),
+        }
     }
 
-    fn record(&mut self, source: &str, expected_valid: bool, result: Result<Vec<u8>, Error>, reason: Option<&'static str>) {
+    fn record(
+        &mut self,
+        source: &str,
+        expected_valid: bool,
+        result: Result<Vec<u8>, Error>,
+        reason: Option<&'static str>,
+    ) {
         match (expected_valid, &result) {
             (true, Ok(_)) | (false, Err(_)) => self.matched += 1,
             (true, Err(_)) => match reason {
-                Some(reason) => self.deviations.entry(reason).or_default().push(source.to_owned()),
-                None => self.mismatches.push(format!("{source}: expected valid, got {result:?}")),
+                Some(reason) => self
+                    .deviations
+                    .entry(reason)
+                    .or_default()
+                    .push(source.to_owned()),
+                None => self
+                    .mismatches
+                    .push(format!("{source}: expected valid, got {result:?}")),
             },
-            (false, Ok(_)) => self.mismatches.push(format!("{source}: expected invalid, accepted")),
+            (false, Ok(_)) => self
+                .mismatches
+                .push(format!("{source}: expected invalid, accepted")),
         }
     }
 
     fn finish(self, name: &str, total: usize) {
         let deviated: usize = self.deviations.values().map(Vec::len).sum();
-        println!("{name}: {total} vectors, {} match, {deviated} deliberate deviations", self.matched);
+        println!(
+            "{name}: {total} vectors, {} match, {deviated} deliberate deviations",
+            self.matched
+        );
         for (reason, sources) in &self.deviations {
             println!("  {} × {reason}: {}", sources.len(), sources.join(", "));
         }
-        assert!(self.mismatches.is_empty(), "mismatches:\n{}", self.mismatches.join("\n"));
+        assert!(
+            self.mismatches.is_empty(),
+            "mismatches:\n{}",
+            self.mismatches.join("\n")
+        );
         assert_eq!(self.matched + deviated, total);
     }
 }
@@ -109,8 +148,10 @@ fn agrees_with_wycheproof_and_rfc7520_jws_vectors() {
 
 #[test]
 fn agrees_with_wycheproof_jwk_vectors() {
-    let data: Value =
-        serde_json::from_str(include_str!("data/vectors/wycheproof/json_web_key_test.json")).unwrap();
+    let data: Value = serde_json::from_str(include_str!(
+        "data/vectors/wycheproof/json_web_key_test.json"
+    ))
+    .unwrap();
     let mut tally = Tally::new();
     let mut total = 0;
     for group in data["testGroups"].as_array().unwrap() {

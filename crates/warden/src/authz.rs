@@ -318,7 +318,12 @@ pub enum Requirement {
     User,
 }
 
+/// Whether `held` satisfies `needed`. An empty `needed` is never satisfied: a requirement built
+/// from an empty list (a configuration slip) refuses everyone rather than admitting everyone.
 fn has<N: AsRef<str>>(held: &[String], needed: &[N], matching: Match) -> bool {
+    if needed.is_empty() {
+        return false;
+    }
     let holds = |name: &N| held.iter().any(|h| h == name.as_ref());
     match matching {
         Match::Any => needed.iter().any(holds),

@@ -202,27 +202,30 @@ impl WardenConfig {
     /// [`ConfigError`] naming the field that cannot work.
     pub fn build(&self) -> Result<WardenLayer, ConfigError> {
         if let Some(path) = &self.jwks_file {
+            if self.issuers.len() > 1 {
+                // Keys are bound to their issuer (RFC 8725 §3.8): one file cannot serve several.
+                return Err(ConfigError::invalid(
+                    "jwks_file",
+                    "serves one issuer only; configure several issuers in code with their own keys",
+                ));
+            }
             let document = std::fs::read_to_string(path)
                 .map_err(|_| ConfigError::invalid("jwks_file", "cannot be read"))?;
             return self
                 .builder_with(|issuer| issuer.jwks(document.clone()))?
                 .build();
         }
-        let mut failure = None;
-        let builder = self.builder_with(|issuer| {
-            let url = issuer.issuer_url().to_owned();
-            match self.jwks_cache(&url) {
-                Ok(cache) => issuer.keys(cache),
-                Err(error) => {
-                    failure = Some(error);
-                    issuer
-                }
-            }
-        })?;
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        builder.build()
+        let mut caches = self
+            .issuers
+            .iter()
+            .map(|url| self.jwks_cache(url))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter();
+        self.builder_with(|issuer| match caches.next() {
+            Some(cache) => issuer.keys(cache),
+            None => issuer,
+        })?
+        .build()
     }
 
     fn jwks_cache(&self, issuer: &str) -> Result<JwksCache, ConfigError> {
@@ -443,6 +446,24 @@ mod tests {
             .build_with_keys(|_| crate::keys::StaticKeys::new(crate::keys::KeySet::default()))
             .unwrap_err();
         assert_eq!(err.field(), "realm");
+    }
+
+    #[test]
+    fn refuses_one_key_file_for_several_issuers_and_a_zero_ttl() {
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ISSUER", "https://a.example,https://b.example"),
+            ("WARDEN_AUDIENCE", "x"),
+            ("WARDEN_JWKS_FILE", "/nonexistent"),
+        ])
+        .unwrap();
+        assert_eq!(config.build().unwrap_err().field(), "jwks_file");
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ISSUER", "https://a.example"),
+            ("WARDEN_AUDIENCE", "x"),
+            ("WARDEN_JWKS_TTL_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(config.build().unwrap_err().field(), "jwks_ttl");
     }
 
     #[test]

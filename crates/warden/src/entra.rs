@@ -192,9 +192,9 @@ impl EntraBuilder {
         self
     }
 
-    /// Allows a tenant (its id, a GUID).
+    /// Allows a tenant (its id, a GUID; compared in lower case, as Entra writes it).
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.tenants.push(tenant.into());
+        self.tenants.push(tenant.into().to_ascii_lowercase());
         self
     }
 
@@ -204,7 +204,8 @@ impl EntraBuilder {
         I: IntoIterator<Item = T>,
         T: Into<String>,
     {
-        self.tenants.extend(tenants.into_iter().map(Into::into));
+        self.tenants
+            .extend(tenants.into_iter().map(|t| t.into().to_ascii_lowercase()));
         self
     }
 

@@ -80,6 +80,8 @@ pub enum Error {
         /// The current time, seconds since the Unix epoch.
         now: u64,
     },
+    /// `exp` − `iat` exceeds the maximum token lifetime (default 28 hours).
+    LifetimeTooLong,
     /// `iat` is after the current time plus leeway.
     IssuedInFuture {
         /// The token's `iat`, seconds since the Unix epoch.
@@ -273,6 +275,7 @@ impl Error {
             Error::Expired { .. } => "token expired",
             Error::NotYetValid { .. } => "token not yet valid",
             Error::IssuedInFuture { .. } => "token issued in the future",
+            Error::LifetimeTooLong => "token lifetime too long",
             Error::UnknownKey => "unknown signing key",
             Error::AlgorithmMismatch => "algorithm not allowed for key",
             Error::BadSignature => "invalid signature",
@@ -309,6 +312,7 @@ impl Error {
             Error::Expired { .. } => "expired",
             Error::NotYetValid { .. } => "not_yet_valid",
             Error::IssuedInFuture { .. } => "issued_in_future",
+            Error::LifetimeTooLong => "lifetime_too_long",
             Error::UnknownKey => "unknown_key",
             Error::AlgorithmMismatch => "algorithm_mismatch",
             Error::BadSignature => "bad_signature",

@@ -55,8 +55,9 @@ pub enum Profile {
     /// (Keycloak, older Auth0 tenants): `iss`, `aud`, `exp` and `sub` are required. Only the
     /// audience then tells such a token from an ID token of the same issuer.
     JwtAccessToken,
-    /// Microsoft Entra ID access tokens: `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid` and
-    /// `iat` are required; the client is `azp` (v2) or `appid` (v1), the token id `uti`.
+    /// Microsoft Entra ID access tokens: `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `iat`,
+    /// `uti` and a client (`azp` in v2, `appid` in v1) are required, and a `nonce` claim is refused:
+    /// an ID token (no client claim, often a nonce) is never taken for an access token.
     Entra,
 }
 
@@ -83,7 +84,7 @@ impl Profile {
         match self {
             Profile::Rfc9068 => &["iss", "aud", "exp", "sub", "client_id", "iat", "jti"],
             Profile::JwtAccessToken => &["iss", "aud", "exp", "sub"],
-            Profile::Entra => &["iss", "aud", "exp", "sub", "tid", "iat"],
+            Profile::Entra => &["iss", "aud", "exp", "sub", "tid", "iat", "uti"],
         }
     }
 }
@@ -309,19 +310,28 @@ impl IssuerBuilder {
     }
 }
 
-/// An issuer (or metadata) URL must be https, or http on a loopback host, with no query or fragment.
+/// An issuer URL must be https, or http on a loopback host, with no query or fragment (RFC 8414 §2).
 pub(crate) fn check_issuer_url(url: &str, field: &str) -> Result<(), ConfigError> {
+    if url.contains('?') {
+        return Err(ConfigError::invalid(
+            field,
+            "must not have a query or fragment",
+        ));
+    }
+    check_fetch_url(url, field)
+}
+
+/// A metadata or key URL must be https, or http on a loopback host; a query is allowed (Entra's
+/// `?appid=` for applications with their own signing keys), a fragment is not.
+pub(crate) fn check_fetch_url(url: &str, field: &str) -> Result<(), ConfigError> {
     let uri: http::Uri = url
         .parse()
         .map_err(|_| ConfigError::invalid(field, "not a URL"))?;
     let host = uri
         .host()
         .ok_or_else(|| ConfigError::invalid(field, "not an absolute URL"))?;
-    if url.contains('#') || uri.query().is_some() {
-        return Err(ConfigError::invalid(
-            field,
-            "must not have a query or fragment",
-        ));
+    if url.contains('#') {
+        return Err(ConfigError::invalid(field, "must not have a fragment"));
     }
     match uri.scheme_str() {
         Some("https") => Ok(()),
@@ -388,6 +398,8 @@ mod tests {
         assert!(check_issuer_url("https://a.example/?x=1", "issuer").is_err());
         assert!(check_issuer_url("ftp://a.example", "issuer").is_err());
         assert!(check_issuer_url("/relative", "issuer").is_err());
+        assert!(check_fetch_url("https://a.example/keys?appid=x", "jwks_uri").is_ok());
+        assert!(check_fetch_url("https://a.example/keys#x", "jwks_uri").is_err());
     }
 
     #[test]

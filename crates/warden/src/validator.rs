@@ -5,7 +5,7 @@
 //! 1. size cap (before any parsing);
 //! 2. strict compact parsing and header rules ([`token`](crate::token));
 //! 3. pre-checks on the unverified claims: `iss` is a configured issuer, `typ` fits its profile,
-//!    `alg` is on its allow-list, `exp`/`nbf`/`iat`, `aud`, required claims. An expired,
+//!    `alg` is on its allow-list, `exp`/`nbf`/`iat`, lifetime, `aud`, required claims. An expired,
 //!    wrong-issuer or wrong-audience token is refused here, before any signature work;
 //! 4. key lookup by exact `kid` in that issuer's key set only; an unknown `kid` may ask the key
 //!    source for one refresh (shared, rate-limited by the source);
@@ -40,7 +40,7 @@ use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::entra::{AnyTenant, Entra, TokenVersion};
 use crate::error::{ClaimsChallenge, Forbidden};
 use crate::error::{ConfigError, Error};
-use crate::issuer::Issuer;
+use crate::issuer::{Issuer, Profile};
 use crate::keys::{BoxFuture, KeySet, Refresh};
 use crate::principal::Principal;
 use crate::token::{self, Parsed, claims};
@@ -62,6 +62,7 @@ struct Inner {
     any_tenant: Vec<Arc<AnyTenant>>,
     revocations: Arc<dyn RevocationStore>,
     authorization_uri: String,
+    max_token_lifetime: u64,
     leeway: u64,
     max_token_bytes: usize,
 }
@@ -90,6 +91,7 @@ impl Validator {
             any_tenant: Vec::new(),
             revocations: None,
             cae_authority: None,
+            max_token_lifetime: cae::DEFAULT_MAX_TOKEN_LIFETIME,
             leeway: DEFAULT_LEEWAY,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
@@ -206,6 +208,23 @@ impl Validator {
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
         claims::check_required(claims, profile.required_claims())?;
+        // Revocation rules live as long as the longest token (cae): a longer-lived token could
+        // outlive the rule that revokes it.
+        let issued = claims::numeric_date(claims, "iat")?.unwrap_or(now as f64);
+        if exp - issued > (self.inner.max_token_lifetime + self.inner.leeway) as f64 {
+            return Err(Error::LifetimeTooLong);
+        }
+        if profile == Profile::Entra {
+            // An Entra ID token shares the keys, the issuer and (for the API's own app
+            // registration) the audience; it has no client claim and may carry a nonce.
+            let client = claims::string(claims, "azp").or_else(|| claims::string(claims, "appid"));
+            if client.is_none() {
+                return Err(Error::MissingClaim { claim: "azp" });
+            }
+            if claims.contains_key("nonce") {
+                return Err(Error::WrongTokenKind);
+            }
+        }
         if let Some(binding) = issuer.entra() {
             match claims.get("tid") {
                 Some(serde_json::Value::String(tid)) if *tid == binding.tenant => {}
@@ -257,11 +276,21 @@ impl Inner {
         // Entra publishes one key set for every tenant, each key with a templated `issuer`: the key
         // must belong to the token's issuer (RFC 8725 §3.8).
         if let Some(binding) = issuer.entra()
-            && binding.version == TokenVersion::V2
             && let Some(template) = key.issuer()
-            && template.replace("{tenantid}", &binding.tenant) != issuer.issuer()
         {
-            return Err(Error::UntrustedIssuer);
+            let bound = match binding.version {
+                TokenVersion::V2 => {
+                    template.replace("{tenantid}", &binding.tenant) == issuer.issuer()
+                }
+                // The common keys name the v2 issuer; a v1 token may use a templated key, but a
+                // key bound to a concrete tenant must name this one.
+                TokenVersion::V1 => {
+                    template.contains("{tenantid}") || template.contains(&binding.tenant)
+                }
+            };
+            if !bound {
+                return Err(Error::UntrustedIssuer);
+            }
         }
         if let Some(allowed) = issuer.allowed_clients() {
             let client = claims::string(&parsed.claims, "client_id")
@@ -299,6 +328,7 @@ pub struct ValidatorBuilder {
     any_tenant: Vec<Arc<AnyTenant>>,
     revocations: Option<Arc<dyn RevocationStore>>,
     cae_authority: Option<String>,
+    max_token_lifetime: Duration,
     leeway: Duration,
     max_token_bytes: usize,
 }
@@ -321,6 +351,14 @@ impl ValidatorBuilder {
     /// Uses this revocation store (default: an [`InMemoryRevocations`]).
     pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
         self.revocations = Some(store);
+        self
+    }
+
+    /// The longest lifetime (`exp` − `iat`) a token may have (default 28 hours, Entra's longest CAE
+    /// token). Longer-lived tokens are refused, so a revocation rule, kept this long, outlives
+    /// every token it could match. A store you provide must keep its rules at least this long.
+    pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_token_lifetime = lifetime;
         self
     }
 
@@ -384,9 +422,12 @@ impl ValidatorBuilder {
             inner: Arc::new(Inner {
                 issuers,
                 any_tenant: self.any_tenant,
-                revocations: self
-                    .revocations
-                    .unwrap_or_else(|| Arc::new(InMemoryRevocations::default())),
+                revocations: self.revocations.unwrap_or_else(|| {
+                    Arc::new(InMemoryRevocations::with_max_token_lifetime(
+                        self.max_token_lifetime,
+                    ))
+                }),
+                max_token_lifetime: self.max_token_lifetime.as_secs(),
                 authorization_uri,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,

@@ -12,7 +12,7 @@ use jsonwebtoken::Algorithm;
 
 use super::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh};
 use crate::error::ConfigError;
-use crate::issuer::{DEFAULT_ALGORITHMS, check_issuer_url};
+use crate::issuer::{DEFAULT_ALGORITHMS, check_fetch_url, check_issuer_url};
 use crate::json;
 
 /// Freshness when the JWKS response says nothing (`Cache-Control: max-age` absent): 12 hours.
@@ -82,6 +82,16 @@ struct Config {
 }
 
 type SharedFetch = Shared<BoxFuture<Result<Arc<KeySet>, KeysUnavailable>>>;
+
+impl State {
+    /// Forgets an in-flight fetch that already resolved (its task panicked or was cancelled
+    /// before it could clear itself), so a dead fetch can never block refreshes.
+    fn clear_finished(&mut self) {
+        if self.in_flight.as_ref().is_some_and(|f| f.peek().is_some()) {
+            self.in_flight = None;
+        }
+    }
+}
 
 #[derive(Default)]
 struct State {
@@ -163,6 +173,7 @@ impl JwksCache {
         // the cooldown; the first load and scheduled refreshes do not.
         let inner = &self.inner;
         let mut state = inner.state();
+        state.clear_finished();
         if let Some(fetch) = &state.in_flight {
             return Refresh::Pending(inner.wait(fetch.clone()));
         }
@@ -209,9 +220,10 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Bounds a waiter's wait by the fetch timeout; the fetch itself goes on for the others.
+    /// Bounds a waiter's wait by the fetch deadline (plus a margin for the task to report); the
+    /// fetch itself goes on for the others.
     fn wait(&self, fetch: SharedFetch) -> BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> {
-        let limit = self.config.fetch_timeout;
+        let limit = self.config.fetch_timeout + Duration::from_millis(250);
         Box::pin(async move {
             match tokio::time::timeout(limit, fetch).await {
                 Ok(result) => result,
@@ -238,11 +250,13 @@ impl Inner {
                 }
                 Err(_) => {
                     tracing::error!("warden key fetch needs a tokio runtime");
-                    Box::pin(async {
+                    // Not recorded as in flight: nothing would ever clear it.
+                    let failed: BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> = Box::pin(async {
                         Err(KeysUnavailable {
                             retry_after: FIRST_BACKOFF,
                         })
-                    })
+                    });
+                    return failed.shared();
                 }
             };
         let shared = fetch.shared();
@@ -257,7 +271,12 @@ impl Inner {
             });
         };
         let jwks_uri = inner.state().jwks_uri.clone();
-        let outcome = inner.fetch(jwks_uri).await;
+        // One deadline for discovery and JWKS together; a client without timeouts cannot hang it.
+        let outcome =
+            match tokio::time::timeout(inner.config.fetch_timeout, inner.fetch(jwks_uri)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(FetchError::Timeout),
+            };
         let mut state = inner.state();
         state.in_flight = None;
         state.schedule += 1;
@@ -309,6 +328,7 @@ impl Inner {
     /// Refreshes in the background after `delay`, unless a newer fetch rescheduled meanwhile or
     /// the cache was dropped.
     fn schedule(weak: &Weak<Inner>, generation: u64, delay: Duration) {
+        let delay = delay.max(Duration::from_millis(10));
         let weak = weak.clone();
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
@@ -317,6 +337,7 @@ impl Inner {
             tokio::time::sleep(delay).await;
             let Some(inner) = weak.upgrade() else { return };
             let mut state = inner.state();
+            state.clear_finished();
             if state.schedule != generation || state.in_flight.is_some() {
                 return;
             }
@@ -376,7 +397,7 @@ impl Inner {
             .get("jwks_uri")
             .and_then(|v| v.as_str())
             .ok_or(FetchError::MissingJwksUri)?;
-        check_issuer_url(jwks_uri, "jwks_uri").map_err(|_| FetchError::InsecureJwksUri)?;
+        check_fetch_url(jwks_uri, "jwks_uri").map_err(|_| FetchError::InsecureJwksUri)?;
         Ok(jwks_uri.to_owned())
     }
 
@@ -589,9 +610,15 @@ impl JwksCacheBuilder {
         if !self.issuer.contains("{tenantid}") {
             check_issuer_url(&self.issuer, "issuer")?;
         }
-        check_issuer_url(&discovery_url, "discovery_url")?;
+        check_fetch_url(&discovery_url, "discovery_url")?;
         if let Some(uri) = &self.jwks_uri {
-            check_issuer_url(uri, "jwks_uri")?;
+            check_fetch_url(uri, "jwks_uri")?;
+        }
+        if self.ttl.is_some_and(|ttl| ttl.is_zero()) {
+            return Err(ConfigError::invalid(
+                "jwks_ttl",
+                "must be greater than zero",
+            ));
         }
         if self.fetch_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(ConfigError::invalid(
