@@ -174,3 +174,18 @@ pub async fn oidc_app() -> (FakeIssuer, App) {
     let app = App::new(layer_for(&issuer));
     (issuer, app)
 }
+
+/// Declares a test: the token built by `$token` (with `$issuer` a fresh fake OIDC issuer) is
+/// refused with 401 `invalid_token`, description `$desc`, and the handler does not run.
+#[macro_export]
+macro_rules! refused {
+    ($(#[$meta:meta])* $name:ident, |$issuer:ident| $token:expr, $desc:expr) => {
+        $(#[$meta])*
+        #[tokio::test]
+        async fn $name() {
+            let ($issuer, app) = $crate::oidc_app().await;
+            let token: String = $token;
+            app.assert_refused(&token, 401, &$crate::invalid_token($desc), $desc).await;
+        }
+    };
+}

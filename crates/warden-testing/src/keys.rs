@@ -176,15 +176,60 @@ impl SigningKey {
 
     /// The public key as a PEM `PUBLIC KEY` block.
     pub fn public_pem(&self) -> String {
-        let body = base64::engine::general_purpose::STANDARD.encode(self.public_spki_der());
-        let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-        for line in body.as_bytes().chunks(64) {
-            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-            pem.push('\n');
-        }
-        pem.push_str("-----END PUBLIC KEY-----\n");
-        pem
+        pem_block("PUBLIC KEY", &self.public_spki_der())
     }
+
+    /// An RSA public key as a PKCS#1 `RSA PUBLIC KEY` PEM block (`None` for other keys).
+    pub fn public_pkcs1_pem(&self) -> Option<String> {
+        let Pair::Rsa(pair) = &self.pair else {
+            return None;
+        };
+        let components = RsaPublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+        let mut body = der_integer(&components.n);
+        body.extend(der_integer(&components.e));
+        Some(pem_block("RSA PUBLIC KEY", &der_tlv(0x30, &body)))
+    }
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+/// DER tag-length-value.
+pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A DER INTEGER from big-endian unsigned bytes.
+pub(crate) fn der_integer(bytes: &[u8]) -> Vec<u8> {
+    let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut content = Vec::with_capacity(trimmed.len() + 1);
+    if trimmed.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend(trimmed);
+    der_tlv(0x02, &content)
 }
 
 /// A random id: 16 bytes, base64url.

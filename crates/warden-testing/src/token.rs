@@ -30,6 +30,8 @@ pub enum KeyEncoding {
     SpkiPemNoNewline,
     /// SubjectPublicKeyInfo DER.
     SpkiDer,
+    /// PKCS#1 `RSA PUBLIC KEY` PEM (RSA keys only; others fall back to SPKI PEM).
+    Pkcs1Pem,
     /// The public JWK as JSON text.
     JwkJson,
     /// The raw RSA modulus (or EC point / Ed25519 key) bytes.
@@ -430,6 +432,10 @@ impl<'a> TokenBuilder<'a> {
             KeyEncoding::SpkiPem => key.public_pem().into_bytes(),
             KeyEncoding::SpkiPemNoNewline => key.public_pem().trim_end().as_bytes().to_vec(),
             KeyEncoding::SpkiDer => key.public_spki_der(),
+            KeyEncoding::Pkcs1Pem => key
+                .public_pkcs1_pem()
+                .unwrap_or_else(|| key.public_pem())
+                .into_bytes(),
             KeyEncoding::JwkJson => key.public_jwk().to_string().into_bytes(),
             KeyEncoding::RawPublicKey => raw_public_key(&key),
         };
@@ -471,6 +477,36 @@ impl<'a> TokenBuilder<'a> {
             b64_json(&Value::Object(claims)),
             signature.unwrap_or_default()
         )
+    }
+
+    /// A valid token whose signature is replaced by `signature` (raw bytes): for ECDSA edge
+    /// cases such as r = s = 0 (CVE-2022-21449) or r = s = n.
+    pub fn sign_with_signature_bytes(self, signature: &[u8]) -> String {
+        let token = self.sign();
+        let input = token
+            .rsplit_once('.')
+            .map_or("", |(input, _)| input)
+            .to_owned();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    /// A valid ES256/ES384 token whose fixed-size `r || s` signature is re-encoded as DER, as
+    /// some libraries wrongly emit (RFC 7518 §3.4 requires the fixed form).
+    ///
+    /// # Panics
+    ///
+    /// If the signature cannot be decoded (a mistake in the test).
+    pub fn sign_with_der_signature(self) -> String {
+        let token = self.sign();
+        let (input, signature) = token.rsplit_once('.').unwrap_or_default();
+        let raw = URL_SAFE_NO_PAD
+            .decode(signature)
+            .unwrap_or_else(|e| panic!("bad signature encoding: {e}"));
+        let (r, s) = raw.split_at(raw.len() / 2);
+        let mut body = crate::keys::der_integer(r);
+        body.extend(crate::keys::der_integer(s));
+        let der = crate::keys::der_tlv(0x30, &body);
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(der))
     }
 
     /// Signed by an attacker's key whose public JWK is embedded in the header (CVE-2018-0114).

@@ -138,7 +138,9 @@ impl Parsed<'_> {
 fn check_header(
     header: &Map<String, Value>,
 ) -> Result<(Algorithm, Option<String>, Option<String>), Error> {
-    if header.contains_key("enc") {
+    // `enc` and `zip` belong to JWE (RFC 7516 §4.1.2-3): a JWS carrying them is a confused or
+    // hostile producer, and a compressed payload is never inflated here.
+    if header.contains_key("enc") || header.contains_key("zip") {
         return Err(Error::Encrypted);
     }
     if EMBEDDED_KEY_PARAMS.iter().any(|p| header.contains_key(*p)) {
@@ -271,6 +273,7 @@ mod tests {
             (r#"{"alg":"HS256"}"#, Error::DisallowedAlgorithm),
             (r#"{"alg":["RS256"]}"#, Error::DisallowedAlgorithm),
             (r#"{"alg":"RS256","enc":"A128GCM"}"#, Error::Encrypted),
+            (r#"{"alg":"RS256","zip":"DEF"}"#, Error::Encrypted),
             (r#"{"alg":"RS256","jwk":{}}"#, Error::EmbeddedKey),
             (
                 r#"{"alg":"RS256","jku":"http://127.0.0.1/"}"#,
