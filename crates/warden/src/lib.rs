@@ -60,6 +60,8 @@ pub mod config;
 pub mod entra;
 mod error;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod issuer;
 mod json;
 pub mod keys;

@@ -382,23 +382,7 @@ impl Inner {
             },
             Err(error) => return Err(error),
         };
-        let document = json::parse_object(&body).map_err(|_| FetchError::NotJson)?;
-        let issuer = document
-            .get("issuer")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        if issuer != self.config.expected_issuer {
-            return Err(FetchError::WrongIssuer {
-                expected: self.config.expected_issuer.clone(),
-                found: issuer.chars().take(200).collect(),
-            });
-        }
-        let jwks_uri = document
-            .get("jwks_uri")
-            .and_then(|v| v.as_str())
-            .ok_or(FetchError::MissingJwksUri)?;
-        check_fetch_url(jwks_uri, "jwks_uri").map_err(|_| FetchError::InsecureJwksUri)?;
-        Ok(jwks_uri.to_owned())
+        parse_discovery(&body, &self.config.expected_issuer)
     }
 
     /// GET with the body cap and a content-type check; returns the body and `max-age`.
@@ -504,6 +488,34 @@ impl fmt::Display for FetchError {
             ),
         }
     }
+}
+
+/// Reads a discovery document: its `issuer` must equal `expected` exactly (OIDC Discovery §4.3,
+/// RFC 8414 §3.3), and its `jwks_uri` must be https (http only on loopback).
+fn parse_discovery(body: &[u8], expected: &str) -> Result<String, FetchError> {
+    let document = json::parse_object(body).map_err(|_| FetchError::NotJson)?;
+    let issuer = document
+        .get("issuer")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if issuer != expected {
+        return Err(FetchError::WrongIssuer {
+            expected: expected.to_owned(),
+            found: issuer.chars().take(200).collect(),
+        });
+    }
+    let jwks_uri = document
+        .get("jwks_uri")
+        .and_then(|v| v.as_str())
+        .ok_or(FetchError::MissingJwksUri)?;
+    check_fetch_url(jwks_uri, "jwks_uri").map_err(|_| FetchError::InsecureJwksUri)?;
+    Ok(jwks_uri.to_owned())
+}
+
+/// Fuzzing entry point: whether a discovery document is accepted for `expected`.
+#[doc(hidden)]
+pub fn fuzz_discovery(body: &[u8], expected: &str) -> Option<String> {
+    parse_discovery(body, expected).ok()
 }
 
 /// `Cache-Control: max-age=N`; `no-store` or `no-cache` count as 0 (then clamped up).

@@ -32,7 +32,7 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 pub use jwk::JwksError;
 pub use jwks::{
     DEFAULT_COOLDOWN, DEFAULT_TTL, JwksCache, JwksCacheBuilder, MAX_BODY_BYTES, MAX_KEYS, MAX_TTL,
-    MIN_TTL,
+    MIN_TTL, fuzz_discovery,
 };
 
 pub use static_keys::StaticKeys;
