@@ -34,7 +34,7 @@ fn is_well_formed_challenge(header: &str) -> bool {
         };
         if after[..end]
             .bytes()
-            .any(|b| b == b'\\' || b < 0x20 || b > 0x7e)
+            .any(|b| b == b'\\' || !(0x20..=0x7e).contains(&b))
         {
             return false;
         }
