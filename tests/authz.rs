@@ -602,3 +602,86 @@ async fn refuses_everyone_when_a_runtime_requirement_lists_nothing() {
         r#"Bearer realm="api", error="insufficient_scope", error_description="missing app role""#;
     assert_refusal(&answer, 403, Some(challenge), "missing app role");
 }
+
+// RFC 9470 step-up for any issuer
+
+warden::acr_values! { pub MyAcr = "myACR"; }
+
+async fn step_up_router(issuer: &FakeIssuer) -> Router {
+    use warden::authz::{RequireAcr, RequireRecentAuth};
+    Router::new()
+        .route("/acr", get(|_: RequireAcr<MyAcr>| async { "ok" }))
+        .route("/recent", get(|_: RequireRecentAuth<5>| async { "ok" }))
+        .layer(
+            WardenLayer::builder()
+                .issuer(trust(issuer).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+}
+
+async fn get_with(router: &Router, path: &str, token: &str) -> Answer {
+    let request = Request::get(path)
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    send(router.clone(), request).await
+}
+
+#[tokio::test]
+async fn answers_a_missing_acr_with_rfc9470_acr_values() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let router = step_up_router(&issuer).await;
+    assert_eq!(
+        get_with(
+            &router,
+            "/acr",
+            &issuer.token().claim("acr", "myACR").sign()
+        )
+        .await
+        .status,
+        200
+    );
+    for token in [
+        issuer.token().claim("acr", "basic").sign(),
+        issuer.token().sign(),
+    ] {
+        let answer = get_with(&router, "/acr", &token).await;
+        let description = "a different authentication level is required";
+        let challenge = format!(
+            r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", acr_values="myACR""#
+        );
+        assert_refusal(&answer, 401, Some(&challenge), description);
+    }
+}
+
+#[tokio::test]
+async fn answers_an_old_authentication_with_rfc9470_max_age() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let router = step_up_router(&issuer).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(
+        get_with(
+            &router,
+            "/recent",
+            &issuer.token().claim("auth_time", now - 1).sign()
+        )
+        .await
+        .status,
+        200
+    );
+    for token in [
+        issuer.token().claim("auth_time", now - 60).sign(),
+        issuer.token().sign(),
+    ] {
+        let answer = get_with(&router, "/recent", &token).await;
+        let description = "more recent authentication is required";
+        let challenge = format!(
+            r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", max_age="5""#
+        );
+        assert_refusal(&answer, 401, Some(&challenge), description);
+    }
+}

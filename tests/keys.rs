@@ -519,3 +519,29 @@ async fn recovers_from_a_hanging_fetch_even_with_a_client_without_timeouts() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn trusts_entra_beside_another_oidc_provider() {
+    let entra_issuer = entra_issuer().await;
+    let oidc = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .entra(entra(&entra_issuer).tenant(TENANT).build().unwrap())
+        .issuer(
+            Issuer::builder(oidc.issuer_url())
+                .audience(oidc.audience())
+                .keys(cache(&oidc).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    assert_eq!(
+        app.get_me_with(&entra_issuer.token().sign()).await.status,
+        200
+    );
+    assert_eq!(app.get_me_with(&oidc.token().sign()).await.status, 200);
+    // Each issuer's tokens are checked against its own keys only.
+    let forged = oidc.token().claim("iss", entra_issuer.issuer_url()).sign();
+    assert_eq!(app.get_me_with(&forged).await.status, 401);
+}
