@@ -682,3 +682,14 @@ async fn accepts_a_fractional_exp() {
     let token = issuer.token().claim("exp", now() as f64 + 300.5).sign();
     assert_eq!(app.get_me_with(&token).await.status, 200);
 }
+
+refused!(
+    rejects_a_numeric_kid,
+    |issuer| issuer.token().header("kid", 7).sign(),
+    "malformed token"
+);
+refused!(
+    rejects_a_non_string_cty,
+    |issuer| issuer.token().header("cty", json!(["JWT"])).sign(),
+    "malformed token"
+);

@@ -10,10 +10,12 @@ use axum::body::Body;
 use axum::http::Request;
 use axum::middleware::from_extractor;
 use axum::routing::get;
+use base64::Engine as _;
 use serde_json::json;
 use warden::authz::{
-    GroupLookupFailed, GroupResolver, RequireApp, RequireGroup, RequireRole, RequireScope,
-    RequireScopeOrRole, RequireUser, require_role,
+    GroupLookupFailed, GroupResolver, Match, RequireAcr, RequireApp, RequireAuthContext,
+    RequireGroup, RequireRecentAuth, RequireRole, RequireScope, RequireScopeOrRole, RequireUser,
+    Requirement, require, require_role,
 };
 use warden::keys::BoxFuture;
 use warden::{Principal, WardenLayer};
@@ -32,6 +34,12 @@ warden::roles! {
 }
 warden::groups! {
     pub Finance = "11111111-1111-1111-1111-111111111111";
+}
+warden::acr_values! {
+    pub MyAcr = "myACR";
+}
+warden::auth_contexts! {
+    pub StrongAuth = "c1";
 }
 
 struct Fixture {
@@ -110,6 +118,9 @@ impl Fixture {
             .route("/app", route!(RequireApp))
             .route("/user", route!(RequireUser))
             .route("/several", several)
+            .route("/acr", route!(RequireAcr<MyAcr>))
+            .route("/recent", route!(RequireRecentAuth<5>))
+            .route("/context", route!(RequireAuthContext<StrongAuth>))
             .merge(admin)
             .merge(admin_extractor)
             .layer(layer);
@@ -579,14 +590,20 @@ async fn fails_closed_when_a_requirement_has_no_warden_layer() {
 
 #[tokio::test]
 async fn refuses_everyone_when_a_runtime_requirement_lists_nothing() {
-    use warden::authz::{Match, Requirement, require};
     let issuer = FakeIssuer::start().await.unwrap();
     let layer = WardenLayer::builder()
         .issuer(trust(&issuer).build().unwrap())
         .build()
         .unwrap();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r = runs.clone();
     let router = Router::new()
-        .route("/x", get(|| async { "ok" }))
+        .route(
+            "/x",
+            get(move || async move {
+                r.fetch_add(1, Ordering::SeqCst);
+            }),
+        )
         .route_layer(require(Requirement::Roles {
             names: vec![],
             matching: Match::All,
@@ -601,87 +618,137 @@ async fn refuses_everyone_when_a_runtime_requirement_lists_nothing() {
     let challenge =
         r#"Bearer realm="api", error="insufficient_scope", error_description="missing app role""#;
     assert_refusal(&answer, 403, Some(challenge), "missing app role");
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "the handler ran");
 }
 
-// RFC 9470 step-up for any issuer
+// Step-up: RFC 9470 for any issuer, Entra authentication contexts
 
-warden::acr_values! { pub MyAcr = "myACR"; }
-
-async fn step_up_router(issuer: &FakeIssuer) -> Router {
-    use warden::authz::{RequireAcr, RequireRecentAuth};
-    Router::new()
-        .route("/acr", get(|_: RequireAcr<MyAcr>| async { "ok" }))
-        .route("/recent", get(|_: RequireRecentAuth<5>| async { "ok" }))
-        .layer(
-            WardenLayer::builder()
-                .issuer(trust(issuer).build().unwrap())
-                .build()
-                .unwrap(),
-        )
-}
-
-async fn get_with(router: &Router, path: &str, token: &str) -> Answer {
-    let request = Request::get(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    send(router.clone(), request).await
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 #[tokio::test]
 async fn answers_a_missing_acr_with_rfc9470_acr_values() {
-    let issuer = FakeIssuer::start().await.unwrap();
-    let router = step_up_router(&issuer).await;
-    assert_eq!(
-        get_with(
-            &router,
-            "/acr",
-            &issuer.token().claim("acr", "myACR").sign()
-        )
-        .await
-        .status,
-        200
+    let f = Fixture::new().await;
+    f.allows("/acr", &f.issuer.token().claim("acr", "myACR").sign())
+        .await;
+    let description = "a different authentication level is required";
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", acr_values="myACR""#
     );
     for token in [
-        issuer.token().claim("acr", "basic").sign(),
-        issuer.token().sign(),
+        f.issuer.token().claim("acr", "basic").sign(),
+        f.issuer.token().sign(),
     ] {
-        let answer = get_with(&router, "/acr", &token).await;
-        let description = "a different authentication level is required";
-        let challenge = format!(
-            r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", acr_values="myACR""#
-        );
-        assert_refusal(&answer, 401, Some(&challenge), description);
+        f.refuses("/acr", &token, 401, Some(&challenge), description)
+            .await;
     }
 }
 
 #[tokio::test]
 async fn answers_an_old_authentication_with_rfc9470_max_age() {
-    let issuer = FakeIssuer::start().await.unwrap();
-    let router = step_up_router(&issuer).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    assert_eq!(
-        get_with(
-            &router,
-            "/recent",
-            &issuer.token().claim("auth_time", now - 1).sign()
-        )
-        .await
-        .status,
-        200
+    let f = Fixture::new().await;
+    f.allows(
+        "/recent",
+        &f.issuer.token().claim("auth_time", now() - 1).sign(),
+    )
+    .await;
+    let description = "more recent authentication is required";
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", max_age="5""#
     );
     for token in [
-        issuer.token().claim("auth_time", now - 60).sign(),
-        issuer.token().sign(),
+        f.issuer.token().claim("auth_time", now() - 60).sign(),
+        f.issuer.token().sign(),
     ] {
-        let answer = get_with(&router, "/recent", &token).await;
-        let description = "more recent authentication is required";
-        let challenge = format!(
-            r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", max_age="5""#
-        );
-        assert_refusal(&answer, 401, Some(&challenge), description);
+        f.refuses("/recent", &token, 401, Some(&challenge), description)
+            .await;
     }
+}
+
+#[tokio::test]
+async fn answers_a_missing_auth_context_with_a_claims_challenge_or_rfc9470() {
+    let f = Fixture::new().await;
+    f.allows("/context", &f.issuer.token().acrs(["c1"]).sign())
+        .await;
+    let description = "a different authentication level is required";
+    // A CAE-capable client: Microsoft's claims challenge (default authority).
+    let challenge = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#;
+    f.refuses(
+        "/context",
+        &f.issuer.token().cae_capable().acrs(["c2"]).sign(),
+        401,
+        Some(challenge),
+        description,
+    )
+    .await;
+    // Any other client: RFC 9470.
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", acr_values="c1""#
+    );
+    f.refuses(
+        "/context",
+        &f.issuer.token().acrs(["c2"]).sign(),
+        401,
+        Some(&challenge),
+        description,
+    )
+    .await;
+}
+
+// Revocation (CAE), with the handler's run counter
+
+#[tokio::test]
+async fn answers_a_revoked_token_with_a_claims_challenge_or_invalid_token() {
+    use warden::cae::Revocation;
+    let store: Arc<dyn warden::cae::RevocationStore> =
+        Arc::new(warden::cae::InMemoryRevocations::default());
+    let shared = store.clone();
+    let f = Fixture::with(move |b| b.revocations(shared)).await;
+    let before = now() as u64;
+    store.revoke(Revocation::user("carol").issued_before(before));
+    let issued = now() - 10;
+    let cae = f
+        .issuer
+        .token()
+        .subject("carol")
+        .cae_capable()
+        .scopes(["Orders.Read"])
+        .issued_at(issued)
+        .sign();
+    let claims = base64::engine::general_purpose::STANDARD.encode(format!(
+        r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{before}"}}}}}}"#
+    ));
+    let challenge = format!(
+        r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="{claims}""#
+    );
+    f.refuses("/scope", &cae, 401, Some(&challenge), "token revoked")
+        .await;
+    let plain = f
+        .issuer
+        .token()
+        .subject("carol")
+        .scopes(["Orders.Read"])
+        .issued_at(issued)
+        .sign();
+    f.refuses(
+        "/scope",
+        &plain,
+        401,
+        Some(&invalid_token("token revoked")),
+        "token revoked",
+    )
+    .await;
+    // A token issued at or after the revocation instant passes.
+    let fresh = f
+        .issuer
+        .token()
+        .subject("carol")
+        .scopes(["Orders.Read"])
+        .issued_at(before as i64)
+        .sign();
+    f.allows("/scope", &fresh).await;
 }

@@ -300,7 +300,12 @@ async fn revokes_a_single_token() {
         .await;
     let (status, challenge, _) = demo.get("/orders", &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    demo.claims_challenge(&challenge.unwrap());
+    let claims = demo.claims_challenge(&challenge.unwrap());
+    assert_eq!(
+        claims["access_token"]["nbf"]["value"],
+        (now() + 60).to_string()
+    );
+    // Another token of the same user and client is untouched: only that token was revoked.
     assert_eq!(demo.get("/orders", &sibling).await.0, StatusCode::OK);
 }
 
@@ -342,6 +347,27 @@ async fn revokes_every_token_of_a_compromised_client() {
         );
     }
     assert_eq!(demo.get("/reports", &other).await.0, StatusCode::OK);
+    // A CAE-capable client of the leaked app is told to get a new token, and one issued after
+    // the revocation (new credentials) works.
+    let capable = demo
+        .issuer
+        .token()
+        .client("leaky-app")
+        .scopes(["Orders.Read"])
+        .cae_capable()
+        .issued_at(now() - 10)
+        .sign();
+    let (status, challenge, _) = demo.get("/orders", &capable).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    demo.claims_challenge(&challenge.unwrap());
+    let fresh = demo
+        .issuer
+        .token()
+        .client("leaky-app")
+        .scopes(["Orders.Read"])
+        .issued_at(now() + 1)
+        .sign();
+    assert_eq!(demo.get("/orders", &fresh).await.0, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -389,15 +389,6 @@ refused!(
     "invalid claim"
 );
 
-#[tokio::test]
-async fn answers_an_expired_token_with_401_even_where_a_requirement_would_fail() {
-    // Authenticate first, then authorize (RFC 6750 §3.1): expiry is a 401, never a 403.
-    let (issuer, app) = oidc_app().await;
-    let token = issuer.token().expires_at(now() - 3600).sign();
-    let answer = app.get_me_with(&token).await;
-    assert_eq!(answer.status, 401);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Keys unavailable: 503 with Retry-After
 
