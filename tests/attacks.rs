@@ -4,22 +4,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
 use serde_json::json;
 use warden::keys::{KeySet, StaticKeys};
 use warden::{Algorithm, Profile, WardenLayer};
-use warden_integration_tests::{App, invalid_token, layer_for, oidc_app, refused, trust};
+use warden_integration_tests::{App, invalid_token, layer_for, now, oidc_app, refused, trust};
 use warden_testing::{FakeIssuer, KeyEncoding};
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 // ---------------------------------------------------------------------------------------------
 // Algorithms (RFC 8725 §3.1, §2.1)

@@ -19,7 +19,7 @@ use warden::authz::{
 };
 use warden::keys::BoxFuture;
 use warden::{Principal, WardenLayer};
-use warden_integration_tests::{Answer, assert_refusal, invalid_token, send, trust};
+use warden_integration_tests::{Answer, assert_refusal, invalid_token, now, send, trust};
 use warden_testing::FakeIssuer;
 
 warden::scopes! {
@@ -622,13 +622,6 @@ async fn refuses_everyone_when_a_runtime_requirement_lists_nothing() {
 }
 
 // Step-up: RFC 9470 for any issuer, Entra authentication contexts
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 #[tokio::test]
 async fn answers_a_missing_acr_with_rfc9470_acr_values() {

@@ -2,12 +2,11 @@
 //! route and kind of caller, and the whole Continuous Access Evaluation loop (revocation of a
 //! user, a session, a token and a client; step-up with and without the CAE capability).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use warden_examples::orders;
+use warden_integration_tests::now;
 use warden_testing::{FakeIssuer, TokenBuilder};
 
 struct Demo {
@@ -116,13 +115,6 @@ impl Demo {
             .unwrap();
         serde_json::from_slice(&bytes).unwrap()
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! `WWW-Authenticate`, the problem+json body, and that the handler did not run.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -13,16 +13,9 @@ use serde_json::json;
 use warden::keys::{KeySet, KeySource, KeysUnavailable, Refresh};
 use warden::{Algorithm, Claims, Issuer, Principal, Profile, WardenLayer};
 use warden_integration_tests::{
-    App, assert_refusal, invalid_request, invalid_token, layer_for, oidc_app, send, trust,
+    App, assert_refusal, invalid_request, invalid_token, layer_for, now, oidc_app, send, trust,
 };
 use warden_testing::FakeIssuer;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 use warden_integration_tests::refused;
 

@@ -13,6 +13,14 @@ use tower::ServiceExt;
 use warden::{Issuer, IssuerBuilder, Principal, WardenLayer};
 use warden_testing::FakeIssuer;
 
+/// The current time, in seconds since the Unix epoch.
+pub fn now() -> i64 {
+    let elapsed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    i64::try_from(elapsed.as_secs()).expect("in range")
+}
+
 /// Counts how often the protected handler ran.
 #[derive(Clone, Default)]
 pub struct HandlerRuns(Arc<AtomicUsize>);

@@ -3,16 +3,9 @@
 //! that hit the same callsites with none.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use warden_integration_tests::now;
 use warden_integration_tests::oidc_app;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 #[tokio::test]
 async fn never_logs_the_token() {

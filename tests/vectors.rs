@@ -11,17 +11,7 @@ use warden::keys::KeySet;
 use warden::token::verify_jws;
 use warden::{Algorithm, Error};
 
-const ALLOWED: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+const ALLOWED: &[Algorithm] = warden::issuer::DEFAULT_ALGORITHMS;
 
 /// Why warden refuses a vector the source expects to be valid.
 fn deviation(
