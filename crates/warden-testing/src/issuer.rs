@@ -604,35 +604,26 @@ async fn jwks_response(state: &Shared, issuer_member: Option<&str>) -> Response 
     json_response(document, fault, max_age)
 }
 
-async fn entra_discovery_v2(
-    State(state): State<Arc<Shared>>,
-    Path(tenant): Path<String>,
-) -> Response {
-    let fault = match fault(&state, Endpoint::Discovery).await {
-        Ok(fault) => fault,
-        Err(response) => return response,
-    };
-    let base = &state.base;
-    let issuer_tenant = if is_multi_tenant_alias(&tenant) {
-        "{tenantid}"
-    } else {
-        &tenant
-    };
-    let issuer = format!("{base}/{issuer_tenant}/v2.0");
-    let mut document = discovery_document(
-        &issuer,
-        &format!("{base}/{tenant}/discovery/v2.0/keys"),
-        &format!("{base}/{tenant}/oauth2/v2.0/token"),
-        &fault,
-    );
-    document["authorization_endpoint"] = json!(format!("{base}/{tenant}/oauth2/v2.0/authorize"));
-    document["tenant_region_scope"] = json!("WW");
-    json_response(document, fault, None)
+async fn entra_discovery_v2(state: State<Arc<Shared>>, tenant: Path<String>) -> Response {
+    entra_discovery(state, tenant, EntraVersion::V2).await
 }
 
-async fn entra_discovery_v1(
+async fn entra_discovery_v1(state: State<Arc<Shared>>, tenant: Path<String>) -> Response {
+    entra_discovery(state, tenant, EntraVersion::V1).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EntraVersion {
+    V1,
+    V2,
+}
+
+/// Entra's discovery documents: v2 at `/{tenant}/v2.0/…`, v1 at `/{tenant}/…`; the multi-tenant
+/// aliases answer the templated `{tenantid}` issuer.
+async fn entra_discovery(
     State(state): State<Arc<Shared>>,
     Path(tenant): Path<String>,
+    version: EntraVersion,
 ) -> Response {
     let fault = match fault(&state, Endpoint::Discovery).await {
         Ok(fault) => fault,
@@ -644,13 +635,24 @@ async fn entra_discovery_v1(
     } else {
         &tenant
     };
-    let issuer = format!("{base}/sts/{issuer_tenant}/");
-    let document = discovery_document(
-        &issuer,
-        &format!("{base}/{tenant}/discovery/keys"),
-        &format!("{base}/{tenant}/oauth2/token"),
-        &fault,
-    );
+    let (issuer, keys, token) = match version {
+        EntraVersion::V2 => (
+            format!("{base}/{issuer_tenant}/v2.0"),
+            format!("{base}/{tenant}/discovery/v2.0/keys"),
+            format!("{base}/{tenant}/oauth2/v2.0/token"),
+        ),
+        EntraVersion::V1 => (
+            format!("{base}/sts/{issuer_tenant}/"),
+            format!("{base}/{tenant}/discovery/keys"),
+            format!("{base}/{tenant}/oauth2/token"),
+        ),
+    };
+    let mut document = discovery_document(&issuer, &keys, &token, &fault);
+    if version == EntraVersion::V2 {
+        document["authorization_endpoint"] =
+            json!(format!("{base}/{tenant}/oauth2/v2.0/authorize"));
+        document["tenant_region_scope"] = json!("WW");
+    }
     json_response(document, fault, None)
 }
 
