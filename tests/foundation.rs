@@ -597,9 +597,12 @@ async fn principal_exposes_typed_claims() {
     assert_eq!(principal.client_id(), Some("app-7"));
     assert_eq!(principal.tenant_id(), Some("t-1"));
     assert_eq!(principal.object_id(), Some("o-1"));
-    assert_eq!(principal.scopes(), ["Orders.Read", "Orders.Write"]);
+    assert_eq!(
+        principal.scopes().collect::<Vec<_>>(),
+        ["Orders.Read", "Orders.Write"]
+    );
     assert!(principal.has_scope("Orders.Read") && !principal.has_scope("orders.read"));
-    assert_eq!(principal.roles(), ["Admin"]);
+    assert_eq!(principal.roles().collect::<Vec<_>>(), ["Admin"]);
     assert!(principal.token_id().is_some());
     assert!(principal.expires_at() > SystemTime::now());
     assert_eq!(principal.claim("sub"), Some(&json!("alice")));

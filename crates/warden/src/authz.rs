@@ -320,11 +320,15 @@ pub enum Requirement {
 
 /// Whether `held` satisfies `needed`. An empty `needed` is never satisfied: a requirement built
 /// from an empty list (a configuration slip) refuses everyone rather than admitting everyone.
-fn has<N: AsRef<str>>(held: &[String], needed: &[N], matching: Match) -> bool {
+fn has<'h, N: AsRef<str>>(
+    held: impl Iterator<Item = &'h str> + Clone,
+    needed: &[N],
+    matching: Match,
+) -> bool {
     if needed.is_empty() {
         return false;
     }
-    let holds = |name: &N| held.iter().any(|h| h == name.as_ref());
+    let holds = |name: &N| held.clone().any(|h| h == name.as_ref());
     match matching {
         Match::Any => needed.iter().any(holds),
         Match::All => needed.iter().all(holds),
@@ -402,7 +406,7 @@ async fn check_groups<N: AsRef<str>>(
         return Err(Forbidden::GroupOverage.into());
     };
     let groups = resolver.resolve(p).await?;
-    if has(&groups, names, matching) {
+    if has(groups.iter().map(String::as_str), names, matching) {
         Ok(())
     } else {
         Err(Forbidden::MissingGroup.into())

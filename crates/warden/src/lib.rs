@@ -54,6 +54,7 @@
 
 pub mod authz;
 pub mod bearer;
+mod cache;
 pub mod cae;
 pub mod challenge;
 pub mod config;
@@ -70,6 +71,7 @@ mod principal;
 pub mod token;
 mod validator;
 
+pub use cache::DEFAULT_TOKEN_CACHE_CAPACITY;
 pub use challenge::{Challenge, ErrorCode, Realm};
 pub use config::WardenConfig;
 pub use error::{
@@ -79,7 +81,7 @@ pub use extract::{AuthRejection, Claims};
 pub use issuer::{Issuer, IssuerBuilder, Profile};
 pub use jsonwebtoken::Algorithm;
 pub use layer::{Warden, WardenBuilder, WardenLayer};
-pub use principal::{Caller, Principal};
+pub use principal::{Caller, Names, Principal};
 pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

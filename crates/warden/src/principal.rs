@@ -1,15 +1,16 @@
 //! The validated caller.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::issuer::Profile;
-use crate::token::claims;
 
 /// Who is calling: a user through a client application (delegated), or an application as itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,36 +22,15 @@ pub enum Caller {
     App,
 }
 
-/// How the caller kind is recognised:
-/// - `idtyp` (Entra's optional claim) says `app` or `user`;
-/// - otherwise, for Entra tokens, no `scp` claim means app-only (Microsoft's documented rule);
-/// - otherwise `sub` equal to the client id means app-only (RFC 9068 §2.2: for grants without a
-///   resource owner, `sub` identifies the client).
-fn caller_kind(claims: &Map<String, Value>, profile: Profile) -> Caller {
-    match claims::string(claims, "idtyp") {
-        Some("app") => return Caller::App,
-        Some("user") => return Caller::User,
-        _ => {}
-    }
-    if profile == Profile::Entra {
-        return if claims.contains_key("scp") {
-            Caller::User
-        } else {
-            Caller::App
-        };
-    }
-    let client = claims::string(claims, "client_id").or_else(|| claims::string(claims, "azp"));
-    match (claims::string(claims, "sub"), client) {
-        (Some(sub), Some(client)) if sub == client => Caller::App,
-        _ => Caller::User,
-    }
-}
-
 /// The caller of a request whose bearer token warden validated.
 ///
 /// Only warden makes one, after the signature verified and every claim check passed: holding a
 /// `Principal` is proof of validation. It is cheap to clone (one `Arc`), and the layer stores it in
 /// the request extensions, where extractors read it without taking it out.
+///
+/// It keeps the claims' JSON text once and points into it for the identifiers, scopes and roles,
+/// so it costs little more memory than the token's payload; [`claims`](Self::claims) parses the
+/// whole object on first use.
 ///
 /// Identity follows RFC 8725 §3.8: a subject is only meaningful together with its issuer; for
 /// Entra tokens the stable pair is (`tid`, `oid`). Never authorize on `preferred_username`,
@@ -60,166 +40,425 @@ pub struct Principal {
     inner: Arc<Inner>,
 }
 
+/// A piece of text: a range of the claims JSON, or (for JSON strings that held escapes) of the
+/// spill buffer. `NONE` when absent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+}
+
+impl Span {
+    const NONE: Span = Span {
+        start: u32::MAX,
+        len: 0,
+    };
+    const SPILL: u32 = 1 << 31;
+}
+
 struct Inner {
-    issuer: String,
-    subject: String,
+    json: Box<str>,
+    spill: Box<str>,
+    issuer: Span,
+    subject: Span,
+    tenant: Span,
+    object_id: Span,
+    client: Span,
+    token_id: Span,
+    session: Span,
+    acr: Span,
+    scopes: Box<[Span]>,
+    roles: Box<[Span]>,
+    groups: Box<[Span]>,
+    acrs: Box<[Span]>,
     expires_at: f64,
-    scopes: Vec<String>,
-    roles: Vec<String>,
-    groups: Vec<String>,
+    issued_at: Option<f64>,
+    auth_time: Option<f64>,
     caller: Caller,
-    claims: Map<String, Value>,
-    payload: Vec<u8>,
+    cae_capable: bool,
+    group_overage: bool,
+    claims: OnceLock<Map<String, Value>>,
+}
+
+impl Inner {
+    fn text(&self, span: Span) -> Option<&str> {
+        if span == Span::NONE {
+            return None;
+        }
+        let (buffer, start) = if span.start & Span::SPILL != 0 {
+            (&*self.spill, span.start & !Span::SPILL)
+        } else {
+            (&*self.json, span.start)
+        };
+        let start = start as usize;
+        buffer.get(start..start + span.len as usize)
+    }
+}
+
+/// Names held by the principal (scopes, roles, groups, authentication contexts), in token order.
+#[derive(Clone)]
+pub struct Names<'a> {
+    inner: &'a Inner,
+    spans: std::slice::Iter<'a, Span>,
+}
+
+impl<'a> Iterator for Names<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let span = *self.spans.next()?;
+        Some(self.inner.text(span).unwrap_or_default())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.spans.size_hint()
+    }
+}
+
+impl ExactSizeIterator for Names<'_> {}
+
+impl fmt::Debug for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.clone()).finish()
+    }
+}
+
+impl Serialize for Names<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.clone())
+    }
 }
 
 impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Principal")
-            .field("issuer", &self.inner.issuer)
-            .field("subject", &self.inner.subject)
+            .field("issuer", &self.issuer())
+            .field("subject", &self.subject())
             .field("tenant_id", &self.tenant_id())
             .field("client_id", &self.client_id())
-            .field("scopes", &self.inner.scopes)
-            .field("roles", &self.inner.roles)
-            .field("caller", &self.inner.caller)
+            .field("scopes", &self.scopes())
+            .field("roles", &self.roles())
+            .field("caller", &self.caller())
             .finish_non_exhaustive()
     }
 }
 
+/// The claims warden reads, borrowed from the JSON text where no escape forced a copy.
+#[derive(Deserialize)]
+struct Read<'a> {
+    #[serde(borrow, default)]
+    iss: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sub: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    tid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    oid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    azp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    appid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    jti: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    uti: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    acr: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    idtyp: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    scope: Option<List<'a>>,
+    #[serde(borrow, default)]
+    scp: Option<List<'a>>,
+    #[serde(borrow, default)]
+    roles: Option<List<'a>>,
+    #[serde(borrow, default)]
+    groups: Option<List<'a>>,
+    #[serde(default)]
+    acrs: Option<Lenient>,
+    #[serde(default)]
+    xms_cc: Option<Lenient>,
+    #[serde(default)]
+    iat: Option<Lenient>,
+    #[serde(default)]
+    auth_time: Option<Lenient>,
+    #[serde(default)]
+    hasgroups: Option<Lenient>,
+    #[serde(default, rename = "_claim_names")]
+    claim_names: Option<Lenient>,
+}
+
+/// A space-delimited string (RFC 8693 §4.2) or an array of strings.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum List<'a> {
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
+    #[serde(borrow)]
+    Items(Vec<Cow<'a, str>>),
+}
+
+/// Any JSON value, kept only for the claims whose odd types must not refuse a token.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Lenient(Value);
+
+/// Builds spans into the JSON text (or copies into the spill buffer).
+struct Spans<'j> {
+    json: &'j str,
+    spill: String,
+}
+
+impl Spans<'_> {
+    fn span(&mut self, text: &Cow<'_, str>) -> Span {
+        if let Cow::Borrowed(slice) = text {
+            let base = self.json.as_ptr() as usize;
+            let at = slice.as_ptr() as usize;
+            if at >= base && at + slice.len() <= base + self.json.len() {
+                return Span {
+                    start: (at - base) as u32,
+                    len: slice.len() as u32,
+                };
+            }
+        }
+        let start = self.spill.len() as u32 | Span::SPILL;
+        self.spill.push_str(text);
+        Span {
+            start,
+            len: text.len() as u32,
+        }
+    }
+
+    fn optional(&mut self, text: &Option<Cow<'_, str>>) -> Span {
+        text.as_ref().map_or(Span::NONE, |t| self.span(t))
+    }
+
+    fn list(&mut self, list: &Option<List<'_>>, out: &mut Vec<Span>) {
+        match list {
+            None => {}
+            Some(List::Items(items)) => {
+                for item in items {
+                    let span = self.span(item);
+                    out.push(span);
+                }
+            }
+            Some(List::Text(Cow::Borrowed(text))) => {
+                for word in text.split(' ').filter(|w| !w.is_empty()) {
+                    let span = self.span(&Cow::Borrowed(word));
+                    out.push(span);
+                }
+            }
+            Some(List::Text(Cow::Owned(text))) => {
+                for word in text.split(' ').filter(|w| !w.is_empty()) {
+                    let span = self.span(&Cow::Owned(word.to_owned()));
+                    out.push(span);
+                }
+            }
+        }
+    }
+}
+
+fn number(value: &Option<Lenient>) -> Option<f64> {
+    value.as_ref().and_then(|v| v.0.as_f64())
+}
+
 impl Principal {
-    /// Builds the principal from verified claims.
+    /// Builds the principal from the verified claims' JSON text (already checked: strict JSON,
+    /// required claims, types of the time claims).
     pub(crate) fn from_verified(
-        claims: Map<String, Value>,
         payload: Vec<u8>,
         expires_at: f64,
         profile: Profile,
     ) -> Result<Self, Error> {
-        let mut scopes = claims::string_list(&claims, "scope")?;
-        for scope in claims::string_list(&claims, "scp")? {
-            if !scopes.contains(&scope) {
-                scopes.push(scope);
+        let json = String::from_utf8(payload)
+            .map_err(|_| Error::InvalidClaim { claim: "claims" })?
+            .into_boxed_str();
+        let read: Read<'_> = serde_json::from_str(&json).map_err(|_| invalid_list_claim(&json))?;
+        let mut spans = Spans {
+            json: &json,
+            spill: String::new(),
+        };
+        let mut scopes = Vec::new();
+        spans.list(&read.scope, &mut scopes);
+        let mut scp = Vec::new();
+        spans.list(&read.scp, &mut scp);
+        let mut roles = Vec::new();
+        spans.list(&read.roles, &mut roles);
+        let mut groups = Vec::new();
+        spans.list(&read.groups, &mut groups);
+        let acrs_list: Vec<Cow<'_, str>> = match &read.acrs {
+            Some(Lenient(Value::Array(items))) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(|s| Cow::Owned(s.to_owned())))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let acrs: Vec<Span> = acrs_list.iter().map(|a| spans.span(a)).collect();
+
+        let client = read
+            .client_id
+            .as_ref()
+            .or(read.azp.as_ref())
+            .or(read.appid.as_ref());
+        let token_id = read.jti.as_ref().or(read.uti.as_ref());
+        let caller = caller_kind(&read, profile, !scp.is_empty() || read.scp.is_some());
+        let is_cp1 = |v: &Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1"));
+        let cae_capable = match read.xms_cc.as_ref().map(|l| &l.0) {
+            Some(Value::Array(values)) => values.iter().any(is_cp1),
+            Some(value) => is_cp1(value),
+            None => false,
+        };
+        let group_overage = read
+            .claim_names
+            .as_ref()
+            .is_some_and(|names| names.0.get("groups").is_some())
+            || matches!(read.hasgroups, Some(Lenient(Value::Bool(true))));
+
+        let issuer = spans.optional(&read.iss);
+        let subject = spans.optional(&read.sub);
+        let tenant = spans.optional(&read.tid);
+        let object_id = spans.optional(&read.oid);
+        let client = client.map_or(Span::NONE, |c| spans.span(c));
+        let token_id = token_id.map_or(Span::NONE, |t| spans.span(t));
+        let session = spans.optional(&read.sid);
+        let acr = spans.optional(&read.acr);
+        // `scope` first, then `scp` values not already present.
+        for span in scp {
+            let text = span_text(&json, &spans.spill, span);
+            if !scopes
+                .iter()
+                .any(|s| span_text(&json, &spans.spill, *s) == text)
+            {
+                scopes.push(span);
             }
         }
-        let roles = claims::string_list(&claims, "roles")?;
-        let groups = claims::string_list(&claims, "groups")?;
-        let caller = caller_kind(&claims, profile);
-        let issuer = claims::string(&claims, "iss")
-            .unwrap_or_default()
-            .to_owned();
-        let subject = claims::string(&claims, "sub")
-            .unwrap_or_default()
-            .to_owned();
+        let issued_at = number(&read.iat);
+        let auth_time = number(&read.auth_time);
+        let spill = std::mem::take(&mut spans.spill).into_boxed_str();
+        drop(read);
         Ok(Principal {
             inner: Arc::new(Inner {
+                json,
+                spill,
                 issuer,
                 subject,
+                tenant,
+                object_id,
+                client,
+                token_id,
+                session,
+                acr,
+                scopes: scopes.into_boxed_slice(),
+                roles: roles.into_boxed_slice(),
+                groups: groups.into_boxed_slice(),
+                acrs: acrs.into_boxed_slice(),
                 expires_at,
-                scopes,
-                roles,
-                groups,
+                issued_at,
+                auth_time,
                 caller,
-                claims,
-                payload,
+                cae_capable,
+                group_overage,
+                claims: OnceLock::new(),
             }),
         })
     }
 
+    fn text(&self, span: Span) -> Option<&str> {
+        self.inner.text(span)
+    }
+
+    fn names<'a>(&'a self, spans: &'a [Span]) -> Names<'a> {
+        Names {
+            inner: &self.inner,
+            spans: spans.iter(),
+        }
+    }
+
     /// The issuer (`iss`), exactly as configured.
     pub fn issuer(&self) -> &str {
-        &self.inner.issuer
+        self.text(self.inner.issuer).unwrap_or_default()
     }
 
     /// The subject (`sub`). Empty only for a profile that does not require `sub`.
     pub fn subject(&self) -> &str {
-        &self.inner.subject
+        self.text(self.inner.subject).unwrap_or_default()
     }
 
     /// The tenant (`tid`), for Microsoft Entra tokens.
     pub fn tenant_id(&self) -> Option<&str> {
-        self.claim_str("tid")
+        self.text(self.inner.tenant)
     }
 
     /// The object id (`oid`): the stable id of the user or service principal in an Entra tenant.
     pub fn object_id(&self) -> Option<&str> {
-        self.claim_str("oid")
+        self.text(self.inner.object_id)
     }
 
     /// The client application: `client_id` (RFC 9068), else `azp` (Entra v2), else `appid` (Entra v1).
     pub fn client_id(&self) -> Option<&str> {
-        self.claim_str("client_id")
-            .or_else(|| self.claim_str("azp"))
-            .or_else(|| self.claim_str("appid"))
+        self.text(self.inner.client)
     }
 
     /// The token id: `jti`, else Entra's `uti`.
     pub fn token_id(&self) -> Option<&str> {
-        self.claim_str("jti").or_else(|| self.claim_str("uti"))
-    }
-
-    /// Delegated scopes: `scope` (RFC 9068) and `scp` (Entra), split on spaces. Case-sensitive.
-    pub fn scopes(&self) -> &[String] {
-        &self.inner.scopes
-    }
-
-    /// App roles (`roles`). Case-sensitive.
-    pub fn roles(&self) -> &[String] {
-        &self.inner.roles
+        self.text(self.inner.token_id)
     }
 
     /// When the token was issued (`iat`), seconds since the Unix epoch.
     pub fn issued_at(&self) -> Option<f64> {
-        self.claim("iat").and_then(Value::as_f64)
+        self.inner.issued_at
     }
 
     /// The sign-in session (`sid`).
     pub fn session_id(&self) -> Option<&str> {
-        self.claim_str("sid")
+        self.text(self.inner.session)
     }
 
     /// Whether the client declared it can answer claims challenges: `xms_cc` (string or array)
     /// contains `cp1`, in any case.
     pub fn is_cae_capable(&self) -> bool {
-        let is_cp1 = |v: &Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1"));
-        match self.claim("xms_cc") {
-            Some(Value::Array(values)) => values.iter().any(is_cp1),
-            Some(value) => is_cp1(value),
-            None => false,
-        }
+        self.inner.cae_capable
     }
 
     /// Satisfied Entra authentication contexts (`acrs`).
-    pub fn auth_contexts(&self) -> impl Iterator<Item = &str> {
-        self.claim("acrs")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+    pub fn auth_contexts(&self) -> Names<'_> {
+        self.names(&self.inner.acrs)
     }
 
     /// The authentication context class (`acr`, RFC 9470).
     pub fn acr(&self) -> Option<&str> {
-        self.claim_str("acr")
+        self.text(self.inner.acr)
     }
 
     /// When the user last authenticated (`auth_time`), seconds since the Unix epoch.
     pub fn auth_time(&self) -> Option<f64> {
-        self.claim("auth_time").and_then(Value::as_f64)
+        self.inner.auth_time
+    }
+
+    /// Delegated scopes: `scope` (RFC 9068) and `scp` (Entra), split on spaces. Case-sensitive.
+    pub fn scopes(&self) -> Names<'_> {
+        self.names(&self.inner.scopes)
+    }
+
+    /// App roles (`roles`). Case-sensitive.
+    pub fn roles(&self) -> Names<'_> {
+        self.names(&self.inner.roles)
     }
 
     /// Security group object ids (`groups`), empty when absent or replaced by an overage marker
     /// (see [`has_group_overage`](Self::has_group_overage)).
-    pub fn groups(&self) -> &[String] {
-        &self.inner.groups
+    pub fn groups(&self) -> Names<'_> {
+        self.names(&self.inner.groups)
     }
 
     /// Whether Entra replaced the `groups` list because the user is in too many groups
     /// (`_claim_names.groups`, or `hasgroups: true`). Membership is then unknown, not empty.
     pub fn has_group_overage(&self) -> bool {
-        let claim_names = self
-            .claim("_claim_names")
-            .and_then(|names| names.get("groups"))
-            .is_some();
-        claim_names || self.claim("hasgroups") == Some(&Value::Bool(true))
+        self.inner.group_overage
     }
 
     /// Whether the caller is a user acting through a client application, or an application
@@ -230,12 +469,12 @@ impl Principal {
 
     /// Whether the token grants this exact scope.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.inner.scopes.iter().any(|s| s == scope)
+        self.scopes().any(|s| s == scope)
     }
 
     /// Whether the token carries this exact role.
     pub fn has_role(&self, role: &str) -> bool {
-        self.inner.roles.iter().any(|r| r == role)
+        self.roles().any(|r| r == role)
     }
 
     /// When the token expires.
@@ -246,18 +485,20 @@ impl Principal {
         UNIX_EPOCH + Duration::from_secs_f64(secs)
     }
 
-    /// Every claim of the token, for custom claims.
+    pub(crate) fn expires_at_secs(&self) -> f64 {
+        self.inner.expires_at
+    }
+
+    /// Every claim of the token, for custom claims (parsed on first use).
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.inner.claims
+        self.inner
+            .claims
+            .get_or_init(|| serde_json::from_str(&self.inner.json).unwrap_or_default())
     }
 
     /// One claim, for custom claims.
     pub fn claim(&self, name: &str) -> Option<&Value> {
-        self.inner.claims.get(name)
-    }
-
-    fn claim_str(&self, name: &str) -> Option<&str> {
-        claims::string(&self.inner.claims, name)
+        self.claims().get(name)
     }
 
     /// Reads the claims into your own type.
@@ -267,7 +508,79 @@ impl Principal {
     /// [`Error::InvalidClaim`] (with `claim: "claims"`) if the claims do not fit `T`. The serde
     /// message, which may quote claim values, is not kept.
     pub fn deserialize_claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.inner.payload)
-            .map_err(|_| Error::InvalidClaim { claim: "claims" })
+        serde_json::from_str(&self.inner.json).map_err(|_| Error::InvalidClaim { claim: "claims" })
+    }
+
+    /// Bytes held for this principal (the claims text, the spill buffer and the spans), for the
+    /// memory accounting of caches.
+    pub fn heap_bytes(&self) -> usize {
+        let inner = &*self.inner;
+        2 * std::mem::size_of::<usize>() // the Arc counters
+            + std::mem::size_of::<Inner>()
+            + inner.json.len()
+            + inner.spill.len()
+            + std::mem::size_of::<Span>()
+                * (inner.scopes.len() + inner.roles.len() + inner.groups.len() + inner.acrs.len())
+    }
+}
+
+fn span_text<'a>(json: &'a str, spill: &'a str, span: Span) -> &'a str {
+    let (buffer, start) = if span.start & Span::SPILL != 0 {
+        (spill, span.start & !Span::SPILL)
+    } else {
+        (json, span.start)
+    };
+    let start = start as usize;
+    buffer
+        .get(start..start + span.len as usize)
+        .unwrap_or_default()
+}
+
+/// Names which list claim has the wrong type, without quoting it.
+fn invalid_list_claim(json: &str) -> Error {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        scope: Option<Value>,
+        #[serde(default)]
+        scp: Option<Value>,
+        #[serde(default)]
+        roles: Option<Value>,
+        #[serde(default)]
+        groups: Option<Value>,
+    }
+    let fits = |value: &Option<Value>| match value {
+        None | Some(Value::String(_)) => true,
+        Some(Value::Array(items)) => items.iter().all(Value::is_string),
+        Some(_) => false,
+    };
+    let claim = match serde_json::from_str::<Probe>(json) {
+        Ok(probe) if !fits(&probe.scope) => "scope",
+        Ok(probe) if !fits(&probe.scp) => "scp",
+        Ok(probe) if !fits(&probe.roles) => "roles",
+        Ok(probe) if !fits(&probe.groups) => "groups",
+        _ => "claims",
+    };
+    Error::InvalidClaim { claim }
+}
+
+/// How the caller kind is recognised:
+/// - `idtyp` (Entra's optional claim) says `app` or `user`;
+/// - otherwise, for Entra tokens, no `scp` claim means app-only (Microsoft's documented rule);
+/// - otherwise `sub` equal to the client id means app-only (RFC 9068 §2.2: for grants without a
+///   resource owner, `sub` identifies the client).
+fn caller_kind(read: &Read<'_>, profile: Profile, has_scp: bool) -> Caller {
+    match read.idtyp.as_deref() {
+        Some("app") => return Caller::App,
+        Some("user") => return Caller::User,
+        _ => {}
+    }
+    if profile == Profile::Entra {
+        return if has_scp { Caller::User } else { Caller::App };
+    }
+    let client = read.client_id.as_deref().or(read.azp.as_deref());
+    match (read.sub.as_deref(), client) {
+        (Some(sub), Some(client)) if sub == client => Caller::App,
+        _ => Caller::User,
     }
 }

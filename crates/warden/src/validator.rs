@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
+use crate::cache::{Digest, TokenCache};
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::entra::{AnyTenant, Entra, TokenVersion};
 use crate::error::{ClaimsChallenge, Forbidden};
@@ -63,6 +64,7 @@ struct Inner {
     revocations: Arc<dyn RevocationStore>,
     authorization_uri: String,
     max_token_lifetime: u64,
+    cache: Option<TokenCache>,
     leeway: u64,
     max_token_bytes: usize,
 }
@@ -92,6 +94,7 @@ impl Validator {
             revocations: None,
             cae_authority: None,
             max_token_lifetime: cae::DEFAULT_MAX_TOKEN_LIFETIME,
+            token_cache: crate::cache::DEFAULT_TOKEN_CACHE_CAPACITY,
             leeway: DEFAULT_LEEWAY,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         }
@@ -124,6 +127,16 @@ impl Validator {
         &self.inner.authorization_uri
     }
 
+    /// How many verified tokens are cached now.
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, TokenCache::len)
+    }
+
+    /// Bytes a cached token costs besides its principal ([`Principal::heap_bytes`]).
+    pub fn cache_entry_overhead(&self) -> usize {
+        TokenCache::ENTRY_OVERHEAD
+    }
+
     /// The trusted issuers.
     pub fn issuers(&self) -> impl Iterator<Item = &Issuer> {
         self.inner.issuers.values()
@@ -138,11 +151,19 @@ impl Validator {
                 max: self.inner.max_token_bytes,
             }));
         }
+        let now = unix_now();
+        let digest = self.inner.cache.as_ref().map(|_| TokenCache::digest(token));
+        if let (Some(cache), Some(digest)) = (&self.inner.cache, &digest)
+            && let Some(principal) = cache.get(digest, now as f64, self.inner.leeway as f64)
+        {
+            // Seen before and verified: only revocation is checked again.
+            return Step::Done(self.inner.check_revocation(principal));
+        }
         let parsed = match token::parse(token) {
             Ok(parsed) => parsed,
             Err(e) => return Step::Done(Err(e)),
         };
-        let (issuer, exp) = match self.precheck(&parsed, unix_now()) {
+        let (issuer, exp) = match self.precheck(&parsed, now) {
             Ok(found) => found,
             Err(e) => return Step::Done(Err(e)),
         };
@@ -153,7 +174,7 @@ impl Validator {
                 None => true,
             };
             if known {
-                return Step::Done(self.inner.finish(parsed, set, exp, &issuer));
+                return Step::Done(self.inner.finish(parsed, set, exp, &issuer, digest));
             }
         }
         match issuer.keys().refresh() {
@@ -173,7 +194,7 @@ impl Validator {
                             // Same bytes, same outcome as above: parse again rather than keep
                             // borrowed state across the await.
                             let parsed = token::parse(&token)?;
-                            inner.finish(parsed, &set, exp, &issuer)
+                            inner.finish(parsed, &set, exp, &issuer, digest)
                         }
                         Err(_) if had_keys => Err(Error::UnknownKey),
                         Err(unavailable) => Err(Error::KeysUnavailable {
@@ -262,6 +283,7 @@ impl Inner {
         keys: &KeySet,
         exp: f64,
         issuer: &Issuer,
+        digest: Option<Digest>,
     ) -> Result<Principal, Error> {
         let key = keys
             .find(parsed.kid.as_deref(), parsed.alg)
@@ -300,16 +322,26 @@ impl Inner {
                 return Err(Forbidden::ClientNotAllowed.into());
             }
         }
-        let principal =
-            Principal::from_verified(parsed.claims, parsed.payload, exp, issuer.profile())?;
-        if let Some(at) = self.revocations.revoked_since(&principal) {
-            let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
-                authorization_uri: self.authorization_uri.clone(),
-                claims: cae::claims_challenge(&cae::nbf_claims_request(at)),
-            });
-            return Err(Error::Revoked { at, challenge });
+        let principal = Principal::from_verified(parsed.payload, exp, issuer.profile())?;
+        let principal = self.check_revocation(principal)?;
+        if let (Some(cache), Some(digest)) = (&self.cache, digest) {
+            cache.insert(digest, principal.clone(), key, unix_now() as f64);
         }
         Ok(principal)
+    }
+
+    /// Revocation (CAE), on every request, cached or not.
+    fn check_revocation(&self, principal: Principal) -> Result<Principal, Error> {
+        match self.revocations.revoked_since(&principal) {
+            None => Ok(principal),
+            Some(at) => {
+                let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
+                    authorization_uri: self.authorization_uri.clone(),
+                    claims: cae::claims_challenge(&cae::nbf_claims_request(at)),
+                });
+                Err(Error::Revoked { at, challenge })
+            }
+        }
     }
 }
 
@@ -329,6 +361,7 @@ pub struct ValidatorBuilder {
     revocations: Option<Arc<dyn RevocationStore>>,
     cae_authority: Option<String>,
     max_token_lifetime: Duration,
+    token_cache: usize,
     leeway: Duration,
     max_token_bytes: usize,
 }
@@ -359,6 +392,14 @@ impl ValidatorBuilder {
     /// every token it could match. A store you provide must keep its rules at least this long.
     pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_token_lifetime = lifetime;
+        self
+    }
+
+    /// How many verified tokens to remember (default 16,384; 0 turns the cache off). A token
+    /// seen before skips parsing and signature work until it expires or its key leaves the key
+    /// set; revocation is still checked on every request.
+    pub fn token_cache(mut self, capacity: usize) -> Self {
+        self.token_cache = capacity;
         self
     }
 
@@ -428,6 +469,7 @@ impl ValidatorBuilder {
                     ))
                 }),
                 max_token_lifetime: self.max_token_lifetime.as_secs(),
+                cache: (self.token_cache > 0).then(|| TokenCache::new(self.token_cache)),
                 authorization_uri,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,

@@ -103,31 +103,6 @@ pub(crate) fn string<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&
     claims.get(name).and_then(Value::as_str)
 }
 
-/// A space-delimited list (RFC 8693 §4.2 `scope`, Entra `scp`), or an array of strings where a
-/// provider sends one. `Ok(empty)` if absent; any other type is an invalid claim.
-pub(crate) fn string_list(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Vec<String>, Error> {
-    match claims.get(name) {
-        None => Ok(Vec::new()),
-        Some(Value::String(list)) => Ok(list
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|item| {
-                item.as_str()
-                    .map(str::to_owned)
-                    .ok_or(Error::InvalidClaim { claim: name })
-            })
-            .collect(),
-        Some(_) => Err(Error::InvalidClaim { claim: name }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,19 +185,6 @@ mod tests {
         assert_eq!(
             check(json!({"aud": ["api://rs", 1]})),
             Err(Error::InvalidClaim { claim: "aud" })
-        );
-    }
-
-    #[test]
-    fn reads_scope_strings_and_arrays() {
-        let list = |v: Value| string_list(&map(v), "scope");
-        assert_eq!(list(json!({"scope": "a  b"})).unwrap(), ["a", "b"]);
-        assert_eq!(list(json!({"scope": ["a", "b"]})).unwrap(), ["a", "b"]);
-        assert_eq!(list(json!({"scope": "a,b"})).unwrap(), ["a,b"]);
-        assert!(list(json!({})).unwrap().is_empty());
-        assert_eq!(
-            list(json!({"scope": 1})),
-            Err(Error::InvalidClaim { claim: "scope" })
         );
     }
 }

@@ -1,0 +1,185 @@
+//! The verified-token cache: a token seen before skips verification, but never revocation, expiry
+//! or the removal of its key; the cache is bounded, and an entry costs at most the token's length
+//! plus 256 bytes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
+use warden::keys::JwksCache;
+use warden::{Error, Issuer, Validator};
+use warden_integration_tests::{now, trust};
+use warden_testing::{Algorithm, FakeIssuer};
+
+fn validator(issuer: &FakeIssuer, capacity: usize) -> Validator {
+    Validator::builder()
+        .issuer(trust(issuer).build().unwrap())
+        .token_cache(capacity)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn serves_a_token_seen_before_from_the_cache() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = validator(&issuer, 1024);
+    let token = issuer
+        .token()
+        .subject("alice")
+        .scopes(["Orders.Read"])
+        .sign();
+    let first = validator.validate(&token).await.unwrap();
+    let second = validator.validate(&token).await.unwrap();
+    assert_eq!(validator.cached_tokens(), 1);
+    assert_eq!(second.subject(), "alice");
+    assert_eq!(
+        first.scopes().collect::<Vec<_>>(),
+        second.scopes().collect::<Vec<_>>()
+    );
+    // A tampered twin is a different string: not served from the cache.
+    assert_eq!(
+        validator
+            .validate(&issuer.token().sign_tampered())
+            .await
+            .unwrap_err(),
+        Error::BadSignature
+    );
+}
+
+#[tokio::test]
+async fn still_checks_revocation_for_a_cached_token() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let store = Arc::new(InMemoryRevocations::default());
+    let validator = Validator::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .revocations(store.clone())
+        .build()
+        .unwrap();
+    let token = issuer.token().subject("bob").issued_at(now() - 10).sign();
+    assert!(validator.validate(&token).await.is_ok());
+    assert_eq!(validator.cached_tokens(), 1);
+    store.revoke(Revocation::user("bob").issued_before(now() as u64));
+    assert!(matches!(
+        validator.validate(&token).await,
+        Err(Error::Revoked { .. })
+    ));
+}
+
+#[tokio::test]
+async fn lets_a_cached_token_expire() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = Validator::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .leeway(Duration::ZERO)
+        .build()
+        .unwrap();
+    let token = issuer.token().expires_at(now() + 1).sign();
+    assert!(validator.validate(&token).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(matches!(
+        validator.validate(&token).await,
+        Err(Error::Expired { .. })
+    ));
+}
+
+#[tokio::test]
+async fn drops_a_cached_token_when_its_key_leaves_the_key_set() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let keys = JwksCache::builder(issuer.issuer_url()).build().unwrap();
+    let validator = Validator::builder()
+        .issuer(
+            Issuer::builder(issuer.issuer_url())
+                .audience(issuer.audience())
+                .keys(keys)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let old = issuer.token().sign();
+    assert!(validator.validate(&old).await.is_ok());
+    issuer.rotate(Algorithm::RS256).unwrap();
+    // A token of the new key makes the cache refresh; the old key is gone, and so is its token.
+    assert!(validator.validate(&issuer.token().sign()).await.is_ok());
+    assert_eq!(
+        validator.validate(&old).await.unwrap_err(),
+        Error::UnknownKey
+    );
+}
+
+#[tokio::test]
+async fn stays_within_its_capacity() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = validator(&issuer, 32);
+    for i in 0..200 {
+        let token = issuer.token().subject(format!("user-{i}")).sign();
+        assert!(validator.validate(&token).await.is_ok());
+    }
+    assert!(
+        validator.cached_tokens() <= 32,
+        "{}",
+        validator.cached_tokens()
+    );
+    let off = validator_without_cache(&issuer);
+    assert!(off.validate(&issuer.token().sign()).await.is_ok());
+    assert_eq!(off.cached_tokens(), 0);
+}
+
+fn validator_without_cache(issuer: &FakeIssuer) -> Validator {
+    validator(issuer, 0)
+}
+
+#[tokio::test]
+async fn costs_at_most_the_token_length_plus_256_bytes_per_token() {
+    let oidc = FakeIssuer::start().await.unwrap();
+    let entra = FakeIssuer::builder()
+        .entra(warden_testing::DEFAULT_TENANT)
+        .start()
+        .await
+        .unwrap();
+    let cases = [
+        (
+            validator(&oidc, 16),
+            oidc.token().scopes(["Orders.Read", "Orders.Write"]).sign(),
+        ),
+        (
+            validator(&oidc, 16),
+            oidc.token().app_only().roles(["Reports.Read.All"]).sign(),
+        ),
+    ];
+    for (validator, token) in cases {
+        let principal = validator.validate(&token).await.unwrap();
+        let cost = principal.heap_bytes() + validator.cache_entry_overhead();
+        assert!(
+            cost <= token.len() + 256,
+            "{cost} bytes for a {}-byte token",
+            token.len()
+        );
+    }
+    let validator = Validator::builder()
+        .entra(
+            warden::entra::Entra::builder()
+                .authority(entra.base_url())
+                .v1_issuer_base(format!("{}/sts", entra.base_url()))
+                .tenant(warden_testing::DEFAULT_TENANT)
+                .audience(entra.audience())
+                .keys(warden::keys::StaticKeys::from_jwks(&entra.jwks_json()).unwrap())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let token = entra
+        .token()
+        .scopes(["Orders.Read"])
+        .cae_capable()
+        .acrs(["c1"])
+        .sign();
+    let principal = validator.validate(&token).await.unwrap();
+    let cost = principal.heap_bytes() + validator.cache_entry_overhead();
+    assert!(
+        cost <= token.len() + 256,
+        "{cost} bytes for a {}-byte Entra token",
+        token.len()
+    );
+}
