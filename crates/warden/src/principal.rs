@@ -214,16 +214,16 @@ struct Spans<'j> {
 }
 
 impl Spans<'_> {
-    fn span(&mut self, text: &Cow<'_, str>) -> Span {
-        if let Cow::Borrowed(slice) = text {
-            let base = self.json.as_ptr() as usize;
-            let at = slice.as_ptr() as usize;
-            if at >= base && at + slice.len() <= base + self.json.len() {
-                return Span {
-                    start: (at - base) as u32,
-                    len: slice.len() as u32,
-                };
-            }
+    /// A span for `text`: its place in the JSON text when it is a slice of it, else a copy in
+    /// the spill buffer.
+    fn span(&mut self, text: &str) -> Span {
+        let base = self.json.as_ptr() as usize;
+        let at = text.as_ptr() as usize;
+        if at >= base && at + text.len() <= base + self.json.len() {
+            return Span {
+                start: (at - base) as u32,
+                len: text.len() as u32,
+            };
         }
         let start = self.spill.len() as u32 | Span::SPILL;
         self.spill.push_str(text);
@@ -246,15 +246,9 @@ impl Spans<'_> {
                     out.push(span);
                 }
             }
-            Some(List::Text(Cow::Borrowed(text))) => {
+            Some(List::Text(text)) => {
                 for word in text.split(' ').filter(|w| !w.is_empty()) {
-                    let span = self.span(&Cow::Borrowed(word));
-                    out.push(span);
-                }
-            }
-            Some(List::Text(Cow::Owned(text))) => {
-                for word in text.split(' ').filter(|w| !w.is_empty()) {
-                    let span = self.span(&Cow::Owned(word.to_owned()));
+                    let span = self.span(word);
                     out.push(span);
                 }
             }
