@@ -545,3 +545,34 @@ async fn trusts_entra_beside_another_oidc_provider() {
     let forged = oidc.token().claim("iss", entra_issuer.issuer_url()).sign();
     assert_eq!(app.get_me_with(&forged).await.status, 401);
 }
+
+#[tokio::test]
+async fn the_fake_issuer_takes_faults_over_http() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let client = reqwest::Client::new();
+    let control = format!("{}/_fake/faults/jwks", issuer.base_url());
+    let set = client
+        .post(&control)
+        .json(&json!({"status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 204);
+    assert_eq!(
+        client.get(issuer.jwks_url()).send().await.unwrap().status(),
+        503
+    );
+    let cleared = client.delete(&control).send().await.unwrap();
+    assert_eq!(cleared.status(), 204);
+    assert_eq!(
+        client.get(issuer.jwks_url()).send().await.unwrap().status(),
+        200
+    );
+    let unknown = client
+        .post(format!("{}/_fake/faults/nope", issuer.base_url()))
+        .json(&json!({"status": 503}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}

@@ -381,6 +381,15 @@ impl FakeIssuer {
         Ok(new)
     }
 
+    /// The key that signs new tokens (its public key as PEM or JWK, for other verifiers).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownKey`] never in practice: the signing key always exists.
+    pub fn signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
+        self.state.key(None)
+    }
+
     /// The kid of the key that signs new tokens.
     pub fn signing_kid(&self) -> String {
         self.state.ring().signing.clone()
@@ -497,7 +506,65 @@ fn router(state: Arc<Shared>) -> Router {
             .route("/{tenant}/discovery/keys", get(entra_jwks))
             .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint)),
     };
-    router.with_state(state)
+    router
+        .route(
+            "/_fake/faults/{endpoint}",
+            post(set_fault_endpoint).delete(clear_fault_endpoint),
+        )
+        .with_state(state)
+}
+
+/// A fault as JSON, for `POST /_fake/faults/{discovery|jwks|token}`: `{"status": 503}`,
+/// `{"delay_ms": 200}`, or `{"kind": "garbage" | "html" | "empty" | "wrong_issuer" | "hang"}`.
+#[derive(Debug, Deserialize)]
+struct FaultRequest {
+    status: Option<u16>,
+    delay_ms: Option<u64>,
+    kind: Option<String>,
+}
+
+fn endpoint_named(name: &str) -> Option<Endpoint> {
+    match name {
+        "discovery" => Some(Endpoint::Discovery),
+        "jwks" => Some(Endpoint::Jwks),
+        "token" => Some(Endpoint::Token),
+        _ => None,
+    }
+}
+
+async fn set_fault_endpoint(
+    State(state): State<Arc<Shared>>,
+    Path(endpoint): Path<String>,
+    Json(request): Json<FaultRequest>,
+) -> StatusCode {
+    let Some(endpoint) = endpoint_named(&endpoint) else {
+        return StatusCode::NOT_FOUND;
+    };
+    let fault = match (request.status, request.delay_ms, request.kind.as_deref()) {
+        (Some(code), _, _) => Fault::Status(code),
+        (_, Some(ms), _) => Fault::Delay(Duration::from_millis(ms)),
+        (_, _, Some("garbage")) => Fault::Garbage,
+        (_, _, Some("html")) => Fault::Html,
+        (_, _, Some("empty")) => Fault::EmptyKeySet,
+        (_, _, Some("wrong_issuer")) => Fault::WrongIssuer,
+        (_, _, Some("hang")) => Fault::Hang,
+        _ => return StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    state.faults().insert(endpoint, fault);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_fault_endpoint(
+    State(state): State<Arc<Shared>>,
+    Path(endpoint): Path<String>,
+) -> StatusCode {
+    match endpoint_named(&endpoint) {
+        Some(endpoint) => {
+            state.faults().remove(&endpoint);
+            StatusCode::NO_CONTENT
+        }
+        None => StatusCode::NOT_FOUND,
+    }
 }
 
 /// Applies the endpoint's fault, if any: `Err(response)` to answer with instead.

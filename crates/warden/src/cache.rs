@@ -1,8 +1,8 @@
 //! A bounded cache of verified tokens, so a token seen before skips parsing and signature work.
 //!
-//! - Keyed by the SHA-256 digest of the whole token string (collision-resistant, 32 bytes): the
-//!   token itself is not kept, so an entry costs the principal (about the payload's size) plus a
-//!   fixed overhead.
+//! - Keyed by the BLAKE3 hash of the whole token string (collision-resistant, 32 bytes, and about
+//!   five times faster than SHA-256 without SHA extensions): the token itself is not kept, so an
+//!   entry costs the principal (about the payload's size) plus a fixed overhead.
 //! - An entry lives until its token expires (`exp` + leeway), and is dropped as soon as the key
 //!   that verified it leaves its issuer's key set (it holds only a weak reference to the key).
 //! - Revocation is still checked on every request; the cache only saves the verification.
@@ -11,8 +11,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
-
-use aws_lc_rs::digest;
 
 use crate::keys::VerifyingKey;
 use crate::principal::Principal;
@@ -43,9 +41,7 @@ impl TokenCache {
     }
 
     pub(crate) fn digest(token: &str) -> Digest {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
-        out
+        *blake3::hash(token.as_bytes()).as_bytes()
     }
 
     fn shard(&self, digest: &Digest) -> &RwLock<HashMap<Digest, Entry>> {

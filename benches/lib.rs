@@ -1,0 +1,157 @@
+//! Shared set-up for warden's benchmarks: one RS256 key, one token, and the stacks under test.
+#![forbid(unsafe_code)]
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use http::Request;
+use tower::ServiceExt;
+use warden::authz::RequireScope;
+use warden::{Issuer, WardenLayer};
+use warden_testing::FakeIssuer;
+
+warden::scopes! {
+    /// The scope the benchmark route needs.
+    pub OrdersRead = "Orders.Read";
+    /// A scope the token does not have.
+    pub OrdersAdmin = "Orders.Admin";
+}
+
+/// The fixture: a fake issuer (RS256 key), and its JWKS and public key PEM.
+pub struct Fixture {
+    /// The issuer, kept alive for its keys.
+    pub issuer: FakeIssuer,
+}
+
+impl Fixture {
+    /// Starts the fake issuer inside `runtime`.
+    pub fn new(runtime: &tokio::runtime::Runtime) -> Self {
+        let issuer = runtime
+            .block_on(FakeIssuer::start())
+            .unwrap_or_else(|e| panic!("fake issuer: {e}"));
+        Fixture { issuer }
+    }
+
+    /// The signing key's public key as SPKI PEM (for jwt-authorizer).
+    pub fn issuer_pem(&self) -> String {
+        self.issuer
+            .signing_key()
+            .map(|key| key.public_pem())
+            .unwrap_or_default()
+    }
+
+    /// A valid RS256 access token with scope `Orders.Read`, valid for an hour.
+    pub fn token(&self) -> String {
+        self.issuer
+            .token()
+            .subject("alice")
+            .scopes(["Orders.Read"])
+            .sign()
+    }
+
+    /// The warden layer over static keys; `cache` is the verified-token cache capacity.
+    pub fn warden(&self, cache: usize) -> WardenLayer {
+        let issuer = Issuer::builder(self.issuer.issuer_url())
+            .audience(self.issuer.audience())
+            .jwks(self.issuer.jwks_json())
+            .build()
+            .unwrap_or_else(|e| panic!("issuer: {e}"));
+        let validator = warden::Validator::builder()
+            .issuer(issuer)
+            .token_cache(cache)
+            .build()
+            .unwrap_or_else(|e| panic!("validator: {e}"));
+        WardenLayer::new(validator)
+    }
+}
+
+/// The benchmark app: `/me` (any token), `/orders` (scope `Orders.Read`), `/admin` (a scope the
+/// token lacks).
+pub fn app(layer: Option<WardenLayer>) -> Router {
+    match layer {
+        Some(layer) => Router::new()
+            .route("/me", get(|| async { "ok" }))
+            .route("/orders", get(|_: RequireScope<OrdersRead>| async { "ok" }))
+            .route("/admin", get(|_: RequireScope<OrdersAdmin>| async { "ok" }))
+            .layer(layer),
+        None => Router::new().route("/me", get(|| async { "ok" })),
+    }
+}
+
+/// One request through a router; returns the status.
+pub async fn call(router: &Router, path: &str, token: Option<&str>) -> u16 {
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(Body::empty()).unwrap_or_default();
+    match router.clone().oneshot(request).await {
+        Ok(response) => response.status().as_u16(),
+        Err(never) => match never {},
+    }
+}
+
+/// Measures `f` and returns the median time of one call over `batches` batches (after warm-up),
+/// sizing batches to about 20 ms each.
+#[allow(dead_code)]
+pub fn measure(mut f: impl FnMut()) -> Duration {
+    for _ in 0..200 {
+        f();
+    }
+    let started = Instant::now();
+    let mut probe = 0u32;
+    while started.elapsed() < Duration::from_millis(20) {
+        f();
+        probe += 1;
+    }
+    let per_batch = probe.max(10);
+    let mut samples = Vec::with_capacity(15);
+    for _ in 0..15 {
+        let started = Instant::now();
+        for _ in 0..per_batch {
+            f();
+        }
+        samples.push(started.elapsed() / per_batch);
+    }
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Measures several cases in interleaved rounds (one batch of each per round, 15 rounds), so
+/// drift of a shared machine hits every case alike; returns the median time of one call of each.
+pub fn measure_all(cases: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
+    let batch: Vec<u32> = cases
+        .iter_mut()
+        .map(|f| {
+            for _ in 0..200 {
+                f();
+            }
+            let started = Instant::now();
+            let mut count = 0u32;
+            while started.elapsed() < Duration::from_millis(10) {
+                f();
+                count += 1;
+            }
+            count.max(10)
+        })
+        .collect();
+    let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); cases.len()];
+    for _ in 0..15 {
+        for (i, f) in cases.iter_mut().enumerate() {
+            let started = Instant::now();
+            for _ in 0..batch[i] {
+                f();
+            }
+            samples[i].push(started.elapsed() / batch[i]);
+        }
+    }
+    samples
+        .into_iter()
+        .map(|mut s| {
+            s.sort();
+            s[s.len() / 2]
+        })
+        .collect()
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Load over HTTP on loopback: the Orders demo with and without warden, and a run in which the JWKS
+# endpoint fails midway (no valid request may fail). Installs wrk from Debian if missing.
+#   scripts/load.sh [SECONDS_PER_RUN] [CONNECTIONS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"; connections="${2:-32}"
+issuer_port=4400; api_port=4401
+
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+cargo build -q --release --example orders_api
+cargo build -q --release -p warden-testing --bin fake-issuer
+
+log=$(mktemp -d)
+cleanup() { kill "${issuer_pid:-0}" "${api_pid:-0}" 2>/dev/null || true; }
+trap cleanup EXIT
+
+target/release/fake-issuer --port "$issuer_port" >"$log/issuer.out" 2>&1 & issuer_pid=$!
+for _ in $(seq 50); do grep -q '^eyJ' "$log/issuer.out" 2>/dev/null && break; sleep 0.1; done
+token=$(grep '^eyJ' "$log/issuer.out" | head -1)
+
+# Key freshness of 1 s: background refreshes happen all through the runs.
+WARDEN_ISSUER="http://127.0.0.1:$issuer_port" WARDEN_AUDIENCE=api://warden-demo \
+WARDEN_JWKS_TTL_SECS=1 WARDEN_DEMO_ADDR="127.0.0.1:$api_port" RUST_LOG=warn \
+    target/release/examples/orders_api >"$log/api.out" 2>&1 & api_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$api_port/health" >/dev/null && break; sleep 0.1; done
+curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/orders" >/dev/null
+
+run() { # name, path, extra wrk args...
+    local name=$1 path=$2; shift 2
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$api_port$path" >"$log/$name.txt"
+}
+run without /health
+run with /orders -H "Authorization: Bearer $token"
+(sleep $((seconds / 2)); for endpoint in jwks discovery; do
+    curl -sf -X POST -H 'content-type: application/json' -d '{"status":503}' \
+        "http://127.0.0.1:$issuer_port/_fake/faults/$endpoint"
+done) & faults_pid=$!
+run outage /orders -H "Authorization: Bearer $token"
+wait "$faults_pid"
+refreshes=$(grep -c 'signing key fetch failed' "$log/api.out" || true)
+
+summary() { # name, label
+    local file="$log/$1.txt"
+    local rps p50 p99 errors
+    rps=$(awk '/Requests\/sec/ {print $2}' "$file")
+    p50=$(awk '$1=="50%" {print $2}' "$file")
+    p99=$(awk '$1=="99%" {print $2}' "$file")
+    errors=$(awk '/Non-2xx/ {print $5}' "$file"); errors=${errors:-0}
+    printf '| %s | %s | %s | %s | %s |\n' "$2" "$rps" "$p50" "$p99" "$errors"
+}
+echo "| run | requests/s | p50 | p99 | non-2xx |"
+echo "|---|---|---|---|---|"
+summary without "GET /health, no warden"
+summary with "GET /orders, warden (valid token, scope check)"
+summary outage "GET /orders, JWKS and discovery fail midway"
+errors=$(awk '/Non-2xx/ {print $5}' "$log/outage.txt"); errors=${errors:-0}
+socket=$(awk '/Socket errors/ {print}' "$log/outage.txt")
+if [ "$errors" != 0 ] || [ -n "$socket" ]; then
+    echo "FAILED: valid requests failed during the JWKS outage ($errors non-2xx) $socket" >&2
+    exit 1
+fi
+echo "no valid request failed during the JWKS outage ($refreshes failed background refreshes logged)"
