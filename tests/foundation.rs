@@ -712,3 +712,53 @@ async fn verifies_with_both_jsonwebtoken_backends_enabled() {
     }
     assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
 }
+
+#[tokio::test]
+async fn rejects_a_missing_iat_under_the_jwt_profile() {
+    // Without `iat` a token's lifetime cannot be bounded, and a revocation rule could expire
+    // before the token does.
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(
+            trust(&issuer)
+                .profile(Profile::JwtAccessToken)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let app = App::new(layer);
+    let token = issuer
+        .token()
+        .header("typ", "JWT")
+        .without_claim("iat")
+        .sign();
+    let description = "missing required claim";
+    app.assert_refused(&token, 401, &invalid_token(description), description)
+        .await;
+}
+
+#[tokio::test]
+async fn drops_empty_scopes_from_arrays_and_strings() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = layer_for(&issuer).validator().clone();
+    let token = issuer
+        .token()
+        .claim("scope", serde_json::json!(["", "Orders.Read"]))
+        .sign();
+    let principal = validator.validate(&token).await.unwrap();
+    assert_eq!(principal.scopes().collect::<Vec<_>>(), ["Orders.Read"]);
+    assert!(!principal.has_scope(""));
+    let token = issuer
+        .token()
+        .claim("scope", " Orders.Read  ")
+        .claim("sub", "a\u{e9}\"b")
+        .sign();
+    let principal = validator.validate(&token).await.unwrap();
+    assert_eq!(principal.scopes().collect::<Vec<_>>(), ["Orders.Read"]);
+    assert_eq!(
+        principal.subject(),
+        "a\u{e9}\"b",
+        "an escaped string is read back exactly"
+    );
+}

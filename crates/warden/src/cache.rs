@@ -10,7 +10,7 @@
 //!   entries, then the rest. Each shard has its own short read/write lock; no I/O happens under it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 
 use crate::keys::VerifyingKey;
 use crate::principal::Principal;
@@ -50,7 +50,10 @@ impl TokenCache {
 
     /// The cached principal, if the token is cached, unexpired, and its key is still loaded.
     pub(crate) fn get(&self, digest: &Digest, now: f64, leeway: f64) -> Option<Principal> {
-        let shard = self.shard(digest).read().ok()?;
+        let shard = self
+            .shard(digest)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         let entry = shard.get(digest)?;
         if now >= entry.principal.expires_at_secs() + leeway || entry.key.strong_count() == 0 {
             return None;
@@ -65,9 +68,11 @@ impl TokenCache {
         key: &Arc<VerifyingKey>,
         now: f64,
     ) {
-        let Ok(mut shard) = self.shard(&digest).write() else {
-            return;
-        };
+        // A panic elsewhere cannot leave a map half-updated: recover a poisoned lock.
+        let mut shard = self
+            .shard(&digest)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if shard.len() >= self.per_shard && !shard.contains_key(&digest) {
             shard.retain(|_, e| e.principal.expires_at_secs() > now && e.key.strong_count() > 0);
             if shard.len() >= self.per_shard {
@@ -87,7 +92,7 @@ impl TokenCache {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.read().map_or(0, |s| s.len()))
+            .map(|s| s.read().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
     }
 

@@ -52,7 +52,7 @@ pub enum Profile {
     #[default]
     Rfc9068,
     /// Access tokens typed `JWT` (or `at+jwt`), as many OpenID Connect providers issue them
-    /// (Keycloak, older Auth0 tenants): `iss`, `aud`, `exp` and `sub` are required. Only the
+    /// (Keycloak, older Auth0 tenants): `iss`, `aud`, `exp`, `sub` and `iat` are required. Only the
     /// audience then tells such a token from an ID token of the same issuer.
     JwtAccessToken,
     /// Microsoft Entra ID access tokens: `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `iat`,
@@ -83,7 +83,7 @@ impl Profile {
     pub fn required_claims(self) -> &'static [&'static str] {
         match self {
             Profile::Rfc9068 => &["iss", "aud", "exp", "sub", "client_id", "iat", "jti"],
-            Profile::JwtAccessToken => &["iss", "aud", "exp", "sub"],
+            Profile::JwtAccessToken => &["iss", "aud", "exp", "sub", "iat"],
             Profile::Entra => &["iss", "aud", "exp", "sub", "tid", "iat", "uti"],
         }
     }

@@ -143,33 +143,38 @@ impl fmt::Debug for Principal {
     }
 }
 
+/// A JSON string borrowed from the text when it holds no escape (serde borrows only a bare
+/// `Cow<str>` field, not one inside `Option` or `Vec`).
+#[derive(Deserialize)]
+struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+
 /// The claims warden reads, borrowed from the JSON text where no escape forced a copy.
 #[derive(Deserialize)]
 struct Read<'a> {
     #[serde(borrow, default)]
-    iss: Option<Cow<'a, str>>,
+    iss: Option<Str<'a>>,
     #[serde(borrow, default)]
-    sub: Option<Cow<'a, str>>,
+    sub: Option<Str<'a>>,
     #[serde(borrow, default)]
-    tid: Option<Cow<'a, str>>,
+    tid: Option<Str<'a>>,
     #[serde(borrow, default)]
-    oid: Option<Cow<'a, str>>,
+    oid: Option<Str<'a>>,
     #[serde(borrow, default)]
-    client_id: Option<Cow<'a, str>>,
+    client_id: Option<Str<'a>>,
     #[serde(borrow, default)]
-    azp: Option<Cow<'a, str>>,
+    azp: Option<Str<'a>>,
     #[serde(borrow, default)]
-    appid: Option<Cow<'a, str>>,
+    appid: Option<Str<'a>>,
     #[serde(borrow, default)]
-    jti: Option<Cow<'a, str>>,
+    jti: Option<Str<'a>>,
     #[serde(borrow, default)]
-    uti: Option<Cow<'a, str>>,
+    uti: Option<Str<'a>>,
     #[serde(borrow, default)]
-    sid: Option<Cow<'a, str>>,
+    sid: Option<Str<'a>>,
     #[serde(borrow, default)]
-    acr: Option<Cow<'a, str>>,
+    acr: Option<Str<'a>>,
     #[serde(borrow, default)]
-    idtyp: Option<Cow<'a, str>>,
+    idtyp: Option<Str<'a>>,
     #[serde(borrow, default)]
     scope: Option<List<'a>>,
     #[serde(borrow, default)]
@@ -197,9 +202,9 @@ struct Read<'a> {
 #[serde(untagged)]
 enum List<'a> {
     #[serde(borrow)]
-    Text(Cow<'a, str>),
+    Text(Str<'a>),
     #[serde(borrow)]
-    Items(Vec<Cow<'a, str>>),
+    Items(Vec<Str<'a>>),
 }
 
 /// Any JSON value, kept only for the claims whose odd types must not refuse a token.
@@ -233,20 +238,20 @@ impl Spans<'_> {
         }
     }
 
-    fn optional(&mut self, text: &Option<Cow<'_, str>>) -> Span {
-        text.as_ref().map_or(Span::NONE, |t| self.span(t))
+    fn optional(&mut self, text: &Option<Str<'_>>) -> Span {
+        text.as_ref().map_or(Span::NONE, |t| self.span(&t.0))
     }
 
     fn list(&mut self, list: &Option<List<'_>>, out: &mut Vec<Span>) {
         match list {
             None => {}
             Some(List::Items(items)) => {
-                for item in items {
-                    let span = self.span(item);
+                for item in items.iter().filter(|item| !item.0.is_empty()) {
+                    let span = self.span(&item.0);
                     out.push(span);
                 }
             }
-            Some(List::Text(text)) => {
+            Some(List::Text(Str(text))) => {
                 for word in text.split(' ').filter(|w| !w.is_empty()) {
                     let span = self.span(word);
                     out.push(span);
@@ -316,8 +321,8 @@ impl Principal {
         let subject = spans.optional(&read.sub);
         let tenant = spans.optional(&read.tid);
         let object_id = spans.optional(&read.oid);
-        let client = client.map_or(Span::NONE, |c| spans.span(c));
-        let token_id = token_id.map_or(Span::NONE, |t| spans.span(t));
+        let client = client.map_or(Span::NONE, |c| spans.span(&c.0));
+        let token_id = token_id.map_or(Span::NONE, |t| spans.span(&t.0));
         let session = spans.optional(&read.sid);
         let acr = spans.optional(&read.acr);
         // `scope` first, then `scp` values not already present.
@@ -506,7 +511,8 @@ impl Principal {
     }
 
     /// Bytes held for this principal (the claims text, the spill buffer and the spans), for the
-    /// memory accounting of caches.
+    /// memory accounting of caches; the claims map built by [`claims`](Self::claims) on first
+    /// use is not counted.
     pub fn heap_bytes(&self) -> usize {
         let inner = &*self.inner;
         2 * std::mem::size_of::<usize>() // the Arc counters
@@ -564,7 +570,7 @@ fn invalid_list_claim(json: &str) -> Error {
 /// - otherwise `sub` equal to the client id means app-only (RFC 9068 §2.2: for grants without a
 ///   resource owner, `sub` identifies the client).
 fn caller_kind(read: &Read<'_>, profile: Profile, has_scp: bool) -> Caller {
-    match read.idtyp.as_deref() {
+    match read.idtyp.as_ref().map(|s| &*s.0) {
         Some("app") => return Caller::App,
         Some("user") => return Caller::User,
         _ => {}
@@ -572,8 +578,8 @@ fn caller_kind(read: &Read<'_>, profile: Profile, has_scp: bool) -> Caller {
     if profile == Profile::Entra {
         return if has_scp { Caller::User } else { Caller::App };
     }
-    let client = read.client_id.as_deref().or(read.azp.as_deref());
-    match (read.sub.as_deref(), client) {
+    let client = read.client_id.as_ref().or(read.azp.as_ref()).map(|s| &*s.0);
+    match (read.sub.as_ref().map(|s| &*s.0), client) {
         (Some(sub), Some(client)) if sub == client => Caller::App,
         _ => Caller::User,
     }

@@ -229,10 +229,10 @@ impl Validator {
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
         claims::check_required(claims, profile.required_claims())?;
-        // Revocation rules live as long as the longest token (cae): a longer-lived token could
-        // outlive the rule that revokes it.
-        let issued = claims::numeric_date(claims, "iat")?.unwrap_or(now as f64);
-        if exp - issued > (self.inner.max_token_lifetime + self.inner.leeway) as f64 {
+        // Revocation rules live as long as the longest token plus the leeway (cae): a longer-lived
+        // token could outlive the rule that revokes it. Every profile requires `iat`.
+        let issued = claims::numeric_date(claims, "iat")?.unwrap_or(f64::NEG_INFINITY);
+        if exp - issued > self.inner.max_token_lifetime as f64 {
             return Err(Error::LifetimeTooLong);
         }
         if profile == Profile::Entra {
@@ -345,11 +345,13 @@ impl Inner {
     }
 }
 
+/// Seconds since the Unix epoch. A clock set before 1970 reads as the far future, so every token
+/// is expired: the time checks fail closed, never open.
 fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0)
+        .unwrap_or(u64::MAX / 2)
 }
 
 /// Configures a [`Validator`]; see [`Validator::builder`].
@@ -388,8 +390,9 @@ impl ValidatorBuilder {
     }
 
     /// The longest lifetime (`exp` − `iat`) a token may have (default 28 hours, Entra's longest CAE
-    /// token). Longer-lived tokens are refused, so a revocation rule, kept this long, outlives
-    /// every token it could match. A store you provide must keep its rules at least this long.
+    /// token). Longer-lived tokens are refused, so a revocation rule, kept this long plus the
+    /// leeway, outlives every token it could match. A store you provide must keep its rules at
+    /// least that long.
     pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.max_token_lifetime = lifetime;
         self
@@ -438,10 +441,10 @@ impl ValidatorBuilder {
                 "must be at most 300 seconds",
             ));
         }
-        if self.max_token_bytes < 1024 {
+        if !(1024..=1024 * 1024).contains(&self.max_token_bytes) {
             return Err(ConfigError::invalid(
                 "max_token_bytes",
-                "must be at least 1024",
+                "must be between 1024 and 1048576",
             ));
         }
         let authority = self
@@ -463,9 +466,13 @@ impl ValidatorBuilder {
             inner: Arc::new(Inner {
                 issuers,
                 any_tenant: self.any_tenant,
+                // Rules outlive every token they could match: the longest lifetime plus the leeway
+                // during which an expired token is still accepted.
+                // Rules outlive every token they could match: the longest lifetime plus the leeway
+                // during which an expired token is still accepted.
                 revocations: self.revocations.unwrap_or_else(|| {
                     Arc::new(InMemoryRevocations::with_max_token_lifetime(
-                        self.max_token_lifetime,
+                        self.max_token_lifetime.saturating_add(self.leeway),
                     ))
                 }),
                 max_token_lifetime: self.max_token_lifetime.as_secs(),
@@ -475,5 +482,37 @@ impl ValidatorBuilder {
                 max_token_bytes: self.max_token_bytes,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_token_caps_out_of_range() {
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        let issuer = || {
+            Issuer::builder("https://a.example")
+                .audience("x")
+                .jwks(jwks)
+                .build()
+                .unwrap()
+        };
+        for cap in [0, 1023, 2 * 1024 * 1024] {
+            let err = Validator::builder()
+                .issuer(issuer())
+                .max_token_bytes(cap)
+                .build()
+                .unwrap_err();
+            assert_eq!(err.field(), "max_token_bytes");
+        }
+        assert!(
+            Validator::builder()
+                .issuer(issuer())
+                .max_token_bytes(1024 * 1024)
+                .build()
+                .is_ok()
+        );
     }
 }
