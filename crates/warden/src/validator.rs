@@ -314,15 +314,14 @@ impl Inner {
                 return Err(Error::UntrustedIssuer);
             }
         }
-        if let Some(allowed) = issuer.allowed_clients() {
-            let client = claims::string(&parsed.claims, "client_id")
-                .or_else(|| claims::string(&parsed.claims, "azp"))
-                .or_else(|| claims::string(&parsed.claims, "appid"));
-            if !client.is_some_and(|c| allowed.iter().any(|a| a == c)) {
-                return Err(Forbidden::ClientNotAllowed.into());
-            }
-        }
         let principal = Principal::from_verified(parsed.payload, exp, issuer.profile())?;
+        if let Some(allowed) = issuer.allowed_clients()
+            && !principal
+                .client_id()
+                .is_some_and(|client| allowed.iter().any(|a| a == client))
+        {
+            return Err(Forbidden::ClientNotAllowed.into());
+        }
         let principal = self.check_revocation(principal)?;
         if let (Some(cache), Some(digest)) = (&self.cache, digest) {
             cache.insert(digest, principal.clone(), key, unix_now() as f64);
