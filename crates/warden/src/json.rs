@@ -1,10 +1,12 @@
 //! Strict JSON: objects whose member names appear once, at every depth (RFC 7515 §4, RFC 7519 §4,
 //! RFC 7517 §4). `serde_json::Value` silently keeps the last duplicate; this parser refuses it.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserializer as _;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Why a document was refused. Never carries the document's content.
@@ -143,5 +145,153 @@ mod tests {
         assert_eq!(map["a"], "é");
         assert_eq!(map["n"], 1.5);
         assert_eq!(map["i"], -3);
+    }
+}
+
+/// A JSON object's members, read without building a tree: names borrowed from the text (copied
+/// only when they hold escapes), values as raw JSON text. Duplicate names are refused at every
+/// depth, as [`parse_object`] does; a nested object is checked with the strict parser.
+pub(crate) struct Members<'a> {
+    entries: Vec<(Cow<'a, str>, &'a RawValue)>,
+}
+
+impl<'a> Members<'a> {
+    /// The raw value of a member.
+    pub(crate) fn raw(&self, name: &str) -> Option<&'a RawValue> {
+        self.entries
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| *value)
+    }
+
+    /// Whether the object has this member.
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.raw(name).is_some()
+    }
+
+    /// A member as an owned value (for the few members a check reads).
+    pub(crate) fn get(&self, name: &str) -> Option<Value> {
+        self.raw(name)
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+    }
+
+    /// Whether a member is a JSON string.
+    pub(crate) fn is_string(&self, name: &str) -> bool {
+        self.raw(name).is_some_and(|raw| raw.get().starts_with('"'))
+    }
+}
+
+/// Parses `text` as one JSON object into borrowed members, refusing duplicate names.
+pub(crate) fn parse_members(text: &str) -> Result<Members<'_>, JsonError> {
+    let Ok(RawMembers(entries)) = serde_json::from_str::<RawMembers<'_>>(text) else {
+        return Err(JsonError::NotObject);
+    };
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if entries[..i].iter().any(|(other, _)| other == key) {
+            return Err(JsonError::DuplicateMember);
+        }
+        // Arrays of scalars cannot repeat a member name; anything holding an object is checked
+        // strictly (rare in access tokens: `cnf`, `_claim_sources`).
+        if value.get().contains('{') {
+            let mut de = serde_json::Deserializer::from_str(value.get());
+            let mut duplicate = false;
+            let checked = de.deserialize_any(StrictVisitor {
+                duplicate: &mut duplicate,
+            });
+            if checked.is_err() {
+                return Err(if duplicate {
+                    JsonError::DuplicateMember
+                } else {
+                    JsonError::NotObject
+                });
+            }
+        }
+    }
+    Ok(Members { entries })
+}
+
+struct RawMembers<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for RawMembers<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MembersVisitor;
+        impl<'de> Visitor<'de> for MembersVisitor {
+            type Value = RawMembers<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(16);
+                while let Some(Key(key)) = access.next_key::<Key<'de>>()? {
+                    let value: &'de RawValue = access.next_value()?;
+                    entries.push((key, value));
+                }
+                Ok(RawMembers(entries))
+            }
+        }
+        deserializer.deserialize_map(MembersVisitor)
+    }
+}
+
+/// A member name, borrowed when it holds no escape.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+#[cfg(test)]
+mod member_tests {
+    use super::*;
+
+    #[test]
+    fn reads_members_and_refuses_duplicates_like_the_strict_parser() {
+        let m = parse_members(r#"{"a":"x","n":1.5,"arr":["p","q"],"o":{"k":1}}"#).unwrap();
+        assert_eq!(m.get("a"), Some(Value::from("x")));
+        assert!(m.is_string("a") && !m.is_string("n"));
+        assert!(m.contains("arr") && !m.contains("zz"));
+        for bad in [
+            r#"{"a":1,"a":2}"#,
+            r#"{"a":1,"\u0061":2}"#,
+            r#"{"o":{"k":1,"k":2}}"#,
+            r#"{"arr":[{"k":1,"k":2}]}"#,
+        ] {
+            assert_eq!(
+                parse_members(bad).err(),
+                Some(JsonError::DuplicateMember),
+                "{bad}"
+            );
+        }
+        for bad in ["[]", "1", "{", "{} {}", ""] {
+            assert_eq!(
+                parse_members(bad).err(),
+                Some(JsonError::NotObject),
+                "{bad}"
+            );
+        }
     }
 }

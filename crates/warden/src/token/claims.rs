@@ -1,33 +1,29 @@
-//! Checks on the claims: time, audience, required members, and the typed reading of scopes and
-//! roles. The same functions serve the unverified pre-check and the verified principal, so a
-//! claim is read one way only.
+//! Checks on the claims: time, audience, required members. They read the claims as borrowed
+//! members ([`Members`]), so a pre-check allocates only for the few claims it looks at.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::Error;
+use crate::json::Members;
 
 /// A NumericDate claim (RFC 7519 §2): a JSON number, integer or not. `Ok(None)` if absent.
-pub(crate) fn numeric_date(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<f64>, Error> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .filter(|v| v.is_finite())
-            .map(Some)
-            .ok_or(Error::InvalidClaim { claim: name }),
-        Some(_) => Err(Error::InvalidClaim { claim: name }),
+pub(crate) fn numeric_date(claims: &Members<'_>, name: &'static str) -> Result<Option<f64>, Error> {
+    let Some(raw) = claims.raw(name) else {
+        return Ok(None);
+    };
+    // A JSON number only (no string, no `true`), finite.
+    let text = raw.get();
+    if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return Err(Error::InvalidClaim { claim: name });
+    }
+    match serde_json::from_str::<f64>(text) {
+        Ok(value) if value.is_finite() => Ok(Some(value)),
+        _ => Err(Error::InvalidClaim { claim: name }),
     }
 }
 
 /// `exp` required and after now − leeway; `nbf` and `iat` not after now + leeway.
-pub(crate) fn check_times(
-    claims: &Map<String, Value>,
-    now: u64,
-    leeway: u64,
-) -> Result<f64, Error> {
+pub(crate) fn check_times(claims: &Members<'_>, now: u64, leeway: u64) -> Result<f64, Error> {
     let exp = numeric_date(claims, "exp")?.ok_or(Error::MissingClaim { claim: "exp" })?;
     // Compare in f64: `exp` may be fractional, negative or huge (1e300) without overflow.
     let now_f = now as f64;
@@ -49,15 +45,12 @@ pub(crate) fn check_times(
 }
 
 /// `aud` (a string or an array of strings) contains one of `accepted`.
-pub(crate) fn check_audience(
-    claims: &Map<String, Value>,
-    accepted: &[String],
-) -> Result<(), Error> {
+pub(crate) fn check_audience(claims: &Members<'_>, accepted: &[String]) -> Result<(), Error> {
     let matches = |aud: &str| accepted.iter().any(|a| a == aud);
     match claims.get("aud") {
         None => Err(Error::MissingClaim { claim: "aud" }),
         Some(Value::String(aud)) => {
-            if matches(aud) {
+            if matches(&aud) {
                 Ok(())
             } else {
                 Err(Error::WrongAudience)
@@ -67,7 +60,7 @@ pub(crate) fn check_audience(
             let mut found = false;
             for aud in auds {
                 match aud {
-                    Value::String(aud) => found |= matches(aud),
+                    Value::String(aud) => found |= matches(&aud),
                     _ => return Err(Error::InvalidClaim { claim: "aud" }),
                 }
             }
@@ -83,24 +76,19 @@ pub(crate) fn check_audience(
 
 /// Every claim in `required` is present; the string-valued ones are strings.
 pub(crate) fn check_required(
-    claims: &Map<String, Value>,
+    claims: &Members<'_>,
     required: &'static [&'static str],
 ) -> Result<(), Error> {
     for &claim in required {
-        match (claim, claims.get(claim)) {
-            (_, None) => return Err(Error::MissingClaim { claim }),
-            ("iss" | "sub" | "client_id" | "jti" | "tid", Some(value)) if !value.is_string() => {
-                return Err(Error::InvalidClaim { claim });
-            }
-            _ => {}
+        if !claims.contains(claim) {
+            return Err(Error::MissingClaim { claim });
+        }
+        let must_be_string = matches!(claim, "iss" | "sub" | "client_id" | "jti" | "tid" | "uti");
+        if must_be_string && !claims.is_string(claim) {
+            return Err(Error::InvalidClaim { claim });
         }
     }
     Ok(())
-}
-
-/// A string claim, if present and a string.
-pub(crate) fn string<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    claims.get(name).and_then(Value::as_str)
 }
 
 #[cfg(test)]
@@ -108,18 +96,18 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn map(v: Value) -> Map<String, Value> {
-        match v {
-            Value::Object(m) => m,
-            _ => unreachable!(),
-        }
+    /// Runs `check` on the members of `v`'s JSON text.
+    fn with<T>(v: Value, check: impl FnOnce(&Members<'_>) -> T) -> T {
+        let text = v.to_string();
+        let members = crate::json::parse_members(&text).unwrap();
+        check(&members)
     }
 
     const NOW: u64 = 1_700_000_000;
 
     #[test]
     fn exp_is_required_numeric_and_in_the_future() {
-        let check = |v: Value, leeway| check_times(&map(v), NOW, leeway);
+        let check = |v: Value, leeway| with(v, |m| check_times(m, NOW, leeway));
         assert_eq!(
             check(json!({}), 0),
             Err(Error::MissingClaim { claim: "exp" })
@@ -148,7 +136,7 @@ mod tests {
 
     #[test]
     fn nbf_and_iat_respect_leeway() {
-        let check = |v: Value| check_times(&map(v), NOW, 60);
+        let check = |v: Value| with(v, |m| check_times(m, NOW, 60));
         let exp = NOW + 300;
         assert!(matches!(
             check(json!({"exp": exp, "nbf": NOW + 120})),
@@ -168,7 +156,7 @@ mod tests {
     #[test]
     fn audience_must_contain_ours() {
         let ours = vec!["api://rs".to_owned()];
-        let check = |v: Value| check_audience(&map(v), &ours);
+        let check = |v: Value| with(v, |m| check_audience(m, &ours));
         assert!(check(json!({"aud": "api://rs"})).is_ok());
         assert!(check(json!({"aud": ["x", "api://rs"]})).is_ok());
         assert_eq!(check(json!({"aud": "x"})), Err(Error::WrongAudience));

@@ -20,17 +20,6 @@ use crate::error::{Error, Malformed};
 use crate::json::{self, JsonError};
 use crate::keys::KeySet;
 
-/// A token split, decoded and checked for form, not yet verified.
-pub(crate) struct Parsed<'a> {
-    pub(crate) signing_input: &'a str,
-    pub(crate) signature: &'a str,
-    pub(crate) alg: Algorithm,
-    pub(crate) kid: Option<String>,
-    pub(crate) typ: Option<String>,
-    pub(crate) claims: Map<String, Value>,
-    pub(crate) payload: Vec<u8>,
-}
-
 /// Header parameters that carry or point at keys; never trusted (RFC 8725 §3.10).
 const EMBEDDED_KEY_PARAMS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
 
@@ -85,19 +74,21 @@ pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
     })
 }
 
-/// Parses a compact JWS whose payload is a JWT claims set (a JSON object).
+/// A parsed access token: the JWS whose payload must be a JWT claims set.
+pub(crate) type Parsed<'a> = Jws<'a>;
+
+/// Parses a compact JWS whose payload must be a JWT claims set (checked by [`members`]).
 pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, Error> {
     let jws = parse_jws(token)?;
-    let claims = json::parse_object(&jws.payload).map_err(json_error)?;
-    Ok(Parsed {
-        signing_input: jws.signing_input,
-        signature: jws.signature,
-        alg: jws.alg,
-        kid: jws.kid,
-        typ: jws.typ,
-        claims,
-        payload: jws.payload,
-    })
+    members(&jws)?;
+    Ok(jws)
+}
+
+/// The claims of a parsed token: a UTF-8 JSON object without duplicate member names, read
+/// without building a tree.
+pub(crate) fn members<'p>(jws: &'p Jws<'_>) -> Result<json::Members<'p>, Error> {
+    let text = std::str::from_utf8(&jws.payload).map_err(|_| Malformed::NotJsonObject)?;
+    json::parse_members(text).map_err(json_error)
 }
 
 /// Verifies a compact JWS at the signature layer only: strict form and header rules, `alg` on
@@ -128,7 +119,7 @@ pub fn verify_jws(token: &str, keys: &KeySet, allowed: &[Algorithm]) -> Result<V
     Ok(jws.payload)
 }
 
-impl Parsed<'_> {
+impl Jws<'_> {
     /// The decoded signature bytes.
     pub(crate) fn signature_bytes(&self) -> Result<Vec<u8>, Error> {
         decode_segment(self.signature)
@@ -237,7 +228,10 @@ mod tests {
         assert_eq!(p.alg, Algorithm::RS256);
         assert_eq!(p.kid.as_deref(), Some("k"));
         assert_eq!(p.typ.as_deref(), Some("at+jwt"));
-        assert_eq!(p.claims["iss"], "x");
+        assert_eq!(
+            members(&p).unwrap().get("iss"),
+            Some(serde_json::Value::from("x"))
+        );
         assert_eq!(p.signature_bytes().unwrap(), b"sig");
     }
 
