@@ -111,6 +111,7 @@ fn main() {
         assert_eq!(http(&first_app, "/orders", t), 401);
     }
 
+    let empty_keys = warden::keys::KeySet::default();
     let names = [
         "floor: jsonwebtoken 11 decode (aws-lc-rs)",
         "jwt-authorizer 0.15 `check_auth`",
@@ -122,6 +123,9 @@ fn main() {
         "warden `Validator::validate`, wrong issuer",
         "warden `Validator::validate`, wrong audience",
         "axum router, no authentication",
+        "(tokio block_on of a ready future)",
+        "(warden JWS parse only: `verify_jws` with no keys)",
+        "(BLAKE3 of the token)",
         "jwt-authorizer 0.15 layer (axum 0.7), valid",
         "warden layer, valid, first seen",
         "warden layer, valid, seen before",
@@ -147,6 +151,16 @@ fn main() {
         &mut || b(validate(&v_first, black_box(&wrong_issuer))),
         &mut || b(validate(&v_first, black_box(&wrong_audience))),
         &mut || b(runtime.block_on(call(&bare, "/me", None)) == 200),
+        &mut || b(runtime.block_on(async { true })),
+        &mut || {
+            b(warden::token::verify_jws(
+                black_box(&expired),
+                &empty_keys,
+                warden::issuer::DEFAULT_ALGORITHMS,
+            )
+            .is_ok())
+        },
+        &mut || b(blake3::hash(black_box(token.as_bytes())).as_bytes()[0] == 0),
         &mut || b(peer_call(black_box(&token)) == 200),
         &mut || b(http(&first_app, "/orders", black_box(&token)) == 200),
         &mut || b(http(&cached_app, "/orders", black_box(&token)) == 200),

@@ -35,21 +35,22 @@ pub(crate) struct Jws<'a> {
 
 /// Parses a compact JWS strictly, header rules included; the payload may be any bytes.
 pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
-    let dots = token.bytes().filter(|b| *b == b'.').count();
-    if dots == 4 {
-        return Err(Error::Encrypted);
-    }
-    if dots != 2 {
+    // Split on the first two dots (memchr); the third segment must hold no more. A compact JWE
+    // has five segments.
+    let Some((header_b64, rest)) = token.split_once('.') else {
         return Err(Malformed::SegmentCount.into());
+    };
+    let Some((payload_b64, signature)) = rest.split_once('.') else {
+        return Err(Malformed::SegmentCount.into());
+    };
+    if signature.contains('.') {
+        return Err(if signature.matches('.').count() == 2 {
+            Error::Encrypted
+        } else {
+            Malformed::SegmentCount.into()
+        });
     }
-    let (signing_input, signature) = match token.rsplit_once('.') {
-        Some(parts) => parts,
-        None => return Err(Malformed::SegmentCount.into()),
-    };
-    let (header_b64, payload_b64) = match signing_input.split_once('.') {
-        Some(parts) => parts,
-        None => return Err(Malformed::SegmentCount.into()),
-    };
+    let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
     let header = decode_object(header_b64)?;
     let (alg, kid, typ) = check_header(&header)?;
     if signature.is_empty() {
@@ -184,8 +185,10 @@ fn json_error(error: JsonError) -> Error {
 }
 
 /// Unpadded base64url with canonical trailing bits (RFC 7515 §2); nothing else.
+/// The decoder refuses every byte outside the base64url alphabet, padding, and non-zero trailing
+/// bits, so no separate scan is needed.
 fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
-    if !is_base64url(segment) {
+    if segment.is_empty() {
         return Err(Malformed::Base64.into());
     }
     URL_SAFE_NO_PAD
@@ -193,11 +196,20 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
         .map_err(|_| Malformed::Base64.into())
 }
 
+/// `[A-Za-z0-9_-]+`, by table: the signature is checked here and decoded only after the
+/// pre-checks.
 fn is_base64url(segment: &str) -> bool {
-    !segment.is_empty()
-        && segment
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let c = b as u8;
+            table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+            b += 1;
+        }
+        table
+    };
+    !segment.is_empty() && segment.bytes().all(|b| TABLE[usize::from(b)])
 }
 
 #[cfg(test)]
