@@ -14,7 +14,7 @@ use std::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::error::{Error, Malformed};
 use crate::json::{self, JsonError};
@@ -51,7 +51,9 @@ pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
         });
     }
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-    let header = decode_object(header_b64)?;
+    let header_bytes = decode_segment(header_b64)?;
+    let header_text = std::str::from_utf8(&header_bytes).map_err(|_| Malformed::NotJsonObject)?;
+    let header = json::parse_members(header_text).map_err(json_error)?;
     let (alg, kid, typ) = check_header(&header)?;
     if signature.is_empty() {
         // `header.payload.`: an unsigned token (CVE-2020-28042), refused before the payload.
@@ -128,22 +130,22 @@ impl Jws<'_> {
 }
 
 fn check_header(
-    header: &Map<String, Value>,
+    header: &json::Members<'_>,
 ) -> Result<(Algorithm, Option<String>, Option<String>), Error> {
     // `enc` and `zip` belong to JWE (RFC 7516 §4.1.2-3): a JWS carrying them is a confused or
     // hostile producer, and a compressed payload is never inflated here.
-    if header.contains_key("enc") || header.contains_key("zip") {
+    if header.contains("enc") || header.contains("zip") {
         return Err(Error::Encrypted);
     }
-    if EMBEDDED_KEY_PARAMS.iter().any(|p| header.contains_key(*p)) {
+    if EMBEDDED_KEY_PARAMS.iter().any(|p| header.contains(p)) {
         return Err(Error::EmbeddedKey);
     }
-    if header.contains_key("crit") {
+    if header.contains("crit") {
         return Err(Error::UnsupportedCritical);
     }
     let alg = match header.get("alg") {
         Some(Value::String(alg)) => {
-            Algorithm::from_str(alg).map_err(|_| Error::DisallowedAlgorithm)?
+            Algorithm::from_str(&alg).map_err(|_| Error::DisallowedAlgorithm)?
         }
         _ => return Err(Error::DisallowedAlgorithm),
     };
@@ -151,18 +153,18 @@ fn check_header(
         return Err(Error::DisallowedAlgorithm);
     }
     match header.get("cty") {
-        Some(Value::String(cty)) if is_jwt_media_type(cty) => return Err(Error::Nested),
+        Some(Value::String(cty)) if is_jwt_media_type(&cty) => return Err(Error::Nested),
         Some(Value::String(_)) | None => {}
         Some(_) => return Err(Malformed::HeaderParameter.into()),
     }
     let kid = match header.get("kid") {
         None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(Value::String(kid)) => Some(kid),
         Some(_) => return Err(Malformed::HeaderParameter.into()),
     };
     let typ = match header.get("typ") {
         None => None,
-        Some(Value::String(typ)) => Some(typ.clone()),
+        Some(Value::String(typ)) => Some(typ),
         Some(_) => return Err(Error::WrongType),
     };
     Ok((alg, kid, typ))
@@ -170,11 +172,6 @@ fn check_header(
 
 fn is_jwt_media_type(cty: &str) -> bool {
     cty.eq_ignore_ascii_case("jwt") || cty.eq_ignore_ascii_case("application/jwt")
-}
-
-fn decode_object(segment: &str) -> Result<Map<String, Value>, Error> {
-    let bytes = decode_segment(segment)?;
-    json::parse_object(&bytes).map_err(json_error)
 }
 
 fn json_error(error: JsonError) -> Error {
