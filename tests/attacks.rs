@@ -9,8 +9,10 @@ use axum::Router;
 use axum::routing::get;
 use serde_json::json;
 use warden::keys::{KeySet, StaticKeys};
-use warden::{Algorithm, Profile, WardenLayer};
-use warden_integration_tests::{App, invalid_token, layer_for, now, oidc_app, refused, trust};
+use warden::{Algorithm, WardenLayer};
+use warden_integration_tests::{
+    App, invalid_token, jwt_profile_app, layer_for, now, oidc_app, refused, trust,
+};
 use warden_testing::{FakeIssuer, KeyEncoding};
 
 // ---------------------------------------------------------------------------------------------
@@ -432,17 +434,7 @@ refused!(
 async fn rejects_an_id_token_of_the_same_issuer() {
     // An ID token: typ JWT, audience the client id, nonce. The JWT-typed profile lets the type
     // through, so the audience must stop it.
-    let issuer = FakeIssuer::start().await.unwrap();
-    let layer = WardenLayer::builder()
-        .issuer(
-            trust(&issuer)
-                .profile(Profile::JwtAccessToken)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let app = App::new(layer);
+    let (issuer, app) = jwt_profile_app().await;
     let id_token = issuer
         .token()
         .header("typ", "JWT")

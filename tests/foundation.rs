@@ -11,9 +11,10 @@ use axum::http::Request;
 use axum::routing::get;
 use serde_json::json;
 use warden::keys::{KeySet, KeySource, KeysUnavailable, Refresh};
-use warden::{Algorithm, Claims, Issuer, Principal, Profile, WardenLayer};
+use warden::{Algorithm, Claims, Issuer, Principal, WardenLayer};
 use warden_integration_tests::{
-    App, assert_refusal, invalid_request, invalid_token, layer_for, now, oidc_app, send, trust,
+    App, assert_refusal, invalid_request, invalid_token, jwt_profile_app, layer_for, now, oidc_app,
+    send, trust,
 };
 use warden_testing::FakeIssuer;
 
@@ -116,17 +117,7 @@ async fn accepts_a_token_expired_within_the_leeway() {
 
 #[tokio::test]
 async fn accepts_typ_jwt_when_the_issuer_profile_allows_it() {
-    let issuer = FakeIssuer::start().await.unwrap();
-    let layer = WardenLayer::builder()
-        .issuer(
-            trust(&issuer)
-                .profile(Profile::JwtAccessToken)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let app = App::new(layer);
+    let (issuer, app) = jwt_profile_app().await;
     let token = issuer.token().header("typ", "JWT").sign();
     assert_eq!(app.get_me_with(&token).await.status, 200);
 }
@@ -717,17 +708,7 @@ async fn verifies_with_both_jsonwebtoken_backends_enabled() {
 async fn rejects_a_missing_iat_under_the_jwt_profile() {
     // Without `iat` a token's lifetime cannot be bounded, and a revocation rule could expire
     // before the token does.
-    let issuer = FakeIssuer::start().await.unwrap();
-    let layer = WardenLayer::builder()
-        .issuer(
-            trust(&issuer)
-                .profile(Profile::JwtAccessToken)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let app = App::new(layer);
+    let (issuer, app) = jwt_profile_app().await;
     let token = issuer
         .token()
         .header("typ", "JWT")

@@ -176,6 +176,22 @@ pub fn layer_for(issuer: &FakeIssuer) -> WardenLayer {
         .expect("layer")
 }
 
+/// A fake OIDC issuer and an app protected by it under `Profile::JwtAccessToken` (tokens typed
+/// `JWT` accepted).
+pub async fn jwt_profile_app() -> (FakeIssuer, App) {
+    let issuer = FakeIssuer::start().await.expect("fake issuer");
+    let layer = WardenLayer::builder()
+        .issuer(
+            trust(&issuer)
+                .profile(warden::Profile::JwtAccessToken)
+                .build()
+                .expect("issuer"),
+        )
+        .build()
+        .expect("layer");
+    (issuer, App::new(layer))
+}
+
 /// A fake OIDC issuer and an app protected by it.
 pub async fn oidc_app() -> (FakeIssuer, App) {
     let issuer = FakeIssuer::start().await.expect("fake issuer");
