@@ -576,3 +576,23 @@ async fn the_fake_issuer_takes_faults_over_http() {
         .unwrap();
     assert_eq!(unknown.status(), 404);
 }
+
+#[tokio::test]
+async fn refuses_a_key_set_larger_than_its_cap() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    issuer.add_key(Algorithm::ES256).unwrap();
+    issuer.add_key(Algorithm::ES256).unwrap();
+    let capped = cache(&issuer).max_keys(2).build().unwrap();
+    assert!(
+        capped.prefetch().await.is_err(),
+        "a 3-key set passed a cap of 2"
+    );
+    assert!(capped.snapshot().is_none());
+    let roomy = cache(&issuer).max_keys(3).build().unwrap();
+    roomy.prefetch().await.unwrap();
+    assert_eq!(roomy.snapshot().map(|set| set.len()), Some(3));
+    for bad in [0, 1001] {
+        let err = cache(&issuer).max_keys(bad).build().unwrap_err();
+        assert_eq!(err.field(), "max_keys");
+    }
+}

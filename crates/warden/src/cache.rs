@@ -1,8 +1,11 @@
 //! A bounded cache of verified tokens, so a token seen before skips parsing and signature work.
 //!
-//! - Keyed by the BLAKE3 hash of the whole token string (collision-resistant, 32 bytes, and about
-//!   five times faster than SHA-256 without SHA extensions): the token itself is not kept, so an
-//!   entry costs the principal (about the payload's size) plus a fixed overhead.
+//! - Keyed by the whole token string, without keeping it: an entry is found by the token's last
+//!   16 bytes (the tail of its signature, unpredictable for every signed token) and confirmed by
+//!   the BLAKE3 hash of the whole token (collision-resistant, 32 bytes). A token never seen, and
+//!   every token refused by the pre-checks, costs one map probe and no hash of the token; the
+//!   hash is computed on a probe that finds an entry, and when a verified token is inserted.
+//! - An entry costs the principal (about the payload's size) plus a fixed overhead.
 //! - An entry lives until its token expires (`exp` + leeway), and is dropped as soon as the key
 //!   that verified it leaves its issuer's key set (it holds only a weak reference to the key).
 //! - Revocation is still checked on every request; the cache only saves the verification.
@@ -20,15 +23,19 @@ const SHARDS: usize = 16;
 /// The number of verified tokens cached unless told otherwise.
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 16_384;
 
-pub(crate) type Digest = [u8; 32];
+type Digest = [u8; 32];
+
+/// Where an entry is looked for: the token's last 16 bytes.
+type Tail = [u8; 16];
 
 struct Entry {
+    digest: Digest,
     principal: Principal,
     key: Weak<VerifyingKey>,
 }
 
 pub(crate) struct TokenCache {
-    shards: Vec<RwLock<HashMap<Digest, Entry>>>,
+    shards: Vec<RwLock<HashMap<Tail, Entry>>>,
     per_shard: usize,
 }
 
@@ -40,52 +47,69 @@ impl TokenCache {
         }
     }
 
-    pub(crate) fn digest(token: &str) -> Digest {
+    /// The token's tail, or `None` for a token too short to be cached (it cannot be valid).
+    fn tail(token: &str) -> Option<Tail> {
+        let start = token.len().checked_sub(16)?;
+        token.as_bytes()[start..].try_into().ok()
+    }
+
+    fn digest(token: &str) -> Digest {
         *blake3::hash(token.as_bytes()).as_bytes()
     }
 
-    fn shard(&self, digest: &Digest) -> &RwLock<HashMap<Digest, Entry>> {
-        &self.shards[usize::from(digest[0]) % SHARDS]
+    fn shard(&self, tail: &Tail) -> &RwLock<HashMap<Tail, Entry>> {
+        // The tail is base64url text: mix all of it before picking a shard.
+        let mixed = u128::from_le_bytes(*tail);
+        let folded = (mixed as u64 ^ (mixed >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        &self.shards[(folded >> 60) as usize % SHARDS]
     }
 
-    /// The cached principal, if the token is cached, unexpired, and its key is still loaded.
-    pub(crate) fn get(&self, digest: &Digest, now: f64, leeway: f64) -> Option<Principal> {
+    /// The cached principal, if this exact token is cached, unexpired, and its key is still
+    /// loaded.
+    pub(crate) fn get(&self, token: &str, now: f64, leeway: f64) -> Option<Principal> {
+        let tail = Self::tail(token)?;
         let shard = self
-            .shard(digest)
+            .shard(&tail)
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let entry = shard.get(digest)?;
-        if now >= entry.principal.expires_at_secs() + leeway || entry.key.strong_count() == 0 {
+        let entry = shard.get(&tail)?;
+        if entry.digest != Self::digest(token)
+            || now >= entry.principal.expires_at_secs() + leeway
+            || entry.key.strong_count() == 0
+        {
             return None;
         }
         Some(entry.principal.clone())
     }
 
+    /// Remembers a verified token.
     pub(crate) fn insert(
         &self,
-        digest: Digest,
+        token: &str,
         principal: Principal,
         key: &Arc<VerifyingKey>,
         now: f64,
     ) {
+        let Some(tail) = Self::tail(token) else {
+            return;
+        };
+        let entry = Entry {
+            digest: Self::digest(token),
+            principal,
+            key: Arc::downgrade(key),
+        };
         // A panic elsewhere cannot leave a map half-updated: recover a poisoned lock.
         let mut shard = self
-            .shard(&digest)
+            .shard(&tail)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if shard.len() >= self.per_shard && !shard.contains_key(&digest) {
+        if shard.len() >= self.per_shard && !shard.contains_key(&tail) {
             shard.retain(|_, e| e.principal.expires_at_secs() > now && e.key.strong_count() > 0);
             if shard.len() >= self.per_shard {
                 shard.clear();
             }
         }
-        shard.insert(
-            digest,
-            Entry {
-                principal,
-                key: Arc::downgrade(key),
-            },
-        );
+        shard.insert(tail, entry);
     }
 
     /// The number of cached tokens.
@@ -96,7 +120,67 @@ impl TokenCache {
             .sum()
     }
 
-    /// Bytes held per entry besides the principal: the digest, the weak key, the map slot.
+    /// Bytes held per entry besides the principal: the tail, the digest, the principal's handle,
+    /// the weak key, and the map slot.
     pub(crate) const ENTRY_OVERHEAD: usize =
-        std::mem::size_of::<Digest>() + std::mem::size_of::<Entry>() + 8; // hashbrown control byte and load-factor slack, rounded up
+        std::mem::size_of::<Tail>() + std::mem::size_of::<Entry>() + 8; // hashbrown control byte and load-factor slack, rounded up
+}
+
+#[cfg(test)]
+mod tests {
+    use jsonwebtoken::Algorithm;
+
+    use super::*;
+    use crate::issuer::Profile;
+    use crate::keys::{KeyMaterial, KeyType};
+
+    fn key() -> Arc<VerifyingKey> {
+        let x = [7u8; 32];
+        let material = KeyMaterial::Encoded(&x);
+        let key = VerifyingKey::new(
+            None,
+            KeyType::Ed25519,
+            None,
+            None,
+            material,
+            Algorithm::EdDSA,
+        );
+        Arc::new(key.unwrap())
+    }
+
+    fn principal(exp: f64) -> Principal {
+        let claims = format!(r#"{{"sub":"alice","exp":{exp}}}"#);
+        Principal::from_verified(claims.into_bytes(), exp, Profile::Rfc9068).unwrap()
+    }
+
+    #[test]
+    fn finds_only_the_exact_token_while_it_lives_and_its_key_stays() {
+        let cache = TokenCache::new(16);
+        let key = key();
+        let token = "aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ";
+        cache.insert(token, principal(2000.0), &key, 1000.0);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get(token, 1500.0, 0.0).is_some());
+        // The same last 16 bytes with other content: the digest tells them apart.
+        let other = "aGVhZGVZ.cGF5bG9hZA.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ";
+        assert!(cache.get(other, 1500.0, 0.0).is_none());
+        assert!(cache.get("short", 1500.0, 0.0).is_none());
+        // Expired (leeway included), then the key leaves the key set.
+        assert!(cache.get(token, 2010.0, 10.0).is_none());
+        assert!(cache.get(token, 2009.0, 10.0).is_some());
+        drop(key);
+        assert!(cache.get(token, 1500.0, 0.0).is_none());
+    }
+
+    #[test]
+    fn stays_within_its_bound() {
+        let cache = TokenCache::new(32);
+        let key = key();
+        for i in 0..1000 {
+            let token = format!("aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJl{i:016}");
+            cache.insert(&token, principal(2000.0), &key, 1000.0);
+        }
+        assert!(cache.len() <= 32, "{}", cache.len());
+        assert!(cache.len() > 0);
+    }
 }

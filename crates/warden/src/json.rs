@@ -160,7 +160,7 @@ impl<'a> Members<'a> {
     pub(crate) fn raw(&self, name: &str) -> Option<&'a RawValue> {
         self.entries
             .iter()
-            .find(|(key, _)| key == name)
+            .find(|(key, _)| same_name(key, name))
             .map(|(_, value)| *value)
     }
 
@@ -187,7 +187,7 @@ pub(crate) fn parse_members(text: &str) -> Result<Members<'_>, JsonError> {
         return Err(JsonError::NotObject);
     };
     for (i, (key, value)) in entries.iter().enumerate() {
-        if entries[..i].iter().any(|(other, _)| other == key) {
+        if entries[..i].iter().any(|(other, _)| same_name(other, key)) {
             return Err(JsonError::DuplicateMember);
         }
         // Arrays of scalars cannot repeat a member name; anything holding an object is checked
@@ -208,6 +208,14 @@ pub(crate) fn parse_members(text: &str) -> Result<Members<'_>, JsonError> {
         }
     }
     Ok(Members { entries })
+}
+
+/// Name equality for the short member names of JOSE headers and claims: length and first byte
+/// decide most pairs without a call to `memcmp` (the lookups and the duplicate check compare
+/// every pair of names).
+#[inline]
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 struct RawMembers<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);

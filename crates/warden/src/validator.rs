@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
-use crate::cache::{Digest, TokenCache};
+use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::entra::{AnyTenant, Entra, TokenVersion};
 use crate::error::{ClaimsChallenge, Forbidden};
@@ -153,14 +153,13 @@ impl Validator {
             }));
         }
         let now = unix_now();
-        let digest = self.inner.cache.as_ref().map(|_| TokenCache::digest(token));
-        if let (Some(cache), Some(digest)) = (&self.inner.cache, &digest)
-            && let Some(principal) = cache.get(digest, now as f64, self.inner.leeway as f64)
+        if let Some(cache) = &self.inner.cache
+            && let Some(principal) = cache.get(token, now as f64, self.inner.leeway as f64)
         {
             // Seen before and verified: only revocation is checked again.
             return Step::Done(self.inner.check_revocation(principal));
         }
-        let parsed = match token::parse(token) {
+        let parsed = match token::parse_jws(token) {
             Ok(parsed) => parsed,
             Err(e) => return Step::Done(Err(e)),
         };
@@ -177,7 +176,7 @@ impl Validator {
                 None => true,
             };
             if known {
-                return Step::Done(self.inner.finish(parsed, set, exp, &issuer, digest));
+                return Step::Done(self.inner.finish(parsed, set, exp, &issuer));
             }
         }
         match issuer.keys().refresh() {
@@ -196,8 +195,8 @@ impl Validator {
                         Ok(set) => {
                             // Same bytes, same outcome as above: parse again rather than keep
                             // borrowed state across the await.
-                            let parsed = token::parse(&token)?;
-                            inner.finish(parsed, &set, exp, &issuer, digest)
+                            let parsed = token::parse_jws(&token)?;
+                            inner.finish(parsed, &set, exp, &issuer)
                         }
                         Err(_) if had_keys => Err(Error::UnknownKey),
                         Err(unavailable) => Err(Error::KeysUnavailable {
@@ -289,7 +288,6 @@ impl Inner {
         keys: &KeySet,
         exp: f64,
         issuer: &Issuer,
-        digest: Option<Digest>,
     ) -> Result<Principal, Error> {
         let key = keys
             .find(parsed.kid.as_deref(), parsed.alg)
@@ -298,7 +296,7 @@ impl Inner {
             return Err(Error::AlgorithmMismatch);
         }
         let signature = parsed.signature_bytes()?;
-        if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), signature) {
+        if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature) {
             return Err(Error::BadSignature);
         }
         // Entra publishes one key set for every tenant, each key with a templated `issuer`: the key
@@ -329,8 +327,8 @@ impl Inner {
             return Err(Forbidden::ClientNotAllowed.into());
         }
         let principal = self.check_revocation(principal)?;
-        if let (Some(cache), Some(digest)) = (&self.cache, digest) {
-            cache.insert(digest, principal.clone(), key, unix_now() as f64);
+        if let Some(cache) = &self.cache {
+            cache.insert(parsed.token, principal.clone(), key, unix_now() as f64);
         }
         Ok(principal)
     }

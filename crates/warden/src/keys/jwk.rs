@@ -5,10 +5,10 @@ use std::str::FromStr;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use super::{KeyType, VerifyingKey};
+use super::{KeyMaterial, KeyType, VerifyingKey, prepared_algorithm};
 use crate::json::{self, JsonError};
 
 /// Why a whole JWKS document was refused (single bad keys are skipped instead).
@@ -49,6 +49,7 @@ pub(crate) enum SkipReason {
     RsaRoca,
     UnsupportedCurve,
     BadCoordinates,
+    Rejected,
 }
 
 impl SkipReason {
@@ -68,6 +69,7 @@ impl SkipReason {
             SkipReason::RsaRoca => "RSA modulus has the ROCA fingerprint (CVE-2017-15361)",
             SkipReason::UnsupportedCurve => "unsupported curve",
             SkipReason::BadCoordinates => "coordinates of the wrong length",
+            SkipReason::Rejected => "not a valid public key (refused by aws-lc-rs)",
         }
     }
 }
@@ -130,7 +132,7 @@ pub(crate) fn parse_jwk(key: &Value, allowed: &[Algorithm]) -> Result<VerifyingK
     };
     let issuer = key.get("issuer").and_then(Value::as_str);
 
-    let (key_type, decoding) = match key.get("kty").and_then(Value::as_str) {
+    let (key_type, material) = match key.get("kty").and_then(Value::as_str) {
         Some("RSA") => rsa(key)?,
         Some("EC") => ec(key)?,
         Some("OKP") => okp(key)?,
@@ -154,7 +156,23 @@ pub(crate) fn parse_jwk(key: &Value, allowed: &[Algorithm]) -> Result<VerifyingK
     if alg.is_none() && !allowed.iter().any(|a| key_type.allows(*a)) {
         return Err(SkipReason::AlgNotAllowed);
     }
-    Ok(VerifyingKey::new(kid, key_type, alg, issuer, decoding))
+    let material = match &material {
+        Material::Rsa { n, e } => KeyMaterial::Rsa { n, e },
+        Material::Encoded(bytes) => KeyMaterial::Encoded(bytes),
+    };
+    let prepared_for = prepared_algorithm(key_type, alg, allowed);
+    VerifyingKey::new(kid, key_type, alg, issuer, material, prepared_for)
+        .map_err(|_| SkipReason::Rejected)
+}
+
+/// Decoded key members, before aws-lc-rs parses them.
+enum Material {
+    /// Checked by [`check_rsa`], leading zeros stripped.
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    Encoded(Vec<u8>),
 }
 
 fn member(key: &Map<String, Value>, name: &str) -> Result<Vec<u8>, SkipReason> {
@@ -167,11 +185,17 @@ fn member(key: &Map<String, Value>, name: &str) -> Result<Vec<u8>, SkipReason> {
         .map_err(|_| SkipReason::BadEncoding)
 }
 
-fn rsa(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
+fn rsa(key: &Map<String, Value>) -> Result<(KeyType, Material), SkipReason> {
     let n = member(key, "n")?;
     let e = member(key, "e")?;
     let (key_type, n, e) = check_rsa(&n, &e)?;
-    Ok((key_type, DecodingKey::from_rsa_raw_components(n, e)))
+    Ok((
+        key_type,
+        Material::Rsa {
+            n: n.to_vec(),
+            e: e.to_vec(),
+        },
+    ))
 }
 
 /// Checks RSA public components: modulus of at least 2048 bits (RFC 7518 §3.3), odd exponent
@@ -230,7 +254,7 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[zeros..]
 }
 
-fn ec(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
+fn ec(key: &Map<String, Value>) -> Result<(KeyType, Material), SkipReason> {
     let (key_type, size) = match key.get("crv").and_then(Value::as_str) {
         Some("P-256") => (KeyType::EcP256, 32),
         Some("P-384") => (KeyType::EcP384, 48),
@@ -241,20 +265,15 @@ fn ec(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
     if x.len() != size || y.len() != size {
         return Err(SkipReason::BadCoordinates);
     }
-    Ok((key_type, ec_point_key(&x, &y)))
-}
-
-/// An EC public key from its coordinates, as an uncompressed SEC1 point (what jsonwebtoken's
-/// aws-lc-rs verifier expects).
-pub(crate) fn ec_point_key(x: &[u8], y: &[u8]) -> DecodingKey {
+    // An uncompressed SEC1 point; aws-lc-rs checks that it lies on the curve.
     let mut point = Vec::with_capacity(1 + x.len() + y.len());
     point.push(0x04);
-    point.extend_from_slice(x);
-    point.extend_from_slice(y);
-    DecodingKey::from_ec_der(&point)
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    Ok((key_type, Material::Encoded(point)))
 }
 
-fn okp(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
+fn okp(key: &Map<String, Value>) -> Result<(KeyType, Material), SkipReason> {
     if key.get("crv").and_then(Value::as_str) != Some("Ed25519") {
         return Err(SkipReason::UnsupportedCurve);
     }
@@ -262,7 +281,7 @@ fn okp(key: &Map<String, Value>) -> Result<(KeyType, DecodingKey), SkipReason> {
     if x.len() != 32 {
         return Err(SkipReason::BadCoordinates);
     }
-    Ok((KeyType::Ed25519, DecodingKey::from_ed_der(&x)))
+    Ok((KeyType::Ed25519, Material::Encoded(x)))
 }
 
 #[cfg(test)]
@@ -303,7 +322,12 @@ mod tests {
     #[test]
     fn skips_each_kind_of_bad_key() {
         let small = URL_SAFE_NO_PAD.encode([0xC5u8; 128]);
+        let off_curve = URL_SAFE_NO_PAD.encode([0x01u8; 32]);
         let cases = [
+            (
+                json!({"kty":"EC","crv":"P-256","x":off_curve,"y":off_curve}),
+                SkipReason::Rejected,
+            ),
             (json!({"kty":"oct","k":"AAAA"}), SkipReason::PrivateMaterial),
             (json!({"kty":"oct"}), SkipReason::UnknownKty),
             (

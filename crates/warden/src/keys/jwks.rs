@@ -25,7 +25,7 @@ pub const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(60);
 /// The cap on a discovery or JWKS response body: 1 MiB.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// The cap on the number of keys in a JWKS.
+/// The cap on the number of keys in a JWKS unless told otherwise ([`JwksCacheBuilder::max_keys`]).
 pub const MAX_KEYS: usize = 100;
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
@@ -79,6 +79,7 @@ struct Config {
     cooldown: Duration,
     fetch_timeout: Duration,
     algorithms: Vec<Algorithm>,
+    max_keys: usize,
 }
 
 type SharedFetch = Shared<BoxFuture<Result<Arc<KeySet>, KeysUnavailable>>>;
@@ -129,6 +130,7 @@ pub struct JwksCacheBuilder {
     connect_timeout: Duration,
     fetch_timeout: Duration,
     algorithms: Vec<Algorithm>,
+    max_keys: usize,
 }
 
 impl JwksCache {
@@ -146,6 +148,7 @@ impl JwksCache {
             connect_timeout: Duration::from_secs(3),
             fetch_timeout: Duration::from_secs(10),
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            max_keys: MAX_KEYS,
         }
     }
 
@@ -357,7 +360,7 @@ impl Inner {
         let count = json::parse_object(&body)
             .ok()
             .and_then(|doc| doc.get("keys").and_then(|k| k.as_array()).map(Vec::len));
-        if count.is_some_and(|n| n > MAX_KEYS) {
+        if count.is_some_and(|n| n > self.config.max_keys) {
             return Err(FetchError::TooManyKeys);
         }
         let set =
@@ -476,7 +479,7 @@ impl fmt::Display for FetchError {
             FetchError::NotJson => {
                 f.write_str("answered a document that is not a strict JSON key set")
             }
-            FetchError::TooManyKeys => write!(f, "answered more than {MAX_KEYS} keys"),
+            FetchError::TooManyKeys => f.write_str("answered more keys than the cap"),
             FetchError::EmptyKeySet => f.write_str("answered no usable key"),
             FetchError::MissingJwksUri => f.write_str("discovery document has no jwks_uri"),
             FetchError::InsecureJwksUri => {
@@ -608,13 +611,22 @@ impl JwksCacheBuilder {
         self
     }
 
+    /// Sets the most keys a JWKS may hold (default [`MAX_KEYS`], 100; between 1 and 1,000). A
+    /// larger answer is a failed fetch, and the last good keys stay. Each key costs about 550
+    /// bytes once loaded and about 2.5 KB once it has verified a token (docs/performance.md).
+    pub fn max_keys(mut self, max: usize) -> Self {
+        self.max_keys = max;
+        self
+    }
+
     /// Checks the configuration. Nothing is fetched until a token needs a key, or
     /// [`JwksCache::prefetch`] is called.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] for an issuer, discovery or JWKS URL that is not https (http only for
-    /// loopback hosts), a zero timeout, or an HTTP client that cannot be built.
+    /// loopback hosts), a zero timeout, a key cap outside 1..=1000, or an HTTP client that
+    /// cannot be built.
     pub fn build(self) -> Result<JwksCache, ConfigError> {
         let discovery_url = self
             .discovery_url
@@ -630,6 +642,12 @@ impl JwksCacheBuilder {
             return Err(ConfigError::invalid(
                 "jwks_ttl",
                 "must be greater than zero",
+            ));
+        }
+        if !(1..=1000).contains(&self.max_keys) {
+            return Err(ConfigError::invalid(
+                "max_keys",
+                "must be between 1 and 1000",
             ));
         }
         if self.fetch_timeout.is_zero() || self.connect_timeout.is_zero() {
@@ -657,6 +675,7 @@ impl JwksCacheBuilder {
                     cooldown: self.cooldown,
                     fetch_timeout: self.fetch_timeout,
                     algorithms: self.algorithms,
+                    max_keys: self.max_keys,
                 },
                 client,
                 snapshot: ArcSwapOption::empty(),

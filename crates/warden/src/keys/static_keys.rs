@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 
 use super::jwk::check_rsa;
-use super::{KeySet, KeySource, KeyType, Refresh, VerifyingKey};
+use super::{KeyMaterial, KeySet, KeySource, KeyType, Refresh, VerifyingKey, prepared_algorithm};
 use crate::error::ConfigError;
 
 /// Keys given in configuration: a JWKS document or PEM public keys. They never change and are
@@ -86,31 +86,23 @@ impl KeySource for StaticKeys {
 fn verifying_key_from_pem(kid: Option<&str>, pem_text: &str) -> Result<VerifyingKey, ConfigError> {
     let invalid = |reason: &str| ConfigError::invalid("pem", reason.to_owned());
     let block = pem::parse(pem_text).map_err(|_| invalid("not a PEM block"))?;
-    if let Ok(rsa) = aws_lc_rs::rsa::PublicKey::from_der(block.contents()) {
+    let der = block.contents();
+    if let Ok(rsa) = aws_lc_rs::rsa::PublicKey::from_der(der) {
         let components = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&rsa);
         let (key_type, n, e) = check_rsa(&components.n, &components.e)
             .map_err(|_| invalid("RSA key under 2048 bits or with an invalid exponent"))?;
-        let decoding = DecodingKey::from_rsa_raw_components(n, e);
-        return Ok(VerifyingKey::new(kid, key_type, None, None, decoding));
+        let alg = prepared_algorithm(key_type, None, &[]);
+        return VerifyingKey::new(kid, key_type, None, None, KeyMaterial::Rsa { n, e }, alg)
+            .map_err(|_| invalid("not a valid RSA public key"));
     }
-    if let Ok(decoding) = DecodingKey::from_ec_pem(pem_text.as_bytes()) {
-        let key_type = match decoding.try_get_as_bytes().map(<[u8]>::len) {
-            Ok(65) => KeyType::EcP256,
-            Ok(97) => KeyType::EcP384,
-            _ => return Err(invalid("unsupported EC curve")),
-        };
-        return Ok(VerifyingKey::new(kid, key_type, None, None, decoding));
-    }
-    if let Ok(decoding) = DecodingKey::from_ed_pem(pem_text.as_bytes())
-        && matches!(decoding.try_get_as_bytes().map(<[u8]>::len), Ok(32))
-    {
-        return Ok(VerifyingKey::new(
-            kid,
-            KeyType::Ed25519,
-            None,
-            None,
-            decoding,
-        ));
+    // A SubjectPublicKeyInfo of another type: aws-lc-rs tells the curve by accepting it.
+    for key_type in [KeyType::EcP256, KeyType::EcP384, KeyType::Ed25519] {
+        let alg = prepared_algorithm(key_type, None, &[]);
+        if let Ok(key) =
+            VerifyingKey::new(kid, key_type, None, None, KeyMaterial::Encoded(der), alg)
+        {
+            return Ok(key);
+        }
     }
     Err(invalid("not an RSA, P-256, P-384 or Ed25519 public key"))
 }
