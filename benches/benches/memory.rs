@@ -49,6 +49,22 @@ fn main() {
         );
     }
 
+    // Allocations of the validation alone (no router, no layer).
+    for (name, cache) in [("first seen", 0), ("seen before", 16_384)] {
+        let layer = fixture.warden(cache);
+        let validator = layer.validator();
+        assert!(runtime.block_on(validator.validate(&token)).is_ok());
+        let (before, _) = heap();
+        for _ in 0..100 {
+            black_box(runtime.block_on(validator.validate(&token)).is_ok());
+        }
+        let (after, _) = heap();
+        println!(
+            "allocations per validation ({name}, `Validator::validate` alone): {:.1}",
+            (after - before) as f64 / 100.0
+        );
+    }
+
     // Memory per cached key: a JWKS of 50 RSA-2048 keys.
     let keys: Vec<serde_json::Value> = (0..50)
         .map(|i| {
