@@ -51,6 +51,19 @@ impl Fixture {
             .sign()
     }
 
+    /// `count` valid tokens that differ by subject (`user-0000`, …), each with `Orders.Read`.
+    pub fn distinct_tokens(&self, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                self.issuer
+                    .token()
+                    .subject(format!("user-{i:04}"))
+                    .scopes(["Orders.Read"])
+                    .sign()
+            })
+            .collect()
+    }
+
     /// The warden layer over static keys; `cache` is the verified-token cache capacity.
     pub fn warden(&self, cache: usize) -> WardenLayer {
         let issuer = Issuer::builder(self.issuer.issuer_url())
@@ -65,6 +78,14 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("validator: {e}"));
         WardenLayer::new(validator)
     }
+}
+
+/// A single-threaded tokio runtime, as the benchmarks drive every case on one core.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"))
 }
 
 /// The benchmark app: `/me` (any token), `/orders` (scope `Orders.Read`), `/admin` (a scope the

@@ -26,10 +26,7 @@ fn resident_bytes() -> usize {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let runtime = warden_benches::runtime();
     let fixture = Fixture::new(&runtime);
     let keys: Vec<SigningKey> = (0..KEYS)
         .map(|i| {

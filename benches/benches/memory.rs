@@ -16,10 +16,7 @@ fn heap() -> (u64, usize) {
 
 fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let runtime = warden_benches::runtime();
     let fixture = Fixture::new(&runtime);
     let token = fixture.token();
 
@@ -87,16 +84,7 @@ fn main() {
     drop(set);
 
     // Memory per cached token: 1,000 distinct tokens through one validator.
-    let tokens: Vec<String> = (0..1000)
-        .map(|i| {
-            fixture
-                .issuer
-                .token()
-                .subject(format!("user-{i:04}"))
-                .scopes(["Orders.Read"])
-                .sign()
-        })
-        .collect();
+    let tokens = fixture.distinct_tokens(1000);
     let router = app(Some(fixture.warden(16_384)));
     let warm = fixture.issuer.token().sign();
     black_box(runtime.block_on(call(&router, "/me", Some(&warm))));

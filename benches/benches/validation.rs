@@ -11,10 +11,7 @@ use std::time::Duration;
 use warden_benches::{Fixture, app, call, measure_all};
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let runtime = warden_benches::runtime();
     let fixture = Fixture::new(&runtime);
     let token = fixture.token();
     let issuer = fixture.issuer.issuer_url();
@@ -88,16 +85,7 @@ fn main() {
 
     // First seen with the cache on: a pool of distinct tokens four times the cache's capacity,
     // taken in turn, so every one has been evicted before it comes back (eviction included).
-    let pool: Vec<String> = (0..1024)
-        .map(|i| {
-            fixture
-                .issuer
-                .token()
-                .subject(format!("user-{i:04}"))
-                .scopes(["Orders.Read"])
-                .sign()
-        })
-        .collect();
+    let pool = fixture.distinct_tokens(1024);
     let v_small_cache = fixture.warden(256).validator().clone();
     let mut next = 0usize;
     let mut first_seen_cached = || {
