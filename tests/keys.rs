@@ -596,3 +596,77 @@ async fn refuses_a_key_set_larger_than_its_cap() {
         assert_eq!(err.field(), "max_keys");
     }
 }
+
+/// An RSA-1024 public key (too weak) and a P-521 public key (unsupported), made with openssl.
+const RSA_1024_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDevYCVQqM/Kq0BSFOdep00fJEd
+gn400hzhelutnJDOi5wiFZ+ZgTh5YEnLwQ86pJ6nJGOpjj4kSUfVPa4QjcNzNYNv
+/fb2lvSLnZHVcnWamg0Bq5hg+PxKKPJrKX68FdEHYV6Qmp+3wuUth0xiCW8HI3lY
+Sshnqp0O65Cq3gTT8QIDAQAB
+-----END PUBLIC KEY-----";
+const P521_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIGbMBAGByqGSM49AgEGBSuBBAAjA4GGAAQAaYqD9t+PYBfvumWgXOvvH5NyvAv0
+/J136mUlhFLpiKhn6zinMPizIbTzVZmadTzK2exn0Tz3z0DI1nEqDKSyN8QAjBE8
+vN0dIYiVLwfCDLvUUG/+swxdn504Uo6RmdREWA7JfNFmLGzrL/PZC52QRQlP/RzR
+h0A+IXq09SgcCyKrVm0=
+-----END PUBLIC KEY-----";
+
+#[tokio::test]
+async fn verifies_with_pem_keys_of_every_supported_type() {
+    use warden_testing::SigningKey;
+    let issuer = FakeIssuer::start().await.unwrap();
+    for alg in [
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::ES384,
+        Algorithm::EdDSA,
+    ] {
+        let key = SigningKey::generate("pem", alg).unwrap();
+        let mut pems = vec![key.public_pem()];
+        pems.extend(key.public_pkcs1_pem());
+        for pem in &pems {
+            let keys = StaticKeys::from_pem([(Some("pem"), pem.as_str())]).unwrap();
+            let validator = Validator::builder()
+                .issuer(
+                    Issuer::builder(issuer.issuer_url())
+                        .audience(issuer.audience())
+                        .keys(keys)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap();
+            let token = issuer.token().sign_with(&key);
+            let principal = validator.validate(&token).await;
+            assert!(principal.is_ok(), "{alg:?}: {principal:?}");
+            // Twice: the second verification uses the key parsed by the first.
+            let again = issuer.token().subject("again").sign_with(&key);
+            assert!(validator.validate(&again).await.is_ok(), "{alg:?}");
+            let impostor = SigningKey::generate("pem", alg).unwrap();
+            let forged = issuer.token().sign_with(&impostor);
+            assert_eq!(
+                validator.validate(&forged).await.err(),
+                Some(Error::BadSignature),
+                "{alg:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn refuses_pem_blocks_that_are_not_supported_public_keys() {
+    let key = warden_testing::SigningKey::generate("k", Algorithm::ES256).unwrap();
+    let certificate = key.public_pem().replace("PUBLIC KEY", "CERTIFICATE");
+    let private = key.public_pem().replace("PUBLIC KEY", "PRIVATE KEY");
+    for pem in [
+        certificate.as_str(),
+        private.as_str(),
+        RSA_1024_PEM,
+        P521_PEM,
+        "not pem",
+    ] {
+        let err = StaticKeys::from_pem([(None, pem)]).unwrap_err();
+        assert_eq!(err.field(), "pem", "{pem}");
+    }
+}

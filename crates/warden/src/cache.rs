@@ -2,9 +2,10 @@
 //!
 //! - Keyed by the whole token string, without keeping it: an entry is found by the token's last
 //!   16 bytes (the tail of its signature, unpredictable for every signed token) and confirmed by
-//!   the BLAKE3 hash of the whole token (collision-resistant, 32 bytes). A token never seen, and
-//!   every token refused by the pre-checks, costs one map probe and no hash of the token; the
-//!   hash is computed on a probe that finds an entry, and when a verified token is inserted.
+//!   the BLAKE3 hash of the whole token (collision-resistant, 32 bytes). A token never seen costs
+//!   one map probe and no hash of the token; the hash is computed when a probe finds a live entry
+//!   (a hit, or a token copying a cached token's last 16 bytes, which then misses), and when a
+//!   verified token is inserted.
 //! - An entry costs the principal (about the payload's size) plus a fixed overhead.
 //! - An entry lives until its token expires (`exp` + leeway), and is dropped as soon as the key
 //!   that verified it leaves its issuer's key set (it holds only a weak reference to the key).
@@ -68,18 +69,19 @@ impl TokenCache {
     /// loaded.
     pub(crate) fn get(&self, token: &str, now: f64, leeway: f64) -> Option<Principal> {
         let tail = Self::tail(token)?;
-        let shard = self
-            .shard(&tail)
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
-        let entry = shard.get(&tail)?;
-        if entry.digest != Self::digest(token)
-            || now >= entry.principal.expires_at_secs() + leeway
-            || entry.key.strong_count() == 0
-        {
-            return None;
-        }
-        Some(entry.principal.clone())
+        let (digest, principal) = {
+            let shard = self
+                .shard(&tail)
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            let entry = shard.get(&tail)?;
+            if now >= entry.principal.expires_at_secs() + leeway || entry.key.strong_count() == 0 {
+                return None;
+            }
+            (entry.digest, entry.principal.clone())
+        };
+        // Hashed outside the lock: the token may be as long as the cap.
+        (digest == Self::digest(token)).then_some(principal)
     }
 
     /// Remembers a verified token.

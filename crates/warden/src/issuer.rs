@@ -28,8 +28,8 @@ use crate::entra::EntraBinding;
 use crate::error::ConfigError;
 use crate::keys::{KeySource, StaticKeys};
 
-/// The algorithms an issuer accepts unless told otherwise: every asymmetric JWS algorithm
-/// jsonwebtoken's aws-lc-rs backend verifies.
+/// The algorithms an issuer accepts unless told otherwise: every asymmetric JWS algorithm warden
+/// verifies (through aws-lc-rs). ES512 (P-521) is not among them.
 pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
     Algorithm::RS256,
     Algorithm::RS384,

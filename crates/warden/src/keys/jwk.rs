@@ -45,6 +45,7 @@ pub(crate) enum SkipReason {
     BadKid,
     BadEncoding,
     RsaTooSmall,
+    RsaTooLarge,
     RsaBadExponent,
     RsaRoca,
     UnsupportedCurve,
@@ -65,6 +66,7 @@ impl SkipReason {
             SkipReason::BadKid => "kid is not a string",
             SkipReason::BadEncoding => "member is not canonical base64url",
             SkipReason::RsaTooSmall => "RSA modulus under 2048 bits",
+            SkipReason::RsaTooLarge => "RSA modulus over 8192 bits",
             SkipReason::RsaBadExponent => "RSA exponent invalid",
             SkipReason::RsaRoca => "RSA modulus has the ROCA fingerprint (CVE-2017-15361)",
             SkipReason::UnsupportedCurve => "unsupported curve",
@@ -198,7 +200,7 @@ fn rsa(key: &Map<String, Value>) -> Result<(KeyType, Material), SkipReason> {
     ))
 }
 
-/// Checks RSA public components: modulus of at least 2048 bits (RFC 7518 §3.3), odd exponent
+/// Checks RSA public components: modulus of 2048 (RFC 7518 §3.3) to 8192 bits, odd exponent
 /// greater than 1 and at most 32 bits wide. Returns them without leading zero bytes.
 pub(crate) fn check_rsa<'a>(
     n: &'a [u8],
@@ -212,6 +214,10 @@ pub(crate) fn check_rsa<'a>(
     };
     if bits < 2048 {
         return Err(SkipReason::RsaTooSmall);
+    }
+    if bits > 8192 {
+        // aws-lc-rs verifies RSA signatures of 2048 to 8192 bits.
+        return Err(SkipReason::RsaTooLarge);
     }
     let e_is_one = e == [1];
     let e_is_odd = e.last().is_some_and(|last| last & 1 == 1);
@@ -323,10 +329,20 @@ mod tests {
     fn skips_each_kind_of_bad_key() {
         let small = URL_SAFE_NO_PAD.encode([0xC5u8; 128]);
         let off_curve = URL_SAFE_NO_PAD.encode([0x01u8; 32]);
+        let even = URL_SAFE_NO_PAD.encode([0xC4u8; 256]);
+        let huge = URL_SAFE_NO_PAD.encode([0xC5u8; 1025]);
         let cases = [
             (
                 json!({"kty":"EC","crv":"P-256","x":off_curve,"y":off_curve}),
                 SkipReason::Rejected,
+            ),
+            (
+                json!({"kty":"RSA","n":even,"e":"AQAB"}),
+                SkipReason::Rejected,
+            ),
+            (
+                json!({"kty":"RSA","n":huge,"e":"AQAB"}),
+                SkipReason::RsaTooLarge,
             ),
             (json!({"kty":"oct","k":"AAAA"}), SkipReason::PrivateMaterial),
             (json!({"kty":"oct"}), SkipReason::UnknownKty),

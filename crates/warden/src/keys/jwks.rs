@@ -361,7 +361,9 @@ impl Inner {
             .ok()
             .and_then(|doc| doc.get("keys").and_then(|k| k.as_array()).map(Vec::len));
         if count.is_some_and(|n| n > self.config.max_keys) {
-            return Err(FetchError::TooManyKeys);
+            return Err(FetchError::TooManyKeys {
+                max: self.config.max_keys,
+            });
         }
         let set =
             KeySet::from_jwks(&body, &self.config.algorithms).map_err(|_| FetchError::NotJson)?;
@@ -461,7 +463,7 @@ enum FetchError {
     ContentType,
     TooLarge,
     NotJson,
-    TooManyKeys,
+    TooManyKeys { max: usize },
     EmptyKeySet,
     MissingJwksUri,
     InsecureJwksUri,
@@ -479,7 +481,7 @@ impl fmt::Display for FetchError {
             FetchError::NotJson => {
                 f.write_str("answered a document that is not a strict JSON key set")
             }
-            FetchError::TooManyKeys => f.write_str("answered more keys than the cap"),
+            FetchError::TooManyKeys { max } => write!(f, "answered more than {max} keys"),
             FetchError::EmptyKeySet => f.write_str("answered no usable key"),
             FetchError::MissingJwksUri => f.write_str("discovery document has no jwks_uri"),
             FetchError::InsecureJwksUri => {

@@ -12,10 +12,11 @@
 //!
 //! JWKS parsing skips, one by one and with a `tracing` warning, keys of unknown `kty` (including
 //! `oct`), keys holding private members, `use` other than `sig`, `key_ops` without `verify`, RSA
-//! moduli under 2048 bits or even/`1` exponents, EC coordinates of the wrong length, keys
-//! aws-lc-rs refuses (an EC point off its curve), and an `alg` outside the issuer's allow-list or
-//! not matching the key type. A JWK without `alg` is accepted
-//! (Entra publishes them). A `kid` that appears twice is unusable: tokens naming it are refused.
+//! moduli under 2048 or over 8192 bits or even/`1` exponents, EC coordinates of the wrong length,
+//! keys aws-lc-rs refuses (an EC point off its curve, an even RSA modulus), and an `alg` outside
+//! the issuer's allow-list or not matching the key type. A JWK without `alg` is accepted (Entra
+//! publishes them). A `kid` that appears twice among the loaded keys is unusable: tokens naming
+//! it are refused.
 
 mod jwk;
 mod jwks;
@@ -120,21 +121,25 @@ impl KeyType {
 /// One public key able to verify signatures, with what it may be used for.
 ///
 /// aws-lc-rs checks the key when its set is loaded (a key it refuses is skipped). On the key's
-/// first verification it is parsed for its *prepared* algorithm (its JWK `alg`, or else the first
-/// algorithm of the issuer's allow-list that fits its type) and kept so: later verifications skip
-/// rebuilding the key (for RSA, reading the modulus and computing its Montgomery constants, about
-/// 4 µs of a 25 µs first-seen token). Only keys that sign traffic pay the memory of a parsed key
-/// (about 1.7 KB of aws-lc's C heap for RSA-2048). A JWK without `alg` that verifies another
-/// algorithm (PS256 with an RSA key prepared for RS256) is rebuilt from its DER each time.
+/// first verification it is parsed for its *prepared* algorithm and kept so: later verifications
+/// skip rebuilding the key (for RSA, reading the modulus and computing its Montgomery constants,
+/// about a sixth of a first-seen RS256 token). The prepared algorithm is the JWK `alg`, else the
+/// first algorithm of the key source's allow-list that fits the key type (a PEM key: RS256,
+/// ES256, ES384 or EdDSA by type). A key named by a token that passes the pre-checks is parsed
+/// (about 1.9 KB more for RSA-2048, mostly aws-lc's C heap), so the extra memory is bounded by
+/// the key set's cap. Another algorithm the key type allows (PS256 with an RSA key prepared for
+/// RS256) is verified by rebuilding the key from its DER each time.
 pub struct VerifyingKey {
     kid: Option<Arc<str>>,
     key_type: KeyType,
     alg: Option<Algorithm>,
     issuer: Option<Arc<str>>,
-    /// SubjectPublicKeyInfo DER (RSA), the SEC1 point (EC) or the raw key (Ed25519).
+    /// The key as aws-lc-rs parses it: SubjectPublicKeyInfo DER (RSA, and PEM keys), the SEC1
+    /// point (EC JWK) or the raw key (Ed25519 JWK).
     encoded: Box<[u8]>,
     prepared_for: Algorithm,
-    /// Parsed on first use; `None` if aws-lc-rs then refused it (never, after the load check).
+    /// Parsed on first use; `None` if aws-lc-rs then refused it (the load check parsed the same
+    /// bytes, so only a failure to allocate could), which fails every verification.
     prepared: OnceLock<Option<ParsedPublicKey>>,
 }
 
@@ -175,23 +180,30 @@ impl VerifyingKey {
         if !key_type.allows(prepared_for) {
             return Err(KeyRejected);
         }
-        // Parsed once here to check it, then dropped: its C memory is spent only on first use.
-        let checked = match (material, verification_algorithm(prepared_for)) {
+        // Parsed here to check it, exactly as the first verification will parse it, then
+        // dropped: its C memory is spent only on first use.
+        let encoded: Box<[u8]> = match (material, verification_algorithm(prepared_for)) {
             (KeyMaterial::Rsa { n, e }, Some(Verification::Rsa(params))) => {
-                lc::RsaPublicKeyComponents { n, e }.to_parsed_public_key(params)
+                // From components aws-lc-rs only encodes the key; parsing the encoding runs
+                // its key checks (odd modulus, size).
+                let spki = lc::RsaPublicKeyComponents { n, e }
+                    .to_parsed_public_key(params)
+                    .map_err(|_| KeyRejected)?;
+                ParsedPublicKey::new(params, spki.as_ref()).map_err(|_| KeyRejected)?;
+                spki.as_ref().into()
             }
             (KeyMaterial::Encoded(bytes), Some(Verification::Other(algorithm))) => {
-                ParsedPublicKey::new(algorithm, bytes)
+                ParsedPublicKey::new(algorithm, bytes).map_err(|_| KeyRejected)?;
+                bytes.into()
             }
             _ => return Err(KeyRejected),
-        }
-        .map_err(|_| KeyRejected)?;
+        };
         Ok(VerifyingKey {
             kid: kid.map(Into::into),
             key_type,
             alg,
             issuer: issuer.map(Into::into),
-            encoded: checked.as_ref().into(),
+            encoded,
             prepared_for,
             prepared: OnceLock::new(),
         })

@@ -60,8 +60,9 @@ impl StaticKeys {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`] naming `pem` if a key cannot be read or is too weak (RSA under
-    /// 2048 bits).
+    /// [`ConfigError::Invalid`] naming `pem` if a block is not a `PUBLIC KEY` or `RSA PUBLIC KEY`
+    /// (certificates and private keys are refused), or its key cannot be read, is of another type
+    /// (P-521) or is too weak (RSA under 2048 bits).
     pub fn from_pem<'a>(
         keys: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
     ) -> Result<Self, ConfigError> {
@@ -86,6 +87,10 @@ impl KeySource for StaticKeys {
 fn verifying_key_from_pem(kid: Option<&str>, pem_text: &str) -> Result<VerifyingKey, ConfigError> {
     let invalid = |reason: &str| ConfigError::invalid("pem", reason.to_owned());
     let block = pem::parse(pem_text).map_err(|_| invalid("not a PEM block"))?;
+    if !matches!(block.tag(), "PUBLIC KEY" | "RSA PUBLIC KEY") {
+        // Certificates and private keys are not read: configure the public key itself.
+        return Err(invalid("not a PUBLIC KEY or RSA PUBLIC KEY block"));
+    }
     let der = block.contents();
     if let Ok(rsa) = aws_lc_rs::rsa::PublicKey::from_der(der) {
         let components = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&rsa);
