@@ -2,7 +2,7 @@
 //!
 //! [`WardenLayer`] wraps a service in [`Warden`]. For each request it:
 //!
-//! 1. extracts the bearer token ([`bearer`](crate::bearer));
+//! 1. extracts the bearer token ([`crate::bearer`]);
 //! 2. validates it ([`Validator`]); if the key source must fetch, only that request waits;
 //! 3. on success stores the [`Principal`] in the request extensions and calls the inner service;
 //! 4. on failure answers itself, through [`Challenge`]: 401/400 with the exact

@@ -3,7 +3,7 @@
 //! The path of one token, top to bottom; each step only rejects, and acceptance needs all of them:
 //!
 //! 1. size cap (before any parsing);
-//! 2. strict compact parsing and header rules ([`token`](crate::token));
+//! 2. strict compact parsing and header rules ([`crate::token`]);
 //! 3. pre-checks on the unverified claims: `iss` is a configured issuer, `typ` fits its profile,
 //!    `alg` is on its allow-list, `exp`/`nbf`/`iat`, lifetime, `aud`, required claims. An expired,
 //!    wrong-issuer or wrong-audience token is refused here, before any signature work;
