@@ -175,6 +175,16 @@ impl<'a> Members<'a> {
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
     }
 
+    /// A member that should be a string: `None` if absent, `Some(None)` if it is not a string.
+    /// Borrowed from the text unless the string holds escapes.
+    pub(crate) fn string(&self, name: &str) -> Option<Option<Cow<'a, str>>> {
+        let text = self.raw(name)?.get();
+        Some(match serde_json::from_str::<&'a str>(text) {
+            Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
+            Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
+        })
+    }
+
     /// Whether a member is a JSON string.
     pub(crate) fn is_string(&self, name: &str) -> bool {
         self.raw(name).is_some_and(|raw| raw.get().starts_with('"'))
@@ -278,8 +288,13 @@ mod member_tests {
 
     #[test]
     fn reads_members_and_refuses_duplicates_like_the_strict_parser() {
-        let m = parse_members(r#"{"a":"x","n":1.5,"arr":["p","q"],"o":{"k":1}}"#).unwrap();
+        let m =
+            parse_members(r#"{"a":"x","e":"\u0078","n":1.5,"arr":["p","q"],"o":{"k":1}}"#).unwrap();
         assert_eq!(m.get("a"), Some(Value::from("x")));
+        assert!(matches!(m.string("a"), Some(Some(Cow::Borrowed("x")))));
+        assert_eq!(m.string("e"), Some(Some(Cow::Owned("x".to_owned()))));
+        assert_eq!(m.string("n"), Some(None));
+        assert_eq!(m.string("zz"), None);
         assert!(m.is_string("a") && !m.is_string("n"));
         assert!(m.contains("arr") && !m.contains("zz"));
         for bad in [

@@ -219,10 +219,10 @@ impl Validator {
             // A security event token (RFC 8417 §4.6), such as a logout token.
             return Err(Error::WrongTokenKind);
         }
-        let iss = match claims.get("iss") {
+        let iss = match claims.string("iss") {
             None => return Err(Error::MissingClaim { claim: "iss" }),
-            Some(serde_json::Value::String(iss)) => iss,
-            Some(_) => return Err(Error::InvalidClaim { claim: "iss" }),
+            Some(Some(iss)) => iss,
+            Some(None) => return Err(Error::InvalidClaim { claim: "iss" }),
         };
         let issuer = self.issuer_for(&iss).ok_or(Error::UntrustedIssuer)?;
         let profile = issuer.profile();
@@ -252,13 +252,13 @@ impl Validator {
             }
         }
         if let Some(binding) = issuer.entra() {
-            match claims.get("tid") {
-                Some(serde_json::Value::String(tid)) if *tid == binding.tenant => {}
-                Some(serde_json::Value::String(_)) => return Err(Error::WrongTenant),
+            match claims.string("tid") {
+                Some(Some(tid)) if *tid == binding.tenant => {}
+                Some(Some(_)) => return Err(Error::WrongTenant),
                 _ => return Err(Error::InvalidClaim { claim: "tid" }),
             }
-            match claims.get("ver") {
-                Some(serde_json::Value::String(ver)) if ver == binding.version.as_str() => {}
+            match claims.string("ver") {
+                Some(Some(ver)) if ver == binding.version.as_str() => {}
                 None => return Err(Error::MissingClaim { claim: "ver" }),
                 Some(_) => return Err(Error::WrongType),
             }

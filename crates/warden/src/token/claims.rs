@@ -47,15 +47,16 @@ pub(crate) fn check_times(claims: &Members<'_>, now: u64, leeway: u64) -> Result
 /// `aud` (a string or an array of strings) contains one of `accepted`.
 pub(crate) fn check_audience(claims: &Members<'_>, accepted: &[String]) -> Result<(), Error> {
     let matches = |aud: &str| accepted.iter().any(|a| a == aud);
+    // The usual single string is read borrowed; an array is read whole.
+    if let Some(Some(aud)) = claims.string("aud") {
+        return if matches(&aud) {
+            Ok(())
+        } else {
+            Err(Error::WrongAudience)
+        };
+    }
     match claims.get("aud") {
         None => Err(Error::MissingClaim { claim: "aud" }),
-        Some(Value::String(aud)) => {
-            if matches(&aud) {
-                Ok(())
-            } else {
-                Err(Error::WrongAudience)
-            }
-        }
         Some(Value::Array(auds)) => {
             let mut found = false;
             for aud in auds {

@@ -14,7 +14,6 @@ use std::str::FromStr;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
-use serde_json::Value;
 
 use crate::error::{Error, Malformed};
 use crate::json::{self, JsonError};
@@ -138,29 +137,27 @@ fn check_header(
     if header.contains("crit") {
         return Err(Error::UnsupportedCritical);
     }
-    let alg = match header.get("alg") {
-        Some(Value::String(alg)) => {
-            Algorithm::from_str(&alg).map_err(|_| Error::DisallowedAlgorithm)?
-        }
+    let alg = match header.string("alg") {
+        Some(Some(alg)) => Algorithm::from_str(&alg).map_err(|_| Error::DisallowedAlgorithm)?,
         _ => return Err(Error::DisallowedAlgorithm),
     };
     if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
         return Err(Error::DisallowedAlgorithm);
     }
-    match header.get("cty") {
-        Some(Value::String(cty)) if is_jwt_media_type(&cty) => return Err(Error::Nested),
-        Some(Value::String(_)) | None => {}
-        Some(_) => return Err(Malformed::HeaderParameter.into()),
+    match header.string("cty") {
+        Some(Some(cty)) if is_jwt_media_type(&cty) => return Err(Error::Nested),
+        Some(Some(_)) | None => {}
+        Some(None) => return Err(Malformed::HeaderParameter.into()),
     }
-    let kid = match header.get("kid") {
+    let kid = match header.string("kid") {
         None => None,
-        Some(Value::String(kid)) => Some(kid),
-        Some(_) => return Err(Malformed::HeaderParameter.into()),
+        Some(Some(kid)) => Some(kid.into_owned()),
+        Some(None) => return Err(Malformed::HeaderParameter.into()),
     };
-    let typ = match header.get("typ") {
+    let typ = match header.string("typ") {
         None => None,
-        Some(Value::String(typ)) => Some(typ),
-        Some(_) => return Err(Error::WrongType),
+        Some(Some(typ)) => Some(typ.into_owned()),
+        Some(None) => return Err(Error::WrongType),
     };
     Ok((alg, kid, typ))
 }

@@ -1,0 +1,60 @@
+//! Allocation budgets of the validation path, counted by dhat's allocator (deterministic, unlike
+//! time): a token seen before costs no allocation at all, and a rejection before any signature
+//! work stays within a small, fixed number. Its own test binary, because the counting allocator
+//! serves the whole process and dhat allows one profiler at a time.
+
+use warden::{Error, Issuer, Validator};
+use warden_testing::FakeIssuer;
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+/// Allocations made by `f`, over `rounds` calls, per call.
+fn allocations_per_call(rounds: u64, mut f: impl FnMut()) -> u64 {
+    let before = dhat::HeapStats::get().total_blocks;
+    for _ in 0..rounds {
+        f();
+    }
+    (dhat::HeapStats::get().total_blocks - before) / rounds
+}
+
+#[test]
+fn validation_allocates_nothing_for_a_token_seen_before_and_little_for_a_rejection() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let issuer = runtime.block_on(FakeIssuer::start()).unwrap();
+    let validator = Validator::builder()
+        .issuer(
+            Issuer::builder(issuer.issuer_url())
+                .audience(issuer.audience())
+                .jwks(issuer.jwks_json())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let token = issuer.token().scopes(["Orders.Read"]).sign();
+    let expired = issuer.token().expires_at(1).sign();
+    let validate = |t: &str| runtime.block_on(validator.validate(t));
+    // First sight verifies the token and caches it; `block_on` itself allocates nothing.
+    assert!(validate(&token).is_ok());
+    assert_eq!(allocations_per_call(100, || runtime.block_on(async {})), 0);
+
+    let seen_before = allocations_per_call(100, || assert!(validate(&token).is_ok()));
+    assert_eq!(
+        seen_before, 0,
+        "allocations per validation of a cached token"
+    );
+
+    // An expired token: the header and the claims decoded and read as borrowed members, `kid` and
+    // `typ` copied out; nothing else.
+    assert!(matches!(validate(&expired), Err(Error::Expired { .. })));
+    let rejected = allocations_per_call(100, || assert!(validate(&expired).is_err()));
+    assert!(
+        rejected <= 6,
+        "allocations per rejection of an expired token: {rejected}"
+    );
+}
