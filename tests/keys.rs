@@ -640,7 +640,8 @@ async fn verifies_with_pem_keys_of_every_supported_type() {
             let token = issuer.token().sign_with(&key);
             let principal = validator.validate(&token).await;
             assert!(principal.is_ok(), "{alg:?}: {principal:?}");
-            // Twice: the second verification uses the key parsed by the first.
+            // Twice: the second verification of the prepared algorithm (RS256, ES256, ES384,
+            // EdDSA) uses the key parsed by the first; PS256 rebuilds the key each time.
             let again = issuer.token().subject("again").sign_with(&key);
             assert!(validator.validate(&again).await.is_ok(), "{alg:?}");
             let impostor = SigningKey::generate("pem", alg).unwrap();

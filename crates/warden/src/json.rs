@@ -294,6 +294,13 @@ mod member_tests {
         assert!(matches!(m.string("a"), Some(Some(Cow::Borrowed("x")))));
         assert_eq!(m.string("e"), Some(Some(Cow::Owned("x".to_owned()))));
         assert_eq!(m.string("n"), Some(None));
+        let odd = parse_members(r#"{"s":"\ud800","big":1e400}"#).unwrap();
+        assert_eq!(
+            odd.string("s"),
+            Some(None),
+            "a lone surrogate is not a string"
+        );
+        assert_eq!(odd.string("big"), Some(None));
         assert_eq!(m.string("zz"), None);
         assert!(m.is_string("a") && !m.is_string("n"));
         assert!(m.contains("arr") && !m.contains("zz"));

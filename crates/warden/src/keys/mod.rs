@@ -185,7 +185,8 @@ impl VerifyingKey {
         let encoded: Box<[u8]> = match (material, verification_algorithm(prepared_for)) {
             (KeyMaterial::Rsa { n, e }, Some(Verification::Rsa(params))) => {
                 // From components aws-lc-rs only encodes the key; parsing the encoding runs
-                // its key checks (odd modulus, size).
+                // its key checks (odd modulus, exponent, at most 16384 bits). The 2048–8192
+                // range the verifier accepts is enforced by `check_rsa`.
                 let spki = lc::RsaPublicKeyComponents { n, e }
                     .to_parsed_public_key(params)
                     .map_err(|_| KeyRejected)?;

@@ -62,7 +62,7 @@ impl StaticKeys {
     ///
     /// [`ConfigError::Invalid`] naming `pem` if a block is not a `PUBLIC KEY` or `RSA PUBLIC KEY`
     /// (certificates and private keys are refused), or its key cannot be read, is of another type
-    /// (P-521) or is too weak (RSA under 2048 bits).
+    /// (P-521) or is refused as an RSA key (outside 2048–8192 bits, invalid exponent, ROCA).
     pub fn from_pem<'a>(
         keys: impl IntoIterator<Item = (Option<&'a str>, &'a str)>,
     ) -> Result<Self, ConfigError> {
@@ -95,7 +95,9 @@ fn verifying_key_from_pem(kid: Option<&str>, pem_text: &str) -> Result<Verifying
     if let Ok(rsa) = aws_lc_rs::rsa::PublicKey::from_der(der) {
         let components = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(&rsa);
         let (key_type, n, e) = check_rsa(&components.n, &components.e)
-            .map_err(|_| invalid("RSA key under 2048 bits or with an invalid exponent"))?;
+            .map_err(|_| {
+                invalid("RSA key outside 2048–8192 bits, with an invalid exponent, or with the ROCA fingerprint")
+            })?;
         let alg = prepared_algorithm(key_type, None, &[]);
         return VerifyingKey::new(kid, key_type, None, None, KeyMaterial::Rsa { n, e }, alg)
             .map_err(|_| invalid("not a valid RSA public key"));

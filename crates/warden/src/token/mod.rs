@@ -288,6 +288,22 @@ mod tests {
                 r#"{"alg":"RS256","kid":7}"#,
                 Malformed::HeaderParameter.into(),
             ),
+            // Values the member parser skips over but that are not strings once read: a lone
+            // surrogate, a number beyond f64. Refused, never taken as absent.
+            (
+                r#"{"alg":"RS256","kid":"\ud800"}"#,
+                Malformed::HeaderParameter.into(),
+            ),
+            (
+                r#"{"alg":"RS256","kid":1e400}"#,
+                Malformed::HeaderParameter.into(),
+            ),
+            (
+                r#"{"alg":"RS256","cty":"\ud800"}"#,
+                Malformed::HeaderParameter.into(),
+            ),
+            (r#"{"alg":"RS256","typ":"\ud800"}"#, Error::WrongType),
+            (r#"{"alg":"\ud800"}"#, Error::DisallowedAlgorithm),
             (
                 r#"{"alg":"RS256","alg":"none"}"#,
                 Malformed::DuplicateMember.into(),
