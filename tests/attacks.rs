@@ -673,6 +673,22 @@ refused!(
     "malformed token"
 );
 refused!(
+    /// A lone surrogate escape is skipped by the member parser but is no string: the `kid` is
+    /// refused, never taken as absent (which would fall back to the single fitting key).
+    rejects_a_kid_that_is_an_unpaired_surrogate,
+    |issuer| issuer
+        .sign_raw(r#"{"alg":"RS256","typ":"at+jwt","kid":"\ud800"}"#, "{}")
+        .unwrap(),
+    "malformed token"
+);
+refused!(
+    rejects_a_typ_that_is_an_unpaired_surrogate,
+    |issuer| issuer
+        .sign_raw(r#"{"alg":"RS256","typ":"\ud800","kid":"key-1"}"#, "{}")
+        .unwrap(),
+    "wrong token type"
+);
+refused!(
     rejects_a_non_string_cty,
     |issuer| issuer.token().header("cty", json!(["JWT"])).sign(),
     "malformed token"

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
 use warden::keys::JwksCache;
-use warden::{Error, Issuer, Validator};
-use warden_integration_tests::{now, trust};
+use warden::{Error, Validator};
+use warden_integration_tests::{now, trust, validator_with_keys};
 use warden_testing::{Algorithm, FakeIssuer};
 
 fn validator(issuer: &FakeIssuer, capacity: usize) -> Validator {
@@ -86,16 +86,7 @@ async fn lets_a_cached_token_expire() {
 async fn drops_a_cached_token_when_its_key_leaves_the_key_set() {
     let issuer = FakeIssuer::start().await.unwrap();
     let keys = JwksCache::builder(issuer.issuer_url()).build().unwrap();
-    let validator = Validator::builder()
-        .issuer(
-            Issuer::builder(issuer.issuer_url())
-                .audience(issuer.audience())
-                .keys(keys)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
+    let validator = validator_with_keys(&issuer, keys);
     let old = issuer.token().sign();
     assert!(validator.validate(&old).await.is_ok());
     issuer.rotate(Algorithm::RS256).unwrap();

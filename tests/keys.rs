@@ -7,29 +7,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use warden::entra::{Entra, TokenVersion};
 use warden::keys::{JwksCache, KeySource, StaticKeys};
-use warden::{Error, Issuer, Validator, WardenLayer};
-use warden_integration_tests::{App, assert_refusal, invalid_token};
+use warden::{Error, Issuer, WardenLayer};
+use warden_integration_tests::{App, assert_refusal, invalid_token, validator_with_keys};
 use warden_testing::{Algorithm, Endpoint, FakeIssuer, Fault};
 
 fn cache(issuer: &FakeIssuer) -> warden::keys::JwksCacheBuilder {
     JwksCache::builder(issuer.issuer_url()).timeouts(Duration::from_secs(2), Duration::from_secs(2))
 }
 
-fn validator(issuer: &FakeIssuer, keys: JwksCache) -> Validator {
-    Validator::builder()
-        .issuer(
-            Issuer::builder(issuer.issuer_url())
-                .audience(issuer.audience())
-                .keys(keys)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap()
-}
-
 fn app(issuer: &FakeIssuer, keys: JwksCache) -> App {
-    App::new(WardenLayer::new(validator(issuer, keys)))
+    App::new(WardenLayer::new(validator_with_keys(issuer, keys)))
 }
 
 #[tokio::test]
@@ -162,7 +149,7 @@ async fn serves_every_valid_request_while_the_provider_is_down() {
 async fn rides_through_key_rotation_under_traffic() {
     let issuer = Arc::new(FakeIssuer::start().await.unwrap());
     let keys = cache(&issuer).build().unwrap();
-    let validator = validator(&issuer, keys);
+    let validator = validator_with_keys(&issuer, keys);
     let mut workers = Vec::new();
     for _ in 0..4 {
         let issuer = issuer.clone();
@@ -197,7 +184,7 @@ async fn rides_through_key_rotation_under_traffic() {
 async fn forgets_a_retired_key_after_the_next_refresh() {
     let issuer = FakeIssuer::start().await.unwrap();
     let keys = cache(&issuer).build().unwrap();
-    let validator = validator(&issuer, keys.clone());
+    let validator = validator_with_keys(&issuer, keys.clone());
     let old_token = issuer.token().sign();
     assert!(validator.validate(&old_token).await.is_ok());
     issuer.rotate(Algorithm::RS256).unwrap();
@@ -215,7 +202,7 @@ async fn shares_one_fetch_between_a_thousand_requests_for_a_new_kid() {
     let issuer = Arc::new(FakeIssuer::start().await.unwrap());
     let keys = cache(&issuer).build().unwrap();
     keys.prefetch().await.unwrap();
-    let validator = validator(&issuer, keys);
+    let validator = validator_with_keys(&issuer, keys);
     let new = issuer.add_key(Algorithm::ES256).unwrap();
     issuer.promote(&new).unwrap();
     let token = issuer.token().sign();
@@ -241,7 +228,7 @@ async fn bounds_fetches_for_a_thousand_random_unknown_kids() {
     let issuer = FakeIssuer::start().await.unwrap();
     let keys = cache(&issuer).build().unwrap();
     keys.prefetch().await.unwrap();
-    let validator = validator(&issuer, keys);
+    let validator = validator_with_keys(&issuer, keys);
     let before = issuer.hits(Endpoint::Jwks) + issuer.hits(Endpoint::Discovery);
     for i in 0..1000 {
         let token = issuer.token().header("kid", format!("random-{i}")).sign();
@@ -627,16 +614,7 @@ async fn verifies_with_pem_keys_of_every_supported_type() {
         pems.extend(key.public_pkcs1_pem());
         for pem in &pems {
             let keys = StaticKeys::from_pem([(Some("pem"), pem.as_str())]).unwrap();
-            let validator = Validator::builder()
-                .issuer(
-                    Issuer::builder(issuer.issuer_url())
-                        .audience(issuer.audience())
-                        .keys(keys)
-                        .build()
-                        .unwrap(),
-                )
-                .build()
-                .unwrap();
+            let validator = validator_with_keys(&issuer, keys);
             let token = issuer.token().sign_with(&key);
             let principal = validator.validate(&token).await;
             assert!(principal.is_ok(), "{alg:?}: {principal:?}");

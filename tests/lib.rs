@@ -10,7 +10,8 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use axum::routing::get;
 use serde_json::Value;
 use tower::ServiceExt;
-use warden::{Issuer, IssuerBuilder, Principal, WardenLayer};
+use warden::keys::KeySource;
+use warden::{Issuer, IssuerBuilder, Principal, Validator, WardenLayer};
 use warden_testing::FakeIssuer;
 
 /// The current time, in seconds since the Unix epoch.
@@ -166,6 +167,14 @@ pub fn trust(issuer: &FakeIssuer) -> IssuerBuilder {
     Issuer::builder(issuer.issuer_url())
         .audience(issuer.audience())
         .jwks(issuer.jwks_json())
+}
+
+/// A validator trusting the fake issuer's URL and audience, with keys from `keys`.
+pub fn validator_with_keys(issuer: &FakeIssuer, keys: impl KeySource) -> Validator {
+    Validator::builder()
+        .issuer(trust(issuer).keys(keys).build().expect("issuer"))
+        .build()
+        .expect("validator")
 }
 
 /// A layer trusting one fake issuer with default settings.
