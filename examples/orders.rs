@@ -52,11 +52,29 @@ warden::auth_contexts! {
     pub RefundStepUp = "c1";
 }
 
+/// Who owns an order: the caller's [`Principal::identity`], the issuer and `sub` (for Entra, the
+/// tenant and `oid`). Never `sub` or `oid` alone: one user's `oid` may equal another's `sub`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Owner {
+    namespace: String,
+    user_id: String,
+}
+
+impl Owner {
+    fn of(caller: &Principal) -> Self {
+        let identity = caller.identity();
+        Owner {
+            namespace: identity.namespace.to_owned(),
+            user_id: identity.user_id.to_owned(),
+        }
+    }
+}
+
 /// One order.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Order {
     id: u64,
-    owner: String,
+    owner: Owner,
     item: String,
     quantity: u32,
     refunded: bool,
@@ -124,6 +142,7 @@ async fn me(caller: Principal) -> Json<Value> {
         "issuer": caller.issuer(),
         "subject": caller.subject(),
         "object_id": caller.object_id(),
+        "user_id": caller.user_id(),
         "tenant": caller.tenant_id(),
         "client": caller.client_id(),
         "caller": match caller.caller() { Caller::App => "app", _ => "user" },
@@ -131,10 +150,6 @@ async fn me(caller: Principal) -> Json<Value> {
         "roles": caller.roles(),
         "cae_capable": caller.is_cae_capable(),
     }))
-}
-
-fn owner(caller: &Principal) -> String {
-    caller.object_id().unwrap_or(caller.subject()).to_owned()
 }
 
 fn lock(demo: &Demo) -> std::sync::MutexGuard<'_, Vec<Order>> {
@@ -146,7 +161,7 @@ async fn list_orders(
     caller: Principal,
     State(demo): State<Demo>,
 ) -> Json<Value> {
-    let owner = owner(&caller);
+    let owner = Owner::of(&caller);
     let orders: Vec<Order> = lock(&demo)
         .iter()
         .filter(|o| o.owner == owner)
@@ -176,7 +191,7 @@ async fn create_order(
     let mut orders = lock(&demo);
     let order = Order {
         id: demo.next_id.fetch_add(1, Ordering::Relaxed),
-        owner: owner(&caller),
+        owner: Owner::of(&caller),
         item: new.item,
         quantity: new.quantity,
         refunded: false,
@@ -207,7 +222,7 @@ async fn refund_order(
     State(demo): State<Demo>,
     Path(id): Path<u64>,
 ) -> impl IntoResponse {
-    let owner = owner(&caller);
+    let owner = Owner::of(&caller);
     let mut orders = lock(&demo);
     match orders.iter_mut().find(|o| o.id == id && o.owner == owner) {
         Some(order) => {
@@ -234,7 +249,8 @@ async fn reports(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationRequest {
-    /// The user (`oid`/`sub`), session, token id or client id.
+    /// The user (`sub` or `oid`), session, token id (`jti` or `uti`) or client id (`client_id`,
+    /// `azp` or `appid`).
     subject: String,
     /// `user` (default), `session`, `token` or `client`.
     #[serde(default)]

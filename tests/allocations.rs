@@ -4,7 +4,8 @@
 //! allocator serves the whole process, dhat allows one profiler at a time, and a second test
 //! running in parallel would add its allocations to the count.
 
-use warden::{Error, Issuer, Validator};
+use warden::keys::{JwksCache, KeySource};
+use warden::{Algorithm, Error, Issuer, Validator};
 use warden_testing::FakeIssuer;
 
 #[global_allocator]
@@ -52,6 +53,33 @@ fn validation_allocates_nothing_for_a_token_seen_before_and_little_for_a_rejecti
     assert_eq!(
         seen_before, 0,
         "allocations in {ROUNDS} validations of a cached token"
+    );
+
+    // A key refresh that republishes the key keeps the tokens it verified: the token is still
+    // served from the cache, without an allocation. (Only a key leaving the set drops them.)
+    let keys = runtime
+        .block_on(async { JwksCache::builder(issuer.issuer_url()).build() })
+        .unwrap();
+    let refreshing = Validator::builder()
+        .issuer(
+            Issuer::builder(issuer.issuer_url())
+                .audience(issuer.audience())
+                .keys(keys.clone())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    assert!(runtime.block_on(refreshing.validate(&token)).is_ok());
+    let new_kid = issuer.add_key(Algorithm::ES256).unwrap();
+    let of_new_key = issuer.token().key(new_kid.clone()).sign();
+    assert!(runtime.block_on(refreshing.validate(&of_new_key)).is_ok());
+    assert!(keys.snapshot().unwrap().contains_kid(&new_kid));
+    let after_refresh =
+        allocations(|| assert!(runtime.block_on(refreshing.validate(&token)).is_ok()));
+    assert_eq!(
+        after_refresh, 0,
+        "allocations in {ROUNDS} validations of a token cached before a key refresh"
     );
 
     // An expired token: the header and the claims decoded and read as borrowed members, `kid` and

@@ -11,7 +11,8 @@ use serde_json::json;
 use warden::keys::{KeySet, StaticKeys};
 use warden::{Algorithm, WardenLayer};
 use warden_integration_tests::{
-    App, invalid_token, jwt_profile_app, layer_for, now, oidc_app, refused, trust,
+    App, invalid_token, jwt_profile_app, layer_for, now, oidc_app, refused, sign_with_raw_member,
+    trust,
 };
 use warden_testing::{FakeIssuer, KeyEncoding};
 
@@ -686,8 +687,110 @@ refused!(
     |issuer| issuer
         .sign_raw(r#"{"alg":"RS256","typ":"\ud800","kid":"key-1"}"#, "{}")
         .unwrap(),
-    "wrong token type"
+    "malformed token"
 );
+
+// ---------------------------------------------------------------------------------------------
+// Claims no reader could decode: refused whole, even where warden does not read them, so that
+// `Principal::claims()` or the application's own type can never see less than the checks saw.
+
+refused!(
+    rejects_an_unread_claim_holding_a_lone_surrogate,
+    |issuer| sign_with_raw_member(&issuer, r#""deny_if_present":"\ud800""#),
+    "malformed token"
+);
+refused!(
+    rejects_a_lone_low_surrogate_deep_inside_an_unread_claim,
+    |issuer| sign_with_raw_member(&issuer, r#""ext":{"list":["ok","\udc00"]}"#),
+    "malformed token"
+);
+refused!(
+    rejects_a_surrogate_pair_in_the_wrong_order,
+    |issuer| sign_with_raw_member(&issuer, r#""ext":"\ude00\ud83d""#),
+    "malformed token"
+);
+refused!(
+    rejects_an_unread_number_beyond_a_double,
+    |issuer| sign_with_raw_member(&issuer, r#""ext":1e400"#),
+    "malformed token"
+);
+refused!(
+    rejects_nesting_deeper_than_a_reader_accepts,
+    |issuer| sign_with_raw_member(
+        &issuer,
+        &format!(r#""ext":{}0{}"#, "[".repeat(130), "]".repeat(130))
+    ),
+    "malformed token"
+);
+
+#[tokio::test]
+async fn every_reader_of_the_claims_sees_what_the_checks_saw() {
+    let (issuer, app) = oidc_app().await;
+    let token = sign_with_raw_member(&issuer, r#""ext":{"emoji":"\ud83d\ude00","url":"a\/b"}"#);
+    assert_eq!(app.get_me_with(&token).await.status, 200);
+    let validator = layer_for(&issuer).validator().clone();
+    let principal = validator.validate(&token).await.unwrap();
+    assert_eq!(
+        principal.claim("ext"),
+        Some(&json!({"emoji": "\u{1f600}", "url": "a/b"}))
+    );
+    assert_eq!(principal.claims().len(), issuer.token().claims().len() + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sender-constrained tokens (RFC 9449 §7.2, RFC 8705 §3): a bound token is useless without its
+// proof, so it is never accepted as a bearer token.
+
+refused!(
+    rejects_a_dpop_bound_token_sent_as_bearer,
+    |issuer| issuer
+        .token()
+        .claim(
+            "cnf",
+            json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+        )
+        .sign(),
+    "DPoP-bound token (cnf.jkt) sent as a bearer token"
+);
+refused!(
+    rejects_a_certificate_bound_token_sent_as_bearer,
+    |issuer| issuer
+        .token()
+        .claim(
+            "cnf",
+            json!({"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"})
+        )
+        .sign(),
+    "certificate-bound token (cnf.x5t#S256) sent as a bearer token"
+);
+refused!(
+    rejects_a_token_bound_by_a_key_of_rfc_7800,
+    |issuer| issuer
+        .token()
+        .claim(
+            "cnf",
+            json!({"jwk": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}})
+        )
+        .sign(),
+    "token bound by an unsupported confirmation method (cnf)"
+);
+refused!(
+    rejects_a_token_bound_by_an_unknown_confirmation_method,
+    |issuer| issuer.token().claim("cnf", json!({"osc": "x"})).sign(),
+    "token bound by an unsupported confirmation method (cnf)"
+);
+refused!(
+    rejects_a_cnf_that_is_not_an_object,
+    |issuer| issuer.token().claim("cnf", "jkt").sign(),
+    "invalid claim"
+);
+
+#[tokio::test]
+async fn accepts_an_empty_cnf_which_binds_nothing() {
+    let (issuer, app) = oidc_app().await;
+    let token = issuer.token().claim("cnf", json!({})).sign();
+    assert_eq!(app.get_me_with(&token).await.status, 200);
+}
 refused!(
     rejects_a_non_string_cty,
     |issuer| issuer.token().header("cty", json!(["JWT"])).sign(),

@@ -374,6 +374,36 @@ async fn refuses_a_role_granted_only_as_a_scope() {
 }
 
 #[tokio::test]
+async fn takes_a_roles_string_as_one_role_never_split_on_spaces() {
+    let f = Fixture::new().await;
+    // A role whose name holds a space (or a provider emitting roles as one string) cannot
+    // grant the role its first word names.
+    for roles in [
+        "Orders.Admin Trainee",
+        "Trainee Orders.Admin",
+        " Orders.Admin ",
+    ] {
+        let token = f.issuer.token().claim("roles", roles).sign();
+        f.refuses_with("/role", &token, "missing app role").await;
+        f.refuses_with("/layer/admin", &token, "missing app role")
+            .await;
+    }
+    // A single role as a string is that role (ADFS sends one value as a string).
+    let single = f.issuer.token().claim("roles", "Orders.Admin").sign();
+    f.allows("/role", &single).await;
+    let principal = f.issuer.token().claim("roles", "Orders.Admin Trainee");
+    let validator = warden::Validator::builder()
+        .issuer(trust(&f.issuer).build().unwrap())
+        .build()
+        .unwrap();
+    let principal = validator.validate(&principal.sign()).await.unwrap();
+    assert_eq!(
+        principal.roles().collect::<Vec<_>>(),
+        ["Orders.Admin Trainee"]
+    );
+}
+
+#[tokio::test]
 async fn guards_a_group_of_routes_with_a_role_layer() {
     let f = Fixture::new().await;
     for path in ["/layer/admin", "/extractor-layer/admin"] {
@@ -484,6 +514,23 @@ async fn allows_a_member_and_refuses_a_non_member() {
 }
 
 const FINANCE_ID: &str = "11111111-1111-1111-1111-111111111111";
+
+#[tokio::test]
+async fn takes_a_groups_string_as_one_group_never_split_on_spaces() {
+    let f = Fixture::new().await;
+    let joined = f
+        .issuer
+        .token()
+        .claim(
+            "groups",
+            format!("{FINANCE_ID} 22222222-2222-2222-2222-222222222222"),
+        )
+        .sign();
+    f.refuses_with("/group", &joined, "missing group membership")
+        .await;
+    let single = f.issuer.token().claim("groups", FINANCE_ID).sign();
+    f.allows("/group", &single).await;
+}
 
 fn overage(issuer: &FakeIssuer) -> String {
     issuer
@@ -744,4 +791,60 @@ async fn answers_a_revoked_token_with_a_claims_challenge_or_invalid_token() {
         .issued_at(before as i64)
         .sign();
     f.allows("/scope", &fresh).await;
+}
+
+#[tokio::test]
+async fn a_revocation_catches_every_token_of_its_target_whatever_else_the_token_carries() {
+    use warden::cae::Revocation;
+    let store: Arc<dyn warden::cae::RevocationStore> =
+        Arc::new(warden::cae::InMemoryRevocations::default());
+    let shared = store.clone();
+    let f = Fixture::with(move |b| b.revocations(shared)).await;
+    let before = now() as u64;
+    let issued = now() - 10;
+    store.revoke(Revocation::user("dave").issued_before(before));
+    store.revoke(Revocation::token("token-7").issued_before(before));
+    store.revoke(Revocation::client("leaky-app").issued_before(before));
+    let token = || f.issuer.token().scopes(["Orders.Read"]).issued_at(issued);
+    let revoked = Some(invalid_token("token revoked"));
+    for (case, token) in [
+        // The user, by `sub`, whatever `oid` the generic token also carries; and by `oid`.
+        (
+            "sub beside an oid",
+            token().subject("dave").claim("oid", "someone-else").sign(),
+        ),
+        (
+            "oid beside a sub",
+            token().subject("x").claim("oid", "dave").sign(),
+        ),
+        // The token, by `jti` or by `uti`.
+        (
+            "jti beside a uti",
+            token().claim("jti", "token-7").claim("uti", "u").sign(),
+        ),
+        ("uti beside a jti", token().claim("uti", "token-7").sign()),
+        // The client, by any of `client_id`, `azp`, `appid`.
+        (
+            "client_id",
+            token().client("leaky-app").claim("azp", "other").sign(),
+        ),
+        (
+            "azp beside a client_id",
+            token().claim("azp", "leaky-app").sign(),
+        ),
+        (
+            "appid beside a client_id",
+            token().claim("appid", "leaky-app").sign(),
+        ),
+    ] {
+        let before_runs = f.runs.load(Ordering::SeqCst);
+        let answer = f.get("/scope", &token).await;
+        assert_refusal(&answer, 401, revoked.as_deref(), "token revoked");
+        assert_eq!(
+            f.runs.load(Ordering::SeqCst),
+            before_runs,
+            "{case}: the handler ran"
+        );
+    }
+    f.allows("/scope", &token().subject("erin").sign()).await;
 }

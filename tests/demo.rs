@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use warden_examples::orders;
+use warden_examples::{orders, walkthrough};
 use warden_integration_tests::now;
 use warden_testing::{FakeIssuer, TokenBuilder};
 
@@ -471,4 +471,77 @@ async fn issues_tokens_at_the_token_endpoint() {
     assert_eq!(body["caller"], "app");
     assert_eq!(body["client"], "reporting-job");
     assert_eq!(demo.get("/reports", token).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_printed_walkthrough_gets_every_status_it_promises_in_order() {
+    let demo = Demo::start().await;
+    let tokens = walkthrough::tokens(&demo.issuer);
+    let text = walkthrough::text(&demo.issuer, &demo.base);
+    // A person pastes the requests after the tokens were minted: revocation revokes tokens issued
+    // before its second, so let that second pass as it would for them.
+    let minted = now();
+    while now() <= minted {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for step in walkthrough::STEPS {
+        let curl = walkthrough::curl(step, &demo.base);
+        assert!(text.contains(&curl), "not printed: {curl}");
+        let token = step.token.map(|name| {
+            tokens
+                .iter()
+                .find(|(var, _)| *var == name)
+                .map(|(_, token)| token.as_str())
+                .unwrap_or_else(|| panic!("no token for ${name}"))
+        });
+        assert!(
+            step.token
+                .is_none_or(|name| text.contains(&format!("export {name}="))),
+            "${} not exported",
+            step.token.unwrap_or_default()
+        );
+        let method = Method::from_bytes(step.method.as_bytes()).unwrap();
+        let body = step.body.map(|b| serde_json::from_str(b).unwrap());
+        let (status, _, answer) = demo.call(method, step.path, token, body).await;
+        assert_eq!(status.as_u16(), step.status, "{curl}\n{answer}");
+    }
+}
+
+#[tokio::test]
+async fn keys_orders_by_issuer_and_the_profiles_user_id_never_by_a_stray_oid() {
+    // A generic OpenID Connect issuer: the user is `sub`; an `oid` claim names no one.
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = warden::WardenLayer::builder()
+        .issuer(warden_integration_tests::trust(&issuer).build().unwrap())
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, orders::app(layer)).await;
+    });
+    let client = reqwest::Client::new();
+    let scopes = ["Orders.Read", "Orders.Write"];
+    let alice = issuer.token().subject("alice").scopes(scopes).sign();
+    let mallory = issuer
+        .token()
+        .subject("mallory")
+        .claim("oid", "alice")
+        .scopes(scopes)
+        .sign();
+    let created = client
+        .post(format!("{base}/orders"))
+        .bearer_auth(&alice)
+        .json(&json!({"item": "book"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let list = |token: String| {
+        let request = client.get(format!("{base}/orders")).bearer_auth(token);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    assert_eq!(list(alice).await["orders"].as_array().unwrap().len(), 1);
+    assert_eq!(list(mallory).await["orders"], json!([]));
+    server.abort();
 }

@@ -476,6 +476,28 @@ async fn refuses_a_v1_token_signed_by_a_key_bound_to_another_tenant() {
 }
 
 #[tokio::test]
+async fn refuses_a_v1_token_signed_by_a_key_whose_issuer_merely_contains_the_tenant() {
+    let issuer = entra_issuer().await;
+    // The key's `issuer` must resolve to this tenant's issuer exactly: containing the tenant id,
+    // or being templated under another host, is not belonging to it.
+    for key_issuer in [
+        format!("https://attacker.example/{TENANT}/v2.0"),
+        format!("{}/{OTHER_TENANT}/v2.0?{TENANT}", issuer.base_url()),
+        "https://attacker.example/{tenantid}/v2.0".to_owned(),
+    ] {
+        let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+        jwks["keys"][0]["issuer"] = json!(key_issuer);
+        let keys = StaticKeys::from_jwks(&jwks.to_string()).unwrap();
+        let app = entra_app(entra(&issuer).tenant(TENANT).keys(keys));
+        let description = "untrusted issuer";
+        for token in [issuer.token().v1().sign(), issuer.token().sign()] {
+            app.assert_refused(&token, 401, &invalid_token(description), description)
+                .await;
+        }
+    }
+}
+
+#[tokio::test]
 async fn accepts_a_tenant_id_configured_in_upper_case() {
     let issuer = entra_issuer().await;
     let app = entra_app(entra(&issuer).tenant(TENANT.to_ascii_uppercase()));
@@ -584,6 +606,17 @@ async fn refuses_a_key_set_larger_than_its_cap() {
     }
 }
 
+/// An RSA-2048 public key with public exponent 3, made with openssl.
+const RSA_E3_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIDANBgkqhkiG9w0BAQEFAAOCAQ0AMIIBCAKCAQEA7/1w5tbOG0YL5/USAl06
+VEbP40D/kIabZe5gACPUpS5+Qm8t/b0AiYIcWvFtCRcHuAPLOH9D0mIXAJih1dzQ
+fjR/1AqVSNluIuRt59tTwXsAksjV+U7pggi6s7IjhWlM8q9n9GstL6Bd4Et7PAcN
+SsEHZ4ZjqXDaiZrfy4SO+CFBMIGoCoRJfKX7Bnce8YHoqUhmDwcE9Di0dYXDMu9/
+5bOKIwlx+EQ901LBJM6tnJ7YHvvmPi/S3IpXFNVPdOvV1X1ep3nKKzlFQhgD8caY
+m78tj/nxM6abKxHX23vcHFv6uXeu3nBvrJgiWCWU/YBNhaIJ21YflN3FE7WQSMzF
+twIBAw==
+-----END PUBLIC KEY-----";
+
 /// An RSA-1024 public key (too weak) and a P-521 public key (unsupported), made with openssl.
 const RSA_1024_PEM: &str = "-----BEGIN PUBLIC KEY-----
 MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDevYCVQqM/Kq0BSFOdep00fJEd
@@ -631,6 +664,29 @@ async fn verifies_with_pem_keys_of_every_supported_type() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn refuses_a_key_with_a_public_exponent_below_65537() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    issuer.add_key(Algorithm::ES256).unwrap();
+    // The signing key published with e = 3: it is skipped, so its kid is unknown.
+    let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
+    assert_eq!(jwks["keys"][0]["kid"], issuer.signing_kid());
+    jwks["keys"][0]["e"] = json!("Aw");
+    let keys = StaticKeys::from_jwks(&jwks.to_string()).unwrap();
+    assert_eq!(keys.snapshot().map(|set| set.len()), Some(1));
+    let app = App::new(WardenLayer::new(validator_with_keys(&issuer, keys)));
+    let description = "unknown signing key";
+    app.assert_refused(
+        &issuer.token().sign(),
+        401,
+        &invalid_token(description),
+        description,
+    )
+    .await;
+    let err = StaticKeys::from_pem([(None, RSA_E3_PEM)]).unwrap_err();
+    assert_eq!(err.field(), "pem");
 }
 
 #[test]

@@ -201,6 +201,17 @@ pub async fn jwt_profile_app() -> (FakeIssuer, App) {
     (issuer, App::new(layer))
 }
 
+/// A token of `issuer` with its default claims plus one member written as raw JSON text
+/// (`"name":value`), for values a `serde_json::Value` cannot hold, such as a lone surrogate escape.
+pub fn sign_with_raw_member(issuer: &FakeIssuer, member: &str) -> String {
+    let claims = serde_json::to_string(&issuer.token().claims()).expect("claims");
+    let claims = format!("{},{member}}}", &claims[..claims.len() - 1]);
+    let header = serde_json::json!({"alg": "RS256", "typ": "at+jwt", "kid": issuer.signing_kid()});
+    issuer
+        .sign_raw(&header.to_string(), &claims)
+        .expect("signed")
+}
+
 /// A fake OIDC issuer and an app protected by it.
 pub async fn oidc_app() -> (FakeIssuer, App) {
     let issuer = FakeIssuer::start().await.expect("fake issuer");

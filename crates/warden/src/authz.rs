@@ -726,7 +726,7 @@ impl std::error::Error for GroupLookupFailed {}
 /// When a caller's groups were resolved, and what they were.
 type CachedEntry = (Instant, Arc<Vec<String>>);
 
-/// A resolver with a cache keyed by (issuer, tenant, object id or subject).
+/// A resolver with a cache keyed by the issuer and the caller's [`Principal::identity`].
 pub(crate) struct CachedGroups {
     resolver: Arc<dyn GroupResolver>,
     ttl: Duration,
@@ -745,11 +745,14 @@ impl CachedGroups {
     }
 
     fn key(p: &Principal) -> String {
+        // The issuer too: a v1 and a v2 token of one Entra user may come with different groups
+        // configurations, and a generic issuer's namespace is the issuer already.
+        let identity = p.identity();
         format!(
             "{}\u{0}{}\u{0}{}",
             p.issuer(),
-            p.tenant_id().unwrap_or(""),
-            p.object_id().unwrap_or(p.subject())
+            identity.namespace,
+            identity.user_id
         )
     }
 

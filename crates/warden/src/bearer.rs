@@ -9,7 +9,7 @@
 //! | no `Authorization`, or another scheme (`Basic …`) | `Ok(None)`: no credentials (401, no error code) |
 //! | `Bearer` alone, `Bearer a b`, a tab, quotes, `=` inside the token | [`InvalidRequest::MalformedAuthorization`] (400) |
 //! | two `Authorization` headers | [`InvalidRequest::MultipleAuthorizationHeaders`] (400) |
-//! | a header token and `access_token` in the query | [`InvalidRequest::MultipleMethods`] (400) |
+//! | a header token and `access_token` in the query (the name form-decoded: `access%5Ftoken` too) | [`InvalidRequest::MultipleMethods`] (400) |
 //! | `access_token` in the query only | `Ok(None)`: not accepted, never parsed or logged |
 //! | a token longer than the cap | [`Error::TokenTooLarge`] (401 `invalid_token`), not parsed |
 //!
@@ -148,12 +148,51 @@ fn is_tchar(b: u8) -> bool {
         )
 }
 
+/// Whether the query names `access_token`, as a form decoder would read the name
+/// (`application/x-www-form-urlencoded`: `%XX` escapes decoded, `+` a space): an application or
+/// proxy that decodes `access%5Ftoken` sees the same parameter, so it counts as a second method.
 fn query_has_access_token(uri: &Uri) -> bool {
     uri.query().is_some_and(|query| {
-        query
-            .split('&')
-            .any(|pair| pair.split('=').next() == Some("access_token"))
+        query.split('&').any(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            decodes_to(name.as_bytes(), b"access_token")
+        })
     })
+}
+
+/// Whether form-decoding `encoded` gives exactly `expected`, without allocating. A `%` not
+/// followed by two hex digits stands for itself, as decoders leniently read it.
+fn decodes_to(encoded: &[u8], expected: &[u8]) -> bool {
+    let mut at = 0;
+    let mut decoded = 0;
+    while at < encoded.len() {
+        let (byte, width) = match encoded[at] {
+            b'%' => match (
+                encoded.get(at + 1).and_then(|b| hex(*b)),
+                encoded.get(at + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(high), Some(low)) => ((high << 4) | low, 3),
+                _ => (b'%', 1),
+            },
+            b'+' => (b' ', 1),
+            other => (other, 1),
+        };
+        if expected.get(decoded) != Some(&byte) {
+            return false;
+        }
+        decoded += 1;
+        at += width;
+    }
+    decoded == expected.len()
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -222,6 +261,43 @@ mod tests {
             run(&[b"Bearer a"], "/?x=1&access_token=b"),
             Err(InvalidRequest::MultipleMethods.into())
         );
+    }
+
+    #[test]
+    fn a_query_token_counts_however_its_name_is_encoded() {
+        let two_methods = Err(InvalidRequest::MultipleMethods.into());
+        for query in [
+            "access_token=b",
+            "access_token",
+            "access%5Ftoken=b",
+            "access%5ftoken=b",
+            "%61ccess_token=b",
+            "%61%63%63%65%73%73%5F%74%6F%6B%65%6E=b",
+            "x=1&access%5Ftoken=b&y=2",
+        ] {
+            assert_eq!(
+                run(&[b"Bearer a"], &format!("/?{query}")),
+                two_methods,
+                "{query}"
+            );
+        }
+        for query in [
+            "access_tokens=b",
+            "xaccess_token=b",
+            "access+token=b",
+            "access%20token=b",
+            "access%5_token=b",
+            "access%5Gtoken=b",
+            "access%",
+            "x=access_token",
+            "access_toke%6",
+        ] {
+            assert_eq!(
+                run(&[b"Bearer a"], &format!("/?{query}")),
+                Ok(Some("a".to_owned())),
+                "{query}"
+            );
+        }
     }
 
     #[test]

@@ -8,10 +8,14 @@
 //!
 //! | rule | matches a token when |
 //! |---|---|
-//! | [`Revocation::user`] | its subject (`oid` if present, else `sub`) is the user's, in the scope |
+//! | [`Revocation::user`] | its `sub` or its `oid` is the user |
 //! | [`Revocation::session`] | its `sid` is the session |
-//! | [`Revocation::token`] | its `uti` (Entra) or `jti` is the token id |
-//! | [`Revocation::client`] | its `azp`, `appid` or `client_id` is the application (leaked credentials) |
+//! | [`Revocation::token`] | its `jti` or its `uti` (Entra) is the token id |
+//! | [`Revocation::client`] | its `client_id`, `azp` or `appid` is the application (leaked credentials) |
+//!
+//! Every identifier claim the token carries is matched, whatever the issuer's profile: a rule
+//! catches every token of its user, session, token or client however the issuer spells it, and
+//! no extra claim in a token (an `oid` beside `sub`, a `uti` beside `jti`) can steer it away.
 //!
 //! Each rule holds an instant: a token issued before it (`iat` < instant) is revoked; a token
 //! issued at or after it passes (the client fetched a fresh token). A rule is scoped to a tenant
@@ -60,11 +64,11 @@ pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(28 * 3600);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Target {
-    /// Every token of a user (`oid`, else `sub`).
+    /// Every token of a user (`sub` or `oid`).
     User,
     /// Every token of a sign-in session (`sid`).
     Session,
-    /// One token (`uti` or `jti`).
+    /// One token (`jti` or `uti`).
     Token,
     /// Every token of a client application (`azp`, `appid` or `client_id`).
     Client,
@@ -101,7 +105,7 @@ impl Revocation {
         }
     }
 
-    /// Every token of a user (`oid` for Entra, else `sub`) issued before now.
+    /// Every token of a user issued before now: tokens whose `sub` or `oid` is `subject`.
     pub fn user(subject: impl Into<String>) -> Self {
         Self::new(Target::User, subject)
     }
@@ -111,12 +115,13 @@ impl Revocation {
         Self::new(Target::Session, session_id)
     }
 
-    /// One token (`uti` or `jti`).
+    /// One token: the token whose `jti` or `uti` is `token_id`.
     pub fn token(token_id: impl Into<String>) -> Self {
         Self::new(Target::Token, token_id)
     }
 
-    /// Every token of a client application issued before now.
+    /// Every token of a client application issued before now: tokens whose `client_id`, `azp` or
+    /// `appid` is `client_id`.
     pub fn client(client_id: impl Into<String>) -> Self {
         Self::new(Target::Client, client_id)
     }
@@ -162,12 +167,19 @@ impl Revocation {
         self.before
     }
 
-    fn applies_to(&self, principal: &Principal) -> bool {
-        match &self.scope {
+    /// Whether this rule revokes the token: it names one of the token's identifiers of its
+    /// target ([`revocable_values`]), applies to the token's tenant or issuer, and the token was
+    /// issued before the rule's instant (a token without `iat` counts as issued at 0).
+    pub fn revokes(&self, principal: &Principal) -> bool {
+        let in_scope = match &self.scope {
             Scope::Any => true,
             Scope::Tenant(tenant) => principal.tenant_id() == Some(tenant.as_str()),
             Scope::Issuer(issuer) => principal.issuer() == issuer,
-        }
+        };
+        in_scope
+            && principal.issued_at().unwrap_or(0.0) < self.before as f64
+            && revocable_values(principal)
+                .any(|(target, value)| target == self.target && value == self.value)
     }
 }
 
@@ -178,9 +190,9 @@ pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
     /// Adds a rule.
     fn revoke(&self, revocation: Revocation);
 
-    /// The latest instant of a rule that revokes this token, if any: a rule matches when it names
-    /// the token's user, session, token id or client within its scope, and the token was issued
-    /// before the instant (a token without `iat` counts as issued at 0).
+    /// The latest instant of a rule that revokes this token ([`Revocation::revokes`]), if any.
+    /// Look up every pair of [`revocable_values`]: matching one identifier claim only would let a
+    /// token that also carries another slip through.
     fn revoked_since(&self, principal: &Principal) -> Option<u64>;
 }
 
@@ -263,30 +275,37 @@ impl RevocationStore for InMemoryRevocations {
         if rules.is_empty() {
             return None;
         }
-        let issued_at = principal.issued_at().unwrap_or(0.0);
-        let subject = principal.object_id().unwrap_or(principal.subject());
-        let candidates = [
-            (Target::User, Some(subject)),
-            (Target::Session, principal.session_id()),
-            (Target::Token, principal.token_id()),
-            (Target::Client, principal.client_id()),
-        ];
         let mut latest = None;
-        for (target, value) in candidates {
-            let Some(list) = value.and_then(|v| rules.get(v)) else {
+        for (target, value) in revocable_values(principal) {
+            let Some(list) = rules.get(value) else {
                 continue;
             };
-            for rule in list {
-                if rule.target == target
-                    && rule.applies_to(principal)
-                    && issued_at < rule.before as f64
-                {
+            for rule in list.iter().filter(|rule| rule.target == target) {
+                if rule.revokes(principal) {
                     latest = latest.max(Some(rule.before));
                 }
             }
         }
         latest
     }
+}
+
+/// Every (target, value) pair a rule may name to revoke this token, whatever the issuer's
+/// profile: the user by `sub` and by `oid`, the session by `sid`, the token by `jti` and by
+/// `uti`, the client by `client_id`, `azp` and `appid`. A store looks each pair up and asks the
+/// rules it finds [`Revocation::revokes`]; so a rule catches every token of its user, session,
+/// token or client, and no extra claim in a token can steer it away from one.
+pub fn revocable_values(principal: &Principal) -> impl Iterator<Item = (Target, &str)> {
+    let ids = principal.revocable_ids();
+    let users = ids.users.into_iter().map(|v| (Target::User, v));
+    let session = std::iter::once((Target::Session, ids.session));
+    let tokens = ids.tokens.into_iter().map(|v| (Target::Token, v));
+    let clients = ids.clients.into_iter().map(|v| (Target::Client, v));
+    users
+        .chain(session)
+        .chain(tokens)
+        .chain(clients)
+        .filter_map(|(target, value)| Some((target, value?)))
 }
 
 /// Standard base64 (padded) of a claims request, as Microsoft's `claims=` parameter carries it.

@@ -71,6 +71,26 @@ impl TokenVersion {
 pub(crate) struct EntraBinding {
     pub(crate) tenant: String,
     pub(crate) version: TokenVersion,
+    /// `{authority}/{tenant}/v2.0`: the issuer the tenant's keys name, for v1 tokens too.
+    pub(crate) v2_issuer: String,
+}
+
+impl EntraBinding {
+    fn new(authority: &str, tenant: &str, version: TokenVersion) -> Self {
+        EntraBinding {
+            tenant: tenant.to_owned(),
+            version,
+            v2_issuer: format!("{authority}/{tenant}/v2.0"),
+        }
+    }
+
+    /// Whether a key whose JWK `issuer` member is `template` belongs to this tenant (RFC 8725
+    /// §3.8): the member, with `{tenantid}` replaced by the tenant, must equal the token's issuer
+    /// or the tenant's v2 issuer (Entra's keys name the v2 issuer, also for v1 tokens), exactly.
+    pub(crate) fn owns_key(&self, template: &str, token_issuer: &str) -> bool {
+        let resolved = template.replace("{tenantid}", &self.tenant);
+        resolved == token_issuer || resolved == self.v2_issuer
+    }
 }
 
 /// Entra issuers, ready for [`WardenBuilder::entra`](crate::WardenBuilder::entra).
@@ -139,8 +159,7 @@ impl AnyTenant {
         }
         issuer(
             iss.to_owned(),
-            tenant,
-            version,
+            EntraBinding::new(&self.authority, tenant, version),
             &self.audiences,
             &self.algorithms,
             self.allowed_clients.as_deref(),
@@ -331,8 +350,7 @@ impl EntraBuilder {
                 };
                 issuers.push(issuer(
                     iss,
-                    tenant,
-                    version,
+                    EntraBinding::new(&self.authority, tenant, version),
                     &self.audiences,
                     &self.algorithms,
                     self.allowed_clients.as_deref(),
@@ -362,8 +380,7 @@ impl EntraBuilder {
 
 fn issuer(
     iss: String,
-    tenant: &str,
-    version: TokenVersion,
+    binding: EntraBinding,
     audiences: &[String],
     algorithms: &[Algorithm],
     allowed_clients: Option<&[String]>,
@@ -374,10 +391,7 @@ fn issuer(
         .algorithms(algorithms.iter().copied())
         .profile(Profile::Entra)
         .shared_keys(keys)
-        .entra_binding(EntraBinding {
-            tenant: tenant.to_owned(),
-            version,
-        });
+        .entra_binding(binding);
     if let Some(clients) = allowed_clients {
         builder = builder.allowed_clients(clients.iter().cloned());
     }
@@ -416,6 +430,34 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(err.field(), "entra_tenants");
+    }
+
+    #[test]
+    fn a_key_belongs_to_a_tenant_only_by_exact_issuer() {
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let v2 = format!("{DEFAULT_AUTHORITY}/{tenant}/v2.0");
+        let v1 = format!("{DEFAULT_V1_ISSUER_BASE}/{tenant}/");
+        for version in [TokenVersion::V1, TokenVersion::V2] {
+            let binding = EntraBinding::new(DEFAULT_AUTHORITY, tenant, version);
+            let token_issuer = match version {
+                TokenVersion::V1 => &v1,
+                TokenVersion::V2 => &v2,
+            };
+            let owns = |template: &str| binding.owns_key(template, token_issuer);
+            assert!(owns(&format!("{DEFAULT_AUTHORITY}/{{tenantid}}/v2.0")));
+            assert!(owns(&v2));
+            assert!(owns(token_issuer));
+            // Another tenant's key, even one whose issuer merely contains this tenant's id.
+            assert!(!owns(&format!(
+                "{DEFAULT_AUTHORITY}/0b0b0b0b-0000-4000-8000-00000000b0b0/v2.0"
+            )));
+            assert!(!owns(&format!("https://attacker.example/{tenant}/v2.0")));
+            assert!(!owns(&format!("{v2}/x")));
+            assert!(!owns(&format!(
+                "{DEFAULT_AUTHORITY}/{{tenantid}}/v2.0/{tenant}"
+            )));
+            assert!(!owns("https://attacker.example/{tenantid}/v2.0"));
+        }
     }
 
     #[test]

@@ -96,6 +96,10 @@ pub enum Error {
     AlgorithmMismatch,
     /// The signature does not verify.
     BadSignature,
+    /// The token is sender-constrained (`cnf`, RFC 7800) by a confirmation method warden does not
+    /// verify, so it is refused rather than accepted as a bearer token that anyone holding it
+    /// could use (RFC 9449 §7.2, RFC 8705 §3).
+    UnverifiedBinding(Binding),
     /// A revocation rule matches the token (Continuous Access Evaluation). Answered 401 with
     /// Microsoft's claims challenge if the client is CAE-capable, else `invalid_token`.
     Revoked {
@@ -145,6 +149,25 @@ pub enum Malformed {
     DuplicateMember,
     /// A header parameter has the wrong JSON type (for example a numeric `kid`).
     HeaderParameter,
+    /// A header or claim value, read or not by warden, is not what a JSON reader can decode: an
+    /// escape naming no character (a lone surrogate such as `"\ud800"`), a number beyond a
+    /// double's range, or nesting deeper than 128 levels. Refused so that no reader of the claims
+    /// (an application's own type, [`Principal::claims`](crate::Principal::claims)) can see
+    /// something other than what the checks saw.
+    InvalidValue,
+}
+
+/// How a sender-constrained token is bound to its client (the member of its `cnf` claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Binding {
+    /// `cnf.jkt`: the thumbprint of a DPoP key (RFC 9449 §6).
+    DpopKey,
+    /// `cnf.x5t#S256`: the thumbprint of a client certificate (RFC 8705 §3).
+    Certificate,
+    /// Any other confirmation method (`jwk`, `jwe`, `jku`, `kid` of RFC 7800, or one not yet
+    /// registered).
+    Other,
 }
 
 /// Microsoft's claims challenge: where to get a new token, and the claims it must carry.
@@ -279,6 +302,15 @@ impl Error {
             Error::UnknownKey => "unknown signing key",
             Error::AlgorithmMismatch => "algorithm not allowed for key",
             Error::BadSignature => "invalid signature",
+            Error::UnverifiedBinding(Binding::DpopKey) => {
+                "DPoP-bound token (cnf.jkt) sent as a bearer token"
+            }
+            Error::UnverifiedBinding(Binding::Certificate) => {
+                "certificate-bound token (cnf.x5t#S256) sent as a bearer token"
+            }
+            Error::UnverifiedBinding(_) => {
+                "token bound by an unsupported confirmation method (cnf)"
+            }
             Error::KeysUnavailable { .. } => "signing keys unavailable",
             Error::Forbidden(forbidden) => forbidden.description(),
             Error::GroupsUnavailable => "group membership unavailable",
@@ -316,6 +348,7 @@ impl Error {
             Error::UnknownKey => "unknown_key",
             Error::AlgorithmMismatch => "algorithm_mismatch",
             Error::BadSignature => "bad_signature",
+            Error::UnverifiedBinding(_) => "unverified_binding",
             Error::KeysUnavailable { .. } => "keys_unavailable",
             Error::Forbidden(_) => "forbidden",
             Error::GroupsUnavailable => "groups_unavailable",

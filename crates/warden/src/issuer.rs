@@ -55,8 +55,8 @@ pub enum Profile {
     /// (Keycloak, older Auth0 tenants): `iss`, `aud`, `exp`, `sub` and `iat` are required. Only the
     /// audience then tells such a token from an ID token of the same issuer.
     JwtAccessToken,
-    /// Microsoft Entra ID access tokens: `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `iat`,
-    /// `uti` and a client (`azp` in v2, `appid` in v1) are required, and a `nonce` claim is refused:
+    /// Microsoft Entra ID access tokens: `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `oid`,
+    /// `iat`, `uti` and a client (`azp` in v2, `appid` in v1) are required, and a `nonce` claim is refused:
     /// an ID token (no client claim, often a nonce) is never taken for an access token.
     Entra,
 }
@@ -84,7 +84,7 @@ impl Profile {
         match self {
             Profile::Rfc9068 => &["iss", "aud", "exp", "sub", "client_id", "iat", "jti"],
             Profile::JwtAccessToken => &["iss", "aud", "exp", "sub", "iat"],
-            Profile::Entra => &["iss", "aud", "exp", "sub", "tid", "iat", "uti"],
+            Profile::Entra => &["iss", "aud", "exp", "sub", "tid", "oid", "iat", "uti"],
         }
     }
 }

@@ -16,6 +16,10 @@ pub(crate) enum JsonError {
     NotObject,
     /// A member name repeats within one object.
     DuplicateMember,
+    /// A value is not what a JSON reader can decode: an escape naming no character (a lone
+    /// surrogate such as `\ud800`), a number beyond a double's range, or nesting deeper than
+    /// serde_json reads (127 levels).
+    InvalidValue,
 }
 
 /// Parses `bytes` as one JSON object, refusing duplicate member names at any depth.
@@ -164,6 +168,11 @@ impl<'a> Members<'a> {
             .map(|(_, value)| *value)
     }
 
+    /// Whether the object has no member.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// Whether the object has this member.
     pub(crate) fn contains(&self, name: &str) -> bool {
         self.raw(name).is_some()
@@ -191,7 +200,9 @@ impl<'a> Members<'a> {
     }
 }
 
-/// Parses `text` as one JSON object into borrowed members, refusing duplicate names.
+/// Parses `text` as one JSON object into borrowed members, refusing duplicate names at every
+/// depth and any value a JSON reader could not decode, so every later reader of the same text
+/// (a claims map, the application's own type) sees exactly what the checks saw.
 pub(crate) fn parse_members(text: &str) -> Result<Members<'_>, JsonError> {
     let Ok(RawMembers(entries)) = serde_json::from_str::<RawMembers<'_>>(text) else {
         return Err(JsonError::NotObject);
@@ -200,24 +211,115 @@ pub(crate) fn parse_members(text: &str) -> Result<Members<'_>, JsonError> {
         if entries[..i].iter().any(|(other, _)| same_name(other, key)) {
             return Err(JsonError::DuplicateMember);
         }
-        // Arrays of scalars cannot repeat a member name; anything holding an object is checked
-        // strictly (rare in access tokens: `cnf`, `_claim_sources`).
-        if value.get().contains('{') {
-            let mut de = serde_json::Deserializer::from_str(value.get());
-            let mut duplicate = false;
-            let checked = de.deserialize_any(StrictVisitor {
-                duplicate: &mut duplicate,
-            });
-            if checked.is_err() {
-                return Err(if duplicate {
-                    JsonError::DuplicateMember
-                } else {
-                    JsonError::NotObject
-                });
-            }
+        // Skipping a value (as `RawValue` does) checks its grammar but not what its escapes
+        // decode to, nor a number's range. A string without an escape is valid as it stands
+        // (the text is UTF-8 and the grammar refused control characters); anything else is
+        // decoded once, without building a tree.
+        let raw = value.get();
+        let plain_string = raw.starts_with('"') && !raw.contains('\\');
+        if !plain_string {
+            check_value(raw)?;
         }
     }
     Ok(Members { entries })
+}
+
+/// How deep a member's value may nest: serde_json reads at most 127 levels of arrays and objects
+/// (its recursion limit of 128), and the object holding the member is one of them.
+const MAX_VALUE_DEPTH: usize = 126;
+
+/// Decodes one JSON value as a reader would (every string and number), keeping nothing.
+fn check_value(raw: &str) -> Result<(), JsonError> {
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let mut duplicate = false;
+    let checked = de.deserialize_any(Check {
+        duplicate: &mut duplicate,
+        depth: 0,
+    });
+    match checked {
+        Ok(()) => Ok(()),
+        Err(_) if duplicate => Err(JsonError::DuplicateMember),
+        Err(_) => Err(JsonError::InvalidValue),
+    }
+}
+
+/// Walks a value: strings decoded (escapes and surrogate pairs checked), numbers read (a double's
+/// range checked), member names compared within each object, nesting counted. Builds nothing but
+/// each object's list of names.
+struct Check<'f> {
+    duplicate: &'f mut bool,
+    /// Arrays and objects around this value, within the member's value.
+    depth: usize,
+}
+
+impl Check<'_> {
+    fn nested<E: de::Error>(&mut self) -> Result<Check<'_>, E> {
+        if self.depth >= MAX_VALUE_DEPTH {
+            return Err(E::custom("nested too deeply"));
+        }
+        Ok(Check {
+            duplicate: &mut *self.duplicate,
+            depth: self.depth + 1,
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Check<'_> {
+    type Value = ();
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Check<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(self.nested()?)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<(), A::Error> {
+        let mut names: Vec<Cow<'de, str>> = Vec::new();
+        while let Some(Key(name)) = access.next_key::<Key<'de>>()? {
+            access.next_value_seed(self.nested()?)?;
+            if names.iter().any(|other| same_name(other, &name)) {
+                *self.duplicate = true;
+                return Err(de::Error::custom("duplicate member"));
+            }
+            names.push(name);
+        }
+        Ok(())
+    }
 }
 
 /// Name equality for the short member names of JOSE headers and claims: length and first byte
@@ -294,13 +396,6 @@ mod member_tests {
         assert!(matches!(m.string("a"), Some(Some(Cow::Borrowed("x")))));
         assert_eq!(m.string("e"), Some(Some(Cow::Owned("x".to_owned()))));
         assert_eq!(m.string("n"), Some(None));
-        let odd = parse_members(r#"{"s":"\ud800","big":1e400}"#).unwrap();
-        assert_eq!(
-            odd.string("s"),
-            Some(None),
-            "a lone surrogate is not a string"
-        );
-        assert_eq!(odd.string("big"), Some(None));
         assert_eq!(m.string("zz"), None);
         assert!(m.is_string("a") && !m.is_string("n"));
         assert!(m.contains("arr") && !m.contains("zz"));
@@ -323,5 +418,57 @@ mod member_tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn refuses_values_a_reader_cannot_decode_wherever_they_are() {
+        for bad in [
+            r#"{"s":"\ud800"}"#,
+            r#"{"s":"\udc00"}"#,
+            r#"{"s":"x\ud83dy"}"#,
+            r#"{"s":"\ude00\ud83d"}"#,
+            r#"{"n":1e400}"#,
+            r#"{"n":-1e400}"#,
+            r#"{"a":["ok","\ud800"]}"#,
+            r#"{"a":[1,2,1e999]}"#,
+            r#"{"o":{"deep":{"s":"\udfff"}}}"#,
+            r#"{"o":{"k":"\ud800"}}"#,
+        ] {
+            assert_eq!(
+                parse_members(bad).err(),
+                Some(JsonError::InvalidValue),
+                "{bad}"
+            );
+        }
+        // Nesting: accepted exactly when a reader of the whole object accepts it.
+        for depth in 120..135 {
+            let deep = format!(r#"{{"d":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth));
+            let reader = serde_json::from_str::<Map<String, Value>>(&deep).is_ok();
+            assert_eq!(parse_members(&deep).is_ok(), reader, "depth {depth}");
+            let objects = format!(
+                r#"{{"d":{}1{}}}"#,
+                r#"{"a":"#.repeat(depth),
+                "}".repeat(depth)
+            );
+            let reader = serde_json::from_str::<Map<String, Value>>(&objects).is_ok();
+            assert_eq!(
+                parse_members(&objects).is_ok(),
+                reader,
+                "objects, depth {depth}"
+            );
+        }
+        // What a reader decodes is accepted: a surrogate pair, escaped solidus, big integers.
+        let good = parse_members(
+            r#"{"s":"\ud83d\ude00","u":"https:\/\/x","n":123456789012345678901234567890,"e":"\u00e9"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            good.string("s"),
+            Some(Some(Cow::Owned("\u{1f600}".to_owned())))
+        );
+        assert_eq!(
+            good.string("u"),
+            Some(Some(Cow::Owned("https://x".to_owned())))
+        );
     }
 }

@@ -75,13 +75,13 @@ pub use cache::DEFAULT_TOKEN_CACHE_CAPACITY;
 pub use challenge::{Challenge, ErrorCode, Realm};
 pub use config::WardenConfig;
 pub use error::{
-    ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, StepUp,
+    Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, StepUp,
 };
 pub use extract::{AuthRejection, Claims};
 pub use issuer::{Issuer, IssuerBuilder, Profile};
 pub use jsonwebtoken::Algorithm;
 pub use layer::{Warden, WardenBuilder, WardenLayer};
-pub use principal::{Caller, Names, Principal};
+pub use principal::{Caller, Identity, Names, Principal};
 pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

@@ -22,6 +22,27 @@ pub enum Caller {
     App,
 }
 
+/// Who a caller is, as a key for what they own: see [`Principal::identity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Identity<'a> {
+    /// The issuer (`iss`), or the tenant (`tid`) for Microsoft Entra.
+    pub namespace: &'a str,
+    /// `sub`, or `oid` for Microsoft Entra: [`Principal::user_id`].
+    pub user_id: &'a str,
+}
+
+/// Every identifier of a token that a revocation rule can name, whatever the profile.
+pub(crate) struct RevocableIds<'a> {
+    /// `sub` and `oid`.
+    pub(crate) users: [Option<&'a str>; 2],
+    /// `sid`.
+    pub(crate) session: Option<&'a str>,
+    /// `jti` and `uti`.
+    pub(crate) tokens: [Option<&'a str>; 2],
+    /// `client_id`, `azp` and `appid`.
+    pub(crate) clients: [Option<&'a str>; 3],
+}
+
 /// The caller of a request whose bearer token warden validated.
 ///
 /// Only warden makes one, after the signature verified and every claim check passed: holding a
@@ -63,8 +84,11 @@ struct Inner {
     subject: Span,
     tenant: Span,
     object_id: Span,
-    client: Span,
-    token_id: Span,
+    client_id: Span,
+    azp: Span,
+    appid: Span,
+    jti: Span,
+    uti: Span,
     session: Span,
     acr: Span,
     scopes: Box<[Span]>,
@@ -75,6 +99,7 @@ struct Inner {
     issued_at: Option<f64>,
     auth_time: Option<f64>,
     caller: Caller,
+    profile: Profile,
     cae_capable: bool,
     group_overage: bool,
     claims: OnceLock<Map<String, Value>>,
@@ -197,7 +222,8 @@ struct Read<'a> {
     claim_names: Option<Lenient>,
 }
 
-/// A space-delimited string (RFC 8693 §4.2) or an array of strings.
+/// A string or an array of strings. Only scopes split a string on spaces (RFC 8693 §4.2);
+/// roles and groups are arrays (RFC 9068 §2.2.3.1, SCIM), and a single string is one name.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum List<'a> {
@@ -242,7 +268,10 @@ impl Spans<'_> {
         text.as_ref().map_or(Span::NONE, |t| self.span(&t.0))
     }
 
-    fn list(&mut self, list: &Option<List<'_>>, out: &mut Vec<Span>) {
+    /// The names of a list claim. A string is split on spaces only for `scope` and `scp`
+    /// (`Split::Scopes`); for roles and groups it is one name, so a role named with a space can
+    /// never grant another role.
+    fn list(&mut self, list: &Option<List<'_>>, split: Split, out: &mut Vec<Span>) {
         match list {
             None => {}
             Some(List::Items(items)) => {
@@ -251,14 +280,28 @@ impl Spans<'_> {
                     out.push(span);
                 }
             }
-            Some(List::Text(Str(text))) => {
+            Some(List::Text(Str(text))) if split == Split::Scopes => {
                 for word in text.split(' ').filter(|w| !w.is_empty()) {
                     let span = self.span(word);
                     out.push(span);
                 }
             }
+            Some(List::Text(Str(text))) if !text.is_empty() => {
+                let span = self.span(text);
+                out.push(span);
+            }
+            Some(List::Text(_)) => {}
         }
     }
+}
+
+/// How a list claim given as one string is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Split {
+    /// Space-delimited (RFC 8693 §4.2): `scope`, `scp`.
+    Scopes,
+    /// One name: `roles`, `groups`.
+    Never,
 }
 
 fn number(value: &Option<Lenient>) -> Option<f64> {
@@ -282,13 +325,13 @@ impl Principal {
             spill: String::new(),
         };
         let mut scopes = Vec::new();
-        spans.list(&read.scope, &mut scopes);
+        spans.list(&read.scope, Split::Scopes, &mut scopes);
         let mut scp = Vec::new();
-        spans.list(&read.scp, &mut scp);
+        spans.list(&read.scp, Split::Scopes, &mut scp);
         let mut roles = Vec::new();
-        spans.list(&read.roles, &mut roles);
+        spans.list(&read.roles, Split::Never, &mut roles);
         let mut groups = Vec::new();
-        spans.list(&read.groups, &mut groups);
+        spans.list(&read.groups, Split::Never, &mut groups);
         let acrs_list: Vec<Cow<'_, str>> = match &read.acrs {
             Some(Lenient(Value::Array(items))) => items
                 .iter()
@@ -298,12 +341,6 @@ impl Principal {
         };
         let acrs: Vec<Span> = acrs_list.iter().map(|a| spans.span(a)).collect();
 
-        let client = read
-            .client_id
-            .as_ref()
-            .or(read.azp.as_ref())
-            .or(read.appid.as_ref());
-        let token_id = read.jti.as_ref().or(read.uti.as_ref());
         let caller = caller_kind(&read, profile, !scp.is_empty() || read.scp.is_some());
         let is_cp1 = |v: &Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1"));
         let cae_capable = match read.xms_cc.as_ref().map(|l| &l.0) {
@@ -321,8 +358,11 @@ impl Principal {
         let subject = spans.optional(&read.sub);
         let tenant = spans.optional(&read.tid);
         let object_id = spans.optional(&read.oid);
-        let client = client.map_or(Span::NONE, |c| spans.span(&c.0));
-        let token_id = token_id.map_or(Span::NONE, |t| spans.span(&t.0));
+        let client_id = spans.optional(&read.client_id);
+        let azp = spans.optional(&read.azp);
+        let appid = spans.optional(&read.appid);
+        let jti = spans.optional(&read.jti);
+        let uti = spans.optional(&read.uti);
         let session = spans.optional(&read.sid);
         let acr = spans.optional(&read.acr);
         // `scope` first, then `scp` values not already present.
@@ -347,8 +387,11 @@ impl Principal {
                 subject,
                 tenant,
                 object_id,
-                client,
-                token_id,
+                client_id,
+                azp,
+                appid,
+                jti,
+                uti,
                 session,
                 acr,
                 scopes: scopes.into_boxed_slice(),
@@ -359,6 +402,7 @@ impl Principal {
                 issued_at,
                 auth_time,
                 caller,
+                profile,
                 cae_capable,
                 group_overage,
                 claims: OnceLock::new(),
@@ -397,14 +441,70 @@ impl Principal {
         self.text(self.inner.object_id)
     }
 
-    /// The client application: `client_id` (RFC 9068), else `azp` (Entra v2), else `appid` (Entra v1).
-    pub fn client_id(&self) -> Option<&str> {
-        self.text(self.inner.client)
+    /// The caller's user (or service principal) id, by the issuer's profile: `oid` for Microsoft
+    /// Entra (required there), `sub` for every other profile. A claim the profile does not name
+    /// (an `oid` in a generic OpenID Connect token) never changes it.
+    pub fn user_id(&self) -> &str {
+        let id = match self.inner.profile {
+            Profile::Entra => self.inner.object_id,
+            _ => self.inner.subject,
+        };
+        self.text(id).unwrap_or_default()
     }
 
-    /// The token id: `jti`, else Entra's `uti`.
+    /// Who the caller is, as a key for data they own (RFC 8725 §3.8): the issuer and `sub`, or
+    /// for Microsoft Entra the tenant and `oid` (the same user in v1 and v2 tokens). Key stored
+    /// data by this pair, never by `sub` or `oid` alone.
+    ///
+    /// ```
+    /// # fn check(alice: &warden::Principal, owner: warden::Identity<'_>) -> bool {
+    /// alice.identity() == owner
+    /// # }
+    /// ```
+    pub fn identity(&self) -> Identity<'_> {
+        let namespace = match self.inner.profile {
+            Profile::Entra => self.tenant_id().unwrap_or_default(),
+            _ => self.issuer(),
+        };
+        Identity {
+            namespace,
+            user_id: self.user_id(),
+        }
+    }
+
+    /// The client application, by the issuer's profile: `azp` (v2), else `appid` (v1), for
+    /// Microsoft Entra; `client_id` (RFC 9068), else `azp` (OpenID Connect), for every other.
+    pub fn client_id(&self) -> Option<&str> {
+        let inner = &*self.inner;
+        let (first, second) = match inner.profile {
+            Profile::Entra => (inner.azp, inner.appid),
+            _ => (inner.client_id, inner.azp),
+        };
+        self.text(first).or_else(|| self.text(second))
+    }
+
+    /// The token id, by the issuer's profile: `uti` for Microsoft Entra, `jti` for every other.
     pub fn token_id(&self) -> Option<&str> {
-        self.text(self.inner.token_id)
+        match self.inner.profile {
+            Profile::Entra => self.text(self.inner.uti),
+            _ => self.text(self.inner.jti),
+        }
+    }
+
+    /// Every identifier a revocation rule can name, whatever the profile, so a rule catches
+    /// every token of its user, session, token or client however the issuer spells it.
+    pub(crate) fn revocable_ids(&self) -> RevocableIds<'_> {
+        let inner = &*self.inner;
+        RevocableIds {
+            users: [self.text(inner.subject), self.text(inner.object_id)],
+            session: self.text(inner.session),
+            tokens: [self.text(inner.jti), self.text(inner.uti)],
+            clients: [
+                self.text(inner.client_id),
+                self.text(inner.azp),
+                self.text(inner.appid),
+            ],
+        }
     }
 
     /// When the token was issued (`iat`), seconds since the Unix epoch.
@@ -443,12 +543,14 @@ impl Principal {
         self.names(&self.inner.scopes)
     }
 
-    /// App roles (`roles`). Case-sensitive.
+    /// App roles (`roles`), case-sensitive. An array is the standard form (Entra, RFC 9068
+    /// §2.2.3.1); a single string is one role, never split on spaces.
     pub fn roles(&self) -> Names<'_> {
         self.names(&self.inner.roles)
     }
 
-    /// Security group object ids (`groups`), empty when absent or replaced by an overage marker
+    /// Security group object ids (`groups`, an array; a single string is one group), empty when
+    /// absent or replaced by an overage marker
     /// (see [`has_group_overage`](Self::has_group_overage)).
     pub fn groups(&self) -> Names<'_> {
         self.names(&self.inner.groups)

@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
 use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
-use crate::entra::{AnyTenant, Entra, TokenVersion};
+use crate::entra::{AnyTenant, Entra};
 use crate::error::{ClaimsChallenge, Forbidden};
 use crate::error::{ConfigError, Error};
 use crate::issuer::{Issuer, Profile};
@@ -235,6 +235,7 @@ impl Validator {
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
         claims::check_required(claims, profile.required_claims())?;
+        claims::check_confirmation(claims)?;
         // Revocation rules live as long as the longest token plus the leeway (cae): a longer-lived
         // token could outlive the rule that revokes it. Every profile requires `iat`.
         let issued = claims::numeric_date(claims, "iat")?.unwrap_or(f64::NEG_INFINITY);
@@ -303,20 +304,9 @@ impl Inner {
         // must belong to the token's issuer (RFC 8725 §3.8).
         if let Some(binding) = issuer.entra()
             && let Some(template) = key.issuer()
+            && !binding.owns_key(template, issuer.issuer())
         {
-            let bound = match binding.version {
-                TokenVersion::V2 => {
-                    template.replace("{tenantid}", &binding.tenant) == issuer.issuer()
-                }
-                // The common keys name the v2 issuer; a v1 token may use a templated key, but a
-                // key bound to a concrete tenant must name this one.
-                TokenVersion::V1 => {
-                    template.contains("{tenantid}") || template.contains(&binding.tenant)
-                }
-            };
-            if !bound {
-                return Err(Error::UntrustedIssuer);
-            }
+            return Err(Error::UntrustedIssuer);
         }
         let principal = Principal::from_verified(parsed.payload, exp, issuer.profile())?;
         if let Some(allowed) = issuer.allowed_clients()

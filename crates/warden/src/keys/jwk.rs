@@ -82,7 +82,9 @@ pub(crate) fn parse_jwks(
     allowed: &[Algorithm],
 ) -> Result<Vec<VerifyingKey>, JwksError> {
     let mut root = json::parse_object(document).map_err(|e| match e {
-        JsonError::NotObject | JsonError::DuplicateMember => JwksError::NotJson,
+        JsonError::NotObject | JsonError::DuplicateMember | JsonError::InvalidValue => {
+            JwksError::NotJson
+        }
     })?;
     let Some(Value::Array(keys)) = root.remove("keys") else {
         return Err(JwksError::MissingKeys);
@@ -200,8 +202,11 @@ fn rsa(key: &Map<String, Value>) -> Result<(KeyType, Material), SkipReason> {
     ))
 }
 
+/// The smallest RSA public exponent accepted: 65537 (2^16 + 1).
+pub(crate) const MIN_RSA_EXPONENT: u64 = 65_537;
+
 /// Checks RSA public components: modulus of 2048 (RFC 7518 §3.3) to 8192 bits, odd exponent
-/// greater than 1 and at most 32 bits wide. Returns them without leading zero bytes.
+/// of 65537 to 2^32 − 1. Returns them without leading zero bytes.
 pub(crate) fn check_rsa<'a>(
     n: &'a [u8],
     e: &'a [u8],
@@ -219,9 +224,11 @@ pub(crate) fn check_rsa<'a>(
         // aws-lc-rs verifies RSA signatures of 2048 to 8192 bits.
         return Err(SkipReason::RsaTooLarge);
     }
-    let e_is_one = e == [1];
-    let e_is_odd = e.last().is_some_and(|last| last & 1 == 1);
-    if e.is_empty() || e.len() > 4 || e_is_one || !e_is_odd {
+    // An odd exponent of 65537 to 2^32 − 1: NIST SP 800-56B Rev. 2 §6.2 and FIPS 186-5 §A.1.1
+    // require e > 2^16; small exponents (3) are what Bleichenbacher's signature forgery (2006)
+    // and its relatives need, and no major provider publishes one (all use 65537).
+    let exponent = (e.len() <= 4).then(|| e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)));
+    if !exponent.is_some_and(|e| e >= MIN_RSA_EXPONENT && e % 2 == 1) {
         return Err(SkipReason::RsaBadExponent);
     }
     if has_roca_fingerprint(n) {
@@ -383,12 +390,22 @@ mod tests {
             parse_jwk(&jwk, ALL).unwrap_err(),
             SkipReason::KeyOpsWithoutVerify
         );
-        let mut jwk = rsa_jwk();
-        jwk["e"] = json!("AQ");
-        assert_eq!(
-            parse_jwk(&jwk, ALL).unwrap_err(),
-            SkipReason::RsaBadExponent
-        );
+        // 1, 3, 17, 65535 (too small), 65536 (even), 2^32 + 1 (too wide).
+        for e in ["AQ", "Aw", "EQ", "__8", "AQAA", "AQAAAAE"] {
+            let mut jwk = rsa_jwk();
+            jwk["e"] = json!(e);
+            assert_eq!(
+                parse_jwk(&jwk, ALL).unwrap_err(),
+                SkipReason::RsaBadExponent,
+                "e = {e}"
+            );
+        }
+        // 65537, with a leading zero byte, and the largest 32-bit odd exponent.
+        for e in ["AQAB", "AAEAAQ", "_____w"] {
+            let mut jwk = rsa_jwk();
+            jwk["e"] = json!(e);
+            assert!(parse_jwk(&jwk, ALL).is_ok(), "e = {e}");
+        }
         let mut jwk = rsa_jwk();
         jwk["alg"] = json!("ES256");
         assert_eq!(parse_jwk(&jwk, ALL).unwrap_err(), SkipReason::BadAlg);

@@ -286,7 +286,10 @@ impl Inner {
         let generation = state.schedule;
         match outcome {
             Ok(fetched) => {
-                let set = Arc::new(fetched.set);
+                let set = match inner.snapshot.load().as_deref() {
+                    Some(previous) => Arc::new(fetched.set.reusing(previous)),
+                    None => Arc::new(fetched.set),
+                };
                 inner.snapshot.store(Some(set.clone()));
                 state.jwks_uri = Some(fetched.jwks_uri);
                 state.failures = 0;

@@ -210,6 +210,17 @@ impl VerifyingKey {
         })
     }
 
+    /// Whether `other` is the same published key: same `kid`, type, JWK `alg` and `issuer`, same
+    /// key bytes, prepared for the same algorithm.
+    fn is_same_key(&self, other: &VerifyingKey) -> bool {
+        self.kid == other.kid
+            && self.key_type == other.key_type
+            && self.alg == other.alg
+            && self.issuer == other.issuer
+            && self.encoded == other.encoded
+            && self.prepared_for == other.prepared_for
+    }
+
     /// The key id (`kid`), if the key has one.
     pub fn kid(&self) -> Option<&str> {
         self.kid.as_deref()
@@ -340,6 +351,26 @@ impl KeySet {
         set
     }
 
+    /// This set, with every key that `previous` also holds (the same key, byte for byte) replaced
+    /// by `previous`'s instance. A refresh that republishes a key then keeps what hangs on it:
+    /// the tokens it verified stay cached (an entry lives only while its key does), and the
+    /// parsed key is not built again. Only a key that left the set invalidates its tokens.
+    pub(crate) fn reusing(mut self, previous: &KeySet) -> KeySet {
+        for key in self.by_kid.values_mut() {
+            if let Some(old) = key.kid().and_then(|kid| previous.by_kid.get(kid))
+                && old.is_same_key(key)
+            {
+                *key = old.clone();
+            }
+        }
+        for key in &mut self.without_kid {
+            if let Some(old) = previous.without_kid.iter().find(|old| old.is_same_key(key)) {
+                *key = old.clone();
+            }
+        }
+        self
+    }
+
     /// Parses a JWKS document (RFC 7517 §5), keeping the keys usable with `allowed` algorithms.
     ///
     /// # Errors
@@ -432,6 +463,33 @@ mod tests {
         // A PKCS#1 v1.5 signature is not a PSS one.
         let rs256 = sign(&lc::RSA_PKCS1_SHA256);
         assert!(!key.verify(Algorithm::PS256, b"message", &rs256));
+    }
+
+    #[test]
+    fn a_new_set_keeps_the_instances_of_the_keys_it_republishes() {
+        let ed = |kid: &str, byte: u8| {
+            let x = [byte; 32];
+            let material = KeyMaterial::Encoded(&x);
+            VerifyingKey::new(
+                Some(kid),
+                KeyType::Ed25519,
+                None,
+                None,
+                material,
+                Algorithm::EdDSA,
+            )
+            .unwrap()
+        };
+        let old = KeySet::from_keys([ed("kept", 7), ed("changed", 8), ed("gone", 9)]);
+        let new =
+            KeySet::from_keys([ed("kept", 7), ed("changed", 10), ed("added", 11)]).reusing(&old);
+        let same = |kid: &str| Arc::ptr_eq(&old.by_kid[kid], &new.by_kid[kid]);
+        assert!(same("kept"));
+        assert!(
+            !same("changed"),
+            "new bytes under the same kid are a new key"
+        );
+        assert!(new.contains_kid("added") && !new.contains_kid("gone"));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::error::Error;
-use crate::json::Members;
+use crate::error::{Binding, Error};
+use crate::json::{self, Members};
 
 /// A NumericDate claim (RFC 7519 §2): a JSON number, integer or not. `Ok(None)` if absent.
 pub(crate) fn numeric_date(claims: &Members<'_>, name: &'static str) -> Result<Option<f64>, Error> {
@@ -84,12 +84,35 @@ pub(crate) fn check_required(
         if !claims.contains(claim) {
             return Err(Error::MissingClaim { claim });
         }
-        let must_be_string = matches!(claim, "iss" | "sub" | "client_id" | "jti" | "tid" | "uti");
+        let must_be_string = matches!(
+            claim,
+            "iss" | "sub" | "client_id" | "jti" | "tid" | "oid" | "uti"
+        );
         if must_be_string && !claims.is_string(claim) {
             return Err(Error::InvalidClaim { claim });
         }
     }
     Ok(())
+}
+
+/// `cnf` (RFC 7800): a token bound to a key or certificate is refused, since warden verifies no
+/// confirmation method yet; accepting it as a bearer token would make a stolen bound token
+/// usable again (RFC 9449 §7.2, RFC 8705 §3). An empty `cnf` binds nothing and passes.
+pub(crate) fn check_confirmation(claims: &Members<'_>) -> Result<(), Error> {
+    let Some(raw) = claims.raw("cnf") else {
+        return Ok(());
+    };
+    let invalid = Error::InvalidClaim { claim: "cnf" };
+    let cnf = json::parse_members(raw.get()).map_err(|_| invalid)?;
+    if cnf.contains("jkt") {
+        Err(Error::UnverifiedBinding(Binding::DpopKey))
+    } else if cnf.contains("x5t#S256") {
+        Err(Error::UnverifiedBinding(Binding::Certificate))
+    } else if cnf.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::UnverifiedBinding(Binding::Other))
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +175,43 @@ mod tests {
             check(json!({"exp": exp, "iat": "x"})),
             Err(Error::InvalidClaim { claim: "iat" })
         );
+    }
+
+    #[test]
+    fn a_bound_token_is_refused_by_its_binding() {
+        let check = |v: Value| with(v, check_confirmation);
+        assert_eq!(check(json!({})), Ok(()));
+        assert_eq!(check(json!({"cnf": {}})), Ok(()));
+        let dpop = Error::UnverifiedBinding(Binding::DpopKey);
+        assert_eq!(
+            check(json!({"cnf": {"jkt": "0ZcOCORZNYy"}})),
+            Err(dpop.clone())
+        );
+        assert_eq!(
+            check(json!({"cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})),
+            Err(Error::UnverifiedBinding(Binding::Certificate))
+        );
+        assert_eq!(
+            check(json!({"cnf": {"x5t#S256": "a", "jkt": "b"}})),
+            Err(dpop)
+        );
+        for other in [
+            json!({"jwk": {"kty": "EC"}}),
+            json!({"kid": "k"}),
+            json!({"jku": "https://x"}),
+            json!({"future": true}),
+        ] {
+            assert_eq!(
+                check(json!({ "cnf": other })),
+                Err(Error::UnverifiedBinding(Binding::Other))
+            );
+        }
+        for bad in [json!("jkt"), json!(["jkt"]), json!(null), json!(1)] {
+            assert_eq!(
+                check(json!({ "cnf": bad })),
+                Err(Error::InvalidClaim { claim: "cnf" })
+            );
+        }
     }
 
     #[test]

@@ -170,6 +170,7 @@ fn json_error(error: JsonError) -> Error {
     match error {
         JsonError::NotObject => Malformed::NotJsonObject.into(),
         JsonError::DuplicateMember => Malformed::DuplicateMember.into(),
+        JsonError::InvalidValue => Malformed::InvalidValue.into(),
     }
 }
 
@@ -288,22 +289,29 @@ mod tests {
                 r#"{"alg":"RS256","kid":7}"#,
                 Malformed::HeaderParameter.into(),
             ),
-            // Values the member parser skips over but that are not strings once read: a lone
-            // surrogate, a number beyond f64. Refused, never taken as absent.
+            // Values a JSON reader cannot decode, wherever they are: a lone surrogate, a number
+            // beyond f64. The whole token is malformed; nothing is taken as absent.
             (
                 r#"{"alg":"RS256","kid":"\ud800"}"#,
-                Malformed::HeaderParameter.into(),
+                Malformed::InvalidValue.into(),
             ),
             (
                 r#"{"alg":"RS256","kid":1e400}"#,
-                Malformed::HeaderParameter.into(),
+                Malformed::InvalidValue.into(),
             ),
             (
                 r#"{"alg":"RS256","cty":"\ud800"}"#,
-                Malformed::HeaderParameter.into(),
+                Malformed::InvalidValue.into(),
             ),
-            (r#"{"alg":"RS256","typ":"\ud800"}"#, Error::WrongType),
-            (r#"{"alg":"\ud800"}"#, Error::DisallowedAlgorithm),
+            (
+                r#"{"alg":"RS256","typ":"\ud800"}"#,
+                Malformed::InvalidValue.into(),
+            ),
+            (r#"{"alg":"\ud800"}"#, Malformed::InvalidValue.into()),
+            (
+                r#"{"alg":"RS256","x-unread":["\udc00"]}"#,
+                Malformed::InvalidValue.into(),
+            ),
             (
                 r#"{"alg":"RS256","alg":"none"}"#,
                 Malformed::DuplicateMember.into(),
@@ -322,6 +330,23 @@ mod tests {
             Malformed::DuplicateMember.into()
         );
         assert_eq!(err(&token(HEADER, "[1]")), Malformed::NotJsonObject.into());
+    }
+
+    #[test]
+    fn refuses_claims_a_reader_could_not_decode_even_unread_ones() {
+        for claims in [
+            r#"{"iss":"x","unread":"\ud800"}"#,
+            r#"{"iss":"x","unread":{"nested":["\udbff"]}}"#,
+            r#"{"iss":"x","unread":1e400}"#,
+        ] {
+            assert_eq!(
+                err(&token(HEADER, claims)),
+                Malformed::InvalidValue.into(),
+                "{claims}"
+            );
+        }
+        let pair = token(HEADER, r#"{"iss":"x","emoji":"\ud83d\ude00"}"#);
+        assert!(parse(&pair).is_ok());
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! The walkthrough `cargo run --example orders_api` prints with its embedded issuer: a token for
+//! each kind of caller, then requests to paste, each with the status it gets when the requests run
+//! in the printed order. tests/demo.rs runs [`STEPS`] in that order against the demo and checks
+//! every status, so the text and the demo cannot drift apart.
+
+use std::fmt::Write as _;
+
+use warden_testing::FakeIssuer;
+
+/// Carol's object id (`oid`): the user the walkthrough revokes.
+pub const CAROL_OID: &str = "0c0c0c0c-0000-4000-8000-00000000c0c0";
+
+/// One request of the walkthrough and the status it gets.
+#[derive(Debug, Clone, Copy)]
+pub struct Step {
+    /// Printed on its own line before the request, when not empty.
+    pub heading: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path, from the API's base URL.
+    pub path: &'static str,
+    /// The shell variable holding the bearer token (see [`tokens`]), if the request sends one.
+    pub token: Option<&'static str>,
+    /// A JSON body, if any.
+    pub body: Option<&'static str>,
+    /// The status the request gets.
+    pub status: u16,
+    /// Why.
+    pub note: &'static str,
+}
+
+const fn step(
+    method: &'static str,
+    path: &'static str,
+    token: Option<&'static str>,
+    status: u16,
+    note: &'static str,
+) -> Step {
+    Step {
+        heading: "",
+        method,
+        path,
+        token,
+        body: None,
+        status,
+        note,
+    }
+}
+
+const fn with_body(mut step: Step, body: &'static str) -> Step {
+    step.body = Some(body);
+    step
+}
+
+const fn after(heading: &'static str, mut step: Step) -> Step {
+    step.heading = heading;
+    step
+}
+
+/// The requests, in the order they are printed and must be run.
+pub const STEPS: &[Step] = &[
+    step("GET", "/health", None, 200, "no token needed"),
+    step("GET", "/orders", None, 401, "no token"),
+    step("GET", "/me", Some("READER"), 200, "who you are"),
+    step("GET", "/orders", Some("READER"), 200, "scope Orders.Read"),
+    with_body(
+        step("POST", "/orders", Some("READER"), 403, "needs Orders.Write"),
+        r#"{"item":"book"}"#,
+    ),
+    with_body(
+        step("POST", "/orders", Some("WRITER"), 201, "order 1, bob's"),
+        r#"{"item":"book"}"#,
+    ),
+    with_body(
+        step("POST", "/orders", Some("CAE"), 201, "order 2, carol's"),
+        r#"{"item":"lamp"}"#,
+    ),
+    step(
+        "GET",
+        "/orders",
+        Some("READER"),
+        200,
+        "alice sees none of them",
+    ),
+    step(
+        "GET",
+        "/reports",
+        Some("ADMIN"),
+        200,
+        "app permission Reports.Read.All",
+    ),
+    step(
+        "DELETE",
+        "/orders/1",
+        Some("ADMIN"),
+        204,
+        "app role Orders.Admin deletes bob's order",
+    ),
+    step(
+        "POST",
+        "/orders/2/refund",
+        Some("CAE"),
+        401,
+        "claims challenge for authentication context c1",
+    ),
+    step(
+        "POST",
+        "/orders/2/refund",
+        Some("CAE_C1"),
+        200,
+        "stepped up: carol's order 2 refunded",
+    ),
+    after(
+        "Continuous Access Evaluation: revoke carol, and her token gets a claims challenge.",
+        with_body(
+            step(
+                "POST",
+                "/admin/revocations",
+                Some("ADMIN"),
+                204,
+                "carol revoked",
+            ),
+            r#"{"subject":"0c0c0c0c-0000-4000-8000-00000000c0c0"}"#,
+        ),
+    ),
+    step(
+        "GET",
+        "/orders",
+        Some("CAE"),
+        401,
+        "insufficient_claims: get a token issued after the revocation",
+    ),
+    step("GET", "/orders", Some("WRITER"), 200, "bob is not revoked"),
+];
+
+/// The walkthrough's callers, as shell variable and token (valid for one hour).
+pub fn tokens(issuer: &FakeIssuer) -> Vec<(&'static str, String)> {
+    let carol = || {
+        issuer
+            .token()
+            .subject("carol")
+            .object_id(CAROL_OID)
+            .client("cae-capable-spa")
+            .scopes(["Orders.Read", "Orders.Write"])
+            .cae_capable()
+    };
+    vec![
+        (
+            "READER",
+            issuer
+                .token()
+                .subject("alice")
+                .scopes(["Orders.Read", "Reports.Read"])
+                .sign(),
+        ),
+        (
+            "WRITER",
+            issuer
+                .token()
+                .subject("bob")
+                .object_id("0b0b0b0b-0000-4000-8000-00000000b0b0")
+                .scopes(["Orders.Read", "Orders.Write"])
+                .sign(),
+        ),
+        (
+            "ADMIN",
+            issuer
+                .token()
+                .app_only()
+                .client("orders-admin-app")
+                .roles(["Orders.Admin", "Reports.Read.All", "Revocations.Write"])
+                .sign(),
+        ),
+        ("CAE", carol().sign()),
+        ("CAE_C1", carol().acrs(["c1"]).sign()),
+    ]
+}
+
+/// The curl command of a step, with its status and note as a comment.
+pub fn curl(step: &Step, base: &str) -> String {
+    let mut line = String::from("curl -i");
+    if step.method != "GET" {
+        let _ = write!(line, " -X {}", step.method);
+    }
+    if let Some(token) = step.token {
+        let _ = write!(line, r#" -H "Authorization: Bearer ${token}""#);
+    }
+    if let Some(body) = step.body {
+        let _ = write!(
+            line,
+            " -H 'content-type: application/json' \\\n       -d '{body}'"
+        );
+    }
+    let _ = write!(
+        line,
+        " {base}{}   # {}: {}",
+        step.path, step.status, step.note
+    );
+    line
+}
+
+/// The whole text the demo prints.
+pub fn text(issuer: &FakeIssuer, base: &str) -> String {
+    let mut out = format!(
+        "\nwarden demo: the Orders API on {base}\nEmbedded fake Microsoft Entra issuer: {}\n\
+         (keys discovered over HTTP from {}/common/v2.0/.well-known/openid-configuration)\n\n\
+         Paste these into a shell (tokens are valid for one hour), then run the requests in order:\n\n",
+        issuer.issuer_url(),
+        issuer.base_url(),
+    );
+    for (name, token) in tokens(issuer) {
+        let _ = writeln!(out, "  export {name}={token}");
+    }
+    for step in STEPS {
+        if !step.heading.is_empty() {
+            let _ = writeln!(out, "\n{}\n", step.heading);
+        } else if std::ptr::eq(step, &STEPS[0]) {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "  {}", curl(step, base));
+    }
+    out.push_str("\nPress Ctrl-C to stop.\n");
+    out
+}
