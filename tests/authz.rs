@@ -475,6 +475,11 @@ async fn tells_apps_from_users() {
     f.refuses_with("/app", &user, "application token required")
         .await;
     f.refuses_with("/user", &app, "user token required").await;
+    // Entra's `idtyp` is not in a generic issuer's vocabulary: it cannot make a user an app.
+    let claims_app = f.issuer.token().claim("idtyp", "app").sign();
+    f.refuses_with("/app", &claims_app, "application token required")
+        .await;
+    f.allows("/user", &claims_app).await;
 }
 
 #[tokio::test]

@@ -666,19 +666,20 @@ fn invalid_list_claim(json: &str) -> Error {
     Error::InvalidClaim { claim }
 }
 
-/// How the caller kind is recognised:
-/// - `idtyp` (Entra's optional claim) says `app` or `user`;
-/// - otherwise, for Entra tokens, no `scp` claim means app-only (Microsoft's documented rule);
-/// - otherwise `sub` equal to the client id means app-only (RFC 9068 §2.2: for grants without a
-///   resource owner, `sub` identifies the client).
+/// How the caller kind is recognised, by the issuer's profile (a claim of another profile's
+/// vocabulary never changes it):
+/// - Entra: `idtyp` (Entra's optional claim) says `app` or `user`; without it, no `scp` claim
+///   means app-only (Microsoft's documented rule);
+/// - every other profile: `sub` equal to the client id means app-only (RFC 9068 §2.2: for grants
+///   without a resource owner, `sub` identifies the client).
 fn caller_kind(read: &Read<'_>, profile: Profile, has_scp: bool) -> Caller {
-    match read.idtyp.as_ref().map(|s| &*s.0) {
-        Some("app") => return Caller::App,
-        Some("user") => return Caller::User,
-        _ => {}
-    }
     if profile == Profile::Entra {
-        return if has_scp { Caller::User } else { Caller::App };
+        return match read.idtyp.as_ref().map(|s| &*s.0) {
+            Some("app") => Caller::App,
+            Some("user") => Caller::User,
+            _ if has_scp => Caller::User,
+            _ => Caller::App,
+        };
     }
     let client = read.client_id.as_ref().or(read.azp.as_ref()).map(|s| &*s.0);
     match (read.sub.as_ref().map(|s| &*s.0), client) {
