@@ -27,6 +27,8 @@ pub struct Step {
     pub status: u16,
     /// Why.
     pub note: &'static str,
+    /// Text the answer (its `WWW-Authenticate` or its body) shows, when not empty.
+    pub shows: &'static str,
 }
 
 const fn step(
@@ -44,11 +46,17 @@ const fn step(
         body: None,
         status,
         note,
+        shows: "",
     }
 }
 
 const fn with_body(mut step: Step, body: &'static str) -> Step {
     step.body = Some(body);
+    step
+}
+
+const fn showing(mut step: Step, shows: &'static str) -> Step {
+    step.shows = shows;
     step
 }
 
@@ -60,12 +68,18 @@ const fn after(heading: &'static str, mut step: Step) -> Step {
 /// The requests, in the order they are printed and must be run.
 pub const STEPS: &[Step] = &[
     step("GET", "/health", None, 200, "no token needed"),
-    step("GET", "/orders", None, 401, "no token"),
+    showing(
+        step("GET", "/orders", None, 401, "no token"),
+        r#"Bearer realm="orders""#,
+    ),
     step("GET", "/me", Some("READER"), 200, "who you are"),
     step("GET", "/orders", Some("READER"), 200, "scope Orders.Read"),
-    with_body(
-        step("POST", "/orders", Some("READER"), 403, "needs Orders.Write"),
-        r#"{"item":"book"}"#,
+    showing(
+        with_body(
+            step("POST", "/orders", Some("READER"), 403, "needs Orders.Write"),
+            r#"{"item":"book"}"#,
+        ),
+        r#"error="insufficient_scope", scope="Orders.Write""#,
     ),
     with_body(
         step("POST", "/orders", Some("WRITER"), 201, "order 1, bob's"),
@@ -96,19 +110,25 @@ pub const STEPS: &[Step] = &[
         204,
         "app role Orders.Admin deletes bob's order",
     ),
-    step(
-        "POST",
-        "/orders/2/refund",
-        Some("CAE"),
-        401,
-        "claims challenge for authentication context c1",
+    showing(
+        step(
+            "POST",
+            "/orders/2/refund",
+            Some("CAE"),
+            401,
+            "claims challenge for authentication context c1",
+        ),
+        r#"error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#,
     ),
-    step(
-        "POST",
-        "/orders/2/refund",
-        Some("CAE_C1"),
-        200,
-        "stepped up: carol's order 2 refunded",
+    showing(
+        step(
+            "POST",
+            "/orders/2/refund",
+            Some("CAE_C1"),
+            200,
+            "stepped up: carol's order 2 refunded",
+        ),
+        r#"{"refunded":2}"#,
     ),
     after(
         "Continuous Access Evaluation: revoke carol, and her token gets a claims challenge.",
@@ -123,12 +143,15 @@ pub const STEPS: &[Step] = &[
             r#"{"subject":"0c0c0c0c-0000-4000-8000-00000000c0c0"}"#,
         ),
     ),
-    step(
-        "GET",
-        "/orders",
-        Some("CAE"),
-        401,
-        "insufficient_claims: get a token issued after the revocation",
+    showing(
+        step(
+            "GET",
+            "/orders",
+            Some("CAE"),
+            401,
+            "insufficient_claims: get a token issued after the revocation",
+        ),
+        r#"error="insufficient_claims""#,
     ),
     step("GET", "/orders", Some("WRITER"), 200, "bob is not revoked"),
 ];

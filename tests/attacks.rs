@@ -11,8 +11,8 @@ use serde_json::json;
 use warden::keys::{KeySet, StaticKeys};
 use warden::{Algorithm, WardenLayer};
 use warden_integration_tests::{
-    App, invalid_token, jwt_profile_app, layer_for, now, oidc_app, refused, sign_with_raw_member,
-    trust,
+    App, invalid_token, issuer_of, jwt_profile_app, layer_for, now, oidc_app, refused,
+    sign_with_raw_member, trust,
 };
 use warden_testing::{FakeIssuer, KeyEncoding};
 
@@ -85,7 +85,7 @@ async fn rejects_an_algorithm_off_the_issuer_allow_list() {
     jwks["keys"][0].as_object_mut().unwrap().remove("alg");
     let layer = WardenLayer::builder()
         .issuer(
-            trust(&issuer)
+            issuer_of(&issuer)
                 .algorithms([Algorithm::RS256])
                 .jwks(jwks.to_string())
                 .build()
@@ -210,7 +210,7 @@ async fn rejects_a_kid_that_appears_twice_in_the_key_set() {
     jwks["keys"].as_array_mut().unwrap().push(key);
     let layer = WardenLayer::builder()
         .issuer(
-            trust(&issuer)
+            issuer_of(&issuer)
                 .keys(StaticKeys::new(
                     KeySet::from_jwks(jwks.to_string().as_bytes(), &[Algorithm::RS256]).unwrap(),
                 ))
@@ -712,6 +712,16 @@ refused!(
 refused!(
     rejects_an_unread_number_beyond_a_double,
     |issuer| sign_with_raw_member(&issuer, r#""ext":1e400"#),
+    "malformed token"
+);
+refused!(
+    /// 127 containers inside the member, the innermost empty: with the claims object, one more
+    /// than serde_json reads, so `Principal::claims()` could not be built.
+    rejects_an_empty_object_just_past_the_nesting_limit,
+    |issuer| sign_with_raw_member(
+        &issuer,
+        &format!(r#""ext":{}{{}}{}"#, "[".repeat(126), "]".repeat(126))
+    ),
     "malformed token"
 );
 refused!(

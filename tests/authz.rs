@@ -521,6 +521,51 @@ async fn allows_a_member_and_refuses_a_non_member() {
 const FINANCE_ID: &str = "11111111-1111-1111-1111-111111111111";
 
 #[tokio::test]
+async fn reads_hasgroups_as_an_overage_for_entra_tokens_only() {
+    let f = Fixture::new().await;
+    // A generic issuer's token: `hasgroups` is Entra's marker, not this profile's; the token
+    // simply carries no groups.
+    let token = f.issuer.token().claim("hasgroups", true).sign();
+    f.refuses_with("/group", &token, "missing group membership")
+        .await;
+    // An Entra token: the marker means the list was left out, so membership is unknown.
+    let entra = FakeIssuer::builder()
+        .entra(warden_testing::DEFAULT_TENANT)
+        .start()
+        .await
+        .unwrap();
+    let validator = warden::Validator::builder()
+        .entra(
+            warden::entra::Entra::builder()
+                .authority(entra.base_url())
+                .v1_issuer_base(format!("{}/sts", entra.base_url()))
+                .tenant(warden_testing::DEFAULT_TENANT)
+                .audience(entra.audience())
+                .keys(warden::keys::StaticKeys::from_jwks(&entra.jwks_json()).unwrap())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let marked = entra.token().claim("hasgroups", true).sign();
+    assert!(
+        validator
+            .validate(&marked)
+            .await
+            .unwrap()
+            .has_group_overage()
+    );
+    let plain = entra.token().sign();
+    assert!(
+        !validator
+            .validate(&plain)
+            .await
+            .unwrap()
+            .has_group_overage()
+    );
+}
+
+#[tokio::test]
 async fn takes_a_groups_string_as_one_group_never_split_on_spaces() {
     let f = Fixture::new().await;
     let joined = f
@@ -551,13 +596,6 @@ async fn refuses_group_overage_without_a_resolver_instead_of_reading_no_groups()
     f.refuses_with(
         "/group",
         &overage(&f.issuer),
-        "group membership not in token (overage)",
-    )
-    .await;
-    let hasgroups = f.issuer.token().claim("hasgroups", true).sign();
-    f.refuses_with(
-        "/group",
-        &hasgroups,
         "group membership not in token (overage)",
     )
     .await;

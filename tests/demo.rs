@@ -502,8 +502,14 @@ async fn the_printed_walkthrough_gets_every_status_it_promises_in_order() {
         );
         let method = Method::from_bytes(step.method.as_bytes()).unwrap();
         let body = step.body.map(|b| serde_json::from_str(b).unwrap());
-        let (status, _, answer) = demo.call(method, step.path, token, body).await;
+        let (status, challenge, answer) = demo.call(method, step.path, token, body).await;
         assert_eq!(status.as_u16(), step.status, "{curl}\n{answer}");
+        let shown = format!("{} {answer}", challenge.unwrap_or_default());
+        assert!(
+            shown.contains(step.shows),
+            "{curl}\nshows {shown}, not {}",
+            step.shows
+        );
     }
 }
 

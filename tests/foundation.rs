@@ -13,8 +13,8 @@ use serde_json::json;
 use warden::keys::{KeySet, KeySource, KeysUnavailable, Refresh};
 use warden::{Algorithm, Claims, Issuer, Principal, WardenLayer};
 use warden_integration_tests::{
-    App, assert_refusal, invalid_request, invalid_token, jwt_profile_app, layer_for, now, oidc_app,
-    send, trust,
+    App, assert_refusal, invalid_request, invalid_token, issuer_of, jwt_profile_app, layer_for,
+    now, oidc_app, send, trust,
 };
 use warden_testing::FakeIssuer;
 
@@ -74,7 +74,7 @@ async fn accepts_an_rsa_key_with_the_other_rsa_algorithms_when_its_jwk_has_no_al
     let mut jwks: serde_json::Value = serde_json::from_str(&issuer.jwks_json()).unwrap();
     jwks["keys"][0].as_object_mut().unwrap().remove("alg");
     let layer = WardenLayer::builder()
-        .issuer(trust(&issuer).jwks(jwks.to_string()).build().unwrap())
+        .issuer(issuer_of(&issuer).jwks(jwks.to_string()).build().unwrap())
         .build()
         .unwrap();
     let app = App::new(layer);
@@ -220,18 +220,26 @@ async fn rejects_two_authorization_headers() {
 async fn rejects_a_token_in_both_header_and_query() {
     let (issuer, app) = oidc_app().await;
     let token = issuer.token().sign();
-    let request = Request::get(format!("/me?access_token={token}"))
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::empty())
-        .unwrap();
-    let answer = app.send(request).await;
-    let description = "token sent by more than one method";
-    assert_refusal(
-        &answer,
-        400,
-        Some(&invalid_request(description)),
-        description,
-    );
+    // The name as any form decoder reads it: `access%5Ftoken` is `access_token` too.
+    for name in [
+        "access_token",
+        "access%5Ftoken",
+        "%61ccess_token",
+        "x=1&access%5ftoken",
+    ] {
+        let request = Request::get(format!("/me?{name}={token}"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let answer = app.send(request).await;
+        let description = "token sent by more than one method";
+        assert_refusal(
+            &answer,
+            400,
+            Some(&invalid_request(description)),
+            description,
+        );
+    }
     assert_eq!(app.runs.count(), 0);
 }
 
@@ -586,8 +594,18 @@ async fn principal_exposes_typed_claims() {
     assert_eq!(principal.issuer(), issuer.issuer_url());
     assert_eq!(principal.subject(), "alice");
     assert_eq!(principal.client_id(), Some("app-7"));
-    assert_eq!(principal.tenant_id(), Some("t-1"));
+    // A generic issuer's token: `tid` and `oid` are not its profile's claims. The tenant is not
+    // vouched for, and the user is `sub` within the issuer.
+    assert_eq!(principal.tenant_id(), None);
     assert_eq!(principal.object_id(), Some("o-1"));
+    assert_eq!(principal.user_id(), "alice");
+    assert_eq!(
+        principal.identity(),
+        warden::Identity {
+            namespace: &issuer.issuer_url(),
+            user_id: "alice"
+        }
+    );
     assert_eq!(
         principal.scopes().collect::<Vec<_>>(),
         ["Orders.Read", "Orders.Write"]

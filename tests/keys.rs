@@ -425,6 +425,45 @@ async fn refuses_a_client_off_the_allow_list_with_403() {
         description,
     )
     .await;
+    // Every client claim the token carries must be allowed: a second one naming another client
+    // is not ignored.
+    for (claim, value) in [("appid", "rogue-app"), ("client_id", "rogue-app")] {
+        let token = issuer
+            .token()
+            .client("trusted-app")
+            .claim(claim, value)
+            .sign();
+        app.assert_refused(&token, 403, &challenge, description)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn an_entra_caller_is_its_tenant_and_oid_whatever_its_sub() {
+    let issuer = entra_issuer().await;
+    let validator = warden::Validator::builder()
+        .entra(entra(&issuer).tenant(TENANT).build().unwrap())
+        .build()
+        .unwrap();
+    // alice's `sub` (pairwise per application) happens to equal bob's `oid`.
+    let alice = issuer
+        .token()
+        .subject("bob-oid")
+        .object_id("alice-oid")
+        .sign();
+    let bob = issuer.token().subject("x").object_id("bob-oid").sign();
+    let alice = validator.validate(&alice).await.unwrap();
+    let bob = validator.validate(&bob).await.unwrap();
+    assert_eq!(alice.user_id(), "alice-oid");
+    assert_ne!(alice.identity(), bob.identity());
+    assert_eq!(alice.identity().namespace, TENANT);
+    assert_eq!(alice.tenant_id(), Some(TENANT));
+    // A token without `oid` is not an Entra access token.
+    let no_oid = issuer.token().without_claim("oid").sign();
+    assert_eq!(
+        validator.validate(&no_oid).await.unwrap_err(),
+        Error::MissingClaim { claim: "oid" }
+    );
 }
 
 #[tokio::test]

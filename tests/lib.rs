@@ -162,17 +162,20 @@ pub fn invalid_request(description: &str) -> String {
     format!(r#"Bearer realm="api", error="invalid_request", error_description="{description}""#)
 }
 
+/// An issuer builder for the fake issuer's URL and audience, keys still to be set.
+pub fn issuer_of(issuer: &FakeIssuer) -> IssuerBuilder {
+    Issuer::builder(issuer.issuer_url()).audience(issuer.audience())
+}
+
 /// An issuer builder trusting the fake issuer's current keys, audience and URL.
 pub fn trust(issuer: &FakeIssuer) -> IssuerBuilder {
-    Issuer::builder(issuer.issuer_url())
-        .audience(issuer.audience())
-        .jwks(issuer.jwks_json())
+    issuer_of(issuer).jwks(issuer.jwks_json())
 }
 
 /// A validator trusting the fake issuer's URL and audience, with keys from `keys`.
 pub fn validator_with_keys(issuer: &FakeIssuer, keys: impl KeySource) -> Validator {
     Validator::builder()
-        .issuer(trust(issuer).keys(keys).build().expect("issuer"))
+        .issuer(issuer_of(issuer).keys(keys).build().expect("issuer"))
         .build()
         .expect("validator")
 }

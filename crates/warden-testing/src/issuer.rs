@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Form, Path, State};
@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 use warden::Algorithm;
 
 use crate::keys::{KeyError, SigningKey};
+pub use crate::state::{Endpoint, Fault};
+use crate::state::{KeyRing, Mode, RingKey, Shared, b64_bytes, lock};
 use crate::token::TokenBuilder;
 
 /// The tenant id an Entra-mode issuer uses unless told otherwise.
@@ -27,57 +29,6 @@ pub const DEFAULT_TENANT: &str = "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c";
 pub const DEFAULT_AUDIENCE: &str = "api://warden-demo";
 /// The kid of the key an issuer starts with.
 pub const FIRST_KID: &str = "key-1";
-
-/// Which authority the fake imitates.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Mode {
-    Oidc,
-    Entra { tenant: String },
-}
-
-/// An endpoint of the fake issuer, for faults and counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Endpoint {
-    /// The OpenID Connect discovery document(s).
-    Discovery,
-    /// The JWKS document(s).
-    Jwks,
-    /// The token endpoint.
-    Token,
-}
-
-impl Endpoint {
-    fn index(self) -> usize {
-        match self {
-            Endpoint::Discovery => 0,
-            Endpoint::Jwks => 1,
-            Endpoint::Token => 2,
-        }
-    }
-}
-
-/// A failure the fake issuer can be told to answer with.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Fault {
-    /// Answer with this HTTP status and a short text body.
-    Status(u16),
-    /// Answer 200 with a body that is not JSON.
-    Garbage,
-    /// Answer 200 with an HTML page, as a captive portal or a misrouted proxy would.
-    Html,
-    /// Answer a JWKS with no keys (`{"keys":[]}`), or a discovery document without `jwks_uri`.
-    EmptyKeySet,
-    /// Answer a discovery document whose `issuer` is another URL.
-    WrongIssuer,
-    /// Wait this long, then answer normally.
-    Delay(Duration),
-    /// Never answer.
-    Hang,
-    /// Answer the normal document padded to at least this many bytes.
-    Oversized(usize),
-}
 
 /// Configures and starts a [`FakeIssuer`]; see [`FakeIssuer::builder`].
 #[must_use]
@@ -325,7 +276,7 @@ impl FakeIssuer {
     ///
     /// # Errors
     ///
-    /// [`KeyError::UnsupportedAlgorithm`] for HMAC.
+    /// [`KeyError::Crypto`] if the key cannot be generated.
     pub fn add_key(&self, algorithm: Algorithm) -> Result<String, KeyError> {
         let mut ring = self.state.ring();
         let kid = format!("key-{}", ring.keys.len() + 1);
@@ -413,77 +364,6 @@ impl FakeIssuer {
     /// Sets (or removes) the JWKS `Cache-Control: max-age`.
     pub fn set_jwks_max_age(&self, secs: Option<u64>) {
         *lock(&self.state.jwks_max_age) = secs;
-    }
-}
-
-struct RingKey {
-    key: Arc<SigningKey>,
-    published: bool,
-}
-
-struct KeyRing {
-    keys: Vec<RingKey>,
-    signing: String,
-}
-
-pub(crate) struct Shared {
-    pub(crate) mode: Mode,
-    pub(crate) base: String,
-    pub(crate) audience: String,
-    ring: Mutex<KeyRing>,
-    faults: Mutex<HashMap<Endpoint, Fault>>,
-    hits: [AtomicU64; 3],
-    jwks_max_age: Mutex<Option<u64>>,
-}
-
-fn b64_bytes(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Locks a mutex, recovering the data if a panicking test poisoned it.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Shared {
-    /// The key with this kid (any, published or not), or the signing key.
-    pub(crate) fn key(&self, kid: Option<&str>) -> Result<Arc<SigningKey>, KeyError> {
-        let ring = self.ring();
-        let kid = kid.unwrap_or(&ring.signing);
-        ring.keys
-            .iter()
-            .find(|k| k.key.kid() == kid)
-            .map(|k| k.key.clone())
-            .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
-    }
-
-    fn ring(&self) -> MutexGuard<'_, KeyRing> {
-        lock(&self.ring)
-    }
-
-    fn faults(&self) -> MutexGuard<'_, HashMap<Endpoint, Fault>> {
-        lock(&self.faults)
-    }
-
-    /// The published keys; in Entra mode each carries the templated `issuer` member.
-    fn jwks(&self, issuer_member: Option<&str>) -> Value {
-        let ring = self.ring();
-        let keys: Vec<Value> = ring
-            .keys
-            .iter()
-            .filter(|k| k.published)
-            .map(|k| {
-                let mut jwk = k.key.public_jwk();
-                if let Some(issuer) = issuer_member {
-                    jwk["issuer"] = json!(issuer);
-                }
-                jwk
-            })
-            .collect();
-        json!({ "keys": keys })
     }
 }
 

@@ -61,6 +61,7 @@
 
 mod issuer;
 mod keys;
+mod state;
 mod token;
 
 pub use issuer::{

@@ -8,8 +8,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Map, Value, json};
 use warden::Algorithm;
 
-use crate::issuer::{Mode, Shared};
 use crate::keys::{KeyError, SigningKey, random_id};
+use crate::state::{Mode, Shared};
 
 /// The subject of user tokens unless told otherwise.
 pub const DEFAULT_SUBJECT: &str = "user-1";
@@ -361,9 +361,9 @@ impl<'a> TokenBuilder<'a> {
         }
     }
 
-    fn header_for(&self, key: &SigningKey, algorithm: Algorithm) -> Map<String, Value> {
+    fn header_for(&self, key: &SigningKey, alg: &str) -> Map<String, Value> {
         let mut header = Map::new();
-        header.insert("alg".into(), json!(format!("{algorithm:?}")));
+        header.insert("alg".into(), json!(alg));
         let typ = match self.state.mode {
             Mode::Oidc => "at+jwt",
             Mode::Entra { .. } => "JWT",
@@ -387,7 +387,7 @@ impl<'a> TokenBuilder<'a> {
     pub fn try_sign(self) -> Result<String, KeyError> {
         let key = self.state.key(self.kid.as_deref())?;
         let algorithm = self.algorithm.unwrap_or(key.algorithm());
-        let header = self.header_for(&key, algorithm);
+        let header = self.header_for(&key, algorithm.as_str());
         let signing_input = signing_input(&header, &self.claims());
         let signature = key.sign(algorithm, signing_input.as_bytes())?;
         Ok(format!(
@@ -412,7 +412,7 @@ impl<'a> TokenBuilder<'a> {
         self.header.insert("alg".into(), json!(alg_text));
         let key = self.state.key(self.kid.as_deref());
         let header = match &key {
-            Ok(key) => self.header_for(key, key.algorithm()),
+            Ok(key) => self.header_for(key, key.algorithm().as_str()),
             Err(_) => self.header.clone(),
         };
         format!("{}.", signing_input(&header, &self.claims()))
@@ -440,7 +440,7 @@ impl<'a> TokenBuilder<'a> {
             KeyEncoding::RawPublicKey => raw_public_key(&key),
         };
         self.header.insert("alg".into(), json!("HS256"));
-        let header = self.header_for(&key, Algorithm::HS256);
+        let header = self.header_for(&key, "HS256");
         let input = signing_input(&header, &self.claims());
         let tag = hmac::sign(
             &hmac::Key::new(hmac::HMAC_SHA256, &secret),
@@ -540,7 +540,7 @@ impl<'a> TokenBuilder<'a> {
     /// If the key cannot sign with its own algorithm.
     pub fn sign_with(self, key: &SigningKey) -> String {
         let algorithm = self.algorithm.unwrap_or(key.algorithm());
-        let header = self.header_for(key, algorithm);
+        let header = self.header_for(key, algorithm.as_str());
         let input = signing_input(&header, &self.claims());
         let signature = key
             .sign(algorithm, input.as_bytes())

@@ -63,12 +63,10 @@
 //! Requirements read the [`Principal`] from the request and never take it out, so any number of
 //! them can stand on one handler.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
 
 use axum_core::extract::FromRequestParts;
 use bytes::Bytes;
@@ -78,11 +76,13 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::cae;
+use crate::context::WardenContext;
 use crate::error::{ClaimsChallenge, Error, Forbidden, StepUp};
 use crate::extract::AuthRejection;
+use crate::identity::Caller;
 use crate::keys::BoxFuture;
-use crate::layer::{ResponseFuture, WardenContext};
-use crate::principal::{Caller, Principal};
+pub use crate::membership::{GroupLookupFailed, GroupResolver};
+use crate::principal::Principal;
 
 /// How a set of names is matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -670,7 +670,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+    type Future = BoxFuture<Result<Response<ResBody>, S::Error>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -680,7 +680,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let requirement = self.requirement.clone();
-        ResponseFuture::validating(Box::pin(async move {
+        Box::pin(async move {
             let extensions = req.extensions();
             let Some(context) = extensions.get::<WardenContext>() else {
                 tracing::error!(
@@ -700,88 +700,6 @@ where
                 Ok(()) => inner.call(req).await,
                 Err(error) => Ok(context.respond(&error).map(ResBody::from)),
             }
-        }))
-    }
-}
-
-/// Looks up a user's groups when the token carries an overage marker instead of the list (for
-/// example by asking Microsoft Graph `/users/{oid}/transitiveMemberOf`). Results are cached.
-pub trait GroupResolver: Send + Sync + 'static {
-    /// The group object ids of the caller.
-    fn groups(&self, principal: &Principal) -> BoxFuture<Result<Vec<String>, GroupLookupFailed>>;
-}
-
-/// A [`GroupResolver`] could not answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct GroupLookupFailed;
-
-impl fmt::Display for GroupLookupFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("group lookup failed")
-    }
-}
-
-impl std::error::Error for GroupLookupFailed {}
-
-/// When a caller's groups were resolved, and what they were.
-type CachedEntry = (Instant, Arc<Vec<String>>);
-
-/// A resolver with a cache keyed by the issuer and the caller's [`Principal::identity`].
-pub(crate) struct CachedGroups {
-    resolver: Arc<dyn GroupResolver>,
-    ttl: Duration,
-    max_entries: usize,
-    cache: Mutex<HashMap<String, CachedEntry>>,
-}
-
-impl CachedGroups {
-    pub(crate) fn new(resolver: Arc<dyn GroupResolver>, ttl: Duration, max_entries: usize) -> Self {
-        CachedGroups {
-            resolver,
-            ttl,
-            max_entries,
-            cache: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn key(p: &Principal) -> String {
-        // The issuer too: a v1 and a v2 token of one Entra user may come with different groups
-        // configurations, and a generic issuer's namespace is the issuer already.
-        let identity = p.identity();
-        format!(
-            "{}\u{0}{}\u{0}{}",
-            p.issuer(),
-            identity.namespace,
-            identity.user_id
-        )
-    }
-
-    pub(crate) async fn resolve(&self, p: &Principal) -> Result<Arc<Vec<String>>, Error> {
-        let key = Self::key(p);
-        let now = Instant::now();
-        if let Ok(cache) = self.cache.lock()
-            && let Some((at, groups)) = cache.get(&key)
-            && now.duration_since(*at) < self.ttl
-        {
-            return Ok(groups.clone());
-        }
-        // The lock is released before the lookup: no I/O under a lock.
-        let groups = match self.resolver.groups(p).await {
-            Ok(groups) => Arc::new(groups),
-            Err(GroupLookupFailed) => {
-                tracing::warn!("group resolver failed; refusing the group requirement");
-                return Err(Error::GroupsUnavailable);
-            }
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= self.max_entries {
-                cache.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
-                if cache.len() >= self.max_entries {
-                    cache.clear();
-                }
-            }
-            cache.insert(key, (now, groups.clone()));
-        }
-        Ok(groups)
+        })
     }
 }

@@ -130,10 +130,9 @@ impl TokenCache {
 
 #[cfg(test)]
 mod tests {
-    use jsonwebtoken::Algorithm;
+    use crate::algorithm::Algorithm;
 
     use super::*;
-    use crate::issuer::Profile;
     use crate::keys::{KeyMaterial, KeyType};
 
     fn key() -> Arc<VerifyingKey> {
@@ -152,7 +151,7 @@ mod tests {
 
     fn principal(exp: f64) -> Principal {
         let claims = format!(r#"{{"sub":"alice","exp":{exp}}}"#);
-        Principal::from_verified(claims.into_bytes(), exp, Profile::Rfc9068).unwrap()
+        Principal::from_verified(claims.into_bytes(), exp, &crate::identity::OAUTH).unwrap()
     }
 
     #[test]

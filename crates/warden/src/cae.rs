@@ -126,10 +126,11 @@ impl Revocation {
         Self::new(Target::Client, client_id)
     }
 
-    /// Applies to one tenant's tokens only.
+    /// Applies to one Microsoft Entra tenant's tokens only (its id, compared in lower case as
+    /// Entra writes it; tokens of other profiles have no tenant).
     #[must_use]
     pub fn in_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.scope = Scope::Tenant(tenant.into());
+        self.scope = Scope::Tenant(tenant.into().to_ascii_lowercase());
         self
     }
 
@@ -296,7 +297,7 @@ impl RevocationStore for InMemoryRevocations {
 /// rules it finds [`Revocation::revokes`]; so a rule catches every token of its user, session,
 /// token or client, and no extra claim in a token can steer it away from one.
 pub fn revocable_values(principal: &Principal) -> impl Iterator<Item = (Target, &str)> {
-    let ids = principal.revocable_ids();
+    let ids = principal.identifier_claims();
     let users = ids.users.into_iter().map(|v| (Target::User, v));
     let session = std::iter::once((Target::Session, ids.session));
     let tokens = ids.tokens.into_iter().map(|v| (Target::Token, v));

@@ -7,7 +7,7 @@
 //! | `WARDEN_LEEWAY_SECS` | `leeway_secs` | 60 |
 //! | `WARDEN_REALM` | `realm` | `api` |
 //! | `WARDEN_MAX_TOKEN_BYTES` | `max_token_bytes` | 16384 |
-//! | `WARDEN_PROFILE` | `profile`: `rfc9068`, `jwt_access_token` or `entra` | `rfc9068` |
+//! | `WARDEN_PROFILE` | `profile`: `rfc9068` or `jwt_access_token` (Entra issuers come from `WARDEN_ENTRA_TENANTS`) | `rfc9068` |
 //! | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256` | all asymmetric |
 //! | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document to use as the issuers' keys instead of discovery | none |
 //! | `WARDEN_JWKS_COOLDOWN_SECS` | `jwks_cooldown_secs`: least time between unknown-`kid` refreshes | 60 |
@@ -39,7 +39,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::algorithm::Algorithm;
 use serde::Deserialize;
 
 use crate::entra::Entra;
@@ -139,7 +139,12 @@ impl WardenConfig {
                     config.profile = Some(match value {
                         "rfc9068" => Profile::Rfc9068,
                         "jwt_access_token" => Profile::JwtAccessToken,
-                        "entra" => Profile::Entra,
+                        "entra" => {
+                            return Err(ConfigError::invalid(
+                                key,
+                                "Entra issuers are configured with WARDEN_ENTRA_TENANTS, which binds them to their tenants",
+                            ));
+                        }
                         _ => {
                             return Err(ConfigError::invalid(
                                 key,
@@ -345,7 +350,7 @@ mod tests {
             ("WARDEN_LEEWAY_SECS", "30"),
             ("WARDEN_REALM", "orders"),
             ("WARDEN_MAX_TOKEN_BYTES", "8192"),
-            ("WARDEN_PROFILE", "entra"),
+            ("WARDEN_PROFILE", "jwt_access_token"),
             ("WARDEN_ALGORITHMS", "RS256,ES256"),
             ("WARDEN_ALLOW_ANONYMOUS", "true"),
             ("WARDEN_JWKS_COOLDOWN_SECS", "30"),
@@ -363,7 +368,7 @@ mod tests {
         assert_eq!(config.leeway_secs, Some(30));
         assert_eq!(config.realm.as_deref(), Some("orders"));
         assert_eq!(config.max_token_bytes, Some(8192));
-        assert_eq!(config.profile, Some(Profile::Entra));
+        assert_eq!(config.profile, Some(Profile::JwtAccessToken));
         assert_eq!(
             config.algorithms,
             Some(vec![Algorithm::RS256, Algorithm::ES256])
@@ -414,7 +419,9 @@ mod tests {
         let base = [("WARDEN_ISSUER", "https://a"), ("WARDEN_AUDIENCE", "x")];
         for (var, value) in [
             ("WARDEN_PROFILE", "okta"),
+            ("WARDEN_PROFILE", "entra"),
             ("WARDEN_ALGORITHMS", "RS256,none"),
+            ("WARDEN_ALGORITHMS", "HS256"),
             ("WARDEN_ALLOW_ANONYMOUS", "yes"),
             ("WARDEN_MAX_TOKEN_BYTES", "-1"),
         ] {

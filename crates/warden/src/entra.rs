@@ -34,11 +34,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::Algorithm;
+use crate::algorithm::Algorithm;
 
 use crate::error::ConfigError;
-use crate::issuer::{Issuer, IssuerBuilder, Profile, check_issuer_url};
+use crate::error::Error;
+use crate::identity::{Caller, Claim, IdentityRules};
+use crate::issuer::{Issuer, IssuerBuilder, Policy, Profile, typ_is};
+use crate::json::Members;
 use crate::keys::{DEFAULT_COOLDOWN, JwksCache, KeySource};
+use crate::url::check_issuer_url;
 
 /// The public cloud's authority.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -68,11 +72,11 @@ impl TokenVersion {
 
 /// What binds an Entra issuer to its tenant and version.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct EntraBinding {
-    pub(crate) tenant: String,
-    pub(crate) version: TokenVersion,
+struct EntraBinding {
+    tenant: String,
+    version: TokenVersion,
     /// `{authority}/{tenant}/v2.0`: the issuer the tenant's keys name, for v1 tokens too.
-    pub(crate) v2_issuer: String,
+    v2_issuer: String,
 }
 
 impl EntraBinding {
@@ -87,9 +91,86 @@ impl EntraBinding {
     /// Whether a key whose JWK `issuer` member is `template` belongs to this tenant (RFC 8725
     /// §3.8): the member, with `{tenantid}` replaced by the tenant, must equal the token's issuer
     /// or the tenant's v2 issuer (Entra's keys name the v2 issuer, also for v1 tokens), exactly.
-    pub(crate) fn owns_key(&self, template: &str, token_issuer: &str) -> bool {
+    fn owns_key(&self, template: &str, token_issuer: &str) -> bool {
         let resolved = template.replace("{tenantid}", &self.tenant);
         resolved == token_issuer || resolved == self.v2_issuer
+    }
+}
+
+/// Microsoft Entra's rules for its access tokens, all of them: the validator and the principal
+/// know no provider.
+#[derive(Debug)]
+pub(crate) struct EntraPolicy {
+    binding: EntraBinding,
+}
+
+/// `oid`, not `sub` (pairwise per application), is the user; user ids are unique within a
+/// tenant; the client is `azp` (v2) or `appid` (v1); the token id is `uti`.
+static ENTRA_IDENTITY: IdentityRules = IdentityRules {
+    user: Claim::Oid,
+    namespace: Claim::Tid,
+    clients: [Claim::Azp, Claim::Appid],
+    token_id: Claim::Uti,
+    tenant: Some(Claim::Tid),
+    hasgroups: true,
+    caller: entra_caller,
+};
+
+/// `idtyp` (an optional claim) says `app` or `user`; without it, a token without `scp` is an
+/// application's (Microsoft's documented rule).
+fn entra_caller(claims: &crate::identity::CallerClaims<'_>) -> Caller {
+    match claims.idtyp {
+        Some("app") => Caller::App,
+        Some("user") => Caller::User,
+        _ if claims.has_scp => Caller::User,
+        _ => Caller::App,
+    }
+}
+
+impl Policy for EntraPolicy {
+    fn profile(&self) -> Profile {
+        Profile::Entra
+    }
+
+    /// Entra sends `JWT` (never `at+jwt`, which is accepted all the same).
+    fn accepts_typ(&self, typ: Option<&str>) -> bool {
+        typ_is(typ, &["at+jwt", "jwt"])
+    }
+
+    fn required_claims(&self) -> &'static [&'static str] {
+        &["iss", "aud", "exp", "sub", "tid", "oid", "iat", "uti"]
+    }
+
+    /// An ID token shares the keys, the issuer and (for the API's own app registration) the
+    /// audience: it has no client claim and may carry a nonce. The token's `tid` must be its
+    /// issuer's tenant, and `ver` its issuer's version.
+    fn check_claims(&self, claims: &Members<'_>) -> Result<(), Error> {
+        if !claims.is_string("azp") && !claims.is_string("appid") {
+            return Err(Error::MissingClaim { claim: "azp" });
+        }
+        if claims.contains("nonce") {
+            return Err(Error::WrongTokenKind);
+        }
+        match claims.string("tid") {
+            Some(Some(tid)) if *tid == self.binding.tenant => {}
+            Some(Some(_)) => return Err(Error::WrongTenant),
+            _ => return Err(Error::InvalidClaim { claim: "tid" }),
+        }
+        match claims.string("ver") {
+            Some(Some(ver)) if ver == self.binding.version.as_str() => Ok(()),
+            None => Err(Error::MissingClaim { claim: "ver" }),
+            Some(_) => Err(Error::WrongType),
+        }
+    }
+
+    /// Entra publishes one key set for every tenant, each key with a templated `issuer`: a key
+    /// with one must belong to the token's tenant.
+    fn owns_key(&self, key_issuer: Option<&str>, token_issuer: &str) -> bool {
+        key_issuer.is_none_or(|template| self.binding.owns_key(template, token_issuer))
+    }
+
+    fn identity(&self) -> &'static IdentityRules {
+        &ENTRA_IDENTITY
     }
 }
 
@@ -389,9 +470,8 @@ fn issuer(
     let mut builder: IssuerBuilder = Issuer::builder(iss)
         .audiences(audiences.iter().cloned())
         .algorithms(algorithms.iter().copied())
-        .profile(Profile::Entra)
-        .shared_keys(keys)
-        .entra_binding(binding);
+        .keys(keys)
+        .policy(Arc::new(EntraPolicy { binding }));
     if let Some(clients) = allowed_clients {
         builder = builder.allowed_clients(clients.iter().cloned());
     }

@@ -151,7 +151,7 @@ pub enum Malformed {
     HeaderParameter,
     /// A header or claim value, read or not by warden, is not what a JSON reader can decode: an
     /// escape naming no character (a lone surrogate such as `"\ud800"`), a number beyond a
-    /// double's range, or nesting deeper than 128 levels. Refused so that no reader of the claims
+    /// double's range, or nesting deeper than serde_json reads (127 levels). Refused so that no reader of the claims
     /// (an application's own type, [`Principal::claims`](crate::Principal::claims)) can see
     /// something other than what the checks saw.
     InvalidValue,

@@ -17,8 +17,8 @@ use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::context::WardenContext;
 use crate::error::Error;
-use crate::layer::WardenContext;
 use crate::principal::Principal;
 
 /// Why an extractor refused a request.

@@ -6,8 +6,9 @@ use std::sync::OnceLock;
 
 use http::{HeaderMap, HeaderValue, Uri, header};
 
+use crate::algorithm::DEFAULT_ALGORITHMS;
 use crate::challenge::{Challenge, ErrorCode, Realm};
-use crate::issuer::{DEFAULT_ALGORITHMS, Issuer};
+use crate::issuer::Issuer;
 use crate::keys::{KeySet, fuzz_discovery};
 use crate::validator::{Step, Validator};
 

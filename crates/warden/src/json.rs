@@ -309,9 +309,15 @@ impl<'de> Visitor<'de> for Check<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(mut self, mut access: A) -> Result<(), A::Error> {
+        // An entered object counts even when empty, as an array does: a reader refuses an empty
+        // container at the limit too.
+        let check = self.nested()?;
         let mut names: Vec<Cow<'de, str>> = Vec::new();
         while let Some(Key(name)) = access.next_key::<Key<'de>>()? {
-            access.next_value_seed(self.nested()?)?;
+            access.next_value_seed(Check {
+                duplicate: &mut *check.duplicate,
+                depth: check.depth,
+            })?;
             if names.iter().any(|other| same_name(other, &name)) {
                 *self.duplicate = true;
                 return Err(de::Error::custom("duplicate member"));
@@ -456,6 +462,20 @@ mod member_tests {
                 reader,
                 "objects, depth {depth}"
             );
+            // An empty container innermost, where nothing inside it is read.
+            for innermost in ["{}", "[]"] {
+                let deep = format!(
+                    r#"{{"d":{}{innermost}{}}}"#,
+                    "[".repeat(depth),
+                    "]".repeat(depth)
+                );
+                let reader = serde_json::from_str::<Map<String, Value>>(&deep).is_ok();
+                assert_eq!(
+                    parse_members(&deep).is_ok(),
+                    reader,
+                    "{innermost}, depth {depth}"
+                );
+            }
         }
         // What a reader decodes is accepted: a surrogate pair, escaped solidus, big integers.
         let good = parse_members(

@@ -68,60 +68,16 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
 
-use crate::authz::{CachedGroups, GroupResolver};
 use crate::bearer;
 use crate::challenge::{Challenge, Realm};
+pub use crate::context::RejectionResponder;
+use crate::context::{Shared, WardenContext};
 use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::keys::BoxFuture;
+use crate::membership::{CachedGroups, GroupResolver};
 use crate::principal::Principal;
 use crate::validator::{Step, Validator, ValidatorBuilder};
-
-/// A function that writes the body of a refusal. See [`WardenBuilder::on_rejection`].
-pub type RejectionResponder = dyn Fn(&Error, &Challenge) -> Response<Bytes> + Send + Sync;
-
-/// What the layer leaves in every request's extensions, for the extractors: proof that the layer
-/// ran, and how to answer in its name.
-#[derive(Clone)]
-pub(crate) struct WardenContext {
-    shared: Arc<Shared>,
-}
-
-impl WardenContext {
-    pub(crate) fn respond(&self, error: &Error) -> Response<Bytes> {
-        self.shared.respond(error)
-    }
-
-    pub(crate) fn validator(&self) -> &Validator {
-        &self.shared.validator
-    }
-
-    pub(crate) fn group_resolver(&self) -> Option<&CachedGroups> {
-        self.shared.groups.as_ref()
-    }
-}
-
-struct Shared {
-    validator: Validator,
-    realm: Realm,
-    allow_anonymous: bool,
-    responder: Option<Arc<RejectionResponder>>,
-    groups: Option<CachedGroups>,
-}
-
-impl Shared {
-    fn respond(&self, error: &Error) -> Response<Bytes> {
-        let challenge = Challenge::from(error);
-        match &self.responder {
-            Some(responder) => {
-                let mut response = responder(error, &challenge);
-                challenge.apply_headers(&mut response, &self.realm);
-                response
-            }
-            None => challenge.to_response(&self.realm),
-        }
-    }
-}
 
 /// Layer that applies [`Warden`]: bearer token authentication. See the [module docs](self).
 #[derive(Clone)]
@@ -273,7 +229,7 @@ impl WardenBuilder {
     }
 
     /// Resolves group membership when Entra replaced the `groups` claim with an overage marker.
-    /// Answers are cached for `ttl` per (issuer, tenant, object id), at most 10,000 callers.
+    /// Answers are cached for `ttl` per issuer and [`Principal::identity`], at most 10,000 callers.
     /// Without a resolver, a group requirement on an overage token is refused.
     pub fn group_resolver(mut self, resolver: impl GroupResolver, ttl: Duration) -> Self {
         self.groups = Some(CachedGroups::new(Arc::new(resolver), ttl, 10_000));
@@ -368,9 +324,8 @@ where
             Err(error) => Step::Done(Err(error)),
             Ok(None) if shared.allow_anonymous => {
                 span.record("outcome", "anonymous");
-                req.extensions_mut().insert(WardenContext {
-                    shared: shared.clone(),
-                });
+                req.extensions_mut()
+                    .insert(WardenContext::new(shared.clone()));
                 return ResponseFuture::inner(self.inner.call(req));
             }
             Ok(None) => Step::Done(Err(Error::MissingToken)),
@@ -421,9 +376,7 @@ fn admit<B>(
     }
     let extensions = req.extensions_mut();
     extensions.insert(principal);
-    extensions.insert(WardenContext {
-        shared: shared.clone(),
-    });
+    extensions.insert(WardenContext::new(shared.clone()));
 }
 
 fn refuse<B: From<Bytes>>(span: &tracing::Span, shared: &Shared, error: &Error) -> Response<B> {

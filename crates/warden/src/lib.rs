@@ -52,25 +52,31 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub, clippy::await_holding_lock)]
 
+mod algorithm;
 pub mod authz;
 pub mod bearer;
 mod cache;
 pub mod cae;
 pub mod challenge;
 pub mod config;
+mod context;
 pub mod entra;
 mod error;
 pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+mod identity;
 pub mod issuer;
 mod json;
 pub mod keys;
 pub mod layer;
+mod membership;
 mod principal;
 pub mod token;
+mod url;
 mod validator;
 
+pub use algorithm::{Algorithm, UnsupportedAlgorithm};
 pub use cache::DEFAULT_TOKEN_CACHE_CAPACITY;
 pub use challenge::{Challenge, ErrorCode, Realm};
 pub use config::WardenConfig;
@@ -78,10 +84,10 @@ pub use error::{
     Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, StepUp,
 };
 pub use extract::{AuthRejection, Claims};
+pub use identity::Caller;
 pub use issuer::{Issuer, IssuerBuilder, Profile};
-pub use jsonwebtoken::Algorithm;
 pub use layer::{Warden, WardenBuilder, WardenLayer};
-pub use principal::{Caller, Identity, Names, Principal};
+pub use principal::{Identity, Names, Principal};
 pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

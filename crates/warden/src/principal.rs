@@ -10,17 +10,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-use crate::issuer::Profile;
-
-/// Who is calling: a user through a client application (delegated), or an application as itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Caller {
-    /// A user signed in to a client application: delegated scopes apply.
-    User,
-    /// An application acting as itself (client credentials): app roles apply.
-    App,
-}
+use crate::identity::{Caller, CallerClaims, Claim, IdentityRules};
 
 /// Who a caller is, as a key for what they own: see [`Principal::identity`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,8 +21,9 @@ pub struct Identity<'a> {
     pub user_id: &'a str,
 }
 
-/// Every identifier of a token that a revocation rule can name, whatever the profile.
-pub(crate) struct RevocableIds<'a> {
+/// Every identifier claim of a token, whatever the profile: what a revocation rule can name, and
+/// what a client allow-list must admit.
+pub(crate) struct IdentifierClaims<'a> {
     /// `sub` and `oid`.
     pub(crate) users: [Option<&'a str>; 2],
     /// `sid`.
@@ -99,13 +90,28 @@ struct Inner {
     issued_at: Option<f64>,
     auth_time: Option<f64>,
     caller: Caller,
-    profile: Profile,
+    rules: &'static IdentityRules,
     cae_capable: bool,
     group_overage: bool,
     claims: OnceLock<Map<String, Value>>,
 }
 
 impl Inner {
+    /// The span of an identifier claim.
+    fn claim(&self, claim: Claim) -> Span {
+        match claim {
+            Claim::Iss => self.issuer,
+            Claim::Sub => self.subject,
+            Claim::Tid => self.tenant,
+            Claim::Oid => self.object_id,
+            Claim::ClientId => self.client_id,
+            Claim::Azp => self.azp,
+            Claim::Appid => self.appid,
+            Claim::Jti => self.jti,
+            Claim::Uti => self.uti,
+        }
+    }
+
     fn text(&self, span: Span) -> Option<&str> {
         if span == Span::NONE {
             return None;
@@ -314,7 +320,7 @@ impl Principal {
     pub(crate) fn from_verified(
         payload: Vec<u8>,
         expires_at: f64,
-        profile: Profile,
+        rules: &'static IdentityRules,
     ) -> Result<Self, Error> {
         let json = String::from_utf8(payload)
             .map_err(|_| Error::InvalidClaim { claim: "claims" })?
@@ -341,7 +347,20 @@ impl Principal {
         };
         let acrs: Vec<Span> = acrs_list.iter().map(|a| spans.span(a)).collect();
 
-        let caller = caller_kind(&read, profile, !scp.is_empty() || read.scp.is_some());
+        let client = |claim| match claim {
+            Claim::ClientId => read.client_id.as_ref(),
+            Claim::Azp => read.azp.as_ref(),
+            Claim::Appid => read.appid.as_ref(),
+            _ => None,
+        };
+        let caller = (rules.caller)(&CallerClaims {
+            idtyp: read.idtyp.as_ref().map(|s| &*s.0),
+            has_scp: read.scp.is_some(),
+            sub: read.sub.as_ref().map(|s| &*s.0),
+            client: client(rules.clients[0])
+                .or_else(|| client(rules.clients[1]))
+                .map(|s| &*s.0),
+        });
         let is_cp1 = |v: &Value| v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("cp1"));
         let cae_capable = match read.xms_cc.as_ref().map(|l| &l.0) {
             Some(Value::Array(values)) => values.iter().any(is_cp1),
@@ -352,7 +371,7 @@ impl Principal {
             .claim_names
             .as_ref()
             .is_some_and(|names| names.0.get("groups").is_some())
-            || matches!(read.hasgroups, Some(Lenient(Value::Bool(true))));
+            || (rules.hasgroups && matches!(read.hasgroups, Some(Lenient(Value::Bool(true)))));
 
         let issuer = spans.optional(&read.iss);
         let subject = spans.optional(&read.sub);
@@ -402,7 +421,7 @@ impl Principal {
                 issued_at,
                 auth_time,
                 caller,
-                profile,
+                rules,
                 cae_capable,
                 group_overage,
                 claims: OnceLock::new(),
@@ -431,12 +450,17 @@ impl Principal {
         self.text(self.inner.subject).unwrap_or_default()
     }
 
-    /// The tenant (`tid`), for Microsoft Entra tokens.
+    /// The tenant (`tid`) of a Microsoft Entra token, checked against its issuer's tenant.
+    /// `None` for every other profile, whatever `tid` claim the token carries: a claim the
+    /// profile does not name is not vouched for.
     pub fn tenant_id(&self) -> Option<&str> {
-        self.text(self.inner.tenant)
+        let claim = self.inner.rules.tenant?;
+        self.text(self.inner.claim(claim))
     }
 
-    /// The object id (`oid`): the stable id of the user or service principal in an Entra tenant.
+    /// The `oid` claim as the token carries it: in Microsoft Entra tokens, the stable id of the
+    /// user or service principal in its tenant. For identity use [`user_id`](Self::user_id) or
+    /// [`identity`](Self::identity), which follow the issuer's profile.
     pub fn object_id(&self) -> Option<&str> {
         self.text(self.inner.object_id)
     }
@@ -445,11 +469,8 @@ impl Principal {
     /// Entra (required there), `sub` for every other profile. A claim the profile does not name
     /// (an `oid` in a generic OpenID Connect token) never changes it.
     pub fn user_id(&self) -> &str {
-        let id = match self.inner.profile {
-            Profile::Entra => self.inner.object_id,
-            _ => self.inner.subject,
-        };
-        self.text(id).unwrap_or_default()
+        self.text(self.inner.claim(self.inner.rules.user))
+            .unwrap_or_default()
     }
 
     /// Who the caller is, as a key for data they own (RFC 8725 §3.8): the issuer and `sub`, or
@@ -462,12 +483,10 @@ impl Principal {
     /// # }
     /// ```
     pub fn identity(&self) -> Identity<'_> {
-        let namespace = match self.inner.profile {
-            Profile::Entra => self.tenant_id().unwrap_or_default(),
-            _ => self.issuer(),
-        };
         Identity {
-            namespace,
+            namespace: self
+                .text(self.inner.claim(self.inner.rules.namespace))
+                .unwrap_or_default(),
             user_id: self.user_id(),
         }
     }
@@ -475,27 +494,21 @@ impl Principal {
     /// The client application, by the issuer's profile: `azp` (v2), else `appid` (v1), for
     /// Microsoft Entra; `client_id` (RFC 9068), else `azp` (OpenID Connect), for every other.
     pub fn client_id(&self) -> Option<&str> {
-        let inner = &*self.inner;
-        let (first, second) = match inner.profile {
-            Profile::Entra => (inner.azp, inner.appid),
-            _ => (inner.client_id, inner.azp),
-        };
-        self.text(first).or_else(|| self.text(second))
+        let [first, second] = self.inner.rules.clients;
+        self.text(self.inner.claim(first))
+            .or_else(|| self.text(self.inner.claim(second)))
     }
 
     /// The token id, by the issuer's profile: `uti` for Microsoft Entra, `jti` for every other.
     pub fn token_id(&self) -> Option<&str> {
-        match self.inner.profile {
-            Profile::Entra => self.text(self.inner.uti),
-            _ => self.text(self.inner.jti),
-        }
+        self.text(self.inner.claim(self.inner.rules.token_id))
     }
 
     /// Every identifier a revocation rule can name, whatever the profile, so a rule catches
     /// every token of its user, session, token or client however the issuer spells it.
-    pub(crate) fn revocable_ids(&self) -> RevocableIds<'_> {
+    pub(crate) fn identifier_claims(&self) -> IdentifierClaims<'_> {
         let inner = &*self.inner;
-        RevocableIds {
+        IdentifierClaims {
             users: [self.text(inner.subject), self.text(inner.object_id)],
             session: self.text(inner.session),
             tokens: [self.text(inner.jti), self.text(inner.uti)],
@@ -664,26 +677,4 @@ fn invalid_list_claim(json: &str) -> Error {
         _ => "claims",
     };
     Error::InvalidClaim { claim }
-}
-
-/// How the caller kind is recognised, by the issuer's profile (a claim of another profile's
-/// vocabulary never changes it):
-/// - Entra: `idtyp` (Entra's optional claim) says `app` or `user`; without it, no `scp` claim
-///   means app-only (Microsoft's documented rule);
-/// - every other profile: `sub` equal to the client id means app-only (RFC 9068 §2.2: for grants
-///   without a resource owner, `sub` identifies the client).
-fn caller_kind(read: &Read<'_>, profile: Profile, has_scp: bool) -> Caller {
-    if profile == Profile::Entra {
-        return match read.idtyp.as_ref().map(|s| &*s.0) {
-            Some("app") => Caller::App,
-            Some("user") => Caller::User,
-            _ if has_scp => Caller::User,
-            _ => Caller::App,
-        };
-    }
-    let client = read.client_id.as_ref().or(read.azp.as_ref()).map(|s| &*s.0);
-    match (read.sub.as_ref().map(|s| &*s.0), client) {
-        (Some(sub), Some(client)) if sub == client => Caller::App,
-        _ => Caller::User,
-    }
 }

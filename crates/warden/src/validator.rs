@@ -41,7 +41,7 @@ use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::entra::{AnyTenant, Entra};
 use crate::error::{ClaimsChallenge, Forbidden};
 use crate::error::{ConfigError, Error};
-use crate::issuer::{Issuer, Profile};
+use crate::issuer::Issuer;
 use crate::json::Members;
 use crate::keys::{BoxFuture, KeySet, Refresh};
 use crate::principal::Principal;
@@ -225,8 +225,8 @@ impl Validator {
             Some(None) => return Err(Error::InvalidClaim { claim: "iss" }),
         };
         let issuer = self.issuer_for(&iss).ok_or(Error::UntrustedIssuer)?;
-        let profile = issuer.profile();
-        if !profile.accepts_typ(parsed.typ.as_deref()) {
+        let policy = issuer.policy();
+        if !policy.accepts_typ(parsed.typ.as_deref()) {
             return Err(Error::WrongType);
         }
         if !issuer.algorithms().contains(&parsed.alg) {
@@ -234,7 +234,7 @@ impl Validator {
         }
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
-        claims::check_required(claims, profile.required_claims())?;
+        claims::check_required(claims, policy.required_claims())?;
         claims::check_confirmation(claims)?;
         // Revocation rules live as long as the longest token plus the leeway (cae): a longer-lived
         // token could outlive the rule that revokes it. Every profile requires `iat`.
@@ -242,28 +242,7 @@ impl Validator {
         if exp - issued > self.inner.max_token_lifetime as f64 {
             return Err(Error::LifetimeTooLong);
         }
-        if profile == Profile::Entra {
-            // An Entra ID token shares the keys, the issuer and (for the API's own app
-            // registration) the audience; it has no client claim and may carry a nonce.
-            if !claims.is_string("azp") && !claims.is_string("appid") {
-                return Err(Error::MissingClaim { claim: "azp" });
-            }
-            if claims.contains("nonce") {
-                return Err(Error::WrongTokenKind);
-            }
-        }
-        if let Some(binding) = issuer.entra() {
-            match claims.string("tid") {
-                Some(Some(tid)) if *tid == binding.tenant => {}
-                Some(Some(_)) => return Err(Error::WrongTenant),
-                _ => return Err(Error::InvalidClaim { claim: "tid" }),
-            }
-            match claims.string("ver") {
-                Some(Some(ver)) if ver == binding.version.as_str() => {}
-                None => return Err(Error::MissingClaim { claim: "ver" }),
-                Some(_) => return Err(Error::WrongType),
-            }
-        }
+        policy.check_claims(claims)?;
         Ok((issuer, exp))
     }
 
@@ -300,21 +279,24 @@ impl Inner {
         if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature) {
             return Err(Error::BadSignature);
         }
-        // Entra publishes one key set for every tenant, each key with a templated `issuer`: the key
-        // must belong to the token's issuer (RFC 8725 §3.8).
-        if let Some(binding) = issuer.entra()
-            && let Some(template) = key.issuer()
-            && !binding.owns_key(template, issuer.issuer())
-        {
+        // A key set shared between issuers (Entra's, for every tenant): the key must belong to
+        // the token's issuer (RFC 8725 §3.8).
+        if !issuer.policy().owns_key(key.issuer(), issuer.issuer()) {
             return Err(Error::UntrustedIssuer);
         }
-        let principal = Principal::from_verified(parsed.payload, exp, issuer.profile())?;
-        if let Some(allowed) = issuer.allowed_clients()
-            && !principal
-                .client_id()
-                .is_some_and(|client| allowed.iter().any(|a| a == client))
-        {
-            return Err(Forbidden::ClientNotAllowed.into());
+        let principal = Principal::from_verified(parsed.payload, exp, issuer.policy().identity())?;
+        // Every client claim the token carries must be allowed (a fence, so it fails closed):
+        // a second claim naming another client is not ignored.
+        if let Some(allowed) = issuer.allowed_clients() {
+            let mut clients = principal.identifier_claims().clients.into_iter().flatten();
+            let mut any = false;
+            let all_allowed = clients.all(|client| {
+                any = true;
+                allowed.iter().any(|a| a == client)
+            });
+            if !(any && all_allowed) {
+                return Err(Forbidden::ClientNotAllowed.into());
+            }
         }
         let principal = self.check_revocation(principal)?;
         if let Some(cache) = &self.cache {
@@ -443,7 +425,7 @@ impl ValidatorBuilder {
         let authority = self
             .cae_authority
             .unwrap_or_else(|| crate::entra::DEFAULT_AUTHORITY.to_owned());
-        crate::issuer::check_issuer_url(&authority, "cae_authority")?;
+        crate::url::check_issuer_url(&authority, "cae_authority")?;
         let authorization_uri = format!(
             "{}/common/oauth2/authorize",
             authority.trim_end_matches('/')

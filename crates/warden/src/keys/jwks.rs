@@ -4,16 +4,17 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use crate::algorithm::Algorithm;
 use arc_swap::ArcSwapOption;
 use futures_util::FutureExt as _;
 use futures_util::future::Shared;
 use http::header;
-use jsonwebtoken::Algorithm;
 
 use super::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh};
+use crate::algorithm::DEFAULT_ALGORITHMS;
 use crate::error::ConfigError;
-use crate::issuer::{DEFAULT_ALGORITHMS, check_fetch_url, check_issuer_url};
 use crate::json;
+use crate::url::{check_fetch_url, check_issuer_url};
 
 /// Freshness when the JWKS response says nothing (`Cache-Control: max-age` absent): 12 hours.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(12 * 3600);

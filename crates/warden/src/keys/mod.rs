@@ -12,7 +12,7 @@
 //!
 //! JWKS parsing skips, one by one and with a `tracing` warning, keys of unknown `kty` (including
 //! `oct`), keys holding private members, `use` other than `sig`, `key_ops` without `verify`, RSA
-//! moduli under 2048 or over 8192 bits or even/`1` exponents, EC coordinates of the wrong length,
+//! moduli under 2048 or over 8192 bits or exponents that are even or below 65537, EC coordinates of the wrong length,
 //! keys aws-lc-rs refuses (an EC point off its curve, an even RSA modulus), and an `alg` outside
 //! the issuer's allow-list or not matching the key type. A JWK without `alg` is accepted (Entra
 //! publishes them). A `kid` that appears twice among the loaded keys is unusable: tokens naming
@@ -29,8 +29,8 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::algorithm::Algorithm;
 use aws_lc_rs::signature::{self as lc, ParsedPublicKey, UnparsedPublicKey};
-use jsonwebtoken::Algorithm;
 
 pub use jwk::JwksError;
 pub use jwks::{
@@ -55,6 +55,17 @@ pub trait KeySource: Send + Sync + fmt::Debug + 'static {
 
     /// Asks for a fresher key set because a token named a key the snapshot lacks.
     fn refresh(&self) -> Refresh;
+}
+
+/// A source shared between issuers (Entra's common keys serve every tenant).
+impl<K: KeySource + ?Sized> KeySource for Arc<K> {
+    fn snapshot(&self) -> Option<Arc<KeySet>> {
+        (**self).snapshot()
+    }
+
+    fn refresh(&self) -> Refresh {
+        (**self).refresh()
+    }
 }
 
 /// The answer of [`KeySource::refresh`].
@@ -183,7 +194,7 @@ impl VerifyingKey {
         // Parsed here to check it, exactly as the first verification will parse it, then
         // dropped: its C memory is spent only on first use.
         let encoded: Box<[u8]> = match (material, verification_algorithm(prepared_for)) {
-            (KeyMaterial::Rsa { n, e }, Some(Verification::Rsa(params))) => {
+            (KeyMaterial::Rsa { n, e }, Verification::Rsa(params)) => {
                 // From components aws-lc-rs only encodes the key; parsing the encoding runs
                 // its key checks (odd modulus, exponent, at most 16384 bits). The 2048–8192
                 // range the verifier accepts is enforced by `check_rsa`.
@@ -193,7 +204,7 @@ impl VerifyingKey {
                 ParsedPublicKey::new(params, spki.as_ref()).map_err(|_| KeyRejected)?;
                 spki.as_ref().into()
             }
-            (KeyMaterial::Encoded(bytes), Some(Verification::Other(algorithm))) => {
+            (KeyMaterial::Encoded(bytes), Verification::Other(algorithm)) => {
                 ParsedPublicKey::new(algorithm, bytes).map_err(|_| KeyRejected)?;
                 bytes.into()
             }
@@ -250,17 +261,13 @@ impl VerifyingKey {
     /// not allow `alg` (the caller has checked with [`allows`](Self::allows) already, to tell
     /// the two failures apart).
     ///
-    /// aws-lc-rs is called directly rather than through jsonwebtoken's crypto provider, so a
-    /// build in which feature unification enables a second jsonwebtoken backend verifies the
-    /// same way (jsonwebtoken's process default would panic).
     pub(crate) fn verify(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
         if !self.allows(alg) {
             return false;
         }
         let algorithm: &'static dyn lc::VerificationAlgorithm = match verification_algorithm(alg) {
-            Some(Verification::Rsa(params)) => params,
-            Some(Verification::Other(algorithm)) => algorithm,
-            None => return false,
+            Verification::Rsa(params) => params,
+            Verification::Other(algorithm) => algorithm,
         };
         if alg == self.prepared_for {
             // An atomic load once prepared; the first verification parses (no I/O).
@@ -280,15 +287,15 @@ impl VerifyingKey {
 }
 
 /// The aws-lc-rs verification algorithm of a JWS `alg` (RFC 7518 §3; ECDSA signatures are the
-/// fixed-width `r || s` of §3.4). HMAC never reaches here: keys are public keys only.
+/// fixed-width `r || s` of §3.4). [`Algorithm`] has no HMAC variant: keys are public keys only.
 enum Verification {
     Rsa(&'static lc::RsaParameters),
     Other(&'static dyn lc::VerificationAlgorithm),
 }
 
-fn verification_algorithm(alg: Algorithm) -> Option<Verification> {
+fn verification_algorithm(alg: Algorithm) -> Verification {
     use Algorithm::*;
-    Some(match alg {
+    match alg {
         RS256 => Verification::Rsa(&lc::RSA_PKCS1_2048_8192_SHA256),
         RS384 => Verification::Rsa(&lc::RSA_PKCS1_2048_8192_SHA384),
         RS512 => Verification::Rsa(&lc::RSA_PKCS1_2048_8192_SHA512),
@@ -298,9 +305,7 @@ fn verification_algorithm(alg: Algorithm) -> Option<Verification> {
         ES256 => Verification::Other(&lc::ECDSA_P256_SHA256_FIXED),
         ES384 => Verification::Other(&lc::ECDSA_P384_SHA384_FIXED),
         EdDSA => Verification::Other(&lc::ED25519),
-        // HMAC (and any algorithm jsonwebtoken adds later): no public key verifies it.
-        _ => return None,
-    })
+    }
 }
 
 /// The algorithm a key is prepared for: its JWK `alg`, else the first of `allowed` its type
@@ -363,11 +368,9 @@ impl KeySet {
                 *key = old.clone();
             }
         }
-        for key in &mut self.without_kid {
-            if let Some(old) = previous.without_kid.iter().find(|old| old.is_same_key(key)) {
-                *key = old.clone();
-            }
-        }
+        // Keys without `kid` are not reused: a token without `kid` is verified by the single key
+        // that fits its algorithm, and a new set may make that choice ambiguous, so its cached
+        // tokens must be judged again.
         self
     }
 
@@ -490,6 +493,23 @@ mod tests {
             "new bytes under the same kid are a new key"
         );
         assert!(new.contains_kid("added") && !new.contains_kid("gone"));
+        // Without `kid`, a key is never reused: which key fits a kid-less token may change.
+        let unnamed = |byte: u8| {
+            let x = [byte; 32];
+            let material = KeyMaterial::Encoded(&x);
+            VerifyingKey::new(
+                None,
+                KeyType::Ed25519,
+                None,
+                None,
+                material,
+                Algorithm::EdDSA,
+            )
+            .unwrap()
+        };
+        let old = KeySet::from_keys([unnamed(7)]);
+        let new = KeySet::from_keys([unnamed(7)]).reusing(&old);
+        assert!(!Arc::ptr_eq(&old.without_kid[0], &new.without_kid[0]));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use jsonwebtoken::Algorithm;
+use crate::algorithm::Algorithm;
 
 use super::jwk::check_rsa;
 use super::{KeyMaterial, KeySet, KeySource, KeyType, Refresh, VerifyingKey, prepared_algorithm};
@@ -40,7 +40,7 @@ impl StaticKeys {
     /// [`ConfigError::Invalid`] naming `jwks` if the document is not a key set, or no key in it is
     /// usable.
     pub fn from_jwks(document: &str) -> Result<Self, ConfigError> {
-        Self::from_jwks_for(document, crate::issuer::DEFAULT_ALGORITHMS)
+        Self::from_jwks_for(document, crate::algorithm::DEFAULT_ALGORITHMS)
     }
 
     pub(crate) fn from_jwks_for(

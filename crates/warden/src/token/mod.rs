@@ -11,9 +11,9 @@ pub(crate) mod claims;
 
 use std::str::FromStr;
 
+use crate::algorithm::Algorithm;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 
 use crate::error::{Error, Malformed};
 use crate::json::{self, JsonError};
@@ -141,9 +141,6 @@ fn check_header(
         Some(Some(alg)) => Algorithm::from_str(&alg).map_err(|_| Error::DisallowedAlgorithm)?,
         _ => return Err(Error::DisallowedAlgorithm),
     };
-    if matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
-        return Err(Error::DisallowedAlgorithm);
-    }
     match header.string("cty") {
         Some(Some(cty)) if is_jwt_media_type(&cty) => return Err(Error::Nested),
         Some(Some(_)) | None => {}

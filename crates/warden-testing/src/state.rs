@@ -1,0 +1,133 @@
+//! The fake issuer's state, shared by its HTTP handlers and the token builder: its mode, its key
+//! ring, its faults and counters.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::keys::{KeyError, SigningKey};
+
+/// Which authority the fake imitates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    Oidc,
+    Entra { tenant: String },
+}
+
+/// An endpoint of the fake issuer, for faults and counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The OpenID Connect discovery document(s).
+    Discovery,
+    /// The JWKS document(s).
+    Jwks,
+    /// The token endpoint.
+    Token,
+}
+
+impl Endpoint {
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Endpoint::Discovery => 0,
+            Endpoint::Jwks => 1,
+            Endpoint::Token => 2,
+        }
+    }
+}
+
+/// A failure the fake issuer can be told to answer with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this HTTP status and a short text body.
+    Status(u16),
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+    /// Answer 200 with an HTML page, as a captive portal or a misrouted proxy would.
+    Html,
+    /// Answer a JWKS with no keys (`{"keys":[]}`), or a discovery document without `jwks_uri`.
+    EmptyKeySet,
+    /// Answer a discovery document whose `issuer` is another URL.
+    WrongIssuer,
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Never answer.
+    Hang,
+    /// Answer the normal document padded to at least this many bytes.
+    Oversized(usize),
+}
+
+pub(crate) struct RingKey {
+    pub(crate) key: Arc<SigningKey>,
+    pub(crate) published: bool,
+}
+
+pub(crate) struct KeyRing {
+    pub(crate) keys: Vec<RingKey>,
+    pub(crate) signing: String,
+}
+
+pub(crate) struct Shared {
+    pub(crate) mode: Mode,
+    pub(crate) base: String,
+    pub(crate) audience: String,
+    pub(crate) ring: Mutex<KeyRing>,
+    pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
+    pub(crate) hits: [AtomicU64; 3],
+    pub(crate) jwks_max_age: Mutex<Option<u64>>,
+}
+
+pub(crate) fn b64_bytes(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Locks a mutex, recovering the data if a panicking test poisoned it.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Shared {
+    /// The key with this kid (any, published or not), or the signing key.
+    pub(crate) fn key(&self, kid: Option<&str>) -> Result<Arc<SigningKey>, KeyError> {
+        let ring = self.ring();
+        let kid = kid.unwrap_or(&ring.signing);
+        ring.keys
+            .iter()
+            .find(|k| k.key.kid() == kid)
+            .map(|k| k.key.clone())
+            .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
+    }
+
+    pub(crate) fn ring(&self) -> MutexGuard<'_, KeyRing> {
+        lock(&self.ring)
+    }
+
+    pub(crate) fn faults(&self) -> MutexGuard<'_, HashMap<Endpoint, Fault>> {
+        lock(&self.faults)
+    }
+
+    /// The published keys; in Entra mode each carries the templated `issuer` member.
+    pub(crate) fn jwks(&self, issuer_member: Option<&str>) -> Value {
+        let ring = self.ring();
+        let keys: Vec<Value> = ring
+            .keys
+            .iter()
+            .filter(|k| k.published)
+            .map(|k| {
+                let mut jwk = k.key.public_jwk();
+                if let Some(issuer) = issuer_member {
+                    jwk["issuer"] = json!(issuer);
+                }
+                jwk
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+}
