@@ -18,7 +18,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use warden::config::WardenConfig;
+use warden::WardenConfig;
 use warden_examples::{orders, walkthrough};
 use warden_testing::FakeIssuer;
 

@@ -59,11 +59,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod clock;
 mod issuer;
 mod keys;
 mod state;
 mod token;
 
+pub use clock::TestClock;
 pub use issuer::{
     DEFAULT_AUDIENCE, DEFAULT_TENANT, Endpoint, FIRST_KID, FakeIssuer, FakeIssuerBuilder, Fault,
     StartError,

@@ -574,10 +574,8 @@ impl<St: Send + Sync, const MAX_AGE_SECS: u64> FromRequestParts<St>
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
         let (context, principal) = authenticated(parts, "RequireRecentAuth")?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0);
+        // warden's one clock: before 1970 it reads as the far future, so nothing is recent.
+        let now = crate::clock::unix_secs(context.validator().clock()) as f64;
         // A missing `auth_time` cannot prove recency: step up (RFC 9470 §6.1).
         let recent = principal
             .auth_time()

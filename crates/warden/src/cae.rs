@@ -49,12 +49,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::clock::{self, Clock, SystemClock};
 use crate::principal::Principal;
 
 /// The longest an access token can live (Entra CAE tokens live up to 28 hours).
@@ -101,7 +102,7 @@ impl Revocation {
             target,
             value: value.into(),
             scope: Scope::Any,
-            before: unix_now(),
+            before: clock::unix_secs(&SystemClock),
         }
     }
 
@@ -203,6 +204,7 @@ pub struct InMemoryRevocations {
     rules: ArcSwap<HashMap<String, Vec<Revocation>>>,
     writer: Mutex<()>,
     max_token_lifetime: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for InMemoryRevocations {
@@ -218,7 +220,16 @@ impl InMemoryRevocations {
             rules: ArcSwap::from_pointee(HashMap::new()),
             writer: Mutex::new(()),
             max_token_lifetime,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads the time from this clock when it drops expired rules (default the system clock;
+    /// the validator gives its default store its own clock).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The number of live rules.
@@ -239,7 +250,8 @@ impl InMemoryRevocations {
     }
 
     fn pruned(&self, rules: &HashMap<String, Vec<Revocation>>) -> HashMap<String, Vec<Revocation>> {
-        let horizon = unix_now().saturating_sub(self.max_token_lifetime.as_secs());
+        let horizon =
+            clock::unix_secs(&*self.clock).saturating_sub(self.max_token_lifetime.as_secs());
         rules
             .iter()
             .filter_map(|(value, list)| {
@@ -327,13 +339,6 @@ pub fn acrs_claims_request(auth_context: &str) -> String {
     format!(r#"{{"access_token":{{"acrs":{{"essential":true,"value":{value}}}}}}}"#)
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,7 +368,7 @@ mod tests {
     #[test]
     fn keeps_one_rule_per_target_and_scope_with_the_latest_instant() {
         let store = InMemoryRevocations::default();
-        let now = unix_now();
+        let now = clock::unix_secs(&SystemClock);
         store.revoke(Revocation::user("u").issued_before(now - 10));
         store.revoke(Revocation::user("u").issued_before(now));
         store.revoke(Revocation::user("u").in_tenant("t").issued_before(now));
@@ -373,7 +378,7 @@ mod tests {
     #[test]
     fn drops_rules_older_than_the_longest_token_lifetime() {
         let store = InMemoryRevocations::with_max_token_lifetime(Duration::from_secs(3600));
-        store.revoke(Revocation::user("old").issued_before(unix_now() - 7200));
+        store.revoke(Revocation::user("old").issued_before(clock::unix_secs(&SystemClock) - 7200));
         store.revoke(Revocation::user("new"));
         assert_eq!(store.len(), 1);
     }

@@ -1,39 +1,4 @@
-//! Configuration from a file (any serde format) or from `WARDEN_` environment variables.
-//!
-//! | variable | field | default |
-//! |---|---|---|
-//! | `WARDEN_ISSUER` | `issuers`: one or more issuer URLs, comma-separated | required unless Entra tenants are set |
-//! | `WARDEN_AUDIENCE` | `audiences`: comma-separated | required |
-//! | `WARDEN_LEEWAY_SECS` | `leeway_secs` | 60 |
-//! | `WARDEN_REALM` | `realm` | `api` |
-//! | `WARDEN_MAX_TOKEN_BYTES` | `max_token_bytes` | 16384 |
-//! | `WARDEN_PROFILE` | `profile`: `rfc9068` or `jwt_access_token` (Entra issuers come from `WARDEN_ENTRA_TENANTS`) | `rfc9068` |
-//! | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256` | all asymmetric |
-//! | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document to use as the issuers' keys instead of discovery | none |
-//! | `WARDEN_JWKS_COOLDOWN_SECS` | `jwks_cooldown_secs`: least time between unknown-`kid` refreshes | 60 |
-//! | `WARDEN_JWKS_TTL_SECS` | `jwks_ttl_secs`: fixed key freshness; unset, `Cache-Control` decides (5 min to 24 h, else 12 h) | unset (43200 when the provider says nothing) |
-//! | `WARDEN_ENTRA_TENANTS` | `entra_tenants`: allowed tenant ids, comma-separated, or `*` for any tenant | none |
-//! | `WARDEN_ENTRA_AUDIENCE` | `entra_audiences`: comma-separated; falls back to `WARDEN_AUDIENCE` | none |
-//! | `WARDEN_ENTRA_AUTHORITY` | `entra_authority` | `https://login.microsoftonline.com` |
-//! | `WARDEN_ALLOW_ANONYMOUS` | `allow_anonymous`: `true` or `false` | `false` |
-//!
-//! Invalid configuration fails at startup with a message naming the field or variable.
-//!
-//! # Example
-//!
-//! ```
-//! use warden::config::WardenConfig;
-//!
-//! let config = WardenConfig::from_vars([
-//!     ("WARDEN_ISSUER", "https://login.example.com"),
-//!     ("WARDEN_AUDIENCE", "api://orders"),
-//!     ("WARDEN_LEEWAY_SECS", "ten"),
-//! ]);
-//! assert_eq!(
-//!     config.unwrap_err().to_string(),
-//!     "invalid configuration: WARDEN_LEEWAY_SECS: not a whole number of seconds",
-//! );
-//! ```
+//! Configuration as data: a file (any serde format) or `WARDEN_` environment variables.
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -48,7 +13,42 @@ use crate::issuer::{Issuer, Profile};
 use crate::keys::{JwksCache, KeySource};
 use crate::layer::{WardenBuilder, WardenLayer};
 
-/// warden's configuration as data.
+/// Configuration from a file (any serde format) or from `WARDEN_` environment variables.
+///
+/// | variable | field | default |
+/// |---|---|---|
+/// | `WARDEN_ISSUER` | `issuers`: one or more issuer URLs, comma-separated | required unless Entra tenants are set |
+/// | `WARDEN_AUDIENCE` | `audiences`: comma-separated | required |
+/// | `WARDEN_LEEWAY_SECS` | `leeway_secs` | 60 |
+/// | `WARDEN_REALM` | `realm` | `api` |
+/// | `WARDEN_MAX_TOKEN_BYTES` | `max_token_bytes` | 16384 |
+/// | `WARDEN_PROFILE` | `profile`: `rfc9068` or `jwt_access_token` (Entra issuers come from `WARDEN_ENTRA_TENANTS`) | `rfc9068` |
+/// | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256` | all asymmetric |
+/// | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document to use as the issuers' keys instead of discovery | none |
+/// | `WARDEN_JWKS_COOLDOWN_SECS` | `jwks_cooldown_secs`: least time between unknown-`kid` refreshes | 60 |
+/// | `WARDEN_JWKS_TTL_SECS` | `jwks_ttl_secs`: fixed key freshness; unset, `Cache-Control` decides (5 min to 24 h, else 12 h) | unset (43200 when the provider says nothing) |
+/// | `WARDEN_ENTRA_TENANTS` | `entra_tenants`: allowed tenant ids, comma-separated, or `*` for any tenant | none |
+/// | `WARDEN_ENTRA_AUDIENCE` | `entra_audiences`: comma-separated; falls back to `WARDEN_AUDIENCE` | none |
+/// | `WARDEN_ENTRA_AUTHORITY` | `entra_authority` | `https://login.microsoftonline.com` |
+/// | `WARDEN_ALLOW_ANONYMOUS` | `allow_anonymous`: `true` or `false` | `false` |
+///
+/// Invalid configuration fails at startup with a message naming the field or variable.
+///
+/// # Example
+///
+/// ```
+/// use warden::WardenConfig;
+///
+/// let config = WardenConfig::from_vars([
+///     ("WARDEN_ISSUER", "https://login.example.com"),
+///     ("WARDEN_AUDIENCE", "api://orders"),
+///     ("WARDEN_LEEWAY_SECS", "ten"),
+/// ]);
+/// assert_eq!(
+///     config.unwrap_err().to_string(),
+///     "invalid configuration: WARDEN_LEEWAY_SECS: not a whole number of seconds",
+/// );
+/// ```
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]

@@ -1,4 +1,4 @@
-//! Entry points for fuzzers and their regression tests. Not part of the stable API.
+//! Entry points for fuzzers, public test vectors and benchmarks. Not part of the stable API.
 //!
 //! Each function takes arbitrary bytes and must return without panicking, whatever they hold.
 
@@ -9,7 +9,10 @@ use http::{HeaderMap, HeaderValue, Uri, header};
 use crate::algorithm::DEFAULT_ALGORITHMS;
 use crate::challenge::{Challenge, ErrorCode, Realm};
 use crate::issuer::Issuer;
-use crate::keys::{KeySet, fuzz_discovery};
+use crate::keys::KeySet;
+use crate::keys::fuzz_discovery;
+
+pub use crate::token::verify_jws;
 use crate::validator::{Step, Validator};
 
 /// A fixed P-256 key (RFC 7515 appendix A.3) for the validation target.

@@ -1,22 +1,4 @@
-//! A trusted token issuer: its exact `iss`, the audiences it issues for, its algorithms, its
-//! profile, and where its keys come from.
-//!
-//! # Example
-//!
-//! ```
-//! use warden::{Issuer, Profile, keys::StaticKeys};
-//!
-//! # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
-//! #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-//! #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
-//! let issuer = Issuer::builder("https://login.example.com/tenant-a")
-//!     .audience("api://orders")
-//!     .profile(Profile::Rfc9068)
-//!     .keys(StaticKeys::from_jwks(jwks).unwrap())
-//!     .build()
-//!     .unwrap();
-//! assert_eq!(issuer.issuer(), "https://login.example.com/tenant-a");
-//! ```
+//! A trusted issuer and the provider rules its tokens follow ([`Policy`]).
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,7 +12,7 @@ use crate::json::Members;
 use crate::keys::{KeySource, StaticKeys};
 use crate::url::check_issuer_url;
 
-pub use crate::algorithm::DEFAULT_ALGORITHMS;
+use crate::algorithm::DEFAULT_ALGORITHMS;
 
 /// What an issuer's access tokens look like: which `typ` they carry and which claims they must have.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -122,7 +104,25 @@ impl Policy for Generic {
     }
 }
 
-/// A trusted issuer, checked and ready. Cheap to clone.
+/// A trusted token issuer: its exact `iss`, the audiences it issues for, its algorithms, its
+/// profile, and where its keys come from.
+///
+/// # Example
+///
+/// ```
+/// use warden::{Issuer, Profile, keys::StaticKeys};
+///
+/// # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+/// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+/// #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+/// let issuer = Issuer::builder("https://login.example.com/tenant-a")
+///     .audience("api://orders")
+///     .profile(Profile::Rfc9068)
+///     .keys(StaticKeys::from_jwks(jwks).unwrap())
+///     .build()
+///     .unwrap();
+/// assert_eq!(issuer.issuer(), "https://login.example.com/tenant-a");
+/// ```
 #[derive(Clone)]
 pub struct Issuer {
     pub(crate) inner: Arc<IssuerInner>,

@@ -1,58 +1,5 @@
-//! Middleware that authenticates every request by its bearer access token.
-//!
-//! [`WardenLayer`] wraps a service in [`Warden`]. For each request it:
-//!
-//! 1. extracts the bearer token ([`crate::bearer`]);
-//! 2. validates it ([`Validator`]); if the key source must fetch, only that request waits;
-//! 3. on success stores the [`Principal`] in the request extensions and calls the inner service;
-//! 4. on failure answers itself, through [`Challenge`]: 401/400 with the exact
-//!    `WWW-Authenticate`, or 503 with `Retry-After` when no key could be had. The inner service is
-//!    not called, and its error type passes through untouched.
-//!
-//! One `tracing` span per request (`warden.authenticate`, at DEBUG) records the outcome and the
-//! issuer, tenant, client and subject ids; never the token or a signature. Rejections are logged
-//! at DEBUG, so a flood of bad tokens cannot flood the WARN log.
-//!
-//! # Example
-//!
-//! ```
-//! use axum::{Router, routing::get};
-//! use tower::ServiceExt;
-//! use warden::{Issuer, Principal, WardenLayer};
-//!
-//! # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
-//! #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-//! #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let warden = WardenLayer::builder()
-//!     .issuer(Issuer::builder("https://login.example.com").audience("api://orders").jwks(jwks).build()?)
-//!     .realm("orders")
-//!     .build()?;
-//!
-//! let app = Router::new()
-//!     .route("/me", get(|caller: Principal| async move { caller.subject().to_owned() }))
-//!     .layer(warden);
-//!
-//! let response = app
-//!     .oneshot(http::Request::get("/me").body(axum::body::Body::empty())?)
-//!     .await?;
-//! assert_eq!(response.status(), 401);
-//! assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="orders""#);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # }).unwrap();
-//! ```
-//!
-//! # Order
-//!
-//! Put warden inside the layers that must see every request, and outside your handlers:
-//! - after (inside) `SetSensitiveRequestHeadersLayer` for `Authorization`, so that
-//!   `TraceLayer` never records the header;
-//! - inside `CorsLayer`, so a CORS preflight (`OPTIONS` without credentials) is answered before
-//!   authentication and never gets a 401; expose `WWW-Authenticate` in
-//!   `Access-Control-Expose-Headers` so browser clients can read challenges.
-//!
-//! Use `Router::route_layer` to protect only some routes; `Router::layer` protects all of them,
-//! including fallbacks (an unknown path then answers 401, not 404, to a caller without a token).
+//! The tower middleware: [`WardenLayer`], its [`Warden`] service and their response future, side
+//! by side; [`WardenBuilder`] configures them.
 
 use std::fmt;
 use std::future::Future;
@@ -79,7 +26,61 @@ use crate::membership::{CachedGroups, GroupResolver};
 use crate::principal::Principal;
 use crate::validator::{Step, Validator, ValidatorBuilder};
 
-/// Layer that applies [`Warden`]: bearer token authentication. See the [module docs](self).
+/// Layer that applies [`Warden`]: bearer token authentication on every request.
+///
+/// `WardenLayer` wraps a service in [`Warden`]. For each request it:
+///
+/// 1. extracts the bearer token ([`crate::bearer`]);
+/// 2. validates it ([`Validator`](crate::Validator)); if the key source must fetch, only that request waits;
+/// 3. on success stores the [`Principal`](crate::Principal) in the request extensions and calls the inner service;
+/// 4. on failure answers itself, through [`Challenge`](crate::challenge::Challenge): 401/400 with the exact
+///    `WWW-Authenticate`, or 503 with `Retry-After` when no key could be had. The inner service is
+///    not called, and its error type passes through untouched.
+///
+/// One `tracing` span per request (`warden.authenticate`, at DEBUG) records the outcome and the
+/// issuer, tenant, client and subject ids; never the token or a signature. Rejections are logged
+/// at DEBUG, so a flood of bad tokens cannot flood the WARN log.
+///
+/// # Example
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use tower::ServiceExt;
+/// use warden::{Issuer, Principal, WardenLayer};
+///
+/// # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+/// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+/// #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let warden = WardenLayer::builder()
+///     .issuer(Issuer::builder("https://login.example.com").audience("api://orders").jwks(jwks).build()?)
+///     .realm("orders")
+///     .build()?;
+///
+/// let app = Router::new()
+///     .route("/me", get(|caller: Principal| async move { caller.subject().to_owned() }))
+///     .layer(warden);
+///
+/// let response = app
+///     .oneshot(http::Request::get("/me").body(axum::body::Body::empty())?)
+///     .await?;
+/// assert_eq!(response.status(), 401);
+/// assert_eq!(response.headers()["www-authenticate"], r#"Bearer realm="orders""#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+///
+/// # Order
+///
+/// Put warden inside the layers that must see every request, and outside your handlers:
+/// - after (inside) `SetSensitiveRequestHeadersLayer` for `Authorization`, so that
+///   `TraceLayer` never records the header;
+/// - inside `CorsLayer`, so a CORS preflight (`OPTIONS` without credentials) is answered before
+///   authentication and never gets a 401; expose `WWW-Authenticate` in
+///   `Access-Control-Expose-Headers` so browser clients can read challenges.
+///
+/// Use `Router::route_layer` to protect only some routes; `Router::layer` protects all of them,
+/// including fallbacks (an unknown path then answers 401, not 404, to a caller without a token).
 #[derive(Clone)]
 pub struct WardenLayer {
     shared: Arc<Shared>,
@@ -100,6 +101,7 @@ impl WardenLayer {
     pub fn builder() -> WardenBuilder {
         WardenBuilder {
             validator: Validator::builder(),
+            validator_settings: Vec::new(),
             prebuilt: None,
             realm: None,
             allow_anonymous: false,
@@ -142,6 +144,8 @@ impl<S> Layer<S> for WardenLayer {
 #[must_use]
 pub struct WardenBuilder {
     validator: ValidatorBuilder,
+    /// The validator settings made here, named for the conflict error with [`Self::validator`].
+    validator_settings: Vec<&'static str>,
     prebuilt: Option<Validator>,
     realm: Option<String>,
     allow_anonymous: bool,
@@ -162,18 +166,21 @@ impl fmt::Debug for WardenBuilder {
 impl WardenBuilder {
     /// Trusts an issuer.
     pub fn issuer(mut self, issuer: Issuer) -> Self {
+        self.validator_settings.push("issuer");
         self.validator = self.validator.issuer(issuer);
         self
     }
 
     /// Trusts Microsoft Entra issuers (see [`Entra`](crate::entra::Entra)).
     pub fn entra(mut self, entra: crate::entra::Entra) -> Self {
+        self.validator_settings.push("entra");
         self.validator = self.validator.entra(entra);
         self
     }
 
     /// Uses this revocation store (default: an in-memory one; see [`cae`](crate::cae)).
     pub fn revocations(mut self, store: Arc<dyn crate::cae::RevocationStore>) -> Self {
+        self.validator_settings.push("revocations");
         self.validator = self.validator.revocations(store);
         self
     }
@@ -181,23 +188,30 @@ impl WardenBuilder {
     /// The authority named in claims challenges (default: the Entra authority, else
     /// `https://login.microsoftonline.com`).
     pub fn cae_authority(mut self, authority: impl Into<String>) -> Self {
+        self.validator_settings.push("cae_authority");
         self.validator = self.validator.cae_authority(authority);
         self
     }
 
     /// Sets the leeway for `exp`, `nbf` and `iat` (default 60 s, at most 300 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.validator_settings.push("leeway");
         self.validator = self.validator.leeway(leeway);
         self
     }
 
     /// Sets the cap on token length (default 16 KiB).
     pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.validator_settings.push("max_token_bytes");
         self.validator = self.validator.max_token_bytes(max);
         self
     }
 
-    /// Uses an already built validator (its issuers, leeway and cap replace the ones set here).
+    /// Uses an already built validator, with every validation setting it was built with. The
+    /// validation setters of this builder ([`issuer`](Self::issuer), [`entra`](Self::entra),
+    /// [`revocations`](Self::revocations), [`cae_authority`](Self::cae_authority),
+    /// [`leeway`](Self::leeway), [`max_token_bytes`](Self::max_token_bytes)) are shortcuts for
+    /// a validator built here: using one of them as well is refused when the layer is built.
     pub fn validator(mut self, validator: Validator) -> Self {
         self.prebuilt = Some(validator);
         self
@@ -242,9 +256,17 @@ impl WardenBuilder {
     ///
     /// [`ConfigError`] naming the field: no issuer, a bad realm, an out-of-range leeway or cap.
     pub fn build(self) -> Result<WardenLayer, ConfigError> {
-        let validator = match self.prebuilt {
-            Some(validator) => validator,
-            None => self.validator.build()?,
+        let validator = match (self.prebuilt, self.validator_settings.first()) {
+            (Some(_), Some(setting)) => {
+                return Err(ConfigError::invalid(
+                    "validator",
+                    format!(
+                        "a built validator was given, and `{setting}` was set on the layer builder too: set it on the validator"
+                    ),
+                ));
+            }
+            (Some(validator), None) => validator,
+            (None, _) => self.validator.build()?,
         };
         let realm = match self.realm {
             Some(realm) => Realm::new(realm)?,
@@ -262,7 +284,7 @@ impl WardenBuilder {
     }
 }
 
-/// Middleware that authenticates requests by bearer token. See the [module docs](self).
+/// Middleware that authenticates requests by bearer token; see [`WardenLayer`].
 #[derive(Clone)]
 pub struct Warden<S> {
     inner: S,

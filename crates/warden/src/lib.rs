@@ -34,10 +34,16 @@
 //!
 //! # Modules
 //!
-//! The request path reads top to bottom, one module per step: [`bearer`] (extract) →
-//! [`token`] (strict parse, pre-checks on unverified claims) → [`keys`] (lookup) → signature →
-//! [`Principal`] → your handler's extractors ([`extract`]). [`challenge`] writes every refusal;
-//! [`layer`] ties them together; [`Validator`] does the same work outside HTTP.
+//! What you write daily is at the root: [`WardenLayer`], [`Issuer`], [`Validator`], [`Principal`],
+//! [`Claims`], [`Error`]. Each other concern has its module: [`authz`] (requirements per route),
+//! [`entra`] (Microsoft Entra ID), [`keys`] (where signing keys come from), [`cae`] (revocation
+//! and claims challenges), [`bearer`] (the `Authorization` header), [`challenge`] (how a refusal
+//! is written). Every type has one public path.
+//!
+//! The request path reads top to bottom: extract the bearer token → parse strictly and pre-check
+//! the unverified claims (reject only) → look the key up → verify the signature → check the
+//! claims → revocation → the route's requirements. [`Validator`] does the same work outside HTTP;
+//! `docs/architecture.md` draws the module map.
 //!
 //! # What warden does not do
 //!
@@ -58,27 +64,28 @@ pub mod bearer;
 mod cache;
 pub mod cae;
 pub mod challenge;
-pub mod config;
+mod clock;
+mod config;
 mod context;
 pub mod entra;
 mod error;
-pub mod extract;
+mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 mod identity;
-pub mod issuer;
+mod issuer;
 mod json;
 pub mod keys;
-pub mod layer;
+mod layer;
 mod membership;
 mod principal;
-pub mod token;
+mod token;
 mod url;
 mod validator;
 
-pub use algorithm::{Algorithm, UnsupportedAlgorithm};
+pub use algorithm::{Algorithm, DEFAULT_ALGORITHMS, UnsupportedAlgorithm};
 pub use cache::DEFAULT_TOKEN_CACHE_CAPACITY;
-pub use challenge::{Challenge, ErrorCode, Realm};
+pub use clock::{Clock, SystemClock};
 pub use config::WardenConfig;
 pub use error::{
     Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, StepUp,
@@ -86,9 +93,14 @@ pub use error::{
 pub use extract::{AuthRejection, Claims};
 pub use identity::Caller;
 pub use issuer::{Issuer, IssuerBuilder, Profile};
-pub use layer::{Warden, WardenBuilder, WardenLayer};
+pub use layer::{RejectionResponder, Warden, WardenBuilder, WardenLayer};
 pub use principal::{Identity, Names, Principal};
 pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};
+
+/// The futures of warden's middleware.
+pub mod future {
+    pub use crate::layer::ResponseFuture;
+}
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -1,10 +1,11 @@
 //! Group membership when a token carries an overage marker instead of its `groups` list: the
 //! application's resolver, behind a bounded, expiring cache.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::error::Error;
 use crate::keys::BoxFuture;
@@ -32,12 +33,14 @@ impl std::error::Error for GroupLookupFailed {}
 /// When a caller's groups were resolved, and what they were.
 type CachedEntry = (Instant, Arc<Vec<String>>);
 
-/// A resolver with a cache keyed by the issuer and the caller's [`Principal::identity`].
+/// A resolver behind a cache keyed by the issuer and the caller's [`Principal::identity`]:
+/// bounded (S3-FIFO eviction, by quick_cache), each answer kept for the TTL, and one lookup per
+/// caller at a time: concurrent requests of a caller whose groups are not cached wait for the
+/// first one's lookup instead of each calling the resolver.
 pub(crate) struct CachedGroups {
     resolver: Arc<dyn GroupResolver>,
     ttl: Duration,
-    max_entries: usize,
-    cache: Mutex<HashMap<String, CachedEntry>>,
+    cache: quick_cache::sync::Cache<String, CachedEntry>,
 }
 
 impl CachedGroups {
@@ -45,8 +48,7 @@ impl CachedGroups {
         CachedGroups {
             resolver,
             ttl,
-            max_entries,
-            cache: Mutex::new(HashMap::new()),
+            cache: quick_cache::sync::Cache::new(max_entries),
         }
     }
 
@@ -64,30 +66,33 @@ impl CachedGroups {
 
     pub(crate) async fn resolve(&self, p: &Principal) -> Result<Arc<Vec<String>>, Error> {
         let key = Self::key(p);
-        let now = Instant::now();
-        if let Ok(cache) = self.cache.lock()
-            && let Some((at, groups)) = cache.get(&key)
-            && now.duration_since(*at) < self.ttl
-        {
-            return Ok(groups.clone());
-        }
-        // The lock is released before the lookup: no I/O under a lock.
-        let groups = match self.resolver.groups(p).await {
-            Ok(groups) => Arc::new(groups),
-            Err(GroupLookupFailed) => {
-                tracing::warn!("group resolver failed; refusing the group requirement");
-                return Err(Error::GroupsUnavailable);
-            }
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= self.max_entries {
-                cache.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
-                if cache.len() >= self.max_entries {
-                    cache.clear();
+        let fresh = |(at, _): &CachedEntry| at.elapsed() < self.ttl;
+        loop {
+            // No lock is held across the lookup: the placeholder guard is not a lock, only a
+            // marker that makes later callers of this key wait for its value.
+            let guard = match self.cache.get_value_or_guard_async(&key).await {
+                Ok(entry) if fresh(&entry) => return Ok(entry.1),
+                Ok(_) => {
+                    // Expired: drop it (unless another caller refreshed it meanwhile), then look
+                    // again, so one caller becomes the loader.
+                    self.cache.remove_if(&key, |entry| !fresh(entry));
+                    continue;
                 }
-            }
-            cache.insert(key, (now, groups.clone()));
+                Err(guard) => guard,
+            };
+            return match self.resolver.groups(p).await {
+                Ok(groups) => {
+                    let groups = Arc::new(groups);
+                    let _ = guard.insert((Instant::now(), groups.clone()));
+                    Ok(groups)
+                }
+                Err(GroupLookupFailed) => {
+                    // The guard is dropped unfilled: a waiting caller becomes the loader and
+                    // tries the resolver itself.
+                    tracing::warn!("group resolver failed; refusing the group requirement");
+                    Err(Error::GroupsUnavailable)
+                }
+            };
         }
-        Ok(groups)
     }
 }

@@ -33,11 +33,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
 use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
+use crate::clock::{self, Clock, SystemClock};
 use crate::entra::{AnyTenant, Entra};
 use crate::error::{ClaimsChallenge, Forbidden};
 use crate::error::{ConfigError, Error};
@@ -68,6 +69,7 @@ struct Inner {
     cache: Option<TokenCache>,
     leeway: u64,
     max_token_bytes: usize,
+    clock: Arc<dyn Clock>,
 }
 
 impl fmt::Debug for Validator {
@@ -98,6 +100,7 @@ impl Validator {
             token_cache: crate::cache::DEFAULT_TOKEN_CACHE_CAPACITY,
             leeway: DEFAULT_LEEWAY,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            clock: None,
         }
     }
 
@@ -143,6 +146,11 @@ impl Validator {
         self.inner.issuers.values()
     }
 
+    /// The clock every time check reads.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.inner.clock
+    }
+
     /// Validates as far as possible without waiting; hands back a future only when the key
     /// source must fetch.
     pub(crate) fn validate_now(&self, token: &str) -> Step {
@@ -152,7 +160,7 @@ impl Validator {
                 max: self.inner.max_token_bytes,
             }));
         }
-        let now = unix_now();
+        let now = clock::unix_secs(&*self.inner.clock);
         if let Some(cache) = &self.inner.cache
             && let Some(principal) = cache.get(token, now as f64, self.inner.leeway as f64)
         {
@@ -300,7 +308,7 @@ impl Inner {
         }
         let principal = self.check_revocation(principal)?;
         if let Some(cache) = &self.cache {
-            cache.insert(parsed.token, principal.clone(), key, unix_now() as f64);
+            cache.insert(parsed.token, principal.clone(), key);
         }
         Ok(principal)
     }
@@ -320,15 +328,6 @@ impl Inner {
     }
 }
 
-/// Seconds since the Unix epoch. A clock set before 1970 reads as the far future, so every token
-/// is expired: the time checks fail closed, never open.
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(u64::MAX / 2)
-}
-
 /// Configures a [`Validator`]; see [`Validator::builder`].
 #[must_use]
 #[derive(Debug)]
@@ -341,6 +340,7 @@ pub struct ValidatorBuilder {
     token_cache: usize,
     leeway: Duration,
     max_token_bytes: usize,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl ValidatorBuilder {
@@ -400,6 +400,14 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Reads the time from this clock (default [`SystemClock`]): token expiry, the age of an
+    /// authentication, and the default revocation store's rule lifetimes. Tests set one they
+    /// move (for example `warden_testing::TestClock`, which follows tokio's paused time).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -437,24 +445,27 @@ impl ValidatorBuilder {
                 return Err(ConfigError::invalid("issuer", "configured twice"));
             }
         }
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         Ok(Validator {
             inner: Arc::new(Inner {
                 issuers,
                 any_tenant: self.any_tenant,
                 // Rules outlive every token they could match: the longest lifetime plus the leeway
                 // during which an expired token is still accepted.
-                // Rules outlive every token they could match: the longest lifetime plus the leeway
-                // during which an expired token is still accepted.
                 revocations: self.revocations.unwrap_or_else(|| {
-                    Arc::new(InMemoryRevocations::with_max_token_lifetime(
-                        self.max_token_lifetime.saturating_add(self.leeway),
-                    ))
+                    Arc::new(
+                        InMemoryRevocations::with_max_token_lifetime(
+                            self.max_token_lifetime.saturating_add(self.leeway),
+                        )
+                        .with_clock(clock.clone()),
+                    )
                 }),
                 max_token_lifetime: self.max_token_lifetime.as_secs(),
                 cache: (self.token_cache > 0).then(|| TokenCache::new(self.token_cache)),
                 authorization_uri,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,
+                clock,
             }),
         })
     }

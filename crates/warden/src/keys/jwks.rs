@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::algorithm::Algorithm;
 use arc_swap::ArcSwapOption;
@@ -523,7 +525,7 @@ fn parse_discovery(body: &[u8], expected: &str) -> Result<String, FetchError> {
 
 /// Fuzzing entry point: whether a discovery document is accepted for `expected`.
 #[doc(hidden)]
-pub fn fuzz_discovery(body: &[u8], expected: &str) -> Option<String> {
+pub(crate) fn fuzz_discovery(body: &[u8], expected: &str) -> Option<String> {
     parse_discovery(body, expected).ok()
 }
 

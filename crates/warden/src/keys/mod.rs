@@ -33,9 +33,10 @@ use crate::algorithm::Algorithm;
 use aws_lc_rs::signature::{self as lc, ParsedPublicKey, UnparsedPublicKey};
 
 pub use jwk::JwksError;
+pub(crate) use jwks::fuzz_discovery;
 pub use jwks::{
     DEFAULT_COOLDOWN, DEFAULT_TTL, JwksCache, JwksCacheBuilder, MAX_BODY_BYTES, MAX_KEYS, MAX_TTL,
-    MIN_TTL, fuzz_discovery,
+    MIN_TTL,
 };
 
 pub use static_keys::StaticKeys;

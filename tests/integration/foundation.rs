@@ -577,6 +577,52 @@ async fn reads_custom_claims_and_refuses_claims_that_do_not_fit() {
     );
 }
 
+/// A clock before 1970, as a host with a dead RTC battery may have.
+#[derive(Debug)]
+struct Before1970;
+
+impl warden::Clock for Before1970 {
+    fn now(&self) -> SystemTime {
+        std::time::UNIX_EPOCH - std::time::Duration::from_secs(86_400)
+    }
+}
+
+#[tokio::test]
+async fn a_clock_before_1970_fails_every_time_check_closed() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = warden::Validator::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .clock(Before1970)
+        .build()
+        .unwrap();
+    let app = App::new(WardenLayer::new(validator));
+    let description = "token expired";
+    app.assert_refused(
+        &issuer.token().sign(),
+        401,
+        &invalid_token(description),
+        description,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn refuses_a_built_validator_beside_validation_settings_on_the_layer() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validator = warden::Validator::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .build()
+        .unwrap();
+    let err = WardenLayer::builder()
+        .validator(validator.clone())
+        .leeway(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "validator");
+    assert!(err.to_string().contains("`leeway`"), "{err}");
+    assert!(WardenLayer::builder().validator(validator).build().is_ok());
+}
+
 #[tokio::test]
 async fn principal_exposes_typed_claims() {
     let issuer = FakeIssuer::start().await.unwrap();

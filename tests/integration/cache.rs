@@ -9,7 +9,7 @@ use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
 use warden::keys::JwksCache;
 use warden::{Error, Validator};
 use warden_integration_tests::{now, trust, validator_with_keys};
-use warden_testing::{Algorithm, FakeIssuer};
+use warden_testing::{Algorithm, FakeIssuer, TestClock};
 
 fn validator(issuer: &FakeIssuer, capacity: usize) -> Validator {
     Validator::builder()
@@ -65,21 +65,48 @@ async fn still_checks_revocation_for_a_cached_token() {
     ));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn lets_a_cached_token_expire() {
     let issuer = FakeIssuer::start().await.unwrap();
     let validator = Validator::builder()
         .issuer(trust(&issuer).build().unwrap())
-        .leeway(Duration::ZERO)
+        .leeway(Duration::from_secs(5))
+        .clock(TestClock::new())
         .build()
         .unwrap();
-    let token = issuer.token().expires_at(now() + 1).sign();
+    let token = issuer.token().expires_at(now() + 60).sign();
     assert!(validator.validate(&token).await.is_ok());
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Within the leeway after `exp`, the cached token still serves; past it, it is expired.
+    tokio::time::advance(Duration::from_secs(63)).await;
+    assert!(validator.validate(&token).await.is_ok());
+    assert_eq!(validator.cached_tokens(), 1);
+    tokio::time::advance(Duration::from_secs(3)).await;
     assert!(matches!(
         validator.validate(&token).await,
         Err(Error::Expired { .. })
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revocation_store_forgets_rules_by_its_clock() {
+    let clock = TestClock::new();
+    let store = InMemoryRevocations::with_max_token_lifetime(Duration::from_secs(3600))
+        .with_clock(Arc::new(clock));
+    store.revoke(Revocation::user("carol").issued_before(now() as u64));
+    tokio::time::advance(Duration::from_secs(3599)).await;
+    store.prune();
+    assert_eq!(
+        store.len(),
+        1,
+        "a token issued before the rule may still be valid"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    store.prune();
+    assert_eq!(
+        store.len(),
+        0,
+        "no token the rule could match is valid any more"
+    );
 }
 
 #[tokio::test]

@@ -1,14 +1,23 @@
-//! Logs never hold a token or a signature. In its own test binary: tracing caches per-callsite
-//! interest process-wide, so a thread-local subscriber is only reliable without parallel tests
-//! that hit the same callsites with none.
+//! Logs never hold a token or a signature. tracing caches per-callsite interest process-wide, so
+//! a thread-local subscriber is only reliable without parallel tests that hit the same callsites
+//! with none: the test runs under [`serial`](crate::serial).
 
 use std::sync::Arc;
 
 use warden_integration_tests::now;
 use warden_integration_tests::oidc_app;
 
-#[tokio::test]
-async fn never_logs_the_token() {
+#[test]
+fn never_logs_the_token() {
+    let _serial = crate::serial();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(logs_no_token());
+}
+
+async fn logs_no_token() {
     use std::io::Write;
     use std::sync::Mutex;
 

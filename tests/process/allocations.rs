@@ -1,8 +1,8 @@
 //! Allocation budgets of the validation path, counted by dhat's allocator (deterministic, unlike
 //! time): a token seen before costs no allocation at all, and a rejection before any signature
-//! work stays within a small, fixed number. Its own test binary with a single test: the counting
-//! allocator serves the whole process, dhat allows one profiler at a time, and a second test
-//! running in parallel would add its allocations to the count.
+//! work stays within a small, fixed number. The counting allocator serves the whole process and
+//! dhat allows one profiler at a time: the test runs under [`serial`](crate::serial), so no
+//! other test adds its allocations to the count.
 
 use warden::keys::{JwksCache, KeySource};
 use warden::{Algorithm, Error, Issuer, Validator};
@@ -24,6 +24,7 @@ fn allocations(mut f: impl FnMut()) -> u64 {
 
 #[test]
 fn validation_allocates_nothing_for_a_token_seen_before_and_little_for_a_rejection() {
+    let _serial = crate::serial();
     let _profiler = dhat::Profiler::builder().testing().build();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

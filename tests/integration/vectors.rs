@@ -1,17 +1,17 @@
-//! Public test vectors through warden's JWS layer (`warden::token::verify_jws`): Wycheproof's JWS
+//! Public test vectors through warden's JWS layer (`warden::fuzzing::verify_jws`): Wycheproof's JWS
 //! and JWK tests and the RFC 7520 cookbook examples, copied with their licenses into
-//! `tests/data/vectors`. Every expected result must match, or be one of the deliberate deviations
+//! `tests/integration/data/vectors`. Every expected result must match, or be one of the deliberate deviations
 //! below (documented in docs/security.md). A deviation may only ever make warden stricter: no
 //! vector expected invalid may be accepted.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use warden::fuzzing::verify_jws;
 use warden::keys::KeySet;
-use warden::token::verify_jws;
 use warden::{Algorithm, Error};
 
-const ALLOWED: &[Algorithm] = warden::issuer::DEFAULT_ALGORITHMS;
+const ALLOWED: &[Algorithm] = warden::DEFAULT_ALGORITHMS;
 
 /// Why warden refuses a vector the source expects to be valid.
 fn deviation(
