@@ -83,10 +83,11 @@ fn main() {
     assert!(runtime.block_on(authorizer.check_auth(&token)).is_ok());
     assert_eq!(peer_call(&token), 200);
 
-    // First seen with the cache on: a pool of distinct tokens four times the cache's capacity,
-    // taken in turn, so every one has been evicted before it comes back (eviction included).
-    let pool = fixture.distinct_tokens(1024);
-    let v_small_cache = fixture.warden(256).validator().clone();
+    // First seen with the cache on: a pool of distinct tokens 128 times the cache's capacity,
+    // taken in turn, so every one has left the cache, and the eviction policy's memory of it
+    // (S3-FIFO keeps a ghost history), before it comes back: a miss and an insert each time.
+    let pool = fixture.distinct_tokens(8192);
+    let v_small_cache = fixture.warden(64).validator().clone();
     let mut next = 0usize;
     let mut first_seen_cached = || {
         next = (next + 1) % pool.len();
