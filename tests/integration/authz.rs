@@ -604,14 +604,45 @@ async fn refuses_group_overage_without_a_resolver_instead_of_reading_no_groups()
 struct Resolver {
     calls: Arc<AtomicUsize>,
     answer: Result<Vec<String>, GroupLookupFailed>,
+    /// How long a lookup takes.
+    takes: Duration,
 }
 
 impl GroupResolver for Resolver {
     fn groups(&self, _: &Principal) -> BoxFuture<Result<Vec<String>, GroupLookupFailed>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let answer = self.answer.clone();
-        Box::pin(async move { answer })
+        let takes = self.takes;
+        Box::pin(async move {
+            tokio::time::sleep(takes).await;
+            answer
+        })
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn resolves_a_callers_groups_once_however_many_requests_wait_for_them() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver {
+        calls: calls.clone(),
+        answer: Ok(vec![FINANCE_ID.to_owned()]),
+        takes: Duration::from_millis(500),
+    };
+    let f = Fixture::with(|b| b.group_resolver(resolver, Duration::from_secs(300))).await;
+    let token = overage(&f.issuer);
+    let requests = (0..32).map(|_| f.get("/group", &token));
+    for answer in futures_util::future::join_all(requests).await {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one lookup for 32 waiting requests"
+    );
+    // After the TTL, one lookup again.
+    tokio::time::advance(Duration::from_secs(301)).await;
+    f.allows("/group", &token).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
@@ -620,6 +651,7 @@ async fn resolves_group_overage_with_the_resolver_and_caches_it() {
     let resolver = Resolver {
         calls: calls.clone(),
         answer: Ok(vec![FINANCE_ID.to_owned()]),
+        takes: Duration::ZERO,
     };
     let f = Fixture::with(|b| b.group_resolver(resolver, Duration::from_secs(300))).await;
     f.allows("/group", &overage(&f.issuer)).await;
@@ -637,6 +669,7 @@ async fn answers_503_when_the_group_resolver_fails() {
     let resolver = Resolver {
         calls,
         answer: Err(GroupLookupFailed),
+        takes: Duration::ZERO,
     };
     let f = Fixture::with(|b| b.group_resolver(resolver, Duration::from_secs(300))).await;
     let before = f.runs.load(Ordering::SeqCst);
