@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 use crate::identity::{Caller, CallerClaims, Claim, IdentityRules};
+use crate::json::Members;
 
 /// Who a caller is, as a key for what they own: see [`Principal::identity`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -180,52 +181,71 @@ impl fmt::Debug for Principal {
 struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// The claims warden reads, borrowed from the JSON text where no escape forced a copy.
-#[derive(Deserialize)]
 struct Read<'a> {
-    #[serde(borrow, default)]
     iss: Option<Str<'a>>,
-    #[serde(borrow, default)]
     sub: Option<Str<'a>>,
-    #[serde(borrow, default)]
     tid: Option<Str<'a>>,
-    #[serde(borrow, default)]
     oid: Option<Str<'a>>,
-    #[serde(borrow, default)]
     client_id: Option<Str<'a>>,
-    #[serde(borrow, default)]
     azp: Option<Str<'a>>,
-    #[serde(borrow, default)]
     appid: Option<Str<'a>>,
-    #[serde(borrow, default)]
     jti: Option<Str<'a>>,
-    #[serde(borrow, default)]
     uti: Option<Str<'a>>,
-    #[serde(borrow, default)]
     sid: Option<Str<'a>>,
-    #[serde(borrow, default)]
     acr: Option<Str<'a>>,
-    #[serde(borrow, default)]
     idtyp: Option<Str<'a>>,
-    #[serde(borrow, default)]
     scope: Option<List<'a>>,
-    #[serde(borrow, default)]
     scp: Option<List<'a>>,
-    #[serde(borrow, default)]
     roles: Option<List<'a>>,
-    #[serde(borrow, default)]
     groups: Option<List<'a>>,
-    #[serde(default)]
     acrs: Option<Lenient>,
-    #[serde(default)]
     xms_cc: Option<Lenient>,
-    #[serde(default)]
     iat: Option<Lenient>,
-    #[serde(default)]
     auth_time: Option<Lenient>,
-    #[serde(default)]
     hasgroups: Option<Lenient>,
-    #[serde(default, rename = "_claim_names")]
     claim_names: Option<Lenient>,
+}
+
+impl<'a> Read<'a> {
+    /// The claims warden reads, each decoded from its member of the one strict parse of the
+    /// claims (no second parse of the whole document). A claim of the wrong JSON type is refused
+    /// by name.
+    fn from_members(claims: &Members<'a>) -> Result<Self, Error> {
+        fn field<'a, T: Deserialize<'a>>(
+            claims: &Members<'a>,
+            name: &'static str,
+        ) -> Result<Option<T>, Error> {
+            match claims.raw(name) {
+                None => Ok(None),
+                Some(raw) => serde_json::from_str::<Option<T>>(raw.get())
+                    .map_err(|_| Error::InvalidClaim { claim: name }),
+            }
+        }
+        Ok(Read {
+            iss: field(claims, "iss")?,
+            sub: field(claims, "sub")?,
+            tid: field(claims, "tid")?,
+            oid: field(claims, "oid")?,
+            client_id: field(claims, "client_id")?,
+            azp: field(claims, "azp")?,
+            appid: field(claims, "appid")?,
+            jti: field(claims, "jti")?,
+            uti: field(claims, "uti")?,
+            sid: field(claims, "sid")?,
+            acr: field(claims, "acr")?,
+            idtyp: field(claims, "idtyp")?,
+            scope: field(claims, "scope")?,
+            scp: field(claims, "scp")?,
+            roles: field(claims, "roles")?,
+            groups: field(claims, "groups")?,
+            acrs: field(claims, "acrs")?,
+            xms_cc: field(claims, "xms_cc")?,
+            iat: field(claims, "iat")?,
+            auth_time: field(claims, "auth_time")?,
+            hasgroups: field(claims, "hasgroups")?,
+            claim_names: field(claims, "_claim_names")?,
+        })
+    }
 }
 
 /// A string or an array of strings. Only scopes split a string on spaces (RFC 8693 §4.2);
@@ -314,20 +334,48 @@ fn number(value: &Option<Lenient>) -> Option<f64> {
     value.as_ref().and_then(|v| v.0.as_f64())
 }
 
-impl Principal {
-    /// Builds the principal from the verified claims' JSON text (already checked: strict JSON,
-    /// required claims, types of the time claims).
-    pub(crate) fn from_verified(
-        payload: Vec<u8>,
-        expires_at: f64,
+/// What the principal reads from the claims, as spans into the claims text: read from the one
+/// strict parse of the claims before the signature is checked (reading rejects only), kept across
+/// a key fetch, and turned into a [`Principal`] only once the signature verified.
+pub(crate) struct Parts {
+    spill: Box<str>,
+    issuer: Span,
+    subject: Span,
+    tenant: Span,
+    object_id: Span,
+    client_id: Span,
+    azp: Span,
+    appid: Span,
+    jti: Span,
+    uti: Span,
+    session: Span,
+    acr: Span,
+    scopes: Box<[Span]>,
+    roles: Box<[Span]>,
+    groups: Box<[Span]>,
+    acrs: Box<[Span]>,
+    issued_at: Option<f64>,
+    auth_time: Option<f64>,
+    caller: Caller,
+    rules: &'static IdentityRules,
+    cae_capable: bool,
+    group_overage: bool,
+}
+
+impl Parts {
+    /// Reads the claims warden uses from `claims`, the strict parse of `json`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidClaim`] naming a claim of the wrong JSON type.
+    pub(crate) fn read(
+        json: &str,
+        claims: &Members<'_>,
         rules: &'static IdentityRules,
-    ) -> Result<Self, Error> {
-        let json = String::from_utf8(payload)
-            .map_err(|_| Error::InvalidClaim { claim: "claims" })?
-            .into_boxed_str();
-        let read: Read<'_> = serde_json::from_str(&json).map_err(|_| invalid_list_claim(&json))?;
+    ) -> Result<Parts, Error> {
+        let read = Read::from_members(claims)?;
         let mut spans = Spans {
-            json: &json,
+            json,
             spill: String::new(),
         };
         let mut scopes = Vec::new();
@@ -386,10 +434,10 @@ impl Principal {
         let acr = spans.optional(&read.acr);
         // `scope` first, then `scp` values not already present.
         for span in scp {
-            let text = span_text(&json, &spans.spill, span);
+            let text = span_text(json, &spans.spill, span);
             if !scopes
                 .iter()
-                .any(|s| span_text(&json, &spans.spill, *s) == text)
+                .any(|s| span_text(json, &spans.spill, *s) == text)
             {
                 scopes.push(span);
             }
@@ -398,9 +446,64 @@ impl Principal {
         let auth_time = number(&read.auth_time);
         let spill = std::mem::take(&mut spans.spill).into_boxed_str();
         drop(read);
-        Ok(Principal {
+        Ok(Parts {
+            spill,
+            issuer,
+            subject,
+            tenant,
+            object_id,
+            client_id,
+            azp,
+            appid,
+            jti,
+            uti,
+            session,
+            acr,
+            scopes: scopes.into_boxed_slice(),
+            roles: roles.into_boxed_slice(),
+            groups: groups.into_boxed_slice(),
+            acrs: acrs.into_boxed_slice(),
+            issued_at,
+            auth_time,
+            caller,
+            rules,
+            cae_capable,
+            group_overage,
+        })
+    }
+}
+
+impl Principal {
+    /// Builds the principal from the verified claims' text and the parts read from it before
+    /// the signature was checked ([`Parts::read`]).
+    pub(crate) fn from_parts(json: String, parts: Parts, expires_at: f64) -> Self {
+        let Parts {
+            spill,
+            issuer,
+            subject,
+            tenant,
+            object_id,
+            client_id,
+            azp,
+            appid,
+            jti,
+            uti,
+            session,
+            acr,
+            scopes,
+            roles,
+            groups,
+            acrs,
+            issued_at,
+            auth_time,
+            caller,
+            rules,
+            cae_capable,
+            group_overage,
+        } = parts;
+        Principal {
             inner: Arc::new(Inner {
-                json,
+                json: json.into_boxed_str(),
                 spill,
                 issuer,
                 subject,
@@ -413,10 +516,10 @@ impl Principal {
                 uti,
                 session,
                 acr,
-                scopes: scopes.into_boxed_slice(),
-                roles: roles.into_boxed_slice(),
-                groups: groups.into_boxed_slice(),
-                acrs: acrs.into_boxed_slice(),
+                scopes,
+                roles,
+                groups,
+                acrs,
                 expires_at,
                 issued_at,
                 auth_time,
@@ -426,7 +529,23 @@ impl Principal {
                 group_overage,
                 claims: OnceLock::new(),
             }),
-        })
+        }
+    }
+
+    /// A principal from claims text, for tests of the cache.
+    #[cfg(test)]
+    pub(crate) fn from_verified(
+        payload: Vec<u8>,
+        expires_at: f64,
+        rules: &'static IdentityRules,
+    ) -> Result<Self, Error> {
+        let json =
+            String::from_utf8(payload).map_err(|_| Error::InvalidClaim { claim: "claims" })?;
+        let claims = crate::json::parse_members(&json)
+            .map_err(|_| Error::InvalidClaim { claim: "claims" })?;
+        let parts = Parts::read(&json, &claims, rules)?;
+        drop(claims);
+        Ok(Self::from_parts(json, parts, expires_at))
     }
 
     fn text(&self, span: Span) -> Option<&str> {
@@ -649,32 +768,4 @@ fn span_text<'a>(json: &'a str, spill: &'a str, span: Span) -> &'a str {
     buffer
         .get(start..start + span.len as usize)
         .unwrap_or_default()
-}
-
-/// Names which list claim has the wrong type, without quoting it.
-fn invalid_list_claim(json: &str) -> Error {
-    #[derive(Deserialize)]
-    struct Probe {
-        #[serde(default)]
-        scope: Option<Value>,
-        #[serde(default)]
-        scp: Option<Value>,
-        #[serde(default)]
-        roles: Option<Value>,
-        #[serde(default)]
-        groups: Option<Value>,
-    }
-    let fits = |value: &Option<Value>| match value {
-        None | Some(Value::String(_)) => true,
-        Some(Value::Array(items)) => items.iter().all(Value::is_string),
-        Some(_) => false,
-    };
-    let claim = match serde_json::from_str::<Probe>(json) {
-        Ok(probe) if !fits(&probe.scope) => "scope",
-        Ok(probe) if !fits(&probe.scp) => "scp",
-        Ok(probe) if !fits(&probe.roles) => "roles",
-        Ok(probe) if !fits(&probe.groups) => "groups",
-        _ => "claims",
-    };
-    Error::InvalidClaim { claim }
 }

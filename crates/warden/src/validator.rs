@@ -35,6 +35,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::algorithm::Algorithm;
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
 use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
@@ -45,8 +46,8 @@ use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::json::Members;
 use crate::keys::{BoxFuture, KeySet, Refresh};
-use crate::principal::Principal;
-use crate::token::{self, Parsed, claims};
+use crate::principal::{Parts, Principal};
+use crate::token::{self, Jws, claims};
 
 /// The leeway applied to `exp`, `nbf` and `iat` unless told otherwise.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
@@ -167,27 +168,22 @@ impl Validator {
             // Seen before and verified: only revocation is checked again.
             return Step::Done(self.inner.check_revocation(principal));
         }
-        let parsed = match token::parse_jws(token) {
-            Ok(parsed) => parsed,
+        let checked = match self.check_unverified(token, now) {
+            Ok(checked) => checked,
             Err(e) => return Step::Done(Err(e)),
         };
-        let checked =
-            token::members(&parsed).and_then(|claims| self.precheck(&parsed, &claims, now));
-        let (issuer, exp) = match checked {
-            Ok(found) => found,
-            Err(e) => return Step::Done(Err(e)),
-        };
-        let snapshot = issuer.keys().snapshot();
+        let keys = checked.issuer.keys().clone();
+        let snapshot = keys.snapshot();
         if let Some(set) = &snapshot {
-            let known = match &parsed.kid {
+            let known = match &checked.kid {
                 Some(kid) => set.contains_kid(kid),
                 None => true,
             };
             if known {
-                return Step::Done(self.inner.finish(parsed, set, exp, &issuer));
+                return Step::Done(self.inner.finish(checked, set));
             }
         }
-        match issuer.keys().refresh() {
+        match keys.refresh() {
             Refresh::NotNow { retry_after } => Step::Done(Err(match snapshot {
                 Some(_) => Error::UnknownKey,
                 None => Error::KeysUnavailable {
@@ -195,17 +191,14 @@ impl Validator {
                 },
             })),
             Refresh::Pending(refresh) => {
-                let token = token.to_owned();
+                // What the checks found is kept, owned, across the fetch: the token is not
+                // parsed again.
+                let checked = checked.into_owned();
                 let had_keys = snapshot.is_some();
                 let inner = self.inner.clone();
                 Step::NeedKeys(Box::pin(async move {
                     match refresh.await {
-                        Ok(set) => {
-                            // Same bytes, same outcome as above: parse again rather than keep
-                            // borrowed state across the await.
-                            let parsed = token::parse_jws(&token)?;
-                            inner.finish(parsed, &set, exp, &issuer)
-                        }
+                        Ok(set) => inner.finish(checked, &set),
                         Err(_) if had_keys => Err(Error::UnknownKey),
                         Err(unavailable) => Err(Error::KeysUnavailable {
                             retry_after: unavailable.retry_after,
@@ -216,10 +209,40 @@ impl Validator {
         }
     }
 
+    /// Strict parsing, then every check on the unverified content (they only reject), then the
+    /// principal's claims read from the same parse.
+    fn check_unverified<'t>(&self, token: &'t str, now: u64) -> Result<Checked<&'t str>, Error> {
+        let jws = token::parse_jws(token)?;
+        let signature_start = token.len() - jws.signature.len();
+        let Jws {
+            alg,
+            kid,
+            typ,
+            payload,
+            ..
+        } = jws;
+        let text = token::claims_text(payload)?;
+        let claims = token::members(&text)?;
+        let (issuer, exp) = self.precheck(alg, typ.as_deref(), &claims, now)?;
+        let parts = Parts::read(&text, &claims, issuer.policy().identity())?;
+        drop(claims);
+        Ok(Checked {
+            token,
+            signature_start,
+            alg,
+            kid,
+            claims: text,
+            parts,
+            exp,
+            issuer,
+        })
+    }
+
     /// The checks on unverified content; they only reject.
     fn precheck(
         &self,
-        parsed: &Parsed<'_>,
+        alg: Algorithm,
+        typ: Option<&str>,
         claims: &Members<'_>,
         now: u64,
     ) -> Result<(Issuer, f64), Error> {
@@ -234,10 +257,10 @@ impl Validator {
         };
         let issuer = self.issuer_for(&iss).ok_or(Error::UntrustedIssuer)?;
         let policy = issuer.policy();
-        if !policy.accepts_typ(parsed.typ.as_deref()) {
+        if !policy.accepts_typ(typ) {
             return Err(Error::WrongType);
         }
-        if !issuer.algorithms().contains(&parsed.alg) {
+        if !issuer.algorithms().contains(&alg) {
             return Err(Error::DisallowedAlgorithm);
         }
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
@@ -270,21 +293,29 @@ impl Validator {
 impl Inner {
     /// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal,
     /// revocation.
-    fn finish(
+    fn finish<T: AsRef<str>>(
         &self,
-        parsed: Parsed<'_>,
+        checked: Checked<T>,
         keys: &KeySet,
-        exp: f64,
-        issuer: &Issuer,
     ) -> Result<Principal, Error> {
-        let key = keys
-            .find(parsed.kid.as_deref(), parsed.alg)
-            .ok_or(Error::UnknownKey)?;
-        if !key.allows(parsed.alg) {
+        let Checked {
+            token,
+            signature_start,
+            alg,
+            kid,
+            claims,
+            parts,
+            exp,
+            issuer,
+        } = checked;
+        let token = token.as_ref();
+        let key = keys.find(kid.as_deref(), alg).ok_or(Error::UnknownKey)?;
+        if !key.allows(alg) {
             return Err(Error::AlgorithmMismatch);
         }
-        let signature = parsed.signature_bytes()?;
-        if !key.verify(parsed.alg, parsed.signing_input.as_bytes(), &signature) {
+        let signature = token::decode_signature(&token[signature_start..])?;
+        let signing_input = &token[..signature_start - 1];
+        if !key.verify(alg, signing_input.as_bytes(), &signature) {
             return Err(Error::BadSignature);
         }
         // A key set shared between issuers (Entra's, for every tenant): the key must belong to
@@ -292,7 +323,7 @@ impl Inner {
         if !issuer.policy().owns_key(key.issuer(), issuer.issuer()) {
             return Err(Error::UntrustedIssuer);
         }
-        let principal = Principal::from_verified(parsed.payload, exp, issuer.policy().identity())?;
+        let principal = Principal::from_parts(claims, parts, exp);
         // Every client claim the token carries must be allowed (a fence, so it fails closed):
         // a second claim naming another client is not ignored.
         if let Some(allowed) = issuer.allowed_clients() {
@@ -308,7 +339,7 @@ impl Inner {
         }
         let principal = self.check_revocation(principal)?;
         if let Some(cache) = &self.cache {
-            cache.insert(parsed.token, principal.clone(), key);
+            cache.insert(token, principal.clone(), key);
         }
         Ok(principal)
     }
@@ -324,6 +355,35 @@ impl Inner {
                 });
                 Err(Error::Revoked { at, challenge })
             }
+        }
+    }
+}
+
+/// A token that passed every check on its unverified content: what the signature check and the
+/// principal need. The token is borrowed on the synchronous path and owned across a key fetch.
+struct Checked<T> {
+    token: T,
+    /// Where the signature segment starts; the signing input ends one byte before.
+    signature_start: usize,
+    alg: Algorithm,
+    kid: Option<String>,
+    claims: String,
+    parts: Parts,
+    exp: f64,
+    issuer: Issuer,
+}
+
+impl Checked<&str> {
+    fn into_owned(self) -> Checked<String> {
+        Checked {
+            token: self.token.to_owned(),
+            signature_start: self.signature_start,
+            alg: self.alg,
+            kid: self.kid,
+            claims: self.claims,
+            parts: self.parts,
+            exp: self.exp,
+            issuer: self.issuer,
         }
     }
 }

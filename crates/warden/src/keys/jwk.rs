@@ -81,14 +81,25 @@ pub(crate) fn parse_jwks(
     document: &[u8],
     allowed: &[Algorithm],
 ) -> Result<Vec<VerifyingKey>, JwksError> {
+    Ok(usable_keys(&key_array(document)?, allowed))
+}
+
+/// The `keys` array of a JWKS document, in one strict parse (duplicate members refused).
+pub(crate) fn key_array(document: &[u8]) -> Result<Vec<Value>, JwksError> {
     let mut root = json::parse_object(document).map_err(|e| match e {
         JsonError::NotObject | JsonError::DuplicateMember | JsonError::InvalidValue => {
             JwksError::NotJson
         }
     })?;
-    let Some(Value::Array(keys)) = root.remove("keys") else {
-        return Err(JwksError::MissingKeys);
-    };
+    match root.remove("keys") {
+        Some(Value::Array(keys)) => Ok(keys),
+        _ => Err(JwksError::MissingKeys),
+    }
+}
+
+/// The keys of a parsed `keys` array that can verify with `allowed`; the others are skipped one
+/// by one, with a warning.
+pub(crate) fn usable_keys(keys: &[Value], allowed: &[Algorithm]) -> Vec<VerifyingKey> {
     let mut out = Vec::with_capacity(keys.len());
     for (index, key) in keys.iter().enumerate() {
         match parse_jwk(key, allowed) {
@@ -104,7 +115,7 @@ pub(crate) fn parse_jwks(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 /// Parses one JWK (an already strict-parsed JSON value).

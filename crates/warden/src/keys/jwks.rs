@@ -12,7 +12,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::Shared;
 use http::header;
 
-use super::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh};
+use super::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh, jwk};
 use crate::algorithm::DEFAULT_ALGORITHMS;
 use crate::error::ConfigError;
 use crate::json;
@@ -363,16 +363,14 @@ impl Inner {
         let (body, max_age) = self
             .get(&jwks_uri, &["application/json", "application/jwk-set+json"])
             .await?;
-        let count = json::parse_object(&body)
-            .ok()
-            .and_then(|doc| doc.get("keys").and_then(|k| k.as_array()).map(Vec::len));
-        if count.is_some_and(|n| n > self.config.max_keys) {
+        // One strict parse: the key count is checked on it, then the keys are read from it.
+        let keys = jwk::key_array(&body).map_err(|_| FetchError::NotJson)?;
+        if keys.len() > self.config.max_keys {
             return Err(FetchError::TooManyKeys {
                 max: self.config.max_keys,
             });
         }
-        let set =
-            KeySet::from_jwks(&body, &self.config.algorithms).map_err(|_| FetchError::NotJson)?;
+        let set = KeySet::from_keys(jwk::usable_keys(&keys, &self.config.algorithms));
         if set.is_empty() {
             return Err(FetchError::EmptyKeySet);
         }

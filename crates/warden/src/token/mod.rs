@@ -24,7 +24,6 @@ const EMBEDDED_KEY_PARAMS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
 
 /// A compact JWS split, decoded and checked for form, not yet verified.
 pub(crate) struct Jws<'a> {
-    pub(crate) token: &'a str,
     pub(crate) signing_input: &'a str,
     pub(crate) signature: &'a str,
     pub(crate) alg: Algorithm,
@@ -68,7 +67,6 @@ pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
         return Err(Malformed::Base64.into());
     }
     Ok(Jws {
-        token,
         signing_input,
         signature,
         alg,
@@ -78,14 +76,21 @@ pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
     })
 }
 
-/// A parsed access token: the JWS whose payload must be a JWT claims set (read by [`members`]).
-pub(crate) type Parsed<'a> = Jws<'a>;
+/// The payload of an access token as text: a JWT claims set is UTF-8 JSON.
+pub(crate) fn claims_text(payload: Vec<u8>) -> Result<String, Error> {
+    String::from_utf8(payload).map_err(|_| Malformed::NotJsonObject.into())
+}
 
-/// The claims of a parsed token: a UTF-8 JSON object without duplicate member names, read
-/// without building a tree.
-pub(crate) fn members<'p>(jws: &'p Jws<'_>) -> Result<json::Members<'p>, Error> {
-    let text = std::str::from_utf8(&jws.payload).map_err(|_| Malformed::NotJsonObject)?;
+/// The claims of a token: one strict pass over the JSON object (duplicate member names refused at
+/// every depth, every value decodable), read without building a tree. The checks and the
+/// principal both read this one parse.
+pub(crate) fn members(text: &str) -> Result<json::Members<'_>, Error> {
     json::parse_members(text).map_err(json_error)
+}
+
+/// The signature segment, decoded (canonical base64url only).
+pub(crate) fn decode_signature(segment: &str) -> Result<Vec<u8>, Error> {
+    decode_segment(segment)
 }
 
 /// Verifies a compact JWS at the signature layer only: strict form and header rules, `alg` on
@@ -114,13 +119,6 @@ pub fn verify_jws(token: &str, keys: &KeySet, allowed: &[Algorithm]) -> Result<V
         return Err(Error::BadSignature);
     }
     Ok(jws.payload)
-}
-
-impl Jws<'_> {
-    /// The decoded signature bytes.
-    pub(crate) fn signature_bytes(&self) -> Result<Vec<u8>, Error> {
-        decode_segment(self.signature)
-    }
 }
 
 fn check_header(
@@ -203,9 +201,10 @@ mod tests {
     }
 
     /// What the validator does before the pre-checks: the JWS, then its claims as members.
-    fn parse(t: &str) -> Result<Parsed<'_>, Error> {
+    fn parse(t: &str) -> Result<Jws<'_>, Error> {
         let jws = parse_jws(t)?;
-        members(&jws)?;
+        let text = std::str::from_utf8(&jws.payload).map_err(|_| Malformed::NotJsonObject)?;
+        members(text)?;
         Ok(jws)
     }
 
@@ -225,11 +224,12 @@ mod tests {
         assert_eq!(p.alg, Algorithm::RS256);
         assert_eq!(p.kid.as_deref(), Some("k"));
         assert_eq!(p.typ.as_deref(), Some("at+jwt"));
+        let text = std::str::from_utf8(&p.payload).unwrap();
         assert_eq!(
-            members(&p).unwrap().get("iss"),
+            members(text).unwrap().get("iss"),
             Some(serde_json::Value::from("x"))
         );
-        assert_eq!(p.signature_bytes().unwrap(), b"sig");
+        assert_eq!(decode_signature(p.signature).unwrap(), b"sig");
     }
 
     #[test]
