@@ -8,9 +8,8 @@ use tokio::time::Instant;
 
 use crate::algorithm::Algorithm;
 use arc_swap::ArcSwapOption;
-use futures_util::FutureExt as _;
-use futures_util::future::Shared;
 use http::header;
+use tokio::sync::{Notify, watch};
 
 use super::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh, jwk};
 use crate::algorithm::DEFAULT_ALGORITHMS;
@@ -70,8 +69,16 @@ pub struct JwksCache {
 struct Inner {
     config: Config,
     client: reqwest::Client,
+    /// The keys requests read, lock-free; only the refresher writes it.
     snapshot: ArcSwapOption<KeySet>,
-    state: Mutex<State>,
+    /// When a fetch may start, and whether one is under way. Never held across I/O or an await.
+    gate: Mutex<Gate>,
+    /// The `jwks_uri` discovery found, until a fetch fails.
+    known_jwks_uri: Mutex<Option<String>>,
+    /// Wakes the refresher for a fetch that a request asked for.
+    wake: Arc<Notify>,
+    /// Each finished fetch's outcome, for the requests waiting on it.
+    outcomes: watch::Sender<Outcome>,
 }
 
 struct Config {
@@ -85,26 +92,31 @@ struct Config {
     max_keys: usize,
 }
 
-type SharedFetch = Shared<BoxFuture<Result<Arc<KeySet>, KeysUnavailable>>>;
-
-impl State {
-    /// Forgets an in-flight fetch that already resolved (its task panicked or was cancelled
-    /// before it could clear itself), so a dead fetch can never block refreshes.
-    fn clear_finished(&mut self) {
-        if self.in_flight.as_ref().is_some_and(|f| f.peek().is_some()) {
-            self.in_flight = None;
-        }
-    }
+/// The outcome of the refresher's latest fetch, numbered.
+#[derive(Clone)]
+struct Outcome {
+    fetch: u64,
+    result: Result<Arc<KeySet>, KeysUnavailable>,
 }
 
+/// What requests and the refresher share about fetching.
 #[derive(Default)]
-struct State {
-    in_flight: Option<SharedFetch>,
+struct Gate {
+    /// The refresher task (one per cache), spawned on the first fetch.
+    refresher: Option<tokio::task::JoinHandle<()>>,
+    /// A fetch is under way, or asked for: requests join it instead of asking again.
+    fetching: bool,
+    /// The last fetch caused by an unknown `kid`, for the cooldown.
     last_kid_refresh: Option<Instant>,
-    failures: u32,
+    /// Back-off after failed fetches: no fetch on demand before this.
     retry_at: Option<Instant>,
-    jwks_uri: Option<String>,
-    schedule: u64,
+}
+
+impl Drop for Inner {
+    /// Wakes the refresher so it sees the cache is gone and ends.
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
 }
 
 impl fmt::Debug for JwksCache {
@@ -161,7 +173,7 @@ impl JwksCache {
     ///
     /// [`KeysUnavailable`] if the fetch failed (the cache keeps retrying in the background).
     pub async fn prefetch(&self) -> Result<Arc<KeySet>, KeysUnavailable> {
-        match self.start_or_join(true) {
+        match self.inner.ask(true) {
             Refresh::Pending(fetch) => fetch.await,
             Refresh::NotNow { retry_after } => match self.inner.snapshot.load_full() {
                 Some(set) => Ok(set),
@@ -171,42 +183,6 @@ impl JwksCache {
             },
         }
     }
-
-    /// Starts a fetch, or joins the one under way; honours the backoff after failures, and the
-    /// cooldown when `forced` is false and keys are loaded.
-    fn start_or_join(&self, forced: bool) -> Refresh {
-        // Only refreshes caused by an unknown `kid` (keys loaded, `forced` false) count against
-        // the cooldown; the first load and scheduled refreshes do not.
-        let inner = &self.inner;
-        let mut state = inner.state();
-        state.clear_finished();
-        if let Some(fetch) = &state.in_flight {
-            return Refresh::Pending(inner.wait(fetch.clone()));
-        }
-        let now = Instant::now();
-        if let Some(retry_at) = state.retry_at
-            && now < retry_at
-        {
-            return Refresh::NotNow {
-                retry_after: Some(retry_at - now),
-            };
-        }
-        let loaded = inner.snapshot.load().is_some();
-        if !forced
-            && loaded
-            && let Some(last) = state.last_kid_refresh
-            && now.duration_since(last) < inner.config.cooldown
-        {
-            return Refresh::NotNow {
-                retry_after: Some(inner.config.cooldown - now.duration_since(last)),
-            };
-        }
-        if !forced && loaded {
-            state.last_kid_refresh = Some(now);
-        }
-        let fetch = Inner::start(inner, &mut state);
-        Refresh::Pending(inner.wait(fetch))
-    }
 }
 
 impl KeySource for JwksCache {
@@ -215,144 +191,181 @@ impl KeySource for JwksCache {
     }
 
     fn refresh(&self) -> Refresh {
-        self.start_or_join(false)
+        self.inner.ask(false)
     }
 }
 
+/// The refresh machinery, in two parts:
+///
+/// - **requests** ([`Inner::ask`]) decide whether a fetch may start now (back-off after failures;
+///   the cooldown for fetches caused by an unknown `kid`), wake the refresher, and wait for the
+///   next outcome, or join the fetch under way;
+/// - **the refresher** ([`refresher`]), one task per cache, fetches when woken or when the keys are
+///   due (at 90 % of their freshness, or after the back-off), swaps the new set into the snapshot,
+///   and publishes the outcome to every waiter.
 impl Inner {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        self.gate
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Bounds a waiter's wait by the fetch deadline (plus a margin for the task to report); the
-    /// fetch itself goes on for the others.
-    fn wait(&self, fetch: SharedFetch) -> BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> {
-        let limit = self.config.fetch_timeout + Duration::from_millis(250);
-        Box::pin(async move {
-            match tokio::time::timeout(limit, fetch).await {
-                Ok(result) => result,
-                Err(_) => Err(KeysUnavailable {
-                    retry_after: FIRST_BACKOFF,
-                }),
+    /// A request's ask for fresher keys. Only fetches caused by an unknown `kid` (`forced` false,
+    /// keys loaded) count against the cooldown; the first load and scheduled refreshes do not.
+    fn ask(self: &Arc<Self>, forced: bool) -> Refresh {
+        let mut gate = self.gate();
+        if !self.ensure_refresher(&mut gate) {
+            return Refresh::NotNow {
+                retry_after: Some(FIRST_BACKOFF),
+            };
+        }
+        // Subscribed before the refresher can publish, so the outcome cannot be missed.
+        let outcomes = self.outcomes.subscribe();
+        if gate.fetching {
+            return Refresh::Pending(self.wait(outcomes));
+        }
+        let now = Instant::now();
+        if let Some(retry_at) = gate.retry_at
+            && now < retry_at
+        {
+            return Refresh::NotNow {
+                retry_after: Some(retry_at - now),
+            };
+        }
+        let loaded = self.snapshot.load().is_some();
+        if !forced && loaded {
+            if let Some(last) = gate.last_kid_refresh
+                && now.duration_since(last) < self.config.cooldown
+            {
+                return Refresh::NotNow {
+                    retry_after: Some(self.config.cooldown - now.duration_since(last)),
+                };
             }
+            gate.last_kid_refresh = Some(now);
+        }
+        gate.fetching = true;
+        self.wake.notify_one();
+        Refresh::Pending(self.wait(outcomes))
+    }
+
+    /// Spawns the refresher if it is not running (first use, or its runtime went away). False
+    /// without a tokio runtime to run it on.
+    fn ensure_refresher(self: &Arc<Self>, gate: &mut Gate) -> bool {
+        if gate
+            .refresher
+            .as_ref()
+            .is_some_and(|task| !task.is_finished())
+        {
+            return true;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::error!("warden key fetch needs a tokio runtime");
+            return false;
+        };
+        // A refresher that ended mid-fetch left no one to finish it.
+        gate.fetching = false;
+        let task = refresher(Arc::downgrade(self), self.wake.clone());
+        gate.refresher = Some(runtime.spawn(task));
+        true
+    }
+
+    /// Waits for the next outcome, at most the fetch deadline (plus a margin for the refresher to
+    /// report); the fetch itself goes on for the others.
+    fn wait(
+        &self,
+        mut outcomes: watch::Receiver<Outcome>,
+    ) -> BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> {
+        let limit = self.config.fetch_timeout + Duration::from_millis(250);
+        let seen = outcomes.borrow_and_update().fetch;
+        Box::pin(async move {
+            let next = async {
+                loop {
+                    if outcomes.changed().await.is_err() {
+                        return Err(KeysUnavailable {
+                            retry_after: FIRST_BACKOFF,
+                        });
+                    }
+                    let outcome = outcomes.borrow_and_update();
+                    if outcome.fetch > seen {
+                        return outcome.result.clone();
+                    }
+                }
+            };
+            tokio::time::timeout(limit, next)
+                .await
+                .unwrap_or(Err(KeysUnavailable {
+                    retry_after: FIRST_BACKOFF,
+                }))
         })
     }
 
-    /// Spawns one fetch and records it as in flight. Called with the state lock held; the
-    /// fetch runs on its own task, so no I/O happens under the lock.
-    fn start(this: &Arc<Self>, state: &mut State) -> SharedFetch {
-        let weak = Arc::downgrade(this);
-        let fetch: BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> =
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    let task = runtime.spawn(Inner::fetch_and_install(weak));
-                    Box::pin(async move {
-                        task.await.unwrap_or(Err(KeysUnavailable {
-                            retry_after: FIRST_BACKOFF,
-                        }))
-                    })
-                }
-                Err(_) => {
-                    tracing::error!("warden key fetch needs a tokio runtime");
-                    // Not recorded as in flight: nothing would ever clear it.
-                    let failed: BoxFuture<Result<Arc<KeySet>, KeysUnavailable>> = Box::pin(async {
-                        Err(KeysUnavailable {
-                            retry_after: FIRST_BACKOFF,
-                        })
-                    });
-                    return failed.shared();
-                }
-            };
-        let shared = fetch.shared();
-        state.in_flight = Some(shared.clone());
-        shared
-    }
-
-    async fn fetch_and_install(weak: Weak<Inner>) -> Result<Arc<KeySet>, KeysUnavailable> {
-        let Some(inner) = weak.upgrade() else {
-            return Err(KeysUnavailable {
-                retry_after: FIRST_BACKOFF,
-            });
-        };
-        let jwks_uri = inner.state().jwks_uri.clone();
+    /// One fetch, start to end: discovery (unless known) and JWKS under one deadline; the new set
+    /// installed, or the failure recorded. Returns the outcome and when to fetch next.
+    async fn fetch_once(
+        &self,
+        failures: &mut u32,
+    ) -> (Result<Arc<KeySet>, KeysUnavailable>, Duration) {
+        let known_uri = self
+            .known_jwks_uri
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         // One deadline for discovery and JWKS together; a client without timeouts cannot hang it.
         let outcome =
-            match tokio::time::timeout(inner.config.fetch_timeout, inner.fetch(jwks_uri)).await {
+            match tokio::time::timeout(self.config.fetch_timeout, self.fetch(known_uri)).await {
                 Ok(outcome) => outcome,
                 Err(_) => Err(FetchError::Timeout),
             };
-        let mut state = inner.state();
-        state.in_flight = None;
-        state.schedule += 1;
-        let generation = state.schedule;
         match outcome {
             Ok(fetched) => {
-                let set = match inner.snapshot.load().as_deref() {
+                let set = match self.snapshot.load().as_deref() {
                     Some(previous) => Arc::new(fetched.set.reusing(previous)),
                     None => Arc::new(fetched.set),
                 };
-                inner.snapshot.store(Some(set.clone()));
-                state.jwks_uri = Some(fetched.jwks_uri);
-                state.failures = 0;
-                state.retry_at = None;
-                let ttl = inner.config.ttl.unwrap_or_else(|| {
+                self.snapshot.store(Some(set.clone()));
+                *self
+                    .known_jwks_uri
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = Some(fetched.jwks_uri);
+                *failures = 0;
+                let ttl = self.config.ttl.unwrap_or_else(|| {
                     fetched
                         .max_age
                         .map_or(DEFAULT_TTL, |age| age.clamp(MIN_TTL, MAX_TTL))
                 });
                 tracing::debug!(
-                    issuer = %inner.config.expected_issuer,
+                    issuer = %self.config.expected_issuer,
                     keys = set.len(),
                     ttl_secs = ttl.as_secs(),
                     "signing keys loaded"
                 );
                 // Refresh before staleness: at 90% of the freshness lifetime.
-                Inner::schedule(&weak, generation, ttl.mul_f64(0.9));
-                Ok(set)
+                (Ok(set), ttl.mul_f64(0.9))
             }
             Err(error) => {
-                state.failures = state.failures.saturating_add(1);
-                let backoff = backoff(state.failures);
-                state.retry_at = Some(Instant::now() + backoff);
+                *failures = failures.saturating_add(1);
+                let backoff = backoff(*failures);
                 // A fetch that failed for a reason other than the document means discovery may be
                 // stale too: discover again next time.
-                state.jwks_uri = None;
+                *self
+                    .known_jwks_uri
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner()) = None;
                 tracing::warn!(
-                    issuer = %inner.config.expected_issuer,
+                    issuer = %self.config.expected_issuer,
                     error = %error,
                     retry_in_secs = backoff.as_secs(),
-                    keeping_last_good_keys = inner.snapshot.load().is_some(),
+                    keeping_last_good_keys = self.snapshot.load().is_some(),
                     "signing key fetch failed"
                 );
-                Inner::schedule(&weak, generation, backoff);
-                Err(KeysUnavailable {
-                    retry_after: backoff,
-                })
+                (
+                    Err(KeysUnavailable {
+                        retry_after: backoff,
+                    }),
+                    backoff,
+                )
             }
         }
-    }
-
-    /// Refreshes in the background after `delay`, unless a newer fetch rescheduled meanwhile or
-    /// the cache was dropped.
-    fn schedule(weak: &Weak<Inner>, generation: u64, delay: Duration) {
-        let delay = delay.max(Duration::from_millis(10));
-        let weak = weak.clone();
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        runtime.spawn(async move {
-            tokio::time::sleep(delay).await;
-            let Some(inner) = weak.upgrade() else { return };
-            let mut state = inner.state();
-            state.clear_finished();
-            if state.schedule != generation || state.in_flight.is_some() {
-                return;
-            }
-            // The task is not awaited by anyone; it installs the keys itself.
-            drop(Inner::start(&inner, &mut state));
-        });
     }
 
     async fn fetch(&self, known_jwks_uri: Option<String>) -> Result<Fetched, FetchError> {
@@ -449,6 +462,46 @@ impl Inner {
             }
         }
         Ok((body, max_age))
+    }
+}
+
+/// The refresher: one task per cache. It sleeps until a request wakes it or the keys are due,
+/// fetches, installs, publishes the outcome, and sleeps again. It holds the cache only weakly, so
+/// dropping the cache ends it (the cache wakes it on drop).
+async fn refresher(cache: Weak<Inner>, wake: Arc<Notify>) {
+    let mut due: Option<Instant> = None;
+    let mut failures = 0u32;
+    loop {
+        let woken = match due {
+            Some(due) => tokio::time::timeout_at(due, wake.notified()).await.is_ok(),
+            None => {
+                wake.notified().await;
+                true
+            }
+        };
+        let Some(inner) = cache.upgrade() else {
+            return;
+        };
+        {
+            let mut gate = inner.gate();
+            if woken && !gate.fetching {
+                // A wake-up left over from a fetch that already ran: nothing was asked for.
+                continue;
+            }
+            // Due: the scheduled refresh, which requests may join like any other.
+            gate.fetching = true;
+        }
+        let (result, next) = inner.fetch_once(&mut failures).await;
+        {
+            let mut gate = inner.gate();
+            gate.fetching = false;
+            gate.retry_at = result.is_err().then(|| Instant::now() + next);
+        }
+        due = Some(Instant::now() + next.max(Duration::from_millis(10)));
+        inner.outcomes.send_modify(|outcome| {
+            outcome.fetch += 1;
+            outcome.result = result;
+        });
     }
 }
 
@@ -685,7 +738,16 @@ impl JwksCacheBuilder {
                 },
                 client,
                 snapshot: ArcSwapOption::empty(),
-                state: Mutex::new(State::default()),
+                gate: Mutex::new(Gate::default()),
+                wake: Arc::new(Notify::new()),
+                outcomes: watch::channel(Outcome {
+                    fetch: 0,
+                    result: Err(KeysUnavailable {
+                        retry_after: FIRST_BACKOFF,
+                    }),
+                })
+                .0,
+                known_jwks_uri: Mutex::new(None),
             }),
         })
     }
