@@ -207,9 +207,12 @@ impl Entra {
     }
 }
 
+/// How many tenants' issuers any-tenant mode keeps built (the rest are built again on use).
+const ANY_TENANT_ISSUERS: usize = 10_000;
+
 /// Accepts any tenant's tokens (explicit opt-in): recognises the issuer forms and builds the
-/// tenant's issuer on the fly.
-#[derive(Debug)]
+/// tenant's issuer when first seen, kept in a bounded cache, so a request of a known tenant
+/// builds nothing.
 pub(crate) struct AnyTenant {
     authority: String,
     v1_issuer_base: String,
@@ -218,11 +221,33 @@ pub(crate) struct AnyTenant {
     algorithms: Vec<Algorithm>,
     allowed_clients: Option<Vec<String>>,
     keys: Arc<dyn KeySource>,
+    issuers: quick_cache::sync::Cache<String, Issuer>,
+}
+
+impl std::fmt::Debug for AnyTenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnyTenant")
+            .field("authority", &self.authority)
+            .field("versions", &self.versions)
+            .field("audiences", &self.audiences)
+            .field("tenants_seen", &self.issuers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl AnyTenant {
-    /// The issuer for this `iss`, if it has an Entra form with a GUID tenant and an accepted version.
+    /// The issuer for this `iss`, if it has an Entra form with a GUID tenant and an accepted
+    /// version: built once per tenant and version, then found by `iss`.
     pub(crate) fn issuer_for(&self, iss: &str) -> Option<Issuer> {
+        if let Some(issuer) = self.issuers.get(iss) {
+            return Some(issuer);
+        }
+        let issuer = self.build_issuer(iss)?;
+        self.issuers.insert(iss.to_owned(), issuer.clone());
+        Some(issuer)
+    }
+
+    fn build_issuer(&self, iss: &str) -> Option<Issuer> {
         let v2 = iss
             .strip_prefix(self.authority.as_str())
             .and_then(|rest| rest.strip_prefix('/'))
@@ -449,6 +474,7 @@ impl EntraBuilder {
                 algorithms: self.algorithms,
                 allowed_clients: self.allowed_clients,
                 keys,
+                issuers: quick_cache::sync::Cache::new(ANY_TENANT_ISSUERS),
             })
         });
         Ok(Entra {
@@ -538,6 +564,27 @@ mod tests {
             )));
             assert!(!owns("https://attacker.example/{tenantid}/v2.0"));
         }
+    }
+
+    #[test]
+    fn any_tenant_builds_a_tenants_issuer_once() {
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        let entra = Entra::builder()
+            .any_tenant()
+            .audience("api://x")
+            .keys(crate::keys::StaticKeys::from_jwks(jwks).unwrap())
+            .build()
+            .unwrap();
+        let any = entra.any_tenant.unwrap();
+        let iss = format!("{DEFAULT_AUTHORITY}/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0");
+        let first = any.issuer_for(&iss).unwrap();
+        let again = any.issuer_for(&iss).unwrap();
+        assert!(Arc::ptr_eq(&first.inner, &again.inner));
+        assert!(
+            any.issuer_for(&format!("{DEFAULT_AUTHORITY}/contoso/v2.0"))
+                .is_none()
+        );
+        assert_eq!(any.issuers.len(), 1);
     }
 
     #[test]
