@@ -679,6 +679,33 @@ async fn answers_503_when_the_group_resolver_fails() {
     assert_eq!(f.runs.load(Ordering::SeqCst), before);
 }
 
+#[tokio::test(start_paused = true)]
+async fn shares_a_failed_lookup_with_every_waiting_request_then_tries_again() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let resolver = Resolver {
+        calls: calls.clone(),
+        answer: Err(GroupLookupFailed),
+        takes: Duration::from_millis(500),
+    };
+    let f = Fixture::with(|b| b.group_resolver(resolver, Duration::from_secs(300))).await;
+    let token = overage(&f.issuer);
+    let requests = (0..16).map(|_| f.get("/group", &token));
+    for answer in futures_util::future::join_all(requests).await {
+        assert_refusal(&answer, 503, None, "group membership unavailable");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one failed lookup for 16 requests"
+    );
+    assert_eq!(f.runs.load(Ordering::SeqCst), 0);
+    // A failure is remembered briefly, then the resolver is asked again.
+    tokio::time::advance(Duration::from_secs(3)).await;
+    let answer = f.get("/group", &token).await;
+    assert_refusal(&answer, 503, None, "group membership unavailable");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
 // Fail closed
 
 #[tokio::test]
@@ -923,4 +950,28 @@ async fn a_revocation_catches_every_token_of_its_target_whatever_else_the_token_
         );
     }
     f.allows("/scope", &token().subject("erin").sign()).await;
+    // A tenant-scoped rule: the token's `tid`, compared without regard to case, whatever the
+    // issuer's profile; another tenant's token of the same user passes.
+    store.revoke(
+        Revocation::user("frank")
+            .in_tenant("7A1E0B5C-3D4F-4E8A-9B2C-1D2E3F4A5B6C")
+            .issued_before(before),
+    );
+    let in_tenant = token()
+        .subject("frank")
+        .claim("tid", "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c")
+        .sign();
+    f.refuses(
+        "/scope",
+        &in_tenant,
+        401,
+        revoked.as_deref(),
+        "token revoked",
+    )
+    .await;
+    let elsewhere = token()
+        .subject("frank")
+        .claim("tid", "0c9d8e7f-6a5b-4c3d-8e1f-2a3b4c5d6e7f")
+        .sign();
+    f.allows("/scope", &elsewhere).await;
 }

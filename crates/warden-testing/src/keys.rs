@@ -17,6 +17,8 @@ use warden::Algorithm;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyError {
+    /// The fake issuer does not sign with this algorithm (one added to warden after this crate).
+    UnsupportedAlgorithm(Algorithm),
     /// The key cannot sign with this algorithm (an ES256 key asked for RS256).
     WrongKeyType,
     /// No key with this id.
@@ -28,6 +30,9 @@ pub enum KeyError {
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            KeyError::UnsupportedAlgorithm(alg) => {
+                write!(f, "the fake issuer does not sign with {alg}")
+            }
             KeyError::WrongKeyType => f.write_str("the key cannot sign with this algorithm"),
             KeyError::UnknownKey(kid) => write!(f, "no key with id {kid:?}"),
             KeyError::Crypto => f.write_str("aws-lc-rs failed"),
@@ -66,7 +71,8 @@ impl SigningKey {
     ///
     /// # Errors
     ///
-    /// [`KeyError::Crypto`] if aws-lc-rs cannot generate the key.
+    /// [`KeyError::Crypto`] if aws-lc-rs cannot generate the key;
+    /// [`KeyError::UnsupportedAlgorithm`] for an algorithm this crate does not sign with yet.
     pub fn generate(kid: impl Into<String>, alg: Algorithm) -> Result<Self, KeyError> {
         use Algorithm::*;
         let pair = match alg {
@@ -82,6 +88,7 @@ impl SigningKey {
                     .map_err(|_| KeyError::Crypto)?,
             ),
             EdDSA => Pair::Ed25519(Ed25519KeyPair::generate().map_err(|_| KeyError::Crypto)?),
+            other => return Err(KeyError::UnsupportedAlgorithm(other)),
         };
         Ok(SigningKey {
             kid: kid.into(),

@@ -127,11 +127,12 @@ impl Revocation {
         Self::new(Target::Client, client_id)
     }
 
-    /// Applies to one Microsoft Entra tenant's tokens only (its id, compared in lower case as
-    /// Entra writes it; tokens of other profiles have no tenant).
+    /// Applies to one tenant's tokens only: tokens whose `tid` is `tenant`, compared without
+    /// regard to case (tenant ids are GUIDs). Any token carrying that `tid` matches, whatever its
+    /// issuer's profile: a revocation errs on the side of catching.
     #[must_use]
     pub fn in_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.scope = Scope::Tenant(tenant.into().to_ascii_lowercase());
+        self.scope = Scope::Tenant(tenant.into());
         self
     }
 
@@ -175,7 +176,10 @@ impl Revocation {
     pub fn revokes(&self, principal: &Principal) -> bool {
         let in_scope = match &self.scope {
             Scope::Any => true,
-            Scope::Tenant(tenant) => principal.tenant_id() == Some(tenant.as_str()),
+            Scope::Tenant(tenant) => principal
+                .identifier_claims()
+                .tenant
+                .is_some_and(|tid| tid.eq_ignore_ascii_case(tenant)),
             Scope::Issuer(issuer) => principal.issuer() == issuer,
         };
         in_scope

@@ -1,5 +1,6 @@
-//! One clock for the wall-clock time warden reads: token expiry, revocation instants, the age of
-//! an authentication. Injectable ([`ValidatorBuilder::clock`](crate::ValidatorBuilder::clock)),
+//! One clock for the wall-clock time warden reads: token expiry, the lifetime of revocation rules,
+//! the age of an authentication. (A rule's own instant, "revoked before now", is read from the
+//! system clock when the rule is made, unless `issued_before` sets it.) Injectable ([`ValidatorBuilder::clock`](crate::ValidatorBuilder::clock)),
 //! so tests move time instead of sleeping. Intervals (key refresh cooldowns, back-off, the group
 //! cache's lifetime) use tokio's monotonic `Instant`, which tokio's paused time moves too.
 
@@ -38,7 +39,7 @@ impl Clock for SystemClock {
 }
 
 /// Seconds since the Unix epoch. A clock set before 1970 reads as the far future, so every time
-/// check fails closed: every token is expired, every revocation rule covers every token.
+/// check fails closed: every token is expired, and no authentication is recent.
 pub(crate) fn unix_secs(clock: &dyn Clock) -> u64 {
     clock
         .now()

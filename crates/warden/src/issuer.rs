@@ -27,9 +27,12 @@ pub enum Profile {
     /// (Keycloak, older Auth0 tenants): `iss`, `aud`, `exp`, `sub` and `iat` are required. Only the
     /// audience then tells such a token from an ID token of the same issuer.
     JwtAccessToken,
-    /// Microsoft Entra ID access tokens: `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `oid`,
-    /// `iat`, `uti` and a client (`azp` in v2, `appid` in v1) are required, and a `nonce` claim is refused:
-    /// an ID token (no client claim, often a nonce) is never taken for an access token.
+    /// Microsoft Entra ID access tokens, as [`Entra`](crate::entra::Entra) issuers check them:
+    /// `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `oid`, `iat`, `uti` and a client (`azp`
+    /// in v2, `appid` in v1) are required, `tid` and `ver` must be the issuer's, and a `nonce`
+    /// claim is refused: an ID token (no client claim, often a nonce) is never taken for an access
+    /// token. Reported by [`Issuer::profile`]; an issuer gets it only from the Entra builder
+    /// ([`IssuerBuilder::profile`] refuses it, since it needs the tenant binding).
     Entra,
 }
 
@@ -243,8 +246,8 @@ impl IssuerBuilder {
         self
     }
 
-    /// Replaces the algorithm allow-list (default [`DEFAULT_ALGORITHMS`]). HMAC algorithms are
-    /// refused: an issuer publishing public keys must never be trusted with a shared secret.
+    /// Replaces the algorithm allow-list (default [`DEFAULT_ALGORITHMS`]). [`Algorithm`] has no
+    /// HMAC variant: an issuer publishing public keys can never be trusted with a shared secret.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = Some(algorithms.into_iter().collect());
         self
@@ -296,7 +299,8 @@ impl IssuerBuilder {
     /// # Errors
     ///
     /// [`ConfigError`] naming the field: an issuer that is not an https URL (plain http only for
-    /// loopback hosts), no audience, an empty or HMAC algorithm list, no key source, or a JWKS
+    /// loopback hosts), no audience, an empty algorithm list, no key source or two of them
+    /// (`keys` and `jwks`), [`Profile::Entra`] (which only the Entra builder sets), or a JWKS
     /// document without a usable key.
     pub fn build(self) -> Result<Issuer, ConfigError> {
         check_issuer_url(&self.issuer, "issuer")?;

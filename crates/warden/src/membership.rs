@@ -30,13 +30,17 @@ impl fmt::Display for GroupLookupFailed {
 
 impl std::error::Error for GroupLookupFailed {}
 
-/// When a caller's groups were resolved, and what they were.
-type CachedEntry = (Instant, Arc<Vec<String>>);
+/// How long a failed lookup is remembered: every request waiting on it, and those in the next
+/// moments, get the failure at once instead of each calling a resolver that just failed.
+const FAILURE_TTL: Duration = Duration::from_secs(2);
+
+/// A caller's groups as last resolved: when, and what (or that the resolver failed).
+type CachedEntry = (Instant, Result<Arc<Vec<String>>, GroupLookupFailed>);
 
 /// A resolver behind a cache keyed by the issuer and the caller's [`Principal::identity`]:
 /// bounded (S3-FIFO eviction, by quick_cache), each answer kept for the TTL, and one lookup per
 /// caller at a time: concurrent requests of a caller whose groups are not cached wait for the
-/// first one's lookup instead of each calling the resolver.
+/// first one's lookup and share its outcome, success or failure (a failure is kept 2 seconds).
 pub(crate) struct CachedGroups {
     resolver: Arc<dyn GroupResolver>,
     ttl: Duration,
@@ -64,35 +68,44 @@ impl CachedGroups {
         )
     }
 
+    /// Whether a cached outcome still stands.
+    fn fresh(&self, (at, outcome): &CachedEntry) -> bool {
+        let lifetime = if outcome.is_ok() {
+            self.ttl
+        } else {
+            FAILURE_TTL.min(self.ttl)
+        };
+        at.elapsed() < lifetime
+    }
+
     pub(crate) async fn resolve(&self, p: &Principal) -> Result<Arc<Vec<String>>, Error> {
         let key = Self::key(p);
-        let fresh = |(at, _): &CachedEntry| at.elapsed() < self.ttl;
         loop {
             // No lock is held across the lookup: the placeholder guard is not a lock, only a
             // marker that makes later callers of this key wait for its value.
             let guard = match self.cache.get_value_or_guard_async(&key).await {
-                Ok(entry) if fresh(&entry) => return Ok(entry.1),
+                Ok(entry) if self.fresh(&entry) => return outcome(entry.1),
                 Ok(_) => {
-                    // Expired: drop it (unless another caller refreshed it meanwhile), then look
+                    // Stale: drop it (unless another caller refreshed it meanwhile), then look
                     // again, so one caller becomes the loader.
-                    self.cache.remove_if(&key, |entry| !fresh(entry));
+                    self.cache.remove_if(&key, |entry| !self.fresh(entry));
                     continue;
                 }
                 Err(guard) => guard,
             };
-            return match self.resolver.groups(p).await {
-                Ok(groups) => {
-                    let groups = Arc::new(groups);
-                    let _ = guard.insert((Instant::now(), groups.clone()));
-                    Ok(groups)
-                }
-                Err(GroupLookupFailed) => {
-                    // The guard is dropped unfilled: a waiting caller becomes the loader and
-                    // tries the resolver itself.
-                    tracing::warn!("group resolver failed; refusing the group requirement");
-                    Err(Error::GroupsUnavailable)
-                }
-            };
+            let looked_up = self.resolver.groups(p).await.map(Arc::new);
+            if looked_up.is_err() {
+                tracing::warn!("group resolver failed; refusing the group requirement");
+            }
+            // Filled either way, so every waiting request gets this outcome at once.
+            let _ = guard.insert((Instant::now(), looked_up.clone()));
+            return outcome(looked_up);
         }
     }
+}
+
+fn outcome(
+    looked_up: Result<Arc<Vec<String>>, GroupLookupFailed>,
+) -> Result<Arc<Vec<String>>, Error> {
+    looked_up.map_err(|GroupLookupFailed| Error::GroupsUnavailable)
 }

@@ -33,6 +33,8 @@ pub(crate) struct IdentifierClaims<'a> {
     pub(crate) tokens: [Option<&'a str>; 2],
     /// `client_id`, `azp` and `appid`.
     pub(crate) clients: [Option<&'a str>; 3],
+    /// `tid`, as the token carries it.
+    pub(crate) tenant: Option<&'a str>,
 }
 
 /// The caller of a request whose bearer token warden validated.
@@ -636,6 +638,7 @@ impl Principal {
                 self.text(inner.azp),
                 self.text(inner.appid),
             ],
+            tenant: self.text(inner.tenant),
         }
     }
 

@@ -106,6 +106,8 @@ struct Gate {
     refresher: Option<tokio::task::JoinHandle<()>>,
     /// A fetch is under way, or asked for: requests join it instead of asking again.
     fetching: bool,
+    /// When the fetch under way was asked for or started.
+    fetching_since: Option<Instant>,
     /// The last fetch caused by an unknown `kid`, for the cooldown.
     last_kid_refresh: Option<Instant>,
     /// Back-off after failed fetches: no fetch on demand before this.
@@ -244,6 +246,7 @@ impl Inner {
             gate.last_kid_refresh = Some(now);
         }
         gate.fetching = true;
+        gate.fetching_since = Some(now);
         self.wake.notify_one();
         Refresh::Pending(self.wait(outcomes))
     }
@@ -251,6 +254,20 @@ impl Inner {
     /// Spawns the refresher if it is not running (first use, or its runtime went away). False
     /// without a tokio runtime to run it on.
     fn ensure_refresher(self: &Arc<Self>, gate: &mut Gate) -> bool {
+        // A fetch asked for long past its deadline means the refresher is not running: its
+        // runtime is no longer driven (a start-up runtime kept after `block_on(prefetch())`), or
+        // it is stuck. Start another here, on the runtime of this request.
+        let stuck = gate.fetching
+            && gate.fetching_since.is_some_and(|since| {
+                since.elapsed() > self.config.fetch_timeout + Duration::from_secs(1)
+            });
+        if stuck && let Some(task) = gate.refresher.take() {
+            tracing::warn!(
+                issuer = %self.config.expected_issuer,
+                "signing key refresher did not answer in time; starting another"
+            );
+            task.abort();
+        }
         if gate
             .refresher
             .as_ref()
@@ -489,19 +506,24 @@ async fn refresher(cache: Weak<Inner>, wake: Arc<Notify>) {
                 continue;
             }
             // Due: the scheduled refresh, which requests may join like any other.
-            gate.fetching = true;
+            if !gate.fetching {
+                gate.fetching = true;
+                gate.fetching_since = Some(Instant::now());
+            }
         }
         let (result, next) = inner.fetch_once(&mut failures).await;
-        {
-            let mut gate = inner.gate();
-            gate.fetching = false;
-            gate.retry_at = result.is_err().then(|| Instant::now() + next);
-        }
         due = Some(Instant::now() + next.max(Duration::from_millis(10)));
+        // Published under the same lock that ends the fetch: a request that finds no fetch under
+        // way always comes after this outcome, and waits for the next one, which it starts.
+        let mut gate = inner.gate();
+        gate.fetching = false;
+        gate.fetching_since = None;
+        gate.retry_at = result.is_err().then(|| Instant::now() + next);
         inner.outcomes.send_modify(|outcome| {
             outcome.fetch += 1;
             outcome.result = result;
         });
+        drop(gate);
     }
 }
 
