@@ -45,7 +45,7 @@ use crate::error::{ClaimsChallenge, Forbidden};
 use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::json::Members;
-use crate::keys::{BoxFuture, KeySet, Refresh};
+use crate::keys::{BoxFuture, KeySet, Refresh, VerifyingKey};
 use crate::principal::{Parts, Principal};
 use crate::token::{self, Jws, claims};
 
@@ -168,50 +168,16 @@ impl Validator {
             // Seen before and verified: only revocation is checked again.
             return Step::Done(self.inner.check_revocation(principal));
         }
-        let checked = match self.check_unverified(token, now) {
-            Ok(checked) => checked,
-            Err(e) => return Step::Done(Err(e)),
-        };
-        let keys = checked.issuer.keys().clone();
-        let snapshot = keys.snapshot();
-        if let Some(set) = &snapshot {
-            let known = match &checked.kid {
-                Some(kid) => set.contains_kid(kid),
-                None => true,
-            };
-            if known {
-                return Step::Done(self.inner.finish(checked, set));
-            }
-        }
-        match keys.refresh() {
-            Refresh::NotNow { retry_after } => Step::Done(Err(match snapshot {
-                Some(_) => Error::UnknownKey,
-                None => Error::KeysUnavailable {
-                    retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
-                },
-            })),
-            Refresh::Pending(refresh) => {
-                // What the checks found is kept, owned, across the fetch: the token is not
-                // parsed again.
-                let checked = checked.into_owned();
-                let had_keys = snapshot.is_some();
-                let inner = self.inner.clone();
-                Step::NeedKeys(Box::pin(async move {
-                    match refresh.await {
-                        Ok(set) => inner.finish(checked, &set),
-                        Err(_) if had_keys => Err(Error::UnknownKey),
-                        Err(unavailable) => Err(Error::KeysUnavailable {
-                            retry_after: unavailable.retry_after,
-                        }),
-                    }
-                }))
-            }
+        match self.validate_uncached(token, now) {
+            Ok(step) => step,
+            Err(error) => Step::Done(Err(error)),
         }
     }
 
-    /// Strict parsing, then every check on the unverified content (they only reject), then the
-    /// principal's claims read from the same parse.
-    fn check_unverified<'t>(&self, token: &'t str, now: u64) -> Result<Checked<&'t str>, Error> {
+    /// The whole path for a token not found in the cache: strict parsing, the checks on the
+    /// unverified content (they only reject), the key, the signature, then the principal, read
+    /// from the same parse of the claims.
+    fn validate_uncached(&self, token: &str, now: u64) -> Result<Step, Error> {
         let jws = token::parse_jws(token)?;
         let signature_start = token.len() - jws.signature.len();
         let Jws {
@@ -224,18 +190,62 @@ impl Validator {
         let text = token::claims_text(payload)?;
         let claims = token::members(&text)?;
         let (issuer, exp) = self.precheck(alg, typ.as_deref(), &claims, now)?;
-        let parts = Parts::read(&text, &claims, issuer.policy().identity())?;
-        drop(claims);
-        Ok(Checked {
-            token,
-            signature_start,
-            alg,
-            kid,
-            claims: text,
-            parts,
-            exp,
-            issuer,
-        })
+        let snapshot = issuer.keys().snapshot();
+        if let Some(set) = &snapshot {
+            let known = kid.as_deref().is_none_or(|kid| set.contains_kid(kid));
+            if known {
+                // The common path: the signature first, then the principal's claims.
+                let signed = Signed {
+                    token,
+                    signature_start,
+                    alg,
+                    kid: kid.as_deref(),
+                };
+                let key = self.inner.verify(set, &signed, &issuer)?;
+                let parts = Parts::read(&text, &claims, issuer.policy().identity())?;
+                drop(claims);
+                let principal = Principal::from_parts(text, parts, exp);
+                return Ok(Step::Done(self.inner.admit(token, principal, &issuer, key)));
+            }
+        }
+        match issuer.keys().refresh() {
+            Refresh::NotNow { retry_after } => Err(match snapshot {
+                Some(_) => Error::UnknownKey,
+                None => Error::KeysUnavailable {
+                    retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                },
+            }),
+            Refresh::Pending(refresh) => {
+                // What the checks found is kept, owned, across the fetch, so the token is not
+                // parsed again: the principal's claims are read now (reading only rejects) and
+                // become a principal only once the signature verified.
+                let parts = Parts::read(&text, &claims, issuer.policy().identity())?;
+                drop(claims);
+                let token = token.to_owned();
+                let had_keys = snapshot.is_some();
+                let inner = self.inner.clone();
+                Ok(Step::NeedKeys(Box::pin(async move {
+                    let set = match refresh.await {
+                        Ok(set) => set,
+                        Err(_) if had_keys => return Err(Error::UnknownKey),
+                        Err(unavailable) => {
+                            return Err(Error::KeysUnavailable {
+                                retry_after: unavailable.retry_after,
+                            });
+                        }
+                    };
+                    let signed = Signed {
+                        token: &token,
+                        signature_start,
+                        alg,
+                        kid: kid.as_deref(),
+                    };
+                    let key = inner.verify(&set, &signed, &issuer)?;
+                    let principal = Principal::from_parts(text, parts, exp);
+                    inner.admit(&token, principal, &issuer, key)
+                })))
+            }
+        }
     }
 
     /// The checks on unverified content; they only reject.
@@ -293,29 +303,20 @@ impl Validator {
 impl Inner {
     /// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal,
     /// revocation.
-    fn finish<T: AsRef<str>>(
+    /// Key lookup, key/algorithm binding, signature, key ownership: the key that verified.
+    fn verify<'k>(
         &self,
-        checked: Checked<T>,
-        keys: &KeySet,
-    ) -> Result<Principal, Error> {
-        let Checked {
-            token,
-            signature_start,
-            alg,
-            kid,
-            claims,
-            parts,
-            exp,
-            issuer,
-        } = checked;
-        let token = token.as_ref();
-        let key = keys.find(kid.as_deref(), alg).ok_or(Error::UnknownKey)?;
-        if !key.allows(alg) {
+        keys: &'k KeySet,
+        signed: &Signed<'_>,
+        issuer: &Issuer,
+    ) -> Result<&'k Arc<VerifyingKey>, Error> {
+        let key = keys.find(signed.kid, signed.alg).ok_or(Error::UnknownKey)?;
+        if !key.allows(signed.alg) {
             return Err(Error::AlgorithmMismatch);
         }
-        let signature = token::decode_signature(&token[signature_start..])?;
-        let signing_input = &token[..signature_start - 1];
-        if !key.verify(alg, signing_input.as_bytes(), &signature) {
+        let signature = token::decode_signature(&signed.token[signed.signature_start..])?;
+        let signing_input = &signed.token[..signed.signature_start - 1];
+        if !key.verify(signed.alg, signing_input.as_bytes(), &signature) {
             return Err(Error::BadSignature);
         }
         // A key set shared between issuers (Entra's, for every tenant): the key must belong to
@@ -323,7 +324,17 @@ impl Inner {
         if !issuer.policy().owns_key(key.issuer(), issuer.issuer()) {
             return Err(Error::UntrustedIssuer);
         }
-        let principal = Principal::from_parts(claims, parts, exp);
+        Ok(key)
+    }
+
+    /// After the signature: the client allow-list, revocation, and the cache.
+    fn admit(
+        &self,
+        token: &str,
+        principal: Principal,
+        issuer: &Issuer,
+        key: &Arc<VerifyingKey>,
+    ) -> Result<Principal, Error> {
         // Every client claim the token carries must be allowed (a fence, so it fails closed):
         // a second claim naming another client is not ignored.
         if let Some(allowed) = issuer.allowed_clients() {
@@ -359,33 +370,13 @@ impl Inner {
     }
 }
 
-/// A token that passed every check on its unverified content: what the signature check and the
-/// principal need. The token is borrowed on the synchronous path and owned across a key fetch.
-struct Checked<T> {
-    token: T,
+/// The parts of a token the signature check reads.
+struct Signed<'t> {
+    token: &'t str,
     /// Where the signature segment starts; the signing input ends one byte before.
     signature_start: usize,
     alg: Algorithm,
-    kid: Option<String>,
-    claims: String,
-    parts: Parts,
-    exp: f64,
-    issuer: Issuer,
-}
-
-impl Checked<&str> {
-    fn into_owned(self) -> Checked<String> {
-        Checked {
-            token: self.token.to_owned(),
-            signature_start: self.signature_start,
-            alg: self.alg,
-            kid: self.kid,
-            claims: self.claims,
-            parts: self.parts,
-            exp: self.exp,
-            issuer: self.issuer,
-        }
-    }
+    kid: Option<&'t str>,
 }
 
 /// Configures a [`Validator`]; see [`Validator::builder`].
