@@ -46,7 +46,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
-use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, StepUp};
+use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, Setting, StepUp};
 
 /// The OAuth error codes warden sends in a `Bearer` challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +106,7 @@ impl Realm {
             Ok(Realm(realm.into()))
         } else {
             Err(ConfigError::invalid(
-                "realm",
+                Setting::Realm,
                 "may only hold printable ASCII without '\"' or '\\'",
             ))
         }

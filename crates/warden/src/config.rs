@@ -8,7 +8,7 @@ use crate::algorithm::Algorithm;
 use serde::Deserialize;
 
 use crate::entra::Entra;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Setting, Variable};
 use crate::issuer::{Issuer, Profile};
 use crate::keys::{JwksCache, KeySource};
 use crate::layer::{WardenBuilder, WardenLayer};
@@ -119,21 +119,23 @@ impl WardenConfig {
         let mut config = WardenConfig::default();
         for (key, value) in vars {
             let (key, value) = (key.as_ref(), value.as_ref().trim());
+            let Some(variable) = Variable::from_name(key) else {
+                continue;
+            };
+            let setting = Setting::Variable(variable);
             match key {
                 "WARDEN_ISSUER" => config.issuers = list(value),
                 "WARDEN_AUDIENCE" => config.audiences = list(value),
                 "WARDEN_LEEWAY_SECS" => {
-                    config.leeway_secs =
-                        Some(value.parse().map_err(|_| {
-                            ConfigError::invalid(key, "not a whole number of seconds")
-                        })?);
+                    config.leeway_secs = Some(value.parse().map_err(|_| {
+                        ConfigError::invalid(setting, "not a whole number of seconds")
+                    })?);
                 }
                 "WARDEN_REALM" => config.realm = Some(value.to_owned()),
                 "WARDEN_MAX_TOKEN_BYTES" => {
-                    config.max_token_bytes =
-                        Some(value.parse().map_err(|_| {
-                            ConfigError::invalid(key, "not a whole number of bytes")
-                        })?);
+                    config.max_token_bytes = Some(value.parse().map_err(|_| {
+                        ConfigError::invalid(setting, "not a whole number of bytes")
+                    })?);
                 }
                 "WARDEN_PROFILE" => {
                     config.profile = Some(match value {
@@ -141,13 +143,13 @@ impl WardenConfig {
                         "jwt_access_token" => Profile::JwtAccessToken,
                         "entra" => {
                             return Err(ConfigError::invalid(
-                                key,
+                                setting,
                                 "Entra issuers are configured with WARDEN_ENTRA_TENANTS, which binds them to their tenants",
                             ));
                         }
                         _ => {
                             return Err(ConfigError::invalid(
-                                key,
+                                setting,
                                 "expected rfc9068, jwt_access_token or entra",
                             ));
                         }
@@ -158,21 +160,19 @@ impl WardenConfig {
                         .iter()
                         .map(|a| Algorithm::from_str(a))
                         .collect::<Result<Vec<_>, _>>()
-                        .map_err(|_| ConfigError::invalid(key, "unknown algorithm name"))?;
+                        .map_err(|_| ConfigError::invalid(setting, "unknown algorithm name"))?;
                     config.algorithms = Some(algorithms);
                 }
                 "WARDEN_JWKS_FILE" => config.jwks_file = Some(PathBuf::from(value)),
                 "WARDEN_JWKS_COOLDOWN_SECS" => {
-                    config.jwks_cooldown_secs =
-                        Some(value.parse().map_err(|_| {
-                            ConfigError::invalid(key, "not a whole number of seconds")
-                        })?);
+                    config.jwks_cooldown_secs = Some(value.parse().map_err(|_| {
+                        ConfigError::invalid(setting, "not a whole number of seconds")
+                    })?);
                 }
                 "WARDEN_JWKS_TTL_SECS" => {
-                    config.jwks_ttl_secs =
-                        Some(value.parse().map_err(|_| {
-                            ConfigError::invalid(key, "not a whole number of seconds")
-                        })?);
+                    config.jwks_ttl_secs = Some(value.parse().map_err(|_| {
+                        ConfigError::invalid(setting, "not a whole number of seconds")
+                    })?);
                 }
                 "WARDEN_ENTRA_TENANTS" => config.entra_tenants = list(value),
                 "WARDEN_ENTRA_AUDIENCE" => config.entra_audiences = list(value),
@@ -181,20 +181,20 @@ impl WardenConfig {
                     config.allow_anonymous = match value {
                         "true" | "1" => true,
                         "false" | "0" | "" => false,
-                        _ => return Err(ConfigError::invalid(key, "expected true or false")),
+                        _ => return Err(ConfigError::invalid(setting, "expected true or false")),
                     };
                 }
                 _ => {}
             }
         }
         if config.issuers.is_empty() && config.entra_tenants.is_empty() {
-            return Err(ConfigError::missing("WARDEN_ISSUER"));
+            return Err(ConfigError::missing(Setting::Variable(Variable::Issuer)));
         }
         if config.audiences.is_empty() && config.entra_audiences.is_empty() {
-            return Err(ConfigError::missing("WARDEN_AUDIENCE"));
+            return Err(ConfigError::missing(Setting::Variable(Variable::Audience)));
         }
         if !config.issuers.is_empty() && config.audiences.is_empty() {
-            return Err(ConfigError::missing("WARDEN_AUDIENCE"));
+            return Err(ConfigError::missing(Setting::Variable(Variable::Audience)));
         }
         Ok(config)
     }
@@ -210,12 +210,12 @@ impl WardenConfig {
             if self.issuers.len() > 1 {
                 // Keys are bound to their issuer (RFC 8725 §3.8): one file cannot serve several.
                 return Err(ConfigError::invalid(
-                    "jwks_file",
+                    Setting::JwksFile,
                     "serves one issuer only; configure several issuers in code with their own keys",
                 ));
             }
             let document = std::fs::read_to_string(path)
-                .map_err(|_| ConfigError::invalid("jwks_file", "cannot be read"))?;
+                .map_err(|_| ConfigError::invalid(Setting::JwksFile, "cannot be read"))?;
             return self
                 .builder_with(|issuer| issuer.jwks(document.clone()))?
                 .build();
@@ -298,7 +298,7 @@ impl WardenConfig {
         F: FnMut(crate::issuer::IssuerBuilder) -> crate::issuer::IssuerBuilder,
     {
         if self.issuers.is_empty() && self.entra_tenants.is_empty() {
-            return Err(ConfigError::missing("issuers"));
+            return Err(ConfigError::missing(Setting::Issuers));
         }
         let mut builder = WardenLayer::builder();
         if let Some(entra) = self.entra()? {
@@ -411,6 +411,10 @@ mod tests {
     fn names_the_variable_that_is_wrong() {
         let err =
             |vars: &[(&str, &str)]| WardenConfig::from_vars(vars.iter().copied()).unwrap_err();
+        assert_eq!(
+            err(&[]).setting(),
+            crate::Setting::Variable(crate::Variable::Issuer)
+        );
         assert_eq!(err(&[]).field(), "WARDEN_ISSUER");
         assert_eq!(
             err(&[("WARDEN_ISSUER", "https://a")]).field(),

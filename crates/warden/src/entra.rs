@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use crate::algorithm::Algorithm;
 
-use crate::error::ConfigError;
 use crate::error::Error;
+use crate::error::{ConfigError, Setting};
 use crate::identity::{Caller, Claim, IdentityRules};
 use crate::issuer::{Issuer, IssuerBuilder, Policy, Profile, typ_is};
 use crate::json::Members;
@@ -411,22 +411,25 @@ impl EntraBuilder {
     /// not a GUID, no audience, no version, or an authority that is not https (http only for
     /// loopback hosts).
     pub fn build(self) -> Result<Entra, ConfigError> {
-        check_issuer_url(&self.authority, "entra_authority")?;
-        check_issuer_url(&self.v1_issuer_base, "entra_v1_issuer_base")?;
+        check_issuer_url(&self.authority, Setting::EntraAuthority)?;
+        check_issuer_url(&self.v1_issuer_base, Setting::EntraV1IssuerBase)?;
         if self.tenants.is_empty() && !self.any_tenant {
-            return Err(ConfigError::missing("entra_tenants"));
+            return Err(ConfigError::missing(Setting::EntraTenants));
         }
         if self.tenants.iter().any(|t| !is_guid(t)) {
             return Err(ConfigError::invalid(
-                "entra_tenants",
+                Setting::EntraTenants,
                 "a tenant must be its id (a GUID), as it appears in tokens",
             ));
         }
         if self.audiences.is_empty() {
-            return Err(ConfigError::missing("entra_audience"));
+            return Err(ConfigError::missing(Setting::EntraAudience));
         }
         if self.versions.is_empty() {
-            return Err(ConfigError::invalid("entra_versions", "must not be empty"));
+            return Err(ConfigError::invalid(
+                Setting::EntraVersions,
+                "must not be empty",
+            ));
         }
         let keys: Arc<dyn KeySource> = match self.keys {
             Some(keys) => keys,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::algorithm::Algorithm;
 use serde::Deserialize;
 
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, Setting};
 use crate::identity::{self, IdentityRules};
 use crate::json::Members;
 use crate::keys::{KeySource, StaticKeys};
@@ -303,35 +303,38 @@ impl IssuerBuilder {
     /// (`keys` and `jwks`), [`Profile::Entra`] (which only the Entra builder sets), or a JWKS
     /// document without a usable key.
     pub fn build(self) -> Result<Issuer, ConfigError> {
-        check_issuer_url(&self.issuer, "issuer")?;
+        check_issuer_url(&self.issuer, Setting::Issuer)?;
         if self.audiences.is_empty() {
-            return Err(ConfigError::missing("audience"));
+            return Err(ConfigError::missing(Setting::Audience));
         }
         if self.audiences.iter().any(String::is_empty) {
-            return Err(ConfigError::invalid("audience", "must not be empty"));
+            return Err(ConfigError::invalid(Setting::Audience, "must not be empty"));
         }
         let algorithms = self
             .algorithms
             .unwrap_or_else(|| DEFAULT_ALGORITHMS.to_vec());
         if algorithms.is_empty() {
-            return Err(ConfigError::invalid("algorithms", "must not be empty"));
+            return Err(ConfigError::invalid(
+                Setting::Algorithms,
+                "must not be empty",
+            ));
         }
         let keys: Arc<dyn KeySource> = match (self.keys, self.jwks) {
             (Some(keys), None) => keys,
             (None, Some(jwks)) => Arc::new(StaticKeys::from_jwks_for(&jwks, &algorithms)?),
             (Some(_), Some(_)) => {
                 return Err(ConfigError::invalid(
-                    "keys",
+                    Setting::Keys,
                     "set once: keys() and jwks() both name the issuer's keys",
                 ));
             }
-            (None, None) => return Err(ConfigError::missing("keys")),
+            (None, None) => return Err(ConfigError::missing(Setting::Keys)),
         };
         let policy = match (self.policy, self.profile) {
             (Some(policy), _) => policy,
             (None, Profile::Entra) => {
                 return Err(ConfigError::invalid(
-                    "profile",
+                    Setting::Profile,
                     "Entra issuers are configured with warden::entra::Entra, which binds them to their tenants",
                 ));
             }

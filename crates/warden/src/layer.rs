@@ -19,7 +19,7 @@ use crate::bearer;
 use crate::challenge::{Challenge, Realm};
 pub use crate::context::RejectionResponder;
 use crate::context::{Shared, WardenContext};
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, Setting};
 use crate::issuer::Issuer;
 use crate::keys::BoxFuture;
 use crate::membership::{CachedGroups, GroupResolver};
@@ -259,7 +259,7 @@ impl WardenBuilder {
         let validator = match (self.prebuilt, self.validator_settings.first()) {
             (Some(_), Some(setting)) => {
                 return Err(ConfigError::invalid(
-                    "validator",
+                    Setting::Validator,
                     format!(
                         "a built validator was given, and `{setting}` was set on the layer builder too: set it on the validator"
                     ),

@@ -88,7 +88,8 @@ pub use cache::DEFAULT_TOKEN_CACHE_CAPACITY;
 pub use clock::{Clock, SystemClock};
 pub use config::WardenConfig;
 pub use error::{
-    Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, StepUp,
+    Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, Setting,
+    StepUp, Variable,
 };
 pub use extract::{AuthRejection, Claims};
 pub use identity::Caller;

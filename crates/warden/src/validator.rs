@@ -41,7 +41,7 @@ use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::clock::{self, Clock, SystemClock};
 use crate::entra::{AnyTenant, Entra};
-use crate::error::{ClaimsChallenge, Forbidden};
+use crate::error::{ClaimsChallenge, Forbidden, Setting};
 use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::json::Members;
@@ -467,24 +467,24 @@ impl ValidatorBuilder {
     /// 5 minutes (RFC 9068 §4: "no more than a few minutes"), or the token cap is under 1 KiB.
     pub fn build(self) -> Result<Validator, ConfigError> {
         if self.issuers.is_empty() && self.any_tenant.is_empty() {
-            return Err(ConfigError::missing("issuer"));
+            return Err(ConfigError::missing(Setting::Issuer));
         }
         if self.leeway > Duration::from_secs(300) {
             return Err(ConfigError::invalid(
-                "leeway",
+                Setting::Leeway,
                 "must be at most 300 seconds",
             ));
         }
         if !(1024..=1024 * 1024).contains(&self.max_token_bytes) {
             return Err(ConfigError::invalid(
-                "max_token_bytes",
+                Setting::MaxTokenBytes,
                 "must be between 1024 and 1048576",
             ));
         }
         let authority = self
             .cae_authority
             .unwrap_or_else(|| crate::entra::DEFAULT_AUTHORITY.to_owned());
-        crate::url::check_issuer_url(&authority, "cae_authority")?;
+        crate::url::check_issuer_url(&authority, Setting::CaeAuthority)?;
         let authorization_uri = format!(
             "{}/common/oauth2/authorize",
             authority.trim_end_matches('/')
@@ -493,7 +493,7 @@ impl ValidatorBuilder {
         for issuer in self.issuers {
             let name = issuer.issuer().to_owned();
             if issuers.insert(name, issuer).is_some() {
-                return Err(ConfigError::invalid("issuer", "configured twice"));
+                return Err(ConfigError::invalid(Setting::Issuer, "configured twice"));
             }
         }
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -542,6 +542,7 @@ mod tests {
                 .max_token_bytes(cap)
                 .build()
                 .unwrap_err();
+            assert_eq!(err.setting(), crate::Setting::MaxTokenBytes);
             assert_eq!(err.field(), "max_token_bytes");
         }
         assert!(

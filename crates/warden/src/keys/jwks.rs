@@ -13,7 +13,7 @@ use tokio::sync::{Notify, watch};
 
 use super::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh, jwk};
 use crate::algorithm::DEFAULT_ALGORITHMS;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Setting};
 use crate::json;
 use crate::url::{check_fetch_url, check_issuer_url};
 
@@ -592,7 +592,7 @@ fn parse_discovery(body: &[u8], expected: &str) -> Result<String, FetchError> {
         .get("jwks_uri")
         .and_then(|v| v.as_str())
         .ok_or(FetchError::MissingJwksUri)?;
-    check_fetch_url(jwks_uri, "jwks_uri").map_err(|_| FetchError::InsecureJwksUri)?;
+    check_fetch_url(jwks_uri, Setting::JwksUri).map_err(|_| FetchError::InsecureJwksUri)?;
     Ok(jwks_uri.to_owned())
 }
 
@@ -713,27 +713,27 @@ impl JwksCacheBuilder {
             .discovery_url
             .unwrap_or_else(|| discovery_url(&self.issuer));
         if !self.issuer.contains("{tenantid}") {
-            check_issuer_url(&self.issuer, "issuer")?;
+            check_issuer_url(&self.issuer, Setting::Issuer)?;
         }
-        check_fetch_url(&discovery_url, "discovery_url")?;
+        check_fetch_url(&discovery_url, Setting::DiscoveryUrl)?;
         if let Some(uri) = &self.jwks_uri {
-            check_fetch_url(uri, "jwks_uri")?;
+            check_fetch_url(uri, Setting::JwksUri)?;
         }
         if self.ttl.is_some_and(|ttl| ttl.is_zero()) {
             return Err(ConfigError::invalid(
-                "jwks_ttl",
+                Setting::JwksTtl,
                 "must be greater than zero",
             ));
         }
         if !(1..=1000).contains(&self.max_keys) {
             return Err(ConfigError::invalid(
-                "max_keys",
+                Setting::MaxKeys,
                 "must be between 1 and 1000",
             ));
         }
         if self.fetch_timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(ConfigError::invalid(
-                "timeouts",
+                Setting::Timeouts,
                 "must be greater than zero",
             ));
         }
@@ -744,7 +744,7 @@ impl JwksCacheBuilder {
                 .connect_timeout(self.connect_timeout)
                 .timeout(self.fetch_timeout)
                 .build()
-                .map_err(|_| ConfigError::invalid("http_client", "cannot be built"))?,
+                .map_err(|_| ConfigError::invalid(Setting::HttpClient, "cannot be built"))?,
         };
         Ok(JwksCache {
             inner: Arc::new(Inner {

@@ -6,7 +6,7 @@ use crate::algorithm::Algorithm;
 
 use super::jwk::check_rsa;
 use super::{KeyMaterial, KeySet, KeySource, KeyType, Refresh, VerifyingKey, prepared_algorithm};
-use crate::error::ConfigError;
+use crate::error::{ConfigError, Setting};
 
 /// Keys given in configuration: a JWKS document or PEM public keys. They never change and are
 /// never fetched.
@@ -48,9 +48,12 @@ impl StaticKeys {
         allowed: &[Algorithm],
     ) -> Result<Self, ConfigError> {
         let set = KeySet::from_jwks(document.as_bytes(), allowed)
-            .map_err(|e| ConfigError::invalid("jwks", e.to_string()))?;
+            .map_err(|e| ConfigError::invalid(Setting::Jwks, e.to_string()))?;
         if set.is_empty() {
-            return Err(ConfigError::invalid("jwks", "no usable key in the key set"));
+            return Err(ConfigError::invalid(
+                Setting::Jwks,
+                "no usable key in the key set",
+            ));
         }
         Ok(Self::new(set))
     }
@@ -85,7 +88,7 @@ impl KeySource for StaticKeys {
 }
 
 fn verifying_key_from_pem(kid: Option<&str>, pem_text: &str) -> Result<VerifyingKey, ConfigError> {
-    let invalid = |reason: &str| ConfigError::invalid("pem", reason.to_owned());
+    let invalid = |reason: &str| ConfigError::invalid(Setting::Pem, reason.to_owned());
     let block = pem::parse(pem_text).map_err(|_| invalid("not a PEM block"))?;
     if !matches!(block.tag(), "PUBLIC KEY" | "RSA PUBLIC KEY") {
         // Certificates and private keys are not read: configure the public key itself.
