@@ -744,3 +744,103 @@ fn refuses_pem_blocks_that_are_not_supported_public_keys() {
         assert_eq!(err.field(), "pem", "{pem}");
     }
 }
+
+// Cooldown and back-off, on tokio's paused time: the test moves the clock instead of sleeping.
+
+#[tokio::test(start_paused = true)]
+async fn refreshes_again_for_an_unknown_kid_once_the_cooldown_has_passed() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let keys = cache(&issuer)
+        .cooldown(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    keys.prefetch().await.unwrap();
+    let validator = validator_with_keys(&issuer, keys);
+    let before = issuer.hits(Endpoint::Jwks);
+    let unknown = issuer.token().header("kid", "not-published").sign();
+    let refused = |result: Result<warden::Principal, Error>| result.unwrap_err();
+    assert_eq!(
+        refused(validator.validate(&unknown).await),
+        Error::UnknownKey
+    );
+    assert_eq!(
+        issuer.hits(Endpoint::Jwks) - before,
+        1,
+        "the first unknown kid fetches"
+    );
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert_eq!(
+        refused(validator.validate(&unknown).await),
+        Error::UnknownKey
+    );
+    assert_eq!(
+        issuer.hits(Endpoint::Jwks) - before,
+        1,
+        "within the cooldown: no fetch"
+    );
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert_eq!(
+        refused(validator.validate(&unknown).await),
+        Error::UnknownKey
+    );
+    assert_eq!(
+        issuer.hits(Endpoint::Jwks) - before,
+        2,
+        "after the cooldown: one more"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn backs_off_after_failed_fetches_then_recovers_on_its_own() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    issuer.set_fault(Endpoint::Jwks, Fault::Status(503));
+    let keys = cache(&issuer).build().unwrap();
+    let app = app(&issuer, keys.clone());
+    let answer = app.get_me_with(&issuer.token().sign()).await;
+    assert_refusal(&answer, 503, None, "signing keys unavailable");
+    let retry_after: u64 = answer.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (2..=3).contains(&retry_after),
+        "first back-off {retry_after} s"
+    );
+    let fetches = issuer.hits(Endpoint::Jwks);
+    // Within the back-off, requests cause no fetch.
+    let answer = app.get_me_with(&issuer.token().sign()).await;
+    assert_refusal(&answer, 503, None, "signing keys unavailable");
+    assert_eq!(issuer.hits(Endpoint::Jwks), fetches);
+    // The refresher retries by itself after the back-off, which then doubles.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while issuer.hits(Endpoint::Jwks) == fetches && tokio::time::Instant::now() < deadline {
+        tokio::time::advance(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        issuer.hits(Endpoint::Jwks),
+        fetches + 1,
+        "one retry after the back-off"
+    );
+    let answer = app.get_me_with(&issuer.token().sign()).await;
+    let retry_after: u64 = answer.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (1..=5).contains(&retry_after),
+        "second back-off, {retry_after} s left"
+    );
+    // The provider recovers; the next retry loads the keys with no request asking.
+    issuer.clear_fault(Endpoint::Jwks);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while keys.snapshot().is_none() && tokio::time::Instant::now() < deadline {
+        tokio::time::advance(Duration::from_millis(250)).await;
+    }
+    assert!(
+        keys.snapshot().is_some(),
+        "the keys were loaded after the back-off"
+    );
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+}
