@@ -215,6 +215,29 @@ pub fn sign_with_raw_member(issuer: &FakeIssuer, member: &str) -> String {
         .expect("signed")
 }
 
+/// One fake OIDC issuer shared by every test that only signs tokens with it and trusts its keys
+/// (no faults, rotation or request counters): started once for the whole test binary, on a
+/// runtime thread of its own, so it outlives each test's runtime. Most refusal cases use it
+/// instead of generating an RSA key and starting a server each.
+pub fn shared_issuer() -> &'static FakeIssuer {
+    static SHARED: std::sync::OnceLock<FakeIssuer> = std::sync::OnceLock::new();
+    SHARED.get_or_init(|| {
+        let (started, issuer) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let issuer = FakeIssuer::start().await.expect("fake issuer");
+                started.send(issuer).expect("test binary waiting");
+                std::future::pending::<()>().await;
+            });
+        });
+        issuer.recv().expect("shared fake issuer")
+    })
+}
+
 /// A fake OIDC issuer and an app protected by it.
 pub async fn oidc_app() -> (FakeIssuer, App) {
     let issuer = FakeIssuer::start().await.expect("fake issuer");
@@ -222,15 +245,17 @@ pub async fn oidc_app() -> (FakeIssuer, App) {
     (issuer, app)
 }
 
-/// Declares a test: the token built by `$token` (with `$issuer` a fresh fake OIDC issuer) is
-/// refused with 401 `invalid_token`, description `$desc`, and the handler does not run.
+/// Declares a test: the token built by `$token` (with `$issuer` the [`shared_issuer`], a fake
+/// OIDC issuer) is refused with 401 `invalid_token`, description `$desc`, and the handler does
+/// not run.
 #[macro_export]
 macro_rules! refused {
     ($(#[$meta:meta])* $name:ident, |$issuer:ident| $token:expr, $desc:expr) => {
         $(#[$meta])*
         #[tokio::test]
         async fn $name() {
-            let ($issuer, app) = $crate::oidc_app().await;
+            let $issuer = $crate::shared_issuer();
+            let app = $crate::App::new($crate::layer_for($issuer));
             let token: String = $token;
             app.assert_refused(&token, 401, &$crate::invalid_token($desc), $desc).await;
         }
