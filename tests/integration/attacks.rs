@@ -696,22 +696,22 @@ refused!(
 
 refused!(
     rejects_an_unread_claim_holding_a_lone_surrogate,
-    |issuer| sign_with_raw_member(&issuer, r#""deny_if_present":"\ud800""#),
+    |issuer| sign_with_raw_member(issuer, r#""deny_if_present":"\ud800""#),
     "malformed token"
 );
 refused!(
     rejects_a_lone_low_surrogate_deep_inside_an_unread_claim,
-    |issuer| sign_with_raw_member(&issuer, r#""ext":{"list":["ok","\udc00"]}"#),
+    |issuer| sign_with_raw_member(issuer, r#""ext":{"list":["ok","\udc00"]}"#),
     "malformed token"
 );
 refused!(
     rejects_a_surrogate_pair_in_the_wrong_order,
-    |issuer| sign_with_raw_member(&issuer, r#""ext":"\ude00\ud83d""#),
+    |issuer| sign_with_raw_member(issuer, r#""ext":"\ude00\ud83d""#),
     "malformed token"
 );
 refused!(
     rejects_an_unread_number_beyond_a_double,
-    |issuer| sign_with_raw_member(&issuer, r#""ext":1e400"#),
+    |issuer| sign_with_raw_member(issuer, r#""ext":1e400"#),
     "malformed token"
 );
 refused!(
@@ -719,7 +719,7 @@ refused!(
     /// than serde_json reads, so `Principal::claims()` could not be built.
     rejects_an_empty_object_just_past_the_nesting_limit,
     |issuer| sign_with_raw_member(
-        &issuer,
+        issuer,
         &format!(r#""ext":{}{{}}{}"#, "[".repeat(126), "]".repeat(126))
     ),
     "malformed token"
@@ -727,7 +727,7 @@ refused!(
 refused!(
     rejects_nesting_deeper_than_a_reader_accepts,
     |issuer| sign_with_raw_member(
-        &issuer,
+        issuer,
         &format!(r#""ext":{}0{}"#, "[".repeat(130), "]".repeat(130))
     ),
     "malformed token"
