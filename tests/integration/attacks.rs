@@ -630,6 +630,27 @@ refused!(
     |issuer| issuer.token().header("zip", "DEF").sign(),
     "encrypted tokens are not accepted"
 );
+#[tokio::test]
+async fn accepts_a_maximal_cae_token_with_a_backdated_iat_and_refuses_a_longer_one() {
+    let (issuer, app) = oidc_app().await;
+    // 28 hours from `iat` backdated by 5 minutes (as Entra is reported to do): within the margin.
+    let iat = now() - 300;
+    let maximal = issuer
+        .token()
+        .issued_at(iat)
+        .expires_at(iat + 28 * 3600 + 300)
+        .sign();
+    assert_eq!(app.get_me_with(&maximal).await.status, 200);
+    let too_long = issuer
+        .token()
+        .issued_at(iat)
+        .expires_at(iat + 28 * 3600 + 11 * 60)
+        .sign();
+    let description = "token lifetime too long";
+    app.assert_refused(&too_long, 401, &invalid_token(description), description)
+        .await;
+}
+
 refused!(
     rejects_exp_as_a_huge_number,
     |issuer| issuer

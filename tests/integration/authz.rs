@@ -15,7 +15,7 @@ use serde_json::json;
 use warden::authz::{
     GroupLookupFailed, GroupResolver, Match, RequireAcr, RequireApp, RequireAuthContext,
     RequireGroup, RequireRecentAuth, RequireRole, RequireScope, RequireScopeOrRole, RequireUser,
-    Requirement, require, require_role,
+    RequireUserScopeOrAppRole, Requirement, require, require_auth_context, require_role,
 };
 use warden::keys::BoxFuture;
 use warden::{Principal, WardenLayer};
@@ -84,6 +84,18 @@ impl Fixture {
                 )
                 .route_layer(require_role("Orders.Admin"))
         };
+        let context_layer = {
+            let hit = hit.clone();
+            Router::new()
+                .route(
+                    "/layer/context",
+                    get(move || async move {
+                        hit();
+                        "ok"
+                    }),
+                )
+                .route_layer(require_auth_context("c1"))
+        };
         let admin_extractor = {
             let hit = hit.clone();
             Router::new()
@@ -114,6 +126,10 @@ impl Fixture {
                 "/reports",
                 route!(RequireScopeOrRole<ReportsRead, ReportsReadAll>),
             )
+            .route(
+                "/strict-reports",
+                route!(RequireUserScopeOrAppRole<ReportsRead, ReportsReadAll>),
+            )
             .route("/group", route!(RequireGroup<Finance>))
             .route("/app", route!(RequireApp))
             .route("/user", route!(RequireUser))
@@ -122,6 +138,7 @@ impl Fixture {
             .route("/recent", route!(RequireRecentAuth<5>))
             .route("/context", route!(RequireAuthContext<StrongAuth>))
             .merge(admin)
+            .merge(context_layer)
             .merge(admin_extractor)
             .layer(layer);
         Fixture {
@@ -431,16 +448,23 @@ async fn allows_a_user_with_the_scope_or_an_app_with_the_role() {
         .roles(["Reports.Read.All"])
         .sign();
     f.allows("/reports", &app).await;
+    f.allows("/strict-reports", &app).await;
 }
 
 #[tokio::test]
-async fn refuses_a_user_holding_only_the_app_permission() {
+async fn admits_either_whatever_the_caller_like_microsoft_identity_web() {
     let f = Fixture::new().await;
-    let token = f.issuer.token().roles(["Reports.Read.All"]).sign();
+    // A user with a user-assigned app role of that name, and an app holding the scope:
+    // Microsoft.Identity.Web's RequiredScopeOrAppPermission admits both, and so does the default.
+    let user_with_role = f.issuer.token().roles(["Reports.Read.All"]).sign();
+    f.allows("/reports", &user_with_role).await;
+    let app_with_scope = f.issuer.token().app_only().scopes(["Reports.Read"]).sign();
+    f.allows("/reports", &app_with_scope).await;
+    let neither = f.issuer.token().scopes(["Orders.Read"]).sign();
     let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="missing scope or app permission", scope="Reports.Read""#;
     f.refuses(
         "/reports",
-        &token,
+        &neither,
         403,
         Some(challenge),
         "missing scope or app permission",
@@ -449,12 +473,32 @@ async fn refuses_a_user_holding_only_the_app_permission() {
 }
 
 #[tokio::test]
-async fn refuses_an_app_holding_only_the_delegated_scope() {
+async fn the_strict_form_refuses_a_user_holding_only_the_app_permission() {
+    let f = Fixture::new().await;
+    let token = f.issuer.token().roles(["Reports.Read.All"]).sign();
+    let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="missing scope or app permission", scope="Reports.Read""#;
+    f.refuses(
+        "/strict-reports",
+        &token,
+        403,
+        Some(challenge),
+        "missing scope or app permission",
+    )
+    .await;
+    f.allows(
+        "/strict-reports",
+        &f.issuer.token().scopes(["Reports.Read"]).sign(),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_strict_form_refuses_an_app_holding_only_the_delegated_scope() {
     let f = Fixture::new().await;
     let token = f.issuer.token().app_only().scopes(["Reports.Read"]).sign();
     let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="missing scope or app permission", scope="Reports.Read""#;
     f.refuses(
-        "/reports",
+        "/strict-reports",
         &token,
         403,
         Some(challenge),
@@ -834,6 +878,35 @@ async fn answers_a_missing_auth_context_with_a_claims_challenge_or_rfc9470() {
     );
     f.refuses(
         "/context",
+        &f.issuer.token().acrs(["c2"]).sign(),
+        401,
+        Some(&challenge),
+        description,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn requires_an_auth_context_named_at_run_time_like_the_compile_time_one() {
+    // Authentication context ids differ per tenant: a route layer takes one from configuration.
+    let f = Fixture::new().await;
+    f.allows("/layer/context", &f.issuer.token().acrs(["c1"]).sign())
+        .await;
+    let description = "a different authentication level is required";
+    let challenge = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#;
+    f.refuses(
+        "/layer/context",
+        &f.issuer.token().cae_capable().sign(),
+        401,
+        Some(challenge),
+        description,
+    )
+    .await;
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", acr_values="c1""#
+    );
+    f.refuses(
+        "/layer/context",
         &f.issuer.token().acrs(["c2"]).sign(),
         401,
         Some(&challenge),

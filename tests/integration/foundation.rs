@@ -751,9 +751,9 @@ async fn serves_real_http_on_loopback() {
 }
 
 #[tokio::test]
-async fn verifies_with_both_jsonwebtoken_backends_enabled() {
-    // This test package enables jsonwebtoken's `rust_crypto` beside `aws_lc_rs` (see Cargo.toml):
-    // jsonwebtoken's process default provider would panic here; warden names its provider.
+async fn verifies_es256_eddsa_and_rs256_keys_of_one_issuer() {
+    // warden verifies with aws-lc-rs directly and does not depend on jsonwebtoken, so a user's
+    // build that turns on jsonwebtoken's backends cannot change it (`.ci/run` checks the graph).
     let (issuer, app) = oidc_app().await;
     for alg in [Algorithm::ES256, Algorithm::EdDSA] {
         let kid = issuer.add_key(alg).unwrap();

@@ -237,9 +237,16 @@ pub struct RequireScope<S>(PhantomData<fn() -> S>);
 pub struct RequireRole<R>(PhantomData<fn() -> R>);
 /// Requires membership of groups `G` (from `groups`, or the group resolver on overage).
 pub struct RequireGroup<G>(PhantomData<fn() -> G>);
-/// Microsoft's "scope or app permission": a user's token with one of the scopes `S`, or an
-/// app-only token with one of the roles `R`.
+/// Microsoft's "scope or app permission", as Microsoft.Identity.Web's `RequiredScopeOrAppPermission`
+/// checks it: the token holds one of the scopes `S` or one of the roles `R`, whatever the caller
+/// kind (a user with a user-assigned app role of that name passes, as with Microsoft.Identity.Web).
+/// For the strict reading, scopes from users and roles from applications only, use
+/// [`RequireUserScopeOrAppRole`].
 pub struct RequireScopeOrRole<S, R>(PhantomData<fn() -> (S, R)>);
+/// The strict "scope or app permission": a user's (delegated) token with one of the scopes `S`,
+/// or an application's (app-only) token with one of the roles `R`. A user holding only the role,
+/// or an application holding only the scope, is refused.
+pub struct RequireUserScopeOrAppRole<S, R>(PhantomData<fn() -> (S, R)>);
 /// Requires an Entra authentication context `C` in the token's `acrs` (step-up). A CAE-capable
 /// client gets Microsoft's claims challenge for it; any other client an RFC 9470
 /// `insufficient_user_authentication` challenge with `acr_values`.
@@ -276,6 +283,7 @@ marker_impls!(
     RequireRole<R>,
     RequireGroup<G>,
     RequireScopeOrRole<S, R>,
+    RequireUserScopeOrAppRole<S, R>,
     RequireAuthContext<C>,
     RequireAcr<A>
 );
@@ -305,8 +313,16 @@ pub enum Requirement {
         /// Any or all.
         matching: Match,
     },
-    /// A user's token with one of the scopes, or an app-only token with one of the roles.
+    /// One of the scopes or one of the roles, whatever the caller kind (Microsoft.Identity.Web's
+    /// reading).
     ScopeOrRole {
+        /// The scopes.
+        scopes: Vec<String>,
+        /// The roles.
+        roles: Vec<String>,
+    },
+    /// A user's token with one of the scopes, or an app-only token with one of the roles.
+    UserScopeOrAppRole {
         /// The scopes a delegated caller may hold.
         scopes: Vec<String>,
         /// The roles an app-only caller may hold.
@@ -316,6 +332,12 @@ pub enum Requirement {
     App,
     /// A delegated (user) token.
     User,
+    /// An Entra authentication context in the token's `acrs`, named at run time (its id differs
+    /// per tenant); answered like [`RequireAuthContext`].
+    AuthContext {
+        /// The authentication context id, e.g. `c1`.
+        id: String,
+    },
 }
 
 /// Whether `held` satisfies `needed`. An empty `needed` is never satisfied: a requirement built
@@ -362,14 +384,27 @@ fn check_roles<N: AsRef<str>>(
     }
 }
 
+/// Whether scopes count only for users and roles only for applications.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ByCaller {
+    /// Either, whatever the caller (Microsoft.Identity.Web).
+    Either,
+    /// Scopes from users, roles from applications.
+    Strict,
+}
+
 fn check_scope_or_role<N: AsRef<str>>(
     p: &Principal,
     scopes: &[N],
     roles: &[N],
+    by_caller: ByCaller,
 ) -> Result<(), Forbidden> {
-    let allowed = match p.caller() {
-        Caller::User => has(p.scopes(), scopes, Match::Any),
-        Caller::App => has(p.roles(), roles, Match::Any),
+    let has_scope = || has(p.scopes(), scopes, Match::Any);
+    let has_role = || has(p.roles(), roles, Match::Any);
+    let allowed = match (by_caller, p.caller()) {
+        (ByCaller::Either, _) => has_scope() || has_role(),
+        (ByCaller::Strict, Caller::User) => has_scope(),
+        (ByCaller::Strict, Caller::App) => has_role(),
     };
     if allowed {
         Ok(())
@@ -438,6 +473,11 @@ impl Requirement {
         }
     }
 
+    /// One Entra authentication context, by the id your tenant gave it (from configuration).
+    pub fn auth_context(id: impl Into<String>) -> Self {
+        Requirement::AuthContext { id: id.into() }
+    }
+
     async fn check(&self, context: &WardenContext, p: &Principal) -> Result<(), Error> {
         let result = match self {
             Requirement::Scopes { names, matching } => check_scopes(p, names, *matching),
@@ -445,12 +485,37 @@ impl Requirement {
             Requirement::Groups { names, matching } => {
                 return check_groups(context, p, names, *matching).await;
             }
-            Requirement::ScopeOrRole { scopes, roles } => check_scope_or_role(p, scopes, roles),
+            Requirement::ScopeOrRole { scopes, roles } => {
+                check_scope_or_role(p, scopes, roles, ByCaller::Either)
+            }
+            Requirement::UserScopeOrAppRole { scopes, roles } => {
+                check_scope_or_role(p, scopes, roles, ByCaller::Strict)
+            }
             Requirement::App => check_caller(p, Caller::App),
             Requirement::User => check_caller(p, Caller::User),
+            Requirement::AuthContext { id } => {
+                return if p.auth_contexts().any(|a| a == id) {
+                    Ok(())
+                } else {
+                    Err(auth_context_step_up(context, p, id))
+                };
+            }
         };
         result.map_err(Error::from)
     }
+}
+
+/// The step-up answer for a missing authentication context: Microsoft's claims challenge for a
+/// CAE-capable client, else RFC 9470 `insufficient_user_authentication`.
+fn auth_context_step_up(context: &WardenContext, principal: &Principal, id: &str) -> Error {
+    let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
+        authorization_uri: context.validator().cae_authorization_uri().to_owned(),
+        claims: cae::claims_challenge(&cae::acrs_claims_request(id)),
+    });
+    Error::StepUpRequired(StepUp::AuthContext {
+        id: id.to_owned(),
+        challenge,
+    })
 }
 
 /// The warden context and the principal, or the rejection that fails closed.
@@ -508,9 +573,22 @@ impl<St: Send + Sync, S: Scopes, R: Roles> FromRequestParts<St> for RequireScope
 
     async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
         let (context, principal) = authenticated(parts, "RequireScopeOrRole")?;
-        check_scope_or_role(principal, S::NAMES, R::NAMES)
+        check_scope_or_role(principal, S::NAMES, R::NAMES, ByCaller::Either)
             .map_err(|f| AuthRejection::refused(context, f.into()))?;
         Ok(RequireScopeOrRole(PhantomData))
+    }
+}
+
+impl<St: Send + Sync, S: Scopes, R: Roles> FromRequestParts<St>
+    for RequireUserScopeOrAppRole<S, R>
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &St) -> Result<Self, AuthRejection> {
+        let (context, principal) = authenticated(parts, "RequireUserScopeOrAppRole")?;
+        check_scope_or_role(principal, S::NAMES, R::NAMES, ByCaller::Strict)
+            .map_err(|f| AuthRejection::refused(context, f.into()))?;
+        Ok(RequireUserScopeOrAppRole(PhantomData))
     }
 }
 
@@ -536,17 +614,9 @@ impl<St: Send + Sync, C: AuthContexts> FromRequestParts<St> for RequireAuthConte
             .find(|id| !principal.auth_contexts().any(|a| a == **id))
             .copied()
             .unwrap_or_default();
-        let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
-            authorization_uri: context.validator().cae_authorization_uri().to_owned(),
-            claims: cae::claims_challenge(&cae::acrs_claims_request(id)),
-        });
-        let step_up = StepUp::AuthContext {
-            id: id.to_owned(),
-            challenge,
-        };
         Err(AuthRejection::refused(
             context,
-            Error::StepUpRequired(step_up),
+            auth_context_step_up(context, principal, id),
         ))
     }
 }
@@ -627,6 +697,11 @@ pub fn require_scope(scope: impl Into<String>) -> RequirementLayer {
 /// Guards routes with one app role.
 pub fn require_role(role: impl Into<String>) -> RequirementLayer {
     require(Requirement::role(role))
+}
+
+/// Guards routes with one Entra authentication context, named at run time.
+pub fn require_auth_context(id: impl Into<String>) -> RequirementLayer {
+    require(Requirement::auth_context(id))
 }
 
 /// Guards routes with one group.

@@ -218,7 +218,8 @@ pub enum Forbidden {
     /// The token's group list was replaced by an overage marker (`_claim_names.groups` or
     /// `hasgroups`) and no resolver is configured: membership is unknown, never read as "none".
     GroupOverage,
-    /// Neither a delegated token with one of the scopes nor an app-only token with one of the roles.
+    /// Neither one of the scopes nor one of the roles (strictly: neither a delegated token with
+    /// one of the scopes nor an app-only token with one of the roles).
     MissingScopeOrRole {
         /// The scopes a delegated caller could hold, sent in the `scope` parameter.
         scopes: Vec<String>,
