@@ -569,6 +569,26 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn app_specific_keys_build_as_docs_entra_shows() {
+        // docs/entra.md, "App-specific signing keys".
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let app_id = "6e74172b-be56-4843-9ff4-e66a39bb12e3";
+        let keys = JwksCache::builder("https://login.microsoftonline.com/{tenantid}/v2.0")
+            .jwks_uri(format!(
+                "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys?appid={app_id}"
+            ))
+            .build()
+            .unwrap();
+        let entra = Entra::builder()
+            .tenant(tenant)
+            .audience(app_id)
+            .keys(keys)
+            .build()
+            .unwrap();
+        assert_eq!(entra.issuers().len(), 2);
+    }
+
     #[test]
     fn any_tenant_builds_a_tenants_issuer_once() {
         let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
