@@ -17,9 +17,11 @@ use warden::authz::{
     RequireGroup, RequireRecentAuth, RequireRole, RequireScope, RequireScopeOrRole, RequireUser,
     RequireUserScopeOrAppRole, Requirement, require, require_auth_context, require_role,
 };
-use warden::keys::BoxFuture;
+use warden::keys::{BoxFuture, JwksCache};
 use warden::{Principal, WardenLayer};
-use warden_integration_tests::{Answer, assert_refusal, invalid_token, now, send, trust};
+use warden_integration_tests::{
+    Answer, assert_refusal, invalid_token, issuer_of, now, send, trust,
+};
 use warden_testing::FakeIssuer;
 
 warden::scopes! {
@@ -55,9 +57,14 @@ impl Fixture {
 
     async fn with(configure: impl FnOnce(warden::WardenBuilder) -> warden::WardenBuilder) -> Self {
         let issuer = FakeIssuer::start().await.unwrap();
-        let layer = configure(WardenLayer::builder().issuer(trust(&issuer).build().unwrap()))
-            .build()
-            .unwrap();
+        // Keys by discovery, as in production: discovery also names the issuer's authorization
+        // endpoint, where claims challenges send clients.
+        let keys = JwksCache::builder(issuer.issuer_url()).build().unwrap();
+        let layer = configure(
+            WardenLayer::builder().issuer(issuer_of(&issuer).keys(keys).build().unwrap()),
+        )
+        .build()
+        .unwrap();
         let runs = Arc::new(AtomicUsize::new(0));
         let r = runs.clone();
         let hit = move || {
@@ -863,12 +870,15 @@ async fn answers_a_missing_auth_context_with_a_claims_challenge_or_rfc9470() {
         .await;
     let description = "a different authentication level is required";
     // A CAE-capable client: Microsoft's claims challenge (default authority).
-    let challenge = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#;
+    let challenge = format!(
+        r#"Bearer realm="", authorization_uri="{}/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#,
+        f.issuer.issuer_url()
+    );
     f.refuses(
         "/context",
         &f.issuer.token().cae_capable().acrs(["c2"]).sign(),
         401,
-        Some(challenge),
+        Some(&challenge),
         description,
     )
     .await;
@@ -893,12 +903,15 @@ async fn requires_an_auth_context_named_at_run_time_like_the_compile_time_one() 
     f.allows("/layer/context", &f.issuer.token().acrs(["c1"]).sign())
         .await;
     let description = "a different authentication level is required";
-    let challenge = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#;
+    let challenge = format!(
+        r#"Bearer realm="", authorization_uri="{}/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19""#,
+        f.issuer.issuer_url()
+    );
     f.refuses(
         "/layer/context",
         &f.issuer.token().cae_capable().sign(),
         401,
-        Some(challenge),
+        Some(&challenge),
         description,
     )
     .await;
@@ -939,7 +952,8 @@ async fn answers_a_revoked_token_with_a_claims_challenge_or_invalid_token() {
         r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{before}"}}}}}}"#
     ));
     let challenge = format!(
-        r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="{claims}""#
+        r#"Bearer realm="", authorization_uri="{}/authorize", error="insufficient_claims", claims="{claims}""#,
+        f.issuer.issuer_url()
     );
     f.refuses("/scope", &cae, 401, Some(&challenge), "token revoked")
         .await;
@@ -967,6 +981,37 @@ async fn answers_a_revoked_token_with_a_claims_challenge_or_invalid_token() {
         .issued_at(before as i64)
         .sign();
     f.allows("/scope", &fresh).await;
+}
+
+#[tokio::test]
+async fn sends_no_claims_challenge_for_an_issuer_whose_authorization_endpoint_is_unknown() {
+    // Static keys: no discovery, so no authorization endpoint to name. A CAE-capable client of
+    // this (non-Entra) issuer gets the plain answers, never Microsoft's authority.
+    use warden::cae::Revocation;
+    let issuer = FakeIssuer::start().await.unwrap();
+    let layer = WardenLayer::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .build()
+        .unwrap();
+    let before = now() as u64;
+    layer
+        .validator()
+        .revocations()
+        .revoke(Revocation::user("carol").issued_before(before));
+    let app = warden_integration_tests::App::new(layer);
+    let revoked = issuer
+        .token()
+        .subject("carol")
+        .cae_capable()
+        .issued_at(now() - 10)
+        .sign();
+    app.assert_refused(
+        &revoked,
+        401,
+        &invalid_token("token revoked"),
+        "token revoked",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -508,10 +508,14 @@ impl Requirement {
 /// The step-up answer for a missing authentication context: Microsoft's claims challenge for a
 /// CAE-capable client, else RFC 9470 `insufficient_user_authentication`.
 fn auth_context_step_up(context: &WardenContext, principal: &Principal, id: &str) -> Error {
-    let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
-        authorization_uri: context.validator().cae_authorization_uri().to_owned(),
-        claims: cae::claims_challenge(&cae::acrs_claims_request(id)),
-    });
+    let challenge = principal
+        .is_cae_capable()
+        .then(|| context.validator().claims_challenge_uri(principal))
+        .flatten()
+        .map(|authorization_uri| ClaimsChallenge {
+            authorization_uri,
+            claims: cae::claims_challenge(&cae::acrs_claims_request(id)),
+        });
     Error::StepUpRequired(StepUp::AuthContext {
         id: id.to_owned(),
         challenge,

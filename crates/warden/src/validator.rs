@@ -43,7 +43,7 @@ use crate::clock::{self, Clock, SystemClock};
 use crate::entra::{AnyTenant, Entra};
 use crate::error::{ClaimsChallenge, Forbidden, Setting};
 use crate::error::{ConfigError, Error};
-use crate::issuer::Issuer;
+use crate::issuer::{Issuer, Profile};
 use crate::json::Members;
 use crate::keys::{BoxFuture, KeySet, Refresh, VerifyingKey};
 use crate::principal::{Parts, Principal};
@@ -127,7 +127,9 @@ impl Validator {
         &self.inner.revocations
     }
 
-    /// Where claims challenges send clients: `{authority}/common/oauth2/authorize`.
+    /// Where claims challenges send the clients of Microsoft Entra tokens:
+    /// `{authority}/common/oauth2/authorize`. (Clients of another issuer are sent to its
+    /// `authorization_endpoint` from discovery.)
     pub fn cae_authorization_uri(&self) -> &str {
         &self.inner.authorization_uri
     }
@@ -290,17 +292,37 @@ impl Validator {
     /// The trusted issuer named exactly by `iss`: a configured one, or an Entra tenant's when
     /// any tenant is accepted.
     fn issuer_for(&self, iss: &str) -> Option<Issuer> {
-        if let Some(issuer) = self.inner.issuers.get(iss) {
-            return Some(issuer.clone());
-        }
-        self.inner
-            .any_tenant
-            .iter()
-            .find_map(|any| any.issuer_for(iss))
+        self.inner.issuer_for(iss)
+    }
+
+    /// Where a claims challenge sends this caller's client: for a Microsoft Entra token,
+    /// `{authority}/common/oauth2/authorize`; for any other issuer, its `authorization_endpoint`
+    /// from discovery. `None` (no claims challenge, the RFC 6750 / RFC 9470 answer instead) for an
+    /// issuer whose authorization endpoint is not known.
+    pub(crate) fn claims_challenge_uri(&self, principal: &Principal) -> Option<String> {
+        self.inner.claims_challenge_uri(principal)
     }
 }
 
 impl Inner {
+    fn issuer_for(&self, iss: &str) -> Option<Issuer> {
+        if let Some(issuer) = self.issuers.get(iss) {
+            return Some(issuer.clone());
+        }
+        self.any_tenant.iter().find_map(|any| any.issuer_for(iss))
+    }
+
+    fn claims_challenge_uri(&self, principal: &Principal) -> Option<String> {
+        let issuer = self.issuer_for(principal.issuer())?;
+        match issuer.profile() {
+            Profile::Entra => Some(self.authorization_uri.clone()),
+            _ => issuer
+                .keys()
+                .authorization_endpoint()
+                .map(|url| url.to_string()),
+        }
+    }
+
     /// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal,
     /// revocation.
     /// Key lookup, key/algorithm binding, signature, key ownership: the key that verified.
@@ -360,10 +382,14 @@ impl Inner {
         match self.revocations.revoked_since(&principal) {
             None => Ok(principal),
             Some(at) => {
-                let challenge = principal.is_cae_capable().then(|| ClaimsChallenge {
-                    authorization_uri: self.authorization_uri.clone(),
-                    claims: cae::claims_challenge(&cae::nbf_claims_request(at)),
-                });
+                let challenge = principal
+                    .is_cae_capable()
+                    .then(|| self.claims_challenge_uri(&principal))
+                    .flatten()
+                    .map(|authorization_uri| ClaimsChallenge {
+                        authorization_uri,
+                        claims: cae::claims_challenge(&cae::nbf_claims_request(at)),
+                    });
                 Err(Error::Revoked { at, challenge })
             }
         }
@@ -432,7 +458,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The authority named in claims challenges (`{authority}/common/oauth2/authorize`); default
+    /// The authority named in claims challenges to the clients of Entra tokens
+    /// (`{authority}/common/oauth2/authorize`); default
     /// the Entra authority if configured, else `https://login.microsoftonline.com`.
     pub fn cae_authority(mut self, authority: impl Into<String>) -> Self {
         self.cae_authority = Some(authority.into());

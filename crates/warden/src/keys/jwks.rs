@@ -75,6 +75,8 @@ struct Inner {
     gate: Mutex<Gate>,
     /// The `jwks_uri` discovery found, until a fetch fails.
     known_jwks_uri: Mutex<Option<String>>,
+    /// The `authorization_endpoint` discovery found (https, or http on loopback).
+    authorization_endpoint: ArcSwapOption<String>,
     /// Wakes the refresher for a fetch that a request asked for.
     wake: Arc<Notify>,
     /// Each finished fetch's outcome, for the requests waiting on it.
@@ -194,6 +196,13 @@ impl KeySource for JwksCache {
 
     fn refresh(&self) -> Refresh {
         self.inner.ask(false)
+    }
+
+    fn authorization_endpoint(&self) -> Option<Arc<str>> {
+        self.inner
+            .authorization_endpoint
+            .load_full()
+            .map(|url| Arc::from(url.as_str()))
     }
 }
 
@@ -421,7 +430,10 @@ impl Inner {
             },
             Err(error) => return Err(error),
         };
-        parse_discovery(&body, &self.config.expected_issuer)
+        let discovered = parse_discovery(&body, &self.config.expected_issuer)?;
+        self.authorization_endpoint
+            .store(discovered.authorization_endpoint.map(Arc::new));
+        Ok(discovered.jwks_uri)
     }
 
     /// GET with the body cap and a content-type check; returns the body and `max-age`.
@@ -576,7 +588,14 @@ impl fmt::Display for FetchError {
 
 /// Reads a discovery document: its `issuer` must equal `expected` exactly (OIDC Discovery §4.3,
 /// RFC 8414 §3.3), and its `jwks_uri` must be https (http only on loopback).
-fn parse_discovery(body: &[u8], expected: &str) -> Result<String, FetchError> {
+/// What warden reads from a discovery document.
+struct Discovered {
+    jwks_uri: String,
+    /// Kept only when it is https (http on loopback); it is sent to clients in challenges.
+    authorization_endpoint: Option<String>,
+}
+
+fn parse_discovery(body: &[u8], expected: &str) -> Result<Discovered, FetchError> {
     let document = json::parse_object(body).map_err(|_| FetchError::NotJson)?;
     let issuer = document
         .get("issuer")
@@ -593,13 +612,21 @@ fn parse_discovery(body: &[u8], expected: &str) -> Result<String, FetchError> {
         .and_then(|v| v.as_str())
         .ok_or(FetchError::MissingJwksUri)?;
     check_fetch_url(jwks_uri, Setting::JwksUri).map_err(|_| FetchError::InsecureJwksUri)?;
-    Ok(jwks_uri.to_owned())
+    let authorization_endpoint = document
+        .get("authorization_endpoint")
+        .and_then(|v| v.as_str())
+        .filter(|url| check_fetch_url(url, Setting::DiscoveryUrl).is_ok())
+        .map(str::to_owned);
+    Ok(Discovered {
+        jwks_uri: jwks_uri.to_owned(),
+        authorization_endpoint,
+    })
 }
 
 /// Fuzzing entry point: whether a discovery document is accepted for `expected`.
 #[doc(hidden)]
 pub(crate) fn fuzz_discovery(body: &[u8], expected: &str) -> Option<String> {
-    parse_discovery(body, expected).ok()
+    parse_discovery(body, expected).ok().map(|d| d.jwks_uri)
 }
 
 /// `Cache-Control: max-age=N`; `no-store` or `no-cache` count as 0 (then clamped up).
@@ -770,6 +797,7 @@ impl JwksCacheBuilder {
                 })
                 .0,
                 known_jwks_uri: Mutex::new(None),
+                authorization_endpoint: ArcSwapOption::empty(),
             }),
         })
     }

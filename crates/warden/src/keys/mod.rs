@@ -56,6 +56,13 @@ pub trait KeySource: Send + Sync + fmt::Debug + 'static {
 
     /// Asks for a fresher key set because a token named a key the snapshot lacks.
     fn refresh(&self) -> Refresh;
+
+    /// The issuer's OAuth authorization endpoint, if the source learned it (a [`JwksCache`]
+    /// reads it from discovery). Claims challenges to clients of a non-Entra issuer name it as
+    /// `authorization_uri`; without it they get no claims challenge.
+    fn authorization_endpoint(&self) -> Option<Arc<str>> {
+        None
+    }
 }
 
 /// A source shared between issuers (Entra's common keys serve every tenant).
@@ -66,6 +73,10 @@ impl<K: KeySource + ?Sized> KeySource for Arc<K> {
 
     fn refresh(&self) -> Refresh {
         (**self).refresh()
+    }
+
+    fn authorization_endpoint(&self) -> Option<Arc<str>> {
+        (**self).authorization_endpoint()
     }
 }
 
