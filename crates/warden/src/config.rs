@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::entra::Entra;
 use crate::error::{ConfigError, Setting, Variable};
 use crate::issuer::{Issuer, Profile};
-use crate::keys::{JwksCache, KeySource};
+use crate::keys::{JwksCache, KeySource, StaticKeys};
 use crate::layer::{WardenBuilder, WardenLayer};
 
 /// Configuration from a file (any serde format) or from `WARDEN_` environment variables.
@@ -30,6 +30,7 @@ use crate::layer::{WardenBuilder, WardenLayer};
 /// | `WARDEN_ENTRA_TENANTS` | `entra_tenants`: allowed tenant ids, comma-separated, or `*` for any tenant | none |
 /// | `WARDEN_ENTRA_AUDIENCE` | `entra_audiences`: comma-separated; falls back to `WARDEN_AUDIENCE` | none |
 /// | `WARDEN_ENTRA_AUTHORITY` | `entra_authority` | `https://login.microsoftonline.com` |
+/// | `WARDEN_ENTRA_V1_ISSUER_BASE` | `entra_v1_issuer_base`: the base of v1.0 issuers (national clouds) | `https://sts.windows.net` |
 /// | `WARDEN_ALLOW_ANONYMOUS` | `allow_anonymous`: `true` or `false` | `false` |
 ///
 /// Invalid configuration fails at startup with a message naming the field or variable.
@@ -53,9 +54,11 @@ use crate::layer::{WardenBuilder, WardenLayer};
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct WardenConfig {
-    /// Trusted issuers, each compared exactly with `iss`.
+    /// Trusted issuers, each compared exactly with `iss` (none for an Entra-only configuration).
+    #[serde(default)]
     pub issuers: Vec<String>,
-    /// Accepted audiences, for every issuer.
+    /// Accepted audiences, for every issuer (and for Entra's unless `entra_audiences` is set).
+    #[serde(default)]
     pub audiences: Vec<String>,
     /// Leeway for `exp`, `nbf` and `iat`, in seconds (default 60).
     #[serde(default)]
@@ -93,6 +96,10 @@ pub struct WardenConfig {
     /// The Entra authority (default `https://login.microsoftonline.com`).
     #[serde(default)]
     pub entra_authority: Option<String>,
+    /// The base of Entra v1.0 issuers (default `https://sts.windows.net`; national clouds have
+    /// their own, e.g. `https://sts.chinacloudapi.cn`).
+    #[serde(default)]
+    pub entra_v1_issuer_base: Option<String>,
 }
 
 impl WardenConfig {
@@ -177,6 +184,9 @@ impl WardenConfig {
                 "WARDEN_ENTRA_TENANTS" => config.entra_tenants = list(value),
                 "WARDEN_ENTRA_AUDIENCE" => config.entra_audiences = list(value),
                 "WARDEN_ENTRA_AUTHORITY" => config.entra_authority = Some(value.to_owned()),
+                "WARDEN_ENTRA_V1_ISSUER_BASE" => {
+                    config.entra_v1_issuer_base = Some(value.to_owned());
+                }
                 "WARDEN_ALLOW_ANONYMOUS" => {
                     config.allow_anonymous = match value {
                         "true" | "1" => true,
@@ -207,17 +217,19 @@ impl WardenConfig {
     /// [`ConfigError`] naming the field that cannot work.
     pub fn build(&self) -> Result<WardenLayer, ConfigError> {
         if let Some(path) = &self.jwks_file {
-            if self.issuers.len() > 1 {
-                // Keys are bound to their issuer (RFC 8725 §3.8): one file cannot serve several.
+            // Keys are bound to their issuer (RFC 8725 §3.8): one file serves one issuer, or the
+            // Entra issuers (whose keys name their tenant), never both.
+            let served = self.issuers.len() + usize::from(!self.entra_tenants.is_empty());
+            if served > 1 {
                 return Err(ConfigError::invalid(
                     Setting::JwksFile,
-                    "serves one issuer only; configure several issuers in code with their own keys",
+                    "serves one issuer (or the Entra tenants) only; configure several issuers in code with their own keys",
                 ));
             }
             let document = std::fs::read_to_string(path)
                 .map_err(|_| ConfigError::invalid(Setting::JwksFile, "cannot be read"))?;
             return self
-                .builder_with(|issuer| issuer.jwks(document.clone()))?
+                .builder_with(Some(&document), |issuer| issuer.jwks(document.clone()))?
                 .build();
         }
         let mut caches = self
@@ -226,7 +238,7 @@ impl WardenConfig {
             .map(|url| self.jwks_cache(url))
             .collect::<Result<Vec<_>, _>>()?
             .into_iter();
-        self.builder_with(|issuer| match caches.next() {
+        self.builder_with(None, |issuer| match caches.next() {
             Some(cache) => issuer.keys(cache),
             None => issuer,
         })?
@@ -247,7 +259,8 @@ impl WardenConfig {
         cache.build()
     }
 
-    fn entra(&self) -> Result<Option<Entra>, ConfigError> {
+    /// The Entra issuers, with `keys` as their key set when a JWKS file is configured.
+    fn entra(&self, keys: Option<&str>) -> Result<Option<Entra>, ConfigError> {
         if self.entra_tenants.is_empty() {
             return Ok(None);
         }
@@ -259,6 +272,15 @@ impl WardenConfig {
         let mut entra = Entra::builder().audiences(audiences.iter().cloned());
         if let Some(authority) = &self.entra_authority {
             entra = entra.authority(authority.clone());
+        }
+        if let Some(base) = &self.entra_v1_issuer_base {
+            entra = entra.v1_issuer_base(base.clone());
+        }
+        if let Some(algorithms) = &self.algorithms {
+            entra = entra.algorithms(algorithms.iter().copied());
+        }
+        if let Some(document) = keys {
+            entra = entra.keys(StaticKeys::from_jwks(document)?);
         }
         for tenant in &self.entra_tenants {
             entra = if tenant == "*" {
@@ -286,14 +308,18 @@ impl WardenConfig {
         K: KeySource,
         F: FnMut(&str) -> K,
     {
-        self.builder_with(|issuer| {
+        self.builder_with(None, |issuer| {
             let source = keys(issuer.issuer_url());
             issuer.keys(source)
         })?
         .build()
     }
 
-    fn builder_with<F>(&self, mut with_keys: F) -> Result<WardenBuilder, ConfigError>
+    fn builder_with<F>(
+        &self,
+        entra_keys: Option<&str>,
+        mut with_keys: F,
+    ) -> Result<WardenBuilder, ConfigError>
     where
         F: FnMut(crate::issuer::IssuerBuilder) -> crate::issuer::IssuerBuilder,
     {
@@ -301,7 +327,7 @@ impl WardenConfig {
             return Err(ConfigError::missing(Setting::Issuers));
         }
         let mut builder = WardenLayer::builder();
-        if let Some(entra) = self.entra()? {
+        if let Some(entra) = self.entra(entra_keys)? {
             builder = builder.entra(entra);
         }
         for url in &self.issuers {
@@ -475,6 +501,73 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.build().unwrap_err().field(), "jwks_ttl");
+    }
+
+    #[test]
+    fn an_entra_only_configuration_reaches_every_entra_setting() {
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        // JSON without `issuers` or `audiences`: Entra alone.
+        let config: WardenConfig = serde_json::from_str(&format!(
+            r#"{{"entra_tenants":["{tenant}"],"entra_audiences":["api://x"],
+                "entra_v1_issuer_base":"https://sts.chinacloudapi.cn",
+                "algorithms":["RS256","PS256"]}}"#
+        ))
+        .unwrap();
+        let layer = config.build().unwrap();
+        let mut issuers: Vec<_> = layer.validator().issuers().collect();
+        issuers.sort_by_key(|i| i.issuer().to_owned());
+        let names: Vec<&str> = issuers.iter().map(|i| i.issuer()).collect();
+        assert_eq!(
+            names,
+            [
+                format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+                format!("https://sts.chinacloudapi.cn/{tenant}/"),
+            ]
+        );
+        for issuer in &issuers {
+            assert_eq!(issuer.algorithms(), [Algorithm::RS256, Algorithm::PS256]);
+            assert_eq!(issuer.profile(), Profile::Entra);
+        }
+        // The same from the environment.
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ENTRA_TENANTS", tenant),
+            ("WARDEN_AUDIENCE", "api://x"),
+            (
+                "WARDEN_ENTRA_V1_ISSUER_BASE",
+                "https://sts.chinacloudapi.cn",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.entra_v1_issuer_base.as_deref(),
+            Some("https://sts.chinacloudapi.cn")
+        );
+    }
+
+    #[test]
+    fn a_jwks_file_serves_the_entra_issuers_or_one_issuer_never_both() {
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        let path = std::env::temp_dir().join(format!("warden-config-{}.json", std::process::id()));
+        std::fs::write(&path, jwks).unwrap();
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let entra_only = WardenConfig {
+            entra_tenants: vec![tenant.to_owned()],
+            audiences: vec!["api://x".to_owned()],
+            jwks_file: Some(path.clone()),
+            algorithms: Some(vec![Algorithm::EdDSA]),
+            ..WardenConfig::default()
+        };
+        let layer = entra_only.build().unwrap();
+        for issuer in layer.validator().issuers() {
+            let keys = issuer.keys().snapshot().unwrap();
+            assert!(keys.contains_kid("k"), "{}", issuer.issuer());
+        }
+        let both = WardenConfig {
+            issuers: vec!["https://a.example".to_owned()],
+            ..entra_only
+        };
+        assert_eq!(both.build().unwrap_err().setting(), Setting::JwksFile);
+        let _ = std::fs::remove_file(path);
     }
 
     #[test]

@@ -522,12 +522,14 @@ pub enum Variable {
     EntraAudience,
     /// `WARDEN_ENTRA_AUTHORITY`.
     EntraAuthority,
+    /// `WARDEN_ENTRA_V1_ISSUER_BASE`.
+    EntraV1IssuerBase,
     /// `WARDEN_ALLOW_ANONYMOUS`.
     AllowAnonymous,
 }
 
 impl Variable {
-    const ALL: [Variable; 14] = [
+    const ALL: [Variable; 15] = [
         Variable::Issuer,
         Variable::Audience,
         Variable::LeewaySecs,
@@ -541,6 +543,7 @@ impl Variable {
         Variable::EntraTenants,
         Variable::EntraAudience,
         Variable::EntraAuthority,
+        Variable::EntraV1IssuerBase,
         Variable::AllowAnonymous,
     ];
 
@@ -560,6 +563,7 @@ impl Variable {
             Variable::EntraTenants => "WARDEN_ENTRA_TENANTS",
             Variable::EntraAudience => "WARDEN_ENTRA_AUDIENCE",
             Variable::EntraAuthority => "WARDEN_ENTRA_AUTHORITY",
+            Variable::EntraV1IssuerBase => "WARDEN_ENTRA_V1_ISSUER_BASE",
             Variable::AllowAnonymous => "WARDEN_ALLOW_ANONYMOUS",
         }
     }
