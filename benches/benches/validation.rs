@@ -200,7 +200,7 @@ fn main() {
         "warden layer, expired",
         "warden layer, unknown kid",
         "warden layer, missing scope (403)",
-        // Reference costs: 17..22
+        // Reference costs: 17..23
         "tokio `block_on` of a ready future",
         "warden JWS parse only (`verify_jws` with no keys)",
         "BLAKE3 of the token",

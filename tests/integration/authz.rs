@@ -998,6 +998,26 @@ async fn sends_no_claims_challenge_for_an_issuer_whose_authorization_endpoint_is
         .validator()
         .revocations()
         .revoke(Revocation::user("carol").issued_before(before));
+    // A step-up on a route of this issuer: the RFC 9470 answer, not a claims challenge.
+    let router = Router::new()
+        .route(
+            "/context",
+            get(|_: RequireAuthContext<StrongAuth>| async { "ok" }),
+        )
+        .layer(layer.clone());
+    let request = Request::get("/context")
+        .header(
+            "authorization",
+            format!("Bearer {}", issuer.token().cae_capable().sign()),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let answer = send(router, request).await;
+    let description = "a different authentication level is required";
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", acr_values="c1""#
+    );
+    assert_refusal(&answer, 401, Some(&challenge), description);
     let app = warden_integration_tests::App::new(layer);
     let revoked = issuer
         .token()

@@ -394,6 +394,12 @@ async fn accepts_any_tenant_only_when_opted_in() {
             .status,
         200
     );
+    // Any tenant includes personal Microsoft accounts (the consumer tenant), as docs/entra.md says.
+    let consumer = issuer
+        .token()
+        .tenant("9188040d-6c67-4c5b-b112-36a304b66dad")
+        .sign();
+    assert_eq!(app.get_me_with(&consumer).await.status, 200);
     let not_a_guid = issuer.token().tenant("contoso.onmicrosoft.com").sign();
     let description = "untrusted issuer";
     app.assert_refused(&not_a_guid, 401, &invalid_token(description), description)

@@ -20,7 +20,7 @@
 //! Each rule holds an instant: a token issued before it (`iat` < instant) is revoked; a token
 //! issued at or after it passes (the client fetched a fresh token). A rule is scoped to a tenant
 //! (`tid`), an issuer, or any issuer. Rules expire once no token they could match can still be
-//! valid (the instant plus the maximum token lifetime, default 28 hours), so memory stays bounded.
+//! valid (the instant plus the maximum token lifetime, default 28 hours and 10 minutes), so memory stays bounded.
 //!
 //! # Answers
 //!

@@ -18,13 +18,13 @@ use crate::layer::{WardenBuilder, WardenLayer};
 /// | variable | field | default |
 /// |---|---|---|
 /// | `WARDEN_ISSUER` | `issuers`: one or more issuer URLs, comma-separated | required unless Entra tenants are set |
-/// | `WARDEN_AUDIENCE` | `audiences`: comma-separated | required |
+/// | `WARDEN_AUDIENCE` | `audiences`: comma-separated | required with `WARDEN_ISSUER`; for Entra alone, `WARDEN_ENTRA_AUDIENCE` may take its place |
 /// | `WARDEN_LEEWAY_SECS` | `leeway_secs` | 60 |
 /// | `WARDEN_REALM` | `realm` | `api` |
 /// | `WARDEN_MAX_TOKEN_BYTES` | `max_token_bytes` | 16384 |
 /// | `WARDEN_PROFILE` | `profile`: `rfc9068` or `jwt_access_token` (Entra issuers come from `WARDEN_ENTRA_TENANTS`) | `rfc9068` |
-/// | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256` | all asymmetric |
-/// | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document to use as the issuers' keys instead of discovery | none |
+/// | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256`, for every issuer, Entra's too | all asymmetric (Entra: RS256) |
+/// | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document used instead of discovery, for the one issuer or for the Entra tenants (never both) | none |
 /// | `WARDEN_JWKS_COOLDOWN_SECS` | `jwks_cooldown_secs`: least time between unknown-`kid` refreshes | 60 |
 /// | `WARDEN_JWKS_TTL_SECS` | `jwks_ttl_secs`: fixed key freshness; unset, `Cache-Control` decides (5 min to 24 h, else 12 h) | unset (43200 when the provider says nothing) |
 /// | `WARDEN_ENTRA_TENANTS` | `entra_tenants`: allowed tenant ids, comma-separated, or `*` for any tenant | none |
@@ -280,7 +280,11 @@ impl WardenConfig {
             entra = entra.algorithms(algorithms.iter().copied());
         }
         if let Some(document) = keys {
-            entra = entra.keys(StaticKeys::from_jwks(document)?);
+            let algorithms = self
+                .algorithms
+                .clone()
+                .unwrap_or_else(|| vec![Algorithm::RS256]);
+            entra = entra.keys(StaticKeys::from_jwks_for(document, &algorithms)?);
         }
         for tenant in &self.entra_tenants {
             entra = if tenant == "*" {
@@ -308,6 +312,12 @@ impl WardenConfig {
         K: KeySource,
         F: FnMut(&str) -> K,
     {
+        if self.jwks_file.is_some() {
+            return Err(ConfigError::invalid(
+                Setting::JwksFile,
+                "build_with_keys takes the keys from its caller; use build() for a JWKS file",
+            ));
+        }
         self.builder_with(None, |issuer| {
             let source = keys(issuer.issuer_url());
             issuer.keys(source)

@@ -24,7 +24,7 @@
 //!
 //! let entra = Entra::builder()
 //!     .tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
-//!     .audience("api://orders")
+//!     .audience("api://6e74172b-be56-4843-9ff4-e66a39bb12e3")
 //!     .audience("6e74172b-be56-4843-9ff4-e66a39bb12e3")
 //!     .build()?;
 //! let layer = WardenLayer::builder().entra(entra).build()?;
@@ -50,7 +50,7 @@ pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
 pub const DEFAULT_V1_ISSUER_BASE: &str = "https://sts.windows.net";
 
 /// An Entra access token version (`ver`), chosen by the app registration's
-/// `accessTokenAcceptedVersion`.
+/// `api.requestedAccessTokenVersion` (the Microsoft Graph-format manifest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TokenVersion {

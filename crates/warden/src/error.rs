@@ -80,7 +80,7 @@ pub enum Error {
         /// The current time, seconds since the Unix epoch.
         now: u64,
     },
-    /// `exp` − `iat` exceeds the maximum token lifetime (default 28 hours).
+    /// `exp` − `iat` exceeds the maximum token lifetime (default 28 hours and 10 minutes).
     LifetimeTooLong,
     /// `iat` is after the current time plus leeway.
     IssuedInFuture {
@@ -173,7 +173,8 @@ pub enum Binding {
 /// Microsoft's claims challenge: where to get a new token, and the claims it must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimsChallenge {
-    /// `{authority}/common/oauth2/authorize`.
+    /// Where the client gets a new token: `{authority}/common/oauth2/authorize` for Entra tokens,
+    /// the issuer's discovered `authorization_endpoint` for others.
     pub authorization_uri: String,
     /// Standard base64 (padded) of the claims request JSON.
     pub claims: String,

@@ -441,8 +441,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// The longest lifetime (`exp` − `iat`) a token may have (default 28 hours, Entra's longest CAE
-    /// token). Longer-lived tokens are refused, so a revocation rule, kept this long plus the
+    /// The longest lifetime (`exp` − `iat`) a token may have (default 28 hours and 10 minutes:
+    /// Entra's longest CAE token plus a margin for its backdated `iat`). Longer-lived tokens are refused, so a revocation rule, kept this long plus the
     /// leeway, outlives every token it could match. A store you provide must keep its rules at
     /// least that long.
     pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {

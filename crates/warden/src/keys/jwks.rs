@@ -586,8 +586,6 @@ impl fmt::Display for FetchError {
     }
 }
 
-/// Reads a discovery document: its `issuer` must equal `expected` exactly (OIDC Discovery §4.3,
-/// RFC 8414 §3.3), and its `jwks_uri` must be https (http only on loopback).
 /// What warden reads from a discovery document.
 struct Discovered {
     jwks_uri: String,
@@ -595,6 +593,8 @@ struct Discovered {
     authorization_endpoint: Option<String>,
 }
 
+/// Reads a discovery document: its `issuer` must equal `expected` exactly (OIDC Discovery §4.3,
+/// RFC 8414 §3.3), and its `jwks_uri` must be https (http only on loopback).
 fn parse_discovery(body: &[u8], expected: &str) -> Result<Discovered, FetchError> {
     let document = json::parse_object(body).map_err(|_| FetchError::NotJson)?;
     let issuer = document
@@ -615,12 +615,36 @@ fn parse_discovery(body: &[u8], expected: &str) -> Result<Discovered, FetchError
     let authorization_endpoint = document
         .get("authorization_endpoint")
         .and_then(|v| v.as_str())
-        .filter(|url| check_fetch_url(url, Setting::DiscoveryUrl).is_ok())
+        .filter(|url| is_sendable_endpoint(url, expected))
         .map(str::to_owned);
     Ok(Discovered {
         jwks_uri: jwks_uri.to_owned(),
         authorization_endpoint,
     })
+}
+
+/// Whether an authorization endpoint may be named to clients in a challenge: an absolute https URL
+/// (plain http only when the issuer itself is on loopback), without userinfo, made only of the
+/// characters a challenge parameter may hold (RFC 6750 §3), so it is sent exactly as published.
+fn is_sendable_endpoint(url: &str, issuer: &str) -> bool {
+    let Ok(uri) = url.parse::<http::Uri>() else {
+        return false;
+    };
+    let issuer_on_loopback = issuer
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(crate::url::is_loopback_host))
+        .unwrap_or(false);
+    let scheme_ok = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => issuer_on_loopback && uri.host().is_some_and(crate::url::is_loopback_host),
+        _ => false,
+    };
+    let no_userinfo = uri.authority().is_some_and(|a| !a.as_str().contains('@'));
+    let plain = url
+        .bytes()
+        .all(|b| matches!(b, 0x21 | 0x23..=0x5B | 0x5D..=0x7E));
+    scheme_ok && no_userinfo && plain && !url.contains('#')
 }
 
 /// Fuzzing entry point: whether a discovery document is accepted for `expected`.
@@ -806,6 +830,56 @@ impl JwksCacheBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_only_a_sendable_authorization_endpoint_of_the_expected_issuer() {
+        let issuer = "https://login.example.com";
+        let doc = |endpoint: &str| {
+            format!(
+                r#"{{"issuer":"{issuer}","jwks_uri":"https://login.example.com/keys","authorization_endpoint":{endpoint}}}"#
+            )
+        };
+        let endpoint = |endpoint: &str| {
+            parse_discovery(doc(endpoint).as_bytes(), issuer)
+                .unwrap()
+                .authorization_endpoint
+        };
+        assert_eq!(
+            endpoint(r#""https://login.example.com/authorize""#).as_deref(),
+            Some("https://login.example.com/authorize")
+        );
+        for refused in [
+            r#""http://login.example.com/authorize""#,
+            r#""http://127.0.0.1/authorize""#,
+            r#""https://user@login.example.com/authorize""#,
+            r#""https://login.example.com/a\"b""#,
+            r#""https://login.example.com/a b""#,
+            r#""https://login.example.com/authorize#x""#,
+            r#""/authorize""#,
+            r#""javascript:alert(1)""#,
+            "7",
+            "null",
+        ] {
+            assert_eq!(endpoint(refused), None, "{refused}");
+        }
+        // On loopback (a development issuer), plain http on loopback is fine.
+        let local = r#"{"issuer":"http://127.0.0.1:9","jwks_uri":"http://127.0.0.1:9/keys","authorization_endpoint":"http://127.0.0.1:9/authorize"}"#;
+        assert_eq!(
+            parse_discovery(local.as_bytes(), "http://127.0.0.1:9")
+                .unwrap()
+                .authorization_endpoint
+                .as_deref(),
+            Some("http://127.0.0.1:9/authorize")
+        );
+        // Another issuer's document is refused whole, endpoint and all.
+        assert!(
+            parse_discovery(
+                doc(r#""https://x.example/a""#).as_bytes(),
+                "https://other.example"
+            )
+            .is_err()
+        );
+    }
 
     #[test]
     fn builds_discovery_urls() {
