@@ -73,29 +73,8 @@ impl Span {
 
 struct Inner {
     json: Box<str>,
-    spill: Box<str>,
-    issuer: Span,
-    subject: Span,
-    tenant: Span,
-    object_id: Span,
-    client_id: Span,
-    azp: Span,
-    appid: Span,
-    jti: Span,
-    uti: Span,
-    session: Span,
-    acr: Span,
-    scopes: Box<[Span]>,
-    roles: Box<[Span]>,
-    groups: Box<[Span]>,
-    acrs: Box<[Span]>,
+    parts: Parts,
     expires_at: f64,
-    issued_at: Option<f64>,
-    auth_time: Option<f64>,
-    caller: Caller,
-    rules: &'static IdentityRules,
-    cae_capable: bool,
-    group_overage: bool,
     claims: OnceLock<Map<String, Value>>,
 }
 
@@ -103,15 +82,15 @@ impl Inner {
     /// The span of an identifier claim.
     fn claim(&self, claim: Claim) -> Span {
         match claim {
-            Claim::Iss => self.issuer,
-            Claim::Sub => self.subject,
-            Claim::Tid => self.tenant,
-            Claim::Oid => self.object_id,
-            Claim::ClientId => self.client_id,
-            Claim::Azp => self.azp,
-            Claim::Appid => self.appid,
-            Claim::Jti => self.jti,
-            Claim::Uti => self.uti,
+            Claim::Iss => self.parts.issuer,
+            Claim::Sub => self.parts.subject,
+            Claim::Tid => self.parts.tenant,
+            Claim::Oid => self.parts.object_id,
+            Claim::ClientId => self.parts.client_id,
+            Claim::Azp => self.parts.azp,
+            Claim::Appid => self.parts.appid,
+            Claim::Jti => self.parts.jti,
+            Claim::Uti => self.parts.uti,
         }
     }
 
@@ -120,7 +99,7 @@ impl Inner {
             return None;
         }
         let (buffer, start) = if span.start & Span::SPILL != 0 {
-            (&*self.spill, span.start & !Span::SPILL)
+            (&*self.parts.spill, span.start & !Span::SPILL)
         } else {
             (&*self.json, span.start)
         };
@@ -479,56 +458,11 @@ impl Principal {
     /// Builds the principal from the verified claims' text and the parts read from it before
     /// the signature was checked ([`Parts::read`]).
     pub(crate) fn from_parts(json: String, parts: Parts, expires_at: f64) -> Self {
-        let Parts {
-            spill,
-            issuer,
-            subject,
-            tenant,
-            object_id,
-            client_id,
-            azp,
-            appid,
-            jti,
-            uti,
-            session,
-            acr,
-            scopes,
-            roles,
-            groups,
-            acrs,
-            issued_at,
-            auth_time,
-            caller,
-            rules,
-            cae_capable,
-            group_overage,
-        } = parts;
         Principal {
             inner: Arc::new(Inner {
                 json: json.into_boxed_str(),
-                spill,
-                issuer,
-                subject,
-                tenant,
-                object_id,
-                client_id,
-                azp,
-                appid,
-                jti,
-                uti,
-                session,
-                acr,
-                scopes,
-                roles,
-                groups,
-                acrs,
+                parts,
                 expires_at,
-                issued_at,
-                auth_time,
-                caller,
-                rules,
-                cae_capable,
-                group_overage,
                 claims: OnceLock::new(),
             }),
         }
@@ -563,19 +497,19 @@ impl Principal {
 
     /// The issuer (`iss`), exactly as configured.
     pub fn issuer(&self) -> &str {
-        self.text(self.inner.issuer).unwrap_or_default()
+        self.text(self.inner.parts.issuer).unwrap_or_default()
     }
 
     /// The subject (`sub`). Empty only for a profile that does not require `sub`.
     pub fn subject(&self) -> &str {
-        self.text(self.inner.subject).unwrap_or_default()
+        self.text(self.inner.parts.subject).unwrap_or_default()
     }
 
     /// The tenant (`tid`) of a Microsoft Entra token, checked against its issuer's tenant.
     /// `None` for every other profile, whatever `tid` claim the token carries: a claim the
     /// profile does not name is not vouched for.
     pub fn tenant_id(&self) -> Option<&str> {
-        let claim = self.inner.rules.tenant?;
+        let claim = self.inner.parts.rules.tenant?;
         self.text(self.inner.claim(claim))
     }
 
@@ -583,14 +517,14 @@ impl Principal {
     /// user or service principal in its tenant. For identity use [`user_id`](Self::user_id) or
     /// [`identity`](Self::identity), which follow the issuer's profile.
     pub fn object_id(&self) -> Option<&str> {
-        self.text(self.inner.object_id)
+        self.text(self.inner.parts.object_id)
     }
 
     /// The caller's user (or service principal) id, by the issuer's profile: `oid` for Microsoft
     /// Entra (required there), `sub` for every other profile. A claim the profile does not name
     /// (an `oid` in a generic OpenID Connect token) never changes it.
     pub fn user_id(&self) -> &str {
-        self.text(self.inner.claim(self.inner.rules.user))
+        self.text(self.inner.claim(self.inner.parts.rules.user))
             .unwrap_or_default()
     }
 
@@ -606,7 +540,7 @@ impl Principal {
     pub fn identity(&self) -> Identity<'_> {
         Identity {
             namespace: self
-                .text(self.inner.claim(self.inner.rules.namespace))
+                .text(self.inner.claim(self.inner.parts.rules.namespace))
                 .unwrap_or_default(),
             user_id: self.user_id(),
         }
@@ -615,14 +549,14 @@ impl Principal {
     /// The client application, by the issuer's profile: `azp` (v2), else `appid` (v1), for
     /// Microsoft Entra; `client_id` (RFC 9068), else `azp` (OpenID Connect), for every other.
     pub fn client_id(&self) -> Option<&str> {
-        let [first, second] = self.inner.rules.clients;
+        let [first, second] = self.inner.parts.rules.clients;
         self.text(self.inner.claim(first))
             .or_else(|| self.text(self.inner.claim(second)))
     }
 
     /// The token id, by the issuer's profile: `uti` for Microsoft Entra, `jti` for every other.
     pub fn token_id(&self) -> Option<&str> {
-        self.text(self.inner.claim(self.inner.rules.token_id))
+        self.text(self.inner.claim(self.inner.parts.rules.token_id))
     }
 
     /// Every identifier a revocation rule can name, whatever the profile, so a rule catches
@@ -630,77 +564,80 @@ impl Principal {
     pub(crate) fn identifier_claims(&self) -> IdentifierClaims<'_> {
         let inner = &*self.inner;
         IdentifierClaims {
-            users: [self.text(inner.subject), self.text(inner.object_id)],
-            session: self.text(inner.session),
-            tokens: [self.text(inner.jti), self.text(inner.uti)],
-            clients: [
-                self.text(inner.client_id),
-                self.text(inner.azp),
-                self.text(inner.appid),
+            users: [
+                self.text(inner.parts.subject),
+                self.text(inner.parts.object_id),
             ],
-            tenant: self.text(inner.tenant),
+            session: self.text(inner.parts.session),
+            tokens: [self.text(inner.parts.jti), self.text(inner.parts.uti)],
+            clients: [
+                self.text(inner.parts.client_id),
+                self.text(inner.parts.azp),
+                self.text(inner.parts.appid),
+            ],
+            tenant: self.text(inner.parts.tenant),
         }
     }
 
     /// When the token was issued (`iat`), seconds since the Unix epoch.
     pub fn issued_at(&self) -> Option<f64> {
-        self.inner.issued_at
+        self.inner.parts.issued_at
     }
 
     /// The sign-in session (`sid`).
     pub fn session_id(&self) -> Option<&str> {
-        self.text(self.inner.session)
+        self.text(self.inner.parts.session)
     }
 
     /// Whether the client declared it can answer claims challenges: `xms_cc` (string or array)
     /// contains `cp1`, in any case.
     pub fn is_cae_capable(&self) -> bool {
-        self.inner.cae_capable
+        self.inner.parts.cae_capable
     }
 
     /// Satisfied Entra authentication contexts (`acrs`).
     pub fn auth_contexts(&self) -> Names<'_> {
-        self.names(&self.inner.acrs)
+        self.names(&self.inner.parts.acrs)
     }
 
     /// The authentication context class (`acr`, RFC 9470).
     pub fn acr(&self) -> Option<&str> {
-        self.text(self.inner.acr)
+        self.text(self.inner.parts.acr)
     }
 
     /// When the user last authenticated (`auth_time`), seconds since the Unix epoch.
     pub fn auth_time(&self) -> Option<f64> {
-        self.inner.auth_time
+        self.inner.parts.auth_time
     }
 
     /// Delegated scopes: `scope` (RFC 9068) and `scp` (Entra), split on spaces. Case-sensitive.
     pub fn scopes(&self) -> Names<'_> {
-        self.names(&self.inner.scopes)
+        self.names(&self.inner.parts.scopes)
     }
 
     /// App roles (`roles`), case-sensitive. An array is the standard form (Entra, RFC 9068
     /// §2.2.3.1); a single string is one role, never split on spaces.
     pub fn roles(&self) -> Names<'_> {
-        self.names(&self.inner.roles)
+        self.names(&self.inner.parts.roles)
     }
 
     /// Security group object ids (`groups`, an array; a single string is one group), empty when
     /// absent or replaced by an overage marker
     /// (see [`has_group_overage`](Self::has_group_overage)).
     pub fn groups(&self) -> Names<'_> {
-        self.names(&self.inner.groups)
+        self.names(&self.inner.parts.groups)
     }
 
     /// Whether Entra replaced the `groups` list because the user is in too many groups
     /// (`_claim_names.groups`, or `hasgroups: true`). Membership is then unknown, not empty.
     pub fn has_group_overage(&self) -> bool {
-        self.inner.group_overage
+        self.inner.parts.group_overage
     }
 
     /// Whether the caller is a user acting through a client application, or an application
     /// acting as itself.
     pub fn caller(&self) -> Caller {
-        self.inner.caller
+        self.inner.parts.caller
     }
 
     /// Whether the token grants this exact scope.
@@ -755,9 +692,9 @@ impl Principal {
         2 * std::mem::size_of::<usize>() // the Arc counters
             + std::mem::size_of::<Inner>()
             + inner.json.len()
-            + inner.spill.len()
+            + inner.parts.spill.len()
             + std::mem::size_of::<Span>()
-                * (inner.scopes.len() + inner.roles.len() + inner.groups.len() + inner.acrs.len())
+                * (inner.parts.scopes.len() + inner.parts.roles.len() + inner.parts.groups.len() + inner.parts.acrs.len())
     }
 }
 
