@@ -107,3 +107,15 @@ pub mod future {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust examples of docs/, compiled and run as doctests so they stay true (docs/testing.md's
+/// example needs warden-testing, and is `tests/integration/testing_guide.rs`).
+#[cfg(doctest)]
+pub mod docs_doctests {
+    #[doc = include_str!("../../../docs/authorization.md")]
+    pub struct Authorization;
+    #[doc = include_str!("../../../docs/cae.md")]
+    pub struct Cae;
+    #[doc = include_str!("../../../docs/entra.md")]
+    pub struct Entra;
+}
