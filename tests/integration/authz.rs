@@ -103,6 +103,32 @@ impl Fixture {
                 )
                 .route_layer(require_auth_context("c1"))
         };
+        let reports_layers = {
+            let hit = hit.clone();
+            let ok = move || {
+                let hit = hit.clone();
+                async move {
+                    hit();
+                    "ok"
+                }
+            };
+            let either = Requirement::ScopeOrRole {
+                scopes: vec!["Reports.Read".to_owned()],
+                roles: vec!["Reports.Read.All".to_owned()],
+            };
+            let strict = Requirement::UserScopeOrAppRole {
+                scopes: vec!["Reports.Read".to_owned()],
+                roles: vec!["Reports.Read.All".to_owned()],
+            };
+            Router::new()
+                .route("/layer/reports", get(ok.clone()))
+                .route_layer(require(either))
+                .merge(
+                    Router::new()
+                        .route("/layer/strict-reports", get(ok))
+                        .route_layer(require(strict)),
+                )
+        };
         let admin_extractor = {
             let hit = hit.clone();
             Router::new()
@@ -146,6 +172,7 @@ impl Fixture {
             .route("/context", route!(RequireAuthContext<StrongAuth>))
             .merge(admin)
             .merge(context_layer)
+            .merge(reports_layers)
             .merge(admin_extractor)
             .layer(layer);
         Fixture {
@@ -477,6 +504,29 @@ async fn admits_either_whatever_the_caller_like_microsoft_identity_web() {
         "missing scope or app permission",
     )
     .await;
+}
+
+#[tokio::test]
+async fn route_layers_read_scope_or_role_as_the_extractors_do() {
+    let f = Fixture::new().await;
+    let user_with_role = f.issuer.token().roles(["Reports.Read.All"]).sign();
+    f.allows("/layer/reports", &user_with_role).await;
+    let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="missing scope or app permission", scope="Reports.Read""#;
+    f.refuses(
+        "/layer/strict-reports",
+        &user_with_role,
+        403,
+        Some(challenge),
+        "missing scope or app permission",
+    )
+    .await;
+    let app_with_role = f
+        .issuer
+        .token()
+        .app_only()
+        .roles(["Reports.Read.All"])
+        .sign();
+    f.allows("/layer/strict-reports", &app_with_role).await;
 }
 
 #[tokio::test]
