@@ -35,6 +35,13 @@ struct Entry {
     key: Weak<VerifyingKey>,
 }
 
+impl Entry {
+    /// Expired (leeway included), or its key left the key set.
+    fn is_dead(&self, now: f64, leeway: f64) -> bool {
+        now >= self.principal.expires_at_secs() + leeway || self.key.strong_count() == 0
+    }
+}
+
 pub(crate) struct TokenCache {
     entries: quick_cache::sync::Cache<Tail, Entry>,
 }
@@ -61,12 +68,10 @@ impl TokenCache {
     pub(crate) fn get(&self, token: &str, now: f64, leeway: f64) -> Option<Principal> {
         let tail = Self::tail(token)?;
         let entry = self.entries.get(&tail)?;
-        if now >= entry.principal.expires_at_secs() + leeway || entry.key.strong_count() == 0 {
-            // Dead: expired, or its key left the key set. Only a dead entry is removed, so a
-            // live token sharing the tail is never dropped by this probe.
-            self.entries.remove_if(&tail, |e| {
-                now >= e.principal.expires_at_secs() + leeway || e.key.strong_count() == 0
-            });
+        if entry.is_dead(now, leeway) {
+            // Only a dead entry is removed, so a live token sharing the tail is never dropped by
+            // this probe.
+            self.entries.remove_if(&tail, |e| e.is_dead(now, leeway));
             return None;
         }
         // Hashed outside any lock: the token may be as long as the cap.

@@ -95,16 +95,7 @@ impl Inner {
     }
 
     fn text(&self, span: Span) -> Option<&str> {
-        if span == Span::NONE {
-            return None;
-        }
-        let (buffer, start) = if span.start & Span::SPILL != 0 {
-            (&*self.parts.spill, span.start & !Span::SPILL)
-        } else {
-            (&*self.json, span.start)
-        };
-        let start = start as usize;
-        buffer.get(start..start + span.len as usize)
+        span_text(&self.json, &self.parts.spill, span)
     }
 }
 
@@ -698,14 +689,17 @@ impl Principal {
     }
 }
 
-fn span_text<'a>(json: &'a str, spill: &'a str, span: Span) -> &'a str {
+/// The text of a span: in the claims text, or (for strings that held escapes) in the spill
+/// buffer. `None` for an absent claim.
+fn span_text<'a>(json: &'a str, spill: &'a str, span: Span) -> Option<&'a str> {
+    if span == Span::NONE {
+        return None;
+    }
     let (buffer, start) = if span.start & Span::SPILL != 0 {
         (spill, span.start & !Span::SPILL)
     } else {
         (json, span.start)
     };
     let start = start as usize;
-    buffer
-        .get(start..start + span.len as usize)
-        .unwrap_or_default()
+    buffer.get(start..start + span.len as usize)
 }

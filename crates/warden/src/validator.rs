@@ -41,8 +41,7 @@ use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::clock::{self, Clock, SystemClock};
 use crate::entra::{AnyTenant, Entra};
-use crate::error::{ClaimsChallenge, Forbidden, Setting};
-use crate::error::{ConfigError, Error};
+use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, Malformed, Setting};
 use crate::issuer::{Issuer, Profile};
 use crate::json::Members;
 use crate::keys::{BoxFuture, KeySet, Refresh, VerifyingKey};
@@ -181,7 +180,6 @@ impl Validator {
     /// from the same parse of the claims.
     fn validate_uncached(&self, token: &str, now: u64) -> Result<Step, Error> {
         let jws = token::parse_jws(token)?;
-        let signature_start = token.len() - jws.signature.len();
         let Jws {
             alg,
             kid,
@@ -199,7 +197,6 @@ impl Validator {
                 // The common path: the signature first, then the principal's claims.
                 let signed = Signed {
                     token,
-                    signature_start,
                     alg,
                     kid: kid.as_deref(),
                 };
@@ -238,7 +235,6 @@ impl Validator {
                     };
                     let signed = Signed {
                         token: &token,
-                        signature_start,
                         alg,
                         kid: kid.as_deref(),
                     };
@@ -336,8 +332,13 @@ impl Inner {
         if !key.allows(signed.alg) {
             return Err(Error::AlgorithmMismatch);
         }
-        let signature = token::decode_signature(&signed.token[signed.signature_start..])?;
-        let signing_input = &signed.token[..signed.signature_start - 1];
+        // The token passed strict parsing: exactly three segments, so the last dot ends the
+        // signing input.
+        let (signing_input, signature) = signed
+            .token
+            .rsplit_once('.')
+            .ok_or(Malformed::SegmentCount)?;
+        let signature = token::decode_signature(signature)?;
         if !key.verify(signed.alg, signing_input.as_bytes(), &signature) {
             return Err(Error::BadSignature);
         }
@@ -399,8 +400,6 @@ impl Inner {
 /// The parts of a token the signature check reads.
 struct Signed<'t> {
     token: &'t str,
-    /// Where the signature segment starts; the signing input ends one byte before.
-    signature_start: usize,
     alg: Algorithm,
     kid: Option<&'t str>,
 }
