@@ -288,6 +288,17 @@ async fn revoke(
             .map(|d| d.as_secs())
             .unwrap_or(0)
     });
-    demo.revocations.revoke(revocation.issued_before(before));
-    StatusCode::NO_CONTENT.into_response()
+    match demo
+        .revocations
+        .revoke(revocation.issued_before(before))
+        .await
+    {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        // Enforced here, but perhaps not by the other replicas: the caller must retry.
+        Err(error) => {
+            tracing::warn!(%error, "revocation not shared");
+            let body = json!({ "error": "revocation not shared with the fleet; retry", "detail": error.to_string() });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        }
+    }
 }

@@ -988,7 +988,10 @@ async fn answers_a_revoked_token_with_a_claims_challenge_or_invalid_token() {
     let shared = store.clone();
     let f = Fixture::with(move |b| b.revocations(shared)).await;
     let before = now() as u64;
-    store.revoke(Revocation::user("carol").issued_before(before));
+    store
+        .revoke(Revocation::user("carol").issued_before(before))
+        .await
+        .unwrap();
     let issued = now() - 10;
     let cae = f
         .issuer
@@ -1047,7 +1050,9 @@ async fn sends_no_claims_challenge_for_an_issuer_whose_authorization_endpoint_is
     layer
         .validator()
         .revocations()
-        .revoke(Revocation::user("carol").issued_before(before));
+        .revoke(Revocation::user("carol").issued_before(before))
+        .await
+        .unwrap();
     // A step-up on a route of this issuer: the RFC 9470 answer, not a claims challenge.
     let router = Router::new()
         .route(
@@ -1093,9 +1098,18 @@ async fn a_revocation_catches_every_token_of_its_target_whatever_else_the_token_
     let f = Fixture::with(move |b| b.revocations(shared)).await;
     let before = now() as u64;
     let issued = now() - 10;
-    store.revoke(Revocation::user("dave").issued_before(before));
-    store.revoke(Revocation::token("token-7").issued_before(before));
-    store.revoke(Revocation::client("leaky-app").issued_before(before));
+    store
+        .revoke(Revocation::user("dave").issued_before(before))
+        .await
+        .unwrap();
+    store
+        .revoke(Revocation::token("token-7").issued_before(before))
+        .await
+        .unwrap();
+    store
+        .revoke(Revocation::client("leaky-app").issued_before(before))
+        .await
+        .unwrap();
     let token = || f.issuer.token().scopes(["Orders.Read"]).issued_at(issued);
     let revoked = Some(invalid_token("token revoked"));
     for (case, token) in [
@@ -1140,11 +1154,14 @@ async fn a_revocation_catches_every_token_of_its_target_whatever_else_the_token_
     f.allows("/scope", &token().subject("erin").sign()).await;
     // A tenant-scoped rule: the token's `tid`, compared without regard to case, whatever the
     // issuer's profile; another tenant's token of the same user passes.
-    store.revoke(
-        Revocation::user("frank")
-            .in_tenant("7A1E0B5C-3D4F-4E8A-9B2C-1D2E3F4A5B6C")
-            .issued_before(before),
-    );
+    store
+        .revoke(
+            Revocation::user("frank")
+                .in_tenant("7A1E0B5C-3D4F-4E8A-9B2C-1D2E3F4A5B6C")
+                .issued_before(before),
+        )
+        .await
+        .unwrap();
     let in_tenant = token()
         .subject("frank")
         .claim("tid", "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c")

@@ -58,7 +58,10 @@ async fn still_checks_revocation_for_a_cached_token() {
     let token = issuer.token().subject("bob").issued_at(now() - 10).sign();
     assert!(validator.validate(&token).await.is_ok());
     assert_eq!(validator.cached_tokens(), 1);
-    store.revoke(Revocation::user("bob").issued_before(now() as u64));
+    store
+        .revoke(Revocation::user("bob").issued_before(now() as u64))
+        .await
+        .unwrap();
     assert!(matches!(
         validator.validate(&token).await,
         Err(Error::Revoked { .. })
@@ -92,7 +95,10 @@ async fn a_revocation_store_forgets_rules_by_its_clock() {
     let clock = TestClock::new();
     let store = InMemoryRevocations::with_max_token_lifetime(Duration::from_secs(3600))
         .with_clock(Arc::new(clock));
-    store.revoke(Revocation::user("carol").issued_before(now() as u64));
+    store
+        .revoke(Revocation::user("carol").issued_before(now() as u64))
+        .await
+        .unwrap();
     tokio::time::advance(Duration::from_secs(3599)).await;
     store.prune();
     assert_eq!(

@@ -9,6 +9,7 @@ mod attacks;
 mod authz;
 mod cache;
 mod demo;
+mod fleet;
 mod foundation;
 mod keys;
 mod testing_guide;

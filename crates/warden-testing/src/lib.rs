@@ -56,12 +56,19 @@
 //! token builder: [`TokenBuilder::sign_unsigned`], [`TokenBuilder::sign_hs256_with_public_key`],
 //! [`TokenBuilder::sign_with_unpublished_key`], [`TokenBuilder::sign_tampered`],
 //! [`TokenBuilder::sign_with_embedded_jwk`], [`TokenBuilder::sign_with_key_url`].
+//!
+//! # A real Redis
+//!
+//! [`RedisServer`] starts Debian's `redis-server` on a free loopback port, with a fresh data
+//! directory and every write persisted, for tests of `warden-redis` (a fleet's shared
+//! revocations); it can be killed and restarted mid-test.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 mod clock;
 mod issuer;
 mod keys;
+mod redis_server;
 mod state;
 mod token;
 
@@ -71,6 +78,7 @@ pub use issuer::{
     StartError,
 };
 pub use keys::{KeyError, SigningKey};
+pub use redis_server::{RedisServer, RedisServerError};
 pub use token::{
     DEFAULT_APP_OID, DEFAULT_CLIENT, DEFAULT_SUBJECT, DEFAULT_USER_OID, KeyEncoding, TokenBuilder,
     decode_claims_challenge,

@@ -14,7 +14,7 @@
 //! | [`Error::Revoked`], other client | 401 | `Bearer realm="api", error="invalid_token", error_description="token revoked"` |
 //! | [`Error::StepUpRequired`] (auth context, CAE-capable) | 401 | the claims challenge, `acrs` |
 //! | [`Error::StepUpRequired`] (other) | 401 | `Bearer realm="api", error="insufficient_user_authentication", error_description="…", acr_values="…"` or `max_age="…"` |
-//! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`] | 503 | none; `Retry-After` instead |
+//! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`], [`Error::RevocationsStale`] | 503 | none; `Retry-After` instead |
 //! | every other variant | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
 //!
 //! Every parameter value is quoted (RFC 9110 §11.5) and restricted to the characters RFC 6750 §3
@@ -323,7 +323,7 @@ impl From<&Error> for Challenge {
             Error::InvalidRequest(_) => Challenge::new(StatusCode::BAD_REQUEST)
                 .with_error(ErrorCode::InvalidRequest)
                 .with_description(error.description()),
-            Error::KeysUnavailable { retry_after } => {
+            Error::KeysUnavailable { retry_after } | Error::RevocationsStale { retry_after } => {
                 Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_description(error.description())
                     .with_retry_after(retry_after.as_secs().max(1))

@@ -121,6 +121,13 @@ pub enum Error {
         /// When the caller should try again.
         retry_after: Duration,
     },
+    /// The revocation store's rules are older than its staleness bound allows (a fleet store cut
+    /// off from its feed, configured to fail closed). Answered 503 with `Retry-After`: the
+    /// caller's token was not judged.
+    RevocationsStale {
+        /// When the caller should try again.
+        retry_after: Duration,
+    },
 }
 
 /// Ways the `Authorization` header or the request can be malformed (400 `invalid_request`).
@@ -264,6 +271,7 @@ impl Error {
             Error::MissingToken
                 | Error::InvalidRequest(_)
                 | Error::KeysUnavailable { .. }
+                | Error::RevocationsStale { .. }
                 | Error::Forbidden(_)
                 | Error::GroupsUnavailable
                 | Error::StepUpRequired(_)
@@ -314,6 +322,7 @@ impl Error {
                 "token bound by an unsupported confirmation method (cnf)"
             }
             Error::KeysUnavailable { .. } => "signing keys unavailable",
+            Error::RevocationsStale { .. } => "revocation list not current",
             Error::Forbidden(forbidden) => forbidden.description(),
             Error::GroupsUnavailable => "group membership unavailable",
             Error::Revoked { .. } => "token revoked",
@@ -352,6 +361,7 @@ impl Error {
             Error::BadSignature => "bad_signature",
             Error::UnverifiedBinding(_) => "unverified_binding",
             Error::KeysUnavailable { .. } => "keys_unavailable",
+            Error::RevocationsStale { .. } => "revocations_stale",
             Error::Forbidden(_) => "forbidden",
             Error::GroupsUnavailable => "groups_unavailable",
             Error::Revoked { .. } => "revoked",

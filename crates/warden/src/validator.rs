@@ -380,6 +380,11 @@ impl Inner {
 
     /// Revocation (CAE), on every request, cached or not.
     fn check_revocation(&self, principal: Principal) -> Result<Principal, Error> {
+        if let Err(stale) = self.revocations.ensure_current() {
+            return Err(Error::RevocationsStale {
+                retry_after: stale.retry_after(),
+            });
+        }
         match self.revocations.revoked_since(&principal) {
             None => Ok(principal),
             Some(at) => {

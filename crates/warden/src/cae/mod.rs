@@ -38,25 +38,30 @@
 //! # Example
 //!
 //! ```
-//! use std::time::SystemTime;
 //! use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
 //!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), warden::cae::RevocationError> {
 //! let store = InMemoryRevocations::default();
-//! store.revoke(Revocation::user("3f2504e0-4f89-41d3-9a0c-0305e82c3301").in_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47"));
+//! let user = Revocation::user("3f2504e0-4f89-41d3-9a0c-0305e82c3301");
+//! store.revoke(user.in_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")).await?;
 //! assert_eq!(store.len(), 1);
+//! # Ok(())
+//! # }
 //! ```
 
-use std::collections::HashMap;
-use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::clock::{self, Clock, SystemClock};
+use crate::clock::{self, SystemClock};
 use crate::principal::Principal;
+
+mod store;
+
+pub use store::{InMemoryRevocations, RevocationError, RevocationStore, Revoking, Stale};
 
 /// The longest an access token may live unless told otherwise: 28 hours (Entra's longest CAE
 /// token, for Microsoft's own CAE-enabled resources) plus a 10-minute margin, since Entra is
@@ -84,9 +89,9 @@ pub enum Scope {
     /// Tokens of any trusted issuer.
     Any,
     /// Tokens of one tenant (`tid`).
-    Tenant(String),
+    Tenant(Arc<str>),
     /// Tokens of one issuer (`iss`).
-    Issuer(String),
+    Issuer(Arc<str>),
 }
 
 /// One revocation rule.
@@ -134,14 +139,14 @@ impl Revocation {
     /// issuer's profile: a revocation errs on the side of catching.
     #[must_use]
     pub fn in_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.scope = Scope::Tenant(tenant.into());
+        self.scope = Scope::Tenant(Arc::from(tenant.into()));
         self
     }
 
     /// Applies to one issuer's tokens only.
     #[must_use]
     pub fn of_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.scope = Scope::Issuer(issuer.into());
+        self.scope = Scope::Issuer(Arc::from(issuer.into()));
         self
     }
 
@@ -176,137 +181,29 @@ impl Revocation {
     /// target ([`revocable_values`]), applies to the token's tenant or issuer, and the token was
     /// issued before the rule's instant (a token without `iat` counts as issued at 0).
     pub fn revokes(&self, principal: &Principal) -> bool {
-        let in_scope = match &self.scope {
-            Scope::Any => true,
-            Scope::Tenant(tenant) => principal
-                .identifier_claims()
-                .tenant
-                .is_some_and(|tid| tid.eq_ignore_ascii_case(tenant)),
-            Scope::Issuer(issuer) => principal.issuer() == issuer,
-        };
-        in_scope
-            && principal.issued_at().unwrap_or(0.0) < self.before as f64
-            && revocable_values(principal)
-                .any(|(target, value)| target == self.target && value == self.value)
+        revokes(
+            self.target,
+            &self.value,
+            &self.scope,
+            self.before,
+            principal,
+        )
     }
 }
 
-/// Where revocation rules live. Checked on every request: `revoked_since` must answer from
-/// memory, without waiting on I/O. A store shared by a fleet of API instances keeps a local
-/// replica here and syncs it in the background.
-pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
-    /// Adds a rule.
-    fn revoke(&self, revocation: Revocation);
-
-    /// The latest instant of a rule that revokes this token ([`Revocation::revokes`]), if any.
-    /// Look up every pair of [`revocable_values`]: matching one identifier claim only would let a
-    /// token that also carries another slip through.
-    fn revoked_since(&self, principal: &Principal) -> Option<u64>;
-}
-
-/// The embedded store: rules in memory, read lock-free (an immutable map swapped on each change).
-#[derive(Debug)]
-pub struct InMemoryRevocations {
-    rules: ArcSwap<HashMap<String, Vec<Revocation>>>,
-    writer: Mutex<()>,
-    max_token_lifetime: Duration,
-    clock: Arc<dyn Clock>,
-}
-
-impl Default for InMemoryRevocations {
-    fn default() -> Self {
-        Self::with_max_token_lifetime(DEFAULT_MAX_TOKEN_LIFETIME)
-    }
-}
-
-impl InMemoryRevocations {
-    /// A store whose rules expire `max_token_lifetime` after their instant.
-    pub fn with_max_token_lifetime(max_token_lifetime: Duration) -> Self {
-        InMemoryRevocations {
-            rules: ArcSwap::from_pointee(HashMap::new()),
-            writer: Mutex::new(()),
-            max_token_lifetime,
-            clock: Arc::new(SystemClock),
-        }
-    }
-
-    /// Reads the time from this clock when it drops expired rules (default the system clock;
-    /// the validator gives its default store its own clock).
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// The number of live rules.
-    pub fn len(&self) -> usize {
-        self.rules.load().values().map(Vec::len).sum()
-    }
-
-    /// Whether no rule is live.
-    pub fn is_empty(&self) -> bool {
-        self.rules.load().is_empty()
-    }
-
-    /// Drops rules that can no longer match a valid token. Called by every `revoke`.
-    pub fn prune(&self) {
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let pruned = self.pruned(&self.rules.load());
-        self.rules.store(Arc::new(pruned));
-    }
-
-    fn pruned(&self, rules: &HashMap<String, Vec<Revocation>>) -> HashMap<String, Vec<Revocation>> {
-        let horizon =
-            clock::unix_secs(&*self.clock).saturating_sub(self.max_token_lifetime.as_secs());
-        rules
-            .iter()
-            .filter_map(|(value, list)| {
-                let live: Vec<Revocation> = list
-                    .iter()
-                    .filter(|r| r.before > horizon)
-                    .cloned()
-                    .collect();
-                (!live.is_empty()).then(|| (value.clone(), live))
-            })
-            .collect()
-    }
-}
-
-impl RevocationStore for InMemoryRevocations {
-    fn revoke(&self, revocation: Revocation) {
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let mut rules = self.pruned(&self.rules.load());
-        let list = rules.entry(revocation.value.clone()).or_default();
-        // One rule per (target, scope): the latest instant wins.
-        if let Some(existing) = list
-            .iter_mut()
-            .find(|r| r.target == revocation.target && r.scope == revocation.scope)
-        {
-            existing.before = existing.before.max(revocation.before);
-        } else {
-            list.push(revocation);
-        }
-        self.rules.store(Arc::new(rules));
-    }
-
-    fn revoked_since(&self, principal: &Principal) -> Option<u64> {
-        let rules = self.rules.load();
-        if rules.is_empty() {
-            return None;
-        }
-        let mut latest = None;
-        for (target, value) in revocable_values(principal) {
-            let Some(list) = rules.get(value) else {
-                continue;
-            };
-            for rule in list.iter().filter(|rule| rule.target == target) {
-                if rule.revokes(principal) {
-                    latest = latest.max(Some(rule.before));
-                }
-            }
-        }
-        latest
-    }
+/// [`Revocation::revokes`], for a rule held in parts.
+fn revokes(target: Target, value: &str, scope: &Scope, before: u64, principal: &Principal) -> bool {
+    let in_scope = match scope {
+        Scope::Any => true,
+        Scope::Tenant(tenant) => principal
+            .identifier_claims()
+            .tenant
+            .is_some_and(|tid| tid.eq_ignore_ascii_case(tenant)),
+        Scope::Issuer(issuer) => principal.issuer() == &**issuer,
+    };
+    in_scope
+        && principal.issued_at().unwrap_or(0.0) < before as f64
+        && revocable_values(principal).any(|(t, v)| t == target && v == value)
 }
 
 /// Every (target, value) pair a rule may name to revoke this token, whatever the issuer's
@@ -375,17 +272,17 @@ mod tests {
     fn keeps_one_rule_per_target_and_scope_with_the_latest_instant() {
         let store = InMemoryRevocations::default();
         let now = clock::unix_secs(&SystemClock);
-        store.revoke(Revocation::user("u").issued_before(now - 10));
-        store.revoke(Revocation::user("u").issued_before(now));
-        store.revoke(Revocation::user("u").in_tenant("t").issued_before(now));
+        store.apply(Revocation::user("u").issued_before(now - 10));
+        store.apply(Revocation::user("u").issued_before(now));
+        store.apply(Revocation::user("u").in_tenant("t").issued_before(now));
         assert_eq!(store.len(), 2);
     }
 
     #[test]
     fn drops_rules_older_than_the_longest_token_lifetime() {
         let store = InMemoryRevocations::with_max_token_lifetime(Duration::from_secs(3600));
-        store.revoke(Revocation::user("old").issued_before(clock::unix_secs(&SystemClock) - 7200));
-        store.revoke(Revocation::user("new"));
+        store.apply(Revocation::user("old").issued_before(clock::unix_secs(&SystemClock) - 7200));
+        store.apply(Revocation::user("new"));
         assert_eq!(store.len(), 1);
     }
 }

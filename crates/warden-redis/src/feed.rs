@@ -1,0 +1,395 @@
+//! The replica's feed: load every live rule, then follow the stream from where the load began;
+//! on a broken connection, reconnect with back-off and resume from the last entry applied, or
+//! load again when the stream can no longer say what was missed.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, RedisResult, Value};
+use warden::cae::InMemoryRevocations;
+
+use crate::rule::{self, EntryId};
+use crate::{FeedState, Shared};
+
+/// How long one `XREAD` waits for new entries: the feed proves itself current at least this
+/// often while connected.
+pub(crate) const BLOCK: Duration = Duration::from_millis(500);
+/// Entries read at once.
+const BATCH: usize = 1000;
+/// Keys asked of each `SCAN` step.
+const SCAN_COUNT: usize = 1000;
+/// Reconnection back-off: from the first delay, doubling, up to the ceiling, with jitter.
+pub(crate) const RECONNECT_FIRST: Duration = Duration::from_millis(100);
+pub(crate) const RECONNECT_CEILING: Duration = Duration::from_secs(5);
+
+/// Where the rules and their announcements live.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    pub(crate) rule_prefix: String,
+    pub(crate) stream: String,
+    /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped.
+    pub(crate) rule_pattern: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Keys {
+        let mut escaped = String::with_capacity(prefix.len() + 8);
+        for c in prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        Keys {
+            rule_prefix: format!("{prefix}rule:"),
+            stream: format!("{prefix}revocations"),
+            rule_pattern: format!("{escaped}rule:*"),
+        }
+    }
+}
+
+/// A connection for the feed: its own, since `XREAD BLOCK` holds it while it waits.
+pub(crate) async fn connect(client: &redis::Client) -> RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(BLOCK + Duration::from_secs(2)));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// Loads every live rule into the replica and returns the stream position the load is current
+/// to. The position is read first: a rule written during the scan is then also in the stream
+/// after it, and applying it twice is harmless.
+pub(crate) async fn load(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    local: &InMemoryRevocations,
+) -> RedisResult<EntryId> {
+    let position = stream_info(conn, keys)
+        .await?
+        .map_or(EntryId::ZERO, |s| s.last);
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&keys.rule_pattern)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(conn)
+            .await?;
+        if !found.is_empty() {
+            let instants: Vec<Option<u64>> =
+                redis::cmd("MGET").arg(&found).query_async(conn).await?;
+            for (key, before) in found.iter().zip(instants) {
+                let (Some(identity), Some(before)) = (key.strip_prefix(&keys.rule_prefix), before)
+                else {
+                    continue;
+                };
+                match rule::rule(identity, before) {
+                    Some(revocation) => local.apply(revocation),
+                    None => tracing::warn!(
+                        key_len = key.len(),
+                        "ignored a key warden-redis did not write"
+                    ),
+                }
+            }
+        }
+        if next == 0 {
+            return Ok(position);
+        }
+        cursor = next;
+    }
+}
+
+/// What `XINFO STREAM` says of the stream, or `None` when there is no stream.
+pub(crate) struct StreamInfo {
+    /// The newest entry ever added.
+    pub(crate) last: EntryId,
+    /// The newest entry deleted by `XDEL` (Redis 7.0 and later; `None` before).
+    pub(crate) max_deleted: Option<EntryId>,
+    /// The oldest entry still held.
+    pub(crate) first: Option<EntryId>,
+}
+
+pub(crate) async fn stream_info(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+) -> RedisResult<Option<StreamInfo>> {
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&keys.stream)
+        .query_async(conn)
+        .await?;
+    if !exists {
+        return Ok(None);
+    }
+    let info: Value = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(&keys.stream)
+        .query_async(conn)
+        .await?;
+    let text = |name: &str| field(&info, name).and_then(entry_id_of);
+    let first = field(&info, "first-entry").and_then(|entry| match entry {
+        Value::Array(parts) => parts.first().and_then(entry_id_of),
+        _ => None,
+    });
+    Ok(Some(StreamInfo {
+        last: text("last-generated-id").unwrap_or(EntryId::ZERO),
+        max_deleted: text("max-deleted-entry-id"),
+        first,
+    }))
+}
+
+/// Whether entries after `position` may have been lost: trimmed away, or the stream gone or
+/// recreated (Redis restarted without persistence). Then only a full load is safe.
+pub(crate) fn has_gap(info: Option<&StreamInfo>, position: EntryId) -> bool {
+    let Some(info) = info else {
+        return position != EntryId::ZERO;
+    };
+    if info.last < position {
+        return true;
+    }
+    // Trimming does not move `max-deleted-entry-id` (Redis 7.0 counts XDEL only), so the oldest
+    // entry held decides: newer than the last one applied, and what came between may be gone.
+    // (When exactly the entries up to the position were trimmed this reloads needlessly, which
+    // costs time, never a rule.)
+    info.max_deleted.is_some_and(|deleted| deleted > position)
+        || info.first.is_some_and(|first| first > position)
+}
+
+/// Reads what follows `position`, waiting up to [`BLOCK`]; applies it and returns the new
+/// position and whether a full batch came (more is waiting).
+pub(crate) async fn follow(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    local: &InMemoryRevocations,
+    position: EntryId,
+) -> RedisResult<(EntryId, bool)> {
+    let reply: Value = redis::cmd("XREAD")
+        .arg("COUNT")
+        .arg(BATCH)
+        .arg("BLOCK")
+        .arg(BLOCK.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(&keys.stream)
+        .arg(position.to_string())
+        .query_async(conn)
+        .await?;
+    let mut position = position;
+    let mut read = 0;
+    for entry in stream_entries(&reply) {
+        read += 1;
+        let Some((id, fields)) = entry else { continue };
+        position = position.max(id);
+        let identity = field(fields, "rule").and_then(string_of);
+        let before = field(fields, "before")
+            .and_then(string_of)
+            .and_then(|b| b.parse::<u64>().ok());
+        match identity.zip(before).and_then(|(i, b)| rule::rule(&i, b)) {
+            Some(revocation) => local.apply(revocation),
+            None => {
+                tracing::warn!(entry = %id, "ignored a stream entry warden-redis did not write")
+            }
+        }
+    }
+    Ok((position, read >= BATCH))
+}
+
+/// The entries of an `XREAD` reply for one stream (RESP2 arrays or RESP3 maps).
+fn stream_entries(reply: &Value) -> Vec<Option<(EntryId, &Value)>> {
+    let streams: Vec<&Value> = match reply {
+        Value::Array(streams) => streams
+            .iter()
+            .filter_map(|s| match s {
+                Value::Array(pair) => pair.get(1),
+                _ => None,
+            })
+            .collect(),
+        Value::Map(streams) => streams.iter().map(|(_, entries)| entries).collect(),
+        _ => Vec::new(),
+    };
+    streams
+        .into_iter()
+        .flat_map(|entries| match entries {
+            Value::Array(entries) => entries.iter().collect(),
+            _ => Vec::new(),
+        })
+        .map(|entry| match entry {
+            Value::Array(parts) => {
+                let id = parts.first().and_then(entry_id_of)?;
+                Some((id, parts.get(1)?))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A field of a reply that is a map, or an array of alternating names and values.
+fn field<'v>(value: &'v Value, name: &str) -> Option<&'v Value> {
+    match value {
+        Value::Map(pairs) => pairs
+            .iter()
+            .find(|(k, _)| string_of(k).as_deref() == Some(name))
+            .map(|(_, v)| v),
+        Value::Array(items) => items
+            .chunks_exact(2)
+            .find(|pair| string_of(&pair[0]).as_deref() == Some(name))
+            .map(|pair| &pair[1]),
+        _ => None,
+    }
+}
+
+fn string_of(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(text) => Some(text.clone()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        Value::Int(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn entry_id_of(value: &Value) -> Option<EntryId> {
+    EntryId::parse(&string_of(value)?)
+}
+
+/// The feed's life: connect, load or resume, follow; on failure, back off and start again.
+/// Holds the store weakly: it ends when the store is dropped.
+pub(crate) async fn run(
+    shared: Weak<Shared>,
+    mut position: EntryId,
+    mut conn: Option<MultiplexedConnection>,
+) {
+    let mut delay = RECONNECT_FIRST;
+    loop {
+        let Some(store) = shared.upgrade() else {
+            return;
+        };
+        let result = match conn.as_mut() {
+            Some(connection) => step(&store, connection, &mut position).await,
+            None => match reconnect(&store, &mut position).await {
+                Ok(connection) => {
+                    conn = Some(connection);
+                    delay = RECONNECT_FIRST;
+                    continue;
+                }
+                Err(error) => Err(error),
+            },
+        };
+        match result {
+            Ok(()) => delay = RECONNECT_FIRST,
+            Err(error) => {
+                if conn.take().is_some() {
+                    tracing::warn!(%error, "revocation feed disconnected; reconnecting");
+                } else {
+                    tracing::debug!(%error, "revocation feed still disconnected");
+                }
+                store.mark_disconnected();
+                drop(store);
+                tokio::time::sleep(jittered(delay)).await;
+                delay = (delay * 2).min(RECONNECT_CEILING);
+            }
+        }
+    }
+}
+
+async fn step(
+    store: &Arc<Shared>,
+    conn: &mut MultiplexedConnection,
+    position: &mut EntryId,
+) -> RedisResult<()> {
+    let (next, more) = follow(conn, &store.keys, &store.local, *position).await?;
+    *position = next;
+    store.mark_synced(if more {
+        FeedState::CatchingUp
+    } else {
+        FeedState::Current
+    });
+    Ok(())
+}
+
+/// A new connection, and the replica brought up to date through it: resumed from `position`
+/// when the stream still holds everything after it, loaded in full otherwise.
+async fn reconnect(
+    store: &Arc<Shared>,
+    position: &mut EntryId,
+) -> RedisResult<MultiplexedConnection> {
+    let mut conn = connect(&store.client).await?;
+    let info = stream_info(&mut conn, &store.keys).await?;
+    if has_gap(info.as_ref(), *position) {
+        tracing::info!(
+            "revocation feed reloading every rule: the stream no longer holds all it missed"
+        );
+        *position = load(&mut conn, &store.keys, &store.local).await?;
+        store.mark_synced(FeedState::Current);
+    } else {
+        tracing::info!("revocation feed reconnected; resuming");
+    }
+    Ok(conn)
+}
+
+/// `delay` scaled by a factor in [0.5, 1.0), so replicas cut off together do not reconnect in
+/// step.
+fn jittered(delay: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    delay.mul_f64(0.5 + f64::from(nanos % 1000) / 2000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(last: &str, max_deleted: Option<&str>, first: Option<&str>) -> StreamInfo {
+        StreamInfo {
+            last: EntryId::parse(last).unwrap(),
+            max_deleted: max_deleted.map(|d| EntryId::parse(d).unwrap()),
+            first: first.map(|f| EntryId::parse(f).unwrap()),
+        }
+    }
+
+    #[test]
+    fn a_gap_is_what_the_stream_can_no_longer_replay() {
+        let at = EntryId::parse("100-0").unwrap();
+        // The oldest entry held was applied already: resume.
+        assert!(!has_gap(Some(&info("200-0", Some("0-0"), Some("1-0"))), at));
+        assert!(!has_gap(
+            Some(&info("200-0", Some("0-0"), Some("100-0"))),
+            at
+        ));
+        // Entries after the position were trimmed, or deleted.
+        assert!(has_gap(
+            Some(&info("200-0", Some("0-0"), Some("150-0"))),
+            at
+        ));
+        assert!(has_gap(
+            Some(&info("200-0", Some("120-0"), Some("90-0"))),
+            at
+        ));
+        // The stream is gone, or was recreated behind the position.
+        assert!(has_gap(None, at));
+        assert!(has_gap(Some(&info("50-0", Some("0-0"), Some("1-0"))), at));
+        // Never saw a stream and there still is none: nothing to miss.
+        assert!(!has_gap(None, EntryId::ZERO));
+        // Before Redis 7.0, likewise.
+        assert!(!has_gap(Some(&info("200-0", None, Some("90-0"))), at));
+        assert!(has_gap(Some(&info("200-0", None, Some("150-0"))), at));
+        // An empty stream after the position holds nothing to miss.
+        assert!(!has_gap(
+            Some(&info("200-0", None, None)),
+            EntryId::parse("200-0").unwrap()
+        ));
+    }
+
+    #[test]
+    fn the_scan_pattern_escapes_the_prefix() {
+        let keys = Keys::new("api[1]*:");
+        assert_eq!(keys.rule_pattern, "api\\[1\\]\\*:rule:*");
+        assert_eq!(keys.rule_prefix, "api[1]*:rule:");
+        assert_eq!(keys.stream, "api[1]*:revocations");
+    }
+}

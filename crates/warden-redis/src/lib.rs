@@ -1,0 +1,446 @@
+//! A revocation store shared by a fleet of warden-protected APIs, on Redis (or Valkey).
+//!
+//! Revoke a compromised user on one replica and every replica refuses the user's tokens within
+//! milliseconds. [`RedisRevocations`] implements warden's
+//! [`RevocationStore`](warden::cae::RevocationStore):
+//!
+//! - **The check stays in memory.** Each replica keeps every live rule in a local
+//!   [`InMemoryRevocations`]; a request never waits on Redis, and a lookup costs the same with ten
+//!   rules or a million.
+//! - **Rules are durable and bounded.** [`revoke`](warden::cae::RevocationStore::revoke) writes
+//!   the rule as a Redis key that expires when no token it could match can still be valid (its
+//!   instant plus the longest token lifetime), and announces it on a Redis Stream, in one atomic
+//!   script. It resolves only once Redis took the rule; otherwise it fails with
+//!   [`RevocationError`](warden::cae::RevocationError) and the caller retries.
+//! - **Nothing is missed.** A replica loads every live rule, then follows the stream from the
+//!   position it read before loading. After a lost connection it resumes from the last entry it
+//!   applied, or loads everything again when the stream no longer holds what it missed
+//!   (trimmed, or Redis restarted without persistence). Applying a rule twice changes nothing.
+//! - **Redis down.** Requests keep being judged by the local rules; revocations fail clearly;
+//!   [`RedisRevocations::status`] says since when the replica is stale, and
+//!   [`fail_closed_after`](RedisRevocationsBuilder::fail_closed_after) makes the replica answer
+//!   503 with `Retry-After` beyond a staleness bound (off by default).
+//!
+//! Design, guarantees and operation: `docs/fleet.md`.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use warden::{Issuer, WardenLayer};
+//! use warden_redis::RedisRevocations;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let revocations = RedisRevocations::builder("redis://127.0.0.1:6379")
+//!     .prefix("orders-api:")
+//!     .connect()
+//!     .await?;
+//! let warden = WardenLayer::builder()
+//!     .issuer(Issuer::builder("https://login.example.com").audience("api://orders").build()?)
+//!     .revocations(Arc::new(revocations.clone()))
+//!     .build()?;
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod feed;
+mod rule;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::ConnectionManager;
+use redis::aio::ConnectionManagerConfig;
+use tokio::task::JoinHandle;
+use warden::Principal;
+use warden::cae::{
+    DEFAULT_MAX_TOKEN_LIFETIME, InMemoryRevocations, Revocation, RevocationError, RevocationStore,
+    Revoking, Stale,
+};
+
+use crate::feed::Keys;
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "warden:";
+/// How many announcements the stream keeps by default (trimmed approximately). A replica cut off
+/// for longer than this many revocations loads every rule again when it reconnects.
+pub const DEFAULT_STREAM_LENGTH: usize = 100_000;
+/// How long a revocation waits for Redis by default.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Writes a rule unless an equal or later one is there, and announces it, atomically.
+/// KEYS: rule key, stream. ARGV: instant, expiry (unix seconds), identity, stream length.
+const REVOKE_SCRIPT: &str = r"
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current and current >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'rule', ARGV[3], 'before', ARGV[1])
+return 1
+";
+
+/// Configures a [`RedisRevocations`]; made by [`RedisRevocations::builder`].
+#[derive(Clone)]
+pub struct RedisRevocationsBuilder {
+    url: String,
+    prefix: String,
+    max_token_lifetime: Duration,
+    stream_length: usize,
+    write_timeout: Duration,
+    fail_closed_after: Option<Duration>,
+}
+
+impl fmt::Debug for RedisRevocationsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: never printed.
+        f.debug_struct("RedisRevocationsBuilder")
+            .field("prefix", &self.prefix)
+            .field("max_token_lifetime", &self.max_token_lifetime)
+            .field("stream_length", &self.stream_length)
+            .field("write_timeout", &self.write_timeout)
+            .field("fail_closed_after", &self.fail_closed_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisRevocationsBuilder {
+    /// Every key this store writes starts with `prefix` (default `warden:`), so several APIs
+    /// share one Redis. Replicas of one API use the same prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a rule is kept after its instant (default 28 h 11 min: warden's default
+    /// [`max_token_lifetime`](warden::ValidatorBuilder::max_token_lifetime) plus its default
+    /// [leeway](warden::DEFAULT_LEEWAY)). Give the validator's `max_token_lifetime` plus its
+    /// leeway: a rule must outlive every token it could match.
+    pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.max_token_lifetime = lifetime;
+        self
+    }
+
+    /// How many announcements the stream keeps (default [`DEFAULT_STREAM_LENGTH`]).
+    pub fn stream_length(mut self, entries: usize) -> Self {
+        self.stream_length = entries.max(1);
+        self
+    }
+
+    /// How long a revocation waits for Redis before failing (default 2 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Refuses every request with 503 and `Retry-After` once the replica has been cut off from
+    /// the feed for longer than `bound` (at least 2 s, the feed's heartbeat being 0.5 s). Off by
+    /// default: a replica cut off keeps enforcing every rule it had, and no revocation can be
+    /// submitted while Redis is unreachable, so staying up is usually the safer failure. Turn
+    /// it on where a partition (Redis up, this replica cut off) must not let a revoked token
+    /// through for longer than `bound`.
+    pub fn fail_closed_after(mut self, bound: Duration) -> Self {
+        self.fail_closed_after = Some(bound.max(Duration::from_secs(2)));
+        self
+    }
+
+    /// Connects, loads every live rule, and starts following the stream. Fails when Redis cannot
+    /// be reached: a replica does not start without the fleet's rules.
+    pub async fn connect(self) -> Result<RedisRevocations, ConnectError> {
+        let client =
+            redis::Client::open(self.url.as_str()).map_err(|e| ConnectError::InvalidUrl {
+                reason: e.to_string(),
+            })?;
+        let keys = Keys::new(&self.prefix);
+        let local = InMemoryRevocations::with_max_token_lifetime(self.max_token_lifetime);
+        let unreachable = |e: redis::RedisError| ConnectError::Unreachable { source: e.into() };
+        let mut conn = feed::connect(&client).await.map_err(unreachable)?;
+        let position = feed::load(&mut conn, &keys, &local)
+            .await
+            .map_err(unreachable)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.write_timeout))
+            .set_response_timeout(Some(self.write_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(feed::RECONNECT_CEILING);
+        let writer = ConnectionManager::new_with_config(client.clone(), manager_config)
+            .await
+            .map_err(unreachable)?;
+        let shared = Arc::new(Shared {
+            client,
+            writer,
+            keys,
+            local,
+            script: redis::Script::new(REVOKE_SCRIPT),
+            max_token_lifetime: self.max_token_lifetime,
+            stream_length: self.stream_length,
+            write_timeout: self.write_timeout,
+            fail_closed_after: self.fail_closed_after,
+            state: AtomicU8::new(FeedState::Current as u8),
+            synced_at_ms: AtomicU64::new(now_ms()),
+            feed: std::sync::Mutex::new(None),
+        });
+        let task = tokio::spawn(feed::run(Arc::downgrade(&shared), position, Some(conn)));
+        *shared.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        Ok(RedisRevocations { shared })
+    }
+}
+
+/// Why [`RedisRevocationsBuilder::connect`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not a `redis://`, `rediss://` or `unix://` URL the client understands.
+    InvalidUrl {
+        /// What is wrong with it (the URL itself is not repeated: it may hold a password).
+        reason: String,
+    },
+    /// Redis could not be reached, refused the credentials, or failed while the rules loaded.
+    Unreachable {
+        /// What the client reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::InvalidUrl { reason } => write!(f, "invalid Redis URL: {reason}"),
+            ConnectError::Unreachable { source } => {
+                write!(f, "could not load revocations from Redis: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Unreachable { source } => Some(&**source),
+            ConnectError::InvalidUrl { .. } => None,
+        }
+    }
+}
+
+/// A revocation store shared through Redis. Cheap to clone: clones share one replica and one
+/// feed, which stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct RedisRevocations {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    client: redis::Client,
+    writer: ConnectionManager,
+    keys: Keys,
+    local: InMemoryRevocations,
+    script: redis::Script,
+    max_token_lifetime: Duration,
+    stream_length: usize,
+    write_timeout: Duration,
+    fail_closed_after: Option<Duration>,
+    state: AtomicU8,
+    /// When the feed last knew it had every rule (unix milliseconds).
+    synced_at_ms: AtomicU64,
+    feed: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.feed.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+impl Shared {
+    fn mark_synced(&self, state: FeedState) {
+        self.synced_at_ms.store(now_ms(), Ordering::Release);
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    fn mark_disconnected(&self) {
+        self.state
+            .store(FeedState::Disconnected as u8, Ordering::Release);
+    }
+}
+
+impl RedisRevocations {
+    /// Configures a store on the Redis at `url`: `redis://[user[:password]@]host[:port][/db]`,
+    /// `rediss://` for TLS (verified against the system's roots), or `unix:///path`.
+    pub fn builder(url: impl Into<String>) -> RedisRevocationsBuilder {
+        RedisRevocationsBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME.saturating_add(warden::DEFAULT_LEEWAY),
+            stream_length: DEFAULT_STREAM_LENGTH,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            fail_closed_after: None,
+        }
+    }
+
+    /// The feed's state now.
+    pub fn status(&self) -> FeedStatus {
+        let shared = &self.shared;
+        let synced_ms = shared.synced_at_ms.load(Ordering::Acquire);
+        FeedStatus {
+            state: FeedState::from_u8(shared.state.load(Ordering::Acquire)),
+            synced_at: UNIX_EPOCH + Duration::from_millis(synced_ms),
+            rules: shared.local.len(),
+        }
+    }
+
+    /// The local replica (read-only use: rules added here alone would not reach the fleet).
+    pub fn local(&self) -> &InMemoryRevocations {
+        &self.shared.local
+    }
+
+    async fn share(&self, revocation: &Revocation) -> Result<(), RevocationError> {
+        let shared = &self.shared;
+        let Some(identity) = rule::identity(revocation) else {
+            return Err(RevocationError::Unavailable {
+                source: "a rule of a kind warden-redis cannot share".into(),
+            });
+        };
+        let expires_at = revocation
+            .before()
+            .saturating_add(shared.max_token_lifetime.as_secs());
+        let mut invocation = shared.script.prepare_invoke();
+        invocation
+            .key(format!("{}{identity}", shared.keys.rule_prefix))
+            .key(&shared.keys.stream)
+            .arg(revocation.before())
+            .arg(expires_at)
+            .arg(&identity)
+            .arg(shared.stream_length);
+        let mut writer = shared.writer.clone();
+        match tokio::time::timeout(
+            shared.write_timeout,
+            invocation.invoke_async::<i64>(&mut writer),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(RevocationError::Unavailable {
+                source: error.into(),
+            }),
+            Err(_) => Err(RevocationError::TimedOut {
+                after: shared.write_timeout,
+            }),
+        }
+    }
+}
+
+impl RevocationStore for RedisRevocations {
+    /// Enforces the rule here at once, then shares it through Redis. Fails when Redis did not
+    /// take it: the rule is then enforced by this replica only, and the caller retries.
+    fn revoke(&self, revocation: Revocation) -> Revoking<'_> {
+        Box::pin(async move {
+            if !self.shared.local.is_live(revocation.before()) {
+                // No valid token can match it: nothing to enforce or share.
+                return Ok(());
+            }
+            self.shared.local.apply(revocation.clone());
+            self.share(&revocation).await
+        })
+    }
+
+    fn revoked_since(&self, principal: &Principal) -> Option<u64> {
+        self.shared.local.revoked_since(principal)
+    }
+
+    fn ensure_current(&self) -> Result<(), Stale> {
+        let Some(bound) = self.shared.fail_closed_after else {
+            return Ok(());
+        };
+        let synced_ms = self.shared.synced_at_ms.load(Ordering::Acquire);
+        if now_ms().saturating_sub(synced_ms) <= bound.as_millis() as u64 {
+            return Ok(());
+        }
+        Err(Stale::new(
+            UNIX_EPOCH + Duration::from_millis(synced_ms),
+            feed::RECONNECT_CEILING,
+        ))
+    }
+}
+
+impl fmt::Debug for RedisRevocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the client: its connection info holds the password.
+        f.debug_struct("RedisRevocations")
+            .field("stream", &self.shared.keys.stream)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the feed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedState {
+    /// Connected and up to date (it last proved so at [`FeedStatus::synced_at`]).
+    Current,
+    /// Connected, reading a backlog of announcements.
+    CatchingUp,
+    /// Cut off from Redis, reconnecting with back-off; rules are as of [`FeedStatus::synced_at`].
+    Disconnected,
+}
+
+impl FeedState {
+    fn from_u8(value: u8) -> FeedState {
+        match value {
+            v if v == FeedState::Current as u8 => FeedState::Current,
+            v if v == FeedState::CatchingUp as u8 => FeedState::CatchingUp,
+            _ => FeedState::Disconnected,
+        }
+    }
+}
+
+/// What [`RedisRevocations::status`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedStatus {
+    state: FeedState,
+    synced_at: SystemTime,
+    rules: usize,
+}
+
+impl FeedStatus {
+    /// Connected, catching up, or cut off.
+    pub fn state(&self) -> FeedState {
+        self.state
+    }
+
+    /// When the replica last knew it had every rule: while connected, at most about half a
+    /// second ago; while cut off, the moment the feed stopped.
+    pub fn synced_at(&self) -> SystemTime {
+        self.synced_at
+    }
+
+    /// How long the rules have gone without a sync (zero when just synced).
+    pub fn stale_for(&self) -> Duration {
+        SystemTime::now()
+            .duration_since(self.synced_at)
+            .unwrap_or_default()
+    }
+
+    /// Whether the replica is connected and up to date.
+    pub fn is_current(&self) -> bool {
+        self.state == FeedState::Current
+    }
+
+    /// The number of live rules in the local replica.
+    pub fn rules(&self) -> usize {
+        self.rules
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

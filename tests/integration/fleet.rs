@@ -1,0 +1,491 @@
+//! A fleet shares its revocations through a real `redis-server` (warden-redis): each test starts
+//! its own server on a free loopback port, and replicas (validators with their own store and
+//! feed) share it, some through a proxy the test cuts and restores.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use warden::WardenLayer;
+use warden::cae::{Revocation, RevocationError, RevocationStore};
+use warden_integration_tests::{App, assert_refusal, invalid_token, now, shared_issuer, trust};
+use warden_redis::{FeedState, RedisRevocations, RedisRevocationsBuilder};
+use warden_testing::RedisServer;
+
+async fn redis() -> RedisServer {
+    RedisServer::start()
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn store(url: &str) -> RedisRevocationsBuilder {
+    RedisRevocations::builder(url).prefix("fleet-test:")
+}
+
+/// A replica: an app whose layer checks this store.
+fn replica(store: &RedisRevocations) -> App {
+    let layer = WardenLayer::builder()
+        .issuer(trust(shared_issuer()).build().expect("issuer"))
+        .revocations(Arc::new(store.clone()))
+        .build()
+        .expect("layer");
+    App::new(layer)
+}
+
+fn token_of(user: &str) -> String {
+    shared_issuer()
+        .token()
+        .subject(user)
+        .issued_at(now() - 30)
+        .sign()
+}
+
+async fn assert_revoked(app: &App, token: &str) {
+    app.assert_refused(token, 401, &invalid_token("token revoked"), "token revoked")
+        .await;
+}
+
+async fn assert_accepted(app: &App, token: &str) {
+    let answer = app.get_me_with(token).await;
+    assert_eq!(answer.status, 200, "body {}", answer.body);
+}
+
+/// Waits until `check` holds, failing after `limit`; returns how long it took.
+async fn within<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn refused_by(app: &App, token: &str) -> bool {
+    app.get_me_with(token).await.status == 401
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_replica_is_enforced_by_every_other_within_a_second() {
+    let server = redis().await;
+    let stores = [
+        store(&server.url()).connect().await.unwrap(),
+        store(&server.url()).connect().await.unwrap(),
+        store(&server.url()).connect().await.unwrap(),
+    ];
+    let apps: Vec<App> = stores.iter().map(replica).collect();
+    let carol = token_of("carol");
+    for app in &apps {
+        assert_accepted(app, &carol).await;
+    }
+
+    stores[0].revoke(Revocation::user("carol")).await.unwrap();
+    // The replica that took the revocation enforces it at once.
+    assert_revoked(&apps[0], &carol).await;
+    for app in &apps[1..] {
+        within(Duration::from_secs(1), "revocation propagated", || {
+            refused_by(app, &carol)
+        })
+        .await;
+        assert_revoked(app, &carol).await;
+    }
+
+    // A replica started after the revocation loads it before it serves.
+    let late = store(&server.url()).connect().await.unwrap();
+    assert_revoked(&replica(&late), &carol).await;
+
+    // Others' tokens, and carol's next token, still work everywhere.
+    let fresh = shared_issuer()
+        .token()
+        .subject("carol")
+        .issued_at(now() + 1)
+        .sign();
+    for app in &apps {
+        assert_accepted(app, &token_of("dave")).await;
+        assert_accepted(app, &fresh).await;
+    }
+    for store in &stores {
+        assert_eq!(store.status().state(), FeedState::Current);
+        assert_eq!(store.status().rules(), 1);
+    }
+}
+
+#[tokio::test]
+async fn redis_killed_and_restarted_loses_no_rule_and_replicas_resume() {
+    let mut server = redis().await;
+    let a = store(&server.url()).connect().await.unwrap();
+    let b = store(&server.url()).connect().await.unwrap();
+    let (app_a, app_b) = (replica(&a), replica(&b));
+    a.revoke(Revocation::user("erin")).await.unwrap();
+    let (erin, frank) = (token_of("erin"), token_of("frank"));
+    within(Duration::from_secs(1), "erin revoked on b", || {
+        refused_by(&app_b, &erin)
+    })
+    .await;
+
+    server.kill();
+    within(Duration::from_secs(5), "b sees the outage", || async {
+        b.status().state() == FeedState::Disconnected
+    })
+    .await;
+    // Requests are still judged by the local rules.
+    assert_revoked(&app_b, &token_of("erin")).await;
+    assert_accepted(&app_b, &token_of("frank")).await;
+    // A revocation made meanwhile fails clearly, and is enforced where it was made.
+    let error = a.revoke(Revocation::user("frank")).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            RevocationError::Unavailable { .. } | RevocationError::TimedOut { .. }
+        ),
+        "{error}"
+    );
+    assert_revoked(&app_a, &token_of("frank")).await;
+
+    server.restart().await.unwrap();
+    within(Duration::from_secs(10), "b reconnected", || async {
+        b.status().is_current()
+    })
+    .await;
+    // The caller retries the failed revocation; it now reaches the fleet.
+    within(
+        Duration::from_secs(10),
+        "the retried revocation is shared",
+        || async { a.revoke(Revocation::user("frank")).await.is_ok() },
+    )
+    .await;
+    within(Duration::from_secs(1), "frank revoked on b", || {
+        refused_by(&app_b, &frank)
+    })
+    .await;
+    assert_revoked(&app_b, &token_of("frank")).await;
+
+    // A replica started now sees the rule written before the crash.
+    let c = store(&server.url()).connect().await.unwrap();
+    let app_c = replica(&c);
+    assert_revoked(&app_c, &token_of("erin")).await;
+    assert_revoked(&app_c, &token_of("frank")).await;
+    assert_accepted(&app_c, &token_of("grace")).await;
+}
+
+/// A loopback TCP proxy the test can cut (every connection dropped, new ones refused) and restore.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let links = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (flag, list) = (up.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !flag.load(Ordering::SeqCst) {
+                    continue; // dropped: connection closed at once
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", upstream)).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                list.lock().unwrap().push(link);
+            }
+        });
+        Proxy {
+            port,
+            up,
+            links,
+            accept,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+#[tokio::test]
+async fn a_replica_cut_off_while_a_revocation_happens_catches_up_on_reconnect() {
+    let server = redis().await;
+    let proxy = Proxy::start(server.port()).await;
+    let a = store(&server.url()).connect().await.unwrap();
+    let b = store(&proxy.url()).connect().await.unwrap();
+    let app_b = replica(&b);
+    let heidi = token_of("heidi");
+    assert_accepted(&app_b, &heidi).await;
+
+    proxy.cut();
+    within(Duration::from_secs(5), "b sees the cut", || async {
+        b.status().state() == FeedState::Disconnected
+    })
+    .await;
+    a.revoke(Revocation::user("heidi")).await.unwrap();
+    // Cut off, b cannot know yet (by default it keeps serving from the rules it has).
+    assert_accepted(&app_b, &heidi).await;
+
+    proxy.restore();
+    within(Duration::from_secs(10), "b caught up", || {
+        refused_by(&app_b, &heidi)
+    })
+    .await;
+    assert_revoked(&app_b, &heidi).await;
+    within(Duration::from_secs(2), "b current", || async {
+        b.status().is_current()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_replica_cut_off_past_its_staleness_bound_fails_closed_then_recovers() {
+    let server = redis().await;
+    let proxy = Proxy::start(server.port()).await;
+    let b = store(&proxy.url())
+        .fail_closed_after(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let app_b = replica(&b);
+    let ivan = token_of("ivan");
+    assert_accepted(&app_b, &ivan).await;
+
+    proxy.cut();
+    within(Duration::from_secs(6), "b fails closed", || async {
+        app_b.get_me_with(&ivan).await.status == 503
+    })
+    .await;
+    let runs = app_b.runs.count();
+    let answer = app_b.get_me_with(&ivan).await;
+    assert_refusal(&answer, 503, None, "revocation list not current");
+    assert_eq!(answer.headers["retry-after"], "5");
+    assert_eq!(app_b.runs.count(), runs, "the handler ran");
+    assert!(b.status().stale_for() >= Duration::from_secs(2));
+
+    proxy.restore();
+    within(Duration::from_secs(10), "b serves again", || async {
+        app_b.get_me_with(&ivan).await.status == 200
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_replica_that_missed_more_than_the_stream_holds_loads_every_rule_again() {
+    let server = redis().await;
+    let proxy = Proxy::start(server.port()).await;
+    // A stream this short is trimmed by whole nodes (100 entries each by default).
+    let a = store(&server.url())
+        .stream_length(1)
+        .connect()
+        .await
+        .unwrap();
+    let b = store(&proxy.url())
+        .stream_length(1)
+        .connect()
+        .await
+        .unwrap();
+    proxy.cut();
+    within(Duration::from_secs(5), "b sees the cut", || async {
+        b.status().state() == FeedState::Disconnected
+    })
+    .await;
+    for n in 0..250 {
+        a.revoke(Revocation::token(format!("token-{n}")))
+            .await
+            .unwrap();
+    }
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let held: usize = redis::cmd("XLEN")
+        .arg("fleet-test:revocations")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(held < 250, "the stream was not trimmed ({held} entries)");
+
+    proxy.restore();
+    within(Duration::from_secs(10), "b holds every rule", || async {
+        b.status().rules() == 250
+    })
+    .await;
+    let first = shared_issuer()
+        .token()
+        .subject("judy")
+        .claim("jti", "token-0")
+        .issued_at(now() - 30)
+        .sign();
+    assert_revoked(&replica(&b), &first).await;
+}
+
+#[tokio::test]
+async fn a_rule_expires_from_redis_after_its_ttl() {
+    let server = redis().await;
+    let lifetime = Duration::from_secs(3600);
+    let a = store(&server.url())
+        .max_token_lifetime(lifetime)
+        .connect()
+        .await
+        .unwrap();
+    // A rule whose instant is 3599 s ago can match tokens for one more second.
+    let before = now() as u64 - 3599;
+    a.revoke(Revocation::user("kim").issued_before(before))
+        .await
+        .unwrap();
+    let key = r#"fleet-test:rule:["user","any","","kim"]"#;
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ttl_ms: i64 = redis::cmd("PTTL")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((0..=2000).contains(&ttl_ms), "PTTL {ttl_ms}");
+    let value: u64 = redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(value, before);
+    within(
+        Duration::from_secs(4),
+        "the rule expired from Redis",
+        || {
+            let mut conn = conn.clone();
+            async move {
+                let exists: bool = redis::cmd("EXISTS")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+                !exists
+            }
+        },
+    )
+    .await;
+    // A rule that can no longer match any valid token is not written at all.
+    a.revoke(Revocation::user("old").issued_before(now() as u64 - 7200))
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("fleet-test:rule:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(keys.is_empty(), "{keys:?}");
+}
+
+#[tokio::test]
+async fn prefixes_keep_apis_sharing_one_redis_apart() {
+    let server = redis().await;
+    let orders = RedisRevocations::builder(server.url())
+        .prefix("orders:")
+        .connect()
+        .await
+        .unwrap();
+    let billing = RedisRevocations::builder(server.url())
+        .prefix("billing*[")
+        .connect()
+        .await
+        .unwrap();
+    orders.revoke(Revocation::user("leo")).await.unwrap();
+    billing.revoke(Revocation::user("mia")).await.unwrap();
+    let late_orders = RedisRevocations::builder(server.url())
+        .prefix("orders:")
+        .connect()
+        .await
+        .unwrap();
+    let late_billing = RedisRevocations::builder(server.url())
+        .prefix("billing*[")
+        .connect()
+        .await
+        .unwrap();
+    assert_revoked(&replica(&late_orders), &token_of("leo")).await;
+    assert_accepted(&replica(&late_orders), &token_of("mia")).await;
+    assert_revoked(&replica(&late_billing), &token_of("mia")).await;
+    assert_accepted(&replica(&late_billing), &token_of("leo")).await;
+}
+
+#[tokio::test]
+async fn connection_errors_are_clear_and_never_show_the_password() {
+    // A closed port: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let builder = RedisRevocations::builder(format!("redis://warden:s3cr3t-pw@127.0.0.1:{port}/2"));
+    assert!(!format!("{builder:?}").contains("s3cr3t-pw"));
+    let error = builder.connect().await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with("could not load revocations from Redis"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cr3t-pw"), "{message}");
+    assert!(!format!("{error:?}").contains("s3cr3t-pw"));
+
+    let error = RedisRevocations::builder("http://127.0.0.1:6379")
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with("invalid Redis URL"),
+        "{error}"
+    );
+
+    // With the right password the store connects, and still prints none.
+    let server = redis().await;
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "warden", "on", ">s3cr3t-pw", "~*", "+@all"][..])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let url = format!("redis://warden:s3cr3t-pw@127.0.0.1:{}/2", server.port());
+    let store = RedisRevocations::builder(&url).connect().await.unwrap();
+    store.revoke(Revocation::user("nina")).await.unwrap();
+    assert!(!format!("{store:?}").contains("s3cr3t-pw"));
+    let wrong = RedisRevocations::builder(url.replace("s3cr3t-pw", "guess"))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(!wrong.to_string().contains("guess"), "{wrong}");
+}
