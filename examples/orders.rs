@@ -4,6 +4,7 @@
 //! | route | who may call |
 //! |---|---|
 //! | GET /health | anyone, no token |
+//! | GET /health/ready | anyone, no token; 503 while a fleet's revocation feed is not current |
 //! | GET /me | any valid token; the principal as JSON |
 //! | GET /orders | scope `Orders.Read` |
 //! | POST /orders | scope `Orders.Write`; 201 |
@@ -26,7 +27,8 @@ use serde_json::{Value, json};
 use warden::authz::{RequireAuthContext, RequireRole, RequireScope, RequireScopeOrRole};
 use warden::cae::{Revocation, RevocationStore};
 use warden::entra::Entra;
-use warden::{Caller, Principal, WardenLayer};
+use warden::{Caller, Principal, WardenBuilder, WardenLayer};
+use warden_redis::{FeedState, RedisRevocations};
 use warden_testing::{DEFAULT_TENANT, FakeIssuer};
 
 warden::scopes! {
@@ -98,26 +100,54 @@ pub const DEMO_AUDIENCE: &str = "api://orders-demo";
 ///
 /// The fake issuer cannot start, or the configuration is refused.
 pub async fn embedded_issuer() -> Result<(FakeIssuer, WardenLayer), Box<dyn std::error::Error>> {
+    let (issuer, builder) = embedded_issuer_builder().await?;
+    Ok((issuer, builder.build()?))
+}
+
+/// [`embedded_issuer`], with the layer still to build (to add a fleet's revocation store).
+///
+/// # Errors
+///
+/// The fake issuer cannot start, or the configuration is refused.
+pub async fn embedded_issuer_builder()
+-> Result<(FakeIssuer, WardenBuilder), Box<dyn std::error::Error>> {
     let issuer = FakeIssuer::builder()
         .entra(DEFAULT_TENANT)
         .audience(DEMO_AUDIENCE)
         .start()
         .await?;
+    let builder = layer_builder_for(&issuer)?;
+    Ok((issuer, builder))
+}
+
+/// The demo's layer for an embedded issuer already running: one per replica of a fleet that
+/// trusts the same issuer.
+///
+/// # Errors
+///
+/// The configuration is refused.
+pub fn layer_builder_for(issuer: &FakeIssuer) -> Result<WardenBuilder, warden::ConfigError> {
     let entra = Entra::builder()
         .authority(issuer.base_url())
         .v1_issuer_base(format!("{}/sts", issuer.base_url()))
         .tenant(DEFAULT_TENANT)
         .audience(issuer.audience())
         .build()?;
-    let layer = WardenLayer::builder()
-        .entra(entra)
-        .realm("orders")
-        .build()?;
-    Ok((issuer, layer))
+    Ok(WardenLayer::builder().entra(entra).realm("orders"))
 }
 
-/// The Orders API: public `/health`, everything else behind `warden`.
+/// The Orders API: public `/health` and `/health/ready`, everything else behind `warden`.
 pub fn app(warden: WardenLayer) -> Router {
+    router(warden, None)
+}
+
+/// The Orders API of one replica in a fleet sharing revocations through Redis: `/health/ready`
+/// answers 503 while the revocation feed is not current.
+pub fn fleet_app(warden: WardenLayer, fleet: RedisRevocations) -> Router {
+    router(warden, Some(fleet))
+}
+
+fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
     let demo = Demo {
         orders: Arc::new(Mutex::new(Vec::new())),
         next_id: Arc::new(AtomicU64::new(1)),
@@ -134,7 +164,35 @@ pub fn app(warden: WardenLayer) -> Router {
         .layer(warden);
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/health/ready", get(move || ready(fleet.clone())))
         .merge(protected)
+}
+
+/// Whether this replica judges revocations by current rules. `/health` stays 200 while Redis is
+/// down (requests are still served from the local rules); this says whether the feed is current.
+async fn ready(fleet: Option<RedisRevocations>) -> axum::response::Response {
+    let Some(fleet) = fleet else {
+        return Json(json!({ "ready": true, "revocations": "in-memory" })).into_response();
+    };
+    let status = fleet.status();
+    let state = match status.state() {
+        FeedState::Current => "current",
+        FeedState::CatchingUp => "catching-up",
+        _ => "disconnected",
+    };
+    let body = json!({
+        "ready": status.is_current(),
+        "revocations": "redis",
+        "state": state,
+        "rules": status.rules(),
+        "stale_for_ms": status.stale_for().as_millis() as u64,
+    });
+    let code = if status.is_current() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body)).into_response()
 }
 
 async fn me(caller: Principal) -> Json<Value> {

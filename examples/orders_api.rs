@@ -14,12 +14,19 @@
 //! ```not_rust
 //! WARDEN_ISSUER=https://login.example.com WARDEN_AUDIENCE=api://orders cargo run --example orders_api
 //! ```
+//!
+//! With `WARDEN_REDIS_URL` set (and optionally `WARDEN_REDIS_PREFIX`, and
+//! `WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS`), revocations are shared through Redis with every replica
+//! using the same URL and prefix (docs/fleet.md).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use warden::WardenConfig;
+use warden::{WardenBuilder, WardenConfig};
 use warden_examples::{orders, walkthrough};
+use warden_redis::RedisRevocations;
 use warden_testing::FakeIssuer;
 
 #[tokio::main]
@@ -41,12 +48,27 @@ async fn main() -> ExitCode {
         Err(_) => SocketAddr::from(([127, 0, 0, 1], 3000)),
     };
 
+    let fleet = match fleet_store().await {
+        Ok(fleet) => fleet,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let with_fleet = |builder: WardenBuilder| match &fleet {
+        Some(store) => builder.revocations(Arc::new(store.clone())),
+        None => builder,
+    };
+
     let configured = std::env::var_os("WARDEN_ISSUER").is_some()
         || std::env::var_os("WARDEN_ENTRA_TENANTS").is_some();
     // Keeps the fake issuer alive while the API serves.
     let mut fake = None;
     let warden = if configured {
-        match WardenConfig::from_env().and_then(|config| config.build()) {
+        match WardenConfig::from_env()
+            .and_then(|config| config.builder())
+            .and_then(|builder| with_fleet(builder).build())
+        {
             Ok(layer) => layer,
             Err(error) => {
                 eprintln!("{error}");
@@ -54,14 +76,21 @@ async fn main() -> ExitCode {
             }
         }
     } else {
-        match orders::embedded_issuer().await {
+        let built = match orders::embedded_issuer_builder().await {
+            Ok((issuer, builder)) => with_fleet(builder).build().map(|layer| (issuer, layer)),
+            Err(error) => {
+                eprintln!("cannot start the embedded issuer: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match built {
             Ok((issuer, layer)) => {
                 fake = Some(issuer);
                 layer
             }
             Err(error) => {
-                eprintln!("cannot start the embedded issuer: {error}");
-                return ExitCode::FAILURE;
+                eprintln!("{error}");
+                return ExitCode::from(2);
             }
         }
     };
@@ -78,7 +107,15 @@ async fn main() -> ExitCode {
         Some(issuer) => print_walkthrough(issuer, &base),
         None => println!("Orders API on {base}, protected by the configured issuer."),
     }
-    let app = orders::app(warden);
+    let app = match fleet {
+        Some(store) => {
+            println!(
+                "Revocations shared through Redis (GET {base}/health/ready reports the feed)."
+            );
+            orders::fleet_app(warden, store)
+        }
+        None => orders::app(warden),
+    };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -90,6 +127,28 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// The fleet's revocation store when `WARDEN_REDIS_URL` is set.
+async fn fleet_store() -> Result<Option<RedisRevocations>, String> {
+    let Ok(url) = std::env::var("WARDEN_REDIS_URL") else {
+        return Ok(None);
+    };
+    let mut builder = RedisRevocations::builder(url);
+    if let Ok(prefix) = std::env::var("WARDEN_REDIS_PREFIX") {
+        builder = builder.prefix(prefix);
+    }
+    if let Ok(secs) = std::env::var("WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS") {
+        let secs: u64 = secs
+            .parse()
+            .map_err(|_| "WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS must be a number of seconds")?;
+        builder = builder.fail_closed_after(Duration::from_secs(secs));
+    }
+    builder
+        .connect()
+        .await
+        .map(Some)
+        .map_err(|error| format!("WARDEN_REDIS_URL: {error}"))
 }
 
 fn print_walkthrough(issuer: &FakeIssuer, base: &str) {

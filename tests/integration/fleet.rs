@@ -489,3 +489,120 @@ async fn connection_errors_are_clear_and_never_show_the_password() {
         .unwrap_err();
     assert!(!wrong.to_string().contains("guess"), "{wrong}");
 }
+
+/// One demo replica on a loopback port, sharing revocations through `fleet`.
+async fn demo_replica(
+    issuer: &warden_testing::FakeIssuer,
+    fleet: RedisRevocations,
+) -> (String, JoinHandle<()>) {
+    let layer = warden_examples::orders::layer_builder_for(issuer)
+        .unwrap()
+        .revocations(Arc::new(fleet.clone()))
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = warden_examples::orders::fleet_app(layer, fleet);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, server)
+}
+
+#[tokio::test]
+async fn demo_replicas_share_revocations_and_report_their_feed() {
+    let mut server = redis().await;
+    let issuer = warden_testing::FakeIssuer::builder()
+        .entra(warden_testing::DEFAULT_TENANT)
+        .audience(warden_examples::orders::DEMO_AUDIENCE)
+        .start()
+        .await
+        .unwrap();
+    let (a, server_a) = demo_replica(&issuer, store(&server.url()).connect().await.unwrap()).await;
+    let (b, server_b) = demo_replica(&issuer, store(&server.url()).connect().await.unwrap()).await;
+    let http = reqwest::Client::new();
+    let oid = "0c0c0c0c-0000-4000-8000-00000000c0c0";
+    let carol = issuer
+        .token()
+        .subject("carol")
+        .object_id(oid)
+        .scopes(["Orders.Read"])
+        .issued_at(now() - 30)
+        .sign();
+    let admin = issuer
+        .token()
+        .app_only()
+        .client("orders-admin-app")
+        .roles(["Revocations.Write"])
+        .sign();
+    let orders = |base: &str| {
+        http.get(format!("{base}/orders"))
+            .bearer_auth(&carol)
+            .send()
+    };
+    assert_eq!(orders(&b).await.unwrap().status(), 200);
+    let ready = http.get(format!("{b}/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["revocations"], "redis");
+    assert_eq!(body["state"], "current");
+
+    let revoke = |base: &str| {
+        http.post(format!("{base}/admin/revocations"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"subject": oid, "tenant": warden_testing::DEFAULT_TENANT}))
+            .send()
+    };
+    assert_eq!(revoke(&a).await.unwrap().status(), 204);
+    let took = within(
+        Duration::from_secs(1),
+        "replica b refuses carol",
+        || async { orders(&b).await.unwrap().status() == 401 },
+    )
+    .await;
+    println!("propagated to the other demo replica in {took:?}");
+    let refused = orders(&b).await.unwrap();
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        r#"Bearer realm="orders", error="invalid_token", error_description="token revoked""#
+    );
+
+    // Redis down: /health stays 200, /health/ready says the feed is not current, and a
+    // revocation fails instead of vanishing.
+    server.kill();
+    within(Duration::from_secs(5), "b reports the outage", || async {
+        http.get(format!("{b}/health/ready"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 503
+    })
+    .await;
+    assert_eq!(
+        http.get(format!("{b}/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let body: serde_json::Value = http
+        .get(format!("{b}/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["state"], "disconnected");
+    let failed = revoke(&a).await.unwrap();
+    assert_eq!(failed.status(), 503);
+    let body: serde_json::Value = failed.json().await.unwrap();
+    assert_eq!(body["error"], "revocation not shared with the fleet; retry");
+    assert_eq!(orders(&b).await.unwrap().status(), 401);
+    server_a.abort();
+    server_b.abort();
+}

@@ -63,8 +63,19 @@ impl std::error::Error for RedisServerError {}
 impl RedisServer {
     /// Starts `redis-server` (`$WARDEN_REDIS_SERVER`, else the one on `PATH` or in `/usr/bin`
     /// or `/usr/sbin`) on a free port of 127.0.0.1 and waits until it answers.
+    ///
+    /// Where none is installed and the test runs as root on Debian or Ubuntu, installs Debian's
+    /// `redis-server` package first (once per process), so `cargo test` works on a fresh
+    /// machine; otherwise fails with [`RedisServerError::NotInstalled`], which says how to get one.
     pub async fn start() -> Result<RedisServer, RedisServerError> {
-        let binary = find_binary().ok_or(RedisServerError::NotInstalled)?;
+        let binary = match find_binary() {
+            Some(binary) => binary,
+            None => tokio::task::spawn_blocking(install_as_root)
+                .await
+                .ok()
+                .flatten()
+                .ok_or(RedisServerError::NotInstalled)?,
+        };
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -207,6 +218,40 @@ fn find_binary() -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
         .map(|dir| dir.join("redis-server"))
         .find(|candidate| candidate.is_file())
+}
+
+/// Installs Debian's `redis-server` when running as root where `apt-get` exists; once per
+/// process, whatever the number of tests asking.
+fn install_as_root() -> Option<PathBuf> {
+    static INSTALLED: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let mut installed = INSTALLED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(binary) = installed.clone().or_else(find_binary) {
+        return Some(binary);
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.trim_ascii() == b"0");
+    if !root || !Path::new("/usr/bin/apt-get").exists() {
+        return None;
+    }
+    eprintln!(
+        "redis-server is missing: installing Debian's package (apt-get install redis-server)"
+    );
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if !apt(&["install", "-y", "-qq", "redis-server"]) {
+        let _ = apt(&["update", "-qq"]);
+        apt(&["install", "-y", "-qq", "redis-server"]);
+    }
+    *installed = find_binary();
+    installed.clone()
 }
 
 fn free_port() -> std::io::Result<u16> {

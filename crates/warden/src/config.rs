@@ -216,6 +216,17 @@ impl WardenConfig {
     ///
     /// [`ConfigError`] naming the field that cannot work.
     pub fn build(&self) -> Result<WardenLayer, ConfigError> {
+        self.builder()?.build()
+    }
+
+    /// The layer's builder with everything this configuration sets, for what only code can set
+    /// (a revocation store shared by a fleet, a rejection responder):
+    /// `config.builder()?.revocations(store).build()`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the field that cannot work.
+    pub fn builder(&self) -> Result<WardenBuilder, ConfigError> {
         if let Some(path) = &self.jwks_file {
             // Keys are bound to their issuer (RFC 8725 §3.8): one file serves one issuer, or the
             // Entra issuers (whose keys name their tenant), never both.
@@ -228,9 +239,7 @@ impl WardenConfig {
             }
             let document = std::fs::read_to_string(path)
                 .map_err(|_| ConfigError::invalid(Setting::JwksFile, "cannot be read"))?;
-            return self
-                .builder_with(Some(&document), |issuer| issuer.jwks(document.clone()))?
-                .build();
+            return self.builder_with(Some(&document), |issuer| issuer.jwks(document.clone()));
         }
         let mut caches = self
             .issuers
@@ -241,8 +250,7 @@ impl WardenConfig {
         self.builder_with(None, |issuer| match caches.next() {
             Some(cache) => issuer.keys(cache),
             None => issuer,
-        })?
-        .build()
+        })
     }
 
     fn jwks_cache(&self, issuer: &str) -> Result<JwksCache, ConfigError> {
