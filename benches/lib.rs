@@ -176,3 +176,11 @@ pub fn measure_all(cases: &mut [&mut dyn FnMut()]) -> Vec<Duration> {
         })
         .collect()
 }
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

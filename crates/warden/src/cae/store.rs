@@ -172,7 +172,11 @@ impl InMemoryRevocations {
     /// A store whose rules expire `max_token_lifetime` after their instant.
     pub fn with_max_token_lifetime(max_token_lifetime: Duration) -> Self {
         InMemoryRevocations {
-            rules: papaya::HashMap::new(),
+            // Writers finish a resize before going on, so a reader never searches two tables:
+            // writes are rare (revocations), reads are every request.
+            rules: papaya::HashMap::builder()
+                .resize_mode(papaya::ResizeMode::Blocking)
+                .build(),
             scopes: papaya::HashSet::new(),
             max_token_lifetime,
             clock: Arc::new(SystemClock),
