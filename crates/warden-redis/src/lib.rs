@@ -444,3 +444,8 @@ fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+/// docs/fleet.md's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/fleet.md")]
+mod fleet_doctests {}
