@@ -606,3 +606,64 @@ async fn demo_replicas_share_revocations_and_report_their_feed() {
     server_a.abort();
     server_b.abort();
 }
+
+/// A private CA, and a server certificate it issued for 127.0.0.1: (CA PEM, server chain PEM,
+/// server key PEM).
+fn private_ca_and_server_certificate() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "warden test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let mut server_params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    server_params
+        .distinguished_name
+        .push(DnType::CommonName, "redis test server");
+    let server = server_params.signed_by(&server_key, &issuer).unwrap();
+    (ca.pem(), server.pem(), server_key.serialize_pem())
+}
+
+#[tokio::test]
+async fn shares_revocations_over_tls_verified_against_a_private_ca() {
+    let (ca, chain, key) = private_ca_and_server_certificate();
+    let server = RedisServer::start_with_tls(&chain, &key)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let tls_url = server.tls_url().unwrap();
+
+    // Not trusted by the system's roots: refused, so the certificate is really checked.
+    let untrusted = store(&tls_url).connect().await.unwrap_err();
+    assert!(
+        untrusted
+            .to_string()
+            .starts_with("could not load revocations from Redis"),
+        "{untrusted}"
+    );
+
+    let over_tls = store(&tls_url)
+        .tls_root_certificates(ca.as_bytes())
+        .connect()
+        .await
+        .unwrap();
+    assert!(!format!("{over_tls:?}").contains("BEGIN"));
+    let plain = store(&server.url()).connect().await.unwrap();
+    over_tls.revoke(Revocation::user("olga")).await.unwrap();
+    within(Duration::from_secs(1), "the plain replica sees it", || {
+        let token = token_of("olga");
+        let app = replica(&plain);
+        async move { refused_by(&app, &token).await }
+    })
+    .await;
+    plain.revoke(Revocation::user("pia")).await.unwrap();
+    let app = replica(&over_tls);
+    let pia = token_of("pia");
+    within(Duration::from_secs(1), "the TLS replica sees it", || {
+        refused_by(&app, &pia)
+    })
+    .await;
+}

@@ -93,6 +93,8 @@ pub struct RedisRevocationsBuilder {
     stream_length: usize,
     write_timeout: Duration,
     fail_closed_after: Option<Duration>,
+    tls_roots: Option<Vec<u8>>,
+    tls_identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl fmt::Debug for RedisRevocationsBuilder {
@@ -104,6 +106,8 @@ impl fmt::Debug for RedisRevocationsBuilder {
             .field("stream_length", &self.stream_length)
             .field("write_timeout", &self.write_timeout)
             .field("fail_closed_after", &self.fail_closed_after)
+            .field("tls_roots", &self.tls_roots.is_some())
+            .field("tls_identity", &self.tls_identity.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -148,13 +152,44 @@ impl RedisRevocationsBuilder {
         self
     }
 
+    /// With `rediss://`, trusts these CA certificates (PEM) instead of the system's roots: for a
+    /// Redis whose certificate comes from a private CA.
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(pem.into());
+        self
+    }
+
+    /// With `rediss://`, presents this client certificate and private key (PEM) to a Redis that
+    /// requires them (`tls-auth-clients yes`). Never printed.
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls_identity = Some((certificate_pem.into(), key_pem.into()));
+        self
+    }
+
     /// Connects, loads every live rule, and starts following the stream. Fails when Redis cannot
     /// be reached: a replica does not start without the fleet's rules.
     pub async fn connect(self) -> Result<RedisRevocations, ConnectError> {
-        let client =
-            redis::Client::open(self.url.as_str()).map_err(|e| ConnectError::InvalidUrl {
-                reason: e.to_string(),
-            })?;
+        let client = if self.tls_roots.is_some() || self.tls_identity.is_some() {
+            let certificates = redis::TlsCertificates {
+                client_tls: self.tls_identity.map(|(client_cert, client_key)| {
+                    redis::ClientTlsConfig {
+                        client_cert,
+                        client_key,
+                    }
+                }),
+                root_cert: self.tls_roots,
+            };
+            redis::Client::build_with_tls(self.url.as_str(), certificates)
+        } else {
+            redis::Client::open(self.url.as_str())
+        }
+        .map_err(|e| ConnectError::InvalidUrl {
+            reason: e.to_string(),
+        })?;
         let keys = Keys::new(&self.prefix);
         let local = InMemoryRevocations::with_max_token_lifetime(self.max_token_lifetime);
         let unreachable = |e: redis::RedisError| ConnectError::Unreachable { source: e.into() };
@@ -194,7 +229,8 @@ impl RedisRevocationsBuilder {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The URL is not a `redis://`, `rediss://` or `unix://` URL the client understands.
+    /// The URL is not a `redis://`, `rediss://` or `unix://` URL the client understands, or the
+    /// TLS certificates given are not PEM.
     InvalidUrl {
         /// What is wrong with it (the URL itself is not repeated: it may hold a password).
         reason: String,
@@ -280,6 +316,8 @@ impl RedisRevocations {
             stream_length: DEFAULT_STREAM_LENGTH,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             fail_closed_after: None,
+            tls_roots: None,
+            tls_identity: None,
         }
     }
 

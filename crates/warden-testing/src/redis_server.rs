@@ -29,6 +29,8 @@ pub struct RedisServer {
     binary: PathBuf,
     dir: PathBuf,
     port: u16,
+    /// The TLS port, when started with [`RedisServer::start_with_tls`].
+    tls_port: Option<u16>,
     child: Option<Child>,
 }
 
@@ -68,6 +70,20 @@ impl RedisServer {
     /// `redis-server` package first (once per process), so `cargo test` works on a fresh
     /// machine; otherwise fails with [`RedisServerError::NotInstalled`], which says how to get one.
     pub async fn start() -> Result<RedisServer, RedisServerError> {
+        Self::start_inner(None).await
+    }
+
+    /// Like [`start`](Self::start), and also listening for TLS on a second port
+    /// ([`tls_url`](Self::tls_url)) with this certificate chain and private key (PEM); clients
+    /// need no certificate of their own.
+    pub async fn start_with_tls(
+        certificate_pem: &str,
+        key_pem: &str,
+    ) -> Result<RedisServer, RedisServerError> {
+        Self::start_inner(Some((certificate_pem, key_pem))).await
+    }
+
+    async fn start_inner(tls: Option<(&str, &str)>) -> Result<RedisServer, RedisServerError> {
         let binary = match find_binary() {
             Some(binary) => binary,
             None => tokio::task::spawn_blocking(install_as_root)
@@ -81,19 +97,31 @@ impl RedisServer {
             .map(|d| d.as_nanos())
             .unwrap_or(0);
         let dir = std::env::temp_dir().join(format!("warden-redis-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| RedisServerError::DidNotStart {
-            reason: format!("cannot create {}: {e}", dir.display()),
-        })?;
+        let cannot_write = |e: std::io::Error| RedisServerError::DidNotStart {
+            reason: format!("cannot write in {}: {e}", dir.display()),
+        };
+        std::fs::create_dir_all(&dir).map_err(cannot_write)?;
+        if let Some((certificate, key)) = tls {
+            std::fs::write(dir.join("tls.crt"), certificate).map_err(cannot_write)?;
+            std::fs::write(dir.join("tls.key"), key).map_err(cannot_write)?;
+        }
         let mut last = None;
         // A free port found now may be taken before the server binds it: try a few.
         for _ in 0..5 {
             let port = free_port().map_err(|e| RedisServerError::DidNotStart {
                 reason: format!("no free port: {e}"),
             })?;
+            let tls_port = match tls {
+                Some(_) => Some(free_port().map_err(|e| RedisServerError::DidNotStart {
+                    reason: format!("no free port: {e}"),
+                })?),
+                None => None,
+            };
             let mut server = RedisServer {
                 binary: binary.clone(),
                 dir: dir.clone(),
                 port,
+                tls_port,
                 child: None,
             };
             match server.launch().await {
@@ -117,6 +145,12 @@ impl RedisServer {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// `rediss://127.0.0.1:<tls port>` when started with TLS.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls_port
+            .map(|port| format!("rediss://127.0.0.1:{port}"))
     }
 
     /// Kills the server at once (SIGKILL), as a crash would. Acknowledged writes survive a
@@ -144,7 +178,18 @@ impl RedisServer {
 
     async fn launch(&mut self) -> Result<(), RedisServerError> {
         let log = self.dir.join("redis.log");
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if let Some(tls_port) = self.tls_port {
+            command
+                .arg("--tls-port")
+                .arg(tls_port.to_string())
+                .arg("--tls-cert-file")
+                .arg(self.dir.join("tls.crt"))
+                .arg("--tls-key-file")
+                .arg(self.dir.join("tls.key"))
+                .args(["--tls-auth-clients", "no"]);
+        }
+        let child = command
             .args(["--bind", "127.0.0.1", "--port"])
             .arg(self.port.to_string())
             .arg("--dir")
