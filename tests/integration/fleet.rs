@@ -353,10 +353,23 @@ async fn a_rule_expires_from_redis_after_its_ttl() {
     let server = redis().await;
     let lifetime = Duration::from_secs(3600);
     let a = store(&server.url())
-        .max_token_lifetime(lifetime)
+        .rule_retention(lifetime)
         .connect()
         .await
         .unwrap();
+    // A store that forgets rules before the validator's tokens expire is refused.
+    let refused = match WardenLayer::builder()
+        .issuer(trust(shared_issuer()).build().expect("issuer"))
+        .revocations(Arc::new(a.clone()))
+        .build()
+    {
+        Ok(_) => panic!("a store keeping rules 1 h under a 28 h token lifetime was accepted"),
+        Err(error) => error,
+    };
+    assert_eq!(
+        refused.to_string(),
+        "invalid configuration: revocations: keeps rules for less than the longest token lifetime plus the leeway"
+    );
     // A rule whose instant is 3599 s ago can match tokens for one more second.
     let before = now() as u64 - 3599;
     a.revoke(Revocation::user("kim").issued_before(before))
@@ -422,6 +435,23 @@ async fn prefixes_keep_apis_sharing_one_redis_apart() {
         .await
         .unwrap();
     orders.revoke(Revocation::user("leo")).await.unwrap();
+    // Keys someone else wrote under the prefix are skipped, never a reason to fail a load.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    for (key, value) in [
+        ("orders:rule:garbage", "1"),
+        (r#"orders:rule:["user","any","","zed"]"#, "not a number"),
+    ] {
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
     billing.revoke(Revocation::user("mia")).await.unwrap();
     let late_orders = RedisRevocations::builder(server.url())
         .prefix("orders:")

@@ -22,6 +22,10 @@ const SCAN_COUNT: usize = 1000;
 /// Reconnection back-off: from the first delay, doubling, up to the ceiling, with jitter.
 pub(crate) const RECONNECT_FIRST: Duration = Duration::from_millis(100);
 pub(crate) const RECONNECT_CEILING: Duration = Duration::from_secs(5);
+/// The response timeout of the feed's connection: `XREAD` waits [`BLOCK`], plus this margin.
+const RESPONSE_MARGIN: Duration = Duration::from_secs(2);
+/// Past this long without a sync the feed counts as disconnected, whatever its task last said.
+pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(5);
 
 /// Where the rules and their announcements live.
 #[derive(Debug, Clone)]
@@ -53,7 +57,7 @@ impl Keys {
 pub(crate) async fn connect(client: &redis::Client) -> RedisResult<MultiplexedConnection> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(BLOCK + Duration::from_secs(2)));
+        .set_response_timeout(Some(BLOCK + RESPONSE_MARGIN));
     client
         .get_multiplexed_async_connection_with_config(&config)
         .await
@@ -81,14 +85,16 @@ pub(crate) async fn load(
             .query_async(conn)
             .await?;
         if !found.is_empty() {
-            let instants: Vec<Option<u64>> =
+            // Read as text and parsed one by one: a key someone else wrote under the prefix is
+            // skipped, never a reason to fail the whole load.
+            let instants: Vec<Option<String>> =
                 redis::cmd("MGET").arg(&found).query_async(conn).await?;
             for (key, before) in found.iter().zip(instants) {
                 let (Some(identity), Some(before)) = (key.strip_prefix(&keys.rule_prefix), before)
                 else {
-                    continue;
+                    continue; // not ours, or expired meanwhile
                 };
-                match rule::rule(identity, before) {
+                match before.parse().ok().and_then(|b| rule::rule(identity, b)) {
                     Some(revocation) => local.apply(revocation),
                     None => tracing::warn!(
                         key_len = key.len(),
@@ -156,7 +162,32 @@ pub(crate) fn has_gap(info: Option<&StreamInfo>, position: EntryId) -> bool {
     // (When exactly the entries up to the position were trimmed this reloads needlessly, which
     // costs time, never a rule.)
     info.max_deleted.is_some_and(|deleted| deleted > position)
-        || info.first.is_some_and(|first| first > position)
+        || info
+            .first
+            .map_or(info.last > position, |first| first > position)
+}
+
+/// Whether the stream was trimmed past `position` while the feed read it: `XREAD` from an entry
+/// no longer held starts silently at the oldest one held, so the trimmed entries would be lost.
+/// Only a read that brought entries needs asking (trimming happens when entries are added).
+async fn trimmed_past(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    position: EntryId,
+) -> RedisResult<bool> {
+    let oldest: Value = redis::cmd("XRANGE")
+        .arg(&keys.stream)
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(conn)
+        .await?;
+    let first = match &oldest {
+        Value::Array(entries) => entries.first().and_then(entry_of),
+        _ => None,
+    };
+    Ok(first.is_some_and(|(id, _)| id > position))
 }
 
 /// Reads what follows `position`, waiting up to [`BLOCK`]; applies it and returns the new
@@ -177,9 +208,15 @@ pub(crate) async fn follow(
         .arg(position.to_string())
         .query_async(conn)
         .await?;
+    let entries = stream_entries(&reply);
+    if !entries.is_empty() && trimmed_past(conn, keys, position).await? {
+        tracing::warn!("revocation feed fell behind the stream's trimming; reloading every rule");
+        let reloaded = load(conn, keys, local).await?;
+        return Ok((reloaded.max(position), false));
+    }
     let mut position = position;
     let mut read = 0;
-    for entry in stream_entries(&reply) {
+    for entry in entries {
         read += 1;
         let Some((id, fields)) = entry else { continue };
         position = position.max(id);
@@ -216,14 +253,19 @@ fn stream_entries(reply: &Value) -> Vec<Option<(EntryId, &Value)>> {
             Value::Array(entries) => entries.iter().collect(),
             _ => Vec::new(),
         })
-        .map(|entry| match entry {
-            Value::Array(parts) => {
-                let id = parts.first().and_then(entry_id_of)?;
-                Some((id, parts.get(1)?))
-            }
-            _ => None,
-        })
+        .map(entry_of)
         .collect()
+}
+
+/// One `[id, [field, value, …]]` entry.
+fn entry_of(entry: &Value) -> Option<(EntryId, &Value)> {
+    match entry {
+        Value::Array(parts) => {
+            let id = parts.first().and_then(entry_id_of)?;
+            Some((id, parts.get(1)?))
+        }
+        _ => None,
+    }
 }
 
 /// A field of a reply that is a map, or an array of alternating names and values.
@@ -302,11 +344,12 @@ async fn step(
 ) -> RedisResult<()> {
     let (next, more) = follow(conn, &store.keys, &store.local, *position).await?;
     *position = next;
-    store.mark_synced(if more {
-        FeedState::CatchingUp
+    if more {
+        // Reading a backlog: not current, and not synced until the backlog is read.
+        store.mark_catching_up();
     } else {
-        FeedState::Current
-    });
+        store.mark_synced(FeedState::Current);
+    }
     Ok(())
 }
 
@@ -378,6 +421,11 @@ mod tests {
         // Before Redis 7.0, likewise.
         assert!(!has_gap(Some(&info("200-0", None, Some("90-0"))), at));
         assert!(has_gap(Some(&info("200-0", None, Some("150-0"))), at));
+        // Emptied entirely after the position (XTRIM MAXLEN 0): entries may be gone.
+        assert!(has_gap(
+            Some(&info("300-0", None, None)),
+            EntryId::parse("200-0").unwrap()
+        ));
         // An empty stream after the position holds nothing to miss.
         assert!(!has_gap(
             Some(&info("200-0", None, None)),

@@ -11,7 +11,7 @@
 //!   the rule as a Redis key that expires when no token it could match can still be valid (its
 //!   instant plus the longest token lifetime), and announces it on a Redis Stream, in one atomic
 //!   script. It resolves only once Redis took the rule; otherwise it fails with
-//!   [`RevocationError`](warden::cae::RevocationError) and the caller retries.
+//!   [`RevocationError`] and the caller retries.
 //! - **Nothing is missed.** A replica loads every live rule, then follows the stream from the
 //!   position it read before loading. After a lost connection it resumes from the last entry it
 //!   applied, or loads everything again when the stream no longer holds what it missed
@@ -71,6 +71,11 @@ pub const DEFAULT_PREFIX: &str = "warden:";
 pub const DEFAULT_STREAM_LENGTH: usize = 100_000;
 /// How long a revocation waits for Redis by default.
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a rule is kept after its instant by default: warden's default longest token lifetime
+/// (28 h 10 min), plus the largest leeway warden accepts (5 min), plus 5 min for the clocks of
+/// Redis and the replicas to disagree (Redis expires keys by its own clock).
+pub const DEFAULT_RULE_RETENTION: Duration =
+    Duration::from_secs(DEFAULT_MAX_TOKEN_LIFETIME.as_secs() + 300 + 300);
 
 /// Writes a rule unless an equal or later one is there, and announces it, atomically.
 /// KEYS: rule key, stream. ARGV: instant, expiry (unix seconds), identity, stream length.
@@ -89,7 +94,7 @@ return 1
 pub struct RedisRevocationsBuilder {
     url: String,
     prefix: String,
-    max_token_lifetime: Duration,
+    rule_retention: Duration,
     stream_length: usize,
     write_timeout: Duration,
     fail_closed_after: Option<Duration>,
@@ -102,7 +107,7 @@ impl fmt::Debug for RedisRevocationsBuilder {
         // The URL may hold a password: never printed.
         f.debug_struct("RedisRevocationsBuilder")
             .field("prefix", &self.prefix)
-            .field("max_token_lifetime", &self.max_token_lifetime)
+            .field("rule_retention", &self.rule_retention)
             .field("stream_length", &self.stream_length)
             .field("write_timeout", &self.write_timeout)
             .field("fail_closed_after", &self.fail_closed_after)
@@ -120,12 +125,11 @@ impl RedisRevocationsBuilder {
         self
     }
 
-    /// How long a rule is kept after its instant (default 28 h 11 min: warden's default
-    /// [`max_token_lifetime`](warden::ValidatorBuilder::max_token_lifetime) plus its default
-    /// [leeway](warden::DEFAULT_LEEWAY)). Give the validator's `max_token_lifetime` plus its
-    /// leeway: a rule must outlive every token it could match.
-    pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.max_token_lifetime = lifetime;
+    /// How long a rule is kept, in Redis and in every replica, after its instant (default
+    /// [`DEFAULT_RULE_RETENTION`]). It must cover the validator's longest token lifetime plus its
+    /// leeway: the validator refuses to build with a store that keeps rules for less.
+    pub fn rule_retention(mut self, retention: Duration) -> Self {
+        self.rule_retention = retention;
         self
     }
 
@@ -191,7 +195,7 @@ impl RedisRevocationsBuilder {
             reason: e.to_string(),
         })?;
         let keys = Keys::new(&self.prefix);
-        let local = InMemoryRevocations::with_max_token_lifetime(self.max_token_lifetime);
+        let local = InMemoryRevocations::with_max_token_lifetime(self.rule_retention);
         let unreachable = |e: redis::RedisError| ConnectError::Unreachable { source: e.into() };
         let mut conn = feed::connect(&client).await.map_err(unreachable)?;
         let position = feed::load(&mut conn, &keys, &local)
@@ -211,7 +215,7 @@ impl RedisRevocationsBuilder {
             keys,
             local,
             script: redis::Script::new(REVOKE_SCRIPT),
-            max_token_lifetime: self.max_token_lifetime,
+            rule_retention: self.rule_retention,
             stream_length: self.stream_length,
             write_timeout: self.write_timeout,
             fail_closed_after: self.fail_closed_after,
@@ -275,7 +279,7 @@ pub(crate) struct Shared {
     keys: Keys,
     local: InMemoryRevocations,
     script: redis::Script,
-    max_token_lifetime: Duration,
+    rule_retention: Duration,
     stream_length: usize,
     write_timeout: Duration,
     fail_closed_after: Option<Duration>,
@@ -299,6 +303,11 @@ impl Shared {
         self.state.store(state as u8, Ordering::Release);
     }
 
+    fn mark_catching_up(&self) {
+        self.state
+            .store(FeedState::CatchingUp as u8, Ordering::Release);
+    }
+
     fn mark_disconnected(&self) {
         self.state
             .store(FeedState::Disconnected as u8, Ordering::Release);
@@ -312,7 +321,7 @@ impl RedisRevocations {
         RedisRevocationsBuilder {
             url: url.into(),
             prefix: DEFAULT_PREFIX.to_owned(),
-            max_token_lifetime: DEFAULT_MAX_TOKEN_LIFETIME.saturating_add(warden::DEFAULT_LEEWAY),
+            rule_retention: DEFAULT_RULE_RETENTION,
             stream_length: DEFAULT_STREAM_LENGTH,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             fail_closed_after: None,
@@ -325,8 +334,14 @@ impl RedisRevocations {
     pub fn status(&self) -> FeedStatus {
         let shared = &self.shared;
         let synced_ms = shared.synced_at_ms.load(Ordering::Acquire);
+        let mut state = FeedState::from_u8(shared.state.load(Ordering::Acquire));
+        // A feed that proves itself every BLOCK and has not for this long is not current,
+        // whatever it last said (a hung connection, or a feed task that died with its runtime).
+        if now_ms().saturating_sub(synced_ms) > feed::SILENCE_LIMIT.as_millis() as u64 {
+            state = FeedState::Disconnected;
+        }
         FeedStatus {
-            state: FeedState::from_u8(shared.state.load(Ordering::Acquire)),
+            state,
             synced_at: UNIX_EPOCH + Duration::from_millis(synced_ms),
             rules: shared.local.len(),
         }
@@ -340,13 +355,13 @@ impl RedisRevocations {
     async fn share(&self, revocation: &Revocation) -> Result<(), RevocationError> {
         let shared = &self.shared;
         let Some(identity) = rule::identity(revocation) else {
-            return Err(RevocationError::Unavailable {
-                source: "a rule of a kind warden-redis cannot share".into(),
+            return Err(RevocationError::Unsupported {
+                reason: "a target or scope warden-redis does not know",
             });
         };
         let expires_at = revocation
             .before()
-            .saturating_add(shared.max_token_lifetime.as_secs());
+            .saturating_add(shared.rule_retention.as_secs());
         let mut invocation = shared.script.prepare_invoke();
         invocation
             .key(format!("{}{identity}", shared.keys.rule_prefix))
@@ -382,6 +397,11 @@ impl RevocationStore for RedisRevocations {
                 // No valid token can match it: nothing to enforce or share.
                 return Ok(());
             }
+            if rule::identity(&revocation).is_none() {
+                return Err(RevocationError::Unsupported {
+                    reason: "a target or scope warden-redis does not know",
+                });
+            }
             self.shared.local.apply(revocation.clone());
             self.share(&revocation).await
         })
@@ -389,6 +409,10 @@ impl RevocationStore for RedisRevocations {
 
     fn revoked_since(&self, principal: &Principal) -> Option<u64> {
         self.shared.local.revoked_since(principal)
+    }
+
+    fn retention(&self) -> Option<Duration> {
+        Some(self.shared.rule_retention)
     }
 
     fn ensure_current(&self) -> Result<(), Stale> {

@@ -465,6 +465,8 @@ pub enum Setting {
     EntraAudience,
     /// The accepted Entra token versions.
     EntraVersions,
+    /// The revocation store given to the builder.
+    Revocations,
     /// A `WARDEN_` environment variable.
     Variable(Variable),
 }
@@ -488,6 +490,7 @@ impl Setting {
             Setting::CaeAuthority => "cae_authority",
             Setting::MaxKeys => "max_keys",
             Setting::JwksTtl => "jwks_ttl",
+            Setting::Revocations => "revocations",
             Setting::Timeouts => "timeouts",
             Setting::DiscoveryUrl => "discovery_url",
             Setting::JwksUri => "jwks_uri",

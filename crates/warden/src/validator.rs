@@ -495,7 +495,8 @@ impl ValidatorBuilder {
     /// # Errors
     ///
     /// [`ConfigError`] if no issuer is configured, an issuer appears twice, the leeway exceeds
-    /// 5 minutes (RFC 9068 §4: "no more than a few minutes"), or the token cap is under 1 KiB.
+    /// 5 minutes (RFC 9068 §4: "no more than a few minutes"), the token cap is under 1 KiB, or the
+    /// revocation store keeps rules for less than the longest token lifetime plus the leeway.
     pub fn build(self) -> Result<Validator, ConfigError> {
         if self.issuers.is_empty() && self.any_tenant.is_empty() {
             return Err(ConfigError::missing(Setting::Issuer));
@@ -510,6 +511,18 @@ impl ValidatorBuilder {
             return Err(ConfigError::invalid(
                 Setting::MaxTokenBytes,
                 "must be between 1024 and 1048576",
+            ));
+        }
+        if let Some(retention) = self
+            .revocations
+            .as_ref()
+            .and_then(|store| store.retention())
+            && retention < self.max_token_lifetime.saturating_add(self.leeway)
+        {
+            // The store would forget a rule while a token it matches is still accepted.
+            return Err(ConfigError::invalid(
+                Setting::Revocations,
+                "keeps rules for less than the longest token lifetime plus the leeway",
             ));
         }
         let authority = self

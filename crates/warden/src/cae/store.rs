@@ -35,6 +35,13 @@ pub trait RevocationStore: Send + Sync + fmt::Debug + 'static {
     fn ensure_current(&self) -> Result<(), Stale> {
         Ok(())
     }
+
+    /// How long the store keeps a rule after its instant, if bounded. The validator refuses to
+    /// build with a store that would forget a rule while a token it matches can still be valid
+    /// (less than the longest token lifetime plus the leeway).
+    fn retention(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Why a revocation could not be stored.
@@ -53,6 +60,12 @@ pub enum RevocationError {
         /// How long the store waited.
         after: Duration,
     },
+    /// The store cannot hold a rule of this kind (a target or scope newer than the store);
+    /// retrying will not help. Nothing was enforced.
+    Unsupported {
+        /// What the store cannot hold.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for RevocationError {
@@ -64,6 +77,9 @@ impl fmt::Display for RevocationError {
             RevocationError::TimedOut { after } => {
                 write!(f, "revocation store did not answer within {after:?}")
             }
+            RevocationError::Unsupported { reason } => {
+                write!(f, "revocation store cannot hold this rule: {reason}")
+            }
         }
     }
 }
@@ -72,7 +88,7 @@ impl std::error::Error for RevocationError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RevocationError::Unavailable { source } => Some(&**source),
-            RevocationError::TimedOut { .. } => None,
+            RevocationError::TimedOut { .. } | RevocationError::Unsupported { .. } => None,
         }
     }
 }
@@ -313,6 +329,10 @@ impl InMemoryRevocations {
 }
 
 impl RevocationStore for InMemoryRevocations {
+    fn retention(&self) -> Option<Duration> {
+        Some(self.max_token_lifetime)
+    }
+
     fn revoke(&self, revocation: Revocation) -> Revoking<'_> {
         self.apply(revocation);
         Box::pin(std::future::ready(Ok(())))
