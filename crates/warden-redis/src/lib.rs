@@ -2,12 +2,12 @@
 //!
 //! Revoke a compromised user on one replica and every replica refuses the user's tokens within
 //! milliseconds. [`RedisRevocations`] implements warden's
-//! [`RevocationStore`](warden::cae::RevocationStore):
+//! [`RevocationStore`]:
 //!
 //! - **The check stays in memory.** Each replica keeps every live rule in a local
 //!   [`InMemoryRevocations`]; a request never waits on Redis, and a lookup costs the same with ten
 //!   rules or a million.
-//! - **Rules are durable and bounded.** [`revoke`](warden::cae::RevocationStore::revoke) writes
+//! - **Rules are durable and bounded.** [`revoke`](RevocationStore::revoke) writes
 //!   the rule as a Redis key that expires when no token it could match can still be valid (its
 //!   instant plus the longest token lifetime), and announces it on a Redis Stream, in one atomic
 //!   script. It resolves only once Redis took the rule; otherwise it fails with
