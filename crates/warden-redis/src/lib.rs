@@ -177,6 +177,9 @@ impl RedisRevocationsBuilder {
     /// Connects, loads every live rule, and starts following the stream. Fails when Redis cannot
     /// be reached: a replica does not start without the fleet's rules.
     pub async fn connect(self) -> Result<RedisRevocations, ConnectError> {
+        if self.url.starts_with("rediss:") {
+            ensure_crypto_provider();
+        }
         let client = if self.tls_roots.is_some() || self.tls_identity.is_some() {
             let certificates = redis::TlsCertificates {
                 client_tls: self.tls_identity.map(|(client_cert, client_key)| {
@@ -497,6 +500,17 @@ impl FeedStatus {
     /// The number of live rules in the local replica.
     pub fn rules(&self) -> usize {
         self.rules
+    }
+}
+
+/// rustls needs a process-wide crypto provider, and cannot pick one by itself when a program's
+/// dependencies enable both of its backends (then the first TLS connection panics). When none is
+/// installed, install aws-lc-rs, the one warden verifies signatures with; a provider the
+/// application installed is kept.
+fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may install one at the same moment: either way, one is installed.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
 }
 

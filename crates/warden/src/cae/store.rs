@@ -179,8 +179,12 @@ impl Rules {
 }
 
 impl Default for InMemoryRevocations {
+    /// Rules kept for warden's default longest token lifetime plus the largest leeway it
+    /// accepts (5 minutes), so a validator with default settings accepts it.
     fn default() -> Self {
-        Self::with_max_token_lifetime(super::DEFAULT_MAX_TOKEN_LIFETIME)
+        Self::with_max_token_lifetime(
+            super::DEFAULT_MAX_TOKEN_LIFETIME.saturating_add(Duration::from_secs(300)),
+        )
     }
 }
 
