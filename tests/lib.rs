@@ -32,7 +32,8 @@ impl HandlerRuns {
         self.0.load(Ordering::SeqCst)
     }
 
-    fn hit(&self) {
+    /// Counts one run.
+    pub fn hit(&self) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }

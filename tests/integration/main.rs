@@ -9,6 +9,7 @@ mod attacks;
 mod authz;
 mod cache;
 mod demo;
+mod discovery;
 mod fleet;
 mod foundation;
 mod keys;

@@ -82,6 +82,7 @@ use crate::extract::AuthRejection;
 use crate::identity::Caller;
 use crate::keys::BoxFuture;
 pub use crate::membership::{GroupLookupFailed, GroupResolver};
+use crate::metadata::ScopeList;
 use crate::principal::Principal;
 
 /// How a set of names is matched.
@@ -780,3 +781,29 @@ where
         })
     }
 }
+
+// Tuples of scope types name the scopes of RFC 9728 metadata (`ProtectedResource::scopes`).
+macro_rules! scope_list {
+    ($($t:ident),+) => {
+        impl<$($t: Scopes),+> ScopeList for ($($t,)+) {
+            fn names() -> Vec<&'static str> {
+                let mut names = Vec::new();
+                $(names.extend_from_slice($t::NAMES);)+
+                names
+            }
+        }
+    };
+}
+
+scope_list!(A);
+scope_list!(A, B);
+scope_list!(A, B, C);
+scope_list!(A, B, C, D);
+scope_list!(A, B, C, D, E);
+scope_list!(A, B, C, D, E, F);
+scope_list!(A, B, C, D, E, F, G);
+scope_list!(A, B, C, D, E, F, G, H);
+scope_list!(A, B, C, D, E, F, G, H, I);
+scope_list!(A, B, C, D, E, F, G, H, I, J);
+scope_list!(A, B, C, D, E, F, G, H, I, J, K);
+scope_list!(A, B, C, D, E, F, G, H, I, J, K, L);

@@ -10,6 +10,7 @@ use http::Response;
 use crate::challenge::{Challenge, Realm};
 use crate::error::Error;
 use crate::membership::CachedGroups;
+use crate::metadata::ResourceMetadata;
 use crate::validator::Validator;
 
 /// A function that writes the body of a refusal. See
@@ -48,11 +49,21 @@ pub(crate) struct Shared {
     pub(crate) allow_anonymous: bool,
     pub(crate) responder: Option<Arc<RejectionResponder>>,
     pub(crate) groups: Option<CachedGroups>,
+    pub(crate) resource_metadata: Option<ResourceMetadata>,
 }
 
 impl Shared {
     pub(crate) fn respond(&self, error: &Error) -> Response<Bytes> {
-        let challenge = Challenge::from(error);
+        let mut challenge = Challenge::from(error);
+        if let Some(metadata) = &self.resource_metadata
+            && matches!(
+                challenge.status(),
+                http::StatusCode::UNAUTHORIZED | http::StatusCode::FORBIDDEN
+            )
+        {
+            // RFC 9728 §5.1: where a client finds how to get a token for this resource.
+            challenge = challenge.with_param("resource_metadata", metadata.url().to_owned());
+        }
         match &self.responder {
             Some(responder) => {
                 let mut response = responder(error, &challenge);

@@ -132,6 +132,12 @@ impl Policy for EntraPolicy {
         Profile::Entra
     }
 
+    /// The tenant's v2.0 endpoint, for v1 tokens too: it publishes the metadata (the v1 issuer
+    /// `https://sts.windows.net/{tid}/` does not).
+    fn authorization_server(&self, _issuer: &str) -> String {
+        self.binding.v2_issuer.clone()
+    }
+
     /// Entra sends `JWT` (never `at+jwt`, which is accepted all the same).
     fn accepts_typ(&self, typ: Option<&str>) -> bool {
         typ_is(typ, &["at+jwt", "jwt"])
@@ -236,6 +242,13 @@ impl std::fmt::Debug for AnyTenant {
 }
 
 impl AnyTenant {
+    /// Where clients of any tenant discover Entra: `{authority}/common/v2.0`. Its metadata names
+    /// the templated issuer `{authority}/{tenantid}/v2.0`, which a client checking the issuer
+    /// strictly (RFC 8414 §3.3) refuses; single-tenant APIs list the tenant's own issuer.
+    pub(crate) fn authorization_server(&self) -> String {
+        format!("{}/common/v2.0", self.authority)
+    }
+
     /// The issuer for this `iss`, if it has an Entra form with a GUID tenant and an accepted
     /// version: built once per tenant and version, then found by `iss`.
     pub(crate) fn issuer_for(&self, iss: &str) -> Option<Issuer> {

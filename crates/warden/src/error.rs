@@ -467,6 +467,8 @@ pub enum Setting {
     EntraVersions,
     /// The revocation store given to the builder.
     Revocations,
+    /// The protected resource of RFC 9728 metadata.
+    ProtectedResource,
     /// A `WARDEN_` environment variable.
     Variable(Variable),
 }
@@ -491,6 +493,7 @@ impl Setting {
             Setting::MaxKeys => "max_keys",
             Setting::JwksTtl => "jwks_ttl",
             Setting::Revocations => "revocations",
+            Setting::ProtectedResource => "protected_resource",
             Setting::Timeouts => "timeouts",
             Setting::DiscoveryUrl => "discovery_url",
             Setting::JwksUri => "jwks_uri",

@@ -64,6 +64,13 @@ pub(crate) trait Policy: Send + Sync + fmt::Debug + 'static {
 
     /// Which claims name the caller.
     fn identity(&self) -> &'static IdentityRules;
+
+    /// The authorization server a client should discover to get tokens of `issuer` (RFC 9728
+    /// `authorization_servers`): the issuer itself, unless the provider publishes its metadata
+    /// under another issuer.
+    fn authorization_server(&self, issuer: &str) -> String {
+        issuer.to_owned()
+    }
 }
 
 /// Whether a `typ` header names one of `media_types`, compared case-insensitively with an

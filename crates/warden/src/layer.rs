@@ -23,6 +23,7 @@ use crate::error::{ConfigError, Error, Setting};
 use crate::issuer::Issuer;
 use crate::keys::BoxFuture;
 use crate::membership::{CachedGroups, GroupResolver};
+use crate::metadata::{ProtectedResource, ResourceMetadata};
 use crate::principal::Principal;
 use crate::validator::{Step, Validator, ValidatorBuilder};
 
@@ -107,6 +108,7 @@ impl WardenLayer {
             allow_anonymous: false,
             responder: None,
             groups: None,
+            protected_resource: None,
         }
     }
 
@@ -119,6 +121,7 @@ impl WardenLayer {
                 allow_anonymous: false,
                 responder: None,
                 groups: None,
+                resource_metadata: None,
             }),
         }
     }
@@ -126,6 +129,13 @@ impl WardenLayer {
     /// The validator, to validate tokens outside HTTP requests with the same configuration.
     pub fn validator(&self) -> &Validator {
         &self.shared.validator
+    }
+
+    /// The RFC 9728 metadata document and its service, when a protected resource is configured
+    /// ([`WardenBuilder::protected_resource`]): mount it at its
+    /// [`path`](ResourceMetadata::path), outside this layer.
+    pub fn resource_metadata(&self) -> Option<&ResourceMetadata> {
+        self.shared.resource_metadata.as_ref()
     }
 }
 
@@ -151,6 +161,7 @@ pub struct WardenBuilder {
     allow_anonymous: bool,
     responder: Option<Arc<RejectionResponder>>,
     groups: Option<CachedGroups>,
+    protected_resource: Option<ProtectedResource>,
 }
 
 impl fmt::Debug for WardenBuilder {
@@ -250,6 +261,14 @@ impl WardenBuilder {
         self
     }
 
+    /// Describes the API as an RFC 9728 protected resource: every 401 and 403 challenge names
+    /// its metadata (`resource_metadata="…"`), and [`WardenLayer::resource_metadata`] serves the
+    /// document ([`metadata`](crate::metadata)).
+    pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
+        self.protected_resource = Some(resource);
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -272,6 +291,10 @@ impl WardenBuilder {
             Some(realm) => Realm::new(realm)?,
             None => Realm::default(),
         };
+        let resource_metadata = self
+            .protected_resource
+            .map(|resource| resource.build(validator.authorization_servers()))
+            .transpose()?;
         Ok(WardenLayer {
             shared: Arc::new(Shared {
                 validator,
@@ -279,6 +302,7 @@ impl WardenBuilder {
                 allow_anonymous: self.allow_anonymous,
                 responder: self.responder,
                 groups: self.groups,
+                resource_metadata,
             }),
         })
     }

@@ -78,6 +78,7 @@ mod json;
 pub mod keys;
 mod layer;
 mod membership;
+pub mod metadata;
 mod principal;
 mod token;
 mod url;

@@ -148,6 +148,27 @@ impl Validator {
         self.inner.issuers.values()
     }
 
+    /// The authorization servers a client discovers to get tokens this validator accepts (RFC
+    /// 9728 `authorization_servers`), each once, sorted: each provider says which (Entra: the
+    /// tenant's v2.0 endpoint, also for its v1 issuer).
+    pub(crate) fn authorization_servers(&self) -> Vec<String> {
+        let mut servers: Vec<String> = self
+            .inner
+            .issuers
+            .values()
+            .map(|issuer| issuer.policy().authorization_server(issuer.issuer()))
+            .chain(
+                self.inner
+                    .any_tenant
+                    .iter()
+                    .map(|any| any.authorization_server()),
+            )
+            .collect();
+        servers.sort();
+        servers.dedup();
+        servers
+    }
+
     /// The clock every time check reads.
     pub fn clock(&self) -> &dyn Clock {
         &*self.inner.clock

@@ -78,11 +78,27 @@ proptest! {
             Challenge::new(StatusCode::FORBIDDEN).with_error(ErrorCode::InsufficientScope).with_param("scope", value.clone()),
             Challenge::new(StatusCode::UNAUTHORIZED).with_error(ErrorCode::InsufficientClaims).with_realm(value.clone()).with_param("claims", value.clone()),
             Challenge::new(StatusCode::UNAUTHORIZED),
+            Challenge::new(StatusCode::UNAUTHORIZED).with_param("resource_metadata", value.clone()),
+            Challenge::new(StatusCode::FORBIDDEN).with_error(ErrorCode::InsufficientScope).with_param("scope", value.clone()).with_param("resource_metadata", value.clone()),
         ] {
             let header = challenge.header_value(&realm).expect("always writable");
             let text = header.to_str().expect("visible ASCII");
             prop_assert!(is_well_formed_challenge(text), "{}", text);
         }
+    }
+
+    #[test]
+    fn metadata_urls_reach_the_challenge_verbatim(
+        host in "[a-z0-9-]{1,12}(\\.[a-z0-9-]{1,12}){0,2}",
+        path in "(/[A-Za-z0-9._~!$&'()*+,;=:@%-]{0,10}){0,3}",
+    ) {
+        let url = format!("https://{host}/.well-known/oauth-protected-resource{path}");
+        let challenge = Challenge::new(StatusCode::UNAUTHORIZED)
+            .with_param("resource_metadata", url.clone());
+        let header = challenge.header_value(&Realm::default()).expect("always writable");
+        let text = header.to_str().expect("visible ASCII");
+        prop_assert!(is_well_formed_challenge(text), "{}", text);
+        prop_assert!(text.ends_with(&format!(r#"resource_metadata="{url}""#)), "{}", text);
     }
 
     #[test]
