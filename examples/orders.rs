@@ -5,6 +5,7 @@
 //! |---|---|
 //! | GET /health | anyone, no token |
 //! | GET /health/ready | anyone, no token; 503 while a fleet's revocation feed is not current |
+//! | GET /.well-known/oauth-protected-resource | anyone, no token; RFC 9728 metadata, when `WARDEN_RESOURCE` is set (the embedded demo sets it) |
 //! | GET /me | any valid token; the principal as JSON |
 //! | GET /orders | scope `Orders.Read` |
 //! | POST /orders | scope `Orders.Write`; 201 |
@@ -27,6 +28,7 @@ use serde_json::{Value, json};
 use warden::authz::{RequireAuthContext, RequireRole, RequireScope, RequireScopeOrRole};
 use warden::cae::{Revocation, RevocationStore};
 use warden::entra::Entra;
+use warden::metadata::ProtectedResource;
 use warden::{Caller, Principal, WardenBuilder, WardenLayer};
 use warden_redis::{FeedState, RedisRevocations};
 use warden_testing::{DEFAULT_TENANT, FakeIssuer};
@@ -153,6 +155,7 @@ fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
         next_id: Arc::new(AtomicU64::new(1)),
         revocations: warden.validator().revocations().clone(),
     };
+    let metadata = warden.resource_metadata().cloned();
     let protected = Router::new()
         .route("/me", get(me))
         .route("/orders", get(list_orders).post(create_order))
@@ -162,10 +165,23 @@ fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
         .route("/admin/revocations", post(revoke))
         .with_state(demo)
         .layer(warden);
-    Router::new()
+    let public = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route("/health/ready", get(move || ready(fleet.clone())))
-        .merge(protected)
+        .route("/health/ready", get(move || ready(fleet.clone())));
+    // RFC 9728 metadata, public: outside the layer.
+    let public = match metadata {
+        Some(metadata) => public.route_service(metadata.path(), metadata.clone()),
+        None => public,
+    };
+    public.merge(protected)
+}
+
+/// The Orders API as an RFC 9728 protected resource: `resource` is the URL clients call
+/// (`WARDEN_RESOURCE`), and the scopes are the ones the routes require.
+pub fn protected_resource(resource: impl Into<String>) -> ProtectedResource {
+    ProtectedResource::new(resource)
+        .scopes::<(OrdersRead, OrdersWrite, ReportsRead)>()
+        .name("Orders API (warden demo)")
 }
 
 /// Whether this replica judges revocations by current rules. `/health` stays 200 while Redis is

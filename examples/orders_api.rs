@@ -15,6 +15,10 @@
 //! WARDEN_ISSUER=https://login.example.com WARDEN_AUDIENCE=api://orders cargo run --example orders_api
 //! ```
 //!
+//! `WARDEN_RESOURCE` (the URL clients call, such as `http://127.0.0.1:3000`) serves RFC 9728
+//! metadata at `/.well-known/oauth-protected-resource` and names it in every 401; the embedded
+//! demo sets it to its own address.
+//!
 //! With `WARDEN_REDIS_URL` set (and optionally `WARDEN_REDIS_PREFIX`, and
 //! `WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS`), revocations are shared through Redis with every replica
 //! using the same URL and prefix (docs/fleet.md).
@@ -48,6 +52,15 @@ async fn main() -> ExitCode {
         Err(_) => SocketAddr::from(([127, 0, 0, 1], 3000)),
     };
 
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {addr}: {error} (set WARDEN_DEMO_ADDR)");
+            return ExitCode::FAILURE;
+        }
+    };
+    let base = format!("http://{}", listener.local_addr().map_or(addr, |a| a));
+
     let fleet = match fleet_store().await {
         Ok(fleet) => fleet,
         Err(message) => {
@@ -55,13 +68,24 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let with_fleet = |builder: WardenBuilder| match &fleet {
-        Some(store) => builder.revocations(Arc::new(store.clone())),
-        None => builder,
-    };
-
     let configured = std::env::var_os("WARDEN_ISSUER").is_some()
         || std::env::var_os("WARDEN_ENTRA_TENANTS").is_some();
+    // RFC 9728: WARDEN_RESOURCE names the resource; the embedded demo defaults it to the
+    // address it listens on.
+    let resource = std::env::var("WARDEN_RESOURCE")
+        .ok()
+        .or_else(|| (!configured).then(|| base.clone()));
+    let with_fleet = |builder: WardenBuilder| {
+        let builder = match &fleet {
+            Some(store) => builder.revocations(Arc::new(store.clone())),
+            None => builder,
+        };
+        match &resource {
+            Some(resource) => builder.protected_resource(orders::protected_resource(resource)),
+            None => builder,
+        }
+    };
+
     // Keeps the fake issuer alive while the API serves.
     let mut fake = None;
     let warden = if configured {
@@ -95,14 +119,6 @@ async fn main() -> ExitCode {
         }
     };
 
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("cannot listen on {addr}: {error} (set WARDEN_DEMO_ADDR)");
-            return ExitCode::FAILURE;
-        }
-    };
-    let base = format!("http://{}", listener.local_addr().map_or(addr, |a| a));
     match &fake {
         Some(issuer) => print_walkthrough(issuer, &base),
         None => println!("Orders API on {base}, protected by the configured issuer."),

@@ -70,7 +70,17 @@ pub const STEPS: &[Step] = &[
     step("GET", "/health", None, 200, "no token needed"),
     showing(
         step("GET", "/orders", None, 401, "no token"),
-        r#"Bearer realm="orders""#,
+        r#"Bearer realm="orders", resource_metadata=""#,
+    ),
+    showing(
+        step(
+            "GET",
+            "/.well-known/oauth-protected-resource",
+            None,
+            200,
+            "RFC 9728: where a client gets a token",
+        ),
+        r#""scopes_supported":["Orders.Read","Orders.Write","Reports.Read"]"#,
     ),
     step("GET", "/me", Some("READER"), 200, "who you are"),
     step("GET", "/orders", Some("READER"), 200, "scope Orders.Read"),

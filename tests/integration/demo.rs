@@ -26,10 +26,24 @@ const CAROL: &str = "0c0c0c0c-0000-4000-8000-00000000c0c0";
 
 impl Demo {
     async fn start() -> Self {
-        let (issuer, layer) = orders::embedded_issuer().await.unwrap();
+        Self::start_with(false).await
+    }
+
+    /// As the embedded demo runs: an RFC 9728 protected resource named by its own address.
+    async fn start_as_printed() -> Self {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(resource: bool) -> Self {
+        let (issuer, builder) = orders::embedded_issuer_builder().await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = orders::app(layer);
+        let builder = if resource {
+            builder.protected_resource(orders::protected_resource(&base))
+        } else {
+            builder
+        };
+        let app = orders::app(builder.build().unwrap());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -475,7 +489,7 @@ async fn issues_tokens_at_the_token_endpoint() {
 
 #[tokio::test]
 async fn the_printed_walkthrough_gets_every_status_it_promises_in_order() {
-    let demo = Demo::start().await;
+    let demo = Demo::start_as_printed().await;
     let tokens = walkthrough::tokens(&demo.issuer);
     let text = walkthrough::text(&demo.issuer, &demo.base);
     // A person pastes the requests after the tokens were minted: revocation revokes tokens issued
@@ -550,4 +564,46 @@ async fn keys_orders_by_issuer_and_the_profiles_user_id_never_by_a_stray_oid() {
     assert_eq!(list(alice).await["orders"].as_array().unwrap().len(), 1);
     assert_eq!(list(mallory).await["orders"], json!([]));
     server.abort();
+}
+
+#[tokio::test]
+async fn serves_rfc_9728_metadata_naming_the_embedded_issuer_and_the_scopes() {
+    let demo = Demo::start_as_printed().await;
+    let response = demo
+        .client
+        .get(format!(
+            "{}/.well-known/oauth-protected-resource",
+            demo.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=3600");
+    let metadata: Value = response.json().await.unwrap();
+    // `resource` is the configured value character for character: no slash added.
+    assert_eq!(metadata["resource"], demo.base.as_str());
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([demo.issuer.issuer_url()])
+    );
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["Orders.Read", "Orders.Write", "Reports.Read"])
+    );
+    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+
+    // Every 401 names it.
+    let (status, challenge, _) = demo.call(Method::GET, "/orders", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(
+            format!(
+                r#"Bearer realm="orders", resource_metadata="{}/.well-known/oauth-protected-resource""#,
+                demo.base
+            )
+            .as_str()
+        )
+    );
 }
