@@ -2,5 +2,6 @@
 //! the same app the demo serves.
 #![forbid(unsafe_code)]
 
+pub mod mcp;
 pub mod orders;
 pub mod walkthrough;

@@ -13,5 +13,6 @@ mod discovery;
 mod fleet;
 mod foundation;
 mod keys;
+mod mcp;
 mod testing_guide;
 mod vectors;

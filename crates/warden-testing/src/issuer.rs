@@ -371,6 +371,10 @@ fn router(state: Arc<Shared>) -> Router {
     let router = match state.mode {
         Mode::Oidc => Router::new()
             .route("/.well-known/openid-configuration", get(oidc_discovery))
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(oauth_authorization_server),
+            )
             .route("/jwks", get(oidc_jwks))
             .route("/token", post(token_endpoint)),
         Mode::Entra { .. } => Router::new()
@@ -530,6 +534,24 @@ async fn oidc_discovery(State(state): State<Arc<Shared>>) -> Response {
         &format!("{base}/token"),
         &fault,
     );
+    json_response(document, fault, None)
+}
+
+/// RFC 8414 authorization-server metadata: the discovery document, with the client
+/// authentication methods the token endpoint takes (it checks none: a fake).
+async fn oauth_authorization_server(State(state): State<Arc<Shared>>) -> Response {
+    let fault = match fault(&state, Endpoint::Discovery).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    let base = &state.base;
+    let mut document = discovery_document(
+        base,
+        &format!("{base}/jwks"),
+        &format!("{base}/token"),
+        &fault,
+    );
+    document["token_endpoint_auth_methods_supported"] = json!(["client_secret_post", "none"]);
     json_response(document, fault, None)
 }
 

@@ -40,7 +40,8 @@
 //! # Modes
 //!
 //! - Generic OIDC ([`FakeIssuer::start`]): issuer `http://127.0.0.1:PORT`, discovery at
-//!   `/.well-known/openid-configuration`, keys at `/jwks`, `POST /token`; tokens typed `at+jwt`
+//!   `/.well-known/openid-configuration` (and RFC 8414 `/.well-known/oauth-authorization-server`),
+//!   keys at `/jwks`, `POST /token` (client credentials; `resource` (RFC 8707) becomes `aud`); tokens typed `at+jwt`
 //!   with RFC 9068 claims.
 //! - Microsoft Entra ([`FakeIssuerBuilder::entra`]): `/{tenant}/v2.0/.well-known/openid-configuration`
 //!   (issuer `{base}/{tenant}/v2.0`), `/common/v2.0/…` with the templated issuer

@@ -450,6 +450,15 @@ async fn check_groups<N: AsRef<str>>(
 }
 
 impl Requirement {
+    /// The scopes of a type declared with [`scopes!`](crate::scopes), matched as it says (any or
+    /// all): the requirement of [`RequireScope<S>`], chosen at run time.
+    pub fn scopes<S: Scopes>() -> Self {
+        Requirement::Scopes {
+            names: S::NAMES.iter().map(|name| (*name).to_owned()).collect(),
+            matching: S::MATCH,
+        }
+    }
+
     /// One delegated scope.
     pub fn scope(name: impl Into<String>) -> Self {
         Requirement::Scopes {
@@ -477,6 +486,32 @@ impl Requirement {
     /// One Entra authentication context, by the id your tenant gave it (from configuration).
     pub fn auth_context(id: impl Into<String>) -> Self {
         Requirement::AuthContext { id: id.into() }
+    }
+
+    /// Checks this requirement against a request the warden layer admitted, given its
+    /// extensions: for a requirement chosen from the request itself, such as the scope of the
+    /// tool an MCP `tools/call` names in its body. The answers are the extractors' and the route
+    /// layers' (403 `insufficient_scope` with `scope=`, step-up challenges, 401 without a
+    /// principal); without a warden layer, [`AuthRejection::LayerMissing`] (500).
+    ///
+    /// ```
+    /// use warden::authz::Requirement;
+    ///
+    /// async fn guard(request: &http::Request<axum::body::Body>) -> Result<(), warden::AuthRejection> {
+    ///     Requirement::scope("notes:write").check_request(request.extensions()).await
+    /// }
+    /// ```
+    pub async fn check_request(&self, extensions: &http::Extensions) -> Result<(), AuthRejection> {
+        let Some(context) = extensions.get::<WardenContext>() else {
+            return Err(AuthRejection::LayerMissing {
+                extractor: "Requirement::check_request",
+            });
+        };
+        let outcome = match extensions.get::<Principal>() {
+            None => Err(Error::MissingToken),
+            Some(principal) => self.check(context, principal).await,
+        };
+        outcome.map_err(|error| AuthRejection::refused(context, error))
     }
 
     async fn check(&self, context: &WardenContext, p: &Principal) -> Result<(), Error> {

@@ -1,0 +1,235 @@
+//! The MCP example driven by a real MCP client (rmcp's) through the whole discovery, over
+//! loopback: unauthenticated call → 401 with `resource_metadata` → the resource's metadata →
+//! the fake issuer's RFC 8414 metadata → a client-credentials token for the resource (RFC 8707)
+//! → tool call; a tool whose scope the token lacks → 403 `insufficient_scope`.
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::auth::{
+    AuthorizationManager, AuthorizationMetadataSource, ClientCredentialsConfig,
+};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::json;
+use warden::keys::JwksCache;
+use warden::{Issuer, WardenLayer};
+use warden_examples::mcp;
+use warden_testing::FakeIssuer;
+
+struct McpServer {
+    issuer: FakeIssuer,
+    base: String,
+    resource: String,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for McpServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl McpServer {
+    /// The example as `mcp_server` runs it: keys discovered from the issuer, the resource as
+    /// the audience.
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let resource = format!("{base}/mcp");
+        let issuer = FakeIssuer::start().await.unwrap();
+        let trusted = Issuer::builder(issuer.issuer_url())
+            .audience(&resource)
+            .keys(JwksCache::builder(issuer.issuer_url()).build().unwrap())
+            .build()
+            .unwrap();
+        let app = mcp::app(WardenLayer::builder().issuer(trusted), &base).unwrap();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        McpServer {
+            issuer,
+            base,
+            resource,
+            server,
+        }
+    }
+
+    fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-protected-resource/mcp", self.base)
+    }
+
+    /// A token from the fake issuer's token endpoint, found by discovery from `challenge`.
+    async fn token_through_discovery(&self, challenge: &str, scopes: &[&str]) -> String {
+        let mut manager = AuthorizationManager::new(self.resource.as_str())
+            .await
+            .unwrap();
+        let resolution = manager
+            .resolve_metadata_from_challenge(Some(challenge))
+            .await
+            .unwrap();
+        assert!(matches!(
+            resolution.source,
+            AuthorizationMetadataSource::ProtectedResourceMetadata
+        ));
+        assert_eq!(
+            resolution.metadata.token_endpoint,
+            format!("{}/token", self.issuer.issuer_url())
+        );
+        manager.set_metadata(resolution.metadata);
+        let config = ClientCredentialsConfig::ClientSecret {
+            client_id: "notes-app".to_owned(),
+            client_secret: "not-checked-by-the-fake".to_owned(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            resource: Some(self.resource.clone()),
+        };
+        manager.configure_client_credentials(&config).unwrap();
+        manager.exchange_client_credentials(&config).await.unwrap();
+        manager.get_access_token().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_real_mcp_client_finds_its_way_to_a_token_and_is_held_to_each_tools_scope() {
+    let server = McpServer::start().await;
+    let http = reqwest::Client::new();
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "curl", "version": "0"}}
+    });
+
+    // 1. No token: 401 naming the metadata.
+    let refused = http
+        .post(&server.resource)
+        .header("accept", "application/json, text/event-stream")
+        .json(&initialize)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        challenge,
+        format!(
+            r#"Bearer realm="api", resource_metadata="{}""#,
+            server.metadata_url()
+        )
+    );
+
+    // 2. The metadata, public.
+    let metadata: serde_json::Value = http
+        .get(server.metadata_url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metadata["resource"], server.resource.as_str());
+    assert_eq!(
+        metadata["authorization_servers"],
+        json!([server.issuer.issuer_url()])
+    );
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["notes:read", "notes:write"])
+    );
+
+    // 3. rmcp's client discovers the authorization server from the challenge and gets a token
+    //    for the resource.
+    let reader = server
+        .token_through_discovery(&challenge, &["notes:read"])
+        .await;
+
+    // 4. The MCP session with that token: the read tool works.
+    let client = ()
+        .serve(StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(server.resource.as_str())
+                .auth_header(reader.clone()),
+        ))
+        .await
+        .unwrap();
+    let tools = client.list_all_tools().await.unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
+    names.sort();
+    assert_eq!(names, ["add_note", "read_notes"]);
+    client
+        .call_tool(CallToolRequestParams::new("read_notes"))
+        .await
+        .unwrap();
+
+    // 5. The write tool needs notes:write: 403 insufficient_scope, and the tool does not run.
+    let mut add = CallToolRequestParams::new("add_note");
+    add.arguments = json!({"text": "hello"}).as_object().cloned();
+    let error = client.call_tool(add.clone()).await.unwrap_err();
+    let expected = format!(
+        r#"Bearer realm="api", error="insufficient_scope", scope="notes:write", resource_metadata="{}""#,
+        server.metadata_url()
+    );
+    assert_eq!(error.auth_challenge(), Some(expected.as_str()));
+    let raw = http
+        .post(&server.resource)
+        .bearer_auth(&reader)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "add_note", "arguments": {"text": "sneaky"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 403);
+    assert_eq!(raw.headers()["www-authenticate"], expected.as_str());
+    let body: serde_json::Value = raw.json().await.unwrap();
+    assert_eq!(body["detail"], "missing scope");
+    client.cancel().await.unwrap();
+
+    // 6. A token with notes:write adds a note, which the reader then sees.
+    let writer = server
+        .token_through_discovery(&challenge, &["notes:read", "notes:write"])
+        .await;
+    let client = ()
+        .serve(StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(server.resource.as_str())
+                .auth_header(writer),
+        ))
+        .await
+        .unwrap();
+    client.call_tool(add).await.unwrap();
+    let notes = client
+        .call_tool(CallToolRequestParams::new("read_notes"))
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&notes.content).unwrap();
+    assert!(text.contains("notes-app: hello"), "{text}");
+    assert!(!text.contains("sneaky"), "{text}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_for_another_resource_is_refused() {
+    let server = McpServer::start().await;
+    let elsewhere = server
+        .issuer
+        .token()
+        .audience(format!("{}/other", server.base))
+        .scopes(["notes:read"])
+        .sign();
+    let answer = reqwest::Client::new()
+        .post(&server.resource)
+        .bearer_auth(elsewhere)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert_eq!(
+        answer.headers()["www-authenticate"],
+        format!(
+            r#"Bearer realm="api", error="invalid_token", error_description="wrong audience", resource_metadata="{}""#,
+            server.metadata_url()
+        )
+        .as_str()
+    );
+}
