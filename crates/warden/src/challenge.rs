@@ -17,6 +17,9 @@
 //! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`], [`Error::RevocationsStale`] | 503 | none; `Retry-After` instead |
 //! | every other variant | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
 //!
+//! With a protected resource configured ([`crate::metadata`]), every 401 and 403 challenge ends
+//! with `resource_metadata="<the metadata URL>"` (RFC 9728 §5.1).
+//!
 //! Every parameter value is quoted (RFC 9110 §11.5) and restricted to the characters RFC 6750 §3
 //! allows (`%x20-21 / %x23-5B / %x5D-7E`): a value can never inject a quote, a backslash, CR or LF.
 //! The body is an RFC 9457 problem document:

@@ -119,4 +119,6 @@ pub mod docs_doctests {
     pub struct Cae;
     #[doc = include_str!("../../../docs/entra.md")]
     pub struct Entra;
+    #[doc = include_str!("../../../docs/resource-metadata.md")]
+    pub struct ResourceMetadata;
 }
