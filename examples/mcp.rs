@@ -9,27 +9,32 @@
 //! - `POST /mcp` (and `GET`, `DELETE` for the session) sits behind the warden layer: no token,
 //!   401 with `resource_metadata`; a token for another resource, 401 `invalid_token`.
 //! - A `tools/call` names its tool in the JSON-RPC body, so the tool's scope is checked by a
-//!   middleware that reads the body before rmcp does ([`tool_scopes`]): a tool whose scope the
-//!   token lacks gets 403 `insufficient_scope` with `scope="…"` and `resource_metadata` (MCP
-//!   authorization, "Runtime Insufficient Scope Errors"), and the tool never runs.
+//!   middleware that reads the body with rmcp's own parser before rmcp runs it ([`guard`]): a
+//!   tool whose scope the token lacks gets 403 `insufficient_scope` with `scope="…"` and
+//!   `resource_metadata` (MCP authorization, "Runtime Insufficient Scope Errors"), and the tool
+//!   never runs; a tool without a declared scope is refused. The same middleware binds each MCP
+//!   session to the caller who opened it.
 //! - `GET /.well-known/oauth-protected-resource/mcp` serves the metadata, outside the layer.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
 use axum::body::{Body, to_bytes};
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{ServerCapabilities, ServerConfig};
+use rmcp::model::{
+    ClientJsonRpcMessage, ClientRequest, JsonRpcMessage, ServerCapabilities, ServerConfig,
+};
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{RoleServer, ServerHandler, schemars, tool, tool_handler, tool_router};
-use serde_json::Value;
+use serde_json::json;
 use warden::authz::Requirement;
 use warden::metadata::ProtectedResource;
 use warden::{Principal, WardenBuilder, WardenLayer};
@@ -44,11 +49,11 @@ warden::scopes! {
 /// The largest JSON-RPC body the scope check reads (and rmcp then takes).
 const MAX_BODY: usize = 1 << 20;
 
-/// The scope each tool needs.
-fn tool_requirement(tool: &str) -> Option<Requirement> {
+/// The scope each tool needs; `None` for a tool that declares none, which the guard refuses.
+pub fn tool_requirement(tool: &str) -> Option<Requirement> {
     match tool {
-        "read_notes" => Some(Requirement::scopes::<NotesRead>()),
-        "add_note" => Some(Requirement::scopes::<NotesWrite>()),
+        "read_notes" => Some(Requirement::scopes_of::<NotesRead>()),
+        "add_note" => Some(Requirement::scopes_of::<NotesWrite>()),
         _ => None,
     }
 }
@@ -130,7 +135,7 @@ pub fn protected_resource(resource: impl Into<String>) -> ProtectedResource {
 }
 
 /// The MCP router: `/mcp` behind `builder`'s layer (with the resource `{base}/mcp`) and the
-/// tool scope check, the metadata outside it.
+/// [`guard`], the metadata outside it.
 ///
 /// # Errors
 ///
@@ -143,12 +148,13 @@ pub fn app(builder: WardenBuilder, base: &str) -> Result<Router, warden::ConfigE
     let mcp = StreamableHttpService::new(
         move || Ok(NotesServer::new(notes.clone())),
         LocalSessionManager::default().into(),
-        StreamableHttpServerConfig::default(),
+        // One body limit: what the guard reads is what rmcp takes.
+        StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_BODY),
     );
     let metadata = warden.resource_metadata().cloned();
     let router = Router::new()
         .nest_service("/mcp", mcp)
-        .layer(middleware::from_fn(tool_scopes))
+        .layer(middleware::from_fn_with_state(Sessions::default(), guard))
         .layer(warden);
     Ok(match metadata {
         Some(metadata) => router.route_service(metadata.path(), metadata.clone()),
@@ -156,35 +162,85 @@ pub fn app(builder: WardenBuilder, base: &str) -> Result<Router, warden::ConfigE
     })
 }
 
-/// Refuses a `tools/call` whose tool needs a scope the token lacks, before rmcp runs it: 403
-/// `insufficient_scope` in warden's words (with `scope` and `resource_metadata`). Other
-/// messages pass untouched. A body that is not JSON passes too: rmcp answers it.
-pub async fn tool_scopes(request: Request, next: Next) -> Response {
+/// Who opened each MCP session, so no other caller can use its id (MCP security best
+/// practices: bind sessions to the user). Bounded: a new session beyond the cap is refused.
+#[derive(Debug, Clone, Default)]
+pub struct Sessions(Arc<Mutex<HashMap<String, Identity>>>);
+
+/// The most sessions remembered at once.
+const MAX_SESSIONS: usize = 10_000;
+
+type Identity = (String, String);
+
+fn identity_of(extensions: &axum::http::Extensions) -> Option<Identity> {
+    extensions.get::<Principal>().map(|principal| {
+        let identity = principal.identity();
+        (identity.namespace.to_owned(), identity.user_id.to_owned())
+    })
+}
+
+/// What stands between the warden layer and rmcp:
+///
+/// - A session id (`Mcp-Session-Id`) is honoured only for the caller who opened the session;
+///   another caller gets 404, as for a session that does not exist.
+/// - A `tools/call`, read with rmcp's own parser, needs its tool's scope: a token without it
+///   gets 403 `insufficient_scope` in warden's words (with `scope` and `resource_metadata`), and
+///   the tool never runs. A tool with no declared requirement is refused (deny by default).
+/// - Anything rmcp cannot parse passes to rmcp, which refuses it the same way.
+pub async fn guard(State(sessions): State<Sessions>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
+    let caller = identity_of(&parts.extensions);
+    if let Some(session) = parts.headers.get(SESSION_HEADER) {
+        let known = sessions
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(session.to_str().unwrap_or_default())
+            .cloned();
+        if known.is_none() || known != caller {
+            return (StatusCode::NOT_FOUND, "no such session").into_response();
+        }
+    }
     let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
     };
-    if let Ok(message) = serde_json::from_slice::<Value>(&bytes) {
-        // One message, or a batch (older protocol versions): every call is checked.
-        let messages = match &message {
-            Value::Array(batch) => batch.iter().collect(),
-            single => vec![single],
+    if let Ok(JsonRpcMessage::Request(request)) =
+        serde_json::from_slice::<ClientJsonRpcMessage>(&bytes)
+        && let ClientRequest::CallToolRequest(call) = &request.request
+    {
+        let Some(requirement) = tool_requirement(&call.params.name) else {
+            let error = json!({
+                "jsonrpc": "2.0",
+                "id": request.id,
+                "error": {"code": -32602, "message": "unknown tool"},
+            });
+            return (StatusCode::BAD_REQUEST, Json(error)).into_response();
         };
-        for message in messages {
-            if message["method"] != "tools/call" {
-                continue;
-            }
-            let Some(requirement) = message["params"]["name"]
-                .as_str()
-                .and_then(tool_requirement)
-            else {
-                continue;
-            };
-            if let Err(rejection) = requirement.check_request(&parts.extensions).await {
-                return rejection.into_response();
-            }
+        if let Err(rejection) = requirement.check_request(&parts.extensions).await {
+            return rejection.into_response();
         }
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let method = parts.method.clone();
+    let session = parts.headers.get(SESSION_HEADER).cloned();
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let mut known = sessions.0.lock().unwrap_or_else(|p| p.into_inner());
+    if method == axum::http::Method::DELETE
+        && let Some(session) = session
+    {
+        known.remove(session.to_str().unwrap_or_default());
+    } else if let (Some(created), Some(caller)) = (response.headers().get(SESSION_HEADER), caller)
+        && let Ok(created) = created.to_str()
+        && !known.contains_key(created)
+    {
+        if known.len() >= MAX_SESSIONS {
+            return (StatusCode::SERVICE_UNAVAILABLE, "too many sessions").into_response();
+        }
+        known.insert(created.to_owned(), caller);
+    }
+    response
 }
+
+/// The Streamable HTTP session header.
+const SESSION_HEADER: &str = "mcp-session-id";

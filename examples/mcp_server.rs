@@ -4,7 +4,8 @@
 //! cargo run --example mcp_server
 //! ```
 //!
-//! Listens on 127.0.0.1:3001 (`WARDEN_MCP_ADDR` overrides) and prints how a client discovers the
+//! Listens on 127.0.0.1:3001 (`WARDEN_MCP_ADDR` overrides; `WARDEN_MCP_BASE` names the https base
+//! URL clients use when it is not the listen address) and prints how a client discovers the
 //! way to a token: the 401's `resource_metadata`, the metadata, the authorization server's
 //! RFC 8414 metadata, and a client-credentials token for the resource (RFC 8707).
 
@@ -41,7 +42,10 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let base = format!("http://{}", listener.local_addr().map_or(addr, |a| a));
+    // The URL clients use: plain http works on loopback only; behind TLS, set WARDEN_MCP_BASE
+    // to the https base (RFC 9728 resources must be https elsewhere).
+    let base = std::env::var("WARDEN_MCP_BASE")
+        .unwrap_or_else(|_| format!("http://{}", listener.local_addr().map_or(addr, |a| a)));
     let resource = format!("{base}/mcp");
     let issuer = match FakeIssuer::builder()
         .audience(resource.clone())
@@ -81,7 +85,9 @@ async fn main() -> ExitCode {
          \x20 curl {issuer_url}/.well-known/oauth-authorization-server  # RFC 8414\n\
          \x20 curl -d grant_type=client_credentials -d client_id=notes-app -d 'scope=notes:read' \\\n\
          \x20      --data-urlencode resource={resource} {issuer_url}/token\n\n\
-         Then point an MCP client (MCP Inspector, or rmcp's client) at {resource} with that token:\n\
+         Then call {resource} from an MCP client with that token as its bearer token (rmcp's\n\
+         client does the discovery above by itself, with client credentials; this fake issuer has\n\
+         no login page, so interactive clients such as MCP Inspector need the pasted token):\n\
          read_notes works; add_note answers 403 insufficient_scope until the token has notes:write.\n"
     );
     let shutdown = async {

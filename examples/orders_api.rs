@@ -72,9 +72,12 @@ async fn main() -> ExitCode {
         || std::env::var_os("WARDEN_ENTRA_TENANTS").is_some();
     // RFC 9728: WARDEN_RESOURCE names the resource; the embedded demo defaults it to the
     // address it listens on.
+    // (Plain http is only a valid resource on a loopback host: listening elsewhere, set
+    // WARDEN_RESOURCE to the https URL clients use.)
+    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
     let resource = std::env::var("WARDEN_RESOURCE")
         .ok()
-        .or_else(|| (!configured).then(|| base.clone()));
+        .or_else(|| (!configured && loopback).then(|| base.clone()));
     let with_fleet = |builder: WardenBuilder| {
         let builder = match &fleet {
             Some(store) => builder.revocations(Arc::new(store.clone())),

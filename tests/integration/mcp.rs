@@ -156,6 +156,10 @@ async fn a_real_mcp_client_finds_its_way_to_a_token_and_is_held_to_each_tools_sc
     let mut names: Vec<&str> = tools.iter().map(|tool| tool.name.as_ref()).collect();
     names.sort();
     assert_eq!(names, ["add_note", "read_notes"]);
+    // Every tool rmcp serves has a declared requirement (the guard refuses the others).
+    for name in &names {
+        assert!(mcp::tool_requirement(name).is_some(), "{name} has no scope");
+    }
     client
         .call_tool(CallToolRequestParams::new("read_notes"))
         .await
@@ -232,4 +236,55 @@ async fn a_token_for_another_resource_is_refused() {
         )
         .as_str()
     );
+}
+
+#[tokio::test]
+async fn a_session_belongs_to_the_caller_who_opened_it_and_unknown_tools_are_refused() {
+    let server = McpServer::start().await;
+    let http = reqwest::Client::new();
+    let token = |user: &str| {
+        server
+            .issuer
+            .token()
+            .subject(user)
+            .audience(server.resource.as_str())
+            .scopes(["notes:read", "notes:write"])
+            .sign()
+    };
+    let (alice, mallory) = (token("alice"), token("mallory"));
+    let opened = http
+        .post(&server.resource)
+        .bearer_auth(&alice)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({
+            "jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                       "clientInfo": {"name": "alice", "version": "0"}}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let call = |token: &str, name: &str| {
+        http.post(&server.resource)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &session)
+            .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                          "params": {"name": name, "arguments": {"text": "x"}}}))
+            .send()
+    };
+    // Another caller with a valid token cannot use alice's session.
+    let hijack = call(&mallory, "add_note").await.unwrap();
+    assert_eq!(hijack.status(), 404);
+    // A tool with no declared scope is refused before rmcp sees it.
+    let unknown = call(&alice, "drop_tables").await.unwrap();
+    assert_eq!(unknown.status(), 400);
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "unknown tool");
+    assert_eq!(body["id"], 2);
 }

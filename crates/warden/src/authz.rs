@@ -452,7 +452,7 @@ async fn check_groups<N: AsRef<str>>(
 impl Requirement {
     /// The scopes of a type declared with [`scopes!`](crate::scopes), matched as it says (any or
     /// all): the requirement of [`RequireScope<S>`], chosen at run time.
-    pub fn scopes<S: Scopes>() -> Self {
+    pub fn scopes_of<S: Scopes>() -> Self {
         Requirement::Scopes {
             names: S::NAMES.iter().map(|name| (*name).to_owned()).collect(),
             matching: S::MATCH,

@@ -10,7 +10,8 @@
 //! Configure the resource once on the layer ([`WardenBuilder::protected_resource`]): warden
 //! derives the metadata URL (§3.1: `/.well-known/oauth-protected-resource` inserted between the
 //! host and the path), lists the configured issuers as `authorization_servers` (Entra: each
-//! tenant's v2.0 endpoint), takes `scopes_supported` from the scope types the routes require,
+//! tenant's v2.0 endpoint; sorted), takes `scopes_supported` from the scope types you name (the
+//! types the routes' `RequireScope` use),
 //! adds `resource_metadata` to every 401 and 403 challenge, and serves the document, public and
 //! cacheable, through [`WardenLayer::resource_metadata`], mounted outside the layer:
 //!
@@ -164,6 +165,14 @@ impl ProtectedResource {
     /// The served document, with `derived` as the authorization servers unless set here.
     pub(crate) fn build(self, derived: Vec<String>) -> Result<ResourceMetadata, ConfigError> {
         let setting = Setting::ProtectedResource;
+        // The URL goes into a challenge and becomes a route: only RFC 3986's characters, so it
+        // is sent and served exactly as configured.
+        if !self.resource.bytes().all(is_uri_char) {
+            return Err(ConfigError::invalid(
+                setting,
+                "may only hold the characters of a URI (RFC 3986)",
+            ));
+        }
         crate::url::check_fetch_url(&self.resource, setting)?;
         let url = metadata_url(&self.resource)
             .ok_or_else(|| ConfigError::invalid(setting, "not an absolute URL"))?;
@@ -240,8 +249,18 @@ pub(crate) fn metadata_url(resource: &str) -> Option<String> {
     if authority.is_empty() {
         return None;
     }
-    let tail = if tail == "/" { "" } else { tail };
+    // "the terminating slash after the host MUST be removed" when a path or query follows.
+    let tail = tail
+        .strip_prefix('/')
+        .filter(|rest| rest.is_empty() || rest.starts_with('?'))
+        .unwrap_or(tail);
     Some(format!("{scheme}://{authority}{WELL_KNOWN}{tail}"))
+}
+
+/// RFC 3986's characters: unreserved, sub-delims, `:` `/` `?` `#` `[` `]` `@`, and `%` for
+/// percent-encoding.
+fn is_uri_char(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:/?#[]@%".contains(&byte)
 }
 
 /// The metadata document of a protected resource, served by this [`Service`]: `GET` and `HEAD`
@@ -351,6 +370,14 @@ mod tests {
                 "http://127.0.0.1:3000",
                 "http://127.0.0.1:3000/.well-known/oauth-protected-resource",
             ),
+            (
+                "https://h.example/?q=1",
+                "https://h.example/.well-known/oauth-protected-resource?q=1",
+            ),
+            (
+                "https://[::1]:8443/mcp",
+                "https://[::1]:8443/.well-known/oauth-protected-resource/mcp",
+            ),
         ] {
             assert_eq!(metadata_url(resource).as_deref(), Some(url), "{resource}");
         }
@@ -380,6 +407,18 @@ mod tests {
             ),
             ("https://api.example.com/#frag", "must not have a fragment"),
             ("api.example.com", "must be an https URL"),
+            (
+                "https://api.example.com/a\"b",
+                "may only hold the characters of a URI (RFC 3986)",
+            ),
+            (
+                "https://api.example.com/{id}",
+                "may only hold the characters of a URI (RFC 3986)",
+            ),
+            (
+                "https://api.example.com/a b",
+                "may only hold the characters of a URI (RFC 3986)",
+            ),
         ] {
             let error = ProtectedResource::new(resource)
                 .build(servers())
