@@ -1,6 +1,7 @@
 //! Extraction of the bearer token from a request (RFC 6750 §2.1, §3.1).
 //!
-//! Only the `Authorization` header method is accepted: `"Bearer" 1*SP b64token`, the scheme
+//! Only the `Authorization` header method is accepted: `"Bearer" 1*SP b64token`, or
+//! `"DPoP" 1*SP token68` for DPoP-bound tokens (RFC 9449 §7.1; [`Scheme`] says which), the scheme
 //! case-insensitive (RFC 9110 §11.1), the token checked against the `b64token` grammar. No crypto
 //! and no I/O happen here.
 //!
@@ -25,7 +26,7 @@
 //! let token = extract(&headers, &uri, 16 * 1024).unwrap().unwrap();
 //! assert_eq!(token.as_str(), "abc.def.ghi");
 //! // Debug never shows the token itself.
-//! assert_eq!(format!("{token:?}"), "BearerToken { len: 11 }");
+//! assert_eq!(format!("{token:?}"), "BearerToken { len: 11, scheme: Bearer }");
 //! ```
 
 use std::fmt;
@@ -41,19 +42,38 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 ///
 /// Its `Debug` shows the length only, so it never lands in a log by accident.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct BearerToken<'a>(&'a str);
+pub struct BearerToken<'a> {
+    token: &'a str,
+    scheme: Scheme,
+}
+
+/// The authentication scheme a token came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// `Authorization: Bearer …` (RFC 6750).
+    Bearer,
+    /// `Authorization: DPoP …`, with a proof in the `DPoP` header (RFC 9449).
+    Dpop,
+}
 
 impl<'a> BearerToken<'a> {
     /// The token text. Treat it as a secret: never log it.
     pub fn as_str(&self) -> &'a str {
-        self.0
+        self.token
+    }
+
+    /// The scheme it came with.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
     }
 }
 
 impl fmt::Debug for BearerToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerToken")
-            .field("len", &self.0.len())
+            .field("len", &self.token.len())
+            .field("scheme", &self.scheme)
             .finish()
     }
 }
@@ -79,7 +99,7 @@ pub fn extract<'a>(
     if values.next().is_some() {
         return Err(InvalidRequest::MultipleAuthorizationHeaders.into());
     }
-    let Some(token) = parse_authorization(value.as_bytes())? else {
+    let Some((scheme, token)) = parse_authorization(value.as_bytes())? else {
         return Ok(None);
     };
     if query_has_access_token(uri) {
@@ -96,24 +116,29 @@ pub fn extract<'a>(
     }
     // `is_b64token` admits ASCII only, so this conversion cannot fail.
     match std::str::from_utf8(token) {
-        Ok(token) => Ok(Some(BearerToken(token))),
+        Ok(token) => Ok(Some(BearerToken { token, scheme })),
         Err(_) => Err(InvalidRequest::MalformedAuthorization.into()),
     }
 }
 
-/// Splits `Authorization` into scheme and credentials. `Ok(None)` for a scheme other than Bearer.
-fn parse_authorization(value: &[u8]) -> Result<Option<&[u8]>, Error> {
+/// Splits `Authorization` into scheme and credentials. `Ok(None)` for a scheme other than
+/// Bearer and DPoP.
+fn parse_authorization(value: &[u8]) -> Result<Option<(Scheme, &[u8])>, Error> {
     let scheme_len = value.iter().take_while(|b| is_tchar(**b)).count();
     let (scheme, rest) = value.split_at(scheme_len);
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case(b"dpop") {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
+    };
     // `credentials = "Bearer" 1*SP b64token`
     let token_start = rest.iter().take_while(|b| **b == b' ').count();
     if token_start == 0 || token_start == rest.len() {
         return Err(InvalidRequest::MalformedAuthorization.into());
     }
-    Ok(Some(&rest[token_start..]))
+    Ok(Some((scheme, &rest[token_start..])))
 }
 
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`

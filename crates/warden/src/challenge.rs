@@ -49,6 +49,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
+use crate::bearer::Scheme;
 use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, Setting, StepUp};
 
 /// The OAuth error codes warden sends in a `Bearer` challenge.
@@ -65,6 +66,8 @@ pub enum ErrorCode {
     InsufficientUserAuthentication,
     /// Microsoft's claims challenge: the client must get a token with the named claims (401).
     InsufficientClaims,
+    /// RFC 9449 §7.1: the DPoP proof is missing or invalid (401).
+    InvalidDpopProof,
 }
 
 impl ErrorCode {
@@ -76,6 +79,7 @@ impl ErrorCode {
             ErrorCode::InsufficientScope => "insufficient_scope",
             ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
             ErrorCode::InsufficientClaims => "insufficient_claims",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
         }
     }
 }
@@ -139,6 +143,12 @@ pub struct Challenge {
     leading: Option<(&'static str, Cow<'static, str>)>,
     realm: Option<Cow<'static, str>>,
     retry_after_secs: Option<u64>,
+    /// RFC 9728 §5.1, on every challenge written.
+    resource_metadata: Option<Cow<'static, str>>,
+    /// The scheme the client used (`None`: no credentials).
+    presented: Option<Scheme>,
+    /// When DPoP is accepted: the `algs` of the DPoP challenge written beside the Bearer one.
+    dpop_algs: Option<Cow<'static, str>>,
 }
 
 impl Challenge {
@@ -153,7 +163,31 @@ impl Challenge {
             leading: None,
             realm: None,
             retry_after_secs: None,
+            resource_metadata: None,
+            presented: None,
+            dpop_algs: None,
         }
+    }
+
+    /// Names the resource's RFC 9728 metadata in every challenge written.
+    #[must_use]
+    pub(crate) fn with_resource_metadata(mut self, url: impl Into<Cow<'static, str>>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// The scheme the client used, and the `algs` of a DPoP challenge when DPoP is accepted: a
+    /// 401 then carries the Bearer challenge first and the DPoP challenge second, the error on
+    /// the scheme used (RFC 9449 §7.2); a 403 answers in the scheme used.
+    #[must_use]
+    pub(crate) fn with_schemes(
+        mut self,
+        presented: Option<Scheme>,
+        dpop_algs: Option<Cow<'static, str>>,
+    ) -> Self {
+        self.presented = presented;
+        self.dpop_algs = dpop_algs;
+        self
     }
 
     /// Sets the error code.
@@ -238,29 +272,84 @@ impl Challenge {
         )
     }
 
-    /// The `WWW-Authenticate` value, or `None` for answers that carry no challenge.
+    /// The (first) `WWW-Authenticate` value, or `None` for answers that carry no challenge.
     pub fn header_value(&self, realm: &Realm) -> Option<HeaderValue> {
+        self.header_values(realm).into_iter().next()
+    }
+
+    /// Every `WWW-Authenticate` value, in order: the Bearer challenge, then the DPoP challenge
+    /// when DPoP is accepted (RFC 9449 §7.2); one challenge, in the scheme used, for a 403.
+    pub fn header_values(&self, realm: &Realm) -> Vec<HeaderValue> {
         if !self.has_www_authenticate() {
-            return None;
+            return Vec::new();
         }
+        let dpop_used = self.presented == Some(Scheme::Dpop) && self.leading.is_none();
+        let ambiguous = self.status == StatusCode::BAD_REQUEST;
+        let Some(algs) = self.dpop_algs.as_deref() else {
+            return self.render_bearer(realm, true).into_iter().collect();
+        };
+        if self.status == StatusCode::FORBIDDEN {
+            return if dpop_used {
+                self.render_dpop(algs, true).into_iter().collect()
+            } else {
+                self.render_bearer(realm, true).into_iter().collect()
+            };
+        }
+        [
+            self.render_bearer(realm, !dpop_used || ambiguous),
+            self.render_dpop(algs, dpop_used || ambiguous),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    fn render_bearer(&self, realm: &Realm, with_error: bool) -> Option<HeaderValue> {
         let mut out = String::with_capacity(96);
         out.push_str("Bearer ");
         let realm = self.realm.as_deref().unwrap_or(realm.as_str());
         push_param(&mut out, "realm", realm, false);
-        if let Some((name, value)) = &self.leading {
-            push_param(&mut out, name, value, true);
+        if with_error {
+            if let Some((name, value)) = &self.leading {
+                push_param(&mut out, name, value, true);
+            }
+            self.push_error(&mut out, true);
         }
-        if let Some(code) = self.error {
-            push_param(&mut out, "error", code.as_str(), true);
-        }
-        if let Some(description) = self.description {
-            push_param(&mut out, "error_description", description, true);
-        }
-        for (name, value) in &self.params {
-            push_param(&mut out, name, value, true);
+        if let Some(url) = &self.resource_metadata {
+            push_param(&mut out, "resource_metadata", url, true);
         }
         // Every byte pushed is visible ASCII or space, so this cannot fail; fail closed regardless.
         HeaderValue::from_str(&out).ok()
+    }
+
+    /// `DPoP error="…", error_description="…", …, algs="…"`, as RFC 9449 §7.1's examples.
+    fn render_dpop(&self, algs: &str, with_error: bool) -> Option<HeaderValue> {
+        let mut out = String::with_capacity(64);
+        out.push_str("DPoP ");
+        let separator = with_error && self.push_error(&mut out, false);
+        push_param(&mut out, "algs", algs, separator);
+        if let Some(url) = &self.resource_metadata {
+            push_param(&mut out, "resource_metadata", url, true);
+        }
+        HeaderValue::from_str(&out).ok()
+    }
+
+    /// `error`, `error_description` and the other parameters; whether anything was written.
+    fn push_error(&self, out: &mut String, mut separator: bool) -> bool {
+        let start = out.len();
+        if let Some(code) = self.error {
+            push_param(out, "error", code.as_str(), separator);
+            separator = true;
+        }
+        if let Some(description) = self.description {
+            push_param(out, "error_description", description, separator);
+            separator = true;
+        }
+        for (name, value) in &self.params {
+            push_param(out, name, value, separator);
+            separator = true;
+        }
+        out.len() > start
     }
 
     /// The RFC 9457 problem+json body.
@@ -307,8 +396,9 @@ impl Challenge {
     pub fn apply_headers<B>(&self, response: &mut Response<B>, realm: &Realm) {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        if let Some(value) = self.header_value(realm) {
-            headers.insert(header::WWW_AUTHENTICATE, value);
+        headers.remove(header::WWW_AUTHENTICATE);
+        for value in self.header_values(realm) {
+            headers.append(header::WWW_AUTHENTICATE, value);
         }
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -326,7 +416,12 @@ impl From<&Error> for Challenge {
             Error::InvalidRequest(_) => Challenge::new(StatusCode::BAD_REQUEST)
                 .with_error(ErrorCode::InvalidRequest)
                 .with_description(error.description()),
-            Error::KeysUnavailable { retry_after } | Error::RevocationsStale { retry_after } => {
+            Error::InvalidDpopProof(_) => Challenge::new(StatusCode::UNAUTHORIZED)
+                .with_error(ErrorCode::InvalidDpopProof)
+                .with_description(error.description()),
+            Error::KeysUnavailable { retry_after }
+            | Error::RevocationsStale { retry_after }
+            | Error::ReplayCacheUnavailable { retry_after } => {
                 Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
                     .with_description(error.description())
                     .with_retry_after(retry_after.as_secs().max(1))

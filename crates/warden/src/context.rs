@@ -7,7 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::Response;
 
+use crate::bearer::Scheme;
 use crate::challenge::{Challenge, Realm};
+use crate::dpop::Dpop;
 use crate::error::Error;
 use crate::membership::CachedGroups;
 use crate::metadata::ResourceMetadata;
@@ -22,15 +24,17 @@ pub type RejectionResponder = dyn Fn(&Error, &Challenge) -> Response<Bytes> + Se
 #[derive(Clone)]
 pub(crate) struct WardenContext {
     shared: Arc<Shared>,
+    /// The scheme the request's token came with, so later refusals answer in it.
+    scheme: Option<Scheme>,
 }
 
 impl WardenContext {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        WardenContext { shared }
+    pub(crate) fn new(shared: Arc<Shared>, scheme: Option<Scheme>) -> Self {
+        WardenContext { shared, scheme }
     }
 
     pub(crate) fn respond(&self, error: &Error) -> Response<Bytes> {
-        self.shared.respond(error)
+        self.shared.respond(error, self.scheme)
     }
 
     pub(crate) fn validator(&self) -> &Validator {
@@ -50,11 +54,19 @@ pub(crate) struct Shared {
     pub(crate) responder: Option<Arc<RejectionResponder>>,
     pub(crate) groups: Option<CachedGroups>,
     pub(crate) resource_metadata: Option<ResourceMetadata>,
+    /// DPoP proofs, when accepted (the default).
+    pub(crate) dpop: Option<Dpop>,
 }
 
 impl Shared {
-    pub(crate) fn respond(&self, error: &Error) -> Response<Bytes> {
-        let mut challenge = Challenge::from(error);
+    /// The refusal of `error` for a request whose token came with `scheme` (`None`: no token).
+    pub(crate) fn respond(&self, error: &Error, scheme: Option<Scheme>) -> Response<Bytes> {
+        let mut challenge = Challenge::from(error).with_schemes(
+            scheme,
+            self.dpop
+                .as_ref()
+                .map(|dpop| dpop.algs_param().to_owned().into()),
+        );
         if let Some(metadata) = &self.resource_metadata
             && matches!(
                 challenge.status(),
@@ -62,7 +74,7 @@ impl Shared {
             )
         {
             // RFC 9728 §5.1: where a client finds how to get a token for this resource.
-            challenge = challenge.with_param("resource_metadata", metadata.url().to_owned());
+            challenge = challenge.with_resource_metadata(metadata.url().to_owned());
         }
         match &self.responder {
             Some(responder) => {

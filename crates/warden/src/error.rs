@@ -121,6 +121,24 @@ pub enum Error {
         /// When the caller should try again.
         retry_after: Duration,
     },
+    /// The request's DPoP proof is missing or invalid (RFC 9449 §4.3). Answered 401
+    /// `invalid_dpop_proof` on the DPoP challenge.
+    InvalidDpopProof(ProofError),
+    /// The DPoP proof's key is not the one the token is bound to (`cnf.jkt`). Answered 401
+    /// `invalid_token`, "Invalid DPoP key binding" (RFC 9449 §7.1's example).
+    DpopKeyMismatch,
+    /// The connection's client certificate is not the one the token is bound to
+    /// (`cnf.x5t#S256`, RFC 8705 §3). Answered 401 `invalid_token`.
+    CertificateMismatch,
+    /// A token without a DPoP binding was presented with the `DPoP` scheme. Answered 401
+    /// `invalid_token` on the DPoP challenge.
+    NotDpopBound,
+    /// The DPoP replay cache could not say whether the proof was seen before. Answered 503 with
+    /// `Retry-After`: the proof is not accepted unchecked.
+    ReplayCacheUnavailable {
+        /// When the caller should try again.
+        retry_after: Duration,
+    },
     /// The revocation store's rules are older than its staleness bound allows (a fleet store cut
     /// off from its feed, configured to fail closed). Answered 503 with `Retry-After`: the
     /// caller's token was not judged.
@@ -128,6 +146,71 @@ pub enum Error {
         /// When the caller should try again.
         retry_after: Duration,
     },
+}
+
+/// What is wrong with a DPoP proof (RFC 9449 §4.3); each is answered 401 `invalid_dpop_proof`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// No `DPoP` header.
+    Missing,
+    /// More than one `DPoP` header.
+    Multiple,
+    /// Not a compact JWS with a JSON header and claims, or a key-pointing header member.
+    Malformed,
+    /// `typ` is not `dpop+jwt`.
+    WrongType,
+    /// `alg` missing, symmetric, `none` or not allowed.
+    DisallowedAlgorithm,
+    /// The header's `jwk` holds private key material.
+    PrivateKey,
+    /// The header's `jwk` is missing or not a usable public key.
+    BadKey,
+    /// The signature does not verify with the header's `jwk`.
+    BadSignature,
+    /// `jti`, `htm`, `htu`, `iat` or `ath` is missing or of the wrong type.
+    MissingClaim,
+    /// `jti` is longer than 256 bytes.
+    JtiTooLong,
+    /// `htm` is not the request's method.
+    WrongMethod,
+    /// `htu` is not the request's URL.
+    WrongUrl,
+    /// `iat` is too old or too far in the future.
+    OutsideWindow,
+    /// `ath` is not the hash of the access token.
+    WrongTokenHash,
+    /// The proof was already used.
+    Replayed,
+}
+
+impl ProofError {
+    /// The fixed phrase sent in `error_description`.
+    pub fn description(self) -> &'static str {
+        match self {
+            ProofError::Missing => "DPoP proof missing",
+            ProofError::Multiple => "more than one DPoP proof",
+            ProofError::Malformed => "malformed DPoP proof",
+            ProofError::WrongType => "DPoP proof typ must be dpop+jwt",
+            ProofError::DisallowedAlgorithm => "DPoP proof algorithm not allowed",
+            ProofError::PrivateKey => "DPoP proof key holds private material",
+            ProofError::BadKey => "DPoP proof key unusable",
+            ProofError::BadSignature => "invalid DPoP proof signature",
+            ProofError::MissingClaim => "DPoP proof lacks a required claim",
+            ProofError::JtiTooLong => "DPoP proof jti too long",
+            ProofError::WrongMethod => "DPoP proof htm does not match the request",
+            ProofError::WrongUrl => "DPoP proof htu does not match the request",
+            ProofError::OutsideWindow => "DPoP proof iat outside the accepted window",
+            ProofError::WrongTokenHash => "DPoP proof ath does not match the access token",
+            ProofError::Replayed => "DPoP proof replayed",
+        }
+    }
+}
+
+impl From<ProofError> for Error {
+    fn from(proof: ProofError) -> Self {
+        Error::InvalidDpopProof(proof)
+    }
 }
 
 /// Ways the `Authorization` header or the request can be malformed (400 `invalid_request`).
@@ -272,6 +355,7 @@ impl Error {
                 | Error::InvalidRequest(_)
                 | Error::KeysUnavailable { .. }
                 | Error::RevocationsStale { .. }
+                | Error::ReplayCacheUnavailable { .. }
                 | Error::Forbidden(_)
                 | Error::GroupsUnavailable
                 | Error::StepUpRequired(_)
@@ -323,6 +407,11 @@ impl Error {
             }
             Error::KeysUnavailable { .. } => "signing keys unavailable",
             Error::RevocationsStale { .. } => "revocation list not current",
+            Error::InvalidDpopProof(proof) => proof.description(),
+            Error::DpopKeyMismatch => "Invalid DPoP key binding",
+            Error::NotDpopBound => "token is not DPoP-bound",
+            Error::CertificateMismatch => "client certificate does not match the token",
+            Error::ReplayCacheUnavailable { .. } => "DPoP replay check unavailable",
             Error::Forbidden(forbidden) => forbidden.description(),
             Error::GroupsUnavailable => "group membership unavailable",
             Error::Revoked { .. } => "token revoked",
@@ -362,6 +451,11 @@ impl Error {
             Error::UnverifiedBinding(_) => "unverified_binding",
             Error::KeysUnavailable { .. } => "keys_unavailable",
             Error::RevocationsStale { .. } => "revocations_stale",
+            Error::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Error::DpopKeyMismatch => "dpop_key_mismatch",
+            Error::NotDpopBound => "not_dpop_bound",
+            Error::CertificateMismatch => "certificate_mismatch",
+            Error::ReplayCacheUnavailable { .. } => "replay_cache_unavailable",
             Error::Forbidden(_) => "forbidden",
             Error::GroupsUnavailable => "groups_unavailable",
             Error::Revoked { .. } => "revoked",
@@ -467,6 +561,8 @@ pub enum Setting {
     EntraVersions,
     /// The revocation store given to the builder.
     Revocations,
+    /// The DPoP configuration.
+    Dpop,
     /// The protected resource of RFC 9728 metadata.
     ProtectedResource,
     /// A `WARDEN_` environment variable.
@@ -493,6 +589,7 @@ impl Setting {
             Setting::MaxKeys => "max_keys",
             Setting::JwksTtl => "jwks_ttl",
             Setting::Revocations => "revocations",
+            Setting::Dpop => "dpop",
             Setting::ProtectedResource => "protected_resource",
             Setting::Timeouts => "timeouts",
             Setting::DiscoveryUrl => "discovery_url",

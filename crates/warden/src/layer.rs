@@ -15,10 +15,13 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
 
-use crate::bearer;
+use crate::bearer::{self, Scheme};
+use crate::binding::{self, Bound};
 use crate::challenge::{Challenge, Realm};
+use crate::clock;
 pub use crate::context::RejectionResponder;
 use crate::context::{Shared, WardenContext};
+use crate::dpop::Dpop;
 use crate::error::{ConfigError, Error, Setting};
 use crate::issuer::Issuer;
 use crate::keys::BoxFuture;
@@ -109,6 +112,7 @@ impl WardenLayer {
             responder: None,
             groups: None,
             protected_resource: None,
+            dpop: Some(Dpop::default()),
         }
     }
 
@@ -122,6 +126,7 @@ impl WardenLayer {
                 responder: None,
                 groups: None,
                 resource_metadata: None,
+                dpop: Some(Dpop::default()),
             }),
         }
     }
@@ -162,6 +167,7 @@ pub struct WardenBuilder {
     responder: Option<Arc<RejectionResponder>>,
     groups: Option<CachedGroups>,
     protected_resource: Option<ProtectedResource>,
+    dpop: Option<Dpop>,
 }
 
 impl fmt::Debug for WardenBuilder {
@@ -269,6 +275,21 @@ impl WardenBuilder {
         self
     }
 
+    /// Checks DPoP proofs this way ([`dpop`](crate::dpop); on by default with [`Dpop::default`]):
+    /// DPoP-bound tokens are accepted with `Authorization: DPoP` and their proof, beside bearer
+    /// tokens, and every 401 carries a `DPoP algs="…"` challenge after the Bearer one.
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
+    /// Accepts bearer tokens only: no DPoP challenge, and DPoP-bound tokens are refused (they
+    /// cannot be checked), as before DPoP support.
+    pub fn bearer_only(mut self) -> Self {
+        self.dpop = None;
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
@@ -303,6 +324,7 @@ impl WardenBuilder {
                 responder: self.responder,
                 groups: self.groups,
                 resource_metadata,
+                dpop: self.dpop,
             }),
         })
     }
@@ -366,23 +388,51 @@ where
         );
         let shared = &self.shared;
         let validator = &shared.validator;
-        let step = match bearer::extract(req.headers(), req.uri(), validator.max_token_bytes()) {
-            Err(error) => Step::Done(Err(error)),
+        let token = match bearer::extract(req.headers(), req.uri(), validator.max_token_bytes()) {
+            Err(error) => return ResponseFuture::rejected(refuse(&span, shared, &error, None)),
             Ok(None) if shared.allow_anonymous => {
                 span.record("outcome", "anonymous");
                 req.extensions_mut()
-                    .insert(WardenContext::new(shared.clone()));
+                    .insert(WardenContext::new(shared.clone(), None));
                 return ResponseFuture::inner(self.inner.call(req));
             }
-            Ok(None) => Step::Done(Err(Error::MissingToken)),
-            Ok(Some(token)) => validator.validate_now(token.as_str()),
-        };
-        match step {
-            Step::Done(Ok(principal)) => {
-                admit(&span, shared, &mut req, principal);
-                ResponseFuture::inner(self.inner.call(req))
+            Ok(None) => {
+                return ResponseFuture::rejected(refuse(&span, shared, &Error::MissingToken, None));
             }
-            Step::Done(Err(error)) => ResponseFuture::rejected(refuse(&span, shared, &error)),
+            Ok(Some(token)) => token,
+        };
+        let scheme = token.scheme();
+        match validator.validate_now(token.as_str()) {
+            Step::Done(Err(error)) => {
+                ResponseFuture::rejected(refuse(&span, shared, &error, Some(scheme)))
+            }
+            Step::Done(Ok(principal)) => {
+                let now = clock::unix_secs(validator.clock());
+                match binding::check(shared.dpop.as_ref(), &principal, token, &req, now) {
+                    Bound::Now(Ok(())) => {
+                        admit(&span, shared, &mut req, principal, scheme);
+                        ResponseFuture::inner(self.inner.call(req))
+                    }
+                    Bound::Now(Err(error)) => {
+                        ResponseFuture::rejected(refuse(&span, shared, &error, Some(scheme)))
+                    }
+                    Bound::Replay(replay) => {
+                        // DPoP requests only: one look at the replay cache.
+                        let clone = self.inner.clone();
+                        let mut inner = std::mem::replace(&mut self.inner, clone);
+                        let shared = shared.clone();
+                        ResponseFuture::validating(Box::pin(async move {
+                            match replay.run().await {
+                                Ok(()) => {
+                                    admit(&span, &shared, &mut req, principal, scheme);
+                                    inner.call(req).await
+                                }
+                                Err(error) => Ok(refuse(&span, &shared, &error, Some(scheme))),
+                            }
+                        }))
+                    }
+                }
+            }
             Step::NeedKeys(validation) => {
                 // Take the service that was ready, leave a clone (tower's "be careful when
                 // cloning inner services").
@@ -390,12 +440,39 @@ where
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let shared = shared.clone();
                 ResponseFuture::validating(Box::pin(async move {
-                    match validation.await {
+                    let outcome = match validation.await {
                         Ok(principal) => {
-                            admit(&span, &shared, &mut req, principal);
+                            let bound = match bearer::extract(
+                                req.headers(),
+                                req.uri(),
+                                shared.validator.max_token_bytes(),
+                            ) {
+                                Ok(Some(token)) => {
+                                    let now = clock::unix_secs(shared.validator.clock());
+                                    binding::check(
+                                        shared.dpop.as_ref(),
+                                        &principal,
+                                        token,
+                                        &req,
+                                        now,
+                                    )
+                                }
+                                // The same headers were read before: unreachable, refused.
+                                _ => Bound::Now(Err(Error::MissingToken)),
+                            };
+                            match bound {
+                                Bound::Now(result) => result.map(|()| principal),
+                                Bound::Replay(replay) => replay.run().await.map(|()| principal),
+                            }
+                        }
+                        Err(error) => Err(error),
+                    };
+                    match outcome {
+                        Ok(principal) => {
+                            admit(&span, &shared, &mut req, principal, scheme);
                             inner.call(req).await
                         }
-                        Err(error) => Ok(refuse(&span, &shared, &error)),
+                        Err(error) => Ok(refuse(&span, &shared, &error, Some(scheme))),
                     }
                 }))
             }
@@ -408,6 +485,7 @@ fn admit<B>(
     shared: &Arc<Shared>,
     req: &mut Request<B>,
     principal: Principal,
+    scheme: Scheme,
 ) {
     if !span.is_disabled() {
         span.record("outcome", "authenticated");
@@ -422,13 +500,18 @@ fn admit<B>(
     }
     let extensions = req.extensions_mut();
     extensions.insert(principal);
-    extensions.insert(WardenContext::new(shared.clone()));
+    extensions.insert(WardenContext::new(shared.clone(), Some(scheme)));
 }
 
-fn refuse<B: From<Bytes>>(span: &tracing::Span, shared: &Shared, error: &Error) -> Response<B> {
+fn refuse<B: From<Bytes>>(
+    span: &tracing::Span,
+    shared: &Shared,
+    error: &Error,
+    scheme: Option<Scheme>,
+) -> Response<B> {
     span.record("outcome", error.kind());
     tracing::debug!(parent: span, reason = error.kind(), "request refused");
-    shared.respond(error).map(B::from)
+    shared.respond(error, scheme).map(B::from)
 }
 
 pin_project! {

@@ -61,12 +61,14 @@
 mod algorithm;
 pub mod authz;
 pub mod bearer;
+mod binding;
 mod cache;
 pub mod cae;
 pub mod challenge;
 mod clock;
 mod config;
 mod context;
+pub mod dpop;
 pub mod entra;
 mod error;
 mod extract;
@@ -79,6 +81,7 @@ pub mod keys;
 mod layer;
 mod membership;
 pub mod metadata;
+pub mod mtls;
 mod principal;
 mod token;
 mod url;
@@ -89,8 +92,8 @@ pub use cache::DEFAULT_TOKEN_CACHE_CAPACITY;
 pub use clock::{Clock, SystemClock};
 pub use config::WardenConfig;
 pub use error::{
-    Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, Setting,
-    StepUp, Variable,
+    Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, ProofError,
+    Setting, StepUp, Variable,
 };
 pub use extract::{AuthRejection, Claims};
 pub use identity::Caller;

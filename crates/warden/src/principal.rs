@@ -332,6 +332,50 @@ pub(crate) struct Parts {
     rules: &'static IdentityRules,
     cae_capable: bool,
     group_overage: bool,
+    /// What the token is bound to (`cnf`), checked against the request by the layer.
+    confirmation: Option<Confirmation>,
+}
+
+/// A token's confirmation (RFC 7800 `cnf`): the key or certificate it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Confirmation {
+    /// `cnf.jkt`: the RFC 7638 thumbprint of the client's DPoP key.
+    DpopKey(Box<str>),
+    /// `cnf.x5t#S256`: the SHA-256 thumbprint of the client's certificate.
+    Certificate(Box<str>),
+}
+
+impl Confirmation {
+    /// `cnf`'s binding, read strictly: a `cnf` that is not an object, or whose binding member is
+    /// not a string, is an invalid claim; a method warden cannot verify is refused.
+    pub(crate) fn read(claims: &Members<'_>) -> Result<Option<Confirmation>, Error> {
+        let Some(raw) = claims.raw("cnf") else {
+            return Ok(None);
+        };
+        let invalid = Error::InvalidClaim { claim: "cnf" };
+        let cnf = crate::json::parse_members(raw.get()).map_err(|_| invalid.clone())?;
+        let text = |name: &str| match cnf.string(name) {
+            Some(Some(value)) if !value.is_empty() => Ok(value.into_owned().into_boxed_str()),
+            _ => Err(invalid.clone()),
+        };
+        if cnf.contains("jkt") {
+            Ok(Some(Confirmation::DpopKey(text("jkt")?)))
+        } else if cnf.contains("x5t#S256") {
+            Ok(Some(Confirmation::Certificate(text("x5t#S256")?)))
+        } else if cnf.is_empty() {
+            Ok(None)
+        } else {
+            Err(Error::UnverifiedBinding(crate::error::Binding::Other))
+        }
+    }
+
+    /// The kind of binding, as refusals name it.
+    pub(crate) fn kind(&self) -> crate::error::Binding {
+        match self {
+            Confirmation::DpopKey(_) => crate::error::Binding::DpopKey,
+            Confirmation::Certificate(_) => crate::error::Binding::Certificate,
+        }
+    }
 }
 
 impl Parts {
@@ -414,6 +458,7 @@ impl Parts {
                 scopes.push(span);
             }
         }
+        let confirmation = Confirmation::read(claims)?;
         let issued_at = number(&read.iat);
         let auth_time = number(&read.auth_time);
         let spill = std::mem::take(&mut spans.spill).into_boxed_str();
@@ -441,6 +486,7 @@ impl Parts {
             rules,
             cae_capable,
             group_overage,
+            confirmation,
         })
     }
 }
@@ -584,6 +630,20 @@ impl Principal {
     /// contains `cp1`, in any case.
     pub fn is_cae_capable(&self) -> bool {
         self.inner.parts.cae_capable
+    }
+
+    /// What the token is bound to (`cnf`), if anything: a DPoP key or a client certificate. A
+    /// bound token reached the handler only with its proof checked.
+    pub fn binding(&self) -> Option<crate::error::Binding> {
+        self.inner
+            .parts
+            .confirmation
+            .as_ref()
+            .map(Confirmation::kind)
+    }
+
+    pub(crate) fn confirmation(&self) -> Option<&Confirmation> {
+        self.inner.parts.confirmation.as_ref()
     }
 
     /// Satisfied Entra authentication contexts (`acrs`).

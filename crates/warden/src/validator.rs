@@ -104,15 +104,23 @@ impl Validator {
         }
     }
 
-    /// Validates a token (the text after `Bearer `).
+    /// Validates a token (the text after `Bearer `). A token bound to a key or certificate
+    /// (`cnf`) is refused with [`Error::UnverifiedBinding`]: only the layer, which sees the
+    /// request, can check its proof.
     ///
     /// # Errors
     ///
     /// The [`Error`] variant that names the first failed check.
     pub async fn validate(&self, token: &str) -> Result<Principal, Error> {
-        match self.validate_now(token) {
+        let principal = match self.validate_now(token) {
             Step::Done(result) => result,
             Step::NeedKeys(future) => future.await,
+        }?;
+        // Outside a request there is no proof of possession to check: a bound token is refused
+        // (the layer checks the request's DPoP proof or client certificate).
+        match principal.binding() {
+            Some(binding) => Err(Error::UnverifiedBinding(binding)),
+            None => Ok(principal),
         }
     }
 

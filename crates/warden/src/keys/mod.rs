@@ -19,6 +19,7 @@
 //! it are refused.
 
 mod jwk;
+pub(crate) use jwk::parse_jwk;
 mod jwks;
 mod static_keys;
 

@@ -1,0 +1,97 @@
+//! The request-time check of what a token is bound to (RFC 7800 `cnf`), after its signature and
+//! claims: a DPoP key proven by the request's proof (RFC 9449), or the client certificate of the
+//! connection (RFC 8705). A bound token without its proof is refused, whatever the scheme; an
+//! unbound token under the `DPoP` scheme is refused too.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Request;
+
+use crate::bearer::{BearerToken, Scheme};
+use crate::dpop::{Dpop, ProofKey, ProofReplayCache};
+use crate::error::{Binding, Error, ProofError};
+use crate::mtls::ClientCertificate;
+use crate::principal::{Confirmation, Principal};
+
+/// How long a caller waits before retrying when the replay cache could not answer.
+const REPLAY_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// The outcome of the binding check: decided, or waiting on the replay cache.
+pub(crate) enum Bound {
+    Now(Result<(), Error>),
+    Replay(ReplayCheck),
+}
+
+/// A verified proof still to be checked against the replay cache (one round trip for a shared
+/// cache; none of the bearer path).
+pub(crate) struct ReplayCheck {
+    cache: Arc<dyn ProofReplayCache>,
+    key: ProofKey,
+    expires_at: u64,
+}
+
+impl ReplayCheck {
+    pub(crate) async fn run(self) -> Result<(), Error> {
+        match self.cache.first_use(self.key, self.expires_at).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ProofError::Replayed.into()),
+            Err(error) => {
+                tracing::warn!(%error, "DPoP replay cache could not answer; refusing the proof");
+                Err(Error::ReplayCacheUnavailable {
+                    retry_after: REPLAY_RETRY_AFTER,
+                })
+            }
+        }
+    }
+}
+
+/// Checks `principal`'s binding against the request that presented `token`.
+pub(crate) fn check<B>(
+    dpop: Option<&Dpop>,
+    principal: &Principal,
+    token: BearerToken<'_>,
+    request: &Request<B>,
+    now: u64,
+) -> Bound {
+    let refuse = |error: Error| Bound::Now(Err(error));
+    match (principal.confirmation(), token.scheme()) {
+        (None, Scheme::Bearer) => Bound::Now(Ok(())),
+        // The `DPoP` label must never stand for a sender constraint that is not there.
+        (None | Some(Confirmation::Certificate(_)), Scheme::Dpop) => refuse(Error::NotDpopBound),
+        // No downgrade (RFC 9449 §7.2): a DPoP-bound token needs its proof.
+        (Some(Confirmation::DpopKey(_)), Scheme::Bearer) => {
+            refuse(Error::UnverifiedBinding(Binding::DpopKey))
+        }
+        (Some(Confirmation::DpopKey(jkt)), Scheme::Dpop) => {
+            let Some(dpop) = dpop else {
+                return refuse(Error::UnverifiedBinding(Binding::DpopKey));
+            };
+            let proof = match dpop.verify(
+                request.headers(),
+                request.method(),
+                request.uri(),
+                token.as_str(),
+                now,
+            ) {
+                Ok(proof) => proof,
+                Err(error) => return refuse(error),
+            };
+            if proof.jkt.as_str() != &**jkt {
+                return refuse(Error::DpopKeyMismatch);
+            }
+            Bound::Replay(ReplayCheck {
+                cache: dpop.replay_cache().clone(),
+                key: proof.replay_key,
+                expires_at: proof.expires_at,
+            })
+        }
+        (Some(Confirmation::Certificate(x5t)), Scheme::Bearer) => {
+            match request.extensions().get::<ClientCertificate>() {
+                Some(certificate) if certificate.thumbprint() == &**x5t => Bound::Now(Ok(())),
+                Some(_) => refuse(Error::CertificateMismatch),
+                None => refuse(Error::UnverifiedBinding(Binding::Certificate)),
+            }
+        }
+    }
+}

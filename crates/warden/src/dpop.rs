@@ -1,0 +1,742 @@
+//! DPoP (RFC 9449): tokens bound to a key the client holds, so a stolen token is useless without
+//! that key.
+//!
+//! A DPoP-bound access token carries the thumbprint of the client's public key (`cnf.jkt`); the
+//! client sends it as `Authorization: DPoP <token>` with a fresh proof in the `DPoP` header: a
+//! JWS over the request's method and URL, signed with that key. warden checks every step of
+//! RFC 9449 §4.3:
+//!
+//! | check | refused with |
+//! |---|---|
+//! | exactly one `DPoP` header, a compact JWS | 401 `invalid_dpop_proof` |
+//! | `typ` `dpop+jwt`; `alg` asymmetric and on the allow-list | 401 `invalid_dpop_proof` |
+//! | `jwk` a public key (no private members), signature verified with it | 401 `invalid_dpop_proof` |
+//! | `jti`, `htm`, `htu`, `iat`, `ath` present; `jti` at most 256 bytes | 401 `invalid_dpop_proof` |
+//! | `htm` the request's method; `htu` the request's URL without query and fragment, both normalised (RFC 3986 §6.2.2–6.2.3) | 401 `invalid_dpop_proof` |
+//! | `iat` within the window (default 60 s old, 5 s ahead) | 401 `invalid_dpop_proof` |
+//! | `ath` the base64url SHA-256 of the access token | 401 `invalid_dpop_proof` |
+//! | the proof key's RFC 7638 thumbprint is the token's `cnf.jkt` | 401 `invalid_token`, "Invalid DPoP key binding" |
+//! | the proof not seen before within its window ([`ProofReplayCache`]) | 401 `invalid_dpop_proof` |
+//!
+//! A DPoP-bound token sent with the `Bearer` scheme is refused (no downgrade, §7.2), and a token
+//! without a binding sent with the `DPoP` scheme is refused too, so the label `DPoP` can never
+//! stand for a sender constraint that is not there.
+//!
+//! The request URL is the configured public URL ([`DpopBuilder::public_url`], for an API behind
+//! a proxy) followed by the request's path, or else the URL built from the request: its scheme
+//! (`http` unless the request line says otherwise), its `Host`, its path.
+//!
+//! DPoP is on by default, beside bearer tokens: when a provider starts binding tokens, the API
+//! needs no change. Every 401 then carries two challenges, `Bearer …` first and
+//! `DPoP algs="…"` second.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, Method, Uri};
+use serde_json::Value;
+
+use crate::algorithm::Algorithm;
+use crate::error::{ConfigError, Error, ProofError, Setting};
+use crate::json;
+
+/// The algorithms a proof may use unless told otherwise: the asymmetric ones DPoP clients use.
+pub const DEFAULT_PROOF_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::PS256,
+    Algorithm::RS256,
+    Algorithm::EdDSA,
+];
+
+/// The longest `jti` accepted (RFC 9449 §11.1: "reject … unnecessarily large jti values").
+const MAX_JTI_BYTES: usize = 256;
+
+/// The longest proof accepted.
+const MAX_PROOF_BYTES: usize = 8 * 1024;
+
+/// How DPoP proofs are checked. Built with [`Dpop::builder`]; given to
+/// [`WardenBuilder::dpop`](crate::WardenBuilder::dpop). Cheap to clone.
+#[derive(Clone)]
+pub struct Dpop {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    algorithms: Vec<Algorithm>,
+    algs_param: String,
+    max_age: Duration,
+    future_skew: Duration,
+    public_url: Option<String>,
+    replay: Arc<dyn ProofReplayCache>,
+}
+
+impl fmt::Debug for Dpop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Dpop")
+            .field("algorithms", &self.inner.algorithms)
+            .field("max_age", &self.inner.max_age)
+            .field("public_url", &self.inner.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Dpop {
+    /// The defaults of [`Dpop::builder`].
+    fn default() -> Self {
+        let algorithms = DEFAULT_PROOF_ALGORITHMS.to_vec();
+        Dpop {
+            inner: Arc::new(Inner {
+                algs_param: algs_param(&algorithms),
+                algorithms,
+                max_age: Duration::from_secs(60),
+                future_skew: Duration::from_secs(5),
+                public_url: None,
+                replay: Arc::new(InMemoryProofReplay::default()),
+            }),
+        }
+    }
+}
+
+fn algs_param(algorithms: &[Algorithm]) -> String {
+    algorithms
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Dpop {
+    /// Starts configuring.
+    pub fn builder() -> DpopBuilder {
+        DpopBuilder {
+            algorithms: DEFAULT_PROOF_ALGORITHMS.to_vec(),
+            max_age: Duration::from_secs(60),
+            future_skew: Duration::from_secs(5),
+            public_url: None,
+            replay: None,
+        }
+    }
+
+    /// The algorithms a proof may use, as sent in the challenge's `algs`.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.inner.algorithms
+    }
+
+    pub(crate) fn algs_param(&self) -> &str {
+        &self.inner.algs_param
+    }
+
+    pub(crate) fn replay_cache(&self) -> &Arc<dyn ProofReplayCache> {
+        &self.inner.replay
+    }
+
+    /// Checks the request's proof for `access_token` (RFC 9449 §4.3, every step but the key
+    /// binding and replay, which need the token's `cnf` and the cache).
+    pub(crate) fn verify(
+        &self,
+        headers: &HeaderMap,
+        method: &Method,
+        uri: &Uri,
+        access_token: &str,
+        now: u64,
+    ) -> Result<VerifiedProof, Error> {
+        let mut proofs = headers.get_all("dpop").iter();
+        let proof = proofs.next().ok_or(ProofError::Missing)?;
+        if proofs.next().is_some() {
+            return Err(ProofError::Multiple.into());
+        }
+        let proof = proof.to_str().map_err(|_| ProofError::Malformed)?;
+        if proof.len() > MAX_PROOF_BYTES {
+            return Err(ProofError::Malformed.into());
+        }
+        let expected_url = self.request_url(headers, uri).ok_or(ProofError::WrongUrl)?;
+        let parsed = parse_proof(proof, &self.inner.algorithms)?;
+        let claims = json::parse_members(&parsed.payload).map_err(|_| ProofError::Malformed)?;
+        let text = |name: &'static str| match claims.string(name) {
+            Some(Some(value)) => Ok(value),
+            _ => Err(Error::from(ProofError::MissingClaim)),
+        };
+        let jti = text("jti")?;
+        let htm = text("htm")?;
+        let htu = text("htu")?;
+        let ath = text("ath")?;
+        let iat = claims
+            .get("iat")
+            .and_then(|v| v.as_f64())
+            .ok_or(ProofError::MissingClaim)?;
+        if jti.is_empty() {
+            return Err(ProofError::MissingClaim.into());
+        }
+        if jti.len() > MAX_JTI_BYTES {
+            return Err(ProofError::JtiTooLong.into());
+        }
+        if htm != method.as_str() {
+            return Err(ProofError::WrongMethod.into());
+        }
+        let proof_url = normalize_url(&htu).ok_or(ProofError::WrongUrl)?;
+        if proof_url != expected_url {
+            return Err(ProofError::WrongUrl.into());
+        }
+        let now_f = now as f64;
+        if iat < now_f - self.inner.max_age.as_secs_f64()
+            || iat > now_f + self.inner.future_skew.as_secs_f64()
+        {
+            return Err(ProofError::OutsideWindow.into());
+        }
+        if ath != token_hash(access_token) {
+            return Err(ProofError::WrongTokenHash.into());
+        }
+        // Replay key: the target URI and the jti, hashed (§11.1: store only a hash).
+        let mut context = digest::Context::new(&digest::SHA256);
+        context.update(expected_url.as_bytes());
+        context.update(&[0]);
+        context.update(jti.as_bytes());
+        let mut replay_key = [0u8; 32];
+        replay_key.copy_from_slice(context.finish().as_ref());
+        let window = self.inner.max_age + self.inner.future_skew;
+        Ok(VerifiedProof {
+            jkt: parsed.thumbprint,
+            replay_key: ProofKey(replay_key),
+            expires_at: (iat.max(0.0) as u64).saturating_add(window.as_secs()) + 1,
+        })
+    }
+
+    /// The URL the proof must name: the public URL and the request's path, or the URL built
+    /// from the request; normalised.
+    fn request_url(&self, headers: &HeaderMap, uri: &Uri) -> Option<String> {
+        let path = uri.path();
+        let url = match &self.inner.public_url {
+            Some(base) => format!("{}{path}", base.trim_end_matches('/')),
+            None => {
+                let scheme = uri.scheme_str().unwrap_or("http");
+                let host = headers
+                    .get(http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .or_else(|| uri.authority().map(|a| a.as_str()))?;
+                format!("{scheme}://{host}{path}")
+            }
+        };
+        normalize_url(&url)
+    }
+}
+
+/// Configures [`Dpop`].
+#[derive(Clone)]
+pub struct DpopBuilder {
+    algorithms: Vec<Algorithm>,
+    max_age: Duration,
+    future_skew: Duration,
+    public_url: Option<String>,
+    replay: Option<Arc<dyn ProofReplayCache>>,
+}
+
+impl fmt::Debug for DpopBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopBuilder")
+            .field("algorithms", &self.algorithms)
+            .field("max_age", &self.max_age)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DpopBuilder {
+    /// The algorithms a proof may use (default [`DEFAULT_PROOF_ALGORITHMS`]); all asymmetric.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// How old a proof may be (`iat`, default 60 s). Proofs are kept in the replay cache this
+    /// long plus the future skew.
+    pub fn max_age(mut self, max_age: Duration) -> Self {
+        self.max_age = max_age;
+        self
+    }
+
+    /// How far ahead of the server's clock a proof's `iat` may be (default 5 s).
+    pub fn future_skew(mut self, skew: Duration) -> Self {
+        self.future_skew = skew;
+        self
+    }
+
+    /// The URL clients call, for an API behind a proxy or TLS terminator
+    /// (`https://api.example.com`, or with a path prefix): proofs' `htu` is compared with it
+    /// plus the request's path, never with the request's own `Host`.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
+    /// Where seen proofs are remembered (default an [`InMemoryProofReplay`] for this process;
+    /// `warden-redis` provides one a fleet shares).
+    pub fn replay_cache(mut self, cache: Arc<dyn ProofReplayCache>) -> Self {
+        self.replay = Some(cache);
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming `dpop`: no algorithm, a window over 10 minutes, or a public URL
+    /// that is not an absolute http(s) URL.
+    pub fn build(self) -> Result<Dpop, ConfigError> {
+        let setting = Setting::Dpop;
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::invalid(setting, "allows no proof algorithm"));
+        }
+        if self.max_age > Duration::from_secs(600) || self.future_skew > Duration::from_secs(600) {
+            return Err(ConfigError::invalid(
+                setting,
+                "proof window must be at most 10 minutes",
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && (normalize_url(url).is_none() || url.contains('?') || url.contains('#'))
+        {
+            return Err(ConfigError::invalid(
+                setting,
+                "public URL must be an absolute http(s) URL without query or fragment",
+            ));
+        }
+        Ok(Dpop {
+            inner: Arc::new(Inner {
+                algs_param: algs_param(&self.algorithms),
+                algorithms: self.algorithms,
+                max_age: self.max_age,
+                future_skew: self.future_skew,
+                public_url: self.public_url,
+                replay: self
+                    .replay
+                    .unwrap_or_else(|| Arc::new(InMemoryProofReplay::default())),
+            }),
+        })
+    }
+}
+
+/// A proof that passed every check of its own: its key's thumbprint, for the token's `cnf.jkt`,
+/// and what the replay cache must remember.
+#[derive(Debug)]
+pub(crate) struct VerifiedProof {
+    pub(crate) jkt: String,
+    pub(crate) replay_key: ProofKey,
+    pub(crate) expires_at: u64,
+}
+
+/// What a replay cache remembers of a proof: the SHA-256 of its target URL and `jti`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProofKey(pub [u8; 32]);
+
+/// The future [`ProofReplayCache::first_use`] returns.
+pub type FirstUse<'a> = Pin<Box<dyn Future<Output = Result<bool, ReplayCacheError>> + Send + 'a>>;
+
+/// Remembers the proofs seen within their window, so each is accepted once (RFC 9449 §11.1).
+/// Asked only on DPoP requests.
+pub trait ProofReplayCache: Send + Sync + fmt::Debug + 'static {
+    /// Records `key` until `expires_at` (seconds since the Unix epoch); `true` if it was not
+    /// there (first use), `false` for a replay.
+    fn first_use(&self, key: ProofKey, expires_at: u64) -> FirstUse<'_>;
+}
+
+/// Why a replay cache could not answer. The request is answered 503 with `Retry-After`: a proof
+/// that cannot be checked for replay is not accepted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ReplayCacheError {
+    /// The cache holds as many proofs as it may.
+    Full,
+    /// The shared backend could not be reached.
+    Unavailable {
+        /// What the backend's client reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl fmt::Display for ReplayCacheError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReplayCacheError::Full => f.write_str("DPoP replay cache full"),
+            ReplayCacheError::Unavailable { source } => {
+                write!(f, "DPoP replay cache unavailable: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ReplayCacheError {}
+
+/// The embedded replay cache: proofs of this process, in a lock-free map, swept of expired
+/// entries at most once a second, at most `capacity` at once (default 1,000,000: about a
+/// minute of 16,000 DPoP requests a second). When full, new proofs are refused (503) rather than
+/// forgetting one still in its window.
+#[derive(Debug)]
+pub struct InMemoryProofReplay {
+    seen: papaya::HashMap<ProofKey, u64>,
+    capacity: usize,
+    clock: Arc<dyn crate::clock::Clock>,
+    last_sweep: AtomicU64,
+}
+
+impl Default for InMemoryProofReplay {
+    fn default() -> Self {
+        Self::with_capacity(1_000_000)
+    }
+}
+
+impl InMemoryProofReplay {
+    /// A cache holding at most `capacity` proofs.
+    pub fn with_capacity(capacity: usize) -> Self {
+        InMemoryProofReplay {
+            seen: papaya::HashMap::new(),
+            capacity,
+            clock: Arc::new(crate::clock::SystemClock),
+            last_sweep: AtomicU64::new(0),
+        }
+    }
+
+    /// Reads the time from this clock when it sweeps expired proofs.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn record(&self, key: ProofKey, expires_at: u64) -> Result<bool, ReplayCacheError> {
+        let now = crate::clock::unix_secs(&*self.clock);
+        let seen = self.seen.pin();
+        let last = self.last_sweep.load(Ordering::Relaxed);
+        if now > last
+            && self
+                .last_sweep
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            seen.retain(|_, expiry| *expiry > now);
+        }
+        if let Some(expiry) = seen.get(&key)
+            && *expiry > now
+        {
+            return Ok(false);
+        }
+        if seen.len() >= self.capacity {
+            // Full: sweep now rather than wait a second, then judge.
+            seen.retain(|_, expiry| *expiry > now);
+            if seen.len() >= self.capacity {
+                return Err(ReplayCacheError::Full);
+            }
+        }
+        match seen.try_insert(key, expires_at) {
+            Ok(_) => Ok(true),
+            // Inserted meanwhile by another request with the same proof, or an expired entry
+            // not yet swept: only the expired one may be replaced.
+            Err(occupied) if *occupied.current <= now => {
+                seen.insert(key, expires_at);
+                Ok(true)
+            }
+            Err(_) => Ok(false),
+        }
+    }
+}
+
+impl ProofReplayCache for InMemoryProofReplay {
+    fn first_use(&self, key: ProofKey, expires_at: u64) -> FirstUse<'_> {
+        Box::pin(std::future::ready(self.record(key, expires_at)))
+    }
+}
+
+/// A parsed, signature-checked proof.
+struct ParsedProof {
+    payload: String,
+    thumbprint: String,
+}
+
+/// Splits, checks the header and verifies the signature with the header's own `jwk`.
+fn parse_proof(proof: &str, allowed: &[Algorithm]) -> Result<ParsedProof, Error> {
+    let mut segments = proof.split('.');
+    let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
+        return Err(ProofError::Malformed.into());
+    };
+    let decode = |segment: &str| {
+        URL_SAFE_NO_PAD
+            .decode(segment)
+            .map_err(|_| Error::from(ProofError::Malformed))
+    };
+    let header_text = String::from_utf8(decode(header_b64)?).map_err(|_| ProofError::Malformed)?;
+    let header = json::parse_members(&header_text).map_err(|_| ProofError::Malformed)?;
+    let typ = match header.string("typ") {
+        Some(Some(typ)) => typ,
+        _ => return Err(ProofError::WrongType.into()),
+    };
+    if !crate::issuer::typ_is(Some(&typ), &["dpop+jwt"]) {
+        return Err(ProofError::WrongType.into());
+    }
+    if header.contains("crit")
+        || ["jku", "x5u", "x5c", "kid"]
+            .iter()
+            .any(|p| header.contains(p))
+    {
+        return Err(ProofError::Malformed.into());
+    }
+    let alg = match header.string("alg") {
+        Some(Some(alg)) => alg
+            .parse::<Algorithm>()
+            .map_err(|_| ProofError::DisallowedAlgorithm)?,
+        _ => return Err(ProofError::DisallowedAlgorithm.into()),
+    };
+    if !allowed.contains(&alg) {
+        return Err(ProofError::DisallowedAlgorithm.into());
+    }
+    let jwk: Value = header
+        .get("jwk")
+        .filter(Value::is_object)
+        .ok_or(ProofError::BadKey)?;
+    const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+    if PRIVATE.iter().any(|m| jwk.get(m).is_some()) {
+        return Err(ProofError::PrivateKey.into());
+    }
+    let key = crate::keys::parse_jwk(&jwk, &[alg]).map_err(|_| ProofError::BadKey)?;
+    if !key.allows(alg) {
+        return Err(ProofError::DisallowedAlgorithm.into());
+    }
+    let signature = decode(signature_b64)?;
+    let signing_input = &proof[..header_b64.len() + 1 + payload_b64.len()];
+    if !key.verify(alg, signing_input.as_bytes(), &signature) {
+        return Err(ProofError::BadSignature.into());
+    }
+    let payload = String::from_utf8(decode(payload_b64)?).map_err(|_| ProofError::Malformed)?;
+    let thumbprint = thumbprint(&jwk).ok_or(ProofError::BadKey)?;
+    Ok(ParsedProof {
+        payload,
+        thumbprint,
+    })
+}
+
+/// The RFC 7638 thumbprint of a public JWK: base64url SHA-256 of its required members in
+/// lexicographic order, with no whitespace. `None` for a key type without a thumbprint rule.
+pub fn thumbprint(jwk: &Value) -> Option<String> {
+    let member = |name: &str| -> Option<String> {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .map(|v| serde_json::to_string(v).unwrap_or_default())
+    };
+    let canonical = match jwk.get("kty").and_then(Value::as_str)? {
+        "EC" => format!(
+            r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
+            member("crv")?,
+            member("x")?,
+            member("y")?
+        ),
+        "RSA" => format!(
+            r#"{{"e":{},"kty":"RSA","n":{}}}"#,
+            member("e")?,
+            member("n")?
+        ),
+        "OKP" => format!(
+            r#"{{"crv":{},"kty":"OKP","x":{}}}"#,
+            member("crv")?,
+            member("x")?
+        ),
+        _ => return None,
+    };
+    Some(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
+}
+
+/// `ath`: base64url SHA-256 of the access token's ASCII.
+pub fn token_hash(access_token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, access_token.as_bytes()))
+}
+
+/// A URL normalised for comparison (RFC 3986 §6.2.2 and §6.2.3): scheme and host lower case,
+/// the default port dropped, an empty path made `/`, percent-encoded unreserved characters
+/// decoded and other escapes upper-cased, dot segments removed; query and fragment dropped (RFC
+/// 9449 compares `htu` without them). `None` for anything but an absolute http(s) URL.
+pub(crate) fn normalize_url(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => "443",
+        "http" => "80",
+        _ => return None,
+    };
+    let rest = rest.split(['#', '?']).next().unwrap_or_default();
+    let (authority, path) = match rest.find('/') {
+        Some(at) => rest.split_at(at),
+        None => (rest, ""),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    let authority = match authority.rsplit_once(':') {
+        // `[::1]:443`, `host:443`, `host:` (an empty port); a bare IPv6 literal keeps its colons.
+        Some((host, port)) if !port.contains(']') && (port.is_empty() || port == default_port) => {
+            host.to_owned()
+        }
+        _ => authority,
+    };
+    let path = normalize_escapes(path)?;
+    let path = remove_dot_segments(if path.is_empty() { "/" } else { &path });
+    Some(format!("{scheme}://{authority}{path}"))
+}
+
+/// Decodes escapes of unreserved characters, upper-cases the rest (RFC 3986 §6.2.2.1–2).
+fn normalize_escapes(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = String::with_capacity(path.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = path.get(i + 1..i + 3)?;
+            let value = u8::from_str_radix(hex, 16).ok()?;
+            if value.is_ascii_alphanumeric() || matches!(value, b'-' | b'.' | b'_' | b'~') {
+                out.push(value as char);
+            } else {
+                out.push('%');
+                out.push_str(&hex.to_ascii_uppercase());
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i] as char);
+            i += 1;
+        }
+    }
+    path.is_ascii().then_some(out)
+}
+
+/// RFC 3986 §5.2.4.
+fn remove_dot_segments(path: &str) -> String {
+    let mut output: Vec<&str> = Vec::new();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let mut trailing_slash = false;
+    for (i, segment) in segments.iter().enumerate() {
+        match *segment {
+            "." => trailing_slash = i == last,
+            ".." => {
+                output.pop();
+                trailing_slash = i == last;
+            }
+            other => {
+                output.push(other);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut result = String::from("/");
+    result.push_str(&output.join("/"));
+    if trailing_slash && !result.ends_with('/') {
+        result.push('/');
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc_7638_thumbprint_example() {
+        let jwk: Value = serde_json::from_str(r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#).unwrap();
+        assert_eq!(
+            thumbprint(&jwk).as_deref(),
+            Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs")
+        );
+    }
+
+    #[test]
+    fn rfc_9449_key_thumbprint_and_token_hash() {
+        // RFC 9449 §6.1 and §7.1's example key and access token.
+        let jwk: Value = serde_json::from_str(r#"{"kty":"EC","x":"l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs","y":"9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA","crv":"P-256"}"#).unwrap();
+        assert_eq!(
+            thumbprint(&jwk).as_deref(),
+            Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I")
+        );
+        assert_eq!(
+            token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
+    fn urls_compare_after_normalisation() {
+        let request = normalize_url("https://resource.example.org/protectedresource").unwrap();
+        for same in [
+            "HTTPS://Resource.Example.ORG/protectedresource",
+            "https://resource.example.org:443/protectedresource",
+            "https://resource.example.org/%70rotectedresource",
+            "https://resource.example.org/x/../protectedresource",
+            "https://resource.example.org/./protectedresource",
+            "https://resource.example.org/protectedresource?query=1#fragment",
+        ] {
+            assert_eq!(
+                normalize_url(same).as_deref(),
+                Some(request.as_str()),
+                "{same}"
+            );
+        }
+        for other in [
+            "https://resource.example.org/Protectedresource",
+            "https://resource.example.org:8443/protectedresource",
+            "http://resource.example.org/protectedresource",
+            "https://other.example.org/protectedresource",
+        ] {
+            assert_ne!(
+                normalize_url(other).as_deref(),
+                Some(request.as_str()),
+                "{other}"
+            );
+        }
+        // §6.2.3: these are the same.
+        let root = normalize_url("http://example.com").unwrap();
+        for same in [
+            "http://example.com/",
+            "http://example.com:/",
+            "http://example.com:80/",
+        ] {
+            assert_eq!(
+                normalize_url(same).as_deref(),
+                Some(root.as_str()),
+                "{same}"
+            );
+        }
+        assert_eq!(
+            normalize_url("http://[::1]:80/a%2fb").as_deref(),
+            Some("http://[::1]/a%2Fb")
+        );
+        assert_eq!(normalize_url("ftp://x/"), None);
+        assert_eq!(normalize_url("https://user@x/"), None);
+        assert_eq!(normalize_url("https://x/%zz"), None);
+    }
+
+    #[test]
+    fn a_proof_is_accepted_once_within_its_window() {
+        let cache = InMemoryProofReplay::with_capacity(2);
+        let now = crate::clock::unix_secs(&crate::clock::SystemClock);
+        let key = ProofKey([1; 32]);
+        assert!(cache.record(key, now + 60).unwrap());
+        assert!(!cache.record(key, now + 60).unwrap());
+        assert!(cache.record(ProofKey([2; 32]), now + 60).unwrap());
+        assert!(matches!(
+            cache.record(ProofKey([3; 32]), now + 60),
+            Err(ReplayCacheError::Full)
+        ));
+        // An expired entry frees its place.
+        let expired = InMemoryProofReplay::with_capacity(1);
+        assert!(expired.record(key, now.saturating_sub(1)).unwrap());
+        assert!(expired.record(ProofKey([4; 32]), now + 60).unwrap());
+    }
+}
