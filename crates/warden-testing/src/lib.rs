@@ -67,6 +67,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod clock;
+mod dpop;
 mod issuer;
 mod keys;
 mod redis_server;
@@ -74,6 +75,7 @@ mod state;
 mod token;
 
 pub use clock::TestClock;
+pub use dpop::{DpopKey, ProofBuilder};
 pub use issuer::{
     DEFAULT_AUDIENCE, DEFAULT_TENANT, Endpoint, FIRST_KID, FakeIssuer, FakeIssuerBuilder, Fault,
     StartError,

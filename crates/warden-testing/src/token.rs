@@ -171,6 +171,22 @@ impl<'a> TokenBuilder<'a> {
         self
     }
 
+    /// Binds the token to a DPoP key (`cnf.jkt`, RFC 9449 §6): it is then accepted only with
+    /// `Authorization: DPoP` and a proof signed with that key ([`DpopKey::proof`]).
+    ///
+    /// [`DpopKey::proof`]: crate::DpopKey::proof
+    pub fn dpop_bound(self, key: &crate::DpopKey) -> Self {
+        self.claim("cnf", serde_json::json!({ "jkt": key.thumbprint() }))
+    }
+
+    /// Binds the token to a client certificate (`cnf.x5t#S256`, RFC 8705 §3.1), given as DER.
+    pub fn certificate_bound(self, certificate_der: &[u8]) -> Self {
+        let thumbprint = warden::mtls::ClientCertificate::from_der(certificate_der)
+            .thumbprint()
+            .to_owned();
+        self.claim("cnf", serde_json::json!({ "x5t#S256": thumbprint }))
+    }
+
     /// Marks the client as able to answer claims challenges (`xms_cc: ["cp1"]`).
     pub fn cae_capable(mut self) -> Self {
         self.cae_capable = true;

@@ -648,6 +648,81 @@ fn remove_dot_segments(path: &str) -> String {
 mod tests {
     use super::*;
 
+    /// RFC 9449 §7.1's example request, verbatim, with the clock at its `iat`.
+    const RFC_PROOF: &str = "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6IkVDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCRnMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JEQSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIjoiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0ZWRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNFc05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71EOptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA";
+    const RFC_TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+    const RFC_IAT: u64 = 1_562_262_618;
+
+    fn rfc_request(proof: &str) -> (HeaderMap, Method, Uri) {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "resource.example.org".parse().unwrap());
+        headers.insert("dpop", proof.parse().unwrap());
+        let uri: Uri = "/protectedresource".parse().unwrap();
+        (headers, Method::GET, uri)
+    }
+
+    #[test]
+    fn verifies_rfc_9449s_own_example() {
+        let dpop = Dpop::builder()
+            .public_url("https://resource.example.org")
+            .build()
+            .unwrap();
+        let (headers, method, uri) = rfc_request(RFC_PROOF);
+        let proof = dpop
+            .verify(&headers, &method, &uri, RFC_TOKEN, RFC_IAT)
+            .unwrap();
+        assert_eq!(proof.jkt, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I");
+
+        // Each mutation of the context is refused by its own check.
+        let refused =
+            |dpop: &Dpop, headers: &HeaderMap, method: &Method, uri: &Uri, token: &str, now| {
+                match dpop.verify(headers, method, uri, token, now) {
+                    Err(Error::InvalidDpopProof(reason)) => reason,
+                    other => panic!("{other:?}"),
+                }
+            };
+        assert_eq!(
+            refused(&dpop, &headers, &Method::POST, &uri, RFC_TOKEN, RFC_IAT),
+            ProofError::WrongMethod
+        );
+        let other: Uri = "/other".parse().unwrap();
+        assert_eq!(
+            refused(&dpop, &headers, &method, &other, RFC_TOKEN, RFC_IAT),
+            ProofError::WrongUrl
+        );
+        assert_eq!(
+            refused(&dpop, &headers, &method, &uri, "another-token", RFC_IAT),
+            ProofError::WrongTokenHash
+        );
+        assert_eq!(
+            refused(&dpop, &headers, &method, &uri, RFC_TOKEN, RFC_IAT + 61),
+            ProofError::OutsideWindow
+        );
+        assert_eq!(
+            refused(&dpop, &headers, &method, &uri, RFC_TOKEN, RFC_IAT - 6),
+            ProofError::OutsideWindow
+        );
+        // From the request itself (no public URL), `http` is not the proof's `https`.
+        let from_request = Dpop::default();
+        assert_eq!(
+            refused(&from_request, &headers, &method, &uri, RFC_TOKEN, RFC_IAT),
+            ProofError::WrongUrl
+        );
+        // A query on the request is ignored; a tampered signature is not.
+        let with_query: Uri = "/protectedresource?page=2".parse().unwrap();
+        assert!(
+            dpop.verify(&headers, &method, &with_query, RFC_TOKEN, RFC_IAT)
+                .is_ok()
+        );
+        let mut tampered = RFC_PROOF.to_owned();
+        tampered.replace_range(tampered.len() - 3.., "AAA");
+        let (headers, method, uri) = rfc_request(&tampered);
+        assert_eq!(
+            refused(&dpop, &headers, &method, &uri, RFC_TOKEN, RFC_IAT),
+            ProofError::BadSignature
+        );
+    }
+
     #[test]
     fn rfc_7638_thumbprint_example() {
         let jwk: Value = serde_json::from_str(r#"{"kty":"RSA","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","alg":"RS256","kid":"2011-04-29"}"#).unwrap();
