@@ -331,3 +331,54 @@ async fn a_certificate_bound_token_needs_its_certificate() {
     }
     assert_eq!(app.runs.count(), 1);
 }
+
+#[tokio::test]
+async fn with_server_nonces_a_proof_must_carry_the_current_one() {
+    let dpop = Dpop::builder()
+        .nonces([7u8; 32].to_vec(), std::time::Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let app = App::new(layer(WardenLayer::builder().dpop(dpop)));
+    let key = DpopKey::generate().unwrap();
+    let token = shared_issuer().token().dpop_bound(&key).sign();
+
+    // No nonce: 401 use_dpop_nonce, with the nonce to use (RFC 9449 §9's example answer).
+    let proof = key.proof("GET", URL).access_token(&token).sign();
+    let answer = app.send(request("DPoP", &token, &[&proof])).await;
+    let description = "Resource server requires nonce in DPoP proof";
+    assert_refusal(&answer, 401, Some(r#"Bearer realm="api""#), description);
+    assert_eq!(
+        challenges(&answer),
+        [
+            r#"Bearer realm="api""#,
+            format!(
+                r#"DPoP error="use_dpop_nonce", error_description="{description}", algs="ES256 ES384 PS256 RS256 EdDSA""#
+            )
+            .as_str()
+        ]
+    );
+    let nonces: Vec<_> = answer.headers.get_all("dpop-nonce").iter().collect();
+    assert_eq!(nonces.len(), 1, "exactly one DPoP-Nonce");
+    let nonce = nonces[0].to_str().unwrap().to_owned();
+    assert_eq!(app.runs.count(), 0);
+
+    // A made-up nonce: refused the same way.
+    let proof = key
+        .proof("GET", URL)
+        .access_token(&token)
+        .claim("nonce", "made-up")
+        .sign();
+    let answer = app.send(request("DPoP", &token, &[&proof])).await;
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.headers["dpop-nonce"], nonce.as_str());
+
+    // With the server's nonce: accepted.
+    let proof = key
+        .proof("GET", URL)
+        .access_token(&token)
+        .claim("nonce", nonce)
+        .sign();
+    let answer = app.send(request("DPoP", &token, &[&proof])).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(app.runs.count(), 1);
+}

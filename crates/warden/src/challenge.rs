@@ -68,6 +68,8 @@ pub enum ErrorCode {
     InsufficientClaims,
     /// RFC 9449 §7.1: the DPoP proof is missing or invalid (401).
     InvalidDpopProof,
+    /// RFC 9449 §9: the proof must carry the nonce the server sends in `DPoP-Nonce` (401).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -80,6 +82,7 @@ impl ErrorCode {
             ErrorCode::InsufficientUserAuthentication => "insufficient_user_authentication",
             ErrorCode::InsufficientClaims => "insufficient_claims",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }
@@ -149,6 +152,8 @@ pub struct Challenge {
     presented: Option<Scheme>,
     /// When DPoP is accepted: the `algs` of the DPoP challenge written beside the Bearer one.
     dpop_algs: Option<Cow<'static, str>>,
+    /// RFC 9449 §8: the nonce the client must use, sent as `DPoP-Nonce`.
+    dpop_nonce: Option<String>,
 }
 
 impl Challenge {
@@ -166,6 +171,7 @@ impl Challenge {
             resource_metadata: None,
             presented: None,
             dpop_algs: None,
+            dpop_nonce: None,
         }
     }
 
@@ -404,6 +410,12 @@ impl Challenge {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(nonce) = &self.dpop_nonce
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            // "There MUST NOT be more than one DPoP-Nonce header" (RFC 9449 §8).
+            headers.insert("dpop-nonce", value);
+        }
     }
 }
 
@@ -419,6 +431,13 @@ impl From<&Error> for Challenge {
             Error::InvalidDpopProof(_) => Challenge::new(StatusCode::UNAUTHORIZED)
                 .with_error(ErrorCode::InvalidDpopProof)
                 .with_description(error.description()),
+            Error::UseDpopNonce { nonce } => {
+                let mut challenge = Challenge::new(StatusCode::UNAUTHORIZED)
+                    .with_error(ErrorCode::UseDpopNonce)
+                    .with_description(error.description());
+                challenge.dpop_nonce = Some(nonce.clone());
+                challenge
+            }
             Error::KeysUnavailable { retry_after }
             | Error::RevocationsStale { retry_after }
             | Error::ReplayCacheUnavailable { retry_after } => {

@@ -76,6 +76,31 @@ struct Inner {
     future_skew: Duration,
     public_url: Option<String>,
     replay: Arc<dyn ProofReplayCache>,
+    nonces: Option<Nonces>,
+}
+
+/// Server nonces (RFC 9449 §8, §9): an HMAC of the current period under a secret, so every
+/// replica that shares the secret issues and accepts the same nonces with no state; a nonce is
+/// accepted during its period and the next one.
+struct Nonces {
+    key: aws_lc_rs::hmac::Key,
+    period: Duration,
+}
+
+impl Nonces {
+    fn for_period(&self, period: u64) -> String {
+        let tag = aws_lc_rs::hmac::sign(&self.key, &period.to_be_bytes());
+        URL_SAFE_NO_PAD.encode(&tag.as_ref()[..16])
+    }
+
+    fn current(&self, now: u64) -> String {
+        self.for_period(now / self.period.as_secs().max(1))
+    }
+
+    fn accepts(&self, nonce: &str, now: u64) -> bool {
+        let period = now / self.period.as_secs().max(1);
+        nonce == self.for_period(period) || nonce == self.for_period(period.saturating_sub(1))
+    }
 }
 
 impl fmt::Debug for Dpop {
@@ -100,6 +125,7 @@ impl Default for Dpop {
                 future_skew: Duration::from_secs(5),
                 public_url: None,
                 replay: Arc::new(InMemoryProofReplay::default()),
+                nonces: None,
             }),
         }
     }
@@ -122,6 +148,7 @@ impl Dpop {
             future_skew: Duration::from_secs(5),
             public_url: None,
             replay: None,
+            nonces: None,
         }
     }
 
@@ -194,6 +221,16 @@ impl Dpop {
         if ath != token_hash(access_token) {
             return Err(ProofError::WrongTokenHash.into());
         }
+        if let Some(nonces) = &self.inner.nonces {
+            // §11.3: once nonces are on, a proof without a current one is not accepted.
+            let fresh =
+                matches!(claims.string("nonce"), Some(Some(nonce)) if nonces.accepts(&nonce, now));
+            if !fresh {
+                return Err(Error::UseDpopNonce {
+                    nonce: nonces.current(now),
+                });
+            }
+        }
         // Replay key: the target URI and the jti, hashed (§11.1: store only a hash).
         let mut context = digest::Context::new(&digest::SHA256);
         context.update(expected_url.as_bytes());
@@ -236,6 +273,7 @@ pub struct DpopBuilder {
     future_skew: Duration,
     public_url: Option<String>,
     replay: Option<Arc<dyn ProofReplayCache>>,
+    nonces: Option<(Vec<u8>, Duration)>,
 }
 
 impl fmt::Debug for DpopBuilder {
@@ -283,11 +321,22 @@ impl DpopBuilder {
         self
     }
 
+    /// Requires server nonces (RFC 9449 §9): a proof must carry the nonce the server sent in
+    /// `DPoP-Nonce`, which limits how long a proof made in advance stays usable. Nonces change
+    /// every `period` and are accepted during their period and the next. They are derived from
+    /// `secret` (at least 32 bytes) with HMAC-SHA-256, so replicas given the same secret agree
+    /// without sharing state. A refused proof gets 401 `use_dpop_nonce` with a fresh nonce.
+    pub fn nonces(mut self, secret: impl Into<Vec<u8>>, period: Duration) -> Self {
+        self.nonces = Some((secret.into(), period));
+        self
+    }
+
     /// Checks the configuration.
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] naming `dpop`: no algorithm, a window over 10 minutes, or a public URL
+    /// [`ConfigError`] naming `dpop`: a nonce secret under 32 bytes or a period under a second,
+    /// no algorithm, a window over 10 minutes, or a public URL
     /// that is not an absolute http(s) URL.
     pub fn build(self) -> Result<Dpop, ConfigError> {
         let setting = Setting::Dpop;
@@ -308,6 +357,21 @@ impl DpopBuilder {
                 "public URL must be an absolute http(s) URL without query or fragment",
             ));
         }
+        let nonces = match self.nonces {
+            None => None,
+            Some((secret, period)) => {
+                if secret.len() < 32 || period < Duration::from_secs(1) {
+                    return Err(ConfigError::invalid(
+                        setting,
+                        "nonces need a secret of at least 32 bytes and a period of at least a second",
+                    ));
+                }
+                Some(Nonces {
+                    key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret),
+                    period,
+                })
+            }
+        };
         Ok(Dpop {
             inner: Arc::new(Inner {
                 algs_param: algs_param(&self.algorithms),
@@ -315,6 +379,7 @@ impl DpopBuilder {
                 max_age: self.max_age,
                 future_skew: self.future_skew,
                 public_url: self.public_url,
+                nonces,
                 replay: self
                     .replay
                     .unwrap_or_else(|| Arc::new(InMemoryProofReplay::default())),

@@ -124,6 +124,12 @@ pub enum Error {
     /// The request's DPoP proof is missing or invalid (RFC 9449 §4.3). Answered 401
     /// `invalid_dpop_proof` on the DPoP challenge.
     InvalidDpopProof(ProofError),
+    /// Server nonces are on and the proof carries no current nonce (RFC 9449 §9). Answered 401
+    /// `use_dpop_nonce` with a fresh nonce in `DPoP-Nonce`.
+    UseDpopNonce {
+        /// The nonce the client must put in its next proof.
+        nonce: String,
+    },
     /// The DPoP proof's key is not the one the token is bound to (`cnf.jkt`). Answered 401
     /// `invalid_token`, "Invalid DPoP key binding" (RFC 9449 §7.1's example).
     DpopKeyMismatch,
@@ -409,6 +415,7 @@ impl Error {
             Error::RevocationsStale { .. } => "revocation list not current",
             Error::InvalidDpopProof(proof) => proof.description(),
             Error::DpopKeyMismatch => "Invalid DPoP key binding",
+            Error::UseDpopNonce { .. } => "Resource server requires nonce in DPoP proof",
             Error::NotDpopBound => "token is not DPoP-bound",
             Error::CertificateMismatch => "client certificate does not match the token",
             Error::ReplayCacheUnavailable { .. } => "DPoP replay check unavailable",
@@ -453,6 +460,7 @@ impl Error {
             Error::RevocationsStale { .. } => "revocations_stale",
             Error::InvalidDpopProof(_) => "invalid_dpop_proof",
             Error::DpopKeyMismatch => "dpop_key_mismatch",
+            Error::UseDpopNonce { .. } => "use_dpop_nonce",
             Error::NotDpopBound => "not_dpop_bound",
             Error::CertificateMismatch => "certificate_mismatch",
             Error::ReplayCacheUnavailable { .. } => "replay_cache_unavailable",
