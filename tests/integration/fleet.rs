@@ -697,3 +697,84 @@ async fn shares_revocations_over_tls_verified_against_a_private_ca() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_dpop_proof_used_at_one_replica_is_a_replay_at_another_through_redis() {
+    use warden::dpop::Dpop;
+    use warden_redis::RedisProofReplay;
+    use warden_testing::DpopKey;
+    let mut server = redis().await;
+    let replica = || async {
+        let replay = RedisProofReplay::connect(&server.url(), "fleet-test:")
+            .await
+            .unwrap();
+        let dpop = Dpop::builder()
+            .replay_cache(Arc::new(replay))
+            .build()
+            .unwrap();
+        App::new(
+            WardenLayer::builder()
+                .issuer(trust(shared_issuer()).build().unwrap())
+                .dpop(dpop)
+                .build()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (replica().await, replica().await);
+    let key = DpopKey::generate().unwrap();
+    let token = shared_issuer()
+        .token()
+        .subject("nia")
+        .dpop_bound(&key)
+        .sign();
+    let request = |proof: &str| {
+        http::Request::get("/me")
+            .header("host", "api.test")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let proof = key
+        .proof("GET", "http://api.test/me")
+        .access_token(&token)
+        .sign();
+    assert_eq!(a.send(request(&proof)).await.status, 200);
+    let runs = b.runs.count();
+    let replayed = b.send(request(&proof)).await;
+    assert_refusal(
+        &replayed,
+        401,
+        Some(r#"Bearer realm="api""#),
+        "DPoP proof replayed",
+    );
+    assert_eq!(b.runs.count(), runs, "the handler ran");
+    // The key expires with the proof's window (iat + 65 s), so Redis holds only live proofs.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("fleet-test:dpop:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&keys[0])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((1..=67).contains(&ttl), "TTL {ttl}");
+
+    // Redis down: a proof cannot be checked, so it is refused with 503, never accepted.
+    server.kill();
+    let fresh = key
+        .proof("GET", "http://api.test/me")
+        .access_token(&token)
+        .sign();
+    let answer = a.send(request(&fresh)).await;
+    assert_refusal(&answer, 503, None, "DPoP replay check unavailable");
+    assert_eq!(answer.headers["retry-after"], "5");
+}

@@ -21,6 +21,9 @@
 //!   [`fail_closed_after`](RedisRevocationsBuilder::fail_closed_after) makes the replica answer
 //!   503 with `Retry-After` beyond a staleness bound (off by default).
 //!
+//! [`RedisProofReplay`] shares DPoP proofs seen by the fleet, so a proof is accepted once by all
+//! replicas together (RFC 9449 §11.1).
+//!
 //! Design, guarantees and operation: `docs/fleet.md`.
 //!
 //! # Example
@@ -46,7 +49,10 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod feed;
+mod replay;
 mod rule;
+
+pub use replay::RedisProofReplay;
 
 use std::fmt;
 use std::sync::Arc;
@@ -507,7 +513,7 @@ impl FeedStatus {
 /// dependencies enable both of its backends (then the first TLS connection panics). When none is
 /// installed, install aws-lc-rs, the one warden verifies signatures with; a provider the
 /// application installed is kept.
-fn ensure_crypto_provider() {
+pub(crate) fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may install one at the same moment: either way, one is installed.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
