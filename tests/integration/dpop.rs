@@ -279,7 +279,7 @@ async fn bearer_only_offers_no_dpop_and_refuses_bound_tokens() {
     let token = shared_issuer().token().dpop_bound(&key).sign();
     let proof = key.proof("GET", URL).access_token(&token).sign();
     let answer = app.send(request("DPoP", &token, &[&proof])).await;
-    let description = "DPoP-bound token (cnf.jkt) sent as a bearer token";
+    let description = "DPoP is not accepted for this token";
     assert_refusal(
         &answer,
         401,
@@ -381,4 +381,47 @@ async fn with_server_nonces_a_proof_must_carry_the_current_one() {
     let answer = app.send(request("DPoP", &token, &[&proof])).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     assert_eq!(app.runs.count(), 1);
+}
+
+#[tokio::test]
+async fn an_issuer_can_require_or_refuse_dpop() {
+    let with_policy = |policy: warden::DpopPolicy| {
+        App::new(
+            WardenLayer::builder()
+                .issuer(trust(shared_issuer()).dpop(policy).build().unwrap())
+                .build()
+                .unwrap(),
+        )
+    };
+    let key = DpopKey::generate().unwrap();
+    let bound = shared_issuer().token().dpop_bound(&key).sign();
+    let plain = shared_issuer().token().sign();
+
+    let required = with_policy(warden::DpopPolicy::Required);
+    let description = "this issuer's tokens must be DPoP-bound";
+    let answer = required.get_me_with(&plain).await;
+    let bearer =
+        format!(r#"Bearer realm="api", error="invalid_token", error_description="{description}""#);
+    assert_refusal(&answer, 401, Some(&bearer), description);
+    assert_eq!(challenges(&answer), [bearer.as_str(), ALGS]);
+    let proof = key.proof("GET", URL).access_token(&bound).sign();
+    assert_eq!(
+        required
+            .send(request("DPoP", &bound, &[&proof]))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(required.runs.count(), 1);
+
+    let refused = with_policy(warden::DpopPolicy::Refused);
+    let proof = key.proof("GET", URL).access_token(&bound).sign();
+    assert_dpop_refusal(
+        &refused,
+        request("DPoP", &bound, &[&proof]),
+        "invalid_token",
+        "DPoP is not accepted for this token",
+    )
+    .await;
+    assert_eq!(refused.get_me_with(&plain).await.status, 200);
 }

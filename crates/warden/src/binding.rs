@@ -11,6 +11,7 @@ use http::Request;
 use crate::bearer::{BearerToken, Scheme};
 use crate::dpop::{Dpop, ProofKey, ProofReplayCache};
 use crate::error::{Binding, Error, ProofError};
+use crate::issuer::DpopPolicy;
 use crate::mtls::ClientCertificate;
 use crate::principal::{Confirmation, Principal};
 
@@ -49,12 +50,19 @@ impl ReplayCheck {
 /// Checks `principal`'s binding against the request that presented `token`.
 pub(crate) fn check<B>(
     dpop: Option<&Dpop>,
+    policy: DpopPolicy,
     principal: &Principal,
     token: BearerToken<'_>,
     request: &Request<B>,
     now: u64,
 ) -> Bound {
     let refuse = |error: Error| Bound::Now(Err(error));
+    let dpop_bound = matches!(principal.confirmation(), Some(Confirmation::DpopKey(_)));
+    match policy {
+        DpopPolicy::Required if !dpop_bound => return refuse(Error::DpopRequired),
+        DpopPolicy::Refused if dpop_bound => return refuse(Error::DpopNotAccepted),
+        _ => {}
+    }
     match (principal.confirmation(), token.scheme()) {
         (None, Scheme::Bearer) => Bound::Now(Ok(())),
         // The `DPoP` label must never stand for a sender constraint that is not there.
@@ -65,7 +73,7 @@ pub(crate) fn check<B>(
         }
         (Some(Confirmation::DpopKey(jkt)), Scheme::Dpop) => {
             let Some(dpop) = dpop else {
-                return refuse(Error::UnverifiedBinding(Binding::DpopKey));
+                return refuse(Error::DpopNotAccepted);
             };
             let proof = match dpop.verify(
                 request.headers(),

@@ -136,6 +136,13 @@ pub enum Error {
     /// The connection's client certificate is not the one the token is bound to
     /// (`cnf.x5t#S256`, RFC 8705 §3). Answered 401 `invalid_token`.
     CertificateMismatch,
+    /// The token's issuer requires DPoP ([`DpopPolicy::Required`](crate::DpopPolicy::Required))
+    /// and the token is not DPoP-bound. Answered 401 `invalid_token`.
+    DpopRequired,
+    /// A DPoP-bound token where DPoP is not accepted: its issuer refuses DPoP
+    /// ([`DpopPolicy::Refused`](crate::DpopPolicy::Refused)), or the layer is bearer-only and it
+    /// came with the `DPoP` scheme. Answered 401 `invalid_token`.
+    DpopNotAccepted,
     /// A token without a DPoP binding was presented with the `DPoP` scheme. Answered 401
     /// `invalid_token` on the DPoP challenge.
     NotDpopBound,
@@ -417,6 +424,8 @@ impl Error {
             Error::DpopKeyMismatch => "Invalid DPoP key binding",
             Error::UseDpopNonce { .. } => "Resource server requires nonce in DPoP proof",
             Error::NotDpopBound => "token is not DPoP-bound",
+            Error::DpopRequired => "this issuer's tokens must be DPoP-bound",
+            Error::DpopNotAccepted => "DPoP is not accepted for this token",
             Error::CertificateMismatch => "client certificate does not match the token",
             Error::ReplayCacheUnavailable { .. } => "DPoP replay check unavailable",
             Error::Forbidden(forbidden) => forbidden.description(),
@@ -462,6 +471,8 @@ impl Error {
             Error::DpopKeyMismatch => "dpop_key_mismatch",
             Error::UseDpopNonce { .. } => "use_dpop_nonce",
             Error::NotDpopBound => "not_dpop_bound",
+            Error::DpopRequired => "dpop_required",
+            Error::DpopNotAccepted => "dpop_not_accepted",
             Error::CertificateMismatch => "certificate_mismatch",
             Error::ReplayCacheUnavailable { .. } => "replay_cache_unavailable",
             Error::Forbidden(_) => "forbidden",

@@ -145,6 +145,22 @@ pub(crate) struct IssuerInner {
     pub(crate) policy: Arc<dyn Policy>,
     pub(crate) keys: Arc<dyn KeySource>,
     pub(crate) allowed_clients: Option<Vec<String>>,
+    pub(crate) dpop: DpopPolicy,
+}
+
+/// Which schemes an issuer's tokens may come with (RFC 9449). Whatever the policy, a
+/// DPoP-bound token is accepted only with its proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum DpopPolicy {
+    /// Bearer tokens with `Bearer`, DPoP-bound tokens with `DPoP` and their proof (the default:
+    /// a provider that starts binding tokens needs no change in the API).
+    #[default]
+    Allowed,
+    /// DPoP-bound tokens only: a bearer token of this issuer is refused.
+    Required,
+    /// Bearer tokens only: a DPoP-bound token of this issuer is refused, even with its proof.
+    Refused,
 }
 
 impl fmt::Debug for Issuer {
@@ -171,6 +187,7 @@ impl Issuer {
             jwks: None,
             policy: None,
             allowed_clients: None,
+            dpop: DpopPolicy::Allowed,
         }
     }
 
@@ -204,6 +221,11 @@ impl Issuer {
         &self.inner.keys
     }
 
+    /// Which schemes this issuer's tokens may come with.
+    pub fn dpop_policy(&self) -> DpopPolicy {
+        self.inner.dpop
+    }
+
     /// The client applications allowed to call, if restricted.
     pub fn allowed_clients(&self) -> Option<&[String]> {
         self.inner.allowed_clients.as_deref()
@@ -221,6 +243,7 @@ pub struct IssuerBuilder {
     jwks: Option<String>,
     policy: Option<Arc<dyn Policy>>,
     allowed_clients: Option<Vec<String>>,
+    dpop: DpopPolicy,
 }
 
 impl fmt::Debug for IssuerBuilder {
@@ -235,6 +258,12 @@ impl fmt::Debug for IssuerBuilder {
 impl IssuerBuilder {
     pub(crate) fn issuer_url(&self) -> &str {
         &self.issuer
+    }
+
+    /// Which schemes this issuer's tokens may come with (default [`DpopPolicy::Allowed`]).
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        self.dpop = policy;
+        self
     }
 
     /// Adds an accepted audience (the API's identifier: an App ID URI, a client id, a URL).
@@ -355,6 +384,7 @@ impl IssuerBuilder {
                 policy,
                 keys,
                 allowed_clients: self.allowed_clients,
+                dpop: self.dpop,
             }),
         })
     }

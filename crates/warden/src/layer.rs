@@ -408,7 +408,8 @@ where
             }
             Step::Done(Ok(principal)) => {
                 let now = clock::unix_secs(validator.clock());
-                match binding::check(shared.dpop.as_ref(), &principal, token, &req, now) {
+                let policy = validator.dpop_policy(&principal);
+                match binding::check(shared.dpop.as_ref(), policy, &principal, token, &req, now) {
                     Bound::Now(Ok(())) => {
                         admit(&span, shared, &mut req, principal, scheme);
                         ResponseFuture::inner(self.inner.call(req))
@@ -451,6 +452,7 @@ where
                                     let now = clock::unix_secs(shared.validator.clock());
                                     binding::check(
                                         shared.dpop.as_ref(),
+                                        shared.validator.dpop_policy(&principal),
                                         &principal,
                                         token,
                                         &req,

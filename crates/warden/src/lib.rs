@@ -97,7 +97,7 @@ pub use error::{
 };
 pub use extract::{AuthRejection, Claims};
 pub use identity::Caller;
-pub use issuer::{Issuer, IssuerBuilder, Profile};
+pub use issuer::{DpopPolicy, Issuer, IssuerBuilder, Profile};
 pub use layer::{RejectionResponder, Warden, WardenBuilder, WardenLayer};
 pub use principal::{Identity, Names, Principal};
 pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};

@@ -320,6 +320,13 @@ impl Validator {
         self.inner.issuer_for(iss)
     }
 
+    /// The DPoP policy of the issuer of this principal's token.
+    pub(crate) fn dpop_policy(&self, principal: &Principal) -> crate::issuer::DpopPolicy {
+        self.issuer_for(principal.issuer())
+            .map(|issuer| issuer.dpop_policy())
+            .unwrap_or_default()
+    }
+
     /// Where a claims challenge sends this caller's client: for a Microsoft Entra token,
     /// `{authority}/common/oauth2/authorize`; for any other issuer, its `authorization_endpoint`
     /// from discovery. `None` (no claims challenge, the RFC 6750 / RFC 9470 answer instead) for an
