@@ -19,6 +19,9 @@
 //! metadata at `/.well-known/oauth-protected-resource` and names it in every 401; the embedded
 //! demo sets it to its own address.
 //!
+//! DPoP-bound tokens (RFC 9449) work on every route with their proof, beside bearer tokens;
+//! `WARDEN_PUBLIC_URL` (the URL clients call, behind a proxy) is what proofs' `htu` must name.
+//!
 //! With `WARDEN_REDIS_URL` set (and optionally `WARDEN_REDIS_PREFIX`, and
 //! `WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS`), revocations are shared through Redis with every replica
 //! using the same URL and prefix (docs/fleet.md).
@@ -28,6 +31,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use warden::dpop::Dpop;
 use warden::{WardenBuilder, WardenConfig};
 use warden_examples::{orders, walkthrough};
 use warden_redis::RedisRevocations;
@@ -78,7 +82,22 @@ async fn main() -> ExitCode {
     let resource = std::env::var("WARDEN_RESOURCE")
         .ok()
         .or_else(|| (!configured && loopback).then(|| base.clone()));
+    // DPoP is on by default; behind a proxy, proofs name the public URL (WARDEN_PUBLIC_URL).
+    let dpop = match std::env::var("WARDEN_PUBLIC_URL") {
+        Ok(url) => match Dpop::builder().public_url(url).build() {
+            Ok(dpop) => Some(dpop),
+            Err(error) => {
+                eprintln!("WARDEN_PUBLIC_URL: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        Err(_) => None,
+    };
     let with_fleet = |builder: WardenBuilder| {
+        let builder = match &dpop {
+            Some(dpop) => builder.dpop(dpop.clone()),
+            None => builder,
+        };
         let builder = match &fleet {
             Some(store) => builder.revocations(Arc::new(store.clone())),
             None => builder,

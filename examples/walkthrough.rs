@@ -252,6 +252,33 @@ pub fn text(issuer: &FakeIssuer, base: &str) -> String {
         }
         let _ = writeln!(out, "  {}", curl(step, base));
     }
+    out.push_str(&dpop_text(issuer, base));
     out.push_str("\nPress Ctrl-C to stop.\n");
     out
+}
+
+/// The DPoP lines: a token bound to a fresh key and one proof for `GET /orders`, which the
+/// demo accepts once, within a minute (RFC 9449); the same token as a bearer token is refused.
+pub fn dpop_text(issuer: &FakeIssuer, base: &str) -> String {
+    let Ok(key) = warden_testing::DpopKey::generate() else {
+        return String::new();
+    };
+    let token = issuer
+        .token()
+        .subject("dora")
+        .object_id("0d0d0d0d-0000-4000-8000-00000000d0d0")
+        .scopes(["Orders.Read"])
+        .dpop_bound(&key)
+        .sign();
+    let proof = key
+        .proof("GET", &format!("{base}/orders"))
+        .access_token(&token)
+        .sign();
+    format!(
+        "\nDPoP (RFC 9449): a token bound to a key, with a proof signed by that key (one use, within a minute):\n\n\
+         \x20 export DPOP_TOKEN={token}\n\
+         \x20 export DPOP_PROOF={proof}\n\
+         \x20 curl -i -H \"Authorization: DPoP $DPOP_TOKEN\" -H \"DPoP: $DPOP_PROOF\" {base}/orders   # 200, once; again: 401 invalid_dpop_proof (replayed)\n\
+         \x20 curl -i -H \"Authorization: Bearer $DPOP_TOKEN\" {base}/orders   # 401: a DPoP-bound token is useless without its key\n"
+    )
 }

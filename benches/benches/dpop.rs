@@ -101,12 +101,19 @@ fn main() {
         },
     ]);
     assert_eq!(refused.get(), 0, "a measured request was refused");
-    assert!(next.get() <= PROOFS, "proofs reused: {} requests", next.get());
+    assert!(
+        next.get() <= PROOFS,
+        "proofs reused: {} requests",
+        next.get()
+    );
     let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
     println!("DPoP against bearer, median of one request through the router (same run):\n");
     println!("| case | time | × bearer |");
     println!("|---|---|---|");
-    println!("| warden layer, bearer token seen before | {:.2} µs | 1.00 |", us(times[0]));
+    println!(
+        "| warden layer, bearer token seen before | {:.2} µs | 1.00 |",
+        us(times[0])
+    );
     println!(
         "| warden layer, DPoP-bound token seen before + fresh ES256 proof | {:.2} µs | {:.2} |",
         us(times[1]),

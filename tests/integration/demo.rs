@@ -607,3 +607,43 @@ async fn serves_rfc_9728_metadata_naming_the_embedded_issuer_and_the_scopes() {
         )
     );
 }
+
+#[tokio::test]
+async fn the_printed_dpop_lines_work_once_and_the_token_is_useless_as_a_bearer_token() {
+    let demo = Demo::start_as_printed().await;
+    let text = walkthrough::dpop_text(&demo.issuer, &demo.base);
+    let export = |name: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(&format!("export {name}=")))
+            .unwrap_or_else(|| panic!("{name} not printed"))
+            .to_owned()
+    };
+    let (token, proof) = (export("DPOP_TOKEN"), export("DPOP_PROOF"));
+    let get = |scheme: &str, with_proof: bool| {
+        let mut request = demo
+            .client
+            .get(format!("{}/orders", demo.base))
+            .header("authorization", format!("{scheme} {token}"));
+        if with_proof {
+            request = request.header("dpop", &proof);
+        }
+        request.send()
+    };
+    assert_eq!(get("DPoP", true).await.unwrap().status(), StatusCode::OK);
+    let replayed = get("DPoP", true).await.unwrap();
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    let challenges: Vec<_> = replayed
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        challenges[1].starts_with(
+            r#"DPoP error="invalid_dpop_proof", error_description="DPoP proof replayed""#
+        ),
+        "{challenges:?}"
+    );
+    let bearer = get("Bearer", false).await.unwrap();
+    assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+}
