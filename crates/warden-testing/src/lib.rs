@@ -87,3 +87,8 @@ pub use token::{
     decode_claims_challenge,
 };
 pub use warden::Algorithm;
+
+/// docs/dpop.md's examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/dpop.md")]
+mod dpop_doctests {}

@@ -96,9 +96,11 @@ pub enum Error {
     AlgorithmMismatch,
     /// The signature does not verify.
     BadSignature,
-    /// The token is sender-constrained (`cnf`, RFC 7800) by a confirmation method warden does not
-    /// verify, so it is refused rather than accepted as a bearer token that anyone holding it
-    /// could use (RFC 9449 §7.2, RFC 8705 §3).
+    /// The token is sender-constrained (`cnf`, RFC 7800) and came without its proof: a DPoP-bound
+    /// token sent as a bearer token, a certificate-bound token without its client certificate,
+    /// a bound token outside a request ([`Validator::validate`](crate::Validator::validate)), or
+    /// a confirmation method warden does not verify. Refused rather than accepted as a bearer
+    /// token that anyone holding it could use (RFC 9449 §7.2, RFC 8705 §3).
     UnverifiedBinding(Binding),
     /// A revocation rule matches the token (Continuous Access Evaluation). Answered 401 with
     /// Microsoft's claims challenge if the client is CAE-capable, else `invalid_token`.
