@@ -9,7 +9,7 @@ use warden::dpop::{FirstUse, ProofKey, ProofReplayCache, ReplayCacheError};
 use crate::ConnectError;
 
 /// A [`ProofReplayCache`] on Redis, shared by every replica: a proof used at one replica is a
-/// replay at all the others. Each DPoP request costs one round trip (`SET key 1 NX EXAT`); a
+/// replay at all the others. Each DPoP request costs one round trip (`SET key 1 NX EX`, the expiry counted from this server's clock); a
 /// key expires with its proof's window, so Redis holds only the proofs still acceptable. When
 /// Redis cannot answer, the proof is refused (503 `Retry-After`), never accepted unchecked.
 ///
@@ -71,7 +71,7 @@ impl RedisProofReplay {
 }
 
 impl ProofReplayCache for RedisProofReplay {
-    fn first_use(&self, key: ProofKey, expires_at: u64) -> FirstUse<'_> {
+    fn first_use(&self, _jkt: &str, key: ProofKey, expires_at: u64) -> FirstUse<'_> {
         let mut connection = self.connection.clone();
         let mut name = String::with_capacity(self.prefix.len() + 69);
         name.push_str(&self.prefix);
@@ -80,14 +80,16 @@ impl ProofReplayCache for RedisProofReplay {
             name.push_str(&format!("{byte:02x}"));
         }
         let timeout = self.timeout;
+        // Relative to this server's clock, which judged the proof's window: Redis's own clock
+        // (which `EXAT` would read) may disagree.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let ttl = expires_at.saturating_sub(now).max(1);
         Box::pin(async move {
             let mut command = redis::cmd("SET");
-            command
-                .arg(&name)
-                .arg(1)
-                .arg("NX")
-                .arg("EXAT")
-                .arg(expires_at);
+            command.arg(&name).arg(1).arg("NX").arg("EX").arg(ttl);
             let set = command.query_async::<Option<String>>(&mut connection);
             match tokio::time::timeout(timeout, set).await {
                 Ok(Ok(reply)) => Ok(reply.is_some()),

@@ -121,6 +121,25 @@ pub fn extract<'a>(
     }
 }
 
+/// The scheme of the request's one `Authorization` header, even when its credentials are
+/// malformed; `None` with no header, several, or another scheme (the refusal cannot tell).
+pub(crate) fn scheme_of(headers: &HeaderMap) -> Option<Scheme> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let bytes = value.as_bytes();
+    let scheme = &bytes[..bytes.iter().take_while(|b| is_tchar(**b)).count()];
+    if scheme.eq_ignore_ascii_case(b"bearer") {
+        Some(Scheme::Bearer)
+    } else if scheme.eq_ignore_ascii_case(b"dpop") {
+        Some(Scheme::Dpop)
+    } else {
+        None
+    }
+}
+
 /// Splits `Authorization` into scheme and credentials. `Ok(None)` for a scheme other than
 /// Bearer and DPoP.
 fn parse_authorization(value: &[u8]) -> Result<Option<(Scheme, &[u8])>, Error> {

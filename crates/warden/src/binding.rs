@@ -28,13 +28,18 @@ pub(crate) enum Bound {
 /// cache; none of the bearer path).
 pub(crate) struct ReplayCheck {
     cache: Arc<dyn ProofReplayCache>,
+    jkt: String,
     key: ProofKey,
     expires_at: u64,
 }
 
 impl ReplayCheck {
     pub(crate) async fn run(self) -> Result<(), Error> {
-        match self.cache.first_use(self.key, self.expires_at).await {
+        match self
+            .cache
+            .first_use(&self.jkt, self.key, self.expires_at)
+            .await
+        {
             Ok(true) => Ok(()),
             Ok(false) => Err(ProofError::Replayed.into()),
             Err(error) => {
@@ -90,6 +95,7 @@ pub(crate) fn check<B>(
             }
             Bound::Replay(ReplayCheck {
                 cache: dpop.replay_cache().clone(),
+                jkt: proof.jkt,
                 key: proof.replay_key,
                 expires_at: proof.expires_at,
             })

@@ -290,7 +290,9 @@ impl Challenge {
             return Vec::new();
         }
         let dpop_used = self.presented == Some(Scheme::Dpop) && self.leading.is_none();
-        let ambiguous = self.status == StatusCode::BAD_REQUEST;
+        // A malformed request whose scheme cannot be told (two `Authorization` headers) carries
+        // the error on both challenges (RFC 9449 §7.2).
+        let ambiguous = self.status == StatusCode::BAD_REQUEST && self.presented.is_none();
         let Some(algs) = self.dpop_algs.as_deref() else {
             return self.render_bearer(realm, true).into_iter().collect();
         };

@@ -9,7 +9,7 @@
 //! | check | refused with |
 //! |---|---|
 //! | exactly one `DPoP` header, a compact JWS | 401 `invalid_dpop_proof` |
-//! | `typ` `dpop+jwt`; `alg` asymmetric and on the allow-list | 401 `invalid_dpop_proof` |
+//! | `typ` `dpop+jwt`; `alg` asymmetric and on the allow-list; no `jku`/`x5u`/`x5c`/`crit` | 401 `invalid_dpop_proof` |
 //! | `jwk` a public key (no private members), signature verified with it | 401 `invalid_dpop_proof` |
 //! | `jti`, `htm`, `htu`, `iat`, `ath` present; `jti` at most 256 bytes | 401 `invalid_dpop_proof` |
 //! | `htm` the request's method; `htu` the request's URL without query and fragment, both normalised (RFC 3986 §6.2.2–6.2.3) | 401 `invalid_dpop_proof` |
@@ -22,9 +22,11 @@
 //! without a binding sent with the `DPoP` scheme is refused too, so the label `DPoP` can never
 //! stand for a sender constraint that is not there.
 //!
-//! The request URL is the configured public URL ([`DpopBuilder::public_url`], for an API behind
-//! a proxy) followed by the request's path, or else the URL built from the request: its scheme
-//! (`http` unless the request line says otherwise), its `Host`, its path.
+//! The request URL is the configured public URL ([`DpopBuilder::public_url`]) followed by the
+//! request's path, or else the URL built from the request: its scheme (`http` unless the request
+//! line says otherwise), its `Host` (parsed as an authority), its path. The client chooses
+//! `Host`: set the public URL in production, so a proof made for another server accepting the
+//! same token cannot be presented here under that server's name.
 //!
 //! DPoP is on by default, beside bearer tokens: when a provider starts binding tokens, the API
 //! needs no change. Every 401 then carries two challenges, `Bearer …` first and
@@ -34,7 +36,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_lc_rs::digest;
@@ -254,11 +255,18 @@ impl Dpop {
             Some(base) => format!("{}{path}", base.trim_end_matches('/')),
             None => {
                 let scheme = uri.scheme_str().unwrap_or("http");
-                let host = headers
-                    .get(http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .or_else(|| uri.authority().map(|a| a.as_str()))?;
-                format!("{scheme}://{host}{path}")
+                // `Host` as an authority and nothing more: a value smuggling a path, query or
+                // userinfo (`api.example.com/a?`) names no URL. The request line's authority
+                // counts only without `Host` (HTTP/2's `:authority`).
+                let host = match headers.get(http::header::HOST) {
+                    Some(host) => host.to_str().ok()?,
+                    None => uri.authority()?.as_str(),
+                };
+                let authority: http::uri::Authority = host.parse().ok()?;
+                if authority.as_str().contains('@') {
+                    return None;
+                }
+                format!("{scheme}://{authority}{path}")
             }
         };
         normalize_url(&url)
@@ -407,9 +415,10 @@ pub type FirstUse<'a> = Pin<Box<dyn Future<Output = Result<bool, ReplayCacheErro
 /// Remembers the proofs seen within their window, so each is accepted once (RFC 9449 §11.1).
 /// Asked only on DPoP requests.
 pub trait ProofReplayCache: Send + Sync + fmt::Debug + 'static {
-    /// Records `key` until `expires_at` (seconds since the Unix epoch); `true` if it was not
-    /// there (first use), `false` for a replay.
-    fn first_use(&self, key: ProofKey, expires_at: u64) -> FirstUse<'_>;
+    /// Records `key`, a proof of the client key whose thumbprint is `jkt`, until `expires_at`
+    /// (seconds since the Unix epoch); `true` if it was not there (first use), `false` for a
+    /// replay.
+    fn first_use(&self, jkt: &str, key: ProofKey, expires_at: u64) -> FirstUse<'_>;
 }
 
 /// Why a replay cache could not answer. The request is answered 503 with `Retry-After`: a proof
@@ -419,6 +428,8 @@ pub trait ProofReplayCache: Send + Sync + fmt::Debug + 'static {
 pub enum ReplayCacheError {
     /// The cache holds as many proofs as it may.
     Full,
+    /// This client key has used its share of the cache in the current minute.
+    KeyQuota,
     /// The shared backend could not be reached.
     Unavailable {
         /// What the backend's client reported.
@@ -430,6 +441,7 @@ impl fmt::Display for ReplayCacheError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReplayCacheError::Full => f.write_str("DPoP replay cache full"),
+            ReplayCacheError::KeyQuota => f.write_str("too many DPoP proofs for this key"),
             ReplayCacheError::Unavailable { source } => {
                 write!(f, "DPoP replay cache unavailable: {source}")
             }
@@ -439,16 +451,34 @@ impl fmt::Display for ReplayCacheError {
 
 impl std::error::Error for ReplayCacheError {}
 
-/// The embedded replay cache: proofs of this process, in a lock-free map, swept of expired
-/// entries at most once a second, at most `capacity` at once (default 1,000,000: about a
-/// minute of 16,000 DPoP requests a second). When full, new proofs are refused (503) rather than
-/// forgetting one still in its window.
-#[derive(Debug)]
+/// The embedded replay cache: proofs of this process, in a lock-free map, at most `capacity` at
+/// once (default 1,000,000: about a minute of 16,000 DPoP requests a second). Expired proofs are
+/// swept by a background thread once a second, never on the request path. One client key may
+/// hold at most a hundredth of the capacity in a minute, so one client cannot fill the cache for
+/// the others; beyond it, that key's proofs are refused (503). When the cache is full, new proofs
+/// are refused (503) rather than forgetting one still in its window.
 pub struct InMemoryProofReplay {
+    state: Arc<ReplayState>,
+    /// The sweeper starts with the first proof: a layer that never sees DPoP runs no thread.
+    sweeper: std::sync::Once,
+}
+
+struct ReplayState {
     seen: papaya::HashMap<ProofKey, u64>,
+    /// Proofs per client key (thumbprint) in the current minute: (minute, count).
+    per_key: papaya::HashMap<Box<str>, (u64, usize)>,
     capacity: usize,
+    per_key_limit: usize,
     clock: Arc<dyn crate::clock::Clock>,
-    last_sweep: AtomicU64,
+}
+
+impl fmt::Debug for InMemoryProofReplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryProofReplay")
+            .field("len", &self.state.seen.len())
+            .field("capacity", &self.state.capacity)
+            .finish()
+    }
 }
 
 impl Default for InMemoryProofReplay {
@@ -457,52 +487,83 @@ impl Default for InMemoryProofReplay {
     }
 }
 
+/// The window of the per-key quota.
+const QUOTA_WINDOW_SECS: u64 = 60;
+
 impl InMemoryProofReplay {
     /// A cache holding at most `capacity` proofs.
     pub fn with_capacity(capacity: usize) -> Self {
-        InMemoryProofReplay {
-            seen: papaya::HashMap::new(),
-            capacity,
-            clock: Arc::new(crate::clock::SystemClock),
-            last_sweep: AtomicU64::new(0),
-        }
+        Self::build(capacity, Arc::new(crate::clock::SystemClock))
     }
 
-    /// Reads the time from this clock when it sweeps expired proofs.
+    /// Reads the time from this clock (expiry and the per-key quota).
     #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
-        self.clock = clock;
-        self
+    pub fn with_clock(self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        Self::build(self.state.capacity, clock)
     }
 
-    fn record(&self, key: ProofKey, expires_at: u64) -> Result<bool, ReplayCacheError> {
-        let now = crate::clock::unix_secs(&*self.clock);
-        let seen = self.seen.pin();
-        let last = self.last_sweep.load(Ordering::Relaxed);
-        if now > last
-            && self
-                .last_sweep
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            seen.retain(|_, expiry| *expiry > now);
+    fn build(capacity: usize, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        let state = Arc::new(ReplayState {
+            seen: papaya::HashMap::new(),
+            per_key: papaya::HashMap::new(),
+            capacity,
+            per_key_limit: (capacity / 100).max(1),
+            clock,
+        });
+        InMemoryProofReplay {
+            state,
+            sweeper: std::sync::Once::new(),
         }
+    }
+
+    /// Starts the thread that sweeps expired proofs once a second; it holds the state weakly
+    /// and ends with the cache.
+    fn start_sweeper(&self) {
+        let weak = Arc::downgrade(&self.state);
+        let _ = std::thread::Builder::new()
+            .name("warden-dpop-sweep".into())
+            .spawn(move || {
+                while let Some(state) = weak.upgrade() {
+                    state.sweep();
+                    drop(state);
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            });
+    }
+
+    /// Records a proof of the client key `jkt`.
+    fn record(&self, jkt: &str, key: ProofKey, expires_at: u64) -> Result<bool, ReplayCacheError> {
+        self.sweeper.call_once(|| self.start_sweeper());
+        let state = &self.state;
+        let now = crate::clock::unix_secs(&*state.clock);
+        let seen = state.seen.pin();
         if let Some(expiry) = seen.get(&key)
             && *expiry > now
         {
             return Ok(false);
         }
-        if seen.len() >= self.capacity {
-            // Full: sweep now rather than wait a second, then judge.
-            seen.retain(|_, expiry| *expiry > now);
-            if seen.len() >= self.capacity {
-                return Err(ReplayCacheError::Full);
-            }
+        let minute = now / QUOTA_WINDOW_SECS;
+        let per_key = state.per_key.pin();
+        let (_, count) = per_key.update_or_insert_with(
+            jkt.into(),
+            |&(m, count)| {
+                if m == minute {
+                    (m, count + 1)
+                } else {
+                    (minute, 1)
+                }
+            },
+            || (minute, 1),
+        );
+        if *count > state.per_key_limit {
+            return Err(ReplayCacheError::KeyQuota);
+        }
+        if seen.len() >= state.capacity {
+            return Err(ReplayCacheError::Full);
         }
         match seen.try_insert(key, expires_at) {
             Ok(_) => Ok(true),
-            // Inserted meanwhile by another request with the same proof, or an expired entry
-            // not yet swept: only the expired one may be replaced.
+            // An expired entry not yet swept may be replaced; a live one is a replay.
             Err(occupied) if *occupied.current <= now => {
                 seen.insert(key, expires_at);
                 Ok(true)
@@ -512,9 +573,18 @@ impl InMemoryProofReplay {
     }
 }
 
+impl ReplayState {
+    fn sweep(&self) {
+        let now = crate::clock::unix_secs(&*self.clock);
+        self.seen.pin().retain(|_, expiry| *expiry > now);
+        let minute = now / QUOTA_WINDOW_SECS;
+        self.per_key.pin().retain(|_, (m, _)| *m == minute);
+    }
+}
+
 impl ProofReplayCache for InMemoryProofReplay {
-    fn first_use(&self, key: ProofKey, expires_at: u64) -> FirstUse<'_> {
-        Box::pin(std::future::ready(self.record(key, expires_at)))
+    fn first_use(&self, jkt: &str, key: ProofKey, expires_at: u64) -> FirstUse<'_> {
+        Box::pin(std::future::ready(self.record(jkt, key, expires_at)))
     }
 }
 
@@ -549,11 +619,7 @@ fn parse_proof(proof: &str, allowed: &[Algorithm]) -> Result<ParsedProof, Error>
     if !crate::issuer::typ_is(Some(&typ), &["dpop+jwt"]) {
         return Err(ProofError::WrongType.into());
     }
-    if header.contains("crit")
-        || ["jku", "x5u", "x5c", "kid"]
-            .iter()
-            .any(|p| header.contains(p))
-    {
+    if header.contains("crit") || ["jku", "x5u", "x5c"].iter().any(|p| header.contains(p)) {
         return Err(ProofError::Malformed.into());
     }
     let alg = match header.string("alg") {
@@ -864,19 +930,49 @@ mod tests {
 
     #[test]
     fn a_proof_is_accepted_once_within_its_window() {
-        let cache = InMemoryProofReplay::with_capacity(2);
+        let cache = InMemoryProofReplay::with_capacity(200);
         let now = crate::clock::unix_secs(&crate::clock::SystemClock);
         let key = ProofKey([1; 32]);
-        assert!(cache.record(key, now + 60).unwrap());
-        assert!(!cache.record(key, now + 60).unwrap());
-        assert!(cache.record(ProofKey([2; 32]), now + 60).unwrap());
+        assert!(cache.record("a", key, now + 60).unwrap());
+        assert!(!cache.record("a", key, now + 60).unwrap());
+        assert!(cache.record("b", ProofKey([2; 32]), now + 60).unwrap());
+        // An expired entry not yet swept is replaced.
+        assert!(
+            cache
+                .record("c", ProofKey([3; 32]), now.saturating_sub(1))
+                .unwrap()
+        );
+        assert!(cache.record("c", ProofKey([3; 32]), now + 60).unwrap());
+    }
+
+    #[test]
+    fn one_client_key_cannot_fill_the_cache() {
+        let cache = InMemoryProofReplay::with_capacity(300);
+        let now = crate::clock::unix_secs(&crate::clock::SystemClock);
+        // A hundredth of the capacity per key per minute: 3 proofs.
+        for i in 0..3u8 {
+            assert!(cache.record("greedy", ProofKey([i; 32]), now + 60).unwrap());
+        }
         assert!(matches!(
-            cache.record(ProofKey([3; 32]), now + 60),
+            cache.record("greedy", ProofKey([9; 32]), now + 60),
+            Err(ReplayCacheError::KeyQuota)
+        ));
+        assert!(
+            cache
+                .record("polite", ProofKey([10; 32]), now + 60)
+                .unwrap()
+        );
+        // The cache itself is bounded too.
+        let full = InMemoryProofReplay::with_capacity(100);
+        for i in 0..100u8 {
+            assert!(
+                full.record(&format!("k{i}"), ProofKey([i; 32]), now + 60)
+                    .unwrap()
+            );
+        }
+        assert!(matches!(
+            full.record("late", ProofKey([200; 32]), now + 60),
             Err(ReplayCacheError::Full)
         ));
-        // An expired entry frees its place.
-        let expired = InMemoryProofReplay::with_capacity(1);
-        assert!(expired.record(key, now.saturating_sub(1)).unwrap());
-        assert!(expired.record(ProofKey([4; 32]), now + 60).unwrap());
     }
 }

@@ -389,7 +389,10 @@ where
         let shared = &self.shared;
         let validator = &shared.validator;
         let token = match bearer::extract(req.headers(), req.uri(), validator.max_token_bytes()) {
-            Err(error) => return ResponseFuture::rejected(refuse(&span, shared, &error, None)),
+            Err(error) => {
+                let scheme = bearer::scheme_of(req.headers());
+                return ResponseFuture::rejected(refuse(&span, shared, &error, scheme));
+            }
             Ok(None) if shared.allow_anonymous => {
                 span.record("outcome", "anonymous");
                 req.extensions_mut()

@@ -358,7 +358,10 @@ impl Confirmation {
             Some(Some(value)) if !value.is_empty() => Ok(value.into_owned().into_boxed_str()),
             _ => Err(invalid.clone()),
         };
-        if cnf.contains("jkt") {
+        if cnf.contains("jkt") && cnf.contains("x5t#S256") {
+            // Two bindings: checking one would drop the other silently.
+            Err(Error::UnverifiedBinding(crate::error::Binding::Other))
+        } else if cnf.contains("jkt") {
             Ok(Some(Confirmation::DpopKey(text("jkt")?)))
         } else if cnf.contains("x5t#S256") {
             Ok(Some(Confirmation::Certificate(text("x5t#S256")?)))
