@@ -65,6 +65,23 @@ pub fn discovery(data: &[u8]) {
     let _ = fuzz_discovery(data, "https://issuer.example");
 }
 
+/// A DPoP proof of arbitrary bytes, checked for a fixed request: refused with an error, never a
+/// panic.
+pub fn dpop_proof(data: &[u8]) {
+    let Ok(proof) = http::HeaderValue::from_bytes(data) else {
+        return;
+    };
+    let mut headers = http::HeaderMap::new();
+    headers.insert("dpop", proof);
+    headers.insert(
+        http::header::HOST,
+        http::HeaderValue::from_static("api.test"),
+    );
+    let uri = http::Uri::from_static("/orders");
+    let dpop = crate::dpop::Dpop::default();
+    let _ = dpop.verify(&headers, &http::Method::GET, &uri, "token", 1_700_000_000);
+}
+
 /// The `WWW-Authenticate` writer with an arbitrary parameter value: the header must always be a
 /// valid header value.
 pub fn challenge(data: &[u8]) {

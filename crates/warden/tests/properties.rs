@@ -113,6 +113,7 @@ proptest! {
         warden::fuzzing::jwks(&data);
         warden::fuzzing::discovery(&data);
         warden::fuzzing::challenge(&data);
+        warden::fuzzing::dpop_proof(&data);
     }
 }
 
