@@ -82,16 +82,26 @@ async fn main() -> ExitCode {
     let resource = std::env::var("WARDEN_RESOURCE")
         .ok()
         .or_else(|| (!configured && loopback).then(|| base.clone()));
-    // DPoP is on by default; behind a proxy, proofs name the public URL (WARDEN_PUBLIC_URL).
-    let dpop = match std::env::var("WARDEN_PUBLIC_URL") {
-        Ok(url) => match Dpop::builder().public_url(url).build() {
+    // DPoP is on by default; behind a proxy, proofs name the public URL (WARDEN_PUBLIC_URL);
+    // in a fleet, a proof used at one replica is a replay at the others.
+    let public_url = std::env::var("WARDEN_PUBLIC_URL").ok();
+    let dpop = if public_url.is_some() || fleet.is_some() {
+        let mut builder = Dpop::builder();
+        if let Some(url) = public_url {
+            builder = builder.public_url(url);
+        }
+        if let Some(store) = &fleet {
+            builder = builder.replay_cache(Arc::new(store.proof_replay()));
+        }
+        match builder.build() {
             Ok(dpop) => Some(dpop),
             Err(error) => {
                 eprintln!("WARDEN_PUBLIC_URL: {error}");
                 return ExitCode::from(2);
             }
-        },
-        Err(_) => None,
+        }
+    } else {
+        None
     };
     let with_fleet = |builder: WardenBuilder| {
         let builder = match &dpop {

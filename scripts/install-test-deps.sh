@@ -4,7 +4,8 @@
 # package yourself (`sudo apt-get install redis-server`), or build Redis or Valkey from source and
 # set WARDEN_REDIS_SERVER to the binary; the tests start and stop their own servers either way.
 set -euo pipefail
-if command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ]; then
+if [ -n "${WARDEN_REDIS_SERVER:-}" ] || command -v redis-server >/dev/null \
+    || [ -x /usr/bin/redis-server ] || [ -x /usr/sbin/redis-server ]; then
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then

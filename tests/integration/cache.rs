@@ -93,8 +93,8 @@ async fn lets_a_cached_token_expire() {
 #[tokio::test(start_paused = true)]
 async fn a_revocation_store_forgets_rules_by_its_clock() {
     let clock = TestClock::new();
-    let store = InMemoryRevocations::with_max_token_lifetime(Duration::from_secs(3600))
-        .with_clock(Arc::new(clock));
+    let store =
+        InMemoryRevocations::with_retention(Duration::from_secs(3600)).with_clock(Arc::new(clock));
     store
         .revoke(Revocation::user("carol").issued_before(now() as u64))
         .await

@@ -151,9 +151,42 @@ async fn serves_the_metadata_without_a_token_cacheable() {
             "authorization_servers": [shared_issuer().issuer_url()],
             "scopes_supported": ["files:read", "files:write"],
             "bearer_methods_supported": ["header"],
+            // DPoP is accepted (the default); not required, so that member is omitted.
+            "dpop_signing_alg_values_supported": ["ES256", "ES384", "PS256", "RS256", "EdDSA"],
             "resource_name": "Files",
         })
     );
+    // An API whose issuer requires DPoP says so; a bearer-only API names no DPoP algorithm.
+    let required = WardenLayer::builder()
+        .issuer(
+            issuer_of(shared_issuer())
+                .audience(RESOURCE)
+                .jwks(shared_issuer().jwks_json())
+                .dpop(warden::DpopPolicy::Required)
+                .build()
+                .unwrap(),
+        )
+        .protected_resource(ProtectedResource::new(RESOURCE))
+        .build()
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_slice(required.resource_metadata().unwrap().document()).unwrap();
+    assert_eq!(document["dpop_bound_access_tokens_required"], true);
+    let bearer_only = WardenLayer::builder()
+        .issuer(
+            issuer_of(shared_issuer())
+                .jwks(shared_issuer().jwks_json())
+                .build()
+                .unwrap(),
+        )
+        .protected_resource(ProtectedResource::new(RESOURCE))
+        .bearer_only()
+        .build()
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_slice(bearer_only.resource_metadata().unwrap().document()).unwrap();
+    assert!(document.get("dpop_signing_alg_values_supported").is_none());
+    assert!(document.get("dpop_bound_access_tokens_required").is_none());
 
     let head = Request::head(path).body(Body::empty()).unwrap();
     let answer = send(router.clone(), head).await;

@@ -30,6 +30,7 @@ pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(5);
 /// Where the rules and their announcements live.
 #[derive(Debug, Clone)]
 pub(crate) struct Keys {
+    prefix: String,
     pub(crate) rule_prefix: String,
     pub(crate) stream: String,
     /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped.
@@ -46,10 +47,18 @@ impl Keys {
             escaped.push(c);
         }
         Keys {
+            prefix: prefix.to_owned(),
             rule_prefix: format!("{prefix}rule:"),
             stream: format!("{prefix}revocations"),
             rule_pattern: format!("{escaped}rule:*"),
         }
+    }
+}
+
+impl Keys {
+    /// The prefix every key starts with.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
     }
 }
 

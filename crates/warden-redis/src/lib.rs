@@ -204,7 +204,7 @@ impl RedisRevocationsBuilder {
             reason: e.to_string(),
         })?;
         let keys = Keys::new(&self.prefix);
-        let local = InMemoryRevocations::with_max_token_lifetime(self.rule_retention);
+        let local = InMemoryRevocations::with_retention(self.rule_retention);
         let unreachable = |e: redis::RedisError| ConnectError::Unreachable { source: e.into() };
         let mut conn = feed::connect(&client).await.map_err(unreachable)?;
         let position = feed::load(&mut conn, &keys, &local)
@@ -354,6 +354,15 @@ impl RedisRevocations {
             synced_at: UNIX_EPOCH + Duration::from_millis(synced_ms),
             rules: shared.local.len(),
         }
+    }
+
+    /// A DPoP replay cache for the fleet on the same connection, prefix and TLS setup
+    /// (`<prefix>dpop:<hash>` keys): a proof used at one replica is a replay at all the others.
+    pub fn proof_replay(&self) -> RedisProofReplay {
+        RedisProofReplay::new(
+            self.shared.writer.clone(),
+            self.shared.keys.prefix().to_owned(),
+        )
     }
 
     /// The local replica (read-only use: rules added here alone would not reach the fleet).

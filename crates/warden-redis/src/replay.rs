@@ -6,21 +6,27 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use warden::dpop::{FirstUse, ProofKey, ProofReplayCache, ReplayCacheError};
 
-use crate::ConnectError;
-
 /// A [`ProofReplayCache`] on Redis, shared by every replica: a proof used at one replica is a
 /// replay at all the others. Each DPoP request costs one round trip (`SET key 1 NX EX`, the expiry counted from this server's clock); a
 /// key expires with its proof's window, so Redis holds only the proofs still acceptable. When
 /// Redis cannot answer, the proof is refused (503 `Retry-After`), never accepted unchecked.
 ///
+/// Made from the fleet's [`RedisRevocations`](crate::RedisRevocations), so both share one
+/// connection, prefix and TLS setup:
+///
 /// ```no_run
 /// use std::sync::Arc;
 /// use warden::dpop::Dpop;
-/// use warden_redis::RedisProofReplay;
+/// use warden_redis::RedisRevocations;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let replay = RedisProofReplay::connect("redis://127.0.0.1:6379", "orders-api:").await?;
-/// let dpop = Dpop::builder().replay_cache(Arc::new(replay)).build()?;
+/// let revocations = RedisRevocations::builder("redis://127.0.0.1:6379")
+///     .prefix("orders-api:")
+///     .connect()
+///     .await?;
+/// let dpop = Dpop::builder()
+///     .replay_cache(Arc::new(revocations.proof_replay()))
+///     .build()?;
 /// # Ok(())
 /// # }
 /// ```
@@ -41,37 +47,19 @@ impl fmt::Debug for RedisProofReplay {
 }
 
 impl RedisProofReplay {
-    /// Connects to the Redis at `url` (as [`RedisRevocations::builder`](crate::RedisRevocations::builder)
-    /// takes it); keys are `<prefix>dpop:<hash>`.
-    ///
-    /// # Errors
-    ///
-    /// [`ConnectError`] when the URL is invalid or Redis cannot be reached.
-    pub async fn connect(url: &str, prefix: impl Into<String>) -> Result<Self, ConnectError> {
-        if url.starts_with("rediss:") {
-            crate::ensure_crypto_provider();
-        }
-        let client = redis::Client::open(url).map_err(|e| ConnectError::InvalidUrl {
-            reason: e.to_string(),
-        })?;
-        let timeout = Duration::from_secs(1);
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| ConnectError::Unreachable { source: e.into() })?;
-        Ok(RedisProofReplay {
+    /// On the connection, prefix and TLS settings of `revocations`
+    /// ([`RedisRevocations::proof_replay`](crate::RedisRevocations::proof_replay)).
+    pub(crate) fn new(connection: ConnectionManager, prefix: String) -> Self {
+        RedisProofReplay {
             connection,
-            prefix: prefix.into(),
-            timeout,
-        })
+            prefix,
+            timeout: Duration::from_secs(1),
+        }
     }
 }
 
 impl ProofReplayCache for RedisProofReplay {
-    fn first_use(&self, _jkt: &str, key: ProofKey, expires_at: u64) -> FirstUse<'_> {
+    fn first_use(&self, _jkt: &str, key: ProofKey, now: u64, expires_at: u64) -> FirstUse<'_> {
         let mut connection = self.connection.clone();
         let mut name = String::with_capacity(self.prefix.len() + 69);
         name.push_str(&self.prefix);
@@ -80,12 +68,8 @@ impl ProofReplayCache for RedisProofReplay {
             name.push_str(&format!("{byte:02x}"));
         }
         let timeout = self.timeout;
-        // Relative to this server's clock, which judged the proof's window: Redis's own clock
+        // Relative to the validator's clock, which judged the proof's window: Redis's own clock
         // (which `EXAT` would read) may disagree.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
         let ttl = expires_at.saturating_sub(now).max(1);
         Box::pin(async move {
             let mut command = redis::cmd("SET");

@@ -30,6 +30,7 @@ pub(crate) struct ReplayCheck {
     cache: Arc<dyn ProofReplayCache>,
     jkt: String,
     key: ProofKey,
+    now: u64,
     expires_at: u64,
 }
 
@@ -37,7 +38,7 @@ impl ReplayCheck {
     pub(crate) async fn run(self) -> Result<(), Error> {
         match self
             .cache
-            .first_use(&self.jkt, self.key, self.expires_at)
+            .first_use(&self.jkt, self.key, self.now, self.expires_at)
             .await
         {
             Ok(true) => Ok(()),
@@ -97,6 +98,7 @@ pub(crate) fn check<B>(
                 cache: dpop.replay_cache().clone(),
                 jkt: proof.jkt,
                 key: proof.replay_key,
+                now,
                 expires_at: proof.expires_at,
             })
         }

@@ -14,11 +14,15 @@
 //! | [`Error::Revoked`], other client | 401 | `Bearer realm="api", error="invalid_token", error_description="token revoked"` |
 //! | [`Error::StepUpRequired`] (auth context, CAE-capable) | 401 | the claims challenge, `acrs` |
 //! | [`Error::StepUpRequired`] (other) | 401 | `Bearer realm="api", error="insufficient_user_authentication", error_description="…", acr_values="…"` or `max_age="…"` |
-//! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`], [`Error::RevocationsStale`] | 503 | none; `Retry-After` instead |
+//! | [`Error::InvalidDpopProof`] | 401 | on the DPoP challenge: `DPoP error="invalid_dpop_proof", error_description="…", algs="…"` |
+//! | [`Error::UseDpopNonce`] | 401 | `DPoP error="use_dpop_nonce", …`, and a `DPoP-Nonce` header |
+//! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`], [`Error::RevocationsStale`], [`Error::ReplayCacheUnavailable`] | 503 | none; `Retry-After` instead |
 //! | every other variant | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
 //!
-//! With a protected resource configured ([`crate::metadata`]), every 401 and 403 challenge ends
-//! with `resource_metadata="<the metadata URL>"` (RFC 9728 §5.1).
+//! While DPoP is on (the default), a 401 carries a second header, `DPoP algs="…"`, after the
+//! Bearer one, and the error goes on the challenge of the scheme the client used (RFC 9449 §7.2);
+//! a 403 answers in that scheme only. With a protected resource configured ([`crate::metadata`]),
+//! every 401 and 403 challenge ends with `resource_metadata="<the metadata URL>"` (RFC 9728 §5.1).
 //!
 //! Every parameter value is quoted (RFC 9110 §11.5) and restricted to the characters RFC 6750 §3
 //! allows (`%x20-21 / %x23-5B / %x5D-7E`): a value can never inject a quote, a backslash, CR or LF.

@@ -77,12 +77,15 @@ struct Inner {
     future_skew: Duration,
     public_url: Option<String>,
     replay: Arc<dyn ProofReplayCache>,
+    /// Whether `replay` is the default in-memory cache (not one the application gave).
+    default_replay: bool,
     nonces: Option<Nonces>,
 }
 
 /// Server nonces (RFC 9449 §8, §9): an HMAC of the current period under a secret, so every
 /// replica that shares the secret issues and accepts the same nonces with no state; a nonce is
 /// accepted during its period and the next one.
+#[derive(Clone)]
 struct Nonces {
     key: aws_lc_rs::hmac::Key,
     period: Duration,
@@ -126,6 +129,7 @@ impl Default for Dpop {
                 future_skew: Duration::from_secs(5),
                 public_url: None,
                 replay: Arc::new(InMemoryProofReplay::default()),
+                default_replay: true,
                 nonces: None,
             }),
         }
@@ -164,6 +168,27 @@ impl Dpop {
 
     pub(crate) fn replay_cache(&self) -> &Arc<dyn ProofReplayCache> {
         &self.inner.replay
+    }
+
+    /// This configuration with its default replay cache (not one the application gave) reading
+    /// `clock`, the validator's, so the cache sweeps by the clock that judges proofs.
+    pub(crate) fn with_clock(self, clock: Arc<dyn crate::clock::Clock>) -> Dpop {
+        if !self.inner.default_replay {
+            return self;
+        }
+        let inner = &self.inner;
+        Dpop {
+            inner: Arc::new(Inner {
+                algorithms: inner.algorithms.clone(),
+                algs_param: inner.algs_param.clone(),
+                max_age: inner.max_age,
+                future_skew: inner.future_skew,
+                public_url: inner.public_url.clone(),
+                replay: Arc::new(InMemoryProofReplay::default().with_clock(clock)),
+                default_replay: true,
+                nonces: inner.nonces.clone(),
+            }),
+        }
     }
 
     /// Checks the request's proof for `access_token` (RFC 9449 §4.3, every step but the key
@@ -388,6 +413,7 @@ impl DpopBuilder {
                 future_skew: self.future_skew,
                 public_url: self.public_url,
                 nonces,
+                default_replay: self.replay.is_none(),
                 replay: self
                     .replay
                     .unwrap_or_else(|| Arc::new(InMemoryProofReplay::default())),
@@ -415,10 +441,11 @@ pub type FirstUse<'a> = Pin<Box<dyn Future<Output = Result<bool, ReplayCacheErro
 /// Remembers the proofs seen within their window, so each is accepted once (RFC 9449 §11.1).
 /// Asked only on DPoP requests.
 pub trait ProofReplayCache: Send + Sync + fmt::Debug + 'static {
-    /// Records `key`, a proof of the client key whose thumbprint is `jkt`, until `expires_at`
-    /// (seconds since the Unix epoch); `true` if it was not there (first use), `false` for a
-    /// replay.
-    fn first_use(&self, jkt: &str, key: ProofKey, expires_at: u64) -> FirstUse<'_>;
+    /// Records `key`, a proof of the client key whose thumbprint is `jkt`, until `expires_at`;
+    /// `true` if it was not there (first use), `false` for a replay. `now` and `expires_at` are
+    /// seconds since the Unix epoch by the validator's clock, which judged the proof's window: a
+    /// cache measures the key's life from them, never by a clock of its own.
+    fn first_use(&self, jkt: &str, key: ProofKey, now: u64, expires_at: u64) -> FirstUse<'_>;
 }
 
 /// Why a replay cache could not answer. The request is answered 503 with `Retry-After`: a proof
@@ -532,10 +559,15 @@ impl InMemoryProofReplay {
     }
 
     /// Records a proof of the client key `jkt`.
-    fn record(&self, jkt: &str, key: ProofKey, expires_at: u64) -> Result<bool, ReplayCacheError> {
+    fn record(
+        &self,
+        jkt: &str,
+        key: ProofKey,
+        now: u64,
+        expires_at: u64,
+    ) -> Result<bool, ReplayCacheError> {
         self.sweeper.call_once(|| self.start_sweeper());
         let state = &self.state;
-        let now = crate::clock::unix_secs(&*state.clock);
         let seen = state.seen.pin();
         if let Some(expiry) = seen.get(&key)
             && *expiry > now
@@ -583,8 +615,8 @@ impl ReplayState {
 }
 
 impl ProofReplayCache for InMemoryProofReplay {
-    fn first_use(&self, jkt: &str, key: ProofKey, expires_at: u64) -> FirstUse<'_> {
-        Box::pin(std::future::ready(self.record(jkt, key, expires_at)))
+    fn first_use(&self, jkt: &str, key: ProofKey, now: u64, expires_at: u64) -> FirstUse<'_> {
+        Box::pin(std::future::ready(self.record(jkt, key, now, expires_at)))
     }
 }
 
@@ -933,16 +965,16 @@ mod tests {
         let cache = InMemoryProofReplay::with_capacity(200);
         let now = crate::clock::unix_secs(&crate::clock::SystemClock);
         let key = ProofKey([1; 32]);
-        assert!(cache.record("a", key, now + 60).unwrap());
-        assert!(!cache.record("a", key, now + 60).unwrap());
-        assert!(cache.record("b", ProofKey([2; 32]), now + 60).unwrap());
+        assert!(cache.record("a", key, now, now + 60).unwrap());
+        assert!(!cache.record("a", key, now, now + 60).unwrap());
+        assert!(cache.record("b", ProofKey([2; 32]), now, now + 60).unwrap());
         // An expired entry not yet swept is replaced.
         assert!(
             cache
-                .record("c", ProofKey([3; 32]), now.saturating_sub(1))
+                .record("c", ProofKey([3; 32]), now, now.saturating_sub(1))
                 .unwrap()
         );
-        assert!(cache.record("c", ProofKey([3; 32]), now + 60).unwrap());
+        assert!(cache.record("c", ProofKey([3; 32]), now, now + 60).unwrap());
     }
 
     #[test]
@@ -951,27 +983,31 @@ mod tests {
         let now = crate::clock::unix_secs(&crate::clock::SystemClock);
         // A hundredth of the capacity per key per minute: 3 proofs.
         for i in 0..3u8 {
-            assert!(cache.record("greedy", ProofKey([i; 32]), now + 60).unwrap());
+            assert!(
+                cache
+                    .record("greedy", ProofKey([i; 32]), now, now + 60)
+                    .unwrap()
+            );
         }
         assert!(matches!(
-            cache.record("greedy", ProofKey([9; 32]), now + 60),
+            cache.record("greedy", ProofKey([9; 32]), now, now + 60),
             Err(ReplayCacheError::KeyQuota)
         ));
         assert!(
             cache
-                .record("polite", ProofKey([10; 32]), now + 60)
+                .record("polite", ProofKey([10; 32]), now, now + 60)
                 .unwrap()
         );
         // The cache itself is bounded too.
         let full = InMemoryProofReplay::with_capacity(100);
         for i in 0..100u8 {
             assert!(
-                full.record(&format!("k{i}"), ProofKey([i; 32]), now + 60)
+                full.record(&format!("k{i}"), ProofKey([i; 32]), now, now + 60)
                     .unwrap()
             );
         }
         assert!(matches!(
-            full.record("late", ProofKey([200; 32]), now + 60),
+            full.record("late", ProofKey([200; 32]), now, now + 60),
             Err(ReplayCacheError::Full)
         ));
     }

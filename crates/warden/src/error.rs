@@ -98,8 +98,7 @@ pub enum Error {
     BadSignature,
     /// The token is sender-constrained (`cnf`, RFC 7800) and came without its proof: a DPoP-bound
     /// token sent as a bearer token, a certificate-bound token without its client certificate,
-    /// a bound token outside a request ([`Validator::validate`](crate::Validator::validate)), or
-    /// a confirmation method warden does not verify. Refused rather than accepted as a bearer
+    /// or a confirmation method warden does not verify. Refused rather than accepted as a bearer
     /// token that anyone holding it could use (RFC 9449 §7.2, RFC 8705 §3).
     UnverifiedBinding(Binding),
     /// A revocation rule matches the token (Continuous Access Evaluation). Answered 401 with
@@ -135,6 +134,10 @@ pub enum Error {
     /// The DPoP proof's key is not the one the token is bound to (`cnf.jkt`). Answered 401
     /// `invalid_token`, "Invalid DPoP key binding" (RFC 9449 §7.1's example).
     DpopKeyMismatch,
+    /// A bound token (`cnf`) validated outside a request
+    /// ([`Validator::validate`](crate::Validator::validate)): its proof of possession cannot be
+    /// checked there, so it is refused.
+    BoundOutsideRequest(Binding),
     /// The connection's client certificate is not the one the token is bound to
     /// (`cnf.x5t#S256`, RFC 8705 §3). Answered 401 `invalid_token`.
     CertificateMismatch,
@@ -429,6 +432,9 @@ impl Error {
             Error::DpopRequired => "this issuer's tokens must be DPoP-bound",
             Error::DpopNotAccepted => "DPoP is not accepted for this token",
             Error::CertificateMismatch => "client certificate does not match the token",
+            Error::BoundOutsideRequest(_) => {
+                "bound token: its proof of possession is checked only in a request"
+            }
             Error::ReplayCacheUnavailable { .. } => "DPoP replay check unavailable",
             Error::Forbidden(forbidden) => forbidden.description(),
             Error::GroupsUnavailable => "group membership unavailable",
@@ -476,6 +482,7 @@ impl Error {
             Error::DpopRequired => "dpop_required",
             Error::DpopNotAccepted => "dpop_not_accepted",
             Error::CertificateMismatch => "certificate_mismatch",
+            Error::BoundOutsideRequest(_) => "bound_outside_request",
             Error::ReplayCacheUnavailable { .. } => "replay_cache_unavailable",
             Error::Forbidden(_) => "forbidden",
             Error::GroupsUnavailable => "groups_unavailable",

@@ -312,9 +312,14 @@ impl WardenBuilder {
             Some(realm) => Realm::new(realm)?,
             None => Realm::default(),
         };
+        let clock = validator.clock_arc();
+        let dpop_members = self.dpop.as_ref().map(|dpop| {
+            let algs = dpop.algorithms().iter().map(|a| a.as_str()).collect();
+            (algs, validator.every_issuer_requires_dpop())
+        });
         let resource_metadata = self
             .protected_resource
-            .map(|resource| resource.build(validator.authorization_servers()))
+            .map(|resource| resource.build(validator.authorization_servers(), dpop_members))
             .transpose()?;
         Ok(WardenLayer {
             shared: Arc::new(Shared {
@@ -324,7 +329,7 @@ impl WardenBuilder {
                 responder: self.responder,
                 groups: self.groups,
                 resource_metadata,
-                dpop: self.dpop,
+                dpop: self.dpop.map(|dpop| dpop.with_clock(clock)),
             }),
         })
     }

@@ -38,11 +38,13 @@
 //! [`Claims`], [`Error`]. Each other concern has its module: [`authz`] (requirements per route),
 //! [`entra`] (Microsoft Entra ID), [`keys`] (where signing keys come from), [`cae`] (revocation
 //! and claims challenges), [`bearer`] (the `Authorization` header), [`challenge`] (how a refusal
-//! is written). Every type has one public path.
+//! is written), [`dpop`] (DPoP proofs, RFC 9449), [`mtls`] (certificate-bound tokens, RFC 8705),
+//! [`metadata`] (protected-resource metadata, RFC 9728). Every type has one public path.
 //!
 //! The request path reads top to bottom: extract the bearer token → parse strictly and pre-check
 //! the unverified claims (reject only) → look the key up → verify the signature → check the
-//! claims → revocation → the route's requirements. [`Validator`] does the same work outside HTTP;
+//! claims → revocation → the token's binding (a DPoP proof or a client certificate) → the
+//! route's requirements. [`Validator`] does the same work outside HTTP;
 //! `docs/architecture.md` draws the module map.
 //!
 //! # What warden does not do

@@ -162,8 +162,14 @@ impl ProtectedResource {
         self
     }
 
-    /// The served document, with `derived` as the authorization servers unless set here.
-    pub(crate) fn build(self, derived: Vec<String>) -> Result<ResourceMetadata, ConfigError> {
+    /// The served document, with `derived` as the authorization servers unless set here, and
+    /// the DPoP members when DPoP is accepted (its proof algorithms, and whether every issuer
+    /// requires DPoP-bound tokens).
+    pub(crate) fn build(
+        self,
+        derived: Vec<String>,
+        dpop: Option<(Vec<&'static str>, bool)>,
+    ) -> Result<ResourceMetadata, ConfigError> {
         let setting = Setting::ProtectedResource;
         // The URL goes into a challenge and becomes a route: only RFC 3986's characters, so it
         // is sent and served exactly as configured.
@@ -200,6 +206,8 @@ impl ProtectedResource {
             authorization_servers: &servers,
             scopes_supported: &self.scopes,
             bearer_methods_supported: &["header"],
+            dpop_signing_alg_values_supported: dpop.as_ref().map(|(algs, _)| algs.as_slice()),
+            dpop_bound_access_tokens_required: dpop.as_ref().is_some_and(|(_, required)| *required),
             resource_name: self.name.as_deref(),
             resource_documentation: self.documentation.as_deref(),
             resource_policy_uri: self.policy_uri.as_deref(),
@@ -230,6 +238,10 @@ struct Document<'a> {
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     scopes_supported: &'a [&'static str],
     bearer_methods_supported: &'a [&'static str],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dpop_signing_alg_values_supported: Option<&'a [&'static str]>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens_required: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_name: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -388,11 +400,11 @@ mod tests {
     #[test]
     fn serves_the_path_without_its_query() {
         let metadata = ProtectedResource::new("https://r.example/api?t=a")
-            .build(vec!["https://as.example".into()])
+            .build(vec!["https://as.example".into()], None)
             .unwrap();
         assert_eq!(metadata.path(), "/.well-known/oauth-protected-resource/api");
         let root = ProtectedResource::new("https://r.example")
-            .build(vec!["https://as.example".into()])
+            .build(vec!["https://as.example".into()], None)
             .unwrap();
         assert_eq!(root.path(), "/.well-known/oauth-protected-resource");
     }
@@ -421,7 +433,7 @@ mod tests {
             ),
         ] {
             let error = ProtectedResource::new(resource)
-                .build(servers())
+                .build(servers(), None)
                 .unwrap_err();
             assert_eq!(
                 error,
@@ -430,7 +442,7 @@ mod tests {
             );
         }
         let error = ProtectedResource::new("https://api.example.com")
-            .build(Vec::new())
+            .build(Vec::new(), None)
             .unwrap_err();
         assert_eq!(
             error,
@@ -444,7 +456,7 @@ mod tests {
     #[test]
     fn omits_zero_valued_members() {
         let metadata = ProtectedResource::new("https://api.example.com")
-            .build(vec!["https://as.example".into()])
+            .build(vec!["https://as.example".into()], None)
             .unwrap();
         let document: serde_json::Value = serde_json::from_slice(metadata.document()).unwrap();
         assert_eq!(

@@ -105,7 +105,7 @@ impl Validator {
     }
 
     /// Validates a token (the text after `Bearer `). A token bound to a key or certificate
-    /// (`cnf`) is refused with [`Error::UnverifiedBinding`]: only the layer, which sees the
+    /// (`cnf`) is refused with [`Error::BoundOutsideRequest`]: only the layer, which sees the
     /// request, can check its proof.
     ///
     /// # Errors
@@ -119,7 +119,7 @@ impl Validator {
         // Outside a request there is no proof of possession to check: a bound token is refused
         // (the layer checks the request's DPoP proof or client certificate).
         match principal.binding() {
-            Some(binding) => Err(Error::UnverifiedBinding(binding)),
+            Some(binding) => Err(Error::BoundOutsideRequest(binding)),
             None => Ok(principal),
         }
     }
@@ -180,6 +180,10 @@ impl Validator {
     /// The clock every time check reads.
     pub fn clock(&self) -> &dyn Clock {
         &*self.inner.clock
+    }
+
+    pub(crate) fn clock_arc(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
     }
 
     /// Validates as far as possible without waiting; hands back a future only when the key
@@ -318,6 +322,18 @@ impl Validator {
     /// any tenant is accepted.
     fn issuer_for(&self, iss: &str) -> Option<Issuer> {
         self.inner.issuer_for(iss)
+    }
+
+    /// Whether every trusted issuer requires DPoP-bound tokens (RFC 9728
+    /// `dpop_bound_access_tokens_required`); any-tenant Entra issuers allow bearer tokens.
+    pub(crate) fn every_issuer_requires_dpop(&self) -> bool {
+        self.inner.any_tenant.is_empty()
+            && !self.inner.issuers.is_empty()
+            && self
+                .inner
+                .issuers
+                .values()
+                .all(|issuer| issuer.dpop_policy() == crate::issuer::DpopPolicy::Required)
     }
 
     /// The DPoP policy of the issuer of this principal's token.
@@ -585,7 +601,7 @@ impl ValidatorBuilder {
                 // during which an expired token is still accepted.
                 revocations: self.revocations.unwrap_or_else(|| {
                     Arc::new(
-                        InMemoryRevocations::with_max_token_lifetime(
+                        InMemoryRevocations::with_retention(
                             self.max_token_lifetime.saturating_add(self.leeway),
                         )
                         .with_clock(clock.clone()),

@@ -20,7 +20,8 @@
 //! Each rule holds an instant: a token issued before it (`iat` < instant) is revoked; a token
 //! issued at or after it passes (the client fetched a fresh token). A rule is scoped to a tenant
 //! (`tid`), an issuer, or any issuer. Rules expire once no token they could match can still be
-//! valid (the instant plus the maximum token lifetime, default 28 hours and 10 minutes), so memory stays bounded.
+//! valid (the instant plus the store's retention: by default the longest token lifetime, 28 hours and
+//! 10 minutes, plus 5 minutes of leeway), so memory stays bounded.
 //!
 //! # Answers
 //!
@@ -280,7 +281,7 @@ mod tests {
 
     #[test]
     fn drops_rules_older_than_the_longest_token_lifetime() {
-        let store = InMemoryRevocations::with_max_token_lifetime(Duration::from_secs(3600));
+        let store = InMemoryRevocations::with_retention(Duration::from_secs(3600));
         store.apply(Revocation::user("old").issued_before(clock::unix_secs(&SystemClock) - 7200));
         store.apply(Revocation::user("new"));
         assert_eq!(store.len(), 1);

@@ -129,7 +129,7 @@ pub struct InMemoryRevocations {
     rules: papaya::HashMap<Box<str>, Rules>,
     /// Tenant and issuer names, shared by every rule scoped to them.
     scopes: papaya::HashSet<Arc<str>>,
-    max_token_lifetime: Duration,
+    retention: Duration,
     clock: Arc<dyn Clock>,
     last_prune: AtomicU64,
 }
@@ -182,15 +182,16 @@ impl Default for InMemoryRevocations {
     /// Rules kept for warden's default longest token lifetime plus the largest leeway it
     /// accepts (5 minutes), so a validator with default settings accepts it.
     fn default() -> Self {
-        Self::with_max_token_lifetime(
+        Self::with_retention(
             super::DEFAULT_MAX_TOKEN_LIFETIME.saturating_add(Duration::from_secs(300)),
         )
     }
 }
 
 impl InMemoryRevocations {
-    /// A store whose rules expire `max_token_lifetime` after their instant.
-    pub fn with_max_token_lifetime(max_token_lifetime: Duration) -> Self {
+    /// A store that keeps each rule for `retention` after its instant: at least the longest
+    /// token lifetime plus the leeway (the validator refuses a store that keeps rules for less).
+    pub fn with_retention(retention: Duration) -> Self {
         InMemoryRevocations {
             // Writers finish a resize before going on, so a reader never searches two tables:
             // writes are rare (revocations), reads are every request.
@@ -198,7 +199,7 @@ impl InMemoryRevocations {
                 .resize_mode(papaya::ResizeMode::Blocking)
                 .build(),
             scopes: papaya::HashSet::new(),
-            max_token_lifetime,
+            retention,
             clock: Arc::new(SystemClock),
             last_prune: AtomicU64::new(0),
         }
@@ -210,11 +211,6 @@ impl InMemoryRevocations {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
-    }
-
-    /// How long a rule is kept after its instant.
-    pub fn max_token_lifetime(&self) -> Duration {
-        self.max_token_lifetime
     }
 
     /// The number of live rules (counts them: O(rules)).
@@ -237,7 +233,7 @@ impl InMemoryRevocations {
     }
 
     fn horizon(&self) -> u64 {
-        clock::unix_secs(&*self.clock).saturating_sub(self.max_token_lifetime.as_secs())
+        clock::unix_secs(&*self.clock).saturating_sub(self.retention.as_secs())
     }
 
     /// Adds a rule to this instance at once, synchronously: what [`RevocationStore::revoke`]
@@ -334,7 +330,7 @@ impl InMemoryRevocations {
 
 impl RevocationStore for InMemoryRevocations {
     fn retention(&self) -> Option<Duration> {
-        Some(self.max_token_lifetime)
+        Some(self.retention)
     }
 
     fn revoke(&self, revocation: Revocation) -> Revoking<'_> {
