@@ -116,8 +116,10 @@ impl WardenLayer {
         }
     }
 
-    /// A layer around an existing validator, with the default realm, requiring a token.
+    /// A layer around an existing validator, with the default realm, requiring a token; DPoP
+    /// proofs are accepted beside bearer tokens, as with the builder.
     pub fn new(validator: Validator) -> Self {
+        let dpop = Dpop::default().with_clock(validator.clock_arc());
         WardenLayer {
             shared: Arc::new(Shared {
                 validator,
@@ -126,7 +128,7 @@ impl WardenLayer {
                 responder: None,
                 groups: None,
                 resource_metadata: None,
-                dpop: Some(Dpop::default()),
+                dpop: Some(dpop),
             }),
         }
     }
