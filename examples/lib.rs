@@ -4,4 +4,5 @@
 
 pub mod mcp;
 pub mod orders;
+pub mod startup;
 pub mod walkthrough;

@@ -9,43 +9,23 @@
 //! way to a token: the 401's `resource_metadata`, the metadata, the authorization server's
 //! RFC 8414 metadata, and a client-credentials token for the resource (RFC 8707).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use warden::keys::JwksCache;
 use warden::{Issuer, WardenLayer};
-use warden_examples::mcp;
+use warden_examples::{mcp, startup};
 use warden_testing::FakeIssuer;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,warden=debug".into()),
-        )
-        .init();
-    let addr: SocketAddr = match std::env::var("WARDEN_MCP_ADDR") {
-        Ok(addr) => match addr.parse() {
-            Ok(addr) => addr,
-            Err(_) => {
-                eprintln!("WARDEN_MCP_ADDR must be an address such as 127.0.0.1:3001");
-                return ExitCode::from(2);
-            }
-        },
-        Err(_) => SocketAddr::from(([127, 0, 0, 1], 3001)),
-    };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("cannot listen on {addr}: {error} (set WARDEN_MCP_ADDR)");
-            return ExitCode::FAILURE;
-        }
+    startup::init_tracing();
+    let (listener, addr) = match startup::listen("WARDEN_MCP_ADDR", 3001).await {
+        Ok(bound) => bound,
+        Err(code) => return code,
     };
     // The URL clients use: plain http works on loopback only; behind TLS, set WARDEN_MCP_BASE
     // to the https base (RFC 9728 resources must be https elsewhere).
-    let base = std::env::var("WARDEN_MCP_BASE")
-        .unwrap_or_else(|_| format!("http://{}", listener.local_addr().map_or(addr, |a| a)));
+    let base = std::env::var("WARDEN_MCP_BASE").unwrap_or_else(|_| format!("http://{}", addr));
     let resource = format!("{base}/mcp");
     let issuer = match FakeIssuer::builder()
         .audience(resource.clone())

@@ -26,44 +26,24 @@
 //! `WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS`), revocations are shared through Redis with every replica
 //! using the same URL and prefix (docs/fleet.md).
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use warden::dpop::Dpop;
 use warden::{WardenBuilder, WardenConfig};
-use warden_examples::{orders, walkthrough};
+use warden_examples::{orders, startup, walkthrough};
 use warden_redis::RedisRevocations;
 use warden_testing::FakeIssuer;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,warden=debug".into()),
-        )
-        .init();
-    let addr: SocketAddr = match std::env::var("WARDEN_DEMO_ADDR") {
-        Ok(addr) => match addr.parse() {
-            Ok(addr) => addr,
-            Err(_) => {
-                eprintln!("WARDEN_DEMO_ADDR must be an address such as 127.0.0.1:3000");
-                return ExitCode::from(2);
-            }
-        },
-        Err(_) => SocketAddr::from(([127, 0, 0, 1], 3000)),
+    startup::init_tracing();
+    let (listener, addr) = match startup::listen("WARDEN_DEMO_ADDR", 3000).await {
+        Ok(bound) => bound,
+        Err(code) => return code,
     };
-
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("cannot listen on {addr}: {error} (set WARDEN_DEMO_ADDR)");
-            return ExitCode::FAILURE;
-        }
-    };
-    let base = format!("http://{}", listener.local_addr().map_or(addr, |a| a));
+    let base = format!("http://{}", addr);
 
     let fleet = match fleet_store().await {
         Ok(fleet) => fleet,
@@ -78,7 +58,7 @@ async fn main() -> ExitCode {
     // address it listens on.
     // (Plain http is only a valid resource on a loopback host: listening elsewhere, set
     // WARDEN_RESOURCE to the https URL clients use.)
-    let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+    let loopback = addr.ip().is_loopback();
     let resource = std::env::var("WARDEN_RESOURCE")
         .ok()
         .or_else(|| (!configured && loopback).then(|| base.clone()));

@@ -518,3 +518,19 @@ async fn a_malformed_request_puts_the_error_where_the_scheme_says() {
     .await;
     assert_eq!(app.runs.count(), 0);
 }
+
+#[tokio::test]
+async fn outside_a_request_a_bound_token_is_refused_for_want_of_its_proof() {
+    let layer = layer(WardenLayer::builder());
+    let key = DpopKey::generate().unwrap();
+    let bound = shared_issuer().token().dpop_bound(&key).sign();
+    assert_eq!(
+        layer.validator().validate(&bound).await.unwrap_err(),
+        warden::Error::BoundOutsideRequest(warden::Binding::DpopKey)
+    );
+    let plain = shared_issuer().token().subject("alice").sign();
+    assert_eq!(
+        layer.validator().validate(&plain).await.unwrap().subject(),
+        "alice"
+    );
+}

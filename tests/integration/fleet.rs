@@ -770,7 +770,9 @@ async fn a_dpop_proof_used_at_one_replica_is_a_replay_at_another_through_redis()
         .proof("GET", "http://api.test/me")
         .access_token(&token)
         .sign();
+    let runs = a.runs.count();
     let answer = a.send(request(&fresh)).await;
     assert_refusal(&answer, 503, None, "DPoP replay check unavailable");
     assert_eq!(answer.headers["retry-after"], "5");
+    assert_eq!(a.runs.count(), runs, "the handler ran");
 }

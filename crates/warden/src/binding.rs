@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::Request;
 
-use crate::bearer::{BearerToken, Scheme};
+use crate::bearer::Scheme;
 use crate::dpop::{Dpop, ProofKey, ProofReplayCache};
 use crate::error::{Binding, Error, ProofError};
 use crate::issuer::DpopPolicy;
@@ -53,12 +53,13 @@ impl ReplayCheck {
     }
 }
 
-/// Checks `principal`'s binding against the request that presented `token`.
+/// Checks `principal`'s binding against the request that presented `token` with `scheme`.
 pub(crate) fn check<B>(
     dpop: Option<&Dpop>,
     policy: DpopPolicy,
     principal: &Principal,
-    token: BearerToken<'_>,
+    token: &str,
+    scheme: Scheme,
     request: &Request<B>,
     now: u64,
 ) -> Bound {
@@ -69,7 +70,7 @@ pub(crate) fn check<B>(
         DpopPolicy::Refused if dpop_bound => return refuse(Error::DpopNotAccepted),
         _ => {}
     }
-    match (principal.confirmation(), token.scheme()) {
+    match (principal.confirmation(), scheme) {
         (None, Scheme::Bearer) => Bound::Now(Ok(())),
         // The `DPoP` label must never stand for a sender constraint that is not there.
         (None | Some(Confirmation::Certificate(_)), Scheme::Dpop) => refuse(Error::NotDpopBound),
@@ -85,7 +86,7 @@ pub(crate) fn check<B>(
                 request.headers(),
                 request.method(),
                 request.uri(),
-                token.as_str(),
+                token,
                 now,
             ) {
                 Ok(proof) => proof,

@@ -70,6 +70,7 @@ pub struct Dpop {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     algorithms: Vec<Algorithm>,
     algs_param: String,
@@ -118,21 +119,9 @@ impl fmt::Debug for Dpop {
 }
 
 impl Default for Dpop {
-    /// The defaults of [`Dpop::builder`].
+    /// The defaults of [`Dpop::builder`] (which always pass its checks).
     fn default() -> Self {
-        let algorithms = DEFAULT_PROOF_ALGORITHMS.to_vec();
-        Dpop {
-            inner: Arc::new(Inner {
-                algs_param: algs_param(&algorithms),
-                algorithms,
-                max_age: Duration::from_secs(60),
-                future_skew: Duration::from_secs(5),
-                public_url: None,
-                replay: Arc::new(InMemoryProofReplay::default()),
-                default_replay: true,
-                nonces: None,
-            }),
-        }
+        Dpop::builder().assemble(None)
     }
 }
 
@@ -176,17 +165,10 @@ impl Dpop {
         if !self.inner.default_replay {
             return self;
         }
-        let inner = &self.inner;
         Dpop {
             inner: Arc::new(Inner {
-                algorithms: inner.algorithms.clone(),
-                algs_param: inner.algs_param.clone(),
-                max_age: inner.max_age,
-                future_skew: inner.future_skew,
-                public_url: inner.public_url.clone(),
                 replay: Arc::new(InMemoryProofReplay::default().with_clock(clock)),
-                default_replay: true,
-                nonces: inner.nonces.clone(),
+                ..(*self.inner).clone()
             }),
         }
     }
@@ -371,7 +353,7 @@ impl DpopBuilder {
     /// [`ConfigError`] naming `dpop`: a nonce secret under 32 bytes or a period under a second,
     /// no algorithm, a window over 10 minutes, or a public URL
     /// that is not an absolute http(s) URL.
-    pub fn build(self) -> Result<Dpop, ConfigError> {
+    pub fn build(mut self) -> Result<Dpop, ConfigError> {
         let setting = Setting::Dpop;
         if self.algorithms.is_empty() {
             return Err(ConfigError::invalid(setting, "allows no proof algorithm"));
@@ -390,7 +372,7 @@ impl DpopBuilder {
                 "public URL must be an absolute http(s) URL without query or fragment",
             ));
         }
-        let nonces = match self.nonces {
+        let nonces = match self.nonces.take() {
             None => None,
             Some((secret, period)) => {
                 if secret.len() < 32 || period < Duration::from_secs(1) {
@@ -405,7 +387,12 @@ impl DpopBuilder {
                 })
             }
         };
-        Ok(Dpop {
+        Ok(self.assemble(nonces))
+    }
+
+    /// The configuration, once checked.
+    fn assemble(self, nonces: Option<Nonces>) -> Dpop {
+        Dpop {
             inner: Arc::new(Inner {
                 algs_param: algs_param(&self.algorithms),
                 algorithms: self.algorithms,
@@ -418,7 +405,7 @@ impl DpopBuilder {
                     .replay
                     .unwrap_or_else(|| Arc::new(InMemoryProofReplay::default())),
             }),
-        })
+        }
     }
 }
 

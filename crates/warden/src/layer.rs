@@ -419,7 +419,15 @@ where
             Step::Done(Ok(principal)) => {
                 let now = clock::unix_secs(validator.clock());
                 let policy = validator.dpop_policy(&principal);
-                match binding::check(shared.dpop.as_ref(), policy, &principal, token, &req, now) {
+                match binding::check(
+                    shared.dpop.as_ref(),
+                    policy,
+                    &principal,
+                    token.as_str(),
+                    scheme,
+                    &req,
+                    now,
+                ) {
                     Bound::Now(Ok(())) => {
                         admit(&span, shared, &mut req, principal, scheme);
                         ResponseFuture::inner(self.inner.call(req))
@@ -450,28 +458,21 @@ where
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let shared = shared.clone();
+                // Kept for the binding check after the fetch (the request moves into the future).
+                let token = token.as_str().to_owned();
                 ResponseFuture::validating(Box::pin(async move {
                     let outcome = match validation.await {
                         Ok(principal) => {
-                            let bound = match bearer::extract(
-                                req.headers(),
-                                req.uri(),
-                                shared.validator.max_token_bytes(),
-                            ) {
-                                Ok(Some(token)) => {
-                                    let now = clock::unix_secs(shared.validator.clock());
-                                    binding::check(
-                                        shared.dpop.as_ref(),
-                                        shared.validator.dpop_policy(&principal),
-                                        &principal,
-                                        token,
-                                        &req,
-                                        now,
-                                    )
-                                }
-                                // The same headers were read before: unreachable, refused.
-                                _ => Bound::Now(Err(Error::MissingToken)),
-                            };
+                            let now = clock::unix_secs(shared.validator.clock());
+                            let bound = binding::check(
+                                shared.dpop.as_ref(),
+                                shared.validator.dpop_policy(&principal),
+                                &principal,
+                                &token,
+                                scheme,
+                                &req,
+                                now,
+                            );
                             match bound {
                                 Bound::Now(result) => result.map(|()| principal),
                                 Bound::Replay(replay) => replay.run().await.map(|()| principal),

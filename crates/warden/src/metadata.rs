@@ -182,14 +182,11 @@ impl ProtectedResource {
         crate::url::check_fetch_url(&self.resource, setting)?;
         let url = metadata_url(&self.resource)
             .ok_or_else(|| ConfigError::invalid(setting, "not an absolute URL"))?;
-        for (what, link) in [
-            (Setting::ProtectedResource, &self.documentation),
-            (Setting::ProtectedResource, &self.policy_uri),
-            (Setting::ProtectedResource, &self.tos_uri),
-        ] {
-            if let Some(link) = link {
-                crate::url::check_fetch_url(link, what)?;
-            }
+        for link in [&self.documentation, &self.policy_uri, &self.tos_uri]
+            .into_iter()
+            .flatten()
+        {
+            crate::url::check_fetch_url(link, setting)?;
         }
         let servers = self.authorization_servers.unwrap_or(derived);
         if servers.is_empty() {

@@ -391,6 +391,7 @@ impl Parts {
         json: &str,
         claims: &Members<'_>,
         rules: &'static IdentityRules,
+        confirmation: Option<Confirmation>,
     ) -> Result<Parts, Error> {
         let read = Read::from_members(claims)?;
         let mut spans = Spans {
@@ -461,7 +462,6 @@ impl Parts {
                 scopes.push(span);
             }
         }
-        let confirmation = Confirmation::read(claims)?;
         let issued_at = number(&read.iat);
         let auth_time = number(&read.auth_time);
         let spill = std::mem::take(&mut spans.spill).into_boxed_str();
@@ -519,7 +519,7 @@ impl Principal {
             String::from_utf8(payload).map_err(|_| Error::InvalidClaim { claim: "claims" })?;
         let claims = crate::json::parse_members(&json)
             .map_err(|_| Error::InvalidClaim { claim: "claims" })?;
-        let parts = Parts::read(&json, &claims, rules)?;
+        let parts = Parts::read(&json, &claims, rules, Confirmation::read(&claims)?)?;
         drop(claims);
         Ok(Self::from_parts(json, parts, expires_at))
     }
@@ -765,4 +765,58 @@ fn span_text<'a>(json: &'a str, spill: &'a str, span: Span) -> Option<&'a str> {
     };
     let start = start as usize;
     buffer.get(start..start + span.len as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Binding;
+    use serde_json::{Value, json};
+
+    fn read(v: Value) -> Result<Option<Confirmation>, Error> {
+        let text = v.to_string();
+        let members = crate::json::parse_members(&text).unwrap();
+        Confirmation::read(&members)
+    }
+
+    #[test]
+    fn only_bindings_warden_can_verify_pass_the_precheck() {
+        assert_eq!(read(json!({})), Ok(None));
+        assert_eq!(read(json!({"cnf": {}})), Ok(None));
+        // Checked against the request's proof after the signature (the layer's binding check).
+        assert_eq!(
+            read(json!({"cnf": {"jkt": "0ZcOCORZNYy"}})),
+            Ok(Some(Confirmation::DpopKey("0ZcOCORZNYy".into())))
+        );
+        assert_eq!(
+            read(json!({"cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})),
+            Ok(Some(Confirmation::Certificate(
+                "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2".into()
+            )))
+        );
+        for other in [
+            json!({"jwk": {"kty": "EC"}}),
+            json!({"kid": "k"}),
+            json!({"jku": "https://x"}),
+            json!({"future": true}),
+            json!({"jkt": "a", "x5t#S256": "b"}),
+        ] {
+            assert_eq!(
+                read(json!({ "cnf": other })),
+                Err(Error::UnverifiedBinding(Binding::Other))
+            );
+        }
+        for bad in [
+            json!("jkt"),
+            json!(["jkt"]),
+            json!(null),
+            json!(1),
+            json!({"jkt": 7}),
+        ] {
+            assert_eq!(
+                read(json!({ "cnf": bad })),
+                Err(Error::InvalidClaim { claim: "cnf" })
+            );
+        }
+    }
 }

@@ -45,7 +45,7 @@ use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, Malformed, Se
 use crate::issuer::{Issuer, Profile};
 use crate::json::Members;
 use crate::keys::{BoxFuture, KeySet, Refresh, VerifyingKey};
-use crate::principal::{Parts, Principal};
+use crate::principal::{Confirmation, Parts, Principal};
 use crate::token::{self, Jws, claims};
 
 /// The leeway applied to `exp`, `nbf` and `iat` unless told otherwise.
@@ -63,6 +63,8 @@ pub struct Validator {
 struct Inner {
     issuers: HashMap<String, Issuer>,
     any_tenant: Vec<Arc<AnyTenant>>,
+    /// Whether every issuer keeps the default DPoP policy, so a request needs no lookup.
+    dpop_all_allowed: bool,
     revocations: Arc<dyn RevocationStore>,
     authorization_uri: String,
     max_token_lifetime: u64,
@@ -222,7 +224,7 @@ impl Validator {
         } = jws;
         let text = token::claims_text(payload)?;
         let claims = token::members(&text)?;
-        let (issuer, exp) = self.precheck(alg, typ.as_deref(), &claims, now)?;
+        let (issuer, exp, confirmation) = self.precheck(alg, typ.as_deref(), &claims, now)?;
         let snapshot = issuer.keys().snapshot();
         if let Some(set) = &snapshot {
             let known = kid.as_deref().is_none_or(|kid| set.contains_kid(kid));
@@ -234,7 +236,7 @@ impl Validator {
                     kid: kid.as_deref(),
                 };
                 let key = self.inner.verify(set, &signed, &issuer)?;
-                let parts = Parts::read(&text, &claims, issuer.policy().identity())?;
+                let parts = Parts::read(&text, &claims, issuer.policy().identity(), confirmation)?;
                 drop(claims);
                 let principal = Principal::from_parts(text, parts, exp);
                 return Ok(Step::Done(self.inner.admit(token, principal, &issuer, key)));
@@ -251,7 +253,7 @@ impl Validator {
                 // What the checks found is kept, owned, across the fetch, so the token is not
                 // parsed again: the principal's claims are read now (reading only rejects) and
                 // become a principal only once the signature verified.
-                let parts = Parts::read(&text, &claims, issuer.policy().identity())?;
+                let parts = Parts::read(&text, &claims, issuer.policy().identity(), confirmation)?;
                 drop(claims);
                 let token = token.to_owned();
                 let had_keys = snapshot.is_some();
@@ -286,7 +288,7 @@ impl Validator {
         typ: Option<&str>,
         claims: &Members<'_>,
         now: u64,
-    ) -> Result<(Issuer, f64), Error> {
+    ) -> Result<(Issuer, f64, Option<Confirmation>), Error> {
         if claims.contains("events") {
             // A security event token (RFC 8417 §4.6), such as a logout token.
             return Err(Error::WrongTokenKind);
@@ -307,7 +309,9 @@ impl Validator {
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
         claims::check_required(claims, policy.required_claims())?;
-        claims::check_confirmation(claims)?;
+        // `cnf`: a DPoP key or certificate binding is read once here and checked against the
+        // request after the signature; any other method is refused now.
+        let confirmation = Confirmation::read(claims)?;
         // Revocation rules live as long as the longest token plus the leeway (cae): a longer-lived
         // token could outlive the rule that revokes it. Every profile requires `iat`.
         let issued = claims::numeric_date(claims, "iat")?.unwrap_or(f64::NEG_INFINITY);
@@ -315,7 +319,7 @@ impl Validator {
             return Err(Error::LifetimeTooLong);
         }
         policy.check_claims(claims)?;
-        Ok((issuer, exp))
+        Ok((issuer, exp, confirmation))
     }
 
     /// The trusted issuer named exactly by `iss`: a configured one, or an Entra tenant's when
@@ -338,6 +342,9 @@ impl Validator {
 
     /// The DPoP policy of the issuer of this principal's token.
     pub(crate) fn dpop_policy(&self, principal: &Principal) -> crate::issuer::DpopPolicy {
+        if self.inner.dpop_all_allowed {
+            return crate::issuer::DpopPolicy::Allowed;
+        }
         self.issuer_for(principal.issuer())
             .map(|issuer| issuer.dpop_policy())
             .unwrap_or_default()
@@ -593,6 +600,9 @@ impl ValidatorBuilder {
             }
         }
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let dpop_all_allowed = issuers
+            .values()
+            .all(|issuer| issuer.dpop_policy() == crate::issuer::DpopPolicy::Allowed);
         Ok(Validator {
             inner: Arc::new(Inner {
                 issuers,
@@ -607,6 +617,7 @@ impl ValidatorBuilder {
                         .with_clock(clock.clone()),
                     )
                 }),
+                dpop_all_allowed,
                 max_token_lifetime: self.max_token_lifetime.as_secs(),
                 cache: (self.token_cache > 0).then(|| TokenCache::new(self.token_cache)),
                 authorization_uri,

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::error::{Binding, Error};
-use crate::json::{self, Members};
+use crate::error::Error;
+use crate::json::Members;
 
 /// A NumericDate claim (RFC 7519 §2): a JSON number, integer or not. `Ok(None)` if absent.
 pub(crate) fn numeric_date(claims: &Members<'_>, name: &'static str) -> Result<Option<f64>, Error> {
@@ -95,24 +95,6 @@ pub(crate) fn check_required(
     Ok(())
 }
 
-/// `cnf` (RFC 7800), on the unverified claims: a `cnf` that is not an object, or binds by a
-/// method warden cannot verify (RFC 7800 `jwk`/`kid`/`jku`, or unregistered), is refused. A DPoP
-/// key (`jkt`) or certificate (`x5t#S256`) binding passes here and is checked against the
-/// request's proof after the signature; a request without that proof is refused then (RFC 9449
-/// §7.2, RFC 8705 §3). An empty `cnf` binds nothing.
-pub(crate) fn check_confirmation(claims: &Members<'_>) -> Result<(), Error> {
-    let Some(raw) = claims.raw("cnf") else {
-        return Ok(());
-    };
-    let invalid = Error::InvalidClaim { claim: "cnf" };
-    let cnf = json::parse_members(raw.get()).map_err(|_| invalid)?;
-    if cnf.contains("jkt") || cnf.contains("x5t#S256") || cnf.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::UnverifiedBinding(Binding::Other))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,36 +155,6 @@ mod tests {
             check(json!({"exp": exp, "iat": "x"})),
             Err(Error::InvalidClaim { claim: "iat" })
         );
-    }
-
-    #[test]
-    fn only_bindings_warden_can_verify_pass_the_precheck() {
-        let check = |v: Value| with(v, check_confirmation);
-        assert_eq!(check(json!({})), Ok(()));
-        assert_eq!(check(json!({"cnf": {}})), Ok(()));
-        // Checked against the request's proof after the signature (the layer's binding check).
-        assert_eq!(check(json!({"cnf": {"jkt": "0ZcOCORZNYy"}})), Ok(()));
-        assert_eq!(
-            check(json!({"cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}})),
-            Ok(())
-        );
-        for other in [
-            json!({"jwk": {"kty": "EC"}}),
-            json!({"kid": "k"}),
-            json!({"jku": "https://x"}),
-            json!({"future": true}),
-        ] {
-            assert_eq!(
-                check(json!({ "cnf": other })),
-                Err(Error::UnverifiedBinding(Binding::Other))
-            );
-        }
-        for bad in [json!("jkt"), json!(["jkt"]), json!(null), json!(1)] {
-            assert_eq!(
-                check(json!({ "cnf": bad })),
-                Err(Error::InvalidClaim { claim: "cnf" })
-            );
-        }
     }
 
     #[test]
