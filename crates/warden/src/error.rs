@@ -593,6 +593,8 @@ pub enum Setting {
     Dpop,
     /// The protected resource of RFC 9728 metadata.
     ProtectedResource,
+    /// A Shared Signals receiver or its transmitter.
+    SharedSignals,
     /// A `WARDEN_` environment variable.
     Variable(Variable),
 }
@@ -619,6 +621,7 @@ impl Setting {
             Setting::Revocations => "revocations",
             Setting::Dpop => "dpop",
             Setting::ProtectedResource => "protected_resource",
+            Setting::SharedSignals => "shared_signals",
             Setting::Timeouts => "timeouts",
             Setting::DiscoveryUrl => "discovery_url",
             Setting::JwksUri => "jwks_uri",

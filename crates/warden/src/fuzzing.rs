@@ -92,3 +92,8 @@ pub fn challenge(data: &[u8]) {
     let header = challenge.header_value(&Realm::default());
     assert!(header.is_some(), "a challenge must always be writable");
 }
+
+/// The Shared Signals SET parser: strict JWS form, `typ`, claims, the event and its subject.
+pub fn security_event(data: &[u8]) {
+    crate::ssf::fuzz_read(data);
+}

@@ -85,6 +85,7 @@ mod membership;
 pub mod metadata;
 pub mod mtls;
 mod principal;
+pub mod ssf;
 mod token;
 mod url;
 mod validator;

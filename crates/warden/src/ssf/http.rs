@@ -1,0 +1,85 @@
+//! The receiver's calls to its transmitter: bounded bodies, bounded waits, no redirects, and
+//! errors that never echo a credential.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// The largest answer read from a transmitter (a configuration, a stream, a batch of polled
+/// SETs).
+pub(crate) const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a call to the transmitter failed. Holds no header or body content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The transmitter could not be reached.
+    Connect,
+    /// It did not answer in time.
+    Timeout,
+    /// It answered this HTTP status.
+    Status(u16),
+    /// Its answer was larger than warden reads.
+    TooLarge,
+    /// Its answer was not the JSON document expected.
+    InvalidAnswer(&'static str),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Connect => f.write_str("the transmitter could not be reached"),
+            CallError::Timeout => f.write_str("the transmitter did not answer in time"),
+            CallError::Status(code) => write!(f, "the transmitter answered HTTP {code}"),
+            CallError::TooLarge => write!(
+                f,
+                "the transmitter answered more than {MAX_ANSWER_BYTES} bytes"
+            ),
+            CallError::InvalidAnswer(reason) => write!(f, "the transmitter's answer {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// The client for calls to transmitters: no redirects (a redirect could carry the
+/// authorization elsewhere), 3 s to connect.
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Sends a request and reads the answer's status and body (bounded), within `timeout`.
+pub(crate) async fn call(
+    request: reqwest::RequestBuilder,
+    timeout: Duration,
+) -> Result<(StatusCode, Vec<u8>), CallError> {
+    let transport = |error: reqwest::Error| {
+        if error.is_timeout() {
+            CallError::Timeout
+        } else {
+            CallError::Connect
+        }
+    };
+    let mut response = request.timeout(timeout).send().await.map_err(transport)?;
+    let status =
+        StatusCode::from_u16(response.status().as_u16()).map_err(|_| CallError::Connect)?;
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(CallError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(CallError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
+}

@@ -1,0 +1,285 @@
+//! Push delivery (RFC 8935): the endpoint a transmitter POSTs SETs to.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum_core::body::Body;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use tower_service::Service;
+
+use super::receiver::Receiver;
+use super::set::SetError;
+use crate::bearer::{self, Scheme};
+use crate::validator::Validator;
+
+/// The largest SET the endpoint reads.
+pub const MAX_SET_BYTES: usize = 64 * 1024;
+/// The longest `Authorization` header value read.
+const MAX_CREDENTIAL_BYTES: usize = 16 * 1024;
+
+/// How the transmitter proves itself on every push (SSF 1.0 §6.1.1 `authorization_header`).
+/// Checked before the body is read, so an unauthenticated caller costs no parsing and no key
+/// fetch.
+#[derive(Clone)]
+pub struct PushAuthorization {
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    /// The BLAKE3 hash of the shared value: compared in constant time, never held in clear.
+    Shared(blake3::Hash),
+    /// An access token of the transmitter, validated by warden.
+    OAuth(Validator),
+}
+
+impl fmt::Debug for PushAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            Kind::Shared(_) => "PushAuthorization::Bearer(<redacted>)",
+            Kind::OAuth(_) => "PushAuthorization::OAuth",
+        })
+    }
+}
+
+impl PushAuthorization {
+    /// A shared secret the transmitter sends as `Authorization: Bearer <secret>` (the stream's
+    /// `authorization_header` is `Bearer <secret>`). Compared in constant time.
+    pub fn bearer(secret: impl AsRef<str>) -> Self {
+        PushAuthorization {
+            kind: Kind::Shared(blake3::hash(secret.as_ref().as_bytes())),
+        }
+    }
+
+    /// An OAuth access token of the transmitter, validated by this validator (give its issuer
+    /// the transmitter's client id with `allowed_clients`, so that no other client of that
+    /// issuer may push).
+    pub fn oauth(validator: Validator) -> Self {
+        PushAuthorization {
+            kind: Kind::OAuth(validator),
+        }
+    }
+
+    async fn check(&self, request: &http::request::Parts) -> Result<(), Refusal> {
+        let token = match bearer::extract(&request.headers, &request.uri, MAX_CREDENTIAL_BYTES) {
+            Ok(Some(token)) if token.scheme() == Scheme::Bearer => token,
+            Ok(_) => return Err(Refusal::NoCredentials),
+            Err(_) => return Err(Refusal::BadCredentials),
+        };
+        match &self.kind {
+            Kind::Shared(expected) => {
+                if blake3::hash(token.as_str().as_bytes()) == *expected {
+                    Ok(())
+                } else {
+                    Err(Refusal::BadCredentials)
+                }
+            }
+            Kind::OAuth(validator) => match validator.validate(token.as_str()).await {
+                Ok(_) => Ok(()),
+                Err(crate::Error::Forbidden(_)) => Err(Refusal::NotAllowed),
+                Err(_) => Err(Refusal::BadCredentials),
+            },
+        }
+    }
+}
+
+enum Refusal {
+    NoCredentials,
+    BadCredentials,
+    NotAllowed,
+}
+
+/// The push endpoint: a tower service to mount at the URL given to the transmitter, outside
+/// the API's warden layer (the transmitter authenticates with its own credentials).
+///
+/// | request | answer |
+/// |---|---|
+/// | valid SET, acted on (or a redelivery) | `202`, empty body |
+/// | no or wrong credentials | `401`, `WWW-Authenticate: Bearer …`, `{"err":"authentication_failed",…}` |
+/// | OAuth token of a client not allowed | `403`, `{"err":"access_denied",…}` |
+/// | not `POST` | `405`, `Allow: POST` |
+/// | body over 64 KiB | `413`, `{"err":"invalid_request",…}` |
+/// | wrong `Content-Type`, invalid SET | `400`, `{"err":"<code>","description":"…"}` |
+/// | transmitter keys or revocation store unavailable | `503`, `Retry-After` (deliver again) |
+///
+/// Error bodies are `application/json` with `Content-Language: en` (RFC 8935 §2.3).
+#[derive(Clone, Debug)]
+pub struct PushEndpoint {
+    receiver: Receiver,
+    authorization: PushAuthorization,
+}
+
+impl PushEndpoint {
+    /// The endpoint of `receiver`, answering only transmitters that present `authorization`.
+    pub fn new(receiver: Receiver, authorization: PushAuthorization) -> Self {
+        PushEndpoint {
+            receiver,
+            authorization,
+        }
+    }
+
+    async fn handle(self, request: Request<Body>) -> Response<Body> {
+        let (request, body) = request.into_parts();
+        if request.method != Method::POST {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED);
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+        match self.authorization.check(&request).await {
+            Ok(()) => {}
+            Err(Refusal::NotAllowed) => {
+                return error(
+                    StatusCode::FORBIDDEN,
+                    "access_denied",
+                    "this client may not push security events",
+                );
+            }
+            Err(refusal) => {
+                let challenge = match refusal {
+                    Refusal::NoCredentials => "Bearer",
+                    _ => "Bearer error=\"invalid_token\"",
+                };
+                let mut response = error(
+                    StatusCode::UNAUTHORIZED,
+                    "authentication_failed",
+                    "the transmitter did not authenticate",
+                );
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+                return response;
+            }
+        }
+        if !is_secevent_jwt(request.headers.get(header::CONTENT_TYPE)) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the Content-Type is not application/secevent+jwt",
+            );
+        }
+        let body = match read_body(body).await {
+            Ok(body) => body,
+            Err(BodyError::TooLarge) => {
+                return error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "invalid_request",
+                    "the SET is larger than this receiver reads",
+                );
+            }
+            Err(BodyError::Broken) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the request body was broken off",
+                );
+            }
+        };
+        let Ok(set) = std::str::from_utf8(&body) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the SET is not ASCII text",
+            );
+        };
+        match self.receiver.receive(set.trim_ascii()).await {
+            Ok(_) => plain(StatusCode::ACCEPTED),
+            Err(refused) => set_error(&refused),
+        }
+    }
+}
+
+impl Service<Request<Body>> for PushEndpoint {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let endpoint = self.clone();
+        Box::pin(async move { Ok(endpoint.handle(request).await) })
+    }
+}
+
+/// The answer to a refused SET: `400` with its code, or `503` when the receiver should be asked
+/// again.
+fn set_error(refused: &SetError) -> Response<Body> {
+    match refused.code() {
+        Some(code) => {
+            tracing::warn!(err = code, reason = %refused, "security event refused");
+            error(StatusCode::BAD_REQUEST, code, &refused.to_string())
+        }
+        None => {
+            tracing::warn!(reason = %refused, "security event not processed; the transmitter will deliver it again");
+            let retry_after = match refused {
+                SetError::KeysUnavailable { retry_after } => retry_after.as_secs().max(1),
+                _ => 5,
+            };
+            let mut response = plain(StatusCode::SERVICE_UNAVAILABLE);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            response
+        }
+    }
+}
+
+fn is_secevent_jwt(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/secevent+jwt")
+        })
+}
+
+enum BodyError {
+    TooLarge,
+    Broken,
+}
+
+/// The body, up to [`MAX_SET_BYTES`].
+async fn read_body(body: Body) -> Result<Bytes, BodyError> {
+    let mut stream = body.into_data_stream();
+    let mut collected = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| BodyError::Broken)?;
+        if collected.len() + chunk.len() > MAX_SET_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        collected.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(collected))
+}
+
+fn plain(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = status;
+    response
+}
+
+/// RFC 8935 §2.3's error body.
+pub(crate) fn error(status: StatusCode, code: &str, description: &str) -> Response<Body> {
+    let body = serde_json::json!({ "err": code, "description": description }).to_string();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static("en"));
+    response
+}

@@ -1,0 +1,619 @@
+//! The receiver: verifies SETs from one transmitter and turns their events into revocation
+//! rules, recorded signals, or verification.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::event::{CredentialChangeType, EventKind};
+use super::set::{self, Expected, SecurityEvent, SetError};
+use super::signals::{AssuranceSignal, ComplianceSignal, RiskSignal, Signals, SubjectSignals};
+use super::subject::{ComplexSubject, Subject};
+use super::transmitter::TransmitterConfiguration;
+use crate::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
+use crate::cae::{Revocation, RevocationStore};
+use crate::clock::{self, Clock, SystemClock};
+use crate::error::{ConfigError, Setting};
+use crate::keys::{JwksCache, KeySet, KeySource, Refresh, VerifyingKey};
+use crate::token;
+
+/// How many SET ids are remembered to recognise a redelivery. One forgotten and delivered again
+/// is applied again, which changes nothing: rules and signals keep their latest instant.
+const REMEMBERED_SETS: usize = 100_000;
+/// How many verification requests may wait for their event at once.
+const PENDING_VERIFICATIONS: usize = 16;
+/// How long a verification request waits for its event.
+const VERIFICATION_WINDOW: Duration = Duration::from_secs(600);
+/// The retry hint when the transmitter's keys are unavailable and the key source gives none.
+const KEYS_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Receives the security events of one transmitter: verifies each SET, revokes what its event
+/// revokes through the [`RevocationStore`] the API's validator reads, and records the rest.
+/// Cheap to clone; see the [module documentation](super) for the whole flow.
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    configuration: TransmitterConfiguration,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    keys: Arc<dyn KeySource>,
+    revocations: Arc<dyn RevocationStore>,
+    speaks_for: Vec<String>,
+    clock: Arc<dyn Clock>,
+    seen: quick_cache::sync::Cache<String, ()>,
+    signals: Signals,
+    pending_states: Mutex<Vec<(String, u64)>>,
+    verified_at: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver")
+            .field("transmitter", &self.configuration.issuer())
+            .field("audience", &self.audience)
+            .field("speaks_for", &self.speaks_for)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a received SET did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    event: SecurityEvent,
+    action: Action,
+}
+
+impl Received {
+    /// The verified event.
+    pub fn event(&self) -> &SecurityEvent {
+        &self.event
+    }
+
+    /// What it did.
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+}
+
+/// What a received SET did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Action {
+    /// These rules were added to the revocation store: tokens their subject was issued before
+    /// the event are revoked.
+    Revoked(Vec<Revocation>),
+    /// A signal was recorded for requirements to read ([`Receiver::signals`]).
+    Recorded,
+    /// A verification event matched (or needed no state).
+    Verified,
+    /// The same SET (`jti`) was received before; nothing was done again.
+    AlreadyReceived,
+    /// Acknowledged and logged, with no effect.
+    Ignored {
+        /// Why.
+        reason: &'static str,
+    },
+}
+
+/// What part of a subject a revoking event reaches.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// The user's tokens.
+    User,
+    /// The session's tokens when the subject names a session, else the user's.
+    Session,
+}
+
+/// Configures a [`Receiver`]; see [`Receiver::builder`].
+#[must_use]
+#[derive(Debug)]
+pub struct ReceiverBuilder {
+    configuration: TransmitterConfiguration,
+    audience: String,
+    algorithms: Vec<Algorithm>,
+    keys: Option<Arc<dyn KeySource>>,
+    revocations: Option<Arc<dyn RevocationStore>>,
+    speaks_for: Vec<String>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Receiver {
+    /// Starts configuring a receiver of `configuration`'s transmitter, whose SETs name this
+    /// receiver by `audience` (`aud`).
+    pub fn builder(
+        configuration: TransmitterConfiguration,
+        audience: impl Into<String>,
+    ) -> ReceiverBuilder {
+        ReceiverBuilder {
+            configuration,
+            audience: audience.into(),
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            keys: None,
+            revocations: None,
+            speaks_for: Vec::new(),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Verifies one SET and acts on its event. Resolves once every rule the event adds is held
+    /// as durably as the revocation store promises (for a fleet store, by the whole fleet), so
+    /// a transmitter that is answered success may forget the SET.
+    ///
+    /// # Errors
+    ///
+    /// [`SetError`]: its [`code`](SetError::code) is what the transmitter is told; without a
+    /// code the SET should be delivered again later, and nothing was remembered.
+    pub async fn receive(&self, set: &str) -> Result<Received, SetError> {
+        let inner = &*self.inner;
+        let expected = Expected {
+            issuer: inner.configuration.issuer(),
+            audience: &inner.audience,
+            algorithms: &inner.algorithms,
+        };
+        let unverified = set::read(set, &expected)?;
+        let keys = inner.keys_for(unverified.jws.kid.as_deref()).await?;
+        let key = keys
+            .find(unverified.jws.kid.as_deref(), unverified.jws.alg)
+            .ok_or(SetError::UnknownKey)?;
+        verify(key, &unverified.jws)?;
+        let event = unverified.event;
+        if inner.seen.get(event.jti()).is_some() {
+            return Ok(Received {
+                event,
+                action: Action::AlreadyReceived,
+            });
+        }
+        let action = inner.act(&event).await?;
+        inner.seen.insert(event.jti().to_owned(), ());
+        log(&event, &action);
+        Ok(Received { event, action })
+    }
+
+    /// The signals recorded from events that revoke nothing by themselves.
+    pub fn signals(&self) -> &Signals {
+        &self.inner.signals
+    }
+
+    /// The transmitter's configuration.
+    pub fn configuration(&self) -> &TransmitterConfiguration {
+        &self.inner.configuration
+    }
+
+    /// The audience SETs must name.
+    pub fn audience(&self) -> &str {
+        &self.inner.audience
+    }
+
+    /// When a verification event was last received (seconds since the Unix epoch).
+    pub fn last_verified_at(&self) -> Option<u64> {
+        match self.inner.verified_at.load(Ordering::Acquire) {
+            0 => None,
+            at => Some(at),
+        }
+    }
+
+    /// Expects a verification event carrying `state` (SSF 1.0 §8.1.4.1), for the next ten
+    /// minutes; [`StreamClient::request_verification`](super::StreamClient::request_verification)
+    /// calls it. A verification event with a state not expected is refused with
+    /// `invalid_state`.
+    pub fn expect_verification(&self, state: impl Into<String>) {
+        let now = clock::unix_secs(&*self.inner.clock);
+        let mut pending = lock(&self.inner.pending_states);
+        pending.retain(|(_, since)| now.saturating_sub(*since) < VERIFICATION_WINDOW.as_secs());
+        if pending.len() == PENDING_VERIFICATIONS {
+            pending.remove(0);
+        }
+        pending.push((state.into(), now));
+    }
+}
+
+impl Inner {
+    /// The transmitter's keys, fetched again when the SET names a key they lack.
+    async fn keys_for(&self, kid: Option<&str>) -> Result<Arc<KeySet>, SetError> {
+        let snapshot = self.keys.snapshot();
+        if let Some(set) = &snapshot
+            && kid.is_none_or(|kid| set.contains_kid(kid))
+        {
+            return Ok(set.clone());
+        }
+        match self.keys.refresh() {
+            Refresh::NotNow { retry_after } => match snapshot {
+                Some(_) => Err(SetError::UnknownKey),
+                None => Err(SetError::KeysUnavailable {
+                    retry_after: retry_after.unwrap_or(KEYS_RETRY_AFTER),
+                }),
+            },
+            Refresh::Pending(fetch) => match fetch.await {
+                Ok(set) => Ok(set),
+                Err(_) if snapshot.is_some() => Err(SetError::UnknownKey),
+                Err(unavailable) => Err(SetError::KeysUnavailable {
+                    retry_after: unavailable.retry_after,
+                }),
+            },
+        }
+    }
+
+    async fn act(&self, event: &SecurityEvent) -> Result<Action, SetError> {
+        let now = clock::unix_secs(&*self.clock);
+        // A SET names when its event happened; an instant after its arrival would revoke tokens
+        // issued later, so it is capped at now.
+        let instant = event.occurred_at().min(now);
+        let revoke = |reach| self.revoke(event.subject(), reach, instant);
+        match &event.event().kind {
+            EventKind::SessionRevoked => revoke(Reach::Session).await,
+            EventKind::CredentialChange { change_type, .. } => {
+                if *change_type == CredentialChangeType::Create {
+                    Ok(Action::Ignored {
+                        reason: "a credential was added",
+                    })
+                } else {
+                    revoke(Reach::User).await
+                }
+            }
+            EventKind::TokenClaimsChange { .. }
+            | EventKind::AccountDisabled { .. }
+            | EventKind::AccountPurged
+            | EventKind::CredentialCompromise { .. }
+            | EventKind::SessionsRevoked => revoke(Reach::User).await,
+            EventKind::AssuranceLevelChange {
+                namespace,
+                current_level,
+                previous_level,
+                change_direction,
+            } => self.record(
+                event.subject(),
+                SubjectSignals {
+                    assurance: Some(AssuranceSignal {
+                        namespace: namespace.clone(),
+                        current_level: current_level.clone(),
+                        previous_level: previous_level.clone(),
+                        change_direction: *change_direction,
+                        at: instant,
+                    }),
+                    ..SubjectSignals::default()
+                },
+            ),
+            EventKind::DeviceComplianceChange { current_status, .. } => self.record(
+                event.subject(),
+                SubjectSignals {
+                    device: Some(ComplianceSignal {
+                        status: *current_status,
+                        at: instant,
+                    }),
+                    ..SubjectSignals::default()
+                },
+            ),
+            EventKind::RiskLevelChange {
+                principal,
+                current_level,
+                ..
+            } => self.record(
+                event.subject(),
+                SubjectSignals {
+                    risk: Some(RiskSignal {
+                        principal: principal.clone(),
+                        level: *current_level,
+                        at: instant,
+                    }),
+                    ..SubjectSignals::default()
+                },
+            ),
+            EventKind::Verification { state } => self.verify_stream(state.as_deref(), now),
+            EventKind::StreamUpdated { .. } => Ok(Action::Ignored {
+                reason: "the stream's status changed",
+            }),
+            EventKind::SessionObserved | EventKind::OtherRisc { .. } => Ok(Action::Ignored {
+                reason: "an informational event",
+            }),
+            EventKind::Unknown => Ok(Action::Ignored {
+                reason: "an event type this receiver does not act on",
+            }),
+        }
+    }
+
+    async fn revoke(
+        &self,
+        subject: &Subject,
+        reach: Reach,
+        instant: u64,
+    ) -> Result<Action, SetError> {
+        let rules = match self.rules_for(subject, reach)? {
+            Ok(rules) => rules,
+            Err(reason) => return Ok(Action::Ignored { reason }),
+        };
+        let rules: Vec<Revocation> = rules
+            .into_iter()
+            .map(|rule| rule.issued_before(instant))
+            .collect();
+        for rule in &rules {
+            self.revocations
+                .revoke(rule.clone())
+                .await
+                .map_err(SetError::RevocationsUnavailable)?;
+        }
+        Ok(Action::Revoked(rules))
+    }
+
+    fn record(&self, subject: &Subject, signal: SubjectSignals) -> Result<Action, SetError> {
+        match self.rules_for(subject, Reach::Session)? {
+            Ok(subjects) => {
+                self.signals.record(&subjects, &signal);
+                Ok(Action::Recorded)
+            }
+            Err(reason) => Ok(Action::Ignored { reason }),
+        }
+    }
+
+    fn verify_stream(&self, state: Option<&str>, now: u64) -> Result<Action, SetError> {
+        if let Some(state) = state {
+            let mut pending = lock(&self.pending_states);
+            pending.retain(|(_, since)| now.saturating_sub(*since) < VERIFICATION_WINDOW.as_secs());
+            let position = pending
+                .iter()
+                .position(|(expected, _)| {
+                    blake3::hash(expected.as_bytes()) == blake3::hash(state.as_bytes())
+                })
+                .ok_or(SetError::UnexpectedState)?;
+            pending.remove(position);
+        }
+        self.verified_at.store(now.max(1), Ordering::Release);
+        Ok(Action::Verified)
+    }
+
+    /// The rules (without their instant) naming the subject's tokens, or why none can.
+    /// The outer error refuses the SET; the inner one ignores it.
+    #[allow(clippy::type_complexity)]
+    fn rules_for(
+        &self,
+        subject: &Subject,
+        reach: Reach,
+    ) -> Result<Result<Vec<Revocation>, &'static str>, SetError> {
+        let rules = match subject {
+            Subject::Complex(complex) => return self.complex_rules(complex, reach),
+            simple => self.user_rules(simple, None)?,
+        };
+        Ok(if rules.is_empty() {
+            Err("the subject names no claim warden matches tokens by (see docs/shared-signals.md)")
+        } else {
+            Ok(rules)
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn complex_rules(
+        &self,
+        complex: &ComplexSubject,
+        reach: Reach,
+    ) -> Result<Result<Vec<Revocation>, &'static str>, SetError> {
+        // SSF 1.0 §3.6: an event whose subject has a critical member the receiver cannot
+        // process is discarded. warden processes user, session and tenant.
+        let critical = self.configuration.critical_subject_members();
+        if complex.members().any(|(name, _)| {
+            !matches!(name, "user" | "session" | "tenant") && critical.iter().any(|c| c == name)
+        }) {
+            return Ok(Err(
+                "the subject has a critical member this receiver cannot process",
+            ));
+        }
+        let tenant = match &complex.tenant {
+            None => None,
+            Some(Subject::Opaque { id }) => Some(id.as_str()),
+            Some(_) => {
+                return Ok(Err("the subject's tenant is not an opaque tenant id"));
+            }
+        };
+        if reach == Reach::Session
+            && let Some(session) = &complex.session
+        {
+            let Subject::Opaque { id } = session else {
+                return Ok(Err("the subject's session is not an opaque session id"));
+            };
+            return Ok(Ok(self.scoped(Revocation::session(id.clone()), tenant)));
+        }
+        let rules = match &complex.user {
+            Some(user) => self.user_rules(user, tenant)?,
+            None => Vec::new(),
+        };
+        Ok(if rules.is_empty() {
+            Err("the subject names no user warden matches tokens by")
+        } else {
+            Ok(rules)
+        })
+    }
+
+    /// The rules naming a simple subject's tokens; empty when warden cannot match it.
+    fn user_rules(
+        &self,
+        subject: &Subject,
+        tenant: Option<&str>,
+    ) -> Result<Vec<Revocation>, SetError> {
+        Ok(match subject {
+            Subject::IssSub { iss, sub } => {
+                self.check_speaks_for(iss)?;
+                vec![Revocation::user(sub.clone()).of_issuer(iss.clone())]
+            }
+            Subject::JwtId { iss, jti } => {
+                self.check_speaks_for(iss)?;
+                vec![Revocation::token(jti.clone()).of_issuer(iss.clone())]
+            }
+            Subject::Opaque { id } => self.scoped(Revocation::user(id.clone()), tenant),
+            Subject::Aliases { identifiers } => {
+                let mut rules = Vec::new();
+                for identifier in identifiers {
+                    rules.extend(self.user_rules(identifier, tenant)?);
+                }
+                rules
+            }
+            _ => Vec::new(),
+        })
+    }
+
+    /// A rule in the tenant when the subject names one, else in each issuer this transmitter
+    /// speaks for.
+    fn scoped(&self, rule: Revocation, tenant: Option<&str>) -> Vec<Revocation> {
+        match tenant {
+            Some(tenant) => vec![rule.in_tenant(tenant)],
+            None => self
+                .speaks_for
+                .iter()
+                .map(|issuer| rule.clone().of_issuer(issuer.clone()))
+                .collect(),
+        }
+    }
+
+    fn check_speaks_for(&self, issuer: &str) -> Result<(), SetError> {
+        if self.speaks_for.iter().any(|allowed| allowed == issuer) {
+            Ok(())
+        } else {
+            Err(SetError::SubjectNotAllowed)
+        }
+    }
+}
+
+fn verify(key: &VerifyingKey, jws: &token::Jws<'_>) -> Result<(), SetError> {
+    if !key.allows(jws.alg) {
+        return Err(SetError::DisallowedAlgorithm);
+    }
+    let signature = token::decode_signature(jws.signature).map_err(|_| SetError::BadSignature)?;
+    if key.verify(jws.alg, jws.signing_input.as_bytes(), &signature) {
+        Ok(())
+    } else {
+        Err(SetError::BadSignature)
+    }
+}
+
+fn log(event: &SecurityEvent, action: &Action) {
+    match action {
+        Action::Revoked(rules) => tracing::info!(
+            transmitter = event.issuer(),
+            jti = event.jti(),
+            event = event.event().uri,
+            rules = rules.len(),
+            "security event revoked tokens"
+        ),
+        Action::Ignored { reason } => tracing::info!(
+            transmitter = event.issuer(),
+            jti = event.jti(),
+            event = event.event().uri,
+            reason,
+            "security event acknowledged with no effect"
+        ),
+        _ => tracing::debug!(
+            transmitter = event.issuer(),
+            jti = event.jti(),
+            event = event.event().uri,
+            ?action,
+            "security event received"
+        ),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ReceiverBuilder {
+    /// The revocation store the API's validator reads
+    /// ([`Validator::revocations`](crate::Validator::revocations)); required.
+    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// An issuer of access tokens whose users this transmitter may revoke; call once per
+    /// issuer. By default only the transmitter's own issuer. An `iss_sub` or `jwt_id` subject
+    /// naming another issuer is refused with `access_denied`; an `opaque` user id applies to
+    /// each of these issuers.
+    pub fn speaks_for(mut self, issuer: impl Into<String>) -> Self {
+        self.speaks_for.push(issuer.into());
+        self
+    }
+
+    /// The signing algorithms accepted (default all asymmetric ones warden supports).
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Where the transmitter's keys come from (default a [`JwksCache`] of the configuration's
+    /// `jwks_uri`, with its rotation, unknown-`kid` refresh and outage behaviour).
+    pub fn keys(mut self, keys: Arc<dyn KeySource>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The clock events are judged by (default the system clock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Checks the configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for no revocation store, an empty audience or algorithm list, or a
+    /// transmitter without `jwks_uri` when no key source is given.
+    pub fn build(self) -> Result<Receiver, ConfigError> {
+        let revocations = self.revocations.ok_or_else(|| {
+            ConfigError::invalid(
+                Setting::SharedSignals,
+                "needs the validator's revocation store",
+            )
+        })?;
+        if self.audience.is_empty() {
+            return Err(ConfigError::invalid(
+                Setting::SharedSignals,
+                "the receiver's audience is empty",
+            ));
+        }
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::invalid(
+                Setting::Algorithms,
+                "accepts no algorithm",
+            ));
+        }
+        let keys = match self.keys {
+            Some(keys) => keys,
+            None => {
+                let jwks_uri = self.configuration.jwks_uri().ok_or_else(|| {
+                    ConfigError::invalid(
+                        Setting::SharedSignals,
+                        "the transmitter's configuration has no jwks_uri",
+                    )
+                })?;
+                Arc::new(
+                    JwksCache::builder(self.configuration.issuer())
+                        .jwks_uri(jwks_uri)
+                        .algorithms(self.algorithms.iter().copied())
+                        .build()?,
+                ) as Arc<dyn KeySource>
+            }
+        };
+        let speaks_for = if self.speaks_for.is_empty() {
+            vec![self.configuration.issuer().to_owned()]
+        } else {
+            self.speaks_for
+        };
+        Ok(Receiver {
+            inner: Arc::new(Inner {
+                configuration: self.configuration,
+                audience: self.audience,
+                algorithms: self.algorithms,
+                keys,
+                revocations,
+                speaks_for,
+                clock: self.clock,
+                seen: quick_cache::sync::Cache::new(REMEMBERED_SETS),
+                signals: Signals::default(),
+                pending_states: Mutex::new(Vec::new()),
+                verified_at: AtomicU64::new(0),
+            }),
+        })
+    }
+}
