@@ -15,5 +15,6 @@ mod fleet;
 mod foundation;
 mod keys;
 mod mcp;
+mod ssf;
 mod testing_guide;
 mod vectors;

@@ -22,6 +22,7 @@ use crate::keys::{KeyError, SigningKey};
 pub use crate::state::{Endpoint, Fault};
 use crate::state::{KeyRing, Mode, RingKey, Shared, b64_bytes, lock};
 use crate::token::TokenBuilder;
+use crate::transmitter::{self, PushAnswer, SetBuilder};
 
 /// The tenant id an Entra-mode issuer uses unless told otherwise.
 pub const DEFAULT_TENANT: &str = "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c";
@@ -101,6 +102,7 @@ impl FakeIssuerBuilder {
             faults: Mutex::new(HashMap::new()),
             hits: Default::default(),
             jwks_max_age: Mutex::new(self.jwks_max_age),
+            transmitter: Default::default(),
         });
         let app = router(state.clone());
         let server = tokio::spawn(async move {
@@ -190,10 +192,7 @@ impl FakeIssuer {
 
     /// The issuer of tokens: the base URL (OIDC mode) or `{base}/{tenant}/v2.0` (Entra mode).
     pub fn issuer_url(&self) -> String {
-        match &self.state.mode {
-            Mode::Oidc => self.state.base.clone(),
-            Mode::Entra { tenant } => self.entra_issuer(tenant),
-        }
+        self.state.token_issuer()
     }
 
     /// The v2 issuer of another tenant (Entra mode): `{base}/{tenant}/v2.0`.
@@ -232,10 +231,7 @@ impl FakeIssuer {
 
     /// The JWKS URL of the issuer.
     pub fn jwks_url(&self) -> String {
-        match &self.state.mode {
-            Mode::Oidc => format!("{}/jwks", self.state.base),
-            Mode::Entra { tenant } => format!("{}/{tenant}/discovery/v2.0/keys", self.state.base),
-        }
+        self.state.jwks_url()
     }
 
     /// The token endpoint (client credentials).
@@ -361,6 +357,55 @@ impl FakeIssuer {
         self.state.hits[endpoint.index()].load(Ordering::SeqCst)
     }
 
+    /// The issuer of the Shared Signals transmitter (SSF 1.0): the base URL, in both modes. Its
+    /// configuration is at `{base}/.well-known/ssf-configuration`; its SETs are signed by the
+    /// token signing key and name it in `iss`.
+    pub fn ssf_issuer(&self) -> &str {
+        &self.state.base
+    }
+
+    /// Starts a Security Event Token from the transmitter (a CAEP `session-revoked` of the
+    /// default user unless told otherwise).
+    pub fn security_event(&self) -> SetBuilder<'_> {
+        SetBuilder::new(&self.state)
+    }
+
+    /// Delivers a signed SET on every stream a receiver created: pushed to push streams (their
+    /// answers returned, in no set order), queued for polling on poll streams.
+    pub async fn deliver(&self, jti: &str, set: &str) -> Vec<PushAnswer> {
+        self.state.transmitter.deliver(jti, set).await
+    }
+
+    /// POSTs a SET to a receiver's push endpoint as RFC 8935 says (`Content-Type:
+    /// application/secevent+jwt`), with this `Authorization` value if any.
+    ///
+    /// # Errors
+    ///
+    /// The transport error, as text.
+    pub async fn push_set(
+        &self,
+        endpoint_url: &str,
+        authorization: Option<&str>,
+        set: &str,
+    ) -> Result<PushAnswer, String> {
+        crate::transmitter::push(endpoint_url, authorization, set).await
+    }
+
+    /// The streams receivers created.
+    pub fn ssf_streams(&self) -> Vec<String> {
+        self.state.transmitter.stream_ids()
+    }
+
+    /// What polling receivers reported in `setErrs`: (jti, err code), oldest first.
+    pub fn ssf_set_errors(&self) -> Vec<(String, String)> {
+        self.state.transmitter.set_errors()
+    }
+
+    /// The jtis polling receivers acknowledged, oldest first.
+    pub fn ssf_acknowledged(&self) -> Vec<String> {
+        self.state.transmitter.acknowledged()
+    }
+
     /// Sets (or removes) the JWKS `Cache-Control: max-age`.
     pub fn set_jwks_max_age(&self, secs: Option<u64>) {
         *lock(&self.state.jwks_max_age) = secs;
@@ -391,6 +436,17 @@ fn router(state: Arc<Shared>) -> Router {
             .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint)),
     };
     router
+        .route(
+            "/.well-known/ssf-configuration",
+            get(transmitter::configuration),
+        )
+        .route(
+            "/ssf/streams",
+            post(transmitter::create_stream).get(transmitter::get_stream),
+        )
+        .route("/ssf/status", get(transmitter::stream_status))
+        .route("/ssf/verify", post(transmitter::verify))
+        .route("/ssf/poll/{stream_id}", post(transmitter::poll))
         .route(
             "/_fake/faults/{endpoint}",
             post(set_fault_endpoint).delete(clear_fault_endpoint),

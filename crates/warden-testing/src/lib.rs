@@ -73,6 +73,7 @@ mod keys;
 mod redis_server;
 mod state;
 mod token;
+mod transmitter;
 
 pub use clock::TestClock;
 pub use dpop::{DpopKey, ProofBuilder};
@@ -86,6 +87,7 @@ pub use token::{
     DEFAULT_APP_OID, DEFAULT_CLIENT, DEFAULT_SUBJECT, DEFAULT_USER_OID, KeyEncoding, TokenBuilder,
     decode_claims_challenge,
 };
+pub use transmitter::{PushAnswer, SetBuilder};
 pub use warden::Algorithm;
 
 /// docs/dpop.md's examples, compiled as doctests.

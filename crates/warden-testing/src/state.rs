@@ -79,6 +79,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
     pub(crate) hits: [AtomicU64; 3],
     pub(crate) jwks_max_age: Mutex<Option<u64>>,
+    pub(crate) transmitter: crate::transmitter::Transmitter,
 }
 
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {
@@ -103,6 +104,22 @@ impl Shared {
             .find(|k| k.key.kid() == kid)
             .map(|k| k.key.clone())
             .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
+    }
+
+    /// The issuer of tokens: the base URL (OIDC mode) or `{base}/{tenant}/v2.0` (Entra mode).
+    pub(crate) fn token_issuer(&self) -> String {
+        match &self.mode {
+            Mode::Oidc => self.base.clone(),
+            Mode::Entra { tenant } => format!("{}/{tenant}/v2.0", self.base),
+        }
+    }
+
+    /// The JWKS URL.
+    pub(crate) fn jwks_url(&self) -> String {
+        match &self.mode {
+            Mode::Oidc => format!("{}/jwks", self.base),
+            Mode::Entra { tenant } => format!("{}/{tenant}/discovery/v2.0/keys", self.base),
+        }
     }
 
     pub(crate) fn ring(&self) -> MutexGuard<'_, KeyRing> {

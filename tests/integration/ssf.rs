@@ -1,0 +1,792 @@
+//! Shared Signals over loopback: the fake issuer is the transmitter (SSF configuration, streams,
+//! signed SETs, push and poll), the API's receiver turns its events into revocations, and the
+//! API's layer enforces them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
+use warden::keys::JwksCache;
+use warden::ssf::{
+    Action, Delivery, Poller, PushAuthorization, PushEndpoint, Receiver, StreamClient,
+    TransmitterConfiguration,
+};
+use warden::{Validator, WardenLayer};
+use warden_integration_tests::{App, invalid_token, issuer_of, now};
+use warden_testing::{Endpoint, FakeIssuer, PushAnswer};
+
+const SECRET: &str = "push-secret-3f9c2a71e4b84d0c9a5e";
+const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type/";
+
+/// An API protected by the fake issuer, a receiver of its transmitter feeding the same store,
+/// and the receiver's push endpoint served on loopback.
+struct Fixture {
+    issuer: FakeIssuer,
+    store: Arc<InMemoryRevocations>,
+    app: App,
+    validator: Validator,
+    receiver: Receiver,
+    push_url: String,
+    server: JoinHandle<()>,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn fixture() -> Fixture {
+    let issuer = FakeIssuer::start().await.expect("fake issuer");
+    let store = Arc::new(InMemoryRevocations::default());
+    // Keys by discovery, so claims challenges name the issuer's authorization endpoint.
+    let keys = JwksCache::builder(issuer.issuer_url()).build().unwrap();
+    let validator = Validator::builder()
+        .issuer(issuer_of(&issuer).keys(keys).build().unwrap())
+        .revocations(store.clone())
+        .build()
+        .unwrap();
+    let app = App::new(
+        WardenLayer::builder()
+            .validator(validator.clone())
+            .build()
+            .unwrap(),
+    );
+    let configuration =
+        TransmitterConfiguration::discover(issuer.ssf_issuer(), &reqwest::Client::new())
+            .await
+            .expect("transmitter configuration");
+    let receiver = Receiver::builder(configuration, issuer.audience())
+        .revocations(validator.revocations().clone())
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let push_url = format!("http://{}/ssf/events", listener.local_addr().unwrap());
+    let router = Router::new().route_service(
+        "/ssf/events",
+        PushEndpoint::new(receiver.clone(), PushAuthorization::bearer(SECRET)),
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    Fixture {
+        issuer,
+        store,
+        app,
+        validator,
+        receiver,
+        push_url,
+        server,
+    }
+}
+
+impl Fixture {
+    async fn push(&self, set: &str) -> PushAnswer {
+        self.issuer
+            .push_set(&self.push_url, Some(&format!("Bearer {SECRET}")), set)
+            .await
+            .expect("pushed")
+    }
+
+    fn token_of(&self, user: &str, issued_at: i64) -> String {
+        self.issuer
+            .token()
+            .subject(user)
+            .issued_at(issued_at)
+            .sign()
+    }
+
+    async fn assert_accepted(&self, token: &str) {
+        let answer = self.app.get_me_with(token).await;
+        assert_eq!(answer.status, 200, "body {}", answer.body);
+    }
+
+    async fn assert_revoked(&self, token: &str) {
+        self.app
+            .assert_refused(token, 401, &invalid_token("token revoked"), "token revoked")
+            .await;
+    }
+}
+
+fn assert_accepted_push(answer: &PushAnswer) {
+    assert_eq!(answer.status, 202, "body {}", answer.body);
+    assert_eq!(answer.body, "", "RFC 8935 §2.2: the body of a 202 is empty");
+}
+
+/// Asserts RFC 8935 §2.3's error answer, exactly.
+fn assert_push_error(answer: &PushAnswer, status: u16, err: &str, description: &str) {
+    assert_eq!(answer.status, status, "body {}", answer.body);
+    let body: Value = serde_json::from_str(&answer.body).expect("a JSON error body");
+    assert_eq!(body, json!({"err": err, "description": description}));
+    assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+    assert_eq!(answer.content_language.as_deref(), Some("en"));
+}
+
+async fn within<F: std::future::Future<Output = bool>>(
+    limit: Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_pushed_session_revoked_event_revokes_the_token_and_later_tokens_work() {
+    let f = fixture().await;
+    // The operator connects the receiver in one call: stream created, verification requested.
+    let streams = StreamClient::new(f.receiver.clone(), "Bearer receiver-credential");
+    let stream = streams
+        .connect(Delivery::Push {
+            endpoint_url: f.push_url.clone(),
+            authorization_header: format!("Bearer {SECRET}"),
+        })
+        .await
+        .expect("stream created");
+    assert_eq!(stream.delivery_method, warden::ssf::PUSH_DELIVERY);
+    assert!(
+        stream
+            .events_delivered
+            .iter()
+            .any(|uri| uri.ends_with("session-revoked"))
+    );
+    assert_eq!(streams.status(&stream.stream_id).await.unwrap(), "enabled");
+    within(
+        Duration::from_secs(5),
+        "verification event received",
+        || async { f.receiver.last_verified_at().is_some() },
+    )
+    .await;
+
+    let event_time = now() - 5;
+    let before = f.token_of("carol", event_time - 60);
+    let cae_before = f
+        .issuer
+        .token()
+        .subject("carol")
+        .cae_capable()
+        .issued_at(event_time - 60)
+        .sign();
+    f.assert_accepted(&before).await;
+    f.assert_accepted(&cae_before).await;
+
+    let set = f
+        .issuer
+        .security_event()
+        .user("carol")
+        .event_timestamp(event_time)
+        .sign();
+    let answers = f.issuer.deliver("carol-session", &set).await;
+    assert_eq!(answers.len(), 1);
+    assert_accepted_push(&answers[0]);
+
+    f.assert_revoked(&before).await;
+    // A CAE-capable client gets the claims challenge: a token issued after the event.
+    let claims = base64::engine::general_purpose::STANDARD.encode(format!(
+        r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{event_time}"}}}}}}"#
+    ));
+    let challenge = format!(
+        r#"Bearer realm="", authorization_uri="{}/authorize", error="insufficient_claims", claims="{claims}""#,
+        f.issuer.issuer_url()
+    );
+    f.app
+        .assert_refused(&cae_before, 401, &challenge, "token revoked")
+        .await;
+    // A token issued at or after the event works; other users are untouched.
+    f.assert_accepted(&f.token_of("carol", event_time)).await;
+    f.assert_accepted(&f.token_of("dave", event_time - 60))
+        .await;
+
+    // The same SET again: 202, and no second effect.
+    let rules = f.store.len();
+    assert_accepted_push(&f.push(&set).await);
+    assert_eq!(f.store.len(), rules);
+    let again = f.receiver.receive(&set).await.unwrap();
+    assert_eq!(again.action(), &Action::AlreadyReceived);
+}
+
+#[tokio::test]
+async fn every_refusal_answers_its_rfc_8935_code_and_adds_no_rule() {
+    let f = fixture().await;
+    let issuer = &f.issuer;
+    let access_token = issuer.token().sign();
+    let duplicate = issuer
+        .sign_raw(
+            &json!({"alg":"RS256","typ":"secevent+jwt","kid":issuer.signing_kid()}).to_string(),
+            &format!(
+                r#"{{"iss":"{0}","iss":"{0}","aud":"{1}","iat":{2},"jti":"d1","sub_id":{{"format":"iss_sub","iss":"{0}","sub":"carol"}},"events":{{"{CAEP}session-revoked":{{}}}}}}"#,
+                issuer.ssf_issuer(),
+                issuer.audience(),
+                now()
+            ),
+        )
+        .unwrap();
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "malformed",
+            "not.a.set".to_owned(),
+            "invalid_request",
+            "not a compact JWS with a JSON header",
+        ),
+        (
+            "unsigned",
+            issuer.security_event().sign_unsigned(),
+            "invalid_key",
+            "the signing algorithm is not accepted",
+        ),
+        (
+            "tampered",
+            issuer.security_event().sign_tampered(),
+            "invalid_key",
+            "the signature does not verify",
+        ),
+        (
+            "wrongly signed",
+            issuer.security_event().sign_with_unpublished_key(),
+            "invalid_key",
+            "the signature does not verify",
+        ),
+        (
+            "unknown kid",
+            issuer.security_event().header("kid", "no-such-key").sign(),
+            "invalid_key",
+            "no key of the transmitter has this kid",
+        ),
+        (
+            "wrong issuer",
+            issuer
+                .security_event()
+                .claim("iss", "https://elsewhere.example")
+                .sign(),
+            "invalid_issuer",
+            "iss is not the configured transmitter",
+        ),
+        (
+            "wrong audience",
+            issuer.security_event().audience("api://another").sign(),
+            "invalid_audience",
+            "aud does not name this receiver",
+        ),
+        (
+            "duplicate member",
+            duplicate,
+            "invalid_request",
+            "a JSON member name repeats",
+        ),
+        (
+            "typ JWT",
+            issuer.security_event().header("typ", "JWT").sign(),
+            "invalid_request",
+            "the header's typ is not secevent+jwt",
+        ),
+        (
+            "an access token",
+            access_token,
+            "invalid_request",
+            "the header's typ is not secevent+jwt",
+        ),
+        (
+            "no sub_id",
+            issuer.security_event().without_claim("sub_id").sign(),
+            "invalid_request",
+            "sub_id is missing (SSF 1.0 §3.1 requires it)",
+        ),
+        (
+            "exp",
+            issuer.security_event().claim("exp", now() + 60).sign(),
+            "invalid_request",
+            "exp is present (SSF 1.0 §4.1.7: a SET does not expire)",
+        ),
+        (
+            "no jti",
+            issuer.security_event().without_claim("jti").sign(),
+            "invalid_request",
+            "jti is missing, empty or not a string",
+        ),
+        (
+            "bad change_type",
+            issuer
+                .security_event()
+                .caep(
+                    "credential-change",
+                    json!({"credential_type":"password","change_type":"rotate"}),
+                )
+                .sign(),
+            "invalid_request",
+            "`change_type` is not create, revoke, update or delete",
+        ),
+        (
+            "foreign subject",
+            issuer
+                .security_event()
+                .subject(
+                    json!({"format":"iss_sub","iss":"https://other-idp.example","sub":"carol"}),
+                )
+                .sign(),
+            "access_denied",
+            "the subject names an issuer this transmitter may not speak for",
+        ),
+    ];
+    for (case, set, err, description) in cases {
+        let answer = f.push(&set).await;
+        assert_push_error(&answer, 400, err, description);
+        assert_eq!(f.store.len(), 0, "{case}: no rule added");
+    }
+
+    // Transport-level refusals.
+    let client = reqwest::Client::new();
+    let valid = issuer.security_event().sign();
+    let wrong_type = client
+        .post(&f.push_url)
+        .header("authorization", format!("Bearer {SECRET}"))
+        .header("content-type", "application/json")
+        .body(valid.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 400);
+    assert_eq!(
+        wrong_type.json::<Value>().await.unwrap(),
+        json!({"err":"invalid_request","description":"the Content-Type is not application/secevent+jwt"})
+    );
+    let get = client.get(&f.push_url).send().await.unwrap();
+    assert_eq!(get.status(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
+    let oversized = issuer
+        .push_set(
+            &f.push_url,
+            Some(&format!("Bearer {SECRET}")),
+            &"a".repeat(70 * 1024),
+        )
+        .await
+        .unwrap();
+    assert_push_error(
+        &oversized,
+        413,
+        "invalid_request",
+        "the SET is larger than this receiver reads",
+    );
+    assert_eq!(f.store.len(), 0);
+}
+
+#[tokio::test]
+async fn a_transmitter_without_the_right_credentials_is_refused_before_any_parsing_or_key_fetch() {
+    let f = fixture().await;
+    let set = f.issuer.security_event().sign();
+    let jwks_before = f.issuer.hits(Endpoint::Jwks);
+    for (authorization, challenge) in [
+        (None, "Bearer"),
+        (
+            Some("Bearer wrong-secret"),
+            r#"Bearer error="invalid_token""#,
+        ),
+        (Some(&*format!("Basic {SECRET}")), "Bearer"),
+        (
+            Some(&*format!("Bearer {SECRET}x")),
+            r#"Bearer error="invalid_token""#,
+        ),
+    ] {
+        for _ in 0..25 {
+            let answer = f
+                .issuer
+                .push_set(&f.push_url, authorization, &set)
+                .await
+                .unwrap();
+            assert_push_error(
+                &answer,
+                401,
+                "authentication_failed",
+                "the transmitter did not authenticate",
+            );
+            assert_eq!(answer.www_authenticate.as_deref(), Some(challenge));
+        }
+    }
+    assert_eq!(f.issuer.hits(Endpoint::Jwks), jwks_before, "no key fetch");
+    assert_eq!(f.store.len(), 0);
+    assert_accepted_push(&f.push(&set).await);
+    assert_eq!(f.store.len(), 1);
+}
+
+#[tokio::test]
+async fn subjects_map_onto_the_claims_tokens_carry() {
+    let f = fixture().await;
+    let iss = f.issuer.issuer_url();
+    let at = now() as u64 - 10;
+    let revoked = |set: String| {
+        let receiver = f.receiver.clone();
+        async move {
+            match receiver.receive(&set).await.unwrap().action() {
+                Action::Revoked(rules) => rules.clone(),
+                other => panic!("not revoked: {other:?}"),
+            }
+        }
+    };
+    let event = || f.issuer.security_event().event_timestamp(at as i64);
+    // iss_sub: the user of that issuer.
+    assert_eq!(
+        revoked(event().user("carol").sign()).await,
+        [Revocation::user("carol")
+            .of_issuer(iss.clone())
+            .issued_before(at)]
+    );
+    // Entra-shaped complex subject: the object id within the tenant.
+    let complex = json!({"format":"complex",
+        "user":{"format":"opaque","id":"3f2504e0-4f89-41d3-9a0c-0305e82c3301"},
+        "tenant":{"format":"opaque","id":"72f988bf-86f1-41af-91ab-2d7cd011db47"}});
+    assert_eq!(
+        revoked(event().subject(complex).sign()).await,
+        [Revocation::user("3f2504e0-4f89-41d3-9a0c-0305e82c3301")
+            .in_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
+            .issued_before(at)]
+    );
+    // A session named in a complex subject: session-revoked revokes that session only.
+    let session = json!({"format":"complex",
+        "user":{"format":"iss_sub","iss":iss,"sub":"carol"},
+        "session":{"format":"opaque","id":"sid-42"}});
+    assert_eq!(
+        revoked(event().subject(session.clone()).sign()).await,
+        [Revocation::session("sid-42")
+            .of_issuer(iss.clone())
+            .issued_before(at)]
+    );
+    // ... but an account-disabled event revokes the whole user.
+    assert_eq!(
+        revoked(
+            event()
+                .risc("account-disabled", json!({}))
+                .subject(session)
+                .sign()
+        )
+        .await,
+        [Revocation::user("carol")
+            .of_issuer(iss.clone())
+            .issued_before(at)]
+    );
+    // A jwt_id subject: that one token.
+    assert_eq!(
+        revoked(
+            event()
+                .caep("token-claims-change", json!({"claims":{"role":"ro-admin"}}))
+                .subject(json!({"format":"jwt_id","iss":iss,"jti":"t-7"}))
+                .sign()
+        )
+        .await,
+        [Revocation::token("t-7")
+            .of_issuer(iss.clone())
+            .issued_before(at)]
+    );
+    // Aliases: every identifier warden can match.
+    assert_eq!(
+        revoked(
+            event()
+                .subject(json!({"format":"aliases","identifiers":[
+                    {"format":"email","email":"carol@example.com"},
+                    {"format":"iss_sub","iss":iss,"sub":"carol-2"}]}))
+                .sign()
+        )
+        .await,
+        [Revocation::user("carol-2")
+            .of_issuer(iss.clone())
+            .issued_before(at)]
+    );
+    // An email alone: acknowledged, not applied (docs/shared-signals.md says why).
+    let email = f
+        .receiver
+        .receive(
+            &event()
+                .subject(json!({"format":"email","email":"carol@example.com"}))
+                .sign(),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(email.action(), Action::Ignored { .. }));
+    // Tokens of another issuer with the same `sub` are unaffected: the rule names the issuer.
+    let other = FakeIssuer::start().await.unwrap();
+    let both = Validator::builder()
+        .issuer(
+            issuer_of(&f.issuer)
+                .jwks(f.issuer.jwks_json())
+                .build()
+                .unwrap(),
+        )
+        .issuer(issuer_of(&other).jwks(other.jwks_json()).build().unwrap())
+        .revocations(f.store.clone())
+        .build()
+        .unwrap();
+    let old = (at - 5) as i64;
+    assert!(both.validate(&f.token_of("carol", old)).await.is_err());
+    let elsewhere = other.token().subject("carol").issued_at(old).sign();
+    assert!(both.validate(&elsewhere).await.is_ok());
+}
+
+#[tokio::test]
+async fn the_event_time_decides_whatever_the_order_of_delivery() {
+    let f = fixture().await;
+    let t = now() - 100;
+    let later = f
+        .issuer
+        .security_event()
+        .user("erin")
+        .event_timestamp(t)
+        .sign();
+    let earlier = f
+        .issuer
+        .security_event()
+        .user("erin")
+        .caep(
+            "credential-change",
+            json!({"credential_type":"password","change_type":"update"}),
+        )
+        .event_timestamp(t - 50)
+        .sign();
+    // Delivered in reverse order: the later instant wins.
+    assert_accepted_push(&f.push(&later).await);
+    assert_accepted_push(&f.push(&earlier).await);
+    f.assert_revoked(&f.token_of("erin", t - 5)).await;
+    f.assert_accepted(&f.token_of("erin", t + 5)).await;
+    // Without event_timestamp, the SET's iat is the event time.
+    let by_iat = f
+        .issuer
+        .security_event()
+        .user("frank")
+        .without_event_timestamp()
+        .claim("iat", t)
+        .sign();
+    assert_accepted_push(&f.push(&by_iat).await);
+    f.assert_revoked(&f.token_of("frank", t - 5)).await;
+    f.assert_accepted(&f.token_of("frank", t + 5)).await;
+    // An event dated in the future takes effect now, not then: tokens issued after its arrival work.
+    let future = f
+        .issuer
+        .security_event()
+        .user("gina")
+        .event_timestamp(now() + 3600)
+        .sign();
+    assert_accepted_push(&f.push(&future).await);
+    f.assert_accepted(&f.token_of("gina", now() + 2)).await;
+}
+
+#[tokio::test]
+async fn verification_events_must_carry_the_state_asked_for() {
+    let f = fixture().await;
+    let verification = |state: Option<&str>| {
+        let fields = state.map_or(json!({}), |state| json!({"state": state}));
+        f.issuer
+            .security_event()
+            .event(warden::ssf::VERIFICATION, fields)
+            .without_event_timestamp()
+            .subject(json!({"format":"opaque","id":"stream-1"}))
+            .sign()
+    };
+    f.receiver.expect_verification("expected-state");
+    assert_push_error(
+        &f.push(&verification(Some("forged-state"))).await,
+        400,
+        "invalid_state",
+        "the verification state matches no verification requested",
+    );
+    assert_eq!(f.receiver.last_verified_at(), None);
+    assert_accepted_push(&f.push(&verification(Some("expected-state"))).await);
+    assert!(f.receiver.last_verified_at().is_some());
+    // Used once: the same state again (a new SET) is refused.
+    assert_push_error(
+        &f.push(&verification(Some("expected-state"))).await,
+        400,
+        "invalid_state",
+        "the verification state matches no verification requested",
+    );
+    // A verification without state, with nothing pending or not, is accepted.
+    assert_accepted_push(&f.push(&verification(None)).await);
+    // Unknown event types are acknowledged, never an error.
+    let unknown = f
+        .issuer
+        .security_event()
+        .event(
+            "https://example.com/event-type/something-new",
+            json!({"x": 1}),
+        )
+        .sign();
+    assert_accepted_push(&f.push(&unknown).await);
+    assert_eq!(f.store.len(), 0);
+}
+
+#[tokio::test]
+async fn poll_mode_acknowledges_what_it_applied_and_reports_what_it_refused() {
+    let f = fixture().await;
+    let streams = StreamClient::new(f.receiver.clone(), "Bearer receiver-credential");
+    let stream = streams
+        .create(Delivery::Poll, &warden::ssf::EVENTS_ACTED_ON)
+        .await
+        .unwrap();
+    assert_eq!(stream.delivery_method, warden::ssf::POLL_DELIVERY);
+    let endpoint = stream
+        .endpoint_url
+        .clone()
+        .expect("the transmitter's poll endpoint");
+    let poller = Poller::builder(f.receiver.clone(), endpoint)
+        .authorization("Bearer receiver-credential")
+        .spawn()
+        .unwrap();
+
+    let old = f.token_of("hana", now() - 60);
+    f.assert_accepted(&old).await;
+    let builder = f.issuer.security_event().user("hana");
+    let good_jti = builder.jti_value();
+    let good = builder.sign();
+    let bad_builder = f.issuer.security_event().user("ivan");
+    let bad_jti = bad_builder.jti_value();
+    let bad = bad_builder.sign_tampered();
+    assert!(
+        f.issuer.deliver(&good_jti, &good).await.is_empty(),
+        "queued, not pushed"
+    );
+    f.issuer.deliver(&bad_jti, &bad).await;
+
+    within(
+        Duration::from_secs(10),
+        "polled, applied and acknowledged",
+        || async {
+            f.issuer.ssf_acknowledged().contains(&good_jti)
+                && f.issuer
+                    .ssf_set_errors()
+                    .iter()
+                    .any(|(jti, _)| *jti == bad_jti)
+        },
+    )
+    .await;
+    f.assert_revoked(&old).await;
+    assert_eq!(
+        f.issuer.ssf_set_errors(),
+        [(bad_jti.clone(), "invalid_key".to_owned())]
+    );
+    assert!(!f.issuer.ssf_acknowledged().contains(&bad_jti));
+    assert!(poller.last_success().is_some());
+    assert_eq!(f.store.len(), 1);
+}
+
+#[tokio::test]
+async fn signals_that_revoke_nothing_are_recorded_for_requirements() {
+    let f = fixture().await;
+    let token = f.token_of("jill", now() - 60);
+    let principal = f.validator.validate(&token).await.unwrap();
+    assert!(
+        !f.receiver
+            .signals()
+            .of(&principal)
+            .device_not_compliant_for(&principal)
+    );
+    let set = f
+        .issuer
+        .security_event()
+        .user("jill")
+        .caep(
+            "device-compliance-change",
+            json!({"previous_status":"compliant","current_status":"not-compliant"}),
+        )
+        .sign();
+    assert_accepted_push(&f.push(&set).await);
+    let signals = f.receiver.signals().of(&principal);
+    assert!(signals.device_not_compliant_for(&principal));
+    // Recorded, not revoked: the token still passes the layer.
+    assert_eq!(f.store.len(), 0);
+    f.assert_accepted(&token).await;
+    // A token issued after the signal is not affected by it.
+    let fresh = f
+        .validator
+        .validate(&f.token_of("jill", now() + 1))
+        .await
+        .unwrap();
+    assert!(
+        !f.receiver
+            .signals()
+            .of(&fresh)
+            .device_not_compliant_for(&fresh)
+    );
+}
+
+#[tokio::test]
+async fn a_set_is_not_an_access_token() {
+    let f = fixture().await;
+    let set = f.issuer.security_event().sign();
+    f.app
+        .assert_refused(
+            &set,
+            401,
+            &invalid_token("not an access token"),
+            "not an access token",
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn an_event_received_by_one_replica_is_enforced_by_the_fleet() {
+    let redis = warden_testing::RedisServer::start()
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let f = fixture().await;
+    let replica = |store: &warden_redis::RedisRevocations| {
+        App::new(
+            WardenLayer::builder()
+                .issuer(
+                    issuer_of(&f.issuer)
+                        .jwks(f.issuer.jwks_json())
+                        .build()
+                        .unwrap(),
+                )
+                .revocations(Arc::new(store.clone()))
+                .build()
+                .unwrap(),
+        )
+    };
+    let connect = || {
+        warden_redis::RedisRevocations::builder(redis.url())
+            .prefix("ssf-test:")
+            .connect()
+    };
+    let (one, two) = (connect().await.unwrap(), connect().await.unwrap());
+    let receiver = Receiver::builder(f.receiver.configuration().clone(), f.issuer.audience())
+        .revocations(Arc::new(one.clone()))
+        .build()
+        .unwrap();
+    let token = f.token_of("kate", now() - 60);
+    let (app_one, app_two) = (replica(&one), replica(&two));
+    assert_eq!(app_two.get_me_with(&token).await.status, 200);
+    let received = receiver
+        .receive(&f.issuer.security_event().user("kate").sign())
+        .await
+        .unwrap();
+    assert!(matches!(received.action(), Action::Revoked(_)));
+    // Resolved once Redis holds the rule; the other replica follows within a second.
+    assert_eq!(app_one.get_me_with(&token).await.status, 401);
+    within(
+        Duration::from_secs(1),
+        "the other replica enforces it",
+        || async { app_two.get_me_with(&token).await.status == 401 },
+    )
+    .await;
+    app_two
+        .assert_refused(
+            &token,
+            401,
+            &invalid_token("token revoked"),
+            "token revoked",
+        )
+        .await;
+    assert_eq!(
+        two.revoked_since(
+            &f.validator
+                .validate(&f.token_of("kate", now() + 1))
+                .await
+                .unwrap()
+        ),
+        None
+    );
+}
