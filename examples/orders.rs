@@ -13,6 +13,7 @@
 //! | GET /reports | scope `Reports.Read`, or app permission `Reports.Read.All` |
 //! | POST /orders/{id}/refund | scope `Orders.Write` and authentication context `c1` |
 //! | POST /admin/revocations | app role `Revocations.Write`; 204 |
+//! | POST /ssf/events | the Shared Signals transmitter (its push credential), when configured; 202 |
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,7 @@ use warden::authz::{RequireAuthContext, RequireRole, RequireScope, RequireScopeO
 use warden::cae::{Revocation, RevocationStore};
 use warden::entra::Entra;
 use warden::metadata::ProtectedResource;
+use warden::ssf::{PushAuthorization, PushEndpoint, Receiver, TransmitterConfiguration};
 use warden::{Caller, Principal, WardenBuilder, WardenLayer};
 use warden_redis::{FeedState, RedisRevocations};
 use warden_testing::{DEFAULT_TENANT, FakeIssuer};
@@ -174,6 +176,49 @@ fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
         None => public,
     };
     public.merge(protected)
+}
+
+/// The demo's Shared Signals settings: a transmitter, the audience its SETs name, and the value
+/// it sends as `Authorization: Bearer …` on each push.
+#[derive(Debug, Clone)]
+pub struct SharedSignals {
+    /// The transmitter's issuer URL (`WARDEN_SSF_TRANSMITTER`); its configuration is discovered.
+    pub transmitter: String,
+    /// The receiver's audience (`WARDEN_SSF_AUDIENCE`; default the API's first audience).
+    pub audience: String,
+    /// The push credential (`WARDEN_SSF_PUSH_TOKEN`).
+    pub push_token: String,
+}
+
+/// The push endpoint of a receiver of `signals`' transmitter, feeding the revocation store of
+/// `warden`'s validator. The transmitter may speak for its own users and for the users of every
+/// issuer the API trusts.
+///
+/// # Errors
+///
+/// The transmitter's configuration cannot be discovered or the receiver is misconfigured.
+pub async fn shared_signals(
+    signals: &SharedSignals,
+    warden: &WardenLayer,
+) -> Result<PushEndpoint, Box<dyn std::error::Error>> {
+    let client = reqwest::Client::new();
+    let configuration = TransmitterConfiguration::discover(&signals.transmitter, &client).await?;
+    let mut receiver = Receiver::builder(configuration, &signals.audience)
+        .revocations(warden.validator().revocations().clone())
+        .speaks_for(&signals.transmitter);
+    for issuer in warden.validator().issuers() {
+        receiver = receiver.speaks_for(issuer.issuer());
+    }
+    Ok(PushEndpoint::new(
+        receiver.build()?,
+        PushAuthorization::bearer(&signals.push_token),
+    ))
+}
+
+/// The app with the Shared Signals push endpoint at `POST /ssf/events` (outside warden's layer:
+/// the transmitter authenticates with its own credential).
+pub fn with_shared_signals(app: Router, push: PushEndpoint) -> Router {
+    app.route_service("/ssf/events", push)
 }
 
 /// The Orders API as an RFC 9728 protected resource: `resource` is the URL clients call

@@ -25,6 +25,13 @@
 //! With `WARDEN_REDIS_URL` set (and optionally `WARDEN_REDIS_PREFIX`, and
 //! `WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS`), revocations are shared through Redis with every replica
 //! using the same URL and prefix (docs/fleet.md).
+//!
+//! Shared Signals (docs/shared-signals.md): with `WARDEN_SSF_TRANSMITTER` (the transmitter's
+//! issuer URL), `WARDEN_SSF_PUSH_TOKEN` (what it sends as `Authorization: Bearer …`) and
+//! optionally `WARDEN_SSF_AUDIENCE` (default the API's first audience), the demo accepts security
+//! events at `POST /ssf/events`. The embedded demo wires its fake issuer as the transmitter, with
+//! a fresh push credential unless `WARDEN_SSF_PUSH_TOKEN` is set, and prints the lines that
+//! revoke a user through an event.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -131,9 +138,39 @@ async fn main() -> ExitCode {
         }
     };
 
+    let signals = match shared_signals_settings(fake.as_ref(), &warden) {
+        Ok(signals) => signals,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
+    };
+    let push = match &signals {
+        Some(signals) => match orders::shared_signals(signals, &warden).await {
+            Ok(push) => Some(push),
+            Err(error) => {
+                eprintln!("WARDEN_SSF_TRANSMITTER: {error}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     match &fake {
-        Some(issuer) => print_walkthrough(issuer, &base),
+        Some(issuer) => print!(
+            "{}",
+            walkthrough::text(
+                issuer,
+                &base,
+                signals.as_ref().map(|s| s.push_token.as_str())
+            )
+        ),
         None => println!("Orders API on {base}, protected by the configured issuer."),
+    }
+    if let Some(signals) = &signals {
+        println!(
+            "Security events from {} accepted at POST {base}/ssf/events.",
+            signals.transmitter
+        );
     }
     let app = match fleet {
         Some(store) => {
@@ -143,6 +180,10 @@ async fn main() -> ExitCode {
             orders::fleet_app(warden, store)
         }
         None => orders::app(warden),
+    };
+    let app = match push {
+        Some(push) => orders::with_shared_signals(app, push),
+        None => app,
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -179,6 +220,49 @@ async fn fleet_store() -> Result<Option<RedisRevocations>, String> {
         .map_err(|error| format!("WARDEN_REDIS_URL: {error}"))
 }
 
-fn print_walkthrough(issuer: &FakeIssuer, base: &str) {
-    print!("{}", walkthrough::text(issuer, base));
+/// The Shared Signals settings: from `WARDEN_SSF_*`, or the embedded issuer as transmitter.
+fn shared_signals_settings(
+    fake: Option<&FakeIssuer>,
+    warden: &warden::WardenLayer,
+) -> Result<Option<orders::SharedSignals>, String> {
+    let transmitter = match (std::env::var("WARDEN_SSF_TRANSMITTER"), fake) {
+        (Ok(transmitter), _) => transmitter,
+        (Err(_), Some(issuer)) => issuer.ssf_issuer().to_owned(),
+        (Err(_), None) => return Ok(None),
+    };
+    let push_token = match (std::env::var("WARDEN_SSF_PUSH_TOKEN"), fake) {
+        (Ok(token), _) if !token.is_empty() => token,
+        (_, Some(_)) => random_secret(),
+        _ => {
+            return Err(
+                "WARDEN_SSF_TRANSMITTER needs WARDEN_SSF_PUSH_TOKEN, the value the transmitter sends as Authorization: Bearer".to_owned(),
+            );
+        }
+    };
+    let audience = match std::env::var("WARDEN_SSF_AUDIENCE") {
+        Ok(audience) => audience,
+        Err(_) => warden
+            .validator()
+            .issuers()
+            .find_map(|issuer| issuer.audiences().first().cloned())
+            .or_else(|| fake.map(|issuer| issuer.audience().to_owned()))
+            .ok_or("WARDEN_SSF_AUDIENCE is needed: the API has no configured audience")?,
+    };
+    Ok(Some(orders::SharedSignals {
+        transmitter,
+        audience,
+        push_token,
+    }))
+}
+
+/// 128 bits from the process's randomly keyed hasher (seeded by the operating system): enough
+/// for the embedded demo's push credential on loopback.
+fn random_secret() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let state = std::collections::hash_map::RandomState::new();
+    let mut first = state.build_hasher();
+    first.write_u8(1);
+    let mut second = std::collections::hash_map::RandomState::new().build_hasher();
+    second.write_u8(2);
+    format!("{:016x}{:016x}", first.finish(), second.finish())
 }

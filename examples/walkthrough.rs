@@ -232,8 +232,9 @@ pub fn curl(step: &Step, base: &str) -> String {
     line
 }
 
-/// The whole text the demo prints.
-pub fn text(issuer: &FakeIssuer, base: &str) -> String {
+/// The whole text the demo prints; with the Shared Signals push credential, the lines that
+/// revoke a user through a pushed security event too.
+pub fn text(issuer: &FakeIssuer, base: &str, push_token: Option<&str>) -> String {
     let mut out = format!(
         "\nwarden demo: the Orders API on {base}\nEmbedded fake Microsoft Entra issuer: {}\n\
          (keys discovered over HTTP from {}/common/v2.0/.well-known/openid-configuration)\n\n\
@@ -253,6 +254,9 @@ pub fn text(issuer: &FakeIssuer, base: &str) -> String {
         let _ = writeln!(out, "  {}", curl(step, base));
     }
     out.push_str(&dpop_text(issuer, base));
+    if let Some(push_token) = push_token {
+        out.push_str(&shared_signals_text(issuer, base, push_token));
+    }
     out.push_str("\nPress Ctrl-C to stop.\n");
     out
 }
@@ -280,5 +284,30 @@ pub fn dpop_text(issuer: &FakeIssuer, base: &str) -> String {
          \x20 export DPOP_PROOF={proof}\n\
          \x20 curl -i -H \"Authorization: DPoP $DPOP_TOKEN\" -H \"DPoP: $DPOP_PROOF\" {base}/orders   # 200, once; again: 401 invalid_dpop_proof (replayed)\n\
          \x20 curl -i -H \"Authorization: Bearer $DPOP_TOKEN\" {base}/orders   # 401: a DPoP-bound token is useless without its key\n"
+    )
+}
+
+/// The Shared Signals lines: erin's token works, the identity provider pushes a CAEP
+/// `session-revoked` event for her (a SET signed by the embedded issuer, as transmitter), and
+/// her token is then refused, with no admin call.
+pub fn shared_signals_text(issuer: &FakeIssuer, base: &str, push_token: &str) -> String {
+    let issued = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64);
+    let token = issuer
+        .token()
+        .subject("erin")
+        .object_id("0e0e0e0e-0000-4000-8000-00000000e0e0")
+        .scopes(["Orders.Read"])
+        .issued_at(issued - 5)
+        .sign();
+    let set = issuer.security_event().user("erin").sign();
+    format!(
+        "\nShared Signals (CAEP): the identity provider revokes erin's session with a pushed security event, no admin call:\n\n\
+         \x20 export ERIN={token}\n\
+         \x20 export SET={set}\n\
+         \x20 curl -i -H \"Authorization: Bearer $ERIN\" {base}/orders   # 200: erin's token works\n\
+         \x20 curl -i -X POST -H \"Authorization: Bearer {push_token}\" -H \"Content-Type: application/secevent+jwt\" --data \"$SET\" {base}/ssf/events   # 202: verified and applied\n\
+         \x20 curl -i -H \"Authorization: Bearer $ERIN\" {base}/orders   # 401 token revoked: issued before the event\n"
     )
 }

@@ -491,7 +491,7 @@ async fn issues_tokens_at_the_token_endpoint() {
 async fn the_printed_walkthrough_gets_every_status_it_promises_in_order() {
     let demo = Demo::start_as_printed().await;
     let tokens = walkthrough::tokens(&demo.issuer);
-    let text = walkthrough::text(&demo.issuer, &demo.base);
+    let text = walkthrough::text(&demo.issuer, &demo.base, None);
     // A person pastes the requests after the tokens were minted: revocation revokes tokens issued
     // before its second, so let that second pass as it would for them.
     let minted = now();
@@ -646,4 +646,68 @@ async fn the_printed_dpop_lines_work_once_and_the_token_is_useless_as_a_bearer_t
     );
     let bearer = get("Bearer", false).await.unwrap();
     assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_printed_shared_signals_lines_revoke_a_user_through_a_pushed_event() {
+    let (issuer, builder) = orders::embedded_issuer_builder().await.unwrap();
+    let warden = builder.build().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let signals = orders::SharedSignals {
+        transmitter: issuer.ssf_issuer().to_owned(),
+        audience: orders::DEMO_AUDIENCE.to_owned(),
+        push_token: "demo-push-token-0123456789abcdef".to_owned(),
+    };
+    let push = orders::shared_signals(&signals, &warden).await.unwrap();
+    let app = orders::with_shared_signals(orders::app(warden), push);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let text = walkthrough::text(&issuer, &base, Some(&signals.push_token));
+    let export = |name: &str| {
+        text.lines()
+            .find_map(|line| line.trim().strip_prefix(&format!("export {name}=")))
+            .unwrap_or_else(|| panic!("{name} not printed"))
+            .to_owned()
+    };
+    let (token, set) = (export("ERIN"), export("SET"));
+    assert!(text.contains(&format!(
+        r#"curl -i -X POST -H "Authorization: Bearer {}" -H "Content-Type: application/secevent+jwt" --data "$SET" {base}/ssf/events"#,
+        signals.push_token
+    )));
+    let client = reqwest::Client::new();
+    let orders = || {
+        client
+            .get(format!("{base}/orders"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+    };
+    assert_eq!(orders().await.unwrap().status(), StatusCode::OK);
+    let pushed = client
+        .post(format!("{base}/ssf/events"))
+        .header("authorization", format!("Bearer {}", signals.push_token))
+        .header("content-type", "application/secevent+jwt")
+        .body(set.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), StatusCode::ACCEPTED);
+    assert_eq!(pushed.text().await.unwrap(), "");
+    let refused = orders().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        refused.headers()["www-authenticate"],
+        r#"Bearer realm="orders", error="invalid_token", error_description="token revoked""#
+    );
+    // Without the push credential, nothing happens.
+    let unauthenticated = client
+        .post(format!("{base}/ssf/events"))
+        .header("content-type", "application/secevent+jwt")
+        .body(set)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    server.abort();
 }

@@ -114,7 +114,54 @@ proptest! {
         warden::fuzzing::discovery(&data);
         warden::fuzzing::challenge(&data);
         warden::fuzzing::dpop_proof(&data);
+        warden::fuzzing::security_event(&data);
     }
+
+    /// The SET parser reached past the JWS form: a valid header and an arbitrary payload.
+    #[test]
+    fn the_set_parser_never_panics_on_arbitrary_claims(payload in proptest::collection::vec(any::<u8>(), 0..400)) {
+        warden::fuzzing::security_event(set_with_payload(&payload).as_bytes());
+    }
+
+    /// The SET parser reached into subjects and events: claims of the right shape whose subject
+    /// and event members are drawn from the formats' and events' own names.
+    #[test]
+    fn the_set_parser_never_panics_on_arbitrary_subjects_and_events(
+        format in "(iss_sub|email|opaque|complex|aliases|jwt_id|phone_number|ip-addresses|account|did|uri|[a-z_-]{0,8})",
+        member in "(iss|sub|email|id|user|session|tenant|identifiers|jti|phone_number|ip-addresses|uri|url|[a-z]{0,5})",
+        value in prop_oneof![
+            Just(serde_json::json!("x")),
+            Just(serde_json::json!("")),
+            Just(serde_json::json!(null)),
+            Just(serde_json::json!([])),
+            Just(serde_json::json!(["10.0.0.1", 7])),
+            Just(serde_json::json!({"format": "opaque", "id": "i"})),
+            Just(serde_json::json!({"format": "aliases", "identifiers": [{"format": "aliases"}]})),
+            any::<i64>().prop_map(serde_json::Value::from),
+            ".{0,12}".prop_map(serde_json::Value::from),
+        ],
+        event in "(session-revoked|credential-change|token-claims-change|assurance-level-change|device-compliance-change|risk-level-change|account-disabled|[a-z-]{0,10})",
+        field in "(change_type|credential_type|current_status|previous_status|claims|event_timestamp|initiating_entity|reason_admin|namespace|current_level|[a-z_]{0,6})",
+    ) {
+        let claims = serde_json::json!({
+            "iss": "https://transmitter.example", "aud": "https://receiver.example",
+            "iat": 1_700_000_000, "jti": "j",
+            "sub_id": {"format": format, member: value.clone()},
+            "events": {format!("https://schemas.openid.net/secevent/caep/event-type/{event}"): {field: value}},
+        });
+        warden::fuzzing::security_event(set_with_payload(claims.to_string().as_bytes()).as_bytes());
+    }
+}
+
+/// A compact JWS with a SET header, this payload and a dummy signature.
+fn set_with_payload(payload: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    format!(
+        "{}.{}.c2ln",
+        b64(br#"{"alg":"RS256","typ":"secevent+jwt","kid":"k"}"#),
+        b64(payload)
+    )
 }
 
 #[test]
