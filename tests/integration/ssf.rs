@@ -790,3 +790,70 @@ async fn an_event_received_by_one_replica_is_enforced_by_the_fleet() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_transmitter_may_authenticate_with_an_oauth_token_of_an_allowed_client() {
+    let f = fixture().await;
+    let transmitter_tokens = Validator::builder()
+        .issuer(
+            issuer_of(&f.issuer)
+                .jwks(f.issuer.jwks_json())
+                .allowed_clients(["transmitter-app"])
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ssf/events", listener.local_addr().unwrap());
+    let router = Router::new().route_service(
+        "/ssf/events",
+        PushEndpoint::new(
+            f.receiver.clone(),
+            PushAuthorization::oauth(transmitter_tokens),
+        ),
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let token_of = |client: &str| f.issuer.token().app_only().client(client).sign();
+    let set = f.issuer.security_event().user("lena").sign();
+
+    let other = format!("Bearer {}", token_of("another-app"));
+    let answer = f.issuer.push_set(&url, Some(&other), &set).await.unwrap();
+    assert_push_error(
+        &answer,
+        403,
+        "access_denied",
+        "this client may not push security events",
+    );
+    let expired = f
+        .issuer
+        .token()
+        .app_only()
+        .client("transmitter-app")
+        .issued_at(now() - 7200)
+        .expires_at(now() - 3600)
+        .sign();
+    let answer = f
+        .issuer
+        .push_set(&url, Some(&format!("Bearer {expired}")), &set)
+        .await
+        .unwrap();
+    assert_push_error(
+        &answer,
+        401,
+        "authentication_failed",
+        "the transmitter did not authenticate",
+    );
+    assert_eq!(
+        answer.www_authenticate.as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    assert_eq!(f.store.len(), 0);
+
+    let allowed = format!("Bearer {}", token_of("transmitter-app"));
+    assert_accepted_push(&f.issuer.push_set(&url, Some(&allowed), &set).await.unwrap());
+    assert_eq!(f.store.len(), 1);
+    server.abort();
+}

@@ -94,3 +94,8 @@ pub use warden::Algorithm;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/dpop.md")]
 mod dpop_doctests {}
+
+/// docs/shared-signals.md's examples, compiled (and the runnable ones run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/shared-signals.md")]
+mod shared_signals_doctests {}
