@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Fuzzes warden's parsers with AFL++ (cargo-afl, stable toolchain) for a set time per target.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
-# Targets: bearer token jwks discovery challenge dpop (default: all). Findings land in
+# Targets: bearer token jwks discovery challenge dpop security_event (default: all). Findings land in
 # fuzz/out/<target>/default/crashes; the summary prints executions and crashes per target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"; shift || true
-targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(bearer token jwks discovery challenge dpop)
+targets=("$@"); [ ${#targets[@]} -gt 0 ] || targets=(bearer token jwks discovery challenge dpop security_event)
 
 command -v cargo-afl >/dev/null || cargo install cargo-afl --locked
 cargo afl config --build >/dev/null 2>&1 || true   # builds AFL++ once per toolchain
