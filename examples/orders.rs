@@ -390,8 +390,9 @@ async fn revoke(
         "session" => Revocation::session(request.subject),
         "token" => Revocation::token(request.subject),
         "client" => Revocation::client(request.subject),
+        "email" => Revocation::email(request.subject),
         _ => {
-            let body = json!({ "error": "kind must be user, session, token or client" });
+            let body = json!({ "error": "kind must be user, session, token, client or email" });
             return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
         }
     };

@@ -1110,6 +1110,10 @@ async fn a_revocation_catches_every_token_of_its_target_whatever_else_the_token_
         .revoke(Revocation::client("leaky-app").issued_before(before))
         .await
         .unwrap();
+    store
+        .revoke(Revocation::email("Gail@Example.com").issued_before(before))
+        .await
+        .unwrap();
     let token = || f.issuer.token().scopes(["Orders.Read"]).issued_at(issued);
     let revoked = Some(invalid_token("token revoked"));
     for (case, token) in [
@@ -1141,6 +1145,21 @@ async fn a_revocation_catches_every_token_of_its_target_whatever_else_the_token_
             "appid beside a client_id",
             token().claim("appid", "leaky-app").sign(),
         ),
+        // The verified email, in any case: OIDC's email_verified, or Entra's xms_edov.
+        (
+            "email_verified",
+            token()
+                .claim("email", "GAIL@example.COM")
+                .claim("email_verified", true)
+                .sign(),
+        ),
+        (
+            "xms_edov",
+            token()
+                .claim("email", "gail@example.com")
+                .claim("xms_edov", true)
+                .sign(),
+        ),
     ] {
         let before_runs = f.runs.load(Ordering::SeqCst);
         let answer = f.get("/scope", &token).await;
@@ -1152,6 +1171,20 @@ async fn a_revocation_catches_every_token_of_its_target_whatever_else_the_token_
         );
     }
     f.allows("/scope", &token().subject("erin").sign()).await;
+    // An address its issuer did not verify names nobody: such a token is not caught.
+    for unverified in [
+        token().claim("email", "gail@example.com").sign(),
+        token()
+            .claim("email", "gail@example.com")
+            .claim("email_verified", false)
+            .sign(),
+        token()
+            .claim("email", "gail@example.com")
+            .claim("email_verified", "yes")
+            .sign(),
+    ] {
+        f.allows("/scope", &unverified).await;
+    }
     // A tenant-scoped rule: the token's `tid`, compared without regard to case, whatever the
     // issuer's profile; another tenant's token of the same user passes.
     store

@@ -483,31 +483,61 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
             .of_issuer(iss.clone())
             .issued_before(at)]
     );
-    // Aliases: every identifier warden can match.
+    // Aliases: every identifier warden can match; a phone number it cannot.
     assert_eq!(
         revoked(
             event()
                 .subject(json!({"format":"aliases","identifiers":[
-                    {"format":"email","email":"carol@example.com"},
+                    {"format":"email","email":"Carol@Example.com"},
+                    {"format":"phone_number","phone_number":"+12065550100"},
                     {"format":"iss_sub","iss":iss,"sub":"carol-2"}]}))
                 .sign()
         )
         .await,
-        [Revocation::user("carol-2")
+        [
+            Revocation::email("carol@example.com")
+                .of_issuer(iss.clone())
+                .issued_before(at),
+            Revocation::user("carol-2")
+                .of_issuer(iss.clone())
+                .issued_before(at)
+        ]
+    );
+    // An email: tokens of the issuers spoken for whose verified email is the address, only.
+    assert_eq!(
+        revoked(
+            event()
+                .subject(json!({"format":"email","email":"Mia@Example.com"}))
+                .sign()
+        )
+        .await,
+        [Revocation::email("mia@example.com")
             .of_issuer(iss.clone())
             .issued_before(at)]
     );
-    // An email alone: acknowledged, not applied (docs/shared-signals.md says why).
-    let email = f
+    let old = (at - 5) as i64;
+    let with_email = |verified: bool| {
+        f.issuer
+            .token()
+            .subject("mia-sub")
+            .claim("email", "mia@example.COM")
+            .claim("email_verified", verified)
+            .issued_at(old)
+            .sign()
+    };
+    f.assert_revoked(&with_email(true)).await;
+    f.assert_accepted(&with_email(false)).await;
+    // A subject warden cannot match: acknowledged, logged, nothing revoked.
+    let phone = f
         .receiver
         .receive(
             &event()
-                .subject(json!({"format":"email","email":"carol@example.com"}))
+                .subject(json!({"format":"phone_number","phone_number":"+12065550100"}))
                 .sign(),
         )
         .await
         .unwrap();
-    assert!(matches!(email.action(), Action::Ignored { .. }));
+    assert!(matches!(phone.action(), Action::Ignored { .. }));
     // Tokens of another issuer with the same `sub` are unaffected: the rule names the issuer.
     let other = FakeIssuer::start().await.unwrap();
     let both = Validator::builder()
@@ -521,7 +551,6 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
         .revocations(f.store.clone())
         .build()
         .unwrap();
-    let old = (at - 5) as i64;
     assert!(both.validate(&f.token_of("carol", old)).await.is_err());
     let elsewhere = other.token().subject("carol").issued_at(old).sign();
     assert!(both.validate(&elsewhere).await.is_ok());

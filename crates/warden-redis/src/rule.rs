@@ -35,6 +35,7 @@ pub(crate) fn identity(revocation: &Revocation) -> Option<String> {
         Target::Session => "session",
         Target::Token => "token",
         Target::Client => "client",
+        Target::Email => "email",
         // A target this crate does not know yet cannot be shared faithfully.
         _ => return None,
     };
@@ -55,6 +56,7 @@ pub(crate) fn rule(identity: &str, before: u64) -> Option<Revocation> {
         "session" => Revocation::session(value),
         "token" => Revocation::token(value),
         "client" => Revocation::client(value),
+        "email" => Revocation::email(value),
         _ => return None,
     };
     let rule = match kind.as_str() {

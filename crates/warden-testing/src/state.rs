@@ -1,12 +1,13 @@
 //! The fake issuer's state, shared by its HTTP handlers and the token builder: its mode, its key
 //! ring, its faults and counters.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::sync::Notify;
 
 use crate::keys::{KeyError, SigningKey};
 
@@ -79,7 +80,7 @@ pub(crate) struct Shared {
     pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
     pub(crate) hits: [AtomicU64; 3],
     pub(crate) jwks_max_age: Mutex<Option<u64>>,
-    pub(crate) transmitter: crate::transmitter::Transmitter,
+    pub(crate) transmitter: Transmitter,
 }
 
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {
@@ -147,4 +148,36 @@ impl Shared {
             .collect();
         json!({ "keys": keys })
     }
+}
+
+/// The transmitter's streams and poll queues.
+#[derive(Default)]
+pub(crate) struct Transmitter {
+    pub(crate) streams: Mutex<HashMap<String, Stream>>,
+    pub(crate) next_stream: AtomicU64,
+    pub(crate) next_jti: AtomicU64,
+    /// Wakes held long polls.
+    pub(crate) queued: Notify,
+    /// What receivers reported in `setErrs`: (jti, err).
+    pub(crate) set_errors: Mutex<Vec<(String, String)>>,
+    /// The jtis receivers acknowledged.
+    pub(crate) acknowledged: Mutex<Vec<String>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Stream {
+    pub(crate) id: String,
+    pub(crate) delivery: StreamDelivery,
+    pub(crate) events_requested: Vec<String>,
+    pub(crate) audience: String,
+    pub(crate) queue: VecDeque<(String, String)>,
+}
+
+#[derive(Clone)]
+pub(crate) enum StreamDelivery {
+    Push {
+        endpoint_url: String,
+        authorization: Option<String>,
+    },
+    Poll,
 }

@@ -1,9 +1,9 @@
 //! The fake issuer as a Shared Signals transmitter: SSF configuration, stream management,
 //! signed SETs, push delivery (RFC 8935) and a poll endpoint (RFC 8936).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
@@ -15,10 +15,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::Notify;
 
 use crate::keys::{KeyError, SigningKey};
-use crate::state::{Shared, lock};
+use crate::state::{Shared, Stream, StreamDelivery, Transmitter, lock};
 
 /// The CAEP event type prefix.
 const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type/";
@@ -28,38 +27,6 @@ const RISC: &str = "https://schemas.openid.net/secevent/risc/event-type/";
 const VERIFICATION: &str = "https://schemas.openid.net/secevent/ssf/event-type/verification";
 /// How long the fake holds a long poll with nothing to deliver.
 const LONG_POLL: Duration = Duration::from_secs(2);
-
-/// The transmitter's streams and poll queues.
-#[derive(Default)]
-pub(crate) struct Transmitter {
-    streams: std::sync::Mutex<HashMap<String, Stream>>,
-    next_stream: AtomicU64,
-    next_jti: AtomicU64,
-    /// Wakes held long polls.
-    queued: Notify,
-    /// What receivers reported in `setErrs`: (jti, err).
-    set_errors: std::sync::Mutex<Vec<(String, String)>>,
-    /// The jtis receivers acknowledged.
-    acknowledged: std::sync::Mutex<Vec<String>>,
-}
-
-#[derive(Clone)]
-struct Stream {
-    id: String,
-    delivery: StreamDelivery,
-    events_requested: Vec<String>,
-    audience: String,
-    queue: VecDeque<(String, String)>,
-}
-
-#[derive(Clone)]
-enum StreamDelivery {
-    Push {
-        endpoint_url: String,
-        authorization: Option<String>,
-    },
-    Poll,
-}
 
 /// What a receiver answered to a pushed SET.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,8 @@ pub(crate) struct IdentifierClaims<'a> {
     pub(crate) clients: [Option<&'a str>; 3],
     /// `tid`, as the token carries it.
     pub(crate) tenant: Option<&'a str>,
+    /// `email`, lowercased, when the token says it was verified.
+    pub(crate) verified_email: Option<&'a str>,
 }
 
 /// The caller of a request whose bearer token warden validated.
@@ -176,6 +178,10 @@ struct Read<'a> {
     auth_time: Option<Lenient>,
     hasgroups: Option<Lenient>,
     claim_names: Option<Lenient>,
+    /// Read only when the token says it is verified.
+    email: Option<&'a serde_json::value::RawValue>,
+    email_verified: Option<Lenient>,
+    xms_edov: Option<Lenient>,
 }
 
 impl<'a> Read<'a> {
@@ -216,6 +222,9 @@ impl<'a> Read<'a> {
             auth_time: field(claims, "auth_time")?,
             hasgroups: field(claims, "hasgroups")?,
             claim_names: field(claims, "_claim_names")?,
+            email: claims.raw("email"),
+            email_verified: field(claims, "email_verified")?,
+            xms_edov: field(claims, "xms_edov")?,
         })
     }
 }
@@ -322,6 +331,8 @@ pub(crate) struct Parts {
     uti: Span,
     session: Span,
     acr: Span,
+    /// `email`, lowercased, only when the token says its issuer verified it.
+    verified_email: Span,
     scopes: Box<[Span]>,
     roles: Box<[Span]>,
     groups: Box<[Span]>,
@@ -452,6 +463,10 @@ impl Parts {
         let uti = spans.optional(&read.uti);
         let session = spans.optional(&read.sid);
         let acr = spans.optional(&read.acr);
+        let verified_email = match verified_email(&read) {
+            Some(email) => spans.span(&email),
+            None => Span::NONE,
+        };
         // `scope` first, then `scp` values not already present.
         for span in scp {
             let text = span_text(json, &spans.spill, span);
@@ -479,6 +494,7 @@ impl Parts {
             uti,
             session,
             acr,
+            verified_email,
             scopes: scopes.into_boxed_slice(),
             roles: roles.into_boxed_slice(),
             groups: groups.into_boxed_slice(),
@@ -492,6 +508,23 @@ impl Parts {
             confirmation,
         })
     }
+}
+
+/// The token's `email`, lowercased, when the token says its issuer verified it: OpenID Connect's
+/// `email_verified` is `true` (OIDC Core §5.1), or Microsoft Entra's `xms_edov` (the email
+/// domain's owner is verified) is `true`. Otherwise `None`: an address nobody verified names
+/// nobody.
+fn verified_email(read: &Read<'_>) -> Option<String> {
+    let is_true = |claim: &Option<Lenient>| match claim.as_ref().map(|c| &c.0) {
+        Some(Value::Bool(value)) => *value,
+        Some(Value::String(text)) => text == "true",
+        _ => false,
+    };
+    if !(is_true(&read.email_verified) || is_true(&read.xms_edov)) {
+        return None;
+    }
+    let email: String = serde_json::from_str(read.email?.get()).ok()?;
+    email.contains('@').then(|| email.to_lowercase())
 }
 
 impl Principal {
@@ -616,6 +649,7 @@ impl Principal {
                 self.text(inner.parts.appid),
             ],
             tenant: self.text(inner.parts.tenant),
+            verified_email: self.text(inner.parts.verified_email),
         }
     }
 

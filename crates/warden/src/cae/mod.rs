@@ -12,6 +12,7 @@
 //! | [`Revocation::session`] | its `sid` is the session |
 //! | [`Revocation::token`] | its `jti` or its `uti` (Entra) is the token id |
 //! | [`Revocation::client`] | its `client_id`, `azp` or `appid` is the application (leaked credentials) |
+//! | [`Revocation::email`] | its `email`, verified (`email_verified` or Entra's `xms_edov` is `true`), is the address, in any case |
 //!
 //! Every identifier claim the token carries is matched, whatever the issuer's profile: a rule
 //! catches every token of its user, session, token or client however the issuer spells it, and
@@ -81,6 +82,8 @@ pub enum Target {
     Token,
     /// Every token of a client application (`azp`, `appid` or `client_id`).
     Client,
+    /// Every token whose verified `email` is the address (compared lowercased).
+    Email,
 }
 
 /// Where a rule applies.
@@ -133,6 +136,14 @@ impl Revocation {
     /// `appid` is `client_id`.
     pub fn client(client_id: impl Into<String>) -> Self {
         Self::new(Target::Client, client_id)
+    }
+
+    /// Every token issued before now whose `email` is `address` (compared without regard to
+    /// case) and verified by its issuer: `email_verified` is `true`, or Microsoft Entra's
+    /// `xms_edov` is `true`. A token with an unverified address is never matched by it: anyone
+    /// may claim an address.
+    pub fn email(address: impl Into<String>) -> Self {
+        Self::new(Target::Email, address.into().to_lowercase())
     }
 
     /// Applies to one tenant's tokens only: tokens whose `tid` is `tenant`, compared without
@@ -209,7 +220,7 @@ fn revokes(target: Target, value: &str, scope: &Scope, before: u64, principal: &
 
 /// Every (target, value) pair a rule may name to revoke this token, whatever the issuer's
 /// profile: the user by `sub` and by `oid`, the session by `sid`, the token by `jti` and by
-/// `uti`, the client by `client_id`, `azp` and `appid`. A store looks each pair up and asks the
+/// `uti`, the client by `client_id`, `azp` and `appid`, the verified email address, lowercased. A store looks each pair up and asks the
 /// rules it finds [`Revocation::revokes`]; so a rule catches every token of its user, session,
 /// token or client, and no extra claim in a token can steer it away from one.
 pub fn revocable_values(principal: &Principal) -> impl Iterator<Item = (Target, &str)> {
@@ -218,10 +229,12 @@ pub fn revocable_values(principal: &Principal) -> impl Iterator<Item = (Target, 
     let session = std::iter::once((Target::Session, ids.session));
     let tokens = ids.tokens.into_iter().map(|v| (Target::Token, v));
     let clients = ids.clients.into_iter().map(|v| (Target::Client, v));
+    let email = std::iter::once((Target::Email, ids.verified_email));
     users
         .chain(session)
         .chain(tokens)
         .chain(clients)
+        .chain(email)
         .filter_map(|(target, value)| Some((target, value?)))
 }
 

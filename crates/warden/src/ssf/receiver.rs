@@ -440,6 +440,8 @@ impl Inner {
                 vec![Revocation::token(jti.clone()).of_issuer(iss.clone())]
             }
             Subject::Opaque { id } => self.scoped(Revocation::user(id.clone()), tenant),
+            // Matches only tokens whose issuer verified the address (`Revocation::email`).
+            Subject::Email { email } => self.scoped(Revocation::email(email.clone()), tenant),
             Subject::Aliases { identifiers } => {
                 let mut rules = Vec::new();
                 for identifier in identifiers {
