@@ -188,6 +188,9 @@ pub struct SharedSignals {
     pub audience: String,
     /// The push credential (`WARDEN_SSF_PUSH_TOKEN`).
     pub push_token: String,
+    /// The tenants whose users the transmitter may name by object id (`WARDEN_ENTRA_TENANTS`;
+    /// the embedded demo: its tenant).
+    pub tenants: Vec<String>,
 }
 
 /// The push endpoint of a receiver of `signals`' transmitter, feeding the revocation store of
@@ -209,9 +212,12 @@ pub async fn shared_signals(
     for issuer in warden.validator().issuers() {
         receiver = receiver.speaks_for(issuer.issuer());
     }
+    for tenant in &signals.tenants {
+        receiver = receiver.speaks_for_tenant(tenant);
+    }
     Ok(PushEndpoint::new(
         receiver.build()?,
-        PushAuthorization::bearer(&signals.push_token),
+        PushAuthorization::bearer(&signals.push_token)?,
     ))
 }
 

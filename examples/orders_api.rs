@@ -248,21 +248,31 @@ fn shared_signals_settings(
             .or_else(|| fake.map(|issuer| issuer.audience().to_owned()))
             .ok_or("WARDEN_SSF_AUDIENCE is needed: the API has no configured audience")?,
     };
+    let tenants = match (std::env::var("WARDEN_ENTRA_TENANTS"), fake) {
+        (Ok(tenants), _) => tenants
+            .split(',')
+            .map(str::trim)
+            .filter(|tenant| !tenant.is_empty() && *tenant != "*")
+            .map(str::to_owned)
+            .collect(),
+        (Err(_), Some(issuer)) => issuer.tenant_id().map(str::to_owned).into_iter().collect(),
+        (Err(_), None) => Vec::new(),
+    };
     Ok(Some(orders::SharedSignals {
         transmitter,
         audience,
         push_token,
+        tenants,
     }))
 }
 
-/// 128 bits from the process's randomly keyed hasher (seeded by the operating system): enough
-/// for the embedded demo's push credential on loopback.
+/// 32 random bytes from the operating system (aws-lc-rs), hex: the embedded demo's push
+/// credential.
 fn random_secret() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let state = std::collections::hash_map::RandomState::new();
-    let mut first = state.build_hasher();
-    first.write_u8(1);
-    let mut second = std::collections::hash_map::RandomState::new().build_hasher();
-    second.write_u8(2);
-    format!("{:016x}{:016x}", first.finish(), second.finish())
+    let mut bytes = [0u8; 32];
+    if aws_lc_rs::rand::fill(&mut bytes).is_err() {
+        eprintln!("no randomness for the push credential");
+        std::process::exit(1);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

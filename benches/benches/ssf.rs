@@ -36,7 +36,10 @@ fn main() {
         .revocations(store.clone())
         .build()
         .unwrap_or_else(|e| panic!("receiver: {e}"));
-    let push = PushEndpoint::new(receiver.clone(), PushAuthorization::bearer(SECRET));
+    let push = PushEndpoint::new(
+        receiver.clone(),
+        PushAuthorization::bearer(SECRET).unwrap_or_else(|e| panic!("{e}")),
+    );
 
     let sets: Vec<String> = (0..SETS)
         .map(|i| issuer.security_event().user(&format!("user-{i}")).sign())

@@ -658,6 +658,7 @@ async fn the_printed_shared_signals_lines_revoke_a_user_through_a_pushed_event()
         transmitter: issuer.ssf_issuer().to_owned(),
         audience: orders::DEMO_AUDIENCE.to_owned(),
         push_token: "demo-push-token-0123456789abcdef".to_owned(),
+        tenants: Vec::new(),
     };
     let push = orders::shared_signals(&signals, &warden).await.unwrap();
     let app = orders::with_shared_signals(orders::app(warden), push);

@@ -3,6 +3,7 @@
 //! API's layer enforces them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -10,7 +11,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
+use warden::Principal;
+use warden::cae::{InMemoryRevocations, Revocation, RevocationError, RevocationStore, Revoking};
 use warden::keys::JwksCache;
 use warden::ssf::{
     Action, Delivery, Poller, PushAuthorization, PushEndpoint, Receiver, StreamClient,
@@ -22,12 +24,52 @@ use warden_testing::{Endpoint, FakeIssuer, PushAnswer};
 
 const SECRET: &str = "push-secret-3f9c2a71e4b84d0c9a5e";
 const CAEP: &str = "https://schemas.openid.net/secevent/caep/event-type/";
+/// The Entra tenant the fixture's transmitter may speak for.
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// The API's store, as the receiver sees it: counts the rules it is given, and can be told to
+/// fail as a fleet store does when its backend is down.
+#[derive(Debug, Default)]
+struct Counting {
+    inner: InMemoryRevocations,
+    revokes: AtomicUsize,
+    down: AtomicBool,
+}
+
+impl RevocationStore for Counting {
+    fn revoke(&self, revocation: Revocation) -> Revoking<'_> {
+        Box::pin(async move {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(RevocationError::Unavailable {
+                    source: "backend down (test)".into(),
+                });
+            }
+            self.revokes.fetch_add(1, Ordering::SeqCst);
+            self.inner.revoke(revocation).await
+        })
+    }
+
+    fn revoked_since(&self, principal: &Principal) -> Option<u64> {
+        self.inner.revoked_since(principal)
+    }
+}
+
+/// Serves a push endpoint on loopback; returns its URL and the server task.
+async fn serve(push: PushEndpoint) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ssf/events", listener.local_addr().unwrap());
+    let router = Router::new().route_service("/ssf/events", push);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (url, server)
+}
 
 /// An API protected by the fake issuer, a receiver of its transmitter feeding the same store,
 /// and the receiver's push endpoint served on loopback.
 struct Fixture {
     issuer: FakeIssuer,
-    store: Arc<InMemoryRevocations>,
+    store: Arc<Counting>,
     app: App,
     validator: Validator,
     receiver: Receiver,
@@ -43,7 +85,7 @@ impl Drop for Fixture {
 
 async fn fixture() -> Fixture {
     let issuer = FakeIssuer::start().await.expect("fake issuer");
-    let store = Arc::new(InMemoryRevocations::default());
+    let store = Arc::new(Counting::default());
     // Keys by discovery, so claims challenges name the issuer's authorization endpoint.
     let keys = JwksCache::builder(issuer.issuer_url()).build().unwrap();
     let validator = Validator::builder()
@@ -63,17 +105,14 @@ async fn fixture() -> Fixture {
             .expect("transmitter configuration");
     let receiver = Receiver::builder(configuration, issuer.audience())
         .revocations(validator.revocations().clone())
+        .speaks_for_tenant(TENANT.to_uppercase())
         .build()
         .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let push_url = format!("http://{}/ssf/events", listener.local_addr().unwrap());
-    let router = Router::new().route_service(
-        "/ssf/events",
-        PushEndpoint::new(receiver.clone(), PushAuthorization::bearer(SECRET)),
-    );
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let (push_url, server) = serve(PushEndpoint::new(
+        receiver.clone(),
+        PushAuthorization::bearer(SECRET).unwrap(),
+    ))
+    .await;
     Fixture {
         issuer,
         store,
@@ -205,12 +244,14 @@ async fn a_pushed_session_revoked_event_revokes_the_token_and_later_tokens_work(
     f.assert_accepted(&f.token_of("dave", event_time - 60))
         .await;
 
-    // The same SET again: 202, and no second effect.
-    let rules = f.store.len();
+    // The same SET again: 202, and no second effect: the store is not asked again.
+    let revokes = f.store.revokes.load(Ordering::SeqCst);
+    assert_eq!(revokes, 1);
     assert_accepted_push(&f.push(&set).await);
-    assert_eq!(f.store.len(), rules);
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), revokes);
     let again = f.receiver.receive(&set).await.unwrap();
     assert_eq!(again.action(), &Action::AlreadyReceived);
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), revokes);
 }
 
 #[tokio::test]
@@ -242,9 +283,25 @@ async fn every_refusal_answers_its_rfc_8935_code_and_adds_no_rule() {
             "invalid_key",
             "the signing algorithm is not accepted",
         ),
+        // The first SET to need a key: fetched, and the kid is still unknown.
+        (
+            "unknown kid",
+            issuer.security_event().header("kid", "no-such-key").sign(),
+            "invalid_key",
+            "no key of the transmitter has this kid",
+        ),
         (
             "tampered",
             issuer.security_event().sign_tampered(),
+            "invalid_key",
+            "the signature does not verify",
+        ),
+        (
+            "empty signature",
+            {
+                let set = issuer.security_event().sign();
+                format!("{}.", &set[..set.rfind('.').unwrap()])
+            },
             "invalid_key",
             "the signature does not verify",
         ),
@@ -253,12 +310,6 @@ async fn every_refusal_answers_its_rfc_8935_code_and_adds_no_rule() {
             issuer.security_event().sign_with_unpublished_key(),
             "invalid_key",
             "the signature does not verify",
-        ),
-        (
-            "unknown kid",
-            issuer.security_event().header("kid", "no-such-key").sign(),
-            "invalid_key",
-            "no key of the transmitter has this kid",
         ),
         (
             "wrong issuer",
@@ -306,10 +357,16 @@ async fn every_refusal_answers_its_rfc_8935_code_and_adds_no_rule() {
             "exp is present (SSF 1.0 §4.1.7: a SET does not expire)",
         ),
         (
+            "a jti of 257 bytes",
+            issuer.security_event().jti("j".repeat(257)).sign(),
+            "invalid_request",
+            "jti is missing, empty, longer than 256 bytes or not a string",
+        ),
+        (
             "no jti",
             issuer.security_event().without_claim("jti").sign(),
             "invalid_request",
-            "jti is missing, empty or not a string",
+            "jti is missing, empty, longer than 256 bytes or not a string",
         ),
         (
             "bad change_type",
@@ -338,7 +395,7 @@ async fn every_refusal_answers_its_rfc_8935_code_and_adds_no_rule() {
     for (case, set, err, description) in cases {
         let answer = f.push(&set).await;
         assert_push_error(&answer, 400, err, description);
-        assert_eq!(f.store.len(), 0, "{case}: no rule added");
+        assert_eq!(f.store.inner.len(), 0, "{case}: no rule added");
     }
 
     // Transport-level refusals.
@@ -374,7 +431,7 @@ async fn every_refusal_answers_its_rfc_8935_code_and_adds_no_rule() {
         "invalid_request",
         "the SET is larger than this receiver reads",
     );
-    assert_eq!(f.store.len(), 0);
+    assert_eq!(f.store.inner.len(), 0);
 }
 
 #[tokio::test]
@@ -410,9 +467,9 @@ async fn a_transmitter_without_the_right_credentials_is_refused_before_any_parsi
         }
     }
     assert_eq!(f.issuer.hits(Endpoint::Jwks), jwks_before, "no key fetch");
-    assert_eq!(f.store.len(), 0);
+    assert_eq!(f.store.inner.len(), 0);
     assert_accepted_push(&f.push(&set).await);
-    assert_eq!(f.store.len(), 1);
+    assert_eq!(f.store.inner.len(), 1);
 }
 
 #[tokio::test]
@@ -592,15 +649,25 @@ async fn the_event_time_decides_whatever_the_order_of_delivery() {
     assert_accepted_push(&f.push(&by_iat).await);
     f.assert_revoked(&f.token_of("frank", t - 5)).await;
     f.assert_accepted(&f.token_of("frank", t + 5)).await;
-    // An event dated in the future takes effect now, not then: tokens issued after its arrival work.
+    // An event dated in the future takes effect at its arrival plus the clock skew allowed
+    // (60 s), not then: tokens issued before it are revoked, tokens issued later work.
     let future = f
         .issuer
         .security_event()
         .user("gina")
         .event_timestamp(now() + 3600)
         .sign();
-    assert_accepted_push(&f.push(&future).await);
-    f.assert_accepted(&f.token_of("gina", now() + 2)).await;
+    let arrival = now() as u64;
+    let received = f.receiver.receive(&future).await.unwrap();
+    let Action::Revoked(rules) = received.action() else {
+        panic!("not revoked: {:?}", received.action());
+    };
+    let instant = rules[0].before();
+    assert!(
+        (arrival + 59..=arrival + 61).contains(&instant),
+        "instant {instant}, arrival {arrival}"
+    );
+    f.assert_revoked(&f.token_of("gina", now() - 10)).await;
 }
 
 #[tokio::test]
@@ -644,7 +711,7 @@ async fn verification_events_must_carry_the_state_asked_for() {
         )
         .sign();
     assert_accepted_push(&f.push(&unknown).await);
-    assert_eq!(f.store.len(), 0);
+    assert_eq!(f.store.inner.len(), 0);
 }
 
 #[tokio::test]
@@ -698,7 +765,24 @@ async fn poll_mode_acknowledges_what_it_applied_and_reports_what_it_refused() {
     );
     assert!(!f.issuer.ssf_acknowledged().contains(&bad_jti));
     assert!(poller.last_success().is_some());
-    assert_eq!(f.store.len(), 1);
+    assert_eq!(f.store.inner.len(), 1);
+    // Delivered again (the transmitter did not see the acknowledgement): acknowledged again,
+    // applied once.
+    f.issuer.deliver(&good_jti, &good).await;
+    within(
+        Duration::from_secs(10),
+        "redelivery acknowledged",
+        || async {
+            f.issuer
+                .ssf_acknowledged()
+                .iter()
+                .filter(|jti| **jti == good_jti)
+                .count()
+                == 2
+        },
+    )
+    .await;
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -725,7 +809,7 @@ async fn signals_that_revoke_nothing_are_recorded_for_requirements() {
     let signals = f.receiver.signals().of(&principal);
     assert!(signals.device_not_compliant_for(&principal));
     // Recorded, not revoked: the token still passes the layer.
-    assert_eq!(f.store.len(), 0);
+    assert_eq!(f.store.inner.len(), 0);
     f.assert_accepted(&token).await;
     // A token issued after the signal is not affected by it.
     let fresh = f
@@ -827,7 +911,6 @@ async fn a_transmitter_may_authenticate_with_an_oauth_token_of_an_allowed_client
         .issuer(
             issuer_of(&f.issuer)
                 .jwks(f.issuer.jwks_json())
-                .allowed_clients(["transmitter-app"])
                 .build()
                 .unwrap(),
         )
@@ -839,7 +922,7 @@ async fn a_transmitter_may_authenticate_with_an_oauth_token_of_an_allowed_client
         "/ssf/events",
         PushEndpoint::new(
             f.receiver.clone(),
-            PushAuthorization::oauth(transmitter_tokens),
+            PushAuthorization::oauth(transmitter_tokens, ["transmitter-app"]).unwrap(),
         ),
     );
     let server = tokio::spawn(async move {
@@ -850,6 +933,15 @@ async fn a_transmitter_may_authenticate_with_an_oauth_token_of_an_allowed_client
 
     let other = format!("Bearer {}", token_of("another-app"));
     let answer = f.issuer.push_set(&url, Some(&other), &set).await.unwrap();
+    assert_push_error(
+        &answer,
+        403,
+        "access_denied",
+        "this client may not push security events",
+    );
+    // A user's token of the API, valid but of another client.
+    let user = format!("Bearer {}", f.issuer.token().subject("sam").sign());
+    let answer = f.issuer.push_set(&url, Some(&user), &set).await.unwrap();
     assert_push_error(
         &answer,
         403,
@@ -879,10 +971,213 @@ async fn a_transmitter_may_authenticate_with_an_oauth_token_of_an_allowed_client
         answer.www_authenticate.as_deref(),
         Some(r#"Bearer error="invalid_token""#)
     );
-    assert_eq!(f.store.len(), 0);
+    assert_eq!(f.store.inner.len(), 0);
 
     let allowed = format!("Bearer {}", token_of("transmitter-app"));
     assert_accepted_push(&f.issuer.push_set(&url, Some(&allowed), &set).await.unwrap());
-    assert_eq!(f.store.len(), 1);
+    assert_eq!(f.store.inner.len(), 1);
     server.abort();
+}
+
+#[tokio::test]
+async fn complex_subjects_reach_what_they_name_and_no_further() {
+    let f = fixture().await;
+    let iss = f.issuer.issuer_url();
+    let receive = |sub_id: Value, event: &str| {
+        let set = f
+            .issuer
+            .security_event()
+            .caep(event, json!({}))
+            .subject(sub_id)
+            .sign();
+        let receiver = f.receiver.clone();
+        async move { receiver.receive(&set).await }
+    };
+    // A session-revoked event on a session warden cannot match (not opaque) reaches the user.
+    let received = receive(
+        json!({"format":"complex",
+            "user":{"format":"iss_sub","iss":iss,"sub":"nora"},
+            "session":{"format":"uri","uri":"urn:session:1"}}),
+        "session-revoked",
+    )
+    .await
+    .unwrap();
+    let Action::Revoked(rules) = received.action() else {
+        panic!("not revoked: {:?}", received.action());
+    };
+    assert_eq!(rules[0].target(), warden::cae::Target::User);
+    assert_eq!(rules[0].value(), "nora");
+    // A tenant alone, or a device alone: nothing revoked, acknowledged.
+    for sub_id in [
+        json!({"format":"complex","tenant":{"format":"opaque","id":TENANT}}),
+        json!({"format":"complex","device":{"format":"opaque","id":"laptop-7"}}),
+    ] {
+        let received = receive(sub_id, "session-revoked").await.unwrap();
+        assert!(
+            matches!(received.action(), Action::Ignored { .. }),
+            "{received:?}"
+        );
+    }
+    // A tenant the transmitter may not speak for: refused, nothing revoked.
+    let refused = receive(
+        json!({"format":"complex",
+            "user":{"format":"opaque","id":"someone"},
+            "tenant":{"format":"opaque","id":"00000000-0000-0000-0000-000000000bad"}}),
+        "session-revoked",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Some("access_denied"));
+    // Aliases: a foreign one is skipped, the others apply; foreign ones alone are refused.
+    let received = receive(
+        json!({"format":"aliases","identifiers":[
+            {"format":"iss_sub","iss":"https://other-idp.example","sub":"nora"},
+            {"format":"iss_sub","iss":iss,"sub":"nora-2"}]}),
+        "session-revoked",
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(received.action(), Action::Revoked(rules) if rules.len() == 1 && rules[0].value() == "nora-2")
+    );
+    let refused = receive(
+        json!({"format":"aliases","identifiers":[
+            {"format":"iss_sub","iss":"https://other-idp.example","sub":"nora"}]}),
+        "session-revoked",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Some("access_denied"));
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_revoked_session_refuses_its_tokens_and_no_other_session_of_the_user() {
+    let f = fixture().await;
+    let iss = f.issuer.issuer_url();
+    let in_session = |sid: &str| {
+        f.issuer
+            .token()
+            .subject("olga")
+            .claim("sid", sid)
+            .issued_at(now() - 30)
+            .sign()
+    };
+    let set = f
+        .issuer
+        .security_event()
+        .subject(json!({"format":"complex",
+            "user":{"format":"iss_sub","iss":iss,"sub":"olga"},
+            "session":{"format":"opaque","id":"sid-9"}}))
+        .sign();
+    assert_accepted_push(&f.push(&set).await);
+    f.assert_revoked(&in_session("sid-9")).await;
+    f.assert_accepted(&in_session("sid-10")).await;
+}
+
+#[tokio::test]
+async fn a_set_signed_by_a_key_not_yet_fetched_is_delivered_again_not_lost() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let store = Arc::new(Counting::default());
+    let configuration =
+        TransmitterConfiguration::discover(issuer.ssf_issuer(), &reqwest::Client::new())
+            .await
+            .unwrap();
+    let keys = JwksCache::builder(issuer.ssf_issuer())
+        .jwks_uri(configuration.jwks_uri().unwrap())
+        .cooldown(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let receiver = Receiver::builder(configuration, issuer.audience())
+        .revocations(store.clone())
+        .keys(Arc::new(keys))
+        .build()
+        .unwrap();
+    let (url, server) = serve(PushEndpoint::new(
+        receiver,
+        PushAuthorization::bearer(SECRET).unwrap(),
+    ))
+    .await;
+    let push = |set: String| {
+        let issuer = &issuer;
+        let url = url.clone();
+        async move {
+            issuer
+                .push_set(&url, Some(&format!("Bearer {SECRET}")), &set)
+                .await
+                .unwrap()
+        }
+    };
+    // Keys loaded; then an unknown kid spends the refresh its cooldown allows.
+    assert_accepted_push(&push(issuer.security_event().user("pia").sign()).await);
+    let unknown = push(issuer.security_event().header("kid", "no-such-key").sign()).await;
+    assert_push_error(
+        &unknown,
+        400,
+        "invalid_key",
+        "no key of the transmitter has this kid",
+    );
+    // The transmitter rotates its key and signs an event at once, within the cooldown: the
+    // receiver cannot fetch now, so it asks for the SET again instead of refusing it for good.
+    issuer.rotate(warden::Algorithm::RS256).unwrap();
+    let builder = issuer.security_event().user("quinn");
+    let set = builder.sign();
+    let retry = push(set.clone()).await;
+    assert_eq!(retry.status, 503, "body {}", retry.body);
+    assert_eq!(store.revokes.load(Ordering::SeqCst), 1);
+    // After the cooldown the same SET is fetched for, verified and applied.
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert_accepted_push(&push(set).await);
+    assert_eq!(store.revokes.load(Ordering::SeqCst), 2);
+    server.abort();
+}
+
+#[tokio::test]
+async fn the_receivers_own_faults_ask_for_redelivery_and_remember_nothing() {
+    let f = fixture().await;
+    // The revocation store is down (a fleet store whose Redis is unreachable).
+    f.store.down.store(true, Ordering::SeqCst);
+    let set = f.issuer.security_event().user("rosa").sign();
+    let client = reqwest::Client::new();
+    let post = |set: String| {
+        client
+            .post(&f.push_url)
+            .header("authorization", format!("Bearer {SECRET}"))
+            .header("content-type", "application/secevent+jwt")
+            .body(set)
+            .send()
+    };
+    let answer = post(set.clone()).await.unwrap();
+    assert_eq!(answer.status(), 503);
+    assert_eq!(answer.headers()["retry-after"], "5");
+    assert_eq!(answer.text().await.unwrap(), "");
+    // Not remembered as received: the redelivery, once the store is back, is applied.
+    f.store.down.store(false, Ordering::SeqCst);
+    assert_eq!(post(set).await.unwrap().status(), 202);
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), 1);
+    f.assert_revoked(&f.token_of("rosa", now() - 30)).await;
+
+    // The transmitter's keys cannot be fetched (never were): 503 with the key source's hint.
+    let configuration = TransmitterConfiguration::parse(
+        f.issuer.ssf_issuer(),
+        format!(
+            r#"{{"issuer":"{}","jwks_uri":"http://127.0.0.1:9/jwks"}}"#,
+            f.issuer.ssf_issuer()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let unreachable = Receiver::builder(configuration, f.issuer.audience())
+        .revocations(f.store.clone())
+        .build()
+        .unwrap();
+    let refused = unreachable
+        .receive(&f.issuer.security_event().sign())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, warden::ssf::SetError::KeysUnavailable { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(refused.code(), None);
 }

@@ -189,9 +189,21 @@ impl Event {
         };
         let timestamp = match fields.get("event_timestamp") {
             None => None,
-            Some(value) => Some(value.as_u64().ok_or(SetError::InvalidEvent(
-                "`event_timestamp` is not a whole number of seconds",
-            ))?),
+            // A NumericDate (RFC 7519 §2): seconds, possibly fractional; the whole second
+            // before it counts.
+            Some(value) => Some(
+                value
+                    .as_u64()
+                    .or_else(|| {
+                        value
+                            .as_f64()
+                            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+                            .map(|secs| secs as u64)
+                    })
+                    .ok_or(SetError::InvalidEvent(
+                        "`event_timestamp` is not a non-negative number of seconds",
+                    ))?,
+            ),
         };
         let initiating_entity = match optional_string(fields, "initiating_entity")?.as_deref() {
             None => None,

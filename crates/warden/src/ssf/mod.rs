@@ -31,7 +31,8 @@
 //! | anything else | acknowledged and logged |
 //!
 //! The event's time is its `event_timestamp`, else the SET's `iat`, never the arrival time, and
-//! never later than now: a token issued after the event keeps working. docs/shared-signals.md
+//! at most the arrival plus the clock skew allowed (60 s): a token issued after the event keeps
+//! working. docs/shared-signals.md
 //! says how subjects map onto tokens' claims and why.
 //!
 //! # Example
@@ -52,7 +53,7 @@
 //! let receiver = Receiver::builder(transmitter, "https://api.example.com")
 //!     .revocations(store)
 //!     .build()?;
-//! let push = PushEndpoint::new(receiver, PushAuthorization::bearer("a long random secret"));
+//! let push = PushEndpoint::new(receiver, PushAuthorization::bearer("a-long-random-secret-7f3a9c")?);
 //! let app: Router = Router::new().route_service("/ssf/events", push);
 //! # Ok(())
 //! # }

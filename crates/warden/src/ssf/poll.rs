@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::http::{self as call, CallError};
 use super::receiver::Receiver;
+use super::set::SetError;
 use crate::clock;
 use crate::error::{ConfigError, Setting};
 use crate::json;
@@ -22,6 +23,8 @@ const LONG_POLL: Duration = Duration::from_secs(60);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest pause between failed polls.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The pause after an answer with no SET, before asking again.
+const MIN_POLL_GAP: Duration = Duration::from_secs(1);
 
 /// Configures a [`Poller`]; see [`Poller::builder`].
 #[must_use]
@@ -163,12 +166,21 @@ async fn poll_loop(config: PollerBuilder, last_success: Arc<AtomicU64>) {
                 // What was sent has reached the transmitter.
                 ack.clear();
                 set_errs.clear();
-                backoff = FIRST_BACKOFF;
+                // A transmitter that answers at once with nothing (no long polling) is asked
+                // again after a short gap, not in a tight loop.
+                let empty = sets.is_empty();
                 let now = clock::unix_secs(&crate::SystemClock);
                 last_success.store(now.max(1), Ordering::Release);
+                let mut unprocessed = None;
                 for (jti, set) in sets {
                     match config.receiver.receive(&set).await {
-                        Ok(_) => ack.push(jti),
+                        Ok(received) if received.event().jti() == jti => ack.push(jti),
+                        Ok(_) => {
+                            set_errs.insert(
+                                jti,
+                                json!({"err": "invalid_request", "description": "the SET's jti is not the key it was sent under"}),
+                            );
+                        }
                         Err(refused) => match refused.code() {
                             Some(code) => {
                                 tracing::warn!(err = code, reason = %refused, "polled security event refused");
@@ -179,9 +191,27 @@ async fn poll_loop(config: PollerBuilder, last_success: Arc<AtomicU64>) {
                             }
                             // Neither acknowledged nor refused: delivered again later.
                             None => {
-                                tracing::warn!(reason = %refused, "polled security event not processed")
+                                tracing::warn!(reason = %refused, "polled security event not processed");
+                                unprocessed = Some(match refused {
+                                    SetError::KeysUnavailable { retry_after } => retry_after,
+                                    _ => FIRST_BACKOFF,
+                                });
                             }
                         },
+                    }
+                }
+                match unprocessed {
+                    // Asked again after a pause, so a transmitter that hands it straight back
+                    // does not spin this loop.
+                    Some(retry_after) => {
+                        tokio::time::sleep(jittered(retry_after.max(backoff))).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                    None => {
+                        backoff = FIRST_BACKOFF;
+                        if empty {
+                            tokio::time::sleep(MIN_POLL_GAP).await;
+                        }
                     }
                 }
             }

@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum_core::body::Body;
@@ -15,6 +16,7 @@ use tower_service::Service;
 use super::receiver::Receiver;
 use super::set::SetError;
 use crate::bearer::{self, Scheme};
+use crate::error::{ConfigError, Setting};
 use crate::validator::Validator;
 
 /// The largest SET the endpoint reads.
@@ -34,35 +36,69 @@ pub struct PushAuthorization {
 enum Kind {
     /// The BLAKE3 hash of the shared value: compared in constant time, never held in clear.
     Shared(blake3::Hash),
-    /// An access token of the transmitter, validated by warden.
-    OAuth(Validator),
+    /// An access token of the transmitter, validated by warden, of one of these clients.
+    OAuth(Validator, Arc<[String]>),
 }
 
 impl fmt::Debug for PushAuthorization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self.kind {
             Kind::Shared(_) => "PushAuthorization::Bearer(<redacted>)",
-            Kind::OAuth(_) => "PushAuthorization::OAuth",
+            Kind::OAuth(..) => "PushAuthorization::OAuth",
         })
     }
 }
 
 impl PushAuthorization {
     /// A shared secret the transmitter sends as `Authorization: Bearer <secret>` (the stream's
-    /// `authorization_header` is `Bearer <secret>`). Compared in constant time.
-    pub fn bearer(secret: impl AsRef<str>) -> Self {
-        PushAuthorization {
-            kind: Kind::Shared(blake3::hash(secret.as_ref().as_bytes())),
+    /// `authorization_header` is `Bearer <secret>`). Compared in constant time; only its BLAKE3
+    /// hash is kept.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a secret shorter than 16 characters, or with a character a bearer
+    /// credential cannot carry (RFC 6750 §2.1 `b64token`: letters, digits, `-._~+/`, trailing
+    /// `=`): the transmitter could never present it.
+    pub fn bearer(secret: impl AsRef<str>) -> Result<Self, ConfigError> {
+        let secret = secret.as_ref();
+        let body = secret.trim_end_matches('=');
+        let b64token = !body.is_empty()
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b));
+        if secret.len() < 16 || !b64token {
+            return Err(ConfigError::invalid(
+                Setting::SharedSignals,
+                "the push secret must be at least 16 characters of letters, digits and -._~+/",
+            ));
         }
+        Ok(PushAuthorization {
+            kind: Kind::Shared(blake3::hash(secret.as_bytes())),
+        })
     }
 
-    /// An OAuth access token of the transmitter, validated by this validator (give its issuer
-    /// the transmitter's client id with `allowed_clients`, so that no other client of that
-    /// issuer may push).
-    pub fn oauth(validator: Validator) -> Self {
-        PushAuthorization {
-            kind: Kind::OAuth(validator),
+    /// An OAuth access token validated by `validator` whose client (`client_id`, `azp` or
+    /// `appid`) is one of `clients`: the transmitter's own client ids. A valid token of any other
+    /// client, a user's included, is refused with `403 access_denied`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when `clients` is empty: any client of the issuer could then push.
+    pub fn oauth<I, C>(validator: Validator, clients: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = C>,
+        C: Into<String>,
+    {
+        let clients: Arc<[String]> = clients.into_iter().map(Into::into).collect();
+        if clients.is_empty() {
+            return Err(ConfigError::invalid(
+                Setting::SharedSignals,
+                "an OAuth push authorization needs the transmitter's client ids",
+            ));
         }
+        Ok(PushAuthorization {
+            kind: Kind::OAuth(validator, clients),
+        })
     }
 
     async fn check(&self, request: &http::request::Parts) -> Result<(), Refusal> {
@@ -79,8 +115,21 @@ impl PushAuthorization {
                     Err(Refusal::BadCredentials)
                 }
             }
-            Kind::OAuth(validator) => match validator.validate(token.as_str()).await {
-                Ok(_) => Ok(()),
+            Kind::OAuth(validator, clients) => match validator.validate(token.as_str()).await {
+                Ok(principal) => {
+                    // Every client claim the token carries must be the transmitter's.
+                    let mut named = principal.identifier_claims().clients.into_iter().flatten();
+                    let mut any = false;
+                    let all_allowed = named.all(|client| {
+                        any = true;
+                        clients.iter().any(|allowed| allowed == client)
+                    });
+                    if any && all_allowed {
+                        Ok(())
+                    } else {
+                        Err(Refusal::NotAllowed)
+                    }
+                }
                 Err(crate::Error::Forbidden(_)) => Err(Refusal::NotAllowed),
                 Err(_) => Err(Refusal::BadCredentials),
             },

@@ -42,6 +42,8 @@ struct Inner {
     keys: Arc<dyn KeySource>,
     revocations: Arc<dyn RevocationStore>,
     speaks_for: Vec<String>,
+    tenants: Vec<String>,
+    max_clock_skew: Duration,
     clock: Arc<dyn Clock>,
     seen: quick_cache::sync::Cache<String, ()>,
     signals: Signals,
@@ -55,6 +57,7 @@ impl std::fmt::Debug for Inner {
             .field("transmitter", &self.configuration.issuer())
             .field("audience", &self.audience)
             .field("speaks_for", &self.speaks_for)
+            .field("tenants", &self.tenants)
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +120,8 @@ pub struct ReceiverBuilder {
     keys: Option<Arc<dyn KeySource>>,
     revocations: Option<Arc<dyn RevocationStore>>,
     speaks_for: Vec<String>,
+    tenants: Vec<String>,
+    max_clock_skew: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -134,6 +139,8 @@ impl Receiver {
             keys: None,
             revocations: None,
             speaks_for: Vec::new(),
+            tenants: Vec::new(),
+            max_clock_skew: crate::validator::DEFAULT_LEEWAY,
             clock: Arc::new(SystemClock),
         }
     }
@@ -211,7 +218,11 @@ impl Receiver {
 }
 
 impl Inner {
-    /// The transmitter's keys, fetched again when the SET names a key they lack.
+    /// The transmitter's keys, fetched again when the SET names a key they lack. A `kid` still
+    /// missing from a fresh fetch is unknown (`invalid_key`, final); a fetch that cannot happen
+    /// now (the cooldown after the last unknown `kid`) or failed is the receiver's trouble: the
+    /// transmitter is asked to deliver again, so an event signed just after a key rotation, or
+    /// during a JWKS outage, is not lost.
     async fn keys_for(&self, kid: Option<&str>) -> Result<Arc<KeySet>, SetError> {
         let snapshot = self.keys.snapshot();
         if let Some(set) = &snapshot
@@ -220,15 +231,11 @@ impl Inner {
             return Ok(set.clone());
         }
         match self.keys.refresh() {
-            Refresh::NotNow { retry_after } => match snapshot {
-                Some(_) => Err(SetError::UnknownKey),
-                None => Err(SetError::KeysUnavailable {
-                    retry_after: retry_after.unwrap_or(KEYS_RETRY_AFTER),
-                }),
-            },
+            Refresh::NotNow { retry_after } => Err(SetError::KeysUnavailable {
+                retry_after: retry_after.unwrap_or(KEYS_RETRY_AFTER),
+            }),
             Refresh::Pending(fetch) => match fetch.await {
                 Ok(set) => Ok(set),
-                Err(_) if snapshot.is_some() => Err(SetError::UnknownKey),
                 Err(unavailable) => Err(SetError::KeysUnavailable {
                     retry_after: unavailable.retry_after,
                 }),
@@ -238,9 +245,13 @@ impl Inner {
 
     async fn act(&self, event: &SecurityEvent) -> Result<Action, SetError> {
         let now = clock::unix_secs(&*self.clock);
-        // A SET names when its event happened; an instant after its arrival would revoke tokens
-        // issued later, so it is capped at now.
-        let instant = event.occurred_at().min(now);
+        // A SET names when its event happened, on the transmitter's clock, the clock its tokens'
+        // `iat` is on too. A later instant than its arrival would revoke tokens issued after it,
+        // so it is capped, at now plus the clock skew allowed: a transmitter whose clock runs a
+        // little ahead still revokes the tokens issued just before its event.
+        let instant = event
+            .occurred_at()
+            .min(now.saturating_add(self.max_clock_skew.as_secs()));
         let revoke = |reach| self.revoke(event.subject(), reach, instant);
         match &event.event().kind {
             EventKind::SessionRevoked => revoke(Reach::Session).await,
@@ -302,9 +313,18 @@ impl Inner {
                 },
             ),
             EventKind::Verification { state } => self.verify_stream(state.as_deref(), now),
-            EventKind::StreamUpdated { .. } => Ok(Action::Ignored {
-                reason: "the stream's status changed",
-            }),
+            EventKind::StreamUpdated { status } => {
+                if status != "enabled" {
+                    tracing::warn!(
+                        transmitter = event.issuer(),
+                        status = status.as_str(),
+                        "the transmitter paused or disabled the stream: no events arrive until it is enabled"
+                    );
+                }
+                Ok(Action::Ignored {
+                    reason: "the stream's status changed",
+                })
+            }
             EventKind::SessionObserved | EventKind::OtherRisc { .. } => Ok(Action::Ignored {
                 reason: "an informational event",
             }),
@@ -400,25 +420,37 @@ impl Inner {
         }
         let tenant = match &complex.tenant {
             None => None,
-            Some(Subject::Opaque { id }) => Some(id.as_str()),
+            Some(Subject::Opaque { id }) => {
+                if !self.tenants.iter().any(|t| t.eq_ignore_ascii_case(id)) {
+                    return Err(SetError::SubjectNotAllowed);
+                }
+                Some(id.as_str())
+            }
             Some(_) => {
                 return Ok(Err("the subject's tenant is not an opaque tenant id"));
             }
         };
-        if reach == Reach::Session
-            && let Some(session) = &complex.session
-        {
-            let Subject::Opaque { id } = session else {
-                return Ok(Err("the subject's session is not an opaque session id"));
-            };
-            return Ok(Ok(self.scoped(Revocation::session(id.clone()), tenant)));
-        }
-        let rules = match &complex.user {
+        let session = match &complex.session {
+            Some(Subject::Opaque { id }) => {
+                Some(self.scoped(Revocation::session(id.clone()), tenant))
+            }
+            _ => None,
+        };
+        let user = match &complex.user {
             Some(user) => self.user_rules(user, tenant)?,
             None => Vec::new(),
         };
+        // A session-revoked event reaches the session when the subject names one; any other
+        // event, or a session warden cannot match, reaches the user; with no user, the session.
+        let rules = match (reach, session) {
+            (Reach::Session, Some(session)) => session,
+            (_, session) if user.is_empty() => session.unwrap_or_default(),
+            _ => user,
+        };
         Ok(if rules.is_empty() {
-            Err("the subject names no user warden matches tokens by")
+            // A tenant alone, a device alone: warden does not revoke a whole tenant, or guess a
+            // device's tokens, on a transmitter's word.
+            Err("the subject names no user or session warden matches tokens by")
         } else {
             Ok(rules)
         })
@@ -443,9 +475,19 @@ impl Inner {
             // Matches only tokens whose issuer verified the address (`Revocation::email`).
             Subject::Email { email } => self.scoped(Revocation::email(email.clone()), tenant),
             Subject::Aliases { identifiers } => {
+                // An alias of an issuer the transmitter may not speak for is skipped; the SET is
+                // refused only when such aliases are all it has.
                 let mut rules = Vec::new();
+                let mut foreign = false;
                 for identifier in identifiers {
-                    rules.extend(self.user_rules(identifier, tenant)?);
+                    match self.user_rules(identifier, tenant) {
+                        Ok(more) => rules.extend(more),
+                        Err(SetError::SubjectNotAllowed) => foreign = true,
+                        Err(other) => return Err(other),
+                    }
+                }
+                if rules.is_empty() && foreign {
+                    return Err(SetError::SubjectNotAllowed);
                 }
                 rules
             }
@@ -536,6 +578,23 @@ impl ReceiverBuilder {
         self
     }
 
+    /// A tenant (`tid`) whose users this transmitter may revoke through complex subjects with a
+    /// `tenant` member (the Entra shape: `user` an object id, `tenant` a tenant id); call once per
+    /// tenant. None by default: such a subject naming a tenant not listed is refused with
+    /// `access_denied`, so a transmitter cannot reach the users of a tenant it does not serve.
+    /// Compared without regard to case.
+    pub fn speaks_for_tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenants.push(tenant.into());
+        self
+    }
+
+    /// How far ahead of this receiver's clock an event's time may be and still count (default
+    /// the validator's default leeway, 60 s). An event dated later takes effect at now plus this.
+    pub fn max_clock_skew(mut self, skew: Duration) -> Self {
+        self.max_clock_skew = skew;
+        self
+    }
+
     /// The signing algorithms accepted (default all asymmetric ones warden supports).
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().collect();
@@ -610,6 +669,8 @@ impl ReceiverBuilder {
                 keys,
                 revocations,
                 speaks_for,
+                tenants: self.tenants,
+                max_clock_skew: self.max_clock_skew,
                 clock: self.clock,
                 seen: quick_cache::sync::Cache::new(REMEMBERED_SETS),
                 signals: Signals::default(),

@@ -79,6 +79,10 @@ impl SetError {
             SetError::WrongAudience => "invalid_audience",
             SetError::SubjectNotAllowed => "access_denied",
             SetError::UnexpectedState => "invalid_state",
+            // A store that cannot hold the rule will not hold it on a retry: final.
+            SetError::RevocationsUnavailable(RevocationError::Unsupported { .. }) => {
+                "invalid_request"
+            }
             SetError::KeysUnavailable { .. } | SetError::RevocationsUnavailable(_) => return None,
         })
     }
@@ -181,6 +185,10 @@ impl SecurityEvent {
     }
 }
 
+/// The longest `jti` accepted: the receiver remembers ids to recognise redeliveries, so their
+/// size is bounded.
+const MAX_JTI_BYTES: usize = 256;
+
 /// What a SET must match.
 pub(crate) struct Expected<'a> {
     pub(crate) issuer: &'a str,
@@ -273,10 +281,10 @@ fn check_claims(
         _ => return Err(SetError::InvalidClaims("iat is missing or not a number")),
     };
     let jti = match claims.remove("jti") {
-        Some(Value::String(jti)) if !jti.is_empty() => jti,
+        Some(Value::String(jti)) if !jti.is_empty() && jti.len() <= MAX_JTI_BYTES => jti,
         _ => {
             return Err(SetError::InvalidClaims(
-                "jti is missing, empty or not a string",
+                "jti is missing, empty, longer than 256 bytes or not a string",
             ));
         }
     };

@@ -102,6 +102,9 @@ type Key = (Target, String, Scope);
 #[derive(Clone)]
 pub struct Signals {
     entries: Arc<quick_cache::sync::Cache<Key, SubjectSignals>>,
+    /// Serialises `record`'s read-merge-write, so two signals about one subject both stay
+    /// (signals are rare; lookups take no lock).
+    writing: Arc<std::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Signals {
@@ -116,23 +119,21 @@ impl Default for Signals {
     fn default() -> Self {
         Signals {
             entries: Arc::new(quick_cache::sync::Cache::new(CAPACITY)),
+            writing: Arc::new(std::sync::Mutex::new(())),
         }
     }
 }
 
 impl Signals {
-    /// The latest signals about the caller: its user (`sub`, `oid`) and session (`sid`), in
-    /// its issuer, its tenant, or any issuer.
+    /// The latest signals about the caller: by every identifier a rule could name it by (its
+    /// user, session, token, client, verified email), in its issuer, its tenant, or any issuer.
     pub fn of(&self, principal: &Principal) -> SubjectSignals {
         let mut signals = SubjectSignals::default();
         let tenant = principal.identifier_claims().tenant;
         for (target, value) in revocable_values(principal) {
-            if !matches!(target, Target::User | Target::Session) {
-                continue;
-            }
             let scopes = [
                 Some(Scope::Issuer(Arc::from(principal.issuer()))),
-                tenant.map(|tid| Scope::Tenant(Arc::from(tid))),
+                tenant.map(|tid| Scope::Tenant(Arc::from(tid.to_ascii_lowercase()))),
                 Some(Scope::Any),
             ];
             for scope in scopes.into_iter().flatten() {
@@ -156,12 +157,17 @@ impl Signals {
 
     /// Records a signal for the subjects the rules name (the rules are not applied).
     pub(crate) fn record(&self, subjects: &[Revocation], signal: &SubjectSignals) {
+        let _writing = self
+            .writing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for subject in subjects {
-            let key = (
-                subject.target(),
-                subject.value().to_owned(),
-                subject.scope().clone(),
-            );
+            // Tenants are GUIDs, compared without regard to case, as rules compare them.
+            let scope = match subject.scope() {
+                Scope::Tenant(tid) => Scope::Tenant(Arc::from(tid.to_ascii_lowercase())),
+                other => other.clone(),
+            };
+            let key = (subject.target(), subject.value().to_owned(), scope);
             let mut merged = self.entries.get(&key).unwrap_or_default();
             merged.merge(signal);
             self.entries.insert(key, merged);

@@ -191,6 +191,24 @@ impl StreamClient {
     /// [`StreamError`] from either step.
     pub async fn connect(&self, delivery: Delivery) -> Result<StreamConfiguration, StreamError> {
         let stream = self.create(delivery, &EVENTS_ACTED_ON).await?;
+        // SSF §8.1.1: the receiver relies on `events_delivered`, not on what it asked for.
+        let missing: Vec<&str> = EVENTS_ACTED_ON
+            .iter()
+            .copied()
+            .filter(|uri| {
+                !stream
+                    .events_delivered
+                    .iter()
+                    .any(|delivered| delivered == uri)
+            })
+            .collect();
+        if !missing.is_empty() {
+            tracing::warn!(
+                stream = stream.stream_id.as_str(),
+                ?missing,
+                "the transmitter will not deliver every event type warden acts on"
+            );
+        }
         self.request_verification(&stream.stream_id).await?;
         Ok(stream)
     }

@@ -218,13 +218,15 @@ impl Subject {
                 }
                 only(object, &["identifiers"])?;
                 let identifiers = match object.get("identifiers") {
-                    Some(Value::Array(items)) if !items.is_empty() => items
-                        .iter()
-                        .map(|item| Self::parse_at(item, Nesting::InAliases))
-                        .collect::<Result<Vec<_>, _>>()?,
+                    Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_LIST => {
+                        items
+                            .iter()
+                            .map(|item| Self::parse_at(item, Nesting::InAliases))
+                            .collect::<Result<Vec<_>, _>>()?
+                    }
                     _ => {
                         return Err(SetError::InvalidSubject(
-                            "an `aliases` subject has no `identifiers`",
+                            "an `aliases` subject has no `identifiers`, or more than 16",
                         ));
                     }
                 };
@@ -247,15 +249,17 @@ impl Subject {
             "ip-addresses" => {
                 only(object, &["ip-addresses"])?;
                 let addresses = match object.get("ip-addresses") {
-                    Some(Value::Array(items)) if !items.is_empty() => items
-                        .iter()
-                        .map(|item| item.as_str().and_then(|text| text.parse::<IpAddr>().ok()))
-                        .collect::<Option<Vec<_>>>(),
+                    Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_LIST => {
+                        items
+                            .iter()
+                            .map(|item| item.as_str().and_then(|text| text.parse::<IpAddr>().ok()))
+                            .collect::<Option<Vec<_>>>()
+                    }
                     _ => None,
                 };
                 Subject::IpAddresses {
                     addresses: addresses.ok_or(SetError::InvalidSubject(
-                        "an `ip-addresses` subject does not list IP addresses",
+                        "an `ip-addresses` subject does not list 1 to 16 IP addresses",
                     ))?,
                 }
             }
@@ -339,12 +343,20 @@ fn only(object: &Map<String, Value>, members: &[&str]) -> Result<(), SetError> {
     }
 }
 
-/// A required member: a non-empty string.
+/// The longest identifier accepted (an email address is at most 320 bytes): rules and recorded
+/// signals hold them, so their size is bounded.
+const MAX_IDENTIFIER_BYTES: usize = 512;
+/// The most identifiers an `aliases` or `ip-addresses` subject may list.
+const MAX_LIST: usize = 16;
+
+/// A required member: a non-empty string of at most 512 bytes.
 fn required(object: &Map<String, Value>, name: &str) -> Result<String, SetError> {
     match object.get(name) {
-        Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
+        Some(Value::String(text)) if !text.is_empty() && text.len() <= MAX_IDENTIFIER_BYTES => {
+            Ok(text.clone())
+        }
         _ => Err(SetError::InvalidSubject(
-            "a subject's required member is missing, empty or not a string",
+            "a subject's required member is missing, empty, longer than 512 bytes or not a string",
         )),
     }
 }
