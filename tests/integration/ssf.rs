@@ -673,15 +673,39 @@ async fn the_event_time_decides_whatever_the_order_of_delivery() {
 #[tokio::test]
 async fn verification_events_must_carry_the_state_asked_for() {
     let f = fixture().await;
-    let verification = |state: Option<&str>| {
+    // The receiver's stream, created at the transmitter: verification events must name it.
+    let stream = StreamClient::new(f.receiver.clone(), "Bearer receiver-credential")
+        .create(Delivery::Poll, &[warden::ssf::VERIFICATION])
+        .await
+        .unwrap();
+    let verification_of = |stream_id: &str, state: Option<&str>| {
         let fields = state.map_or(json!({}), |state| json!({"state": state}));
         f.issuer
             .security_event()
             .event(warden::ssf::VERIFICATION, fields)
             .without_event_timestamp()
-            .subject(json!({"format":"opaque","id":"stream-1"}))
+            .subject(json!({"format":"opaque","id":stream_id}))
             .sign()
     };
+    let verification = |state: Option<&str>| verification_of(&stream.stream_id, state);
+    assert_push_error(
+        &f.push(&verification_of("another-stream", None)).await,
+        400,
+        "invalid_request",
+        "a verification event names a stream this receiver does not know",
+    );
+    let about_a_user = f
+        .issuer
+        .security_event()
+        .event(warden::ssf::VERIFICATION, json!({}))
+        .user("carol")
+        .sign();
+    assert_push_error(
+        &f.push(&about_a_user).await,
+        400,
+        "invalid_request",
+        "a verification event's subject is not the stream (an opaque id)",
+    );
     f.receiver.expect_verification("expected-state");
     assert_push_error(
         &f.push(&verification(Some("forged-state"))).await,

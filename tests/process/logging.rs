@@ -61,3 +61,105 @@ async fn logs_no_token() {
     }
     assert!(!logs.contains(garbage));
 }
+
+#[test]
+fn never_logs_a_set_its_subject_or_the_push_secret() {
+    let _serial = crate::serial();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(logs_no_set());
+}
+
+async fn logs_no_set() {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    use warden::cae::InMemoryRevocations;
+    use warden::ssf::{PushAuthorization, PushEndpoint, Receiver, TransmitterConfiguration};
+    use warden_testing::FakeIssuer;
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    const SECRET: &str = "log-check-push-secret-5b1e";
+    const SUBJECT: &str = "subject-that-must-not-be-logged";
+    let issuer = FakeIssuer::start().await.unwrap();
+    let configuration =
+        TransmitterConfiguration::discover(issuer.ssf_issuer(), &reqwest::Client::new())
+            .await
+            .unwrap();
+    let receiver = Receiver::builder(configuration, issuer.audience())
+        .revocations(Arc::new(InMemoryRevocations::default()))
+        .build()
+        .unwrap();
+    let push = PushEndpoint::new(receiver, PushAuthorization::bearer(SECRET).unwrap());
+    let post = |set: &str, secret: &str| {
+        Request::post("/ssf/events")
+            .header("authorization", format!("Bearer {secret}"))
+            .header("content-type", "application/secevent+jwt")
+            .body(Body::from(set.to_owned()))
+            .unwrap()
+    };
+    let good = issuer.security_event().user(SUBJECT).sign();
+    let tampered = issuer.security_event().user(SUBJECT).sign_tampered();
+    let misaddressed = issuer
+        .security_event()
+        .user(SUBJECT)
+        .audience("api://elsewhere")
+        .sign();
+    let statuses = [
+        push.clone()
+            .oneshot(post(&good, SECRET))
+            .await
+            .unwrap()
+            .status(),
+        push.clone()
+            .oneshot(post(&tampered, SECRET))
+            .await
+            .unwrap()
+            .status(),
+        push.clone()
+            .oneshot(post(&misaddressed, SECRET))
+            .await
+            .unwrap()
+            .status(),
+        push.clone()
+            .oneshot(post(&good, "a-wrong-secret-1234567"))
+            .await
+            .unwrap()
+            .status(),
+    ];
+    assert_eq!(statuses.map(|s| s.as_u16()), [202, 400, 400, 401]);
+    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("security event revoked tokens"), "{logs}");
+    assert!(logs.contains("security event refused"), "{logs}");
+    for set in [&good, &tampered, &misaddressed] {
+        for segment in set.split('.') {
+            assert!(!logs.contains(segment), "a SET segment reached the logs");
+        }
+    }
+    assert!(!logs.contains(SUBJECT), "a subject reached the logs");
+    assert!(!logs.contains(SECRET), "the push secret reached the logs");
+}

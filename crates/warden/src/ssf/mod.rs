@@ -27,7 +27,7 @@
 //! | CAEP `session-revoked` | the session's tokens (a complex subject's `session`), else the user's, issued before the event |
 //! | CAEP `credential-change` (not `create`), `token-claims-change`; RISC `account-disabled`, `account-purged`, `credential-compromise`, `sessions-revoked` | the user's tokens issued before the event (a `jwt_id` subject: that token) |
 //! | CAEP `assurance-level-change`, `device-compliance-change`, `risk-level-change` | recorded in [`Receiver::signals`] for requirements to read |
-//! | SSF `verification` | its `state` checked against the one requested |
+//! | SSF `verification` | its subject (the stream) and its `state` checked against the ones requested |
 //! | anything else | acknowledged and logged |
 //!
 //! The event's time is its `event_timestamp`, else the SET's `iat`, never the arrival time, and

@@ -48,6 +48,8 @@ struct Inner {
     seen: quick_cache::sync::Cache<String, ()>,
     signals: Signals,
     pending_states: Mutex<Vec<(String, u64)>>,
+    /// The ids of the streams `StreamClient` created or read (at most 16, newest kept).
+    streams: Mutex<Vec<String>>,
     verified_at: AtomicU64,
 }
 
@@ -202,6 +204,17 @@ impl Receiver {
         }
     }
 
+    /// Remembers a stream of this receiver, so verification events must name it.
+    pub(crate) fn remember_stream(&self, stream_id: &str) {
+        let mut streams = lock(&self.inner.streams);
+        if !streams.iter().any(|known| known == stream_id) {
+            if streams.len() == PENDING_VERIFICATIONS {
+                streams.remove(0);
+            }
+            streams.push(stream_id.to_owned());
+        }
+    }
+
     /// Expects a verification event carrying `state` (SSF 1.0 §8.1.4.1), for the next ten
     /// minutes; [`StreamClient::request_verification`](super::StreamClient::request_verification)
     /// calls it. A verification event with a state not expected is refused with
@@ -312,7 +325,9 @@ impl Inner {
                     ..SubjectSignals::default()
                 },
             ),
-            EventKind::Verification { state } => self.verify_stream(state.as_deref(), now),
+            EventKind::Verification { state } => {
+                self.verify_stream(event.subject(), state.as_deref(), now)
+            }
             EventKind::StreamUpdated { status } => {
                 if status != "enabled" {
                     tracing::warn!(
@@ -367,7 +382,27 @@ impl Inner {
         }
     }
 
-    fn verify_stream(&self, state: Option<&str>, now: u64) -> Result<Action, SetError> {
+    /// SSF §8.1.4.1: the subject is the stream (`opaque`, its id; one this receiver created or
+    /// read, when it knows any), and the `state`, if any, one it asked for.
+    fn verify_stream(
+        &self,
+        subject: &Subject,
+        state: Option<&str>,
+        now: u64,
+    ) -> Result<Action, SetError> {
+        let Subject::Opaque { id } = subject else {
+            return Err(SetError::InvalidSubject(
+                "a verification event's subject is not the stream (an opaque id)",
+            ));
+        };
+        {
+            let streams = lock(&self.streams);
+            if !streams.is_empty() && !streams.iter().any(|stream| stream == id) {
+                return Err(SetError::InvalidSubject(
+                    "a verification event names a stream this receiver does not know",
+                ));
+            }
+        }
         if let Some(state) = state {
             let mut pending = lock(&self.pending_states);
             pending.retain(|(_, since)| now.saturating_sub(*since) < VERIFICATION_WINDOW.as_secs());
@@ -675,6 +710,7 @@ impl ReceiverBuilder {
                 seen: quick_cache::sync::Cache::new(REMEMBERED_SETS),
                 signals: Signals::default(),
                 pending_states: Mutex::new(Vec::new()),
+                streams: Mutex::new(Vec::new()),
                 verified_at: AtomicU64::new(0),
             }),
         })

@@ -404,6 +404,7 @@ impl StreamClient {
             }
             _ => return Err(StreamError::InvalidStream("delivery is missing")),
         };
+        self.receiver.remember_stream(&stream_id);
         let seconds = |name: &str| document.get(name).and_then(Value::as_u64);
         Ok(StreamConfiguration {
             stream_id,
