@@ -389,7 +389,7 @@ async fn every_refusal_answers_its_rfc_8935_code_and_adds_no_rule() {
                 )
                 .sign(),
             "access_denied",
-            "the subject names an issuer this transmitter may not speak for",
+            "the subject names an issuer or tenant this transmitter may not speak for",
         ),
     ];
     for (case, set, err, description) in cases {
@@ -972,6 +972,24 @@ async fn a_transmitter_may_authenticate_with_an_oauth_token_of_an_allowed_client
         "access_denied",
         "this client may not push security events",
     );
+    // A user's token issued to the transmitter's own client: still not the transmitter.
+    let delegated = f
+        .issuer
+        .token()
+        .subject("sam")
+        .client("transmitter-app")
+        .sign();
+    let answer = f
+        .issuer
+        .push_set(&url, Some(&format!("Bearer {delegated}")), &set)
+        .await
+        .unwrap();
+    assert_push_error(
+        &answer,
+        403,
+        "access_denied",
+        "this client may not push security events",
+    );
     let expired = f
         .issuer
         .token()
@@ -1204,4 +1222,112 @@ async fn the_receivers_own_faults_ask_for_redelivery_and_remember_nothing() {
         "{refused:?}"
     );
     assert_eq!(refused.code(), None);
+}
+
+#[tokio::test]
+async fn an_oauth_push_the_receiver_cannot_judge_now_is_asked_again_not_refused() {
+    let f = fixture().await;
+    // The validator's keys are unreachable: the transmitter's token cannot be checked now.
+    let unreachable = JwksCache::builder(f.issuer.issuer_url())
+        .jwks_uri("http://127.0.0.1:9/jwks")
+        .build()
+        .unwrap();
+    let validator = Validator::builder()
+        .issuer(issuer_of(&f.issuer).keys(unreachable).build().unwrap())
+        .build()
+        .unwrap();
+    let (url, server) = serve(PushEndpoint::new(
+        f.receiver.clone(),
+        PushAuthorization::oauth(validator, ["transmitter-app"]).unwrap(),
+    ))
+    .await;
+    let token = f.issuer.token().app_only().client("transmitter-app").sign();
+    let set = f.issuer.security_event().user("tara").sign();
+    let answer = f
+        .issuer
+        .push_set(&url, Some(&format!("Bearer {token}")), &set)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 503, "body {}", answer.body);
+    assert_eq!(answer.www_authenticate, None);
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), 0);
+    server.abort();
+}
+
+#[tokio::test]
+async fn keys_that_never_change_refuse_an_unknown_kid_for_good() {
+    let f = fixture().await;
+    let receiver = Receiver::builder(f.receiver.configuration().clone(), f.issuer.audience())
+        .revocations(f.store.clone())
+        .keys(Arc::new(
+            warden::keys::StaticKeys::from_jwks(&f.issuer.jwks_json()).unwrap(),
+        ))
+        .build()
+        .unwrap();
+    let refused = receiver
+        .receive(
+            &f.issuer
+                .security_event()
+                .header("kid", "no-such-key")
+                .sign(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Some("invalid_key"));
+    assert!(
+        receiver
+            .receive(&f.issuer.security_event().sign())
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn an_event_whose_subject_has_a_critical_member_warden_did_not_use_is_discarded() {
+    let f = fixture().await;
+    let configuration = TransmitterConfiguration::parse(
+        f.issuer.ssf_issuer(),
+        format!(
+            r#"{{"issuer":"{}","jwks_uri":"{}","critical_subject_members":["device","session"]}}"#,
+            f.issuer.ssf_issuer(),
+            f.issuer.jwks_url()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let receiver = Receiver::builder(configuration, f.issuer.audience())
+        .revocations(f.store.clone())
+        .build()
+        .unwrap();
+    let iss = f.issuer.issuer_url();
+    let receive = |sub_id: Value| {
+        let set = f.issuer.security_event().subject(sub_id).sign();
+        let receiver = receiver.clone();
+        async move { receiver.receive(&set).await.unwrap() }
+    };
+    // The device is critical and cannot be matched: discarded, nothing revoked.
+    let discarded = receive(json!({"format":"complex",
+        "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+        "device":{"format":"opaque","id":"laptop-1"}}))
+    .await;
+    assert!(
+        matches!(discarded.action(), Action::Ignored { .. }),
+        "{discarded:?}"
+    );
+    // A critical session warden cannot match (not opaque): discarded too, not widened.
+    let discarded = receive(json!({"format":"complex",
+        "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+        "session":{"format":"uri","uri":"urn:session:2"}}))
+    .await;
+    assert!(
+        matches!(discarded.action(), Action::Ignored { .. }),
+        "{discarded:?}"
+    );
+    // A critical session it does match is the rule.
+    let applied = receive(json!({"format":"complex",
+        "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+        "session":{"format":"opaque","id":"sid-3"}}))
+    .await;
+    assert!(matches!(applied.action(), Action::Revoked(rules) if rules[0].value() == "sid-3"));
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), 1);
 }

@@ -263,6 +263,11 @@ impl Challenge {
         self.status
     }
 
+    /// The `Retry-After` seconds of a 503, if any.
+    pub(crate) fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after_secs
+    }
+
     /// The error code, if any.
     pub fn error(&self) -> Option<ErrorCode> {
         self.error

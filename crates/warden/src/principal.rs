@@ -514,7 +514,7 @@ impl Parts {
 /// `email_verified` is `true` (OIDC Core §5.1), or Microsoft Entra's `xms_edov` (the email
 /// domain's owner is verified) is `true`. Otherwise `None`: an address nobody verified names
 /// nobody.
-fn verified_email(read: &Read<'_>) -> Option<String> {
+fn verified_email<'a>(read: &Read<'a>) -> Option<Cow<'a, str>> {
     let is_true = |claim: &Option<Lenient>| match claim.as_ref().map(|c| &c.0) {
         Some(Value::Bool(value)) => *value,
         Some(Value::String(text)) => text == "true",
@@ -523,8 +523,20 @@ fn verified_email(read: &Read<'_>) -> Option<String> {
     if !(is_true(&read.email_verified) || is_true(&read.xms_edov)) {
         return None;
     }
-    let email: String = serde_json::from_str(read.email?.get()).ok()?;
-    email.contains('@').then(|| email.to_lowercase())
+    // Read only now, borrowed from the claims' text unless escaped or not lowercase.
+    let raw: &'a str = read.email?.get();
+    let email = match serde_json::from_str::<&'a str>(raw) {
+        Ok(borrowed) => Cow::Borrowed(borrowed),
+        Err(_) => Cow::Owned(serde_json::from_str::<String>(raw).ok()?),
+    };
+    if !email.contains('@') {
+        return None;
+    }
+    Some(if email.chars().any(char::is_uppercase) {
+        Cow::Owned(email.to_lowercase())
+    } else {
+        email
+    })
 }
 
 impl Principal {

@@ -59,10 +59,11 @@ pub(crate) async fn call(
     timeout: Duration,
 ) -> Result<(StatusCode, Vec<u8>), CallError> {
     let transport = |error: reqwest::Error| {
-        if error.is_timeout() {
-            CallError::Timeout
-        } else {
+        // A connect timeout is an unreachable transmitter, not a long poll held too long.
+        if error.is_connect() || !error.is_timeout() {
             CallError::Connect
+        } else {
+            CallError::Timeout
         }
     };
     let mut response = request.timeout(timeout).send().await.map_err(transport)?;

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 
 use super::http::{self as call, CallError};
-use super::receiver::Receiver;
+use super::receiver::{Action, Receiver};
 use super::set::SetError;
 use crate::clock;
 use crate::error::{ConfigError, Setting};
@@ -166,20 +166,17 @@ async fn poll_loop(config: PollerBuilder, last_success: Arc<AtomicU64>) {
                 // What was sent has reached the transmitter.
                 ack.clear();
                 set_errs.clear();
-                // A transmitter that answers at once with nothing (no long polling) is asked
-                // again after a short gap, not in a tight loop.
-                let empty = sets.is_empty();
                 let now = clock::unix_secs(&crate::SystemClock);
                 last_success.store(now.max(1), Ordering::Release);
                 let mut unprocessed = None;
+                let mut applied = false;
                 for (jti, set) in sets {
-                    match config.receiver.receive(&set).await {
-                        Ok(received) if received.event().jti() == jti => ack.push(jti),
-                        Ok(_) => {
-                            set_errs.insert(
-                                jti,
-                                json!({"err": "invalid_request", "description": "the SET's jti is not the key it was sent under"}),
-                            );
+                    match config.receiver.receive_as(&set, Some(&jti)).await {
+                        Ok(received) => {
+                            if !matches!(received.action(), Action::AlreadyReceived) {
+                                applied = true;
+                            }
+                            ack.push(jti);
                         }
                         Err(refused) => match refused.code() {
                             Some(code) => {
@@ -209,7 +206,10 @@ async fn poll_loop(config: PollerBuilder, last_success: Arc<AtomicU64>) {
                     }
                     None => {
                         backoff = FIRST_BACKOFF;
-                        if empty {
+                        // Nothing new (an empty answer, or only SETs seen or refused before): a
+                        // transmitter that does not hold long polls, or ignores acknowledgements,
+                        // is asked again after a gap, not in a tight loop.
+                        if !applied {
                             tokio::time::sleep(MIN_POLL_GAP).await;
                         }
                     }

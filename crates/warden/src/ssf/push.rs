@@ -16,6 +16,7 @@ use tower_service::Service;
 use super::receiver::Receiver;
 use super::set::SetError;
 use crate::bearer::{self, Scheme};
+use crate::challenge::Challenge;
 use crate::error::{ConfigError, Setting};
 use crate::validator::Validator;
 
@@ -77,9 +78,11 @@ impl PushAuthorization {
         })
     }
 
-    /// An OAuth access token validated by `validator` whose client (`client_id`, `azp` or
-    /// `appid`) is one of `clients`: the transmitter's own client ids. A valid token of any other
-    /// client, a user's included, is refused with `403 access_denied`.
+    /// An OAuth access token validated by `validator`, of an application (client credentials,
+    /// not a user), whose client (`client_id`, `azp` or `appid`) is one of `clients`: the
+    /// transmitter's own client ids. A valid token of any other client, or a user's token, is
+    /// refused with `403 access_denied`; a validator that cannot judge now (keys unreachable, a
+    /// fleet store cut off) answers `503` with `Retry-After`.
     ///
     /// # Errors
     ///
@@ -116,6 +119,11 @@ impl PushAuthorization {
                 }
             }
             Kind::OAuth(validator, clients) => match validator.validate(token.as_str()).await {
+                // A transmitter authenticates as itself (client credentials): a user's token,
+                // even one issued to the transmitter's client, does not push.
+                Ok(principal) if principal.caller() != crate::Caller::App => {
+                    Err(Refusal::NotAllowed)
+                }
                 Ok(principal) => {
                     // Every client claim the token carries must be the transmitter's.
                     let mut named = principal.identifier_claims().clients.into_iter().flatten();
@@ -131,7 +139,18 @@ impl PushAuthorization {
                     }
                 }
                 Err(crate::Error::Forbidden(_)) => Err(Refusal::NotAllowed),
-                Err(_) => Err(Refusal::BadCredentials),
+                Err(error) => {
+                    // The receiver's own trouble (keys unreachable, a fleet store cut off): not
+                    // the transmitter's credentials. It is asked to deliver again.
+                    let answer = Challenge::from(&error);
+                    if answer.status() == StatusCode::SERVICE_UNAVAILABLE {
+                        Err(Refusal::Unavailable {
+                            retry_after: answer.retry_after_secs().unwrap_or(5),
+                        })
+                    } else {
+                        Err(Refusal::BadCredentials)
+                    }
+                }
             },
         }
     }
@@ -141,6 +160,7 @@ enum Refusal {
     NoCredentials,
     BadCredentials,
     NotAllowed,
+    Unavailable { retry_after: u64 },
 }
 
 /// The push endpoint: a tower service to mount at the URL given to the transmitter, outside
@@ -183,6 +203,13 @@ impl PushEndpoint {
         }
         match self.authorization.check(&request).await {
             Ok(()) => {}
+            Err(Refusal::Unavailable { retry_after }) => {
+                let mut response = plain(StatusCode::SERVICE_UNAVAILABLE);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                return response;
+            }
             Err(Refusal::NotAllowed) => {
                 return error(
                     StatusCode::FORBIDDEN,

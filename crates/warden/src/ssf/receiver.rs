@@ -149,13 +149,25 @@ impl Receiver {
 
     /// Verifies one SET and acts on its event. Resolves once every rule the event adds is held
     /// as durably as the revocation store promises (for a fleet store, by the whole fleet), so
-    /// a transmitter that is answered success may forget the SET.
+    /// a transmitter that is answered success may forget the SET. When the store fails on one
+    /// of an event's rules, the rules stored before it stay (each revokes what the event says)
+    /// and the SET is not remembered, so its redelivery stores the rest.
     ///
     /// # Errors
     ///
     /// [`SetError`]: its [`code`](SetError::code) is what the transmitter is told; without a
     /// code the SET should be delivered again later, and nothing was remembered.
     pub async fn receive(&self, set: &str) -> Result<Received, SetError> {
+        self.receive_as(set, None).await
+    }
+
+    /// [`Receiver::receive`], for a SET delivered under a `jti` (RFC 8936's `sets` map): one whose
+    /// own `jti` differs is refused before it has any effect.
+    pub(crate) async fn receive_as(
+        &self,
+        set: &str,
+        delivered_as: Option<&str>,
+    ) -> Result<Received, SetError> {
         let inner = &*self.inner;
         let expected = Expected {
             issuer: inner.configuration.issuer(),
@@ -169,6 +181,11 @@ impl Receiver {
             .ok_or(SetError::UnknownKey)?;
         verify(key, &unverified.jws)?;
         let event = unverified.event;
+        if delivered_as.is_some_and(|jti| jti != event.jti()) {
+            return Err(SetError::InvalidClaims(
+                "the SET's jti is not the one it was delivered under",
+            ));
+        }
         if inner.seen.get(event.jti()).is_some() {
             return Ok(Received {
                 event,
@@ -244,9 +261,18 @@ impl Inner {
             return Ok(set.clone());
         }
         match self.keys.refresh() {
-            Refresh::NotNow { retry_after } => Err(SetError::KeysUnavailable {
-                retry_after: retry_after.unwrap_or(KEYS_RETRY_AFTER),
-            }),
+            // A source that will not fetch now but will later (a cooldown, a back-off): ask for
+            // the SET again then. A source that never fetches (static keys): the snapshot is
+            // all there is, and the kid is unknown for good.
+            Refresh::NotNow {
+                retry_after: Some(retry_after),
+            } => Err(SetError::KeysUnavailable { retry_after }),
+            Refresh::NotNow { retry_after: None } => match snapshot {
+                Some(_) => Err(SetError::UnknownKey),
+                None => Err(SetError::KeysUnavailable {
+                    retry_after: KEYS_RETRY_AFTER,
+                }),
+            },
             Refresh::Pending(fetch) => match fetch.await {
                 Ok(set) => Ok(set),
                 Err(unavailable) => Err(SetError::KeysUnavailable {
@@ -443,16 +469,6 @@ impl Inner {
         complex: &ComplexSubject,
         reach: Reach,
     ) -> Result<Result<Vec<Revocation>, &'static str>, SetError> {
-        // SSF 1.0 §3.6: an event whose subject has a critical member the receiver cannot
-        // process is discarded. warden processes user, session and tenant.
-        let critical = self.configuration.critical_subject_members();
-        if complex.members().any(|(name, _)| {
-            !matches!(name, "user" | "session" | "tenant") && critical.iter().any(|c| c == name)
-        }) {
-            return Ok(Err(
-                "the subject has a critical member this receiver cannot process",
-            ));
-        }
         let tenant = match &complex.tenant {
             None => None,
             Some(Subject::Opaque { id }) => {
@@ -472,16 +488,30 @@ impl Inner {
             _ => None,
         };
         let user = match &complex.user {
-            Some(user) => self.user_rules(user, tenant)?,
-            None => Vec::new(),
+            Some(user) => self.user_rules(user, tenant),
+            None => Ok(Vec::new()),
         };
         // A session-revoked event reaches the session when the subject names one; any other
         // event, or a session warden cannot match, reaches the user; with no user, the session.
-        let rules = match (reach, session) {
-            (Reach::Session, Some(session)) => session,
-            (_, session) if user.is_empty() => session.unwrap_or_default(),
-            _ => user,
+        // (A user warden may not revoke does not block the session's revocation.)
+        let (rules, used) = match (reach, session) {
+            (Reach::Session, Some(session)) => (session, "session"),
+            (_, session) => match user? {
+                user if user.is_empty() => (session.unwrap_or_default(), "session"),
+                user => (user, "user"),
+            },
         };
+        // SSF 1.0 §3.6: an event whose subject has a critical member the receiver did not
+        // process is discarded: every member but the tenant and the one the rules come from.
+        let critical = self.configuration.critical_subject_members();
+        if complex
+            .members()
+            .any(|(name, _)| name != used && name != "tenant" && critical.iter().any(|c| c == name))
+        {
+            return Ok(Err(
+                "the subject has a critical member this receiver cannot process",
+            ));
+        }
         Ok(if rules.is_empty() {
             // A tenant alone, a device alone: warden does not revoke a whole tenant, or guess a
             // device's tokens, on a transmitter's word.

@@ -47,7 +47,7 @@ pub enum SetError {
     WrongIssuer,
     /// `aud` does not name this receiver.
     WrongAudience,
-    /// The subject names an issuer this transmitter may not speak for.
+    /// The subject names an issuer or a tenant this transmitter may not speak for.
     SubjectNotAllowed,
     /// A verification event's `state` matches no verification this receiver asked for.
     UnexpectedState,
@@ -57,7 +57,8 @@ pub enum SetError {
         retry_after: Duration,
     },
     /// The revocation store did not take the rule (it is enforced by this instance only, or not
-    /// at all); deliver again later.
+    /// at all): deliver again later; or, for [`RevocationError::Unsupported`], the store cannot
+    /// hold a rule of this kind at all (final, `invalid_request`).
     RevocationsUnavailable(RevocationError),
 }
 
@@ -102,14 +103,17 @@ impl fmt::Display for SetError {
             SetError::BadSignature => f.write_str("the signature does not verify"),
             SetError::WrongIssuer => f.write_str("iss is not the configured transmitter"),
             SetError::WrongAudience => f.write_str("aud does not name this receiver"),
-            SetError::SubjectNotAllowed => {
-                f.write_str("the subject names an issuer this transmitter may not speak for")
-            }
+            SetError::SubjectNotAllowed => f.write_str(
+                "the subject names an issuer or tenant this transmitter may not speak for",
+            ),
             SetError::UnexpectedState => {
                 f.write_str("the verification state matches no verification requested")
             }
             SetError::KeysUnavailable { .. } => {
                 f.write_str("the transmitter's keys are unavailable; deliver again later")
+            }
+            SetError::RevocationsUnavailable(error @ RevocationError::Unsupported { .. }) => {
+                write!(f, "this receiver cannot enforce the event's rule ({error})")
             }
             SetError::RevocationsUnavailable(error) => {
                 write!(

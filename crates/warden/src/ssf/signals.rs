@@ -129,6 +129,9 @@ impl Signals {
     /// user, session, token, client, verified email), in its issuer, its tenant, or any issuer.
     pub fn of(&self, principal: &Principal) -> SubjectSignals {
         let mut signals = SubjectSignals::default();
+        if self.entries.is_empty() {
+            return signals;
+        }
         let tenant = principal.identifier_claims().tenant;
         for (target, value) in revocable_values(principal) {
             let scopes = [
