@@ -164,6 +164,13 @@ fn assert_push_error(answer: &PushAnswer, status: u16, err: &str, description: &
     assert_eq!(body, json!({"err": err, "description": description}));
     assert_eq!(answer.content_type.as_deref(), Some("application/json"));
     assert_eq!(answer.content_language.as_deref(), Some("en"));
+    if status != 401 {
+        // Only a credential failure challenges; a refused SET does not.
+        assert_eq!(
+            answer.www_authenticate, None,
+            "WWW-Authenticate on a {status}"
+        );
+    }
 }
 
 async fn within<F: std::future::Future<Output = bool>>(

@@ -4,8 +4,41 @@
 
 use std::sync::Arc;
 
+use std::io::Write;
+use std::sync::Mutex;
+
 use warden_integration_tests::now;
 use warden_integration_tests::oidc_app;
+
+/// Everything logged, at every level, on this thread while the guard lives.
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Buffer {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> (Buffer, tracing::subscriber::DefaultGuard) {
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    (buffer, tracing::subscriber::set_default(subscriber))
+}
 
 #[test]
 fn never_logs_the_token() {
@@ -18,28 +51,7 @@ fn never_logs_the_token() {
 }
 
 async fn logs_no_token() {
-    use std::io::Write;
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, _guard) = capture_logs();
 
     let (issuer, app) = oidc_app().await;
     let good = issuer.token().sign();
@@ -49,7 +61,7 @@ async fn logs_no_token() {
     for token in [&good, &tampered, &expired, &garbage.to_owned()] {
         app.get_me_with(token).await;
     }
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(
         logs.contains("request refused"),
         "the refusals were logged: {logs}"
@@ -73,9 +85,6 @@ fn never_logs_a_set_its_subject_or_the_push_secret() {
 }
 
 async fn logs_no_set() {
-    use std::io::Write;
-    use std::sync::Mutex;
-
     use axum::body::Body;
     use axum::http::Request;
     use tower::ServiceExt;
@@ -83,25 +92,7 @@ async fn logs_no_set() {
     use warden::ssf::{PushAuthorization, PushEndpoint, Receiver, TransmitterConfiguration};
     use warden_testing::FakeIssuer;
 
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (buffer, _guard) = capture_logs();
 
     const SECRET: &str = "log-check-push-secret-5b1e";
     const SUBJECT: &str = "subject-that-must-not-be-logged";
@@ -152,7 +143,7 @@ async fn logs_no_set() {
             .status(),
     ];
     assert_eq!(statuses.map(|s| s.as_u16()), [202, 400, 400, 401]);
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(logs.contains("security event revoked tokens"), "{logs}");
     assert!(logs.contains("security event refused"), "{logs}");
     for set in [&good, &tampered, &misaddressed] {

@@ -74,6 +74,7 @@ pub mod dpop;
 pub mod entra;
 mod error;
 mod extract;
+mod fetch;
 #[doc(hidden)]
 pub mod fuzzing;
 mod identity;

@@ -665,6 +665,19 @@ impl Principal {
         }
     }
 
+    /// Whether the token names a client and every client claim it carries (`client_id`, `azp`,
+    /// `appid`) is one of `allowed`: a fence that fails closed, so a second claim naming another
+    /// client is not ignored.
+    pub(crate) fn clients_all_in(&self, allowed: &[String]) -> bool {
+        let mut clients = self.identifier_claims().clients.into_iter().flatten();
+        let mut any = false;
+        let all_allowed = clients.all(|client| {
+            any = true;
+            allowed.iter().any(|a| a == client)
+        });
+        any && all_allowed
+    }
+
     /// When the token was issued (`iat`), seconds since the Unix epoch.
     pub fn issued_at(&self) -> Option<f64> {
         self.inner.parts.issued_at

@@ -419,16 +419,10 @@ impl Inner {
     ) -> Result<Principal, Error> {
         // Every client claim the token carries must be allowed (a fence, so it fails closed):
         // a second claim naming another client is not ignored.
-        if let Some(allowed) = issuer.allowed_clients() {
-            let mut clients = principal.identifier_claims().clients.into_iter().flatten();
-            let mut any = false;
-            let all_allowed = clients.all(|client| {
-                any = true;
-                allowed.iter().any(|a| a == client)
-            });
-            if !(any && all_allowed) {
-                return Err(Forbidden::ClientNotAllowed.into());
-            }
+        if let Some(allowed) = issuer.allowed_clients()
+            && !principal.clients_all_in(allowed)
+        {
+            return Err(Forbidden::ClientNotAllowed.into());
         }
         let principal = self.check_revocation(principal)?;
         if let Some(cache) = &self.cache {

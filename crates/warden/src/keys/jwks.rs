@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::algorithm::Algorithm;
+use crate::fetch::{BodyError, read_capped};
 use arc_swap::ArcSwapOption;
 use http::header;
 use tokio::sync::{Notify, watch};
@@ -469,27 +470,15 @@ impl Inner {
         if !accept.contains(&content_type.as_str()) {
             return Err(FetchError::ContentType);
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_BODY_BYTES as u64)
-        {
-            return Err(FetchError::TooLarge);
-        }
         let max_age = max_age(response.headers());
-        let mut body = Vec::new();
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > MAX_BODY_BYTES {
-                        return Err(FetchError::TooLarge);
-                    }
-                    body.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) if e.is_timeout() => return Err(FetchError::Timeout),
-                Err(_) => return Err(FetchError::Connect),
-            }
-        }
+        let body =
+            read_capped(&mut response, MAX_BODY_BYTES)
+                .await
+                .map_err(|error| match error {
+                    BodyError::TooLarge => FetchError::TooLarge,
+                    BodyError::Timeout => FetchError::Timeout,
+                    BodyError::Connect => FetchError::Connect,
+                })?;
         Ok((body, max_age))
     }
 }

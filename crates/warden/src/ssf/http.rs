@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use http::StatusCode;
 
+use crate::fetch::{BodyError, read_capped};
+
 /// The largest answer read from a transmitter (a configuration, a stream, a batch of polled
 /// SETs).
 pub(crate) const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
@@ -69,18 +71,12 @@ pub(crate) async fn call(
     let mut response = request.timeout(timeout).send().await.map_err(transport)?;
     let status =
         StatusCode::from_u16(response.status().as_u16()).map_err(|_| CallError::Connect)?;
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_ANSWER_BYTES as u64)
-    {
-        return Err(CallError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(CallError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_capped(&mut response, MAX_ANSWER_BYTES)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge => CallError::TooLarge,
+            BodyError::Timeout => CallError::Timeout,
+            BodyError::Connect => CallError::Connect,
+        })?;
     Ok((status, body))
 }

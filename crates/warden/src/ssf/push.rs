@@ -124,20 +124,8 @@ impl PushAuthorization {
                 Ok(principal) if principal.caller() != crate::Caller::App => {
                     Err(Refusal::NotAllowed)
                 }
-                Ok(principal) => {
-                    // Every client claim the token carries must be the transmitter's.
-                    let mut named = principal.identifier_claims().clients.into_iter().flatten();
-                    let mut any = false;
-                    let all_allowed = named.all(|client| {
-                        any = true;
-                        clients.iter().any(|allowed| allowed == client)
-                    });
-                    if any && all_allowed {
-                        Ok(())
-                    } else {
-                        Err(Refusal::NotAllowed)
-                    }
-                }
+                Ok(principal) if principal.clients_all_in(clients) => Ok(()),
+                Ok(_) => Err(Refusal::NotAllowed),
                 Err(crate::Error::Forbidden(_)) => Err(Refusal::NotAllowed),
                 Err(error) => {
                     // The receiver's own trouble (keys unreachable, a fleet store cut off): not
