@@ -17,7 +17,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -382,7 +381,8 @@ pub struct RevocationRequest {
     kind: Option<String>,
     tenant: Option<String>,
     issuer: Option<String>,
-    /// Unix seconds; default now.
+    /// Unix seconds: tokens issued before it are revoked. Default: tokens issued up to now,
+    /// this second included.
     before: Option<u64>,
 }
 
@@ -408,17 +408,11 @@ async fn revoke(
     if let Some(issuer) = request.issuer {
         revocation = revocation.of_issuer(issuer);
     }
-    let before = request.before.unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    });
-    match demo
-        .revocations
-        .revoke(revocation.issued_before(before))
-        .await
-    {
+    // By default the rule reaches tokens issued up to now, this second included.
+    if let Some(before) = request.before {
+        revocation = revocation.issued_before(before);
+    }
+    match demo.revocations.revoke(revocation).await {
         Ok(()) => StatusCode::NO_CONTENT.into_response(),
         // Enforced here, but perhaps not by the other replicas: the caller must retry.
         Err(error) => {

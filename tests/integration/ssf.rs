@@ -235,9 +235,10 @@ async fn a_pushed_session_revoked_event_revokes_the_token_and_later_tokens_work(
     assert_accepted_push(&answers[0]);
 
     f.assert_revoked(&before).await;
-    // A CAE-capable client gets the claims challenge: a token issued after the event.
+    // A CAE-capable client gets the claims challenge: a token issued after the event's second.
     let claims = base64::engine::general_purpose::STANDARD.encode(format!(
-        r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{event_time}"}}}}}}"#
+        r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{}"}}}}}}"#,
+        event_time + 1
     ));
     let challenge = format!(
         r#"Bearer realm="", authorization_uri="{}/authorize", error="insufficient_claims", claims="{claims}""#,
@@ -246,8 +247,11 @@ async fn a_pushed_session_revoked_event_revokes_the_token_and_later_tokens_work(
     f.app
         .assert_refused(&cae_before, 401, &challenge, "token revoked")
         .await;
-    // A token issued at or after the event works; other users are untouched.
-    f.assert_accepted(&f.token_of("carol", event_time)).await;
+    // A token issued in the event's second may have come before it: revoked. One issued after
+    // that second works; other users are untouched.
+    f.assert_revoked(&f.token_of("carol", event_time)).await;
+    f.assert_accepted(&f.token_of("carol", event_time + 1))
+        .await;
     f.assert_accepted(&f.token_of("dave", event_time - 60))
         .await;
 
@@ -499,7 +503,7 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
         revoked(event().user("carol").sign()).await,
         [Revocation::user("carol")
             .of_issuer(iss.clone())
-            .issued_before(at)]
+            .issued_at_or_before(at)]
     );
     // Entra-shaped complex subject: the object id within the tenant.
     let complex = json!({"format":"complex",
@@ -509,17 +513,23 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
         revoked(event().subject(complex).sign()).await,
         [Revocation::user("3f2504e0-4f89-41d3-9a0c-0305e82c3301")
             .in_tenant("72f988bf-86f1-41af-91ab-2d7cd011db47")
-            .issued_before(at)]
+            .issued_at_or_before(at)]
     );
-    // A session named in a complex subject: session-revoked revokes that session only.
+    // A session named in a complex subject: session-revoked revokes that session, and the
+    // user's tokens that name no session (they may be that session's).
     let session = json!({"format":"complex",
         "user":{"format":"iss_sub","iss":iss,"sub":"carol"},
         "session":{"format":"opaque","id":"sid-42"}});
     assert_eq!(
         revoked(event().subject(session.clone()).sign()).await,
-        [Revocation::session("sid-42")
-            .of_issuer(iss.clone())
-            .issued_before(at)]
+        [
+            Revocation::session("sid-42")
+                .of_issuer(iss.clone())
+                .issued_at_or_before(at),
+            Revocation::user_without_session("carol")
+                .of_issuer(iss.clone())
+                .issued_at_or_before(at)
+        ]
     );
     // ... but an account-disabled event revokes the whole user.
     assert_eq!(
@@ -532,7 +542,7 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
         .await,
         [Revocation::user("carol")
             .of_issuer(iss.clone())
-            .issued_before(at)]
+            .issued_at_or_before(at)]
     );
     // A jwt_id subject: that one token.
     assert_eq!(
@@ -545,7 +555,7 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
         .await,
         [Revocation::token("t-7")
             .of_issuer(iss.clone())
-            .issued_before(at)]
+            .issued_at_or_before(at)]
     );
     // Aliases: every identifier warden can match; a phone number it cannot.
     assert_eq!(
@@ -561,10 +571,10 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
         [
             Revocation::email("carol@example.com")
                 .of_issuer(iss.clone())
-                .issued_before(at),
+                .issued_at_or_before(at),
             Revocation::user("carol-2")
                 .of_issuer(iss.clone())
-                .issued_before(at)
+                .issued_at_or_before(at)
         ]
     );
     // An email: tokens of the issuers spoken for whose verified email is the address, only.
@@ -577,7 +587,7 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
         .await,
         [Revocation::email("mia@example.com")
             .of_issuer(iss.clone())
-            .issued_before(at)]
+            .issued_at_or_before(at)]
     );
     let old = (at - 5) as i64;
     let with_email = |verified: bool| {
@@ -591,17 +601,20 @@ async fn subjects_map_onto_the_claims_tokens_carry() {
     };
     f.assert_revoked(&with_email(true)).await;
     f.assert_accepted(&with_email(false)).await;
-    // A subject warden cannot match: acknowledged, logged, nothing revoked.
-    let phone = f
-        .receiver
-        .receive(
+    // A subject warden cannot match: refused, never acknowledged in silence; nothing revoked.
+    let revokes = f.store.revokes.load(Ordering::SeqCst);
+    assert_push_error(
+        &f.push(
             &event()
                 .subject(json!({"format":"phone_number","phone_number":"+12065550100"}))
                 .sign(),
         )
-        .await
-        .unwrap();
-    assert!(matches!(phone.action(), Action::Ignored { .. }));
+        .await,
+        400,
+        "invalid_request",
+        "the subject's format names nothing warden matches tokens by",
+    );
+    assert_eq!(f.store.revokes.load(Ordering::SeqCst), revokes);
     // Tokens of another issuer with the same `sub` are unaffected: the rule names the issuer.
     let other = FakeIssuer::start().await.unwrap();
     let both = Validator::builder()
@@ -670,8 +683,9 @@ async fn the_event_time_decides_whatever_the_order_of_delivery() {
         panic!("not revoked: {:?}", received.action());
     };
     let instant = rules[0].before();
+    // (The rule's instant is the second after: tokens of that second are revoked too.)
     assert!(
-        (arrival + 59..=arrival + 61).contains(&instant),
+        (arrival + 60..=arrival + 62).contains(&instant),
         "instant {instant}, arrival {arrival}"
     );
     f.assert_revoked(&f.token_of("gina", now() - 10)).await;
@@ -1056,16 +1070,25 @@ async fn complex_subjects_reach_what_they_name_and_no_further() {
     };
     assert_eq!(rules[0].target(), warden::cae::Target::User);
     assert_eq!(rules[0].value(), "nora");
-    // A tenant alone, or a device alone: nothing revoked, acknowledged.
-    for sub_id in [
-        json!({"format":"complex","tenant":{"format":"opaque","id":TENANT}}),
-        json!({"format":"complex","device":{"format":"opaque","id":"laptop-7"}}),
+    // A tenant alone, or a device alone: refused (never acknowledged in silence), nothing
+    // revoked.
+    for (sub_id, description) in [
+        (
+            json!({"format":"complex","tenant":{"format":"opaque","id":TENANT}}),
+            "the subject is a whole tenant: warden revokes users and sessions, never a tenant on a transmitter's word",
+        ),
+        (
+            json!({"format":"complex","device":{"format":"opaque","id":"laptop-7"}}),
+            "the subject names no user or session warden matches tokens by",
+        ),
     ] {
-        let received = receive(sub_id, "session-revoked").await.unwrap();
-        assert!(
-            matches!(received.action(), Action::Ignored { .. }),
-            "{received:?}"
-        );
+        let set = f
+            .issuer
+            .security_event()
+            .caep("session-revoked", json!({}))
+            .subject(sub_id)
+            .sign();
+        assert_push_error(&f.push(&set).await, 400, "invalid_request", description);
     }
     // A tenant the transmitter may not speak for: refused, nothing revoked.
     let refused = receive(
@@ -1289,52 +1312,463 @@ async fn keys_that_never_change_refuse_an_unknown_kid_for_good() {
     );
 }
 
-#[tokio::test]
-async fn an_event_whose_subject_has_a_critical_member_warden_did_not_use_is_discarded() {
-    let f = fixture().await;
-    let configuration = TransmitterConfiguration::parse(
-        f.issuer.ssf_issuer(),
-        format!(
-            r#"{{"issuer":"{}","jwks_uri":"{}","critical_subject_members":["device","session"]}}"#,
-            f.issuer.ssf_issuer(),
-            f.issuer.jwks_url()
+/// A receiver of the fixture's transmitter whose configuration declares these critical subject
+/// members, feeding the fixture's store (the API enforces what it revokes), pushed to over
+/// loopback.
+struct CriticalReceiver {
+    url: String,
+    server: JoinHandle<()>,
+}
+
+impl Drop for CriticalReceiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Fixture {
+    async fn receiver_with_critical(&self, critical: &[&str]) -> CriticalReceiver {
+        let configuration = TransmitterConfiguration::parse(
+            self.issuer.ssf_issuer(),
+            json!({
+                "issuer": self.issuer.ssf_issuer(),
+                "jwks_uri": self.issuer.jwks_url(),
+                "critical_subject_members": critical,
+            })
+            .to_string()
+            .as_bytes(),
         )
-        .as_bytes(),
-    )
-    .unwrap();
-    let receiver = Receiver::builder(configuration, f.issuer.audience())
-        .revocations(f.store.clone())
-        .build()
         .unwrap();
+        let receiver = Receiver::builder(configuration, self.issuer.audience())
+            .revocations(self.validator.revocations().clone())
+            .speaks_for_tenant(TENANT)
+            .build()
+            .unwrap();
+        let (url, server) = serve(PushEndpoint::new(
+            receiver,
+            PushAuthorization::bearer(SECRET).unwrap(),
+        ))
+        .await;
+        CriticalReceiver { url, server }
+    }
+
+    async fn push_to(&self, receiver: &CriticalReceiver, set: &str) -> PushAnswer {
+        self.issuer
+            .push_set(&receiver.url, Some(&format!("Bearer {SECRET}")), set)
+            .await
+            .expect("pushed")
+    }
+
+    /// A token of an Entra-shaped user: `oid` in the fixture's tenant, in `sid` if given.
+    fn entra_user_token(&self, oid: &str, sid: Option<&str>) -> String {
+        let token = self
+            .issuer
+            .token()
+            .subject(format!("pairwise-{oid}"))
+            .claim("oid", oid)
+            .claim("tid", TENANT)
+            .issued_at(now() - 30);
+        match sid {
+            Some(sid) => token.claim("sid", sid).sign(),
+            None => token.sign(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn critical_members_warden_processes_never_discard_an_event() {
+    let f = fixture().await;
+    let oid = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716";
+    // SSF 1.0's own example configuration: the tenant and the user are critical. A
+    // session-revoked event about a session of that user in that tenant (the user's GUID in
+    // upper case, as a transmitter may spell it) revokes the session, and the user's tokens
+    // that name no session, and nothing else of the user.
+    let receiver = f.receiver_with_critical(&["tenant", "user"]).await;
+    let set = f
+        .issuer
+        .security_event()
+        .subject(json!({"format":"complex",
+            "user":{"format":"opaque","id":oid.to_uppercase()},
+            "session":{"format":"opaque","id":"sid-77"},
+            "tenant":{"format":"opaque","id":TENANT}}))
+        .sign();
+    let (in_session, without_session, other_session) = (
+        f.entra_user_token(oid, Some("sid-77")),
+        f.entra_user_token(oid, None),
+        f.entra_user_token(oid, Some("sid-78")),
+    );
+    f.assert_accepted(&in_session).await;
+    assert_accepted_push(&f.push_to(&receiver, &set).await);
+    f.assert_revoked(&in_session).await;
+    f.assert_revoked(&without_session).await;
+    f.assert_accepted(&other_session).await;
+
+    // The session is critical: an account event naming a user's session reaches the account.
+    let receiver = f.receiver_with_critical(&["session"]).await;
     let iss = f.issuer.issuer_url();
-    let receive = |sub_id: Value| {
+    for (n, (kind, event, fields)) in [
+        ("risc", "account-disabled", json!({})),
+        (
+            "caep",
+            "credential-change",
+            json!({"credential_type":"password","change_type":"revoke"}),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let user = format!("vera-{n}");
+        let token = |sid: &str| {
+            f.issuer
+                .token()
+                .subject(&user)
+                .claim("sid", sid)
+                .issued_at(now() - 30)
+                .sign()
+        };
+        let builder = f.issuer.security_event().subject(json!({"format":"complex",
+            "user":{"format":"iss_sub","iss":iss,"sub":user},
+            "session":{"format":"opaque","id":"sid-1"}}));
+        let set = if kind == "risc" {
+            builder.risc(event, fields).sign()
+        } else {
+            builder.caep(event, fields).sign()
+        };
+        assert_accepted_push(&f.push_to(&receiver, &set).await);
+        f.assert_revoked(&token("sid-1")).await;
+        f.assert_revoked(&token("sid-2")).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_whose_critical_member_warden_cannot_process_is_refused_and_changes_nothing() {
+    let f = fixture().await;
+    let iss = f.issuer.issuer_url();
+    let receiver = f
+        .receiver_with_critical(&["device", "session", "application", "org_unit", "group"])
+        .await;
+    let token = f.token_of("uma", now() - 30);
+    for (member, sub_id) in [
+        (
+            "device",
+            json!({"format":"complex",
+                "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+                "device":{"format":"opaque","id":"laptop-1"}}),
+        ),
+        // A session warden cannot match (not opaque) is not widened to the user when critical.
+        (
+            "session",
+            json!({"format":"complex",
+                "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+                "session":{"format":"uri","uri":"urn:session:2"}}),
+        ),
+        (
+            "application",
+            json!({"format":"complex",
+                "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+                "application":{"format":"opaque","id":"app-1"}}),
+        ),
+        (
+            "group",
+            json!({"format":"complex",
+                "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+                "group":{"format":"opaque","id":"g-1"}}),
+        ),
+    ] {
         let set = f.issuer.security_event().subject(sub_id).sign();
-        let receiver = receiver.clone();
-        async move { receiver.receive(&set).await.unwrap() }
+        assert_push_error(
+            &f.push_to(&receiver, &set).await,
+            400,
+            "invalid_request",
+            &format!(
+                "the subject's critical member `{member}` is one this receiver cannot process"
+            ),
+        );
+    }
+    assert_eq!(f.store.inner.len(), 0);
+    f.assert_accepted(&token).await;
+    // A member it cannot process that is not critical widens the rule, never narrows it: a
+    // device the transmitter did not mark critical reaches the user on every device.
+    let receiver = f.receiver_with_critical(&["session"]).await;
+    let set = f
+        .issuer
+        .security_event()
+        .subject(json!({"format":"complex",
+            "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
+            "device":{"format":"opaque","id":"laptop-1"}}))
+        .sign();
+    assert_accepted_push(&f.push_to(&receiver, &set).await);
+    f.assert_revoked(&token).await;
+}
+
+/// What a SET about one subject shape is expected to do (docs/shared-signals.md's table).
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Revoked(Vec<Revocation>),
+    Recorded,
+    Ignored(&'static str),
+    Refused(&'static str),
+}
+
+#[tokio::test]
+async fn every_event_type_and_subject_shape_produces_the_documented_outcome() {
+    let f = fixture().await;
+    let iss = f.issuer.issuer_url();
+    let at = now() as u64 - 10;
+    let oid = "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716";
+    let user = |value: &str| Revocation::user(value).of_issuer(iss.clone());
+    let in_tenant = |rule: Revocation| rule.in_tenant(TENANT);
+    const UNMATCHED: &str = "the subject's format names nothing warden matches tokens by";
+    const NO_USER: &str = "the subject names no user or session warden matches tokens by";
+    const TENANT_ALONE: &str = "the subject is a whole tenant: warden revokes users and sessions, never a tenant on a transmitter's word";
+    // (shape, subject, rules of an account event, rules of session-revoked), or the refusal.
+    type Rules = Result<Vec<Revocation>, &'static str>;
+    let unmatched = |name: &'static str, subject: Value| -> (&'static str, Value, Rules, Rules) {
+        (name, subject, Err(UNMATCHED), Err(UNMATCHED))
     };
-    // The device is critical and cannot be matched: discarded, nothing revoked.
-    let discarded = receive(json!({"format":"complex",
-        "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
-        "device":{"format":"opaque","id":"laptop-1"}}))
-    .await;
-    assert!(
-        matches!(discarded.action(), Action::Ignored { .. }),
-        "{discarded:?}"
-    );
-    // A critical session warden cannot match (not opaque): discarded too, not widened.
-    let discarded = receive(json!({"format":"complex",
-        "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
-        "session":{"format":"uri","uri":"urn:session:2"}}))
-    .await;
-    assert!(
-        matches!(discarded.action(), Action::Ignored { .. }),
-        "{discarded:?}"
-    );
-    // A critical session it does match is the rule.
-    let applied = receive(json!({"format":"complex",
-        "user":{"format":"iss_sub","iss":iss,"sub":"uma"},
-        "session":{"format":"opaque","id":"sid-3"}}))
-    .await;
-    assert!(matches!(applied.action(), Action::Revoked(rules) if rules[0].value() == "sid-3"));
-    assert_eq!(f.store.revokes.load(Ordering::SeqCst), 1);
+    let same = |name: &'static str, subject: Value, rules: Vec<Revocation>| {
+        (name, subject, Ok(rules.clone()), Ok(rules))
+    };
+    let shapes: Vec<(&'static str, Value, Rules, Rules)> = vec![
+        same(
+            "iss_sub",
+            json!({"format":"iss_sub","iss":iss,"sub":"u1"}),
+            vec![user("u1")],
+        ),
+        same(
+            "opaque",
+            json!({"format":"opaque","id":"u1"}),
+            vec![user("u1")],
+        ),
+        same(
+            "email",
+            json!({"format":"email","email":"U1@Example.com"}),
+            vec![Revocation::email("u1@example.com").of_issuer(iss.clone())],
+        ),
+        same(
+            "jwt_id",
+            json!({"format":"jwt_id","iss":iss,"jti":"t1"}),
+            vec![Revocation::token("t1").of_issuer(iss.clone())],
+        ),
+        same(
+            "aliases",
+            json!({"format":"aliases","identifiers":[
+                {"format":"phone_number","phone_number":"+12065550100"},
+                {"format":"iss_sub","iss":iss,"sub":"u2"}]}),
+            vec![user("u2")],
+        ),
+        unmatched(
+            "phone_number",
+            json!({"format":"phone_number","phone_number":"+12065550100"}),
+        ),
+        unmatched(
+            "account",
+            json!({"format":"account","uri":"acct:u1@example.com"}),
+        ),
+        unmatched("did", json!({"format":"did","url":"did:example:123"})),
+        unmatched("uri", json!({"format":"uri","uri":"urn:example:u1"})),
+        unmatched(
+            "saml_assertion_id",
+            json!({"format":"saml_assertion_id","issuer":"https://idp.example","assertion_id":"a1"}),
+        ),
+        unmatched(
+            "ip-addresses",
+            json!({"format":"ip-addresses","ip-addresses":["192.0.2.1"]}),
+        ),
+        same(
+            "complex {user}",
+            json!({"format":"complex","user":{"format":"iss_sub","iss":iss,"sub":"u1"}}),
+            vec![user("u1")],
+        ),
+        (
+            "complex {user, session}",
+            json!({"format":"complex",
+                "user":{"format":"iss_sub","iss":iss,"sub":"u1"},
+                "session":{"format":"opaque","id":"s1"}}),
+            Ok(vec![user("u1")]),
+            Ok(vec![
+                Revocation::session("s1").of_issuer(iss.clone()),
+                Revocation::user_without_session("u1").of_issuer(iss.clone()),
+            ]),
+        ),
+        same(
+            "complex {user, tenant}",
+            json!({"format":"complex",
+                "user":{"format":"opaque","id":oid},
+                "tenant":{"format":"opaque","id":TENANT}}),
+            vec![in_tenant(Revocation::user(oid))],
+        ),
+        (
+            "complex {user, session, tenant}",
+            json!({"format":"complex",
+                "user":{"format":"opaque","id":oid},
+                "session":{"format":"opaque","id":"s1"},
+                "tenant":{"format":"opaque","id":TENANT}}),
+            Ok(vec![in_tenant(Revocation::user(oid))]),
+            Ok(vec![
+                in_tenant(Revocation::session("s1")),
+                in_tenant(Revocation::user_without_session(oid)),
+            ]),
+        ),
+        same(
+            "complex {session}",
+            json!({"format":"complex","session":{"format":"opaque","id":"s1"}}),
+            vec![Revocation::session("s1").of_issuer(iss.clone())],
+        ),
+        same(
+            "complex {user, session not opaque}",
+            json!({"format":"complex",
+                "user":{"format":"iss_sub","iss":iss,"sub":"u1"},
+                "session":{"format":"uri","uri":"urn:session:1"}}),
+            vec![user("u1")],
+        ),
+        same(
+            "complex {user, device}",
+            json!({"format":"complex",
+                "user":{"format":"iss_sub","iss":iss,"sub":"u1"},
+                "device":{"format":"opaque","id":"laptop-1"}}),
+            vec![user("u1")],
+        ),
+        (
+            "complex {tenant}",
+            json!({"format":"complex","tenant":{"format":"opaque","id":TENANT}}),
+            Err(TENANT_ALONE),
+            Err(TENANT_ALONE),
+        ),
+        (
+            "complex {device}",
+            json!({"format":"complex","device":{"format":"opaque","id":"laptop-1"}}),
+            Err(NO_USER),
+            Err(NO_USER),
+        ),
+    ];
+    #[derive(Clone, Copy)]
+    enum Kind {
+        Account,
+        Session,
+        Signal,
+        Ignored(&'static str),
+    }
+    let events: Vec<(&str, &str, Value, Kind)> = vec![
+        ("caep", "session-revoked", json!({}), Kind::Session),
+        (
+            "caep",
+            "credential-change",
+            json!({"credential_type":"password","change_type":"update"}),
+            Kind::Account,
+        ),
+        (
+            "caep",
+            "credential-change",
+            json!({"credential_type":"fido2-roaming","change_type":"create"}),
+            Kind::Ignored("a credential was added"),
+        ),
+        (
+            "caep",
+            "token-claims-change",
+            json!({"claims":{"role":"reader"}}),
+            Kind::Account,
+        ),
+        ("risc", "account-disabled", json!({}), Kind::Account),
+        ("risc", "account-purged", json!({}), Kind::Account),
+        (
+            "risc",
+            "credential-compromise",
+            json!({"credential_type":"password"}),
+            Kind::Account,
+        ),
+        ("risc", "sessions-revoked", json!({}), Kind::Account),
+        (
+            "caep",
+            "assurance-level-change",
+            json!({"namespace":"NIST-AAL","current_level":"nist-aal1","change_direction":"decrease"}),
+            Kind::Signal,
+        ),
+        (
+            "caep",
+            "device-compliance-change",
+            json!({"previous_status":"compliant","current_status":"not-compliant"}),
+            Kind::Signal,
+        ),
+        (
+            "caep",
+            "risk-level-change",
+            json!({"principal":"USER","current_level":"HIGH"}),
+            Kind::Signal,
+        ),
+        (
+            "caep",
+            "session-established",
+            json!({}),
+            Kind::Ignored("an informational event"),
+        ),
+        (
+            "risc",
+            "account-enabled",
+            json!({}),
+            Kind::Ignored("an informational event"),
+        ),
+        (
+            "custom",
+            "https://example.com/event-type/something-new",
+            json!({}),
+            Kind::Ignored("an event type this receiver does not act on"),
+        ),
+    ];
+    let mut cells = 0;
+    for (family, event, fields, kind) in &events {
+        for (shape, subject, account, session) in &shapes {
+            let builder = f
+                .issuer
+                .security_event()
+                .subject(subject.clone())
+                .event_timestamp(at as i64);
+            let set = match *family {
+                "caep" => builder.caep(event, fields.clone()),
+                "risc" => builder.risc(event, fields.clone()),
+                _ => builder.event(*event, fields.clone()),
+            }
+            .sign();
+            let stamped = |rules: &Rules| -> Outcome {
+                match rules {
+                    Ok(rules) => Outcome::Revoked(
+                        rules
+                            .iter()
+                            .map(|rule| rule.clone().issued_at_or_before(at))
+                            .collect(),
+                    ),
+                    Err(description) => Outcome::Refused(description),
+                }
+            };
+            let expected = match kind {
+                Kind::Account => stamped(account),
+                Kind::Session => stamped(session),
+                Kind::Signal => match session {
+                    Ok(_) => Outcome::Recorded,
+                    Err(description) => Outcome::Refused(description),
+                },
+                Kind::Ignored(reason) => Outcome::Ignored(reason),
+            };
+            let actual = match f.receiver.receive(&set).await {
+                Ok(received) => match received.action() {
+                    Action::Revoked(rules) => Outcome::Revoked(rules.clone()),
+                    Action::Recorded => Outcome::Recorded,
+                    Action::Ignored { reason } => Outcome::Ignored(reason),
+                    other => panic!("{event} × {shape}: {other:?}"),
+                },
+                Err(refused) => {
+                    assert_eq!(refused.code(), Some("invalid_request"), "{event} × {shape}");
+                    match &expected {
+                        Outcome::Refused(description) if refused.to_string() == *description => {
+                            Outcome::Refused(description)
+                        }
+                        _ => panic!("{event} × {shape}: refused with {refused}"),
+                    }
+                }
+            };
+            assert_eq!(actual, expected, "{event} × {shape}");
+            cells += 1;
+        }
+    }
+    assert_eq!(cells, events.len() * shapes.len());
 }

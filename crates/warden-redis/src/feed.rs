@@ -26,6 +26,45 @@ pub(crate) const RECONNECT_CEILING: Duration = Duration::from_secs(5);
 const RESPONSE_MARGIN: Duration = Duration::from_secs(2);
 /// Past this long without a sync the feed counts as disconnected, whatever its task last said.
 pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(5);
+/// How often a connected feed asks Redis its eviction policy again: `CONFIG SET` changes it
+/// without a reconnect.
+pub(crate) const POLICY_CHECK: Duration = Duration::from_secs(2);
+/// The one `maxmemory-policy` under which Redis never drops a rule before its TTL.
+pub(crate) const NO_EVICTION: &str = "noeviction";
+
+/// Redis's `maxmemory-policy`, read from `INFO memory` (answered also where a managed service
+/// disables `CONFIG`); `None` when the reply does not say.
+pub(crate) async fn eviction_policy(
+    conn: &mut MultiplexedConnection,
+) -> RedisResult<Option<String>> {
+    let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await?;
+    Ok(info
+        .lines()
+        .find_map(|line| line.strip_prefix("maxmemory_policy:"))
+        .map(|policy| policy.trim().to_owned()))
+}
+
+/// Fails unless Redis runs with `maxmemory-policy noeviction`. Every other policy may evict a
+/// rule key (they all carry a TTL, so `volatile-*` ones too) when memory runs short, a flood of
+/// DPoP proofs say, and a replica that loads the rules then misses it while saying current.
+pub(crate) async fn ensure_no_eviction(conn: &mut MultiplexedConnection) -> RedisResult<()> {
+    match eviction_policy(conn).await? {
+        Some(policy) if policy == NO_EVICTION => Ok(()),
+        policy => {
+            let policy = policy.unwrap_or_else(|| "not reported".to_owned());
+            tracing::error!(
+                maxmemory_policy = policy.as_str(),
+                "Redis may evict revocation rules: set maxmemory-policy noeviction (docs/fleet.md); \
+                 the feed does not report current until then"
+            );
+            Err(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "Redis may evict revocation rules (maxmemory-policy is not noeviction)",
+                policy,
+            )))
+        }
+    }
+}
 
 /// Where the rules and their announcements live.
 #[derive(Debug, Clone)]
@@ -351,6 +390,9 @@ async fn step(
     conn: &mut MultiplexedConnection,
     position: &mut EntryId,
 ) -> RedisResult<()> {
+    if store.policy_check_due() {
+        ensure_no_eviction(conn).await?;
+    }
     let (next, more) = follow(conn, &store.keys, &store.local, *position).await?;
     *position = next;
     if more {
@@ -369,6 +411,7 @@ async fn reconnect(
     position: &mut EntryId,
 ) -> RedisResult<MultiplexedConnection> {
     let mut conn = connect(&store.client).await?;
+    ensure_no_eviction(&mut conn).await?;
     let info = stream_info(&mut conn, &store.keys).await?;
     if has_gap(info.as_ref(), *position) {
         tracing::info!(

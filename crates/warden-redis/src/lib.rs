@@ -207,6 +207,17 @@ impl RedisRevocationsBuilder {
         let local = InMemoryRevocations::with_retention(self.rule_retention);
         let unreachable = |e: redis::RedisError| ConnectError::Unreachable { source: e.into() };
         let mut conn = feed::connect(&client).await.map_err(unreachable)?;
+        match feed::eviction_policy(&mut conn)
+            .await
+            .map_err(unreachable)?
+        {
+            Some(policy) if policy == feed::NO_EVICTION => {}
+            policy => {
+                return Err(ConnectError::EvictionPolicy {
+                    policy: policy.unwrap_or_else(|| "not reported".to_owned()),
+                });
+            }
+        }
         let position = feed::load(&mut conn, &keys, &local)
             .await
             .map_err(unreachable)?;
@@ -229,7 +240,8 @@ impl RedisRevocationsBuilder {
             write_timeout: self.write_timeout,
             fail_closed_after: self.fail_closed_after,
             state: AtomicU8::new(FeedState::Current as u8),
-            synced_at_ms: AtomicU64::new(now_ms()),
+            synced: SyncedAt::now(),
+            policy_checked: SyncedAt::now(),
             feed: std::sync::Mutex::new(None),
         });
         let task = tokio::spawn(feed::run(Arc::downgrade(&shared), position, Some(conn)));
@@ -248,6 +260,13 @@ pub enum ConnectError {
         /// What is wrong with it (the URL itself is not repeated: it may hold a password).
         reason: String,
     },
+    /// Redis runs with a `maxmemory-policy` other than `noeviction`: it may evict rule keys
+    /// when memory runs short, and the replicas would then miss revocations while reporting
+    /// current. Set `maxmemory-policy noeviction` (docs/fleet.md).
+    EvictionPolicy {
+        /// The policy Redis reported.
+        policy: String,
+    },
     /// Redis could not be reached, refused the credentials, or failed while the rules loaded.
     Unreachable {
         /// What the client reported.
@@ -259,6 +278,10 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnectError::InvalidUrl { reason } => write!(f, "invalid Redis URL: {reason}"),
+            ConnectError::EvictionPolicy { policy } => write!(
+                f,
+                "Redis may evict revocation rules: its maxmemory-policy is {policy}, not noeviction"
+            ),
             ConnectError::Unreachable { source } => {
                 write!(f, "could not load revocations from Redis: {source}")
             }
@@ -270,7 +293,7 @@ impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ConnectError::Unreachable { source } => Some(&**source),
-            ConnectError::InvalidUrl { .. } => None,
+            ConnectError::InvalidUrl { .. } | ConnectError::EvictionPolicy { .. } => None,
         }
     }
 }
@@ -293,8 +316,10 @@ pub(crate) struct Shared {
     write_timeout: Duration,
     fail_closed_after: Option<Duration>,
     state: AtomicU8,
-    /// When the feed last knew it had every rule (unix milliseconds).
-    synced_at_ms: AtomicU64,
+    /// When the feed last knew it had every rule.
+    synced: SyncedAt,
+    /// When the feed last found Redis's eviction policy safe.
+    policy_checked: SyncedAt,
     feed: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -308,8 +333,17 @@ impl Drop for Shared {
 
 impl Shared {
     fn mark_synced(&self, state: FeedState) {
-        self.synced_at_ms.store(now_ms(), Ordering::Release);
+        self.synced.mark();
         self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// Whether the eviction policy is due to be read again (and, if so, counts it as read).
+    pub(crate) fn policy_check_due(&self) -> bool {
+        if self.policy_checked.elapsed() < feed::POLICY_CHECK {
+            return false;
+        }
+        self.policy_checked.mark();
+        true
     }
 
     fn mark_catching_up(&self) {
@@ -342,16 +376,19 @@ impl RedisRevocations {
     /// The feed's state now.
     pub fn status(&self) -> FeedStatus {
         let shared = &self.shared;
-        let synced_ms = shared.synced_at_ms.load(Ordering::Acquire);
+        let stale_for = shared.synced.elapsed();
         let mut state = FeedState::from_u8(shared.state.load(Ordering::Acquire));
         // A feed that proves itself every BLOCK and has not for this long is not current,
         // whatever it last said (a hung connection, or a feed task that died with its runtime).
-        if now_ms().saturating_sub(synced_ms) > feed::SILENCE_LIMIT.as_millis() as u64 {
+        if stale_for > feed::SILENCE_LIMIT {
             state = FeedState::Disconnected;
         }
         FeedStatus {
             state,
-            synced_at: UNIX_EPOCH + Duration::from_millis(synced_ms),
+            synced_at: SystemTime::now()
+                .checked_sub(stale_for)
+                .unwrap_or(UNIX_EPOCH),
+            stale_for,
             rules: shared.local.len(),
         }
     }
@@ -437,12 +474,14 @@ impl RevocationStore for RedisRevocations {
         let Some(bound) = self.shared.fail_closed_after else {
             return Ok(());
         };
-        let synced_ms = self.shared.synced_at_ms.load(Ordering::Acquire);
-        if now_ms().saturating_sub(synced_ms) <= bound.as_millis() as u64 {
+        let stale_for = self.shared.synced.elapsed();
+        if stale_for <= bound {
             return Ok(());
         }
         Err(Stale::new(
-            UNIX_EPOCH + Duration::from_millis(synced_ms),
+            SystemTime::now()
+                .checked_sub(stale_for)
+                .unwrap_or(UNIX_EPOCH),
             feed::RECONNECT_CEILING,
         ))
     }
@@ -485,6 +524,7 @@ impl FeedState {
 pub struct FeedStatus {
     state: FeedState,
     synced_at: SystemTime,
+    stale_for: Duration,
     rules: usize,
 }
 
@@ -500,11 +540,11 @@ impl FeedStatus {
         self.synced_at
     }
 
-    /// How long the rules have gone without a sync (zero when just synced).
+    /// How long the rules had gone without a sync when the status was read (zero when just
+    /// synced), measured on the monotonic clock: a wall clock stepped backwards or forwards
+    /// changes nothing.
     pub fn stale_for(&self) -> Duration {
-        SystemTime::now()
-            .duration_since(self.synced_at)
-            .unwrap_or_default()
+        self.stale_for
     }
 
     /// Whether the replica is connected and up to date.
@@ -529,11 +569,36 @@ pub(crate) fn ensure_crypto_provider() {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+/// An instant on tokio's monotonic clock (so paused-time tests move it), readable and movable
+/// without a lock: milliseconds since an origin taken at creation.
+pub(crate) struct SyncedAt {
+    origin: tokio::time::Instant,
+    at_ms: AtomicU64,
+}
+
+impl SyncedAt {
+    fn now() -> SyncedAt {
+        SyncedAt {
+            origin: tokio::time::Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn since_origin_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Moves the instant to now.
+    fn mark(&self) {
+        self.at_ms
+            .fetch_max(self.since_origin_ms(), Ordering::AcqRel);
+    }
+
+    /// How long ago the instant is.
+    fn elapsed(&self) -> Duration {
+        let at = self.at_ms.load(Ordering::Acquire);
+        Duration::from_millis(self.since_origin_ms().saturating_sub(at))
+    }
 }
 
 /// docs/fleet.md's examples, compiled as doctests.

@@ -32,6 +32,7 @@ impl std::fmt::Display for EntryId {
 pub(crate) fn identity(revocation: &Revocation) -> Option<String> {
     let target = match revocation.target() {
         Target::User => "user",
+        Target::UserWithoutSession => "user_without_session",
         Target::Session => "session",
         Target::Token => "token",
         Target::Client => "client",
@@ -53,6 +54,7 @@ pub(crate) fn rule(identity: &str, before: u64) -> Option<Revocation> {
     let [target, kind, name, value]: [String; 4] = serde_json::from_str(identity).ok()?;
     let rule = match target.as_str() {
         "user" => Revocation::user(value),
+        "user_without_session" => Revocation::user_without_session(value),
         "session" => Revocation::session(value),
         "token" => Revocation::token(value),
         "client" => Revocation::client(value),
@@ -76,6 +78,7 @@ mod tests {
     fn identities_round_trip_whatever_the_strings_hold() {
         for revocation in [
             Revocation::user("alice"),
+            Revocation::user_without_session("3F2504E0-4F89-41D3-9A0C-0305E82C3301"),
             Revocation::session("s\"],[\"x").in_tenant("T"),
             Revocation::token("").of_issuer("https://issuer.example/a,b"),
             Revocation::client("app:*?[]").in_tenant("72f988bf"),

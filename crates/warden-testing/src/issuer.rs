@@ -699,6 +699,26 @@ struct TokenRequest {
     resource: Option<String>,
     audience: Option<String>,
     roles: Option<String>,
+    /// A claims request (OpenID Connect Core §5.5), as MSAL sends it: the client's capabilities
+    /// (`xms_cc`) and the answer to a claims challenge (`nbf`).
+    claims: Option<String>,
+}
+
+/// What a token request's `claims` asks of the access token: the CAE capability (`xms_cc`
+/// values), and a token valid from an instant on (`nbf`, a claims challenge after a revocation).
+fn claims_request(claims: &str) -> Option<(bool, Option<i64>)> {
+    let request: serde_json::Value = serde_json::from_str(claims).ok()?;
+    let access_token = request.get("access_token")?;
+    let cae_capable = access_token
+        .pointer("/xms_cc/values")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|values| values.iter().any(|v| v.as_str() == Some("cp1")));
+    let not_before = match access_token.pointer("/nbf/value") {
+        Some(serde_json::Value::String(text)) => Some(text.parse().ok()?),
+        Some(value) => Some(value.as_i64()?),
+        None => None,
+    };
+    Some((cae_capable, not_before))
 }
 
 async fn token_endpoint(
@@ -741,6 +761,20 @@ async fn token_endpoint(
         }
     }
     let mut builder = TokenBuilder::new(&state).client(&client_id).app_only();
+    // As Entra does, a claims request shapes the token: `xms_cc` marks a CAE-capable client, and
+    // an `nbf` (a claims challenge's answer) gets a token issued no earlier than it.
+    if let Some(claims) = request.claims.as_deref().filter(|c| !c.is_empty()) {
+        let Some((cae_capable, not_before)) = claims_request(claims) else {
+            return oauth_error("invalid_request", "claims is not a valid claims request");
+        };
+        if cae_capable {
+            builder = builder.cae_capable();
+        }
+        if let Some(not_before) = not_before {
+            let issued_at = crate::token::unix_now().max(not_before);
+            builder = builder.issued_at(issued_at).not_before(issued_at);
+        }
+    }
     if let Some(Path(tenant)) = tenant {
         builder = builder.tenant(&tenant);
     }

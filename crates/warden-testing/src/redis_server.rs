@@ -31,6 +31,8 @@ pub struct RedisServer {
     port: u16,
     /// The TLS port, when started with [`RedisServer::start_with_tls`].
     tls_port: Option<u16>,
+    /// Configuration directives given on the command line (`--name value`).
+    config: Vec<(String, String)>,
     child: Option<Child>,
 }
 
@@ -70,7 +72,16 @@ impl RedisServer {
     /// `redis-server` package first (once per process), so `cargo test` works on a fresh
     /// machine; otherwise fails with [`RedisServerError::NotInstalled`], which says how to get one.
     pub async fn start() -> Result<RedisServer, RedisServerError> {
-        Self::start_inner(None).await
+        Self::start_inner(None, &[]).await
+    }
+
+    /// Like [`start`](Self::start), with these configuration directives on its command line,
+    /// kept across [`restart`](Self::restart): `[("maxmemory-policy", "volatile-lru"),
+    /// ("maxmemory", "2mb")]` starts a Redis that evicts keys.
+    pub async fn start_with_config(
+        directives: &[(&str, &str)],
+    ) -> Result<RedisServer, RedisServerError> {
+        Self::start_inner(None, directives).await
     }
 
     /// Like [`start`](Self::start), and also listening for TLS on a second port
@@ -80,10 +91,13 @@ impl RedisServer {
         certificate_pem: &str,
         key_pem: &str,
     ) -> Result<RedisServer, RedisServerError> {
-        Self::start_inner(Some((certificate_pem, key_pem))).await
+        Self::start_inner(Some((certificate_pem, key_pem)), &[]).await
     }
 
-    async fn start_inner(tls: Option<(&str, &str)>) -> Result<RedisServer, RedisServerError> {
+    async fn start_inner(
+        tls: Option<(&str, &str)>,
+        directives: &[(&str, &str)],
+    ) -> Result<RedisServer, RedisServerError> {
         let binary = match find_binary() {
             Some(binary) => binary,
             None => tokio::task::spawn_blocking(install_as_root)
@@ -122,6 +136,10 @@ impl RedisServer {
                 dir: dir.clone(),
                 port,
                 tls_port,
+                config: directives
+                    .iter()
+                    .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                    .collect(),
                 child: None,
             };
             match server.launch().await {
@@ -203,6 +221,11 @@ impl RedisServer {
                 "",
             ])
             .args(["--daemonize", "no", "--protected-mode", "yes"])
+            .args(
+                self.config
+                    .iter()
+                    .flat_map(|(name, value)| [format!("--{name}"), value.clone()]),
+            )
             .arg("--logfile")
             .arg(&log)
             .stdin(Stdio::null())

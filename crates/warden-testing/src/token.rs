@@ -585,7 +585,7 @@ fn signing_input(header: &Map<String, Value>, claims: &Map<String, Value>) -> St
     )
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))

@@ -351,7 +351,8 @@ fn has<'h, N: AsRef<str>>(
     if needed.is_empty() {
         return false;
     }
-    let holds = |name: &N| held.clone().any(|h| h == name.as_ref());
+    // Group ids are GUIDs (Entra): the same group in any case. Names compare exactly.
+    let holds = |name: &N| held.clone().any(|h| crate::guid::same_id(h, name.as_ref()));
     match matching {
         Match::Any => needed.iter().any(holds),
         Match::All => needed.iter().all(holds),

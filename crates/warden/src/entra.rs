@@ -38,6 +38,7 @@ use crate::algorithm::Algorithm;
 
 use crate::error::Error;
 use crate::error::{ConfigError, Setting};
+use crate::guid::{is_guid, same_id};
 use crate::identity::{Caller, Claim, IdentityRules};
 use crate::issuer::{Issuer, IssuerBuilder, Policy, Profile, typ_is};
 use crate::json::Members;
@@ -158,7 +159,8 @@ impl Policy for EntraPolicy {
             return Err(Error::WrongTokenKind);
         }
         match claims.string("tid") {
-            Some(Some(tid)) if *tid == self.binding.tenant => {}
+            // Tenant ids are GUIDs: the same tenant in any case.
+            Some(Some(tid)) if same_id(&tid, &self.binding.tenant) => {}
             Some(Some(_)) => return Err(Error::WrongTenant),
             _ => return Err(Error::InvalidClaim { claim: "tid" }),
         }
@@ -464,7 +466,9 @@ impl EntraBuilder {
             }
         };
         let mut issuers = Vec::new();
-        for tenant in &self.tenants {
+        // Entra spells tenant ids in lower case in its issuers; one configured in upper case is
+        // the same tenant.
+        for tenant in self.tenants.iter().map(|t| t.to_ascii_lowercase()) {
             for &version in &self.versions {
                 let iss = match version {
                     TokenVersion::V2 => format!("{}/{tenant}/v2.0", self.authority),
@@ -472,7 +476,7 @@ impl EntraBuilder {
                 };
                 issuers.push(issuer(
                     iss,
-                    EntraBinding::new(&self.authority, tenant, version),
+                    EntraBinding::new(&self.authority, &tenant, version),
                     &self.audiences,
                     &self.algorithms,
                     self.allowed_clients.as_deref(),
@@ -518,16 +522,6 @@ fn issuer(
         builder = builder.allowed_clients(clients.iter().cloned());
     }
     builder.build()
-}
-
-/// `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, hexadecimal.
-pub(crate) fn is_guid(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    bytes.len() == 36
-        && bytes.iter().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => *b == b'-',
-            _ => b.is_ascii_hexdigit(),
-        })
 }
 
 #[cfg(test)]

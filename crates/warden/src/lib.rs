@@ -77,6 +77,7 @@ mod extract;
 mod fetch;
 #[doc(hidden)]
 pub mod fuzzing;
+mod guid;
 mod identity;
 mod issuer;
 mod json;

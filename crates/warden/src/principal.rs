@@ -673,7 +673,8 @@ impl Principal {
         let mut any = false;
         let all_allowed = clients.all(|client| {
             any = true;
-            allowed.iter().any(|a| a == client)
+            // Application ids are GUIDs (Entra): the same client in any case.
+            allowed.iter().any(|a| crate::guid::same_id(a, client))
         });
         any && all_allowed
     }

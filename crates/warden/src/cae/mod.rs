@@ -9,6 +9,7 @@
 //! | rule | matches a token when |
 //! |---|---|
 //! | [`Revocation::user`] | its `sub` or its `oid` is the user |
+//! | [`Revocation::user_without_session`] | its `sub` or its `oid` is the user, and it names no session (`sid`) |
 //! | [`Revocation::session`] | its `sid` is the session |
 //! | [`Revocation::token`] | its `jti` or its `uti` (Entra) is the token id |
 //! | [`Revocation::client`] | its `client_id`, `azp` or `appid` is the application (leaked credentials) |
@@ -17,9 +18,16 @@
 //! Every identifier claim the token carries is matched, whatever the issuer's profile: a rule
 //! catches every token of its user, session, token or client however the issuer spells it, and
 //! no extra claim in a token (an `oid` beside `sub`, a `uti` beside `jti`) can steer it away.
+//! GUIDs (Entra's `oid`, `tid`, `sid`, `appid`, `azp`) match in any case; `sub` and `jti`, which
+//! RFC 7519 defines as case-sensitive, match exactly; email addresses match lowercased.
 //!
 //! Each rule holds an instant: a token issued before it (`iat` < instant) is revoked; a token
-//! issued at or after it passes (the client fetched a fresh token). A rule is scoped to a tenant
+//! issued at or after it passes (the client fetched a fresh token). Tokens carry `iat` in whole
+//! seconds, so a revocation made "now" cannot tell a token issued earlier in the same second
+//! from one issued later: it rounds toward revoking, and its instant is the next second
+//! ([`Revocation::issued_at_or_before`]). A client that fetches a new token in that second is
+//! refused once more, with a claims challenge naming that next second, and its next token passes.
+//! A rule is scoped to a tenant
 //! (`tid`), an issuer, or any issuer. Rules expire once no token they could match can still be
 //! valid (the instant plus the store's retention: by default the longest token lifetime, 28 hours and
 //! 10 minutes, plus 5 minutes of leeway), so memory stays bounded.
@@ -76,6 +84,10 @@ pub const DEFAULT_MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(28 * 3600 +
 pub enum Target {
     /// Every token of a user (`sub` or `oid`).
     User,
+    /// Every token of a user (`sub` or `oid`) that names no session (`sid`): with
+    /// [`Target::Session`], what a session's revocation reaches among tokens that cannot say
+    /// which session they belong to.
+    UserWithoutSession,
     /// Every token of a sign-in session (`sid`).
     Session,
     /// One token (`jti` or `uti`).
@@ -108,21 +120,30 @@ pub struct Revocation {
 }
 
 impl Revocation {
+    /// A rule of tokens issued up to now, this second included.
     fn new(target: Target, value: impl Into<String>) -> Self {
         Revocation {
             target,
             value: value.into(),
             scope: Scope::Any,
-            before: clock::unix_secs(&SystemClock),
+            before: 0,
         }
+        .issued_at_or_before(clock::unix_secs(&SystemClock))
     }
 
-    /// Every token of a user issued before now: tokens whose `sub` or `oid` is `subject`.
+    /// Every token of a user issued up to now: tokens whose `sub` or `oid` is `subject`.
     pub fn user(subject: impl Into<String>) -> Self {
         Self::new(Target::User, subject)
     }
 
-    /// Every token of a session (`sid`) issued before now.
+    /// Every token of a user issued up to now that names no session (no `sid`). Beside
+    /// [`Revocation::session`], it reaches the tokens of a revoked session that do not say which
+    /// session they belong to, and leaves the user's other sessions alone.
+    pub fn user_without_session(subject: impl Into<String>) -> Self {
+        Self::new(Target::UserWithoutSession, subject)
+    }
+
+    /// Every token of a session (`sid`) issued up to now.
     pub fn session(session_id: impl Into<String>) -> Self {
         Self::new(Target::Session, session_id)
     }
@@ -132,13 +153,13 @@ impl Revocation {
         Self::new(Target::Token, token_id)
     }
 
-    /// Every token of a client application issued before now: tokens whose `client_id`, `azp` or
+    /// Every token of a client application issued up to now: tokens whose `client_id`, `azp` or
     /// `appid` is `client_id`.
     pub fn client(client_id: impl Into<String>) -> Self {
         Self::new(Target::Client, client_id)
     }
 
-    /// Every token issued before now whose `email` is `address` (compared without regard to
+    /// Every token issued up to now whose `email` is `address` (compared without regard to
     /// case) and verified by its issuer: `email_verified` is `true`, or Microsoft Entra's
     /// `xms_edov` is `true`. A token with an unverified address is never matched by it: anyone
     /// may claim an address.
@@ -162,10 +183,25 @@ impl Revocation {
         self
     }
 
-    /// Revokes tokens issued before this instant (seconds since the Unix epoch) instead of now.
+    /// Revokes tokens issued before this instant (seconds since the Unix epoch), exactly: a
+    /// token whose `iat` is `unix_secs` passes.
     #[must_use]
     pub fn issued_before(mut self, unix_secs: u64) -> Self {
         self.before = unix_secs;
+        self
+    }
+
+    /// Revokes tokens issued up to and including the second `unix_secs` (the instant becomes
+    /// the next second): what an event that happened during that second revokes, since a token's
+    /// `iat` in the same second may come before it. The constructors use it with now.
+    #[must_use]
+    pub fn issued_at_or_before(self, unix_secs: u64) -> Self {
+        self.issued_before(unix_secs.saturating_add(1))
+    }
+
+    /// The same rule naming another kind of identifier.
+    pub(crate) fn with_target(mut self, target: Target) -> Self {
+        self.target = target;
         self
     }
 
@@ -193,49 +229,115 @@ impl Revocation {
     /// target ([`revocable_values`]), applies to the token's tenant or issuer, and the token was
     /// issued before the rule's instant (a token without `iat` counts as issued at 0).
     pub fn revokes(&self, principal: &Principal) -> bool {
-        revokes(
-            self.target,
-            &self.value,
-            &self.scope,
-            self.before,
-            principal,
-        )
+        revocable_values(principal).any(|identifier| {
+            identifier.target == self.target
+                && identifier.matches(&self.value)
+                && in_force(&self.scope, self.before, principal)
+        })
     }
 }
 
-/// [`Revocation::revokes`], for a rule held in parts.
-fn revokes(target: Target, value: &str, scope: &Scope, before: u64, principal: &Principal) -> bool {
+/// Whether a rule with this scope and instant applies to the token: the token is of its tenant
+/// (any case: tenant ids are GUIDs) or issuer, and was issued before the instant.
+pub(crate) fn in_force(scope: &Scope, before: u64, principal: &Principal) -> bool {
     let in_scope = match scope {
         Scope::Any => true,
         Scope::Tenant(tenant) => principal
             .identifier_claims()
             .tenant
-            .is_some_and(|tid| tid.eq_ignore_ascii_case(tenant)),
+            .is_some_and(|tid| crate::guid::same_id(tid, tenant)),
         Scope::Issuer(issuer) => principal.issuer() == &**issuer,
     };
-    in_scope
-        && principal.issued_at().unwrap_or(0.0) < before as f64
-        && revocable_values(principal).any(|(t, v)| t == target && v == value)
+    in_scope && principal.issued_at().unwrap_or(0.0) < before as f64
 }
 
-/// Every (target, value) pair a rule may name to revoke this token, whatever the issuer's
-/// profile: the user by `sub` and by `oid`, the session by `sid`, the token by `jti` and by
-/// `uti`, the client by `client_id`, `azp` and `appid`, the verified email address, lowercased. A store looks each pair up and asks the
-/// rules it finds [`Revocation::revokes`]; so a rule catches every token of its user, session,
-/// token or client, and no extra claim in a token can steer it away from one.
-pub fn revocable_values(principal: &Principal) -> impl Iterator<Item = (Target, &str)> {
+/// How a rule's value is compared with a token's identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Comparison {
+    /// Exactly (`sub`, `jti`: case-sensitive strings, RFC 7519).
+    Exact,
+    /// Exactly, or without regard to case when both are GUIDs (Entra's `oid`, `sid`, `appid`,
+    /// `azp`, `client_id`; `uti`; an email address, already lowercased).
+    GuidInAnyCase,
+}
+
+/// One identifier of a token that a rule may name: what it identifies, its value as the token
+/// spells it, and how a rule's value compares with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TokenIdentifier<'a> {
+    /// What the identifier names.
+    pub target: Target,
+    /// The value, as the token spells it.
+    pub value: &'a str,
+    /// How a rule's value is compared with it.
+    pub comparison: Comparison,
+}
+
+impl<'a> TokenIdentifier<'a> {
+    /// Whether a rule naming `value` names this identifier.
+    pub fn matches(&self, value: &str) -> bool {
+        match self.comparison {
+            Comparison::Exact => self.value == value,
+            Comparison::GuidInAnyCase => crate::guid::same_id(self.value, value),
+        }
+    }
+
+    /// The key a store that files rules by [`filing_key`] looks this identifier up under: the
+    /// value, a GUID lowercased into `buffer` (no allocation).
+    pub fn lookup_key<'b>(&'b self, buffer: &'b mut [u8; 36]) -> &'b str {
+        crate::guid::canonical(self.value, buffer)
+    }
+}
+
+/// The key a store files a rule's value under, so that [`TokenIdentifier::lookup_key`] finds it
+/// in whatever case either spells a GUID: a GUID lowercased, anything else as it is. Compare with
+/// [`TokenIdentifier::matches`] once found.
+pub fn filing_key(value: &str) -> String {
+    crate::guid::canonical_owned(value)
+}
+
+/// Every identifier a rule may name to revoke this token, whatever the issuer's profile: the
+/// user by `sub` and by `oid` (also as a user without session when the token has no `sid`), the
+/// session by `sid`, the token by `jti` and by `uti`, the client by `client_id`, `azp` and
+/// `appid`, the verified email address, lowercased. A store looks each up and asks the rules it
+/// finds [`Revocation::revokes`]; so a rule catches every token of its user, session, token or
+/// client, and no extra claim in a token can steer it away from one.
+pub fn revocable_values(principal: &Principal) -> impl Iterator<Item = TokenIdentifier<'_>> {
+    use Comparison::{Exact, GuidInAnyCase};
     let ids = principal.identifier_claims();
-    let users = ids.users.into_iter().map(|v| (Target::User, v));
-    let session = std::iter::once((Target::Session, ids.session));
-    let tokens = ids.tokens.into_iter().map(|v| (Target::Token, v));
-    let clients = ids.clients.into_iter().map(|v| (Target::Client, v));
-    let email = std::iter::once((Target::Email, ids.verified_email));
+    let [sub, oid] = ids.users;
+    let [jti, uti] = ids.tokens;
+    let sessionless = ids.session.is_none();
+    let users = [(sub, Exact), (oid, GuidInAnyCase)];
+    let users_without_session = users
+        .into_iter()
+        .filter(move |_| sessionless)
+        .map(|(v, c)| (Target::UserWithoutSession, v, c));
+    let users = users.into_iter().map(|(v, c)| (Target::User, v, c));
+    let session = std::iter::once((Target::Session, ids.session, GuidInAnyCase));
+    let tokens = [(jti, Exact), (uti, GuidInAnyCase)]
+        .into_iter()
+        .map(|(v, c)| (Target::Token, v, c));
+    let clients = ids
+        .clients
+        .into_iter()
+        .map(|v| (Target::Client, v, GuidInAnyCase));
+    let email = std::iter::once((Target::Email, ids.verified_email, GuidInAnyCase));
     users
+        .chain(users_without_session)
         .chain(session)
         .chain(tokens)
         .chain(clients)
         .chain(email)
-        .filter_map(|(target, value)| Some((target, value?)))
+        .filter_map(|(target, value, comparison)| {
+            Some(TokenIdentifier {
+                target,
+                value: value?,
+                comparison,
+            })
+        })
 }
 
 /// Standard base64 (padded) of a claims request, as Microsoft's `claims=` parameter carries it.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use super::{Revocation, Scope, Target, revocable_values};
+use super::{Revocation, Scope, Target, filing_key, in_force, revocable_values};
 use crate::clock::{self, Clock, SystemClock};
 use crate::principal::Principal;
 
@@ -146,6 +146,16 @@ struct Rule {
     target: Target,
     scope: Scope,
     before: u64,
+    /// The value as the rule spelled it, when it differs from the key it is filed under (a GUID
+    /// in upper case): identifiers compared exactly (`sub`, `jti`) compare with it.
+    spelled: Option<Box<str>>,
+}
+
+impl Rule {
+    /// The rule's value, as it spelled it.
+    fn value<'a>(&'a self, key: &'a str) -> &'a str {
+        self.spelled.as_deref().unwrap_or(key)
+    }
 }
 
 impl Rules {
@@ -164,12 +174,12 @@ impl Rules {
         }
     }
 
-    /// These rules plus `rule`: one rule per (target, scope), the latest instant wins.
+    /// These rules plus `rule`: one rule per (target, scope, spelling), the latest instant wins.
     fn with(&self, rule: &Rule) -> Rules {
         let mut rules = self.as_slice().to_vec();
         match rules
             .iter_mut()
-            .find(|r| r.target == rule.target && r.scope == rule.scope)
+            .find(|r| r.target == rule.target && r.scope == rule.scope && r.spelled == rule.spelled)
         {
             Some(existing) => existing.before = existing.before.max(rule.before),
             None => rules.push(rule.clone()),
@@ -250,13 +260,15 @@ impl InMemoryRevocations {
         if !self.is_live(before) {
             return;
         }
+        let key = filing_key(&value);
         let rule = Rule {
             target,
             scope: self.interned(scope),
             before,
+            spelled: (key != value).then(|| value.into_boxed_str()),
         };
         self.rules.pin().update_or_insert_with(
-            value.into_boxed_str(),
+            key.into_boxed_str(),
             |rules| rules.with(&rule),
             || Rules::One(rule.clone()),
         );
@@ -344,12 +356,17 @@ impl RevocationStore for InMemoryRevocations {
         }
         let rules = self.rules.pin();
         let mut latest = None;
-        for (target, value) in revocable_values(principal) {
-            let Some(list) = rules.get(value) else {
+        let mut buffer = [0; 36];
+        for identifier in revocable_values(principal) {
+            let key = identifier.lookup_key(&mut buffer);
+            let Some(list) = rules.get(key) else {
                 continue;
             };
-            for rule in list.as_slice().iter().filter(|rule| rule.target == target) {
-                if super::revokes(rule.target, value, &rule.scope, rule.before, principal) {
+            for rule in list.as_slice() {
+                if rule.target == identifier.target
+                    && identifier.matches(rule.value(key))
+                    && in_force(&rule.scope, rule.before, principal)
+                {
                     latest = latest.max(Some(rule.before));
                 }
             }

@@ -61,6 +61,7 @@
 
 mod event;
 mod http;
+mod mapping;
 mod poll;
 mod push;
 mod receiver;

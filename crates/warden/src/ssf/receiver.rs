@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::event::{CredentialChangeType, EventKind};
+use super::mapping::{Mapping, Reach};
 use super::set::{self, Expected, SecurityEvent, SetError};
 use super::signals::{AssuranceSignal, ComplianceSignal, RiskSignal, Signals, SubjectSignals};
-use super::subject::{ComplexSubject, Subject};
+use super::subject::Subject;
 use super::transmitter::TransmitterConfiguration;
 use crate::algorithm::{Algorithm, DEFAULT_ALGORITHMS};
 use crate::cae::{Revocation, RevocationStore};
@@ -24,6 +25,10 @@ const REMEMBERED_SETS: usize = 100_000;
 const PENDING_VERIFICATIONS: usize = 16;
 /// How long a verification request waits for its event.
 const VERIFICATION_WINDOW: Duration = Duration::from_secs(600);
+/// The oldest a verification SET may be (by its `iat`): it proves the stream works now, so an
+/// old one delivered again proves nothing. Revoking events have no such bound: an old
+/// revocation is still a revocation.
+const MAX_VERIFICATION_AGE: Duration = Duration::from_secs(600);
 /// The retry hint when the transmitter's keys are unavailable and the key source gives none.
 const KEYS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
@@ -103,15 +108,6 @@ pub enum Action {
     },
 }
 
-/// What part of a subject a revoking event reaches.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Reach {
-    /// The user's tokens.
-    User,
-    /// The session's tokens when the subject names a session, else the user's.
-    Session,
-}
-
 /// Configures a [`Receiver`]; see [`Receiver::builder`].
 #[must_use]
 #[derive(Debug)]
@@ -125,6 +121,7 @@ pub struct ReceiverBuilder {
     tenants: Vec<String>,
     max_clock_skew: Duration,
     clock: Arc<dyn Clock>,
+    streams: Vec<String>,
 }
 
 impl Receiver {
@@ -144,6 +141,7 @@ impl Receiver {
             tenants: Vec::new(),
             max_clock_skew: crate::validator::DEFAULT_LEEWAY,
             clock: Arc::new(SystemClock),
+            streams: Vec::new(),
         }
     }
 
@@ -287,7 +285,9 @@ impl Inner {
         // A SET names when its event happened, on the transmitter's clock, the clock its tokens'
         // `iat` is on too. A later instant than its arrival would revoke tokens issued after it,
         // so it is capped, at now plus the clock skew allowed: a transmitter whose clock runs a
-        // little ahead still revokes the tokens issued just before its event.
+        // little ahead still revokes the tokens issued just before its event. Rules reach the
+        // tokens issued up to that second, included: `iat` has whole seconds, and a token of
+        // the event's second may have come before it.
         let instant = event
             .occurred_at()
             .min(now.saturating_add(self.max_clock_skew.as_secs()));
@@ -351,9 +351,7 @@ impl Inner {
                     ..SubjectSignals::default()
                 },
             ),
-            EventKind::Verification { state } => {
-                self.verify_stream(event.subject(), state.as_deref(), now)
-            }
+            EventKind::Verification { state } => self.verify_stream(event, state.as_deref(), now),
             EventKind::StreamUpdated { status } => {
                 if status != "enabled" {
                     tracing::warn!(
@@ -381,13 +379,11 @@ impl Inner {
         reach: Reach,
         instant: u64,
     ) -> Result<Action, SetError> {
-        let rules = match self.rules_for(subject, reach)? {
-            Ok(rules) => rules,
-            Err(reason) => return Ok(Action::Ignored { reason }),
-        };
-        let rules: Vec<Revocation> = rules
+        let rules: Vec<Revocation> = self
+            .mapping()
+            .rules(subject, reach)?
             .into_iter()
-            .map(|rule| rule.issued_before(instant))
+            .map(|rule| rule.issued_at_or_before(instant))
             .collect();
         for rule in &rules {
             self.revocations
@@ -399,186 +395,65 @@ impl Inner {
     }
 
     fn record(&self, subject: &Subject, signal: SubjectSignals) -> Result<Action, SetError> {
-        match self.rules_for(subject, Reach::Session)? {
-            Ok(subjects) => {
-                self.signals.record(&subjects, &signal);
-                Ok(Action::Recorded)
-            }
-            Err(reason) => Ok(Action::Ignored { reason }),
+        let subjects = self.mapping().rules(subject, Reach::Session)?;
+        self.signals.record(&subjects, &signal);
+        Ok(Action::Recorded)
+    }
+
+    fn mapping(&self) -> Mapping<'_> {
+        Mapping {
+            speaks_for: &self.speaks_for,
+            tenants: &self.tenants,
+            critical: self.configuration.critical_subject_members(),
         }
     }
 
-    /// SSF §8.1.4.1: the subject is the stream (`opaque`, its id; one this receiver created or
-    /// read, when it knows any), and the `state`, if any, one it asked for.
+    /// SSF §8.1.4.1: the subject is a stream of this receiver (`opaque`, its id: one it
+    /// created, read, or was told of), the SET is fresh (a verification proves the stream works
+    /// now; an old one replayed proves nothing), and the `state` is one it asked for; while it
+    /// waits for one, a verification without state is not the answer.
     fn verify_stream(
         &self,
-        subject: &Subject,
+        event: &SecurityEvent,
         state: Option<&str>,
         now: u64,
     ) -> Result<Action, SetError> {
-        let Subject::Opaque { id } = subject else {
+        let Subject::Opaque { id } = event.subject() else {
             return Err(SetError::InvalidSubject(
                 "a verification event's subject is not the stream (an opaque id)",
             ));
         };
-        {
-            let streams = lock(&self.streams);
-            if !streams.is_empty() && !streams.iter().any(|stream| stream == id) {
-                return Err(SetError::InvalidSubject(
-                    "a verification event names a stream this receiver does not know",
-                ));
-            }
-        }
-        if let Some(state) = state {
-            let mut pending = lock(&self.pending_states);
-            pending.retain(|(_, since)| now.saturating_sub(*since) < VERIFICATION_WINDOW.as_secs());
-            let position = pending
-                .iter()
-                .position(|(expected, _)| {
-                    blake3::hash(expected.as_bytes()) == blake3::hash(state.as_bytes())
-                })
-                .ok_or(SetError::UnexpectedState)?;
-            pending.remove(position);
-        }
-        self.verified_at.store(now.max(1), Ordering::Release);
-        Ok(Action::Verified)
-    }
-
-    /// The rules (without their instant) naming the subject's tokens, or why none can.
-    /// The outer error refuses the SET; the inner one ignores it.
-    #[allow(clippy::type_complexity)]
-    fn rules_for(
-        &self,
-        subject: &Subject,
-        reach: Reach,
-    ) -> Result<Result<Vec<Revocation>, &'static str>, SetError> {
-        let rules = match subject {
-            Subject::Complex(complex) => return self.complex_rules(complex, reach),
-            simple => self.user_rules(simple, None)?,
-        };
-        Ok(if rules.is_empty() {
-            Err("the subject names no claim warden matches tokens by (see docs/shared-signals.md)")
-        } else {
-            Ok(rules)
-        })
-    }
-
-    #[allow(clippy::type_complexity)]
-    fn complex_rules(
-        &self,
-        complex: &ComplexSubject,
-        reach: Reach,
-    ) -> Result<Result<Vec<Revocation>, &'static str>, SetError> {
-        let tenant = match &complex.tenant {
-            None => None,
-            Some(Subject::Opaque { id }) => {
-                if !self.tenants.iter().any(|t| t.eq_ignore_ascii_case(id)) {
-                    return Err(SetError::SubjectNotAllowed);
-                }
-                Some(id.as_str())
-            }
-            Some(_) => {
-                return Ok(Err("the subject's tenant is not an opaque tenant id"));
-            }
-        };
-        let session = match &complex.session {
-            Some(Subject::Opaque { id }) => {
-                Some(self.scoped(Revocation::session(id.clone()), tenant))
-            }
-            _ => None,
-        };
-        let user = match &complex.user {
-            Some(user) => self.user_rules(user, tenant),
-            None => Ok(Vec::new()),
-        };
-        // A session-revoked event reaches the session when the subject names one; any other
-        // event, or a session warden cannot match, reaches the user; with no user, the session.
-        // (A user warden may not revoke does not block the session's revocation.)
-        let (rules, used) = match (reach, session) {
-            (Reach::Session, Some(session)) => (session, "session"),
-            (_, session) => match user? {
-                user if user.is_empty() => (session.unwrap_or_default(), "session"),
-                user => (user, "user"),
-            },
-        };
-        // SSF 1.0 §3.6: an event whose subject has a critical member the receiver did not
-        // process is discarded: every member but the tenant and the one the rules come from.
-        let critical = self.configuration.critical_subject_members();
-        if complex
-            .members()
-            .any(|(name, _)| name != used && name != "tenant" && critical.iter().any(|c| c == name))
-        {
-            return Ok(Err(
-                "the subject has a critical member this receiver cannot process",
+        if !lock(&self.streams).iter().any(|stream| stream == id) {
+            return Err(SetError::InvalidSubject(
+                "a verification event names a stream this receiver does not know",
             ));
         }
-        Ok(if rules.is_empty() {
-            // A tenant alone, a device alone: warden does not revoke a whole tenant, or guess a
-            // device's tokens, on a transmitter's word.
-            Err("the subject names no user or session warden matches tokens by")
-        } else {
-            Ok(rules)
-        })
-    }
-
-    /// The rules naming a simple subject's tokens; empty when warden cannot match it.
-    fn user_rules(
-        &self,
-        subject: &Subject,
-        tenant: Option<&str>,
-    ) -> Result<Vec<Revocation>, SetError> {
-        Ok(match subject {
-            Subject::IssSub { iss, sub } => {
-                self.check_speaks_for(iss)?;
-                vec![Revocation::user(sub.clone()).of_issuer(iss.clone())]
-            }
-            Subject::JwtId { iss, jti } => {
-                self.check_speaks_for(iss)?;
-                vec![Revocation::token(jti.clone()).of_issuer(iss.clone())]
-            }
-            Subject::Opaque { id } => self.scoped(Revocation::user(id.clone()), tenant),
-            // Matches only tokens whose issuer verified the address (`Revocation::email`).
-            Subject::Email { email } => self.scoped(Revocation::email(email.clone()), tenant),
-            Subject::Aliases { identifiers } => {
-                // An alias of an issuer the transmitter may not speak for is skipped; the SET is
-                // refused only when such aliases are all it has.
-                let mut rules = Vec::new();
-                let mut foreign = false;
-                for identifier in identifiers {
-                    match self.user_rules(identifier, tenant) {
-                        Ok(more) => rules.extend(more),
-                        Err(SetError::SubjectNotAllowed) => foreign = true,
-                        Err(other) => return Err(other),
-                    }
-                }
-                if rules.is_empty() && foreign {
-                    return Err(SetError::SubjectNotAllowed);
-                }
-                rules
-            }
-            _ => Vec::new(),
-        })
-    }
-
-    /// A rule in the tenant when the subject names one, else in each issuer this transmitter
-    /// speaks for.
-    fn scoped(&self, rule: Revocation, tenant: Option<&str>) -> Vec<Revocation> {
-        match tenant {
-            Some(tenant) => vec![rule.in_tenant(tenant)],
-            None => self
-                .speaks_for
-                .iter()
-                .map(|issuer| rule.clone().of_issuer(issuer.clone()))
-                .collect(),
+        let issued = event.issued_at();
+        if issued.saturating_add(MAX_VERIFICATION_AGE.as_secs()) < now
+            || issued > now.saturating_add(self.max_clock_skew.as_secs())
+        {
+            return Err(SetError::InvalidClaims(
+                "a verification SET must be issued within the last ten minutes",
+            ));
         }
-    }
-
-    fn check_speaks_for(&self, issuer: &str) -> Result<(), SetError> {
-        if self.speaks_for.iter().any(|allowed| allowed == issuer) {
-            Ok(())
-        } else {
-            Err(SetError::SubjectNotAllowed)
+        let mut pending = lock(&self.pending_states);
+        pending.retain(|(_, since)| now.saturating_sub(*since) < VERIFICATION_WINDOW.as_secs());
+        match state {
+            Some(state) => {
+                let position = pending
+                    .iter()
+                    .position(|(expected, _)| {
+                        blake3::hash(expected.as_bytes()) == blake3::hash(state.as_bytes())
+                    })
+                    .ok_or(SetError::UnexpectedState)?;
+                pending.remove(position);
+            }
+            None if !pending.is_empty() => return Err(SetError::UnexpectedState),
+            None => {}
         }
+        drop(pending);
+        self.verified_at.store(now.max(1), Ordering::Release);
+        Ok(Action::Verified)
     }
 }
 
@@ -650,6 +525,15 @@ impl ReceiverBuilder {
     /// Compared without regard to case.
     pub fn speaks_for_tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenants.push(tenant.into());
+        self
+    }
+
+    /// A stream of this receiver that was created elsewhere (by an administrator in the
+    /// transmitter's console, say): verification events naming it are accepted. Streams that
+    /// [`StreamClient`](super::StreamClient) creates or reads are known without it. A
+    /// verification event naming a stream this receiver does not know is refused.
+    pub fn stream_id(mut self, stream_id: impl Into<String>) -> Self {
+        self.streams.push(stream_id.into());
         self
     }
 
@@ -740,7 +624,7 @@ impl ReceiverBuilder {
                 seen: quick_cache::sync::Cache::new(REMEMBERED_SETS),
                 signals: Signals::default(),
                 pending_states: Mutex::new(Vec::new()),
-                streams: Mutex::new(Vec::new()),
+                streams: Mutex::new(self.streams),
                 verified_at: AtomicU64::new(0),
             }),
         })

@@ -49,6 +49,16 @@ pub enum SetError {
     WrongAudience,
     /// The subject names an issuer or a tenant this transmitter may not speak for.
     SubjectNotAllowed,
+    /// The subject is valid but names nothing warden matches tokens by (a phone number, a
+    /// device alone), or a whole tenant: the event is discarded, not acknowledged.
+    SubjectNotMatched(&'static str),
+    /// A member of the complex subject that the transmitter declares critical is one warden
+    /// cannot process (SSF 1.0 §3.6): the event is discarded.
+    CriticalMemberNotProcessed {
+        /// The member's name (`device`, `application`, `org_unit`, `group`, or `user`,
+        /// `session`, `tenant` in a format warden does not map).
+        member: &'static str,
+    },
     /// A verification event's `state` matches no verification this receiver asked for.
     UnexpectedState,
     /// The transmitter's keys could not be fetched; deliver again later.
@@ -72,6 +82,8 @@ impl SetError {
             | SetError::WrongType
             | SetError::InvalidClaims(_)
             | SetError::InvalidSubject(_)
+            | SetError::SubjectNotMatched(_)
+            | SetError::CriticalMemberNotProcessed { .. }
             | SetError::InvalidEvent(_) => "invalid_request",
             SetError::DisallowedAlgorithm | SetError::UnknownKey | SetError::BadSignature => {
                 "invalid_key"
@@ -95,7 +107,12 @@ impl fmt::Display for SetError {
             SetError::Malformed(reason)
             | SetError::InvalidClaims(reason)
             | SetError::InvalidSubject(reason)
+            | SetError::SubjectNotMatched(reason)
             | SetError::InvalidEvent(reason) => f.write_str(reason),
+            SetError::CriticalMemberNotProcessed { member } => write!(
+                f,
+                "the subject's critical member `{member}` is one this receiver cannot process"
+            ),
             SetError::DuplicateMember => f.write_str("a JSON member name repeats"),
             SetError::WrongType => f.write_str("the header's typ is not secevent+jwt"),
             SetError::DisallowedAlgorithm => f.write_str("the signing algorithm is not accepted"),

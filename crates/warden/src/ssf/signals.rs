@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::event::{ChangeDirection, Compliance, RiskLevel};
-use crate::cae::{Revocation, Scope, Target, revocable_values};
+use crate::cae::{Revocation, Scope, Target, filing_key, revocable_values};
 use crate::principal::Principal;
 
 /// How many subjects' signals are kept; beyond it the least recently used are forgotten.
@@ -91,8 +91,11 @@ impl SubjectSignals {
     }
 }
 
+/// Whether the token was issued up to the signal's second, that second included: `iat` has whole
+/// seconds, so a token of the same second may come before the signal (rounded toward acting, as
+/// revocations are).
 fn issued_before(principal: &Principal, at: u64) -> bool {
-    principal.issued_at().unwrap_or(0.0) < at as f64
+    principal.issued_at().unwrap_or(0.0) < at.saturating_add(1) as f64
 }
 
 type Key = (Target, String, Scope);
@@ -133,14 +136,17 @@ impl Signals {
             return signals;
         }
         let tenant = principal.identifier_claims().tenant;
-        for (target, value) in revocable_values(principal) {
+        for identifier in revocable_values(principal) {
             let scopes = [
                 Some(Scope::Issuer(Arc::from(principal.issuer()))),
                 tenant.map(|tid| Scope::Tenant(Arc::from(tid.to_ascii_lowercase()))),
                 Some(Scope::Any),
             ];
+            // Filed by the value's filing key: a GUID in any case finds its signals (signals
+            // only ever narrow access, so `sub` need not be told apart by case here).
+            let value = filing_key(identifier.value);
             for scope in scopes.into_iter().flatten() {
-                if let Some(found) = self.entries.get(&(target, value.to_owned(), scope)) {
+                if let Some(found) = self.entries.get(&(identifier.target, value.clone(), scope)) {
                     signals.merge(&found);
                 }
             }
@@ -170,7 +176,7 @@ impl Signals {
                 Scope::Tenant(tid) => Scope::Tenant(Arc::from(tid.to_ascii_lowercase())),
                 other => other.clone(),
             };
-            let key = (subject.target(), subject.value().to_owned(), scope);
+            let key = (subject.target(), filing_key(subject.value()), scope);
             let mut merged = self.entries.get(&key).unwrap_or_default();
             merged.merge(signal);
             self.entries.insert(key, merged);
