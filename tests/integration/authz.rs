@@ -666,6 +666,101 @@ async fn reads_hasgroups_as_an_overage_for_entra_tokens_only() {
     );
 }
 
+/// GUIDs (Entra's tenant, object, application and group ids) compare in any case wherever a
+/// configured list or a revocation rule meets a token; `sub`, a case-sensitive string (RFC
+/// 7519), compares exactly even when it looks like a GUID.
+#[tokio::test]
+async fn guids_compare_in_any_case_and_sub_exactly() {
+    use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
+    let entra = FakeIssuer::builder()
+        .entra(warden_testing::DEFAULT_TENANT)
+        .start()
+        .await
+        .unwrap();
+    let client = "8a6b3c9d-1e2f-4a5b-9c8d-7e6f5a4b3c2d";
+    let oid = "0c0c0c0c-0000-4000-8000-00000000c0c0";
+    let group = "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a";
+    let store = Arc::new(InMemoryRevocations::default());
+    // The tenant and the allowed client as an administrator may paste them: in upper case.
+    let layer = WardenLayer::builder()
+        .entra(
+            warden::entra::Entra::builder()
+                .authority(entra.base_url())
+                .v1_issuer_base(format!("{}/sts", entra.base_url()))
+                .tenant(warden_testing::DEFAULT_TENANT.to_uppercase())
+                .audience(entra.audience())
+                .allowed_clients([client.to_uppercase()])
+                .keys(warden::keys::StaticKeys::from_jwks(&entra.jwks_json()).unwrap())
+                .build()
+                .unwrap(),
+        )
+        .revocations(store.clone())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route(
+            "/group",
+            get(|| async { "ok" }).route_layer(warden::authz::require_group(group.to_uppercase())),
+        )
+        .layer(layer.clone());
+    let token = |oid: &str, sub: &str| {
+        entra
+            .token()
+            .client(client)
+            .object_id(oid)
+            .subject(sub)
+            .claim("groups", json!([group]))
+            .issued_at(now() - 30)
+            .sign()
+    };
+    let get_group = |token: String| {
+        let app = app.clone();
+        async move {
+            send(
+                app,
+                Request::get("/group")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+        }
+    };
+    // Tenant list, client allow-list and group requirement, each configured in upper case.
+    let answer = get_group(token(oid, "pairwise-sub")).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+
+    // A rule naming the object id in upper case, in the tenant in upper case, revokes it.
+    store
+        .revoke(
+            Revocation::user(oid.to_uppercase())
+                .in_tenant(warden_testing::DEFAULT_TENANT.to_uppercase()),
+        )
+        .await
+        .unwrap();
+    let answer = get_group(token(oid, "pairwise-sub")).await;
+    assert_refusal(
+        &answer,
+        401,
+        Some(&invalid_token("token revoked")),
+        "token revoked",
+    );
+    // `sub` compares exactly: a rule naming a GUID-shaped `sub` in upper case does not reach a
+    // token whose `sub` is that GUID in lower case (and no `oid` of it), nor "Alice" "alice".
+    let sub_guid = "1d1d1d1d-0000-4000-8000-00000000d1d1";
+    store
+        .revoke(Revocation::user(sub_guid.to_uppercase()))
+        .await
+        .unwrap();
+    store.revoke(Revocation::user("Alice")).await.unwrap();
+    let other_oid = "2e2e2e2e-0000-4000-8000-00000000e2e2";
+    assert_eq!(get_group(token(other_oid, sub_guid)).await.status, 200);
+    assert_eq!(get_group(token(other_oid, "alice")).await.status, 200);
+    // ... and exactly as spelled, it does.
+    let answer = get_group(token(other_oid, &sub_guid.to_uppercase())).await;
+    assert_eq!(answer.status, 401);
+}
+
 #[tokio::test]
 async fn takes_a_groups_string_as_one_group_never_split_on_spaces() {
     let f = Fixture::new().await;
@@ -1034,6 +1129,134 @@ async fn answers_a_revoked_token_with_a_claims_challenge_or_invalid_token() {
         .issued_at(before as i64)
         .sign();
     f.allows("/scope", &fresh).await;
+}
+
+/// A revocation made now reaches the tokens of its own second (`iat` has whole seconds: one of
+/// that second may have come first), and the claims challenge's loop still ends: a CAE client
+/// asks the issuer for a token valid from the instant the challenge names, and it passes.
+#[tokio::test]
+async fn a_revocation_reaches_its_own_second_and_the_claims_challenge_loop_ends() {
+    use warden::cae::{InMemoryRevocations, Revocation, RevocationStore};
+    let issuer = FakeIssuer::start().await.unwrap();
+    let store = Arc::new(InMemoryRevocations::default());
+    // Keys by discovery, so the challenge names the issuer's authorization endpoint.
+    let keys = JwksCache::builder(issuer.issuer_url()).build().unwrap();
+    let app = warden_integration_tests::App::new(
+        WardenLayer::builder()
+            .issuer(
+                warden_integration_tests::issuer_of(&issuer)
+                    .keys(keys)
+                    .build()
+                    .unwrap(),
+            )
+            .revocations(store.clone())
+            .build()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let token_endpoint = issuer.token_endpoint();
+    // MSAL's token request: the client's capabilities, and the challenge's claims once it has
+    // one, merged into one claims request.
+    let fetch = |claims: serde_json::Value| {
+        let http = http.clone();
+        let token_endpoint = token_endpoint.clone();
+        async move {
+            let answer: serde_json::Value = http
+                .post(&token_endpoint)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "loop-app"),
+                    ("claims", &claims.to_string()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let capabilities = json!({"access_token":{"xms_cc":{"values":["cp1"]}}});
+    let first = fetch(capabilities.clone()).await;
+    assert_eq!(app.get_me_with(&first).await.status, 200);
+
+    // The client's credentials leak: revoked now. Its token, issued in this second or before,
+    // is refused with a claims challenge naming the next second.
+    let second = now() as u64;
+    store.revoke(Revocation::client("loop-app")).await.unwrap();
+    let rule_instant = store
+        .revoked_since(&app_principal(&issuer, second as i64).await)
+        .expect("a token of the revocation's own second is revoked");
+    assert!(
+        (second + 1..=second + 2).contains(&rule_instant),
+        "the instant {rule_instant} is the second after {second}"
+    );
+    let refused = app.get_me_with(&first).await;
+    assert_eq!(refused.status, 401);
+    let claims = base64::engine::general_purpose::STANDARD.encode(format!(
+        r#"{{"access_token":{{"nbf":{{"essential":true,"value":"{rule_instant}"}}}}}}"#
+    ));
+    assert_eq!(
+        refused.challenge(),
+        Some(
+            format!(
+                r#"Bearer realm="", authorization_uri="{}/authorize", error="insufficient_claims", claims="{claims}""#,
+                issuer.issuer_url()
+            )
+            .as_str()
+        )
+    );
+
+    // The client answers the challenge: its claims request, merged with its capabilities,
+    // gets a token valid from that instant, which passes at once.
+    let challenge: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(&claims)
+            .unwrap(),
+    )
+    .unwrap();
+    let mut answer = capabilities.clone();
+    answer["access_token"]["nbf"] = challenge["access_token"]["nbf"].clone();
+    let renewed = fetch(answer).await;
+    assert_eq!(app.get_me_with(&renewed).await.status, 200);
+
+    // A client that ignores the challenge and simply asks again is refused only until the
+    // revocation's second is over: the loop ends (bounded here at 50 tries, 5 s).
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let plain = fetch(capabilities.clone()).await;
+        if app.get_me_with(&plain).await.status == 200 {
+            break;
+        }
+        assert!(tries < 50, "a fresh token was refused for 5 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The principal of a `loop-app` token issued at `iat`, as the validator sees it.
+async fn app_principal(issuer: &FakeIssuer, iat: i64) -> Principal {
+    let validator = warden::Validator::builder()
+        .issuer(
+            warden_integration_tests::issuer_of(issuer)
+                .jwks(issuer.jwks_json())
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    validator
+        .validate(
+            &issuer
+                .token()
+                .app_only()
+                .client("loop-app")
+                .issued_at(iat)
+                .sign(),
+        )
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -776,3 +776,73 @@ async fn a_dpop_proof_used_at_one_replica_is_a_replay_at_another_through_redis()
     assert_eq!(answer.headers["retry-after"], "5");
     assert_eq!(a.runs.count(), runs, "the handler ran");
 }
+
+/// Sets a Redis configuration directive at run time, as an operator's `CONFIG SET` would.
+async fn config_set(server: &RedisServer, name: &str, value: &str) {
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg(name)
+        .arg(value)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_redis_that_may_evict_rules_is_refused_at_connect_and_never_reported_current() {
+    // Started as a cache would be: a small memory and an LRU among keys with a TTL, which every
+    // rule key has. A DPoP flood could evict rules, so no replica starts on it.
+    let evicting = RedisServer::start_with_config(&[
+        ("maxmemory-policy", "volatile-lru"),
+        ("maxmemory", "2mb"),
+    ])
+    .await
+    .unwrap_or_else(|error| panic!("{error}"));
+    let refused = store(&evicting.url()).connect().await.unwrap_err();
+    assert!(
+        matches!(&refused, warden_redis::ConnectError::EvictionPolicy { policy } if policy == "volatile-lru"),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        "Redis may evict revocation rules: its maxmemory-policy is volatile-lru, not noeviction"
+    );
+
+    // Switched to an evicting policy while replicas run (no reconnect): the replica stops
+    // reporting current within seconds, and one with a staleness bound fails closed.
+    let server = redis().await;
+    let b = store(&server.url())
+        .fail_closed_after(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let app_b = replica(&b);
+    let ivan = token_of("ivan");
+    assert_accepted(&app_b, &ivan).await;
+    assert!(b.status().is_current());
+    config_set(&server, "maxmemory-policy", "allkeys-lru").await;
+    within(
+        Duration::from_secs(10),
+        "b stops reporting current",
+        || async { !b.status().is_current() },
+    )
+    .await;
+    within(Duration::from_secs(10), "b fails closed", || async {
+        app_b.get_me_with(&ivan).await.status == 503
+    })
+    .await;
+    let runs = app_b.runs.count();
+    let answer = app_b.get_me_with(&ivan).await;
+    assert_refusal(&answer, 503, None, "revocation list not current");
+    assert_eq!(answer.headers["retry-after"], "5");
+    assert_eq!(app_b.runs.count(), runs, "the handler ran");
+    // Set back to noeviction: the replica is current again and serves.
+    config_set(&server, "maxmemory-policy", "noeviction").await;
+    within(Duration::from_secs(15), "b serves again", || async {
+        app_b.get_me_with(&ivan).await.status == 200
+    })
+    .await;
+    assert!(b.status().is_current());
+}

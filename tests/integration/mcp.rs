@@ -33,6 +33,10 @@ impl McpServer {
     /// The example as `mcp_server` runs it: keys discovered from the issuer, the resource as
     /// the audience.
     async fn start() -> Self {
+        Self::start_with(mcp::SessionLimits::default()).await
+    }
+
+    async fn start_with(limits: mcp::SessionLimits) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let resource = format!("{base}/mcp");
@@ -42,7 +46,8 @@ impl McpServer {
             .keys(JwksCache::builder(issuer.issuer_url()).build().unwrap())
             .build()
             .unwrap();
-        let app = mcp::app(WardenLayer::builder().issuer(trusted), &base).unwrap();
+        let app =
+            mcp::app_with_limits(WardenLayer::builder().issuer(trusted), &base, limits).unwrap();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -287,4 +292,88 @@ async fn a_session_belongs_to_the_caller_who_opened_it_and_unknown_tools_are_ref
     let body: serde_json::Value = unknown.json().await.unwrap();
     assert_eq!(body["error"]["message"], "unknown tool");
     assert_eq!(body["id"], 2);
+}
+
+#[tokio::test]
+async fn an_initialize_flood_from_one_caller_is_bounded_and_idle_sessions_stop_counting() {
+    let server = McpServer::start_with(mcp::SessionLimits {
+        per_caller: 3,
+        total: 10_000,
+        idle: std::time::Duration::from_secs(1),
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = |user: &str| {
+        server
+            .issuer
+            .token()
+            .subject(user)
+            .audience(server.resource.as_str())
+            .scopes(["notes:read"])
+            .sign()
+    };
+    let (mallory, bob) = (token("mallory"), token("bob"));
+    let initialize = |token: &str| {
+        http.post(&server.resource)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({
+                "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                           "clientInfo": {"name": "flood", "version": "0"}}
+            }))
+            .send()
+    };
+    // One caller floods (bounded: 50 tries): three sessions open, every other initialize is
+    // refused before rmcp creates a session.
+    let mut opened = Vec::new();
+    for _ in 0..50 {
+        let answer = initialize(&mallory).await.unwrap();
+        match answer.status().as_u16() {
+            200 => opened.push(
+                answer.headers()["mcp-session-id"]
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+            429 => {
+                assert!(answer.headers().get("mcp-session-id").is_none());
+                assert_eq!(answer.headers()["retry-after"], "1");
+                assert_eq!(
+                    answer.text().await.unwrap(),
+                    "too many open sessions for this caller: close one (DELETE) or let one expire"
+                );
+            }
+            other => panic!("initialize answered {other}"),
+        }
+    }
+    assert_eq!(opened.len(), 3);
+    // Everyone else still opens sessions.
+    assert_eq!(initialize(&bob).await.unwrap().status(), 200);
+    // Closing one frees its place at once.
+    let closed = http
+        .delete(&server.resource)
+        .bearer_auth(&mallory)
+        .header("mcp-session-id", &opened[0])
+        .send()
+        .await
+        .unwrap();
+    assert!(closed.status().is_success(), "{}", closed.status());
+    assert_eq!(initialize(&mallory).await.unwrap().status(), 200);
+    assert_eq!(initialize(&mallory).await.unwrap().status(), 429);
+    // Sessions left idle past rmcp's timeout end there, and stop counting here.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let answer = initialize(&mallory).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    // An expired session's id is gone for its owner too.
+    let stale = http
+        .post(&server.resource)
+        .bearer_auth(&mallory)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &opened[1])
+        .json(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 404);
 }

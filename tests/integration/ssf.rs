@@ -744,7 +744,7 @@ async fn verification_events_must_carry_the_state_asked_for() {
         "invalid_state",
         "the verification state matches no verification requested",
     );
-    // A verification without state, with nothing pending or not, is accepted.
+    // A verification without state, with nothing pending, is accepted.
     assert_accepted_push(&f.push(&verification(None)).await);
     // Unknown event types are acknowledged, never an error.
     let unknown = f
@@ -1771,4 +1771,96 @@ async fn every_event_type_and_subject_shape_produces_the_documented_outcome() {
         }
     }
     assert_eq!(cells, events.len() * shapes.len());
+}
+
+#[tokio::test]
+async fn a_verification_proves_liveness_only_for_a_known_stream_fresh_and_with_the_state_asked_for()
+{
+    let f = fixture().await;
+    let verification = |stream_id: &str, state: Option<&str>, iat: i64| {
+        let fields = state.map_or(json!({}), |state| json!({"state": state}));
+        f.issuer
+            .security_event()
+            .event(warden::ssf::VERIFICATION, fields)
+            .without_event_timestamp()
+            .claim("iat", iat)
+            .subject(json!({"format":"opaque","id":stream_id}))
+            .sign()
+    };
+    // A receiver that knows no stream accepts no verification: any stream id is not its own.
+    assert_push_error(
+        &f.push(&verification("any-stream", None, now())).await,
+        400,
+        "invalid_request",
+        "a verification event names a stream this receiver does not know",
+    );
+    assert_eq!(f.receiver.last_verified_at(), None);
+
+    // A receiver told of its stream (created in the transmitter's console).
+    let configuration =
+        TransmitterConfiguration::discover(f.issuer.ssf_issuer(), &reqwest::Client::new())
+            .await
+            .unwrap();
+    let receiver = Receiver::builder(configuration, f.issuer.audience())
+        .revocations(f.validator.revocations().clone())
+        .stream_id("console-stream")
+        .build()
+        .unwrap();
+    let (url, server) = serve(PushEndpoint::new(
+        receiver.clone(),
+        PushAuthorization::bearer(SECRET).unwrap(),
+    ))
+    .await;
+    let push = |set: String| {
+        let url = url.clone();
+        let issuer = &f.issuer;
+        async move {
+            issuer
+                .push_set(&url, Some(&format!("Bearer {SECRET}")), &set)
+                .await
+                .expect("pushed")
+        }
+    };
+    // An old verification SET, replayed: it proves nothing about the stream now.
+    assert_push_error(
+        &push(verification("console-stream", None, now() - 3600)).await,
+        400,
+        "invalid_request",
+        "a verification SET must be issued within the last ten minutes",
+    );
+    assert_eq!(receiver.last_verified_at(), None);
+    // Fresh: accepted.
+    assert_accepted_push(&push(verification("console-stream", None, now())).await);
+    let verified = receiver.last_verified_at().expect("verified");
+    // While it waits for a state it asked for, a verification without one is not the answer.
+    receiver.expect_verification("asked-state");
+    assert_push_error(
+        &push(verification("console-stream", None, now())).await,
+        400,
+        "invalid_state",
+        "the verification state matches no verification requested",
+    );
+    assert_accepted_push(&push(verification("console-stream", Some("asked-state"), now())).await);
+    assert!(receiver.last_verified_at().unwrap() >= verified);
+    // Revoking events have no such bound: an old revocation is still a revocation.
+    let old = now() - 7200;
+    let revocation = f
+        .issuer
+        .security_event()
+        .user("wren")
+        .without_event_timestamp()
+        .claim("iat", old)
+        .sign();
+    assert_accepted_push(&push(revocation).await);
+    let wren = |iat: i64| {
+        f.issuer
+            .token()
+            .subject("wren")
+            .issued_at(iat)
+            .lifetime(Duration::from_secs(4 * 3600))
+            .sign()
+    };
+    f.assert_revoked(&wren(old - 60)).await;
+    f.assert_accepted(&wren(old + 60)).await;
+    server.abort();
 }

@@ -601,6 +601,26 @@ impl SyncedAt {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Staleness is elapsed time on tokio's monotonic clock: a wall clock stepped backwards
+    /// (NTP, a VM resumed) cannot make a cut-off replica look current, and paused-time tests
+    /// move it.
+    #[tokio::test(start_paused = true)]
+    async fn staleness_is_measured_on_the_monotonic_clock() {
+        let synced = SyncedAt::now();
+        assert_eq!(synced.elapsed(), Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(synced.elapsed(), Duration::from_secs(3));
+        synced.mark();
+        assert_eq!(synced.elapsed(), Duration::ZERO);
+        tokio::time::advance(Duration::from_millis(2500)).await;
+        assert_eq!(synced.elapsed(), Duration::from_millis(2500));
+    }
+}
+
 /// docs/fleet.md's examples, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/fleet.md")]

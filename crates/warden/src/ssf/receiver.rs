@@ -52,7 +52,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     seen: quick_cache::sync::Cache<String, ()>,
     signals: Signals,
-    pending_states: Mutex<Vec<(String, u64)>>,
+    /// States asked for, and when (on the monotonic clock: a stepped wall clock neither
+    /// extends nor cuts a request's window).
+    pending_states: Mutex<Vec<(String, tokio::time::Instant)>>,
     /// The ids of the streams `StreamClient` created or read (at most 16, newest kept).
     streams: Mutex<Vec<String>>,
     verified_at: AtomicU64,
@@ -235,9 +237,9 @@ impl Receiver {
     /// calls it. A verification event with a state not expected is refused with
     /// `invalid_state`.
     pub fn expect_verification(&self, state: impl Into<String>) {
-        let now = clock::unix_secs(&*self.inner.clock);
+        let now = tokio::time::Instant::now();
         let mut pending = lock(&self.inner.pending_states);
-        pending.retain(|(_, since)| now.saturating_sub(*since) < VERIFICATION_WINDOW.as_secs());
+        pending.retain(|(_, since)| now.duration_since(*since) < VERIFICATION_WINDOW);
         if pending.len() == PENDING_VERIFICATIONS {
             pending.remove(0);
         }
@@ -437,7 +439,8 @@ impl Inner {
             ));
         }
         let mut pending = lock(&self.pending_states);
-        pending.retain(|(_, since)| now.saturating_sub(*since) < VERIFICATION_WINDOW.as_secs());
+        let monotonic = tokio::time::Instant::now();
+        pending.retain(|(_, since)| monotonic.duration_since(*since) < VERIFICATION_WINDOW);
         match state {
             Some(state) => {
                 let position = pending
