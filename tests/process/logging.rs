@@ -35,6 +35,7 @@ fn capture_logs() -> (Buffer, tracing::subscriber::DefaultGuard) {
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
     (buffer, tracing::subscriber::set_default(subscriber))
@@ -143,10 +144,43 @@ async fn logs_no_set() {
             .status(),
     ];
     assert_eq!(statuses.map(|s| s.as_u16()), [202, 400, 400, 401]);
+    // An event discarded for a critical member warden cannot process: refused, and the log line
+    // names the member (never the subject).
+    let configuration = TransmitterConfiguration::parse(
+        issuer.ssf_issuer(),
+        serde_json::json!({
+            "issuer": issuer.ssf_issuer(),
+            "jwks_uri": issuer.jwks_url(),
+            "critical_subject_members": ["device"],
+        })
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let strict = PushEndpoint::new(
+        Receiver::builder(configuration, issuer.audience())
+            .revocations(Arc::new(InMemoryRevocations::default()))
+            .build()
+            .unwrap(),
+        PushAuthorization::bearer(SECRET).unwrap(),
+    );
+    let with_device = issuer
+        .security_event()
+        .subject(serde_json::json!({"format":"complex",
+            "user":{"format":"iss_sub","iss":issuer.issuer_url(),"sub":SUBJECT},
+            "device":{"format":"opaque","id":"laptop-1"}}))
+        .sign();
+    let discarded = strict.oneshot(post(&with_device, SECRET)).await.unwrap();
+    assert_eq!(discarded.status().as_u16(), 400);
     let logs = buffer.text();
+    assert!(
+        logs.contains("its subject's critical member is one warden cannot process")
+            && logs.contains("member=\"device\""),
+        "{logs}"
+    );
     assert!(logs.contains("security event revoked tokens"), "{logs}");
     assert!(logs.contains("security event refused"), "{logs}");
-    for set in [&good, &tampered, &misaddressed] {
+    for set in [&good, &tampered, &misaddressed, &with_device] {
         for segment in set.split('.') {
             assert!(!logs.contains(segment), "a SET segment reached the logs");
         }
