@@ -374,7 +374,12 @@ pub async fn guard(State(sessions): State<Sessions>, request: Request, next: Nex
                     return (StatusCode::INTERNAL_SERVER_ERROR, "no caller").into_response();
                 };
                 match sessions.reserve(&caller).await {
-                    Ok(()) => opening = Some(caller),
+                    Ok(()) => {
+                        opening = Some(Reservation {
+                            sessions: sessions.clone(),
+                            caller: Some(caller),
+                        })
+                    }
                     Err(Full::Caller) => {
                         let retry_after = sessions.limits.idle.as_secs().max(1).to_string();
                         return (
@@ -401,20 +406,44 @@ pub async fn guard(State(sessions): State<Sessions>, request: Request, next: Nex
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
-    let mut table = sessions.table();
-    if let Some(caller) = opening {
+    if let Some(reservation) = opening {
         let created = response
             .headers()
             .get(SESSION_HEADER)
             .and_then(|created| created.to_str().ok())
             .map(str::to_owned);
-        table.opened(&caller, created);
+        reservation.opened(created);
     } else if method == axum::http::Method::DELETE
+        && response.status().is_success()
         && let Some(session) = session
     {
-        table.remove(&session);
+        // Only a session rmcp closed frees its place (it refuses some DELETEs and keeps them).
+        sessions.table().remove(&session);
     }
     response
+}
+
+/// A place held for a session being opened: it becomes the session, or is freed, also when the
+/// request is dropped half-way (the client went away), so no place leaks.
+struct Reservation {
+    sessions: Sessions,
+    caller: Option<Identity>,
+}
+
+impl Reservation {
+    fn opened(mut self, session: Option<String>) {
+        if let Some(caller) = self.caller.take() {
+            self.sessions.table().opened(&caller, session);
+        }
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if let Some(caller) = self.caller.take() {
+            self.sessions.table().opened(&caller, None);
+        }
+    }
 }
 
 /// The Streamable HTTP session header.

@@ -1622,6 +1622,16 @@ async fn every_event_type_and_subject_shape_produces_the_documented_outcome() {
                 "session":{"format":"uri","uri":"urn:session:1"}}),
             vec![user("u1")],
         ),
+        (
+            "complex {user as phone_number, session}",
+            json!({"format":"complex",
+                "user":{"format":"phone_number","phone_number":"+12065550100"},
+                "session":{"format":"opaque","id":"s1"}}),
+            Err(
+                "the subject's user is in a format warden cannot match: an account event is not narrowed to one session",
+            ),
+            Ok(vec![Revocation::session("s1").of_issuer(iss.clone())]),
+        ),
         same(
             "complex {user, device}",
             json!({"format":"complex",

@@ -292,8 +292,9 @@ impl<'a> TokenIdentifier<'a> {
 }
 
 /// The key a store files a rule's value under, so that [`TokenIdentifier::lookup_key`] finds it
-/// in whatever case either spells a GUID: a GUID lowercased, anything else as it is. Compare with
-/// [`TokenIdentifier::matches`] once found.
+/// in whatever case either spells a GUID: a GUID lowercased, anything else as it is. Keep the
+/// value as the rule spelled it too, and compare it with [`TokenIdentifier::matches`] once found:
+/// an exact identifier (`sub`) compared with the lowercased key would miss an upper-case GUID.
 pub fn filing_key(value: &str) -> String {
     crate::guid::canonical_owned(value)
 }

@@ -97,12 +97,26 @@ impl Mapping<'_> {
             // session (they may be the session's; the user's other sessions keep working). A user
             // warden may not revoke does not block the session's revocation.
             (Reach::Session, false) => {
+                let user = match user {
+                    Ok(user) => user,
+                    // A critical user the transmitter may not speak for is not processed.
+                    Err(refused) if self.critical.iter().any(|c| c == "user") => {
+                        return Err(refused);
+                    }
+                    Err(_) => Vec::new(),
+                };
                 let mut rules = session;
-                rules.extend(user.unwrap_or_default().into_iter().map(without_session));
+                rules.extend(user.into_iter().map(without_session));
                 rules
             }
-            // Account events reach the user; with no user warden can match, the session.
+            // Account events reach the user; with no user member, the session. A user named in
+            // a format warden cannot match is not narrowed to one of its sessions.
             _ => match user? {
+                user if user.is_empty() && complex.user.is_some() => {
+                    return Err(SetError::SubjectNotMatched(
+                        "the subject's user is in a format warden cannot match: an account event is not narrowed to one session",
+                    ));
+                }
                 user if user.is_empty() => session,
                 user => user,
             },

@@ -57,6 +57,8 @@ struct Inner {
     pending_states: Mutex<Vec<(String, tokio::time::Instant)>>,
     /// The ids of the streams `StreamClient` created or read (at most 16, newest kept).
     streams: Mutex<Vec<String>>,
+    /// The ids of streams the builder was told of (`ReceiverBuilder::stream_id`), kept for good.
+    configured_streams: Vec<String>,
     verified_at: AtomicU64,
 }
 
@@ -225,7 +227,7 @@ impl Receiver {
     pub(crate) fn remember_stream(&self, stream_id: &str) {
         let mut streams = lock(&self.inner.streams);
         if !streams.iter().any(|known| known == stream_id) {
-            if streams.len() == PENDING_VERIFICATIONS {
+            if streams.len() >= PENDING_VERIFICATIONS {
                 streams.remove(0);
             }
             streams.push(stream_id.to_owned());
@@ -425,7 +427,9 @@ impl Inner {
                 "a verification event's subject is not the stream (an opaque id)",
             ));
         };
-        if !lock(&self.streams).iter().any(|stream| stream == id) {
+        if !self.configured_streams.iter().any(|stream| stream == id)
+            && !lock(&self.streams).iter().any(|stream| stream == id)
+        {
             return Err(SetError::InvalidSubject(
                 "a verification event names a stream this receiver does not know",
             ));
@@ -541,7 +545,8 @@ impl ReceiverBuilder {
     }
 
     /// How far ahead of this receiver's clock an event's time may be and still count (default
-    /// the validator's default leeway, 60 s). An event dated later takes effect at now plus this.
+    /// the validator's default leeway, 60 s). An event dated later takes effect at now plus this
+    /// (its rule reaching the tokens of that second too).
     pub fn max_clock_skew(mut self, skew: Duration) -> Self {
         self.max_clock_skew = skew;
         self
@@ -627,7 +632,8 @@ impl ReceiverBuilder {
                 seen: quick_cache::sync::Cache::new(REMEMBERED_SETS),
                 signals: Signals::default(),
                 pending_states: Mutex::new(Vec::new()),
-                streams: Mutex::new(self.streams),
+                streams: Mutex::new(Vec::new()),
+                configured_streams: self.streams,
                 verified_at: AtomicU64::new(0),
             }),
         })
