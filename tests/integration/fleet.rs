@@ -52,6 +52,16 @@ async fn assert_accepted(app: &App, token: &str) {
     assert_eq!(answer.status, 200, "body {}", answer.body);
 }
 
+/// Asserts the replica's fail-closed answer: 503, `Retry-After: 5`, no `WWW-Authenticate`, the
+/// problem body, and the handler not run.
+async fn assert_fails_closed(app: &App, token: &str) {
+    let runs = app.runs.count();
+    let answer = app.get_me_with(token).await;
+    assert_refusal(&answer, 503, None, "revocation list not current");
+    assert_eq!(answer.headers["retry-after"], "5");
+    assert_eq!(app.runs.count(), runs, "the handler ran");
+}
+
 /// Waits until `check` holds, failing after `limit`; returns how long it took.
 async fn within<F: std::future::Future<Output = bool>>(
     limit: Duration,
@@ -283,11 +293,7 @@ async fn a_replica_cut_off_past_its_staleness_bound_fails_closed_then_recovers()
         app_b.get_me_with(&ivan).await.status == 503
     })
     .await;
-    let runs = app_b.runs.count();
-    let answer = app_b.get_me_with(&ivan).await;
-    assert_refusal(&answer, 503, None, "revocation list not current");
-    assert_eq!(answer.headers["retry-after"], "5");
-    assert_eq!(app_b.runs.count(), runs, "the handler ran");
+    assert_fails_closed(&app_b, &ivan).await;
     assert!(b.status().stale_for() >= Duration::from_secs(2));
 
     proxy.restore();
@@ -833,11 +839,7 @@ async fn a_redis_that_may_evict_rules_is_refused_at_connect_and_never_reported_c
         app_b.get_me_with(&ivan).await.status == 503
     })
     .await;
-    let runs = app_b.runs.count();
-    let answer = app_b.get_me_with(&ivan).await;
-    assert_refusal(&answer, 503, None, "revocation list not current");
-    assert_eq!(answer.headers["retry-after"], "5");
-    assert_eq!(app_b.runs.count(), runs, "the handler ran");
+    assert_fails_closed(&app_b, &ivan).await;
     // Set back to noeviction: the replica is current again and serves.
     config_set(&server, "maxmemory-policy", "noeviction").await;
     within(Duration::from_secs(15), "b serves again", || async {

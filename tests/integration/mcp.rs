@@ -59,6 +59,31 @@ impl McpServer {
         }
     }
 
+    /// A token of `user` for the MCP resource, with these scopes.
+    fn token_of(&self, user: &str, scopes: &[&str]) -> String {
+        self.issuer
+            .token()
+            .subject(user)
+            .audience(self.resource.as_str())
+            .scopes(scopes.iter().copied())
+            .sign()
+    }
+
+    /// An `initialize` request (which opens a session) with this token.
+    async fn initialize(&self, http: &reqwest::Client, token: &str) -> reqwest::Response {
+        http.post(&self.resource)
+            .bearer_auth(token)
+            .header("accept", "application/json, text/event-stream")
+            .json(&json!({
+                "jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                           "clientInfo": {"name": "test", "version": "0"}}
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
     fn metadata_url(&self) -> String {
         format!("{}/.well-known/oauth-protected-resource/mcp", self.base)
     }
@@ -247,28 +272,9 @@ async fn a_token_for_another_resource_is_refused() {
 async fn a_session_belongs_to_the_caller_who_opened_it_and_unknown_tools_are_refused() {
     let server = McpServer::start().await;
     let http = reqwest::Client::new();
-    let token = |user: &str| {
-        server
-            .issuer
-            .token()
-            .subject(user)
-            .audience(server.resource.as_str())
-            .scopes(["notes:read", "notes:write"])
-            .sign()
-    };
+    let token = |user: &str| server.token_of(user, &["notes:read", "notes:write"]);
     let (alice, mallory) = (token("alice"), token("mallory"));
-    let opened = http
-        .post(&server.resource)
-        .bearer_auth(&alice)
-        .header("accept", "application/json, text/event-stream")
-        .json(&json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "alice", "version": "0"}}
-        }))
-        .send()
-        .await
-        .unwrap();
+    let opened = server.initialize(&http, &alice).await;
     assert_eq!(opened.status(), 200);
     let session = opened.headers()["mcp-session-id"]
         .to_str()
@@ -303,32 +309,15 @@ async fn an_initialize_flood_from_one_caller_is_bounded_and_idle_sessions_stop_c
     })
     .await;
     let http = reqwest::Client::new();
-    let token = |user: &str| {
-        server
-            .issuer
-            .token()
-            .subject(user)
-            .audience(server.resource.as_str())
-            .scopes(["notes:read"])
-            .sign()
-    };
-    let (mallory, bob) = (token("mallory"), token("bob"));
-    let initialize = |token: &str| {
-        http.post(&server.resource)
-            .bearer_auth(token)
-            .header("accept", "application/json, text/event-stream")
-            .json(&json!({
-                "jsonrpc": "2.0", "id": 1, "method": "initialize",
-                "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                           "clientInfo": {"name": "flood", "version": "0"}}
-            }))
-            .send()
-    };
+    let (mallory, bob) = (
+        server.token_of("mallory", &["notes:read"]),
+        server.token_of("bob", &["notes:read"]),
+    );
     // One caller floods (bounded: 50 tries): three sessions open, every other initialize is
     // refused before rmcp creates a session.
     let mut opened = Vec::new();
     for _ in 0..50 {
-        let answer = initialize(&mallory).await.unwrap();
+        let answer = server.initialize(&http, &mallory).await;
         match answer.status().as_u16() {
             200 => opened.push(
                 answer.headers()["mcp-session-id"]
@@ -349,7 +338,7 @@ async fn an_initialize_flood_from_one_caller_is_bounded_and_idle_sessions_stop_c
     }
     assert_eq!(opened.len(), 3);
     // Everyone else still opens sessions.
-    assert_eq!(initialize(&bob).await.unwrap().status(), 200);
+    assert_eq!(server.initialize(&http, &bob).await.status(), 200);
     // Closing one frees its place at once.
     let closed = http
         .delete(&server.resource)
@@ -359,11 +348,11 @@ async fn an_initialize_flood_from_one_caller_is_bounded_and_idle_sessions_stop_c
         .await
         .unwrap();
     assert!(closed.status().is_success(), "{}", closed.status());
-    assert_eq!(initialize(&mallory).await.unwrap().status(), 200);
-    assert_eq!(initialize(&mallory).await.unwrap().status(), 429);
+    assert_eq!(server.initialize(&http, &mallory).await.status(), 200);
+    assert_eq!(server.initialize(&http, &mallory).await.status(), 429);
     // Sessions left idle past rmcp's timeout end there, and stop counting here.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    let answer = initialize(&mallory).await.unwrap();
+    let answer = server.initialize(&http, &mallory).await;
     assert_eq!(answer.status(), 200);
     // An expired session's id is gone for its owner too.
     let stale = http
@@ -376,4 +365,44 @@ async fn an_initialize_flood_from_one_caller_is_bounded_and_idle_sessions_stop_c
         .await
         .unwrap();
     assert_eq!(stale.status(), 404);
+}
+
+#[tokio::test]
+async fn sessions_beyond_the_total_are_refused_and_a_refused_delete_frees_no_place() {
+    let server = McpServer::start_with(mcp::SessionLimits {
+        per_caller: 1,
+        total: 2,
+        idle: std::time::Duration::from_secs(300),
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let token = |user: &str| server.token_of(user, &["notes:read"]);
+    let (ann, ben, cat) = (token("ann"), token("ben"), token("cat"));
+    let opened = server.initialize(&http, &ann).await;
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(server.initialize(&http, &ben).await.status(), 200);
+    // The table is full: a third caller is refused before rmcp creates a session.
+    let refused = server.initialize(&http, &cat).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().get("mcp-session-id").is_none());
+    assert!(refused.headers().get("www-authenticate").is_none());
+    assert_eq!(refused.headers()["retry-after"], "60");
+    assert_eq!(refused.text().await.unwrap(), "too many sessions");
+    // A DELETE rmcp refuses (a protocol version it does not know) closes nothing, so it frees
+    // no place: ann still cannot open a second session.
+    let delete = http
+        .delete(&server.resource)
+        .bearer_auth(&ann)
+        .header("mcp-session-id", &session)
+        .header("mcp-protocol-version", "1999-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert!(!delete.status().is_success(), "{}", delete.status());
+    assert_eq!(server.initialize(&http, &ann).await.status(), 429);
+    assert_eq!(server.initialize(&http, &cat).await.status(), 503);
 }

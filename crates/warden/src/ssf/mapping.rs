@@ -64,9 +64,10 @@ impl Mapping<'_> {
 
     fn complex(&self, complex: &ComplexSubject, reach: Reach) -> Result<Vec<Revocation>, SetError> {
         // SSF 1.0 §3.6: a critical member warden cannot process discards the event.
-        if let Some((member, _)) = complex.members().find(|(name, member)| {
-            self.critical.iter().any(|c| c == name) && !processable(name, member)
-        }) {
+        if let Some((member, _)) = complex
+            .members()
+            .find(|(name, member)| self.is_critical(name) && !self.processes(name, member))
+        {
             tracing::warn!(
                 member,
                 "security event discarded: its subject's critical member is one warden cannot process"
@@ -100,7 +101,7 @@ impl Mapping<'_> {
                 let user = match user {
                     Ok(user) => user,
                     // A critical user the transmitter may not speak for is not processed.
-                    Err(refused) if self.critical.iter().any(|c| c == "user") => {
+                    Err(refused) if self.is_critical("user") => {
                         return Err(refused);
                     }
                     Err(_) => Vec::new(),
@@ -188,6 +189,21 @@ impl Mapping<'_> {
         }
     }
 
+    fn is_critical(&self, member: &str) -> bool {
+        self.critical.iter().any(|c| c == member)
+    }
+
+    /// Whether warden processes this complex-subject member: a user it maps (or refuses as not
+    /// its transmitter's to speak for), an opaque session or tenant id. Devices, applications,
+    /// org units and groups name nothing a token carries.
+    fn processes(&self, name: &str, member: &Subject) -> bool {
+        match name {
+            "user" => !matches!(self.user(member, None), Ok(rules) if rules.is_empty()),
+            "session" | "tenant" => matches!(member, Subject::Opaque { .. }),
+            _ => false,
+        }
+    }
+
     fn check_speaks_for(&self, issuer: &str) -> Result<(), SetError> {
         if self.speaks_for.iter().any(|allowed| allowed == issuer) {
             Ok(())
@@ -197,32 +213,15 @@ impl Mapping<'_> {
     }
 }
 
-/// Whether warden processes this complex-subject member: a user it maps, an opaque session or
-/// tenant id. Devices, applications, org units and groups name nothing a token carries.
-fn processable(name: &str, member: &Subject) -> bool {
-    match name {
-        "user" => maps_to_user(member),
-        "session" | "tenant" => matches!(member, Subject::Opaque { .. }),
-        _ => false,
-    }
-}
-
-fn maps_to_user(subject: &Subject) -> bool {
-    match subject {
-        Subject::IssSub { .. }
-        | Subject::JwtId { .. }
-        | Subject::Opaque { .. }
-        | Subject::Email { .. } => true,
-        Subject::Aliases { identifiers } => identifiers.iter().any(maps_to_user),
-        _ => false,
-    }
-}
-
 /// A user rule narrowed to the tokens that name no session; any other rule as it is (an email
 /// or a token rule reaches more than the session, never less).
 fn without_session(rule: Revocation) -> Revocation {
     match rule.target() {
         Target::User => rule.with_target(Target::UserWithoutSession),
-        _ => rule,
+        Target::UserWithoutSession
+        | Target::Session
+        | Target::Token
+        | Target::Client
+        | Target::Email => rule,
     }
 }
