@@ -41,7 +41,9 @@ use rmcp::{RoleServer, ServerHandler, schemars, tool, tool_handler, tool_router}
 use serde_json::json;
 use warden::authz::Requirement;
 use warden::metadata::ProtectedResource;
-use warden::{Principal, WardenBuilder, WardenLayer};
+use warden::{Principal, WardenLayer};
+
+use warden::config::WardenBuilder;
 
 warden::scopes! {
     /// Read the caller's notes.

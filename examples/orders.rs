@@ -30,7 +30,11 @@ use warden::cae::{Revocation, RevocationStore};
 use warden::entra::Entra;
 use warden::metadata::ProtectedResource;
 use warden::ssf::{PushAuthorization, PushEndpoint, Receiver, TransmitterConfiguration};
-use warden::{Caller, Principal, WardenBuilder, WardenLayer};
+use warden::{Principal, WardenLayer};
+
+use warden::caller::Caller;
+
+use warden::config::WardenBuilder;
 use warden_redis::{FeedState, RedisRevocations};
 use warden_testing::{DEFAULT_TENANT, FakeIssuer};
 

@@ -37,8 +37,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use warden::WardenConfig;
 use warden::dpop::Dpop;
-use warden::{WardenBuilder, WardenConfig};
+
+use warden::config::WardenBuilder;
 use warden_examples::{orders, startup, walkthrough};
 use warden_redis::RedisRevocations;
 use warden_testing::FakeIssuer;

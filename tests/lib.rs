@@ -11,7 +11,9 @@ use axum::routing::get;
 use serde_json::Value;
 use tower::ServiceExt;
 use warden::keys::KeySource;
-use warden::{Issuer, IssuerBuilder, Principal, Validator, WardenLayer};
+use warden::{Issuer, Principal, Validator, WardenLayer};
+
+use warden::config::IssuerBuilder;
 use warden_testing::FakeIssuer;
 
 /// The current time, in seconds since the Unix epoch.
@@ -196,7 +198,7 @@ pub async fn jwt_profile_app() -> (FakeIssuer, App) {
     let layer = WardenLayer::builder()
         .issuer(
             trust(&issuer)
-                .profile(warden::Profile::JwtAccessToken)
+                .profile(warden::config::Profile::JwtAccessToken)
                 .build()
                 .expect("issuer"),
         )

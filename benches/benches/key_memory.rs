@@ -6,7 +6,7 @@
 //!
 //! Run with `cargo bench -p warden-benches --bench key_memory`.
 
-use warden::DEFAULT_ALGORITHMS;
+use warden::config::DEFAULT_ALGORITHMS;
 use warden::keys::KeySet;
 use warden_benches::Fixture;
 use warden_testing::SigningKey;

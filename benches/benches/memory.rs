@@ -73,7 +73,7 @@ fn main() {
         .collect();
     let document = serde_json::json!({ "keys": keys }).to_string();
     let (_, before) = heap();
-    let set = KeySet::from_jwks(document.as_bytes(), warden::DEFAULT_ALGORITHMS)
+    let set = KeySet::from_jwks(document.as_bytes(), warden::config::DEFAULT_ALGORITHMS)
         .unwrap_or_else(|e| panic!("{e}"));
     let (_, after) = heap();
     println!(

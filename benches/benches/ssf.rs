@@ -65,9 +65,12 @@ fn main() {
             .unwrap_or(0)
     };
     assert_eq!(pushed(&again), 202);
-    let keys = KeySet::from_jwks(issuer.jwks_json().as_bytes(), warden::DEFAULT_ALGORITHMS)
-        .unwrap_or_else(|e| panic!("keys: {e}"));
-    assert!(warden::fuzzing::verify_jws(&again, &keys, warden::DEFAULT_ALGORITHMS).is_ok());
+    let keys = KeySet::from_jwks(
+        issuer.jwks_json().as_bytes(),
+        warden::config::DEFAULT_ALGORITHMS,
+    )
+    .unwrap_or_else(|e| panic!("keys: {e}"));
+    assert!(warden::fuzzing::verify_jws(&again, &keys, warden::config::DEFAULT_ALGORITHMS).is_ok());
 
     let next = Cell::new(0usize);
     let wrong = Cell::new(0usize);
@@ -93,7 +96,7 @@ fn main() {
             black_box(warden::fuzzing::verify_jws(
                 black_box(&again),
                 &keys,
-                warden::DEFAULT_ALGORITHMS,
+                warden::config::DEFAULT_ALGORITHMS,
             ))
             .ok();
         },

@@ -238,7 +238,7 @@ fn main() {
             b(warden::fuzzing::verify_jws(
                 black_box(&expired),
                 &empty_keys,
-                warden::DEFAULT_ALGORITHMS,
+                warden::config::DEFAULT_ALGORITHMS,
             )
             .is_ok())
         },

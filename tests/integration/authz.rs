@@ -55,7 +55,9 @@ impl Fixture {
         Self::with(|builder| builder).await
     }
 
-    async fn with(configure: impl FnOnce(warden::WardenBuilder) -> warden::WardenBuilder) -> Self {
+    async fn with(
+        configure: impl FnOnce(warden::config::WardenBuilder) -> warden::config::WardenBuilder,
+    ) -> Self {
         let issuer = FakeIssuer::start().await.unwrap();
         // Keys by discovery, as in production: discovery also names the issuer's authorization
         // endpoint, where claims challenges send clients.

@@ -162,7 +162,7 @@ async fn serves_the_metadata_without_a_token_cacheable() {
             issuer_of(shared_issuer())
                 .audience(RESOURCE)
                 .jwks(shared_issuer().jwks_json())
-                .dpop(warden::DpopPolicy::Required)
+                .dpop(warden::config::DpopPolicy::Required)
                 .build()
                 .unwrap(),
         )

@@ -19,7 +19,7 @@ fn app() -> App {
     App::new(layer(WardenLayer::builder()))
 }
 
-fn layer(builder: warden::WardenBuilder) -> WardenLayer {
+fn layer(builder: warden::config::WardenBuilder) -> WardenLayer {
     builder
         .issuer(trust(shared_issuer()).build().unwrap())
         .build()
@@ -408,7 +408,7 @@ async fn with_server_nonces_a_proof_must_carry_the_current_one() {
 
 #[tokio::test]
 async fn an_issuer_can_require_or_refuse_dpop() {
-    let with_policy = |policy: warden::DpopPolicy| {
+    let with_policy = |policy: warden::config::DpopPolicy| {
         App::new(
             WardenLayer::builder()
                 .issuer(trust(shared_issuer()).dpop(policy).build().unwrap())
@@ -420,7 +420,7 @@ async fn an_issuer_can_require_or_refuse_dpop() {
     let bound = shared_issuer().token().dpop_bound(&key).sign();
     let plain = shared_issuer().token().sign();
 
-    let required = with_policy(warden::DpopPolicy::Required);
+    let required = with_policy(warden::config::DpopPolicy::Required);
     let description = "this issuer's tokens must be DPoP-bound";
     let answer = required.get_me_with(&plain).await;
     let bearer =
@@ -437,7 +437,7 @@ async fn an_issuer_can_require_or_refuse_dpop() {
     );
     assert_eq!(required.runs.count(), 1);
 
-    let refused = with_policy(warden::DpopPolicy::Refused);
+    let refused = with_policy(warden::config::DpopPolicy::Refused);
     let proof = key.proof("GET", URL).access_token(&bound).sign();
     assert_dpop_refusal(
         &refused,
@@ -526,7 +526,9 @@ async fn outside_a_request_a_bound_token_is_refused_for_want_of_its_proof() {
     let bound = shared_issuer().token().dpop_bound(&key).sign();
     assert_eq!(
         layer.validator().validate(&bound).await.unwrap_err(),
-        warden::Error::BoundOutsideRequest(warden::Binding::DpopKey)
+        warden::Error::Binding(warden::error::BindingError::OutsideRequest(
+            warden::error::Binding::DpopKey
+        ))
     );
     let plain = shared_issuer().token().subject("alice").sign();
     assert_eq!(

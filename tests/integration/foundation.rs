@@ -581,7 +581,7 @@ async fn reads_custom_claims_and_refuses_claims_that_do_not_fit() {
 #[derive(Debug)]
 struct Before1970;
 
-impl warden::Clock for Before1970 {
+impl warden::config::Clock for Before1970 {
     fn now(&self) -> SystemTime {
         std::time::UNIX_EPOCH - std::time::Duration::from_secs(86_400)
     }
@@ -647,7 +647,7 @@ async fn principal_exposes_typed_claims() {
     assert_eq!(principal.user_id(), "alice");
     assert_eq!(
         principal.identity(),
-        warden::Identity {
+        warden::caller::Identity {
             namespace: &issuer.issuer_url(),
             user_id: "alice"
         }
@@ -720,7 +720,7 @@ async fn validates_outside_the_middleware() {
             .validate(&issuer.token().sign_tampered())
             .await
             .unwrap_err(),
-        warden::Error::BadSignature
+        warden::Error::InvalidToken(warden::error::InvalidToken::BadSignature)
     );
 }
 

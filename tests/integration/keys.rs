@@ -193,7 +193,7 @@ async fn forgets_a_retired_key_after_the_next_refresh() {
     assert!(!keys.snapshot().unwrap().contains_kid("key-1"));
     assert_eq!(
         validator.validate(&old_token).await.unwrap_err(),
-        Error::UnknownKey
+        Error::InvalidToken(warden::error::InvalidToken::UnknownKey)
     );
 }
 
@@ -234,7 +234,7 @@ async fn bounds_fetches_for_a_thousand_random_unknown_kids() {
         let token = issuer.token().header("kid", format!("random-{i}")).sign();
         assert_eq!(
             validator.validate(&token).await.unwrap_err(),
-            Error::UnknownKey
+            Error::InvalidToken(warden::error::InvalidToken::UnknownKey)
         );
     }
     let fetches = issuer.hits(Endpoint::Jwks) + issuer.hits(Endpoint::Discovery) - before;
@@ -468,7 +468,7 @@ async fn an_entra_caller_is_its_tenant_and_oid_whatever_its_sub() {
     let no_oid = issuer.token().without_claim("oid").sign();
     assert_eq!(
         validator.validate(&no_oid).await.unwrap_err(),
-        Error::MissingClaim { claim: "oid" }
+        Error::InvalidToken(warden::error::InvalidToken::MissingClaim { claim: "oid" })
     );
 }
 
@@ -704,7 +704,9 @@ async fn verifies_with_pem_keys_of_every_supported_type() {
             let forged = issuer.token().sign_with(&impostor);
             assert_eq!(
                 validator.validate(&forged).await.err(),
-                Some(Error::BadSignature),
+                Some(Error::InvalidToken(
+                    warden::error::InvalidToken::BadSignature
+                )),
                 "{alg:?}"
             );
         }
@@ -767,7 +769,7 @@ async fn refreshes_again_for_an_unknown_kid_once_the_cooldown_has_passed() {
     let refused = |result: Result<warden::Principal, Error>| result.unwrap_err();
     assert_eq!(
         refused(validator.validate(&unknown).await),
-        Error::UnknownKey
+        Error::InvalidToken(warden::error::InvalidToken::UnknownKey)
     );
     assert_eq!(
         issuer.hits(Endpoint::Jwks) - before,
@@ -777,7 +779,7 @@ async fn refreshes_again_for_an_unknown_kid_once_the_cooldown_has_passed() {
     tokio::time::advance(Duration::from_secs(59)).await;
     assert_eq!(
         refused(validator.validate(&unknown).await),
-        Error::UnknownKey
+        Error::InvalidToken(warden::error::InvalidToken::UnknownKey)
     );
     assert_eq!(
         issuer.hits(Endpoint::Jwks) - before,
@@ -787,7 +789,7 @@ async fn refreshes_again_for_an_unknown_kid_once_the_cooldown_has_passed() {
     tokio::time::advance(Duration::from_secs(2)).await;
     assert_eq!(
         refused(validator.validate(&unknown).await),
-        Error::UnknownKey
+        Error::InvalidToken(warden::error::InvalidToken::UnknownKey)
     );
     assert_eq!(
         issuer.hits(Endpoint::Jwks) - before,

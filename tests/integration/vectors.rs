@@ -7,11 +7,12 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
+use warden::Algorithm;
+use warden::error::InvalidToken;
 use warden::fuzzing::verify_jws;
 use warden::keys::KeySet;
-use warden::{Algorithm, Error};
 
-const ALLOWED: &[Algorithm] = warden::DEFAULT_ALGORITHMS;
+const ALLOWED: &[Algorithm] = warden::config::DEFAULT_ALGORITHMS;
 
 /// Why warden refuses a vector the source expects to be valid.
 fn deviation(
@@ -75,7 +76,7 @@ impl Tally {
         &mut self,
         source: &str,
         expected_valid: bool,
-        result: Result<Vec<u8>, Error>,
+        result: Result<Vec<u8>, InvalidToken>,
         reason: Option<&'static str>,
     ) {
         match (expected_valid, &result) {

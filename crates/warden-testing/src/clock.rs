@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use tokio::time::Instant;
-use warden::Clock;
+use warden::config::Clock;
 
 /// The wall-clock time at its creation, moved forward as tokio's clock moves: in real time when
 /// tokio runs in real time, at once when a test advances paused time.
@@ -13,7 +13,7 @@ use warden::Clock;
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// use std::time::Duration;
-/// use warden::Clock as _;
+/// use warden::config::Clock as _;
 /// use warden_testing::TestClock;
 ///
 /// let clock = TestClock::new();

@@ -12,7 +12,7 @@
 //! | two `Authorization` headers | [`InvalidRequest::MultipleAuthorizationHeaders`] (400) |
 //! | a header token and `access_token` in the query (the name form-decoded: `access%5Ftoken` too) | [`InvalidRequest::MultipleMethods`] (400) |
 //! | `access_token` in the query only | `Ok(None)`: not accepted, never parsed or logged |
-//! | a token longer than the cap | [`Error::TokenTooLarge`] (401 `invalid_token`), not parsed |
+//! | a token longer than the cap | [`Error::InvalidToken(InvalidToken::TooLarge)`] (401 `invalid_token`), not parsed |
 //!
 //! # Example
 //!
@@ -33,7 +33,7 @@ use std::fmt;
 
 use http::{HeaderMap, Uri, header};
 
-use crate::error::{Error, InvalidRequest};
+use crate::error::{Error, InvalidRequest, InvalidToken};
 
 /// The default cap on a token's length: 16 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
@@ -85,7 +85,7 @@ impl fmt::Debug for BearerToken<'_> {
 /// # Errors
 ///
 /// [`Error::InvalidRequest`] for a malformed header, several `Authorization` headers, or a token
-/// sent both in the header and in the query string; [`Error::TokenTooLarge`] for a token longer
+/// sent both in the header and in the query string; [`Error::InvalidToken(InvalidToken::TooLarge)`] for a token longer
 /// than `max_len` bytes.
 pub fn extract<'a>(
     headers: &'a HeaderMap,
@@ -106,10 +106,10 @@ pub fn extract<'a>(
         return Err(InvalidRequest::MultipleMethods.into());
     }
     if token.len() > max_len {
-        return Err(Error::TokenTooLarge {
+        return Err(Error::InvalidToken(InvalidToken::TooLarge {
             len: token.len(),
             max: max_len,
-        });
+        }));
     }
     if !is_b64token(token) {
         return Err(InvalidRequest::MalformedAuthorization.into());
@@ -349,7 +349,10 @@ mod tests {
         let long = format!("Bearer {}", "\"".repeat(65));
         assert_eq!(
             run(&[long.as_bytes()], "/"),
-            Err(Error::TokenTooLarge { len: 65, max: 64 })
+            Err(Error::InvalidToken(InvalidToken::TooLarge {
+                len: 65,
+                max: 64
+            }))
         );
     }
 }

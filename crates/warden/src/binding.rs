@@ -10,7 +10,7 @@ use http::Request;
 
 use crate::bearer::Scheme;
 use crate::dpop::{Dpop, ProofKey, ProofReplayCache};
-use crate::error::{Binding, Error, ProofError};
+use crate::error::{Binding, BindingError, Dependency, Error, ProofError, Unavailable};
 use crate::issuer::DpopPolicy;
 use crate::mtls::ClientCertificate;
 use crate::principal::{Confirmation, Principal};
@@ -45,9 +45,7 @@ impl ReplayCheck {
             Ok(false) => Err(ProofError::Replayed.into()),
             Err(error) => {
                 tracing::warn!(%error, "DPoP replay cache could not answer; refusing the proof");
-                Err(Error::ReplayCacheUnavailable {
-                    retry_after: REPLAY_RETRY_AFTER,
-                })
+                Err(Unavailable::new(Dependency::ReplayCache, REPLAY_RETRY_AFTER).into())
             }
         }
     }
@@ -66,21 +64,27 @@ pub(crate) fn check<B>(
     let refuse = |error: Error| Bound::Now(Err(error));
     let dpop_bound = matches!(principal.confirmation(), Some(Confirmation::DpopKey(_)));
     match policy {
-        DpopPolicy::Required if !dpop_bound => return refuse(Error::DpopRequired),
-        DpopPolicy::Refused if dpop_bound => return refuse(Error::DpopNotAccepted),
+        DpopPolicy::Required if !dpop_bound => {
+            return refuse(Error::Binding(BindingError::DpopRequired));
+        }
+        DpopPolicy::Refused if dpop_bound => {
+            return refuse(Error::Binding(BindingError::DpopNotAccepted));
+        }
         _ => {}
     }
     match (principal.confirmation(), scheme) {
         (None, Scheme::Bearer) => Bound::Now(Ok(())),
         // The `DPoP` label must never stand for a sender constraint that is not there.
-        (None | Some(Confirmation::Certificate(_)), Scheme::Dpop) => refuse(Error::NotDpopBound),
+        (None | Some(Confirmation::Certificate(_)), Scheme::Dpop) => {
+            refuse(Error::Binding(BindingError::NotDpopBound))
+        }
         // No downgrade (RFC 9449 §7.2): a DPoP-bound token needs its proof.
         (Some(Confirmation::DpopKey(_)), Scheme::Bearer) => {
-            refuse(Error::UnverifiedBinding(Binding::DpopKey))
+            refuse(Error::Binding(BindingError::Unverified(Binding::DpopKey)))
         }
         (Some(Confirmation::DpopKey(jkt)), Scheme::Dpop) => {
             let Some(dpop) = dpop else {
-                return refuse(Error::DpopNotAccepted);
+                return refuse(Error::Binding(BindingError::DpopNotAccepted));
             };
             let proof = match dpop.verify(
                 request.headers(),
@@ -93,7 +97,7 @@ pub(crate) fn check<B>(
                 Err(error) => return refuse(error),
             };
             if proof.jkt.as_str() != &**jkt {
-                return refuse(Error::DpopKeyMismatch);
+                return refuse(Error::Binding(BindingError::DpopKeyMismatch));
             }
             Bound::Replay(ReplayCheck {
                 cache: dpop.replay_cache().clone(),
@@ -106,8 +110,10 @@ pub(crate) fn check<B>(
         (Some(Confirmation::Certificate(x5t)), Scheme::Bearer) => {
             match request.extensions().get::<ClientCertificate>() {
                 Some(certificate) if certificate.thumbprint() == &**x5t => Bound::Now(Ok(())),
-                Some(_) => refuse(Error::CertificateMismatch),
-                None => refuse(Error::UnverifiedBinding(Binding::Certificate)),
+                Some(_) => refuse(Error::Binding(BindingError::CertificateMismatch)),
+                None => refuse(Error::Binding(BindingError::Unverified(
+                    Binding::Certificate,
+                ))),
             }
         }
     }

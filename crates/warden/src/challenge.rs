@@ -8,16 +8,17 @@
 //! |---|---|---|
 //! | [`Error::MissingToken`] | 401 | `Bearer realm="api"` |
 //! | [`Error::InvalidRequest`] | 400 | `Bearer realm="api", error="invalid_request", error_description="…"` |
-//! | [`Error::Forbidden`] (missing scope) | 403 | `Bearer realm="api", error="insufficient_scope", scope="…"` |
-//! | [`Error::Forbidden`] (missing role, group, …) | 403 | `Bearer realm="api", error="insufficient_scope", error_description="…"` |
+//! | [`Error::InvalidToken`] | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
+//! | [`Error::Binding`]: a DPoP proof missing or invalid | 401 | on the DPoP challenge: `DPoP error="invalid_dpop_proof", error_description="…", algs="…"` |
+//! | [`Error::Binding`]: a server nonce needed | 401 | `DPoP error="use_dpop_nonce", …`, and a `DPoP-Nonce` header |
+//! | [`Error::Binding`]: any other binding failure | 401 | `error="invalid_token"` on the challenge of the scheme used |
 //! | [`Error::Revoked`], CAE-capable client | 401 | `Bearer realm="", authorization_uri="…", error="insufficient_claims", claims="…"` |
 //! | [`Error::Revoked`], other client | 401 | `Bearer realm="api", error="invalid_token", error_description="token revoked"` |
 //! | [`Error::StepUpRequired`] (auth context, CAE-capable) | 401 | the claims challenge, `acrs` |
 //! | [`Error::StepUpRequired`] (other) | 401 | `Bearer realm="api", error="insufficient_user_authentication", error_description="…", acr_values="…"` or `max_age="…"` |
-//! | [`Error::InvalidDpopProof`] | 401 | on the DPoP challenge: `DPoP error="invalid_dpop_proof", error_description="…", algs="…"` |
-//! | [`Error::UseDpopNonce`] | 401 | `DPoP error="use_dpop_nonce", …`, and a `DPoP-Nonce` header |
-//! | [`Error::KeysUnavailable`], [`Error::GroupsUnavailable`], [`Error::RevocationsStale`], [`Error::ReplayCacheUnavailable`] | 503 | none; `Retry-After` instead |
-//! | every other variant | 401 | `Bearer realm="api", error="invalid_token", error_description="…"` |
+//! | [`Error::Forbidden`] (missing scope) | 403 | `Bearer realm="api", error="insufficient_scope", scope="…"` |
+//! | [`Error::Forbidden`] (missing role, group, …) | 403 | `Bearer realm="api", error="insufficient_scope", error_description="…"` |
+//! | [`Error::Unavailable`] (keys, revocations, replay cache, groups) | 503 | none; `Retry-After` from its `retry_after` |
 //!
 //! While DPoP is on (the default), a 401 carries a second header, `DPoP algs="…"`, after the
 //! Bearer one, and the error goes on the challenge of the scheme the client used (RFC 9449 §7.2);
@@ -35,10 +36,10 @@
 //! # Example
 //!
 //! ```
-//! use warden::{Error, challenge::{Challenge, Realm}};
+//! use warden::{Error, challenge::{Challenge, Realm}, error::InvalidToken};
 //!
 //! let realm = Realm::new("orders").unwrap();
-//! let challenge = Challenge::from(&Error::Expired { exp: 1.0, now: 100 });
+//! let challenge = Challenge::from(&Error::from(InvalidToken::Expired { exp: 1.0, now: 100 }));
 //! assert_eq!(challenge.status(), http::StatusCode::UNAUTHORIZED);
 //! assert_eq!(
 //!     challenge.header_value(&realm).unwrap(),
@@ -54,7 +55,9 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use crate::bearer::Scheme;
-use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, Setting, StepUp};
+use crate::error::{
+    BindingError, ClaimsChallenge, ConfigError, Error, Forbidden, Setting, StepUp, Unavailable,
+};
 
 /// The OAuth error codes warden sends in a `Bearer` challenge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -251,6 +254,13 @@ impl Challenge {
         challenge
     }
 
+    /// RFC 6750 §3.1 `invalid_token` (401) with its fixed description.
+    fn invalid_token(description: &'static str) -> Self {
+        Challenge::new(StatusCode::UNAUTHORIZED)
+            .with_error(ErrorCode::InvalidToken)
+            .with_description(description)
+    }
+
     /// Sets `Retry-After`, in seconds.
     #[must_use]
     pub fn with_retry_after(mut self, secs: u64) -> Self {
@@ -264,6 +274,7 @@ impl Challenge {
     }
 
     /// The `Retry-After` seconds of a 503, if any.
+    #[cfg(feature = "ssf")]
     pub(crate) fn retry_after_secs(&self) -> Option<u64> {
         self.retry_after_secs
     }
@@ -431,73 +442,108 @@ impl Challenge {
 }
 
 impl From<&Error> for Challenge {
+    /// The answer of each category, in one exhaustive match: a new category or variant does not
+    /// compile until its answer is decided here.
     fn from(error: &Error) -> Self {
+        let description = error.description();
         match error {
             Error::MissingToken => {
-                Challenge::new(StatusCode::UNAUTHORIZED).with_detail(error.description())
+                Challenge::new(StatusCode::UNAUTHORIZED).with_detail(description)
             }
             Error::InvalidRequest(_) => Challenge::new(StatusCode::BAD_REQUEST)
                 .with_error(ErrorCode::InvalidRequest)
-                .with_description(error.description()),
-            Error::InvalidDpopProof(_) => Challenge::new(StatusCode::UNAUTHORIZED)
-                .with_error(ErrorCode::InvalidDpopProof)
-                .with_description(error.description()),
-            Error::UseDpopNonce { nonce } => {
-                let mut challenge = Challenge::new(StatusCode::UNAUTHORIZED)
-                    .with_error(ErrorCode::UseDpopNonce)
-                    .with_description(error.description());
-                challenge.dpop_nonce = Some(nonce.clone());
-                challenge
-            }
-            Error::KeysUnavailable { retry_after }
-            | Error::RevocationsStale { retry_after }
-            | Error::ReplayCacheUnavailable { retry_after } => {
-                Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_description(error.description())
-                    .with_retry_after(retry_after.as_secs().max(1))
-            }
+                .with_description(description),
+            Error::InvalidToken(_)
+            | Error::Revoked {
+                challenge: None, ..
+            } => Challenge::invalid_token(description),
+            Error::Binding(binding) => Challenge::from(binding),
             Error::Revoked {
                 challenge: Some(claims),
                 ..
+            } => Challenge::claims_challenge(claims).with_detail(description),
+            Error::StepUpRequired(step_up) => Challenge::from(step_up),
+            Error::Forbidden(forbidden) => Challenge::from(forbidden),
+            Error::Unavailable(unavailable) => Challenge::from(unavailable),
+        }
+    }
+}
+
+impl From<&BindingError> for Challenge {
+    fn from(error: &BindingError) -> Self {
+        let description = error.description();
+        match error {
+            BindingError::InvalidProof(_) => Challenge::new(StatusCode::UNAUTHORIZED)
+                .with_error(ErrorCode::InvalidDpopProof)
+                .with_description(description),
+            BindingError::UseNonce { nonce } => {
+                let mut challenge = Challenge::new(StatusCode::UNAUTHORIZED)
+                    .with_error(ErrorCode::UseDpopNonce)
+                    .with_description(description);
+                challenge.dpop_nonce = Some(nonce.clone());
+                challenge
             }
-            | Error::StepUpRequired(StepUp::AuthContext {
+            BindingError::Unverified(_)
+            | BindingError::OutsideRequest(_)
+            | BindingError::DpopKeyMismatch
+            | BindingError::CertificateMismatch
+            | BindingError::DpopRequired
+            | BindingError::DpopNotAccepted
+            | BindingError::NotDpopBound => Challenge::invalid_token(description),
+        }
+    }
+}
+
+impl From<&StepUp> for Challenge {
+    fn from(step_up: &StepUp) -> Self {
+        let description = step_up.description();
+        let challenge = Challenge::new(StatusCode::UNAUTHORIZED)
+            .with_error(ErrorCode::InsufficientUserAuthentication)
+            .with_description(description);
+        match step_up {
+            StepUp::AuthContext {
                 challenge: Some(claims),
                 ..
-            }) => Challenge::claims_challenge(claims).with_detail(error.description()),
-            Error::StepUpRequired(step_up) => {
-                let challenge = Challenge::new(StatusCode::UNAUTHORIZED)
-                    .with_error(ErrorCode::InsufficientUserAuthentication)
-                    .with_description(error.description());
-                match step_up {
-                    StepUp::AuthContext { id, .. } => {
-                        challenge.with_param("acr_values", id.clone())
-                    }
-                    StepUp::Acr { values } => challenge.with_param("acr_values", values.join(" ")),
-                    StepUp::MaxAge { secs } => challenge.with_param("max_age", secs.to_string()),
-                }
-            }
-            Error::GroupsUnavailable => Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
-                .with_description(error.description())
-                .with_retry_after(30),
-            Error::Forbidden(forbidden) => {
-                let challenge =
-                    Challenge::new(StatusCode::FORBIDDEN).with_error(ErrorCode::InsufficientScope);
-                match forbidden {
-                    // RFC 6750 §3: the scope parameter names what the route needs; the
-                    // description would add nothing a client can act on.
-                    Forbidden::MissingScope { required } => challenge
-                        .with_detail(forbidden.description())
-                        .with_param("scope", required.join(" ")),
-                    Forbidden::MissingScopeOrRole { scopes } => challenge
-                        .with_description(forbidden.description())
-                        .with_param("scope", scopes.join(" ")),
-                    _ => challenge.with_description(forbidden.description()),
-                }
-            }
-            _ => Challenge::new(StatusCode::UNAUTHORIZED)
-                .with_error(ErrorCode::InvalidToken)
-                .with_description(error.description()),
+            } => Challenge::claims_challenge(claims).with_detail(description),
+            StepUp::AuthContext {
+                id,
+                challenge: None,
+            } => challenge.with_param("acr_values", id.clone()),
+            StepUp::Acr { values } => challenge.with_param("acr_values", values.join(" ")),
+            StepUp::MaxAge { secs } => challenge.with_param("max_age", secs.to_string()),
         }
+    }
+}
+
+impl From<&Forbidden> for Challenge {
+    fn from(forbidden: &Forbidden) -> Self {
+        let description = forbidden.description();
+        let challenge =
+            Challenge::new(StatusCode::FORBIDDEN).with_error(ErrorCode::InsufficientScope);
+        match forbidden {
+            // RFC 6750 §3: the scope parameter names what the route needs; the description
+            // would add nothing a client can act on.
+            Forbidden::MissingScope { required } => challenge
+                .with_detail(description)
+                .with_param("scope", required.join(" ")),
+            Forbidden::MissingScopeOrRole { scopes } => challenge
+                .with_description(description)
+                .with_param("scope", scopes.join(" ")),
+            Forbidden::MissingRole
+            | Forbidden::MissingGroup
+            | Forbidden::GroupOverage
+            | Forbidden::ClientNotAllowed
+            | Forbidden::AppOnlyRequired
+            | Forbidden::UserRequired => challenge.with_description(description),
+        }
+    }
+}
+
+impl From<&Unavailable> for Challenge {
+    fn from(unavailable: &Unavailable) -> Self {
+        Challenge::new(StatusCode::SERVICE_UNAVAILABLE)
+            .with_description(unavailable.description())
+            .with_retry_after(unavailable.retry_after.as_secs().max(1))
     }
 }
 
@@ -533,9 +579,10 @@ mod tests {
 
     #[test]
     fn keys_unavailable_is_503_with_retry_after_and_no_challenge() {
-        let c = Challenge::from(&Error::KeysUnavailable {
-            retry_after: Duration::from_secs(30),
-        });
+        let c = Challenge::from(&Error::Unavailable(Unavailable::new(
+            crate::error::Dependency::SigningKeys,
+            Duration::from_secs(30),
+        )));
         let r = c.to_response(&Realm::default());
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()[header::RETRY_AFTER], "30");
@@ -563,7 +610,8 @@ mod tests {
 
     #[test]
     fn problem_body_is_rfc9457() {
-        let body = Challenge::from(&Error::BadSignature).problem_body();
+        let body =
+            Challenge::from(&Error::from(crate::error::InvalidToken::BadSignature)).problem_body();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             v,

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// use warden::Clock;
+/// use warden::config::Clock;
 ///
 /// /// A clock an hour ahead, to see which tokens an hour would expire.
 /// #[derive(Debug)]

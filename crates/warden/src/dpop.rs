@@ -45,7 +45,7 @@ use http::{HeaderMap, Method, Uri};
 use serde_json::Value;
 
 use crate::algorithm::Algorithm;
-use crate::error::{ConfigError, Error, ProofError, Setting};
+use crate::error::{BindingError, ConfigError, Error, ProofError, Setting};
 use crate::json;
 
 /// The algorithms a proof may use unless told otherwise: the asymmetric ones DPoP clients use.
@@ -234,9 +234,9 @@ impl Dpop {
             let fresh =
                 matches!(claims.string("nonce"), Some(Some(nonce)) if nonces.accepts(&nonce, now));
             if !fresh {
-                return Err(Error::UseDpopNonce {
+                return Err(Error::Binding(BindingError::UseNonce {
                     nonce: nonces.current(now),
-                });
+                }));
             }
         }
         // Replay key: the target URI and the jti, hashed (§11.1: store only a hash).
@@ -827,7 +827,7 @@ mod tests {
         let refused =
             |dpop: &Dpop, headers: &HeaderMap, method: &Method, uri: &Uri, token: &str, now| {
                 match dpop.verify(headers, method, uri, token, now) {
-                    Err(Error::InvalidDpopProof(reason)) => reason,
+                    Err(Error::Binding(BindingError::InvalidProof(reason))) => reason,
                     other => panic!("{other:?}"),
                 }
             };

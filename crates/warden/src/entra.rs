@@ -36,8 +36,8 @@ use std::time::Duration;
 
 use crate::algorithm::Algorithm;
 
-use crate::error::Error;
 use crate::error::{ConfigError, Setting};
+use crate::error::{Error, InvalidToken};
 use crate::guid::{is_guid, same_id};
 use crate::identity::{Caller, Claim, IdentityRules};
 use crate::issuer::{Issuer, IssuerBuilder, Policy, Profile, typ_is};
@@ -153,21 +153,29 @@ impl Policy for EntraPolicy {
     /// issuer's tenant, and `ver` its issuer's version.
     fn check_claims(&self, claims: &Members<'_>) -> Result<(), Error> {
         if !claims.is_string("azp") && !claims.is_string("appid") {
-            return Err(Error::MissingClaim { claim: "azp" });
+            return Err(Error::InvalidToken(InvalidToken::MissingClaim {
+                claim: "azp",
+            }));
         }
         if claims.contains("nonce") {
-            return Err(Error::WrongTokenKind);
+            return Err(Error::InvalidToken(InvalidToken::WrongTokenKind));
         }
         match claims.string("tid") {
             // Tenant ids are GUIDs: the same tenant in any case.
             Some(Some(tid)) if same_id(&tid, &self.binding.tenant) => {}
-            Some(Some(_)) => return Err(Error::WrongTenant),
-            _ => return Err(Error::InvalidClaim { claim: "tid" }),
+            Some(Some(_)) => return Err(Error::InvalidToken(InvalidToken::WrongTenant)),
+            _ => {
+                return Err(Error::InvalidToken(InvalidToken::InvalidClaim {
+                    claim: "tid",
+                }));
+            }
         }
         match claims.string("ver") {
             Some(Some(ver)) if ver == self.binding.version.as_str() => Ok(()),
-            None => Err(Error::MissingClaim { claim: "ver" }),
-            Some(_) => Err(Error::WrongType),
+            None => Err(Error::InvalidToken(InvalidToken::MissingClaim {
+                claim: "ver",
+            })),
+            Some(_) => Err(Error::InvalidToken(InvalidToken::WrongType)),
         }
     }
 

@@ -94,6 +94,7 @@ pub fn challenge(data: &[u8]) {
 }
 
 /// The Shared Signals SET parser: strict JWS form, `typ`, claims, the event and its subject.
+#[cfg(feature = "ssf")]
 pub fn security_event(data: &[u8]) {
     crate::ssf::fuzz_read(data);
 }

@@ -120,7 +120,7 @@ impl Policy for Generic {
 /// # Example
 ///
 /// ```
-/// use warden::{Issuer, Profile, keys::StaticKeys};
+/// use warden::{Issuer, config::Profile, keys::StaticKeys};
 ///
 /// # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
 /// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",

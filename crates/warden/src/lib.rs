@@ -68,13 +68,14 @@ mod cache;
 pub mod cae;
 pub mod challenge;
 mod clock;
-mod config;
 mod context;
 pub mod dpop;
 pub mod entra;
-mod error;
+mod env;
+pub mod error;
 mod extract;
 mod fetch;
+#[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod guid;
@@ -87,25 +88,39 @@ mod membership;
 pub mod metadata;
 pub mod mtls;
 mod principal;
+#[cfg(feature = "ssf")]
 pub mod ssf;
 mod token;
 mod url;
 mod validator;
 
-pub use algorithm::{Algorithm, DEFAULT_ALGORITHMS, UnsupportedAlgorithm};
-pub use cache::DEFAULT_TOKEN_CACHE_CAPACITY;
-pub use clock::{Clock, SystemClock};
-pub use config::WardenConfig;
-pub use error::{
-    Binding, ClaimsChallenge, ConfigError, Error, Forbidden, InvalidRequest, Malformed, ProofError,
-    Setting, StepUp, Variable,
-};
+pub use algorithm::Algorithm;
+pub use env::WardenConfig;
+pub use error::config::ConfigError;
+pub use error::refusal::Error;
 pub use extract::{AuthRejection, Claims};
-pub use identity::Caller;
-pub use issuer::{DpopPolicy, Issuer, IssuerBuilder, Profile};
-pub use layer::{RejectionResponder, Warden, WardenBuilder, WardenLayer};
-pub use principal::{Identity, Names, Principal};
-pub use validator::{DEFAULT_LEEWAY, Validator, ValidatorBuilder};
+pub use issuer::Issuer;
+pub use layer::{Warden, WardenLayer};
+pub use principal::Principal;
+pub use validator::Validator;
+
+/// What you configure beyond the root types: the builders, their defaults, the issuer's
+/// profile and DPoP policy, the clock, and the writer of refusal bodies.
+pub mod config {
+    pub use crate::algorithm::{DEFAULT_ALGORITHMS, UnsupportedAlgorithm};
+    pub use crate::cache::DEFAULT_TOKEN_CACHE_CAPACITY;
+    pub use crate::clock::{Clock, SystemClock};
+    pub use crate::issuer::{DpopPolicy, IssuerBuilder, Profile};
+    pub use crate::layer::{RejectionResponder, WardenBuilder};
+    pub use crate::validator::{DEFAULT_LEEWAY, ValidatorBuilder};
+}
+
+/// Who the caller is, beyond [`Principal`]: the kind of caller, its stable identity, and its
+/// names.
+pub mod caller {
+    pub use crate::identity::Caller;
+    pub use crate::principal::{Identity, Names};
+}
 
 /// The futures of warden's middleware.
 pub mod future {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::error::Error;
+use crate::error::{Dependency, Error, Unavailable};
 use crate::keys::BoxFuture;
 use crate::principal::Principal;
 
@@ -33,6 +33,9 @@ impl std::error::Error for GroupLookupFailed {}
 /// How long a failed lookup is remembered: every request waiting on it, and those in the next
 /// moments, get the failure at once instead of each calling a resolver that just failed.
 const FAILURE_TTL: Duration = Duration::from_secs(2);
+
+/// When a caller refused because the resolver failed should try again (`Retry-After`).
+const GROUP_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// A caller's groups as last resolved: when, and what (or that the resolver failed).
 type CachedEntry = (Instant, Result<Arc<Vec<String>>, GroupLookupFailed>);
@@ -107,5 +110,7 @@ impl CachedGroups {
 fn outcome(
     looked_up: Result<Arc<Vec<String>>, GroupLookupFailed>,
 ) -> Result<Arc<Vec<String>>, Error> {
-    looked_up.map_err(|GroupLookupFailed| Error::GroupsUnavailable)
+    looked_up.map_err(|GroupLookupFailed| {
+        Unavailable::new(Dependency::GroupMembership, GROUP_RETRY_AFTER).into()
+    })
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{BindingError, Error, InvalidToken};
 use crate::identity::{Caller, CallerClaims, Claim, IdentityRules};
 use crate::json::Members;
 
@@ -196,7 +196,7 @@ impl<'a> Read<'a> {
             match claims.raw(name) {
                 None => Ok(None),
                 Some(raw) => serde_json::from_str::<Option<T>>(raw.get())
-                    .map_err(|_| Error::InvalidClaim { claim: name }),
+                    .map_err(|_| Error::InvalidToken(InvalidToken::InvalidClaim { claim: name })),
             }
         }
         Ok(Read {
@@ -363,7 +363,7 @@ impl Confirmation {
         let Some(raw) = claims.raw("cnf") else {
             return Ok(None);
         };
-        let invalid = Error::InvalidClaim { claim: "cnf" };
+        let invalid = Error::InvalidToken(InvalidToken::InvalidClaim { claim: "cnf" });
         let cnf = crate::json::parse_members(raw.get()).map_err(|_| invalid.clone())?;
         let text = |name: &str| match cnf.string(name) {
             Some(Some(value)) if !value.is_empty() => Ok(value.into_owned().into_boxed_str()),
@@ -371,7 +371,9 @@ impl Confirmation {
         };
         if cnf.contains("jkt") && cnf.contains("x5t#S256") {
             // Two bindings: checking one would drop the other silently.
-            Err(Error::UnverifiedBinding(crate::error::Binding::Other))
+            Err(Error::Binding(BindingError::Unverified(
+                crate::error::Binding::Other,
+            )))
         } else if cnf.contains("jkt") {
             Ok(Some(Confirmation::DpopKey(text("jkt")?)))
         } else if cnf.contains("x5t#S256") {
@@ -379,7 +381,9 @@ impl Confirmation {
         } else if cnf.is_empty() {
             Ok(None)
         } else {
-            Err(Error::UnverifiedBinding(crate::error::Binding::Other))
+            Err(Error::Binding(BindingError::Unverified(
+                crate::error::Binding::Other,
+            )))
         }
     }
 
@@ -397,7 +401,7 @@ impl Parts {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidClaim`] naming a claim of the wrong JSON type.
+    /// [`Error::InvalidToken(InvalidToken::InvalidClaim)`] naming a claim of the wrong JSON type.
     pub(crate) fn read(
         json: &str,
         claims: &Members<'_>,
@@ -560,10 +564,10 @@ impl Principal {
         expires_at: f64,
         rules: &'static IdentityRules,
     ) -> Result<Self, Error> {
-        let json =
-            String::from_utf8(payload).map_err(|_| Error::InvalidClaim { claim: "claims" })?;
+        let json = String::from_utf8(payload)
+            .map_err(|_| Error::InvalidToken(InvalidToken::InvalidClaim { claim: "claims" }))?;
         let claims = crate::json::parse_members(&json)
-            .map_err(|_| Error::InvalidClaim { claim: "claims" })?;
+            .map_err(|_| Error::InvalidToken(InvalidToken::InvalidClaim { claim: "claims" }))?;
         let parts = Parts::read(&json, &claims, rules, Confirmation::read(&claims)?)?;
         drop(claims);
         Ok(Self::from_parts(json, parts, expires_at))
@@ -618,7 +622,7 @@ impl Principal {
     /// data by this pair, never by `sub` or `oid` alone.
     ///
     /// ```
-    /// # fn check(alice: &warden::Principal, owner: warden::Identity<'_>) -> bool {
+    /// # fn check(alice: &warden::Principal, owner: warden::caller::Identity<'_>) -> bool {
     /// alice.identity() == owner
     /// # }
     /// ```
@@ -792,10 +796,11 @@ impl Principal {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidClaim`] (with `claim: "claims"`) if the claims do not fit `T`. The serde
+    /// [`Error::InvalidToken(InvalidToken::InvalidClaim)`] (with `claim: "claims"`) if the claims do not fit `T`. The serde
     /// message, which may quote claim values, is not kept.
     pub fn deserialize_claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_str(&self.inner.json).map_err(|_| Error::InvalidClaim { claim: "claims" })
+        serde_json::from_str(&self.inner.json)
+            .map_err(|_| Error::InvalidToken(InvalidToken::InvalidClaim { claim: "claims" }))
     }
 
     /// Bytes held for this principal (the claims text, the spill buffer and the spans), for the
@@ -863,7 +868,7 @@ mod tests {
         ] {
             assert_eq!(
                 read(json!({ "cnf": other })),
-                Err(Error::UnverifiedBinding(Binding::Other))
+                Err(Error::Binding(BindingError::Unverified(Binding::Other)))
             );
         }
         for bad in [
@@ -875,7 +880,9 @@ mod tests {
         ] {
             assert_eq!(
                 read(json!({ "cnf": bad })),
-                Err(Error::InvalidClaim { claim: "cnf" })
+                Err(Error::InvalidToken(InvalidToken::InvalidClaim {
+                    claim: "cnf"
+                }))
             );
         }
     }

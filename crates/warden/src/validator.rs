@@ -15,7 +15,7 @@
 //! # Example
 //!
 //! ```
-//! use warden::{Issuer, Validator, Error};
+//! use warden::{Issuer, Validator, Error, error::InvalidToken};
 //!
 //! # let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
 //! #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
@@ -25,7 +25,7 @@
 //!     .issuer(Issuer::builder("https://login.example.com").audience("api://orders").jwks(jwks).build()?)
 //!     .build()?;
 //! let outcome = validator.validate("not-a-token").await;
-//! assert!(matches!(outcome, Err(Error::Malformed(_))));
+//! assert!(matches!(outcome, Err(Error::InvalidToken(InvalidToken::Malformed(_)))));
 //! # Ok::<(), warden::ConfigError>(())
 //! # }).unwrap();
 //! ```
@@ -41,7 +41,10 @@ use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::clock::{self, Clock, SystemClock};
 use crate::entra::{AnyTenant, Entra};
-use crate::error::{ClaimsChallenge, ConfigError, Error, Forbidden, Malformed, Setting};
+use crate::error::{
+    BindingError, ClaimsChallenge, ConfigError, Dependency, Error, Forbidden, InvalidToken,
+    Malformed, Setting, Unavailable,
+};
 use crate::issuer::{Issuer, Profile};
 use crate::json::Members;
 use crate::keys::{BoxFuture, KeySet, Refresh, VerifyingKey};
@@ -107,7 +110,7 @@ impl Validator {
     }
 
     /// Validates a token (the text after `Bearer `). A token bound to a key or certificate
-    /// (`cnf`) is refused with [`Error::BoundOutsideRequest`]: only the layer, which sees the
+    /// (`cnf`) is refused with [`Error::Binding(BindingError::OutsideRequest)`]: only the layer, which sees the
     /// request, can check its proof.
     ///
     /// # Errors
@@ -121,7 +124,7 @@ impl Validator {
         // Outside a request there is no proof of possession to check: a bound token is refused
         // (the layer checks the request's DPoP proof or client certificate).
         match principal.binding() {
-            Some(binding) => Err(Error::BoundOutsideRequest(binding)),
+            Some(binding) => Err(Error::Binding(BindingError::OutsideRequest(binding))),
             None => Ok(principal),
         }
     }
@@ -192,10 +195,10 @@ impl Validator {
     /// source must fetch.
     pub(crate) fn validate_now(&self, token: &str) -> Step {
         if token.len() > self.inner.max_token_bytes {
-            return Step::Done(Err(Error::TokenTooLarge {
+            return Step::Done(Err(Error::InvalidToken(InvalidToken::TooLarge {
                 len: token.len(),
                 max: self.inner.max_token_bytes,
-            }));
+            })));
         }
         let now = clock::unix_secs(&*self.inner.clock);
         if let Some(cache) = &self.inner.cache
@@ -244,10 +247,12 @@ impl Validator {
         }
         match issuer.keys().refresh() {
             Refresh::NotNow { retry_after } => Err(match snapshot {
-                Some(_) => Error::UnknownKey,
-                None => Error::KeysUnavailable {
-                    retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
-                },
+                Some(_) => Error::InvalidToken(InvalidToken::UnknownKey),
+                None => Unavailable::new(
+                    Dependency::SigningKeys,
+                    retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                )
+                .into(),
             }),
             Refresh::Pending(refresh) => {
                 // What the checks found is kept, owned, across the fetch, so the token is not
@@ -261,11 +266,15 @@ impl Validator {
                 Ok(Step::NeedKeys(Box::pin(async move {
                     let set = match refresh.await {
                         Ok(set) => set,
-                        Err(_) if had_keys => return Err(Error::UnknownKey),
+                        Err(_) if had_keys => {
+                            return Err(Error::InvalidToken(InvalidToken::UnknownKey));
+                        }
                         Err(unavailable) => {
-                            return Err(Error::KeysUnavailable {
-                                retry_after: unavailable.retry_after,
-                            });
+                            return Err(Unavailable::new(
+                                Dependency::SigningKeys,
+                                unavailable.retry_after,
+                            )
+                            .into());
                         }
                     };
                     let signed = Signed {
@@ -291,20 +300,30 @@ impl Validator {
     ) -> Result<(Issuer, f64, Option<Confirmation>), Error> {
         if claims.contains("events") {
             // A security event token (RFC 8417 §4.6), such as a logout token.
-            return Err(Error::WrongTokenKind);
+            return Err(Error::InvalidToken(InvalidToken::WrongTokenKind));
         }
         let iss = match claims.string("iss") {
-            None => return Err(Error::MissingClaim { claim: "iss" }),
+            None => {
+                return Err(Error::InvalidToken(InvalidToken::MissingClaim {
+                    claim: "iss",
+                }));
+            }
             Some(Some(iss)) => iss,
-            Some(None) => return Err(Error::InvalidClaim { claim: "iss" }),
+            Some(None) => {
+                return Err(Error::InvalidToken(InvalidToken::InvalidClaim {
+                    claim: "iss",
+                }));
+            }
         };
-        let issuer = self.issuer_for(&iss).ok_or(Error::UntrustedIssuer)?;
+        let issuer = self
+            .issuer_for(&iss)
+            .ok_or(Error::InvalidToken(InvalidToken::UntrustedIssuer))?;
         let policy = issuer.policy();
         if !policy.accepts_typ(typ) {
-            return Err(Error::WrongType);
+            return Err(Error::InvalidToken(InvalidToken::WrongType));
         }
         if !issuer.algorithms().contains(&alg) {
-            return Err(Error::DisallowedAlgorithm);
+            return Err(Error::InvalidToken(InvalidToken::DisallowedAlgorithm));
         }
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
@@ -316,7 +335,7 @@ impl Validator {
         // token could outlive the rule that revokes it. Every profile requires `iat`.
         let issued = claims::numeric_date(claims, "iat")?.unwrap_or(f64::NEG_INFINITY);
         if exp - issued > self.inner.max_token_lifetime as f64 {
-            return Err(Error::LifetimeTooLong);
+            return Err(Error::InvalidToken(InvalidToken::LifetimeTooLong));
         }
         policy.check_claims(claims)?;
         Ok((issuer, exp, confirmation))
@@ -387,9 +406,11 @@ impl Inner {
         signed: &Signed<'_>,
         issuer: &Issuer,
     ) -> Result<&'k Arc<VerifyingKey>, Error> {
-        let key = keys.find(signed.kid, signed.alg).ok_or(Error::UnknownKey)?;
+        let key = keys
+            .find(signed.kid, signed.alg)
+            .ok_or(Error::InvalidToken(InvalidToken::UnknownKey))?;
         if !key.allows(signed.alg) {
-            return Err(Error::AlgorithmMismatch);
+            return Err(Error::InvalidToken(InvalidToken::AlgorithmMismatch));
         }
         // The token passed strict parsing: exactly three segments, so the last dot ends the
         // signing input.
@@ -399,12 +420,12 @@ impl Inner {
             .ok_or(Malformed::SegmentCount)?;
         let signature = token::decode_signature(signature)?;
         if !key.verify(signed.alg, signing_input.as_bytes(), &signature) {
-            return Err(Error::BadSignature);
+            return Err(Error::InvalidToken(InvalidToken::BadSignature));
         }
         // A key set shared between issuers (Entra's, for every tenant): the key must belong to
         // the token's issuer (RFC 8725 §3.8).
         if !issuer.policy().owns_key(key.issuer(), issuer.issuer()) {
-            return Err(Error::UntrustedIssuer);
+            return Err(Error::InvalidToken(InvalidToken::UntrustedIssuer));
         }
         Ok(key)
     }
@@ -434,9 +455,7 @@ impl Inner {
     /// Revocation (CAE), on every request, cached or not.
     fn check_revocation(&self, principal: Principal) -> Result<Principal, Error> {
         if let Err(stale) = self.revocations.ensure_current() {
-            return Err(Error::RevocationsStale {
-                retry_after: stale.retry_after(),
-            });
+            return Err(Unavailable::new(Dependency::Revocations, stale.retry_after()).into());
         }
         match self.revocations.revoked_since(&principal) {
             None => Ok(principal),
@@ -643,7 +662,7 @@ mod tests {
                 .max_token_bytes(cap)
                 .build()
                 .unwrap_err();
-            assert_eq!(err.setting(), crate::Setting::MaxTokenBytes);
+            assert_eq!(err.setting(), crate::error::Setting::MaxTokenBytes);
             assert_eq!(err.field(), "max_token_bytes");
         }
         assert!(

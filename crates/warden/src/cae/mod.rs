@@ -200,6 +200,7 @@ impl Revocation {
     }
 
     /// The same rule naming another kind of identifier.
+    #[cfg(feature = "ssf")]
     pub(crate) fn with_target(mut self, target: Target) -> Self {
         self.target = target;
         self

@@ -637,7 +637,7 @@ fn is_sendable_endpoint(url: &str, issuer: &str) -> bool {
 }
 
 /// Fuzzing entry point: whether a discovery document is accepted for `expected`.
-#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_discovery(body: &[u8], expected: &str) -> Option<String> {
     parse_discovery(body, expected).ok().map(|d| d.jwks_uri)
 }

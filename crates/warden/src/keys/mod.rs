@@ -34,6 +34,7 @@ use crate::algorithm::Algorithm;
 use aws_lc_rs::signature::{self as lc, ParsedPublicKey, UnparsedPublicKey};
 
 pub use jwk::JwksError;
+#[cfg(feature = "fuzzing")]
 pub(crate) use jwks::fuzz_discovery;
 pub use jwks::{
     DEFAULT_COOLDOWN, DEFAULT_TTL, JwksCache, JwksCacheBuilder, MAX_BODY_BYTES, MAX_KEYS, MAX_TTL,

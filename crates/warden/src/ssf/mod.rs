@@ -85,4 +85,5 @@ pub use stream::{Delivery, EVENTS_ACTED_ON, StreamClient, StreamConfiguration, S
 pub use subject::{ComplexSubject, Subject};
 pub use transmitter::{DiscoveryError, POLL_DELIVERY, PUSH_DELIVERY, TransmitterConfiguration};
 
+#[cfg(feature = "fuzzing")]
 pub(crate) use set::fuzz_read;

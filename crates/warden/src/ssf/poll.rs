@@ -166,7 +166,7 @@ async fn poll_loop(config: PollerBuilder, last_success: Arc<AtomicU64>) {
                 // What was sent has reached the transmitter.
                 ack.clear();
                 set_errs.clear();
-                let now = clock::unix_secs(&crate::SystemClock);
+                let now = clock::unix_secs(&crate::clock::SystemClock);
                 last_success.store(now.max(1), Ordering::Release);
                 let mut unprocessed = None;
                 let mut applied = false;

@@ -11,7 +11,7 @@ use super::event::Event;
 use super::subject::Subject;
 use crate::algorithm::Algorithm;
 use crate::cae::RevocationError;
-use crate::error::Error;
+use crate::error::{InvalidToken, Malformed};
 use crate::issuer::typ_is;
 use crate::json::{self, JsonError};
 use crate::token::{self, Jws};
@@ -242,15 +242,35 @@ pub(crate) fn read<'t>(set: &'t str, expected: &Expected<'_>) -> Result<Unverifi
     Ok(Unverified { jws, event })
 }
 
-fn jws_error(error: Error) -> SetError {
+/// What the strict JWS reader's refusal means for a SET (RFC 8935 §2.4's codes): every
+/// refusal named, so a new one must be given its answer here.
+fn jws_error(error: InvalidToken) -> SetError {
     match error {
-        Error::DisallowedAlgorithm => SetError::DisallowedAlgorithm,
-        Error::BadSignature => SetError::BadSignature,
-        Error::Encrypted => SetError::Malformed("an encrypted JWT, not a signed SET"),
-        Error::EmbeddedKey => SetError::Malformed("the header carries or points at a key"),
-        Error::UnsupportedCritical => SetError::Malformed("the header has crit"),
-        Error::Malformed(crate::Malformed::DuplicateMember) => SetError::DuplicateMember,
-        _ => SetError::Malformed("not a compact JWS with a JSON header"),
+        InvalidToken::DisallowedAlgorithm | InvalidToken::AlgorithmMismatch => {
+            SetError::DisallowedAlgorithm
+        }
+        InvalidToken::BadSignature => SetError::BadSignature,
+        InvalidToken::UnknownKey => SetError::UnknownKey,
+        InvalidToken::Encrypted => SetError::Malformed("an encrypted JWT, not a signed SET"),
+        InvalidToken::EmbeddedKey => SetError::Malformed("the header carries or points at a key"),
+        InvalidToken::UnsupportedCritical => SetError::Malformed("the header has crit"),
+        InvalidToken::Malformed(Malformed::DuplicateMember) => SetError::DuplicateMember,
+        InvalidToken::Malformed(_)
+        | InvalidToken::TooLarge { .. }
+        | InvalidToken::Nested
+        | InvalidToken::WrongType
+        | InvalidToken::WrongTokenKind
+        | InvalidToken::UntrustedIssuer
+        | InvalidToken::WrongTenant
+        | InvalidToken::WrongAudience
+        | InvalidToken::MissingClaim { .. }
+        | InvalidToken::InvalidClaim { .. }
+        | InvalidToken::Expired { .. }
+        | InvalidToken::NotYetValid { .. }
+        | InvalidToken::LifetimeTooLong
+        | InvalidToken::IssuedInFuture { .. } => {
+            SetError::Malformed("not a compact JWS with a JSON header")
+        }
     }
 }
 
@@ -353,12 +373,13 @@ fn check_claims(
 }
 
 /// The SET parser, for the fuzz targets: strict parsing and the unverified checks.
+#[cfg(feature = "fuzzing")]
 pub(crate) fn fuzz_read(data: &[u8]) {
     if let Ok(set) = std::str::from_utf8(data) {
         let expected = Expected {
             issuer: "https://transmitter.example",
             audience: "https://receiver.example",
-            algorithms: crate::DEFAULT_ALGORITHMS,
+            algorithms: crate::algorithm::DEFAULT_ALGORITHMS,
         };
         if let Ok(unverified) = read(set, &expected) {
             let _ = unverified.event.occurred_at();

@@ -3,75 +3,85 @@
 
 use serde_json::Value;
 
-use crate::error::Error;
+use crate::error::InvalidToken;
 use crate::json::Members;
 
 /// A NumericDate claim (RFC 7519 §2): a JSON number, integer or not. `Ok(None)` if absent.
-pub(crate) fn numeric_date(claims: &Members<'_>, name: &'static str) -> Result<Option<f64>, Error> {
+pub(crate) fn numeric_date(
+    claims: &Members<'_>,
+    name: &'static str,
+) -> Result<Option<f64>, InvalidToken> {
     let Some(raw) = claims.raw(name) else {
         return Ok(None);
     };
     // A JSON number only (no string, no `true`), finite.
     let text = raw.get();
     if !text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        return Err(Error::InvalidClaim { claim: name });
+        return Err(InvalidToken::InvalidClaim { claim: name });
     }
     match serde_json::from_str::<f64>(text) {
         Ok(value) if value.is_finite() => Ok(Some(value)),
-        _ => Err(Error::InvalidClaim { claim: name }),
+        _ => Err(InvalidToken::InvalidClaim { claim: name }),
     }
 }
 
 /// `exp` required and after now − leeway; `nbf` and `iat` not after now + leeway.
-pub(crate) fn check_times(claims: &Members<'_>, now: u64, leeway: u64) -> Result<f64, Error> {
-    let exp = numeric_date(claims, "exp")?.ok_or(Error::MissingClaim { claim: "exp" })?;
+pub(crate) fn check_times(
+    claims: &Members<'_>,
+    now: u64,
+    leeway: u64,
+) -> Result<f64, InvalidToken> {
+    let exp = numeric_date(claims, "exp")?.ok_or(InvalidToken::MissingClaim { claim: "exp" })?;
     // Compare in f64: `exp` may be fractional, negative or huge (1e300) without overflow.
     let now_f = now as f64;
     let leeway_f = leeway as f64;
     if now_f >= exp + leeway_f {
-        return Err(Error::Expired { exp, now });
+        return Err(InvalidToken::Expired { exp, now });
     }
     if let Some(nbf) = numeric_date(claims, "nbf")?
         && nbf > now_f + leeway_f
     {
-        return Err(Error::NotYetValid { nbf, now });
+        return Err(InvalidToken::NotYetValid { nbf, now });
     }
     if let Some(iat) = numeric_date(claims, "iat")?
         && iat > now_f + leeway_f
     {
-        return Err(Error::IssuedInFuture { iat, now });
+        return Err(InvalidToken::IssuedInFuture { iat, now });
     }
     Ok(exp)
 }
 
 /// `aud` (a string or an array of strings) contains one of `accepted`.
-pub(crate) fn check_audience(claims: &Members<'_>, accepted: &[String]) -> Result<(), Error> {
+pub(crate) fn check_audience(
+    claims: &Members<'_>,
+    accepted: &[String],
+) -> Result<(), InvalidToken> {
     let matches = |aud: &str| accepted.iter().any(|a| a == aud);
     // The usual single string is read borrowed; an array is read whole.
     if let Some(Some(aud)) = claims.string("aud") {
         return if matches(&aud) {
             Ok(())
         } else {
-            Err(Error::WrongAudience)
+            Err(InvalidToken::WrongAudience)
         };
     }
     match claims.get("aud") {
-        None => Err(Error::MissingClaim { claim: "aud" }),
+        None => Err(InvalidToken::MissingClaim { claim: "aud" }),
         Some(Value::Array(auds)) => {
             let mut found = false;
             for aud in auds {
                 match aud {
                     Value::String(aud) => found |= matches(&aud),
-                    _ => return Err(Error::InvalidClaim { claim: "aud" }),
+                    _ => return Err(InvalidToken::InvalidClaim { claim: "aud" }),
                 }
             }
             if found {
                 Ok(())
             } else {
-                Err(Error::WrongAudience)
+                Err(InvalidToken::WrongAudience)
             }
         }
-        Some(_) => Err(Error::InvalidClaim { claim: "aud" }),
+        Some(_) => Err(InvalidToken::InvalidClaim { claim: "aud" }),
     }
 }
 
@@ -79,17 +89,17 @@ pub(crate) fn check_audience(claims: &Members<'_>, accepted: &[String]) -> Resul
 pub(crate) fn check_required(
     claims: &Members<'_>,
     required: &'static [&'static str],
-) -> Result<(), Error> {
+) -> Result<(), InvalidToken> {
     for &claim in required {
         if !claims.contains(claim) {
-            return Err(Error::MissingClaim { claim });
+            return Err(InvalidToken::MissingClaim { claim });
         }
         let must_be_string = matches!(
             claim,
             "iss" | "sub" | "client_id" | "jti" | "tid" | "oid" | "uti"
         );
         if must_be_string && !claims.is_string(claim) {
-            return Err(Error::InvalidClaim { claim });
+            return Err(InvalidToken::InvalidClaim { claim });
         }
     }
     Ok(())
@@ -114,26 +124,26 @@ mod tests {
         let check = |v: Value, leeway| with(v, |m| check_times(m, NOW, leeway));
         assert_eq!(
             check(json!({}), 0),
-            Err(Error::MissingClaim { claim: "exp" })
+            Err(InvalidToken::MissingClaim { claim: "exp" })
         );
         assert_eq!(
             check(json!({"exp": "1700000100"}), 0),
-            Err(Error::InvalidClaim { claim: "exp" })
+            Err(InvalidToken::InvalidClaim { claim: "exp" })
         );
         assert!(matches!(
             check(json!({"exp": NOW}), 0),
-            Err(Error::Expired { .. })
+            Err(InvalidToken::Expired { .. })
         ));
         assert!(check(json!({"exp": NOW + 1}), 0).is_ok());
         assert!(check(json!({"exp": NOW - 30}), 60).is_ok());
         assert!(matches!(
             check(json!({"exp": NOW - 60}), 60),
-            Err(Error::Expired { .. })
+            Err(InvalidToken::Expired { .. })
         ));
         assert!(check(json!({"exp": 1e300}), 0).is_ok());
         assert!(matches!(
             check(json!({"exp": -1}), 0),
-            Err(Error::Expired { .. })
+            Err(InvalidToken::Expired { .. })
         ));
         assert!(check(json!({"exp": NOW as f64 + 0.5}), 0).is_ok());
     }
@@ -144,16 +154,16 @@ mod tests {
         let exp = NOW + 300;
         assert!(matches!(
             check(json!({"exp": exp, "nbf": NOW + 120})),
-            Err(Error::NotYetValid { .. })
+            Err(InvalidToken::NotYetValid { .. })
         ));
         assert!(check(json!({"exp": exp, "nbf": NOW + 60})).is_ok());
         assert!(matches!(
             check(json!({"exp": exp, "iat": NOW + 61})),
-            Err(Error::IssuedInFuture { .. })
+            Err(InvalidToken::IssuedInFuture { .. })
         ));
         assert_eq!(
             check(json!({"exp": exp, "iat": "x"})),
-            Err(Error::InvalidClaim { claim: "iat" })
+            Err(InvalidToken::InvalidClaim { claim: "iat" })
         );
     }
 
@@ -163,20 +173,23 @@ mod tests {
         let check = |v: Value| with(v, |m| check_audience(m, &ours));
         assert!(check(json!({"aud": "api://rs"})).is_ok());
         assert!(check(json!({"aud": ["x", "api://rs"]})).is_ok());
-        assert_eq!(check(json!({"aud": "x"})), Err(Error::WrongAudience));
+        assert_eq!(check(json!({"aud": "x"})), Err(InvalidToken::WrongAudience));
         assert_eq!(
             check(json!({"aud": "api://rs/"})),
-            Err(Error::WrongAudience)
+            Err(InvalidToken::WrongAudience)
         );
-        assert_eq!(check(json!({"aud": []})), Err(Error::WrongAudience));
-        assert_eq!(check(json!({})), Err(Error::MissingClaim { claim: "aud" }));
+        assert_eq!(check(json!({"aud": []})), Err(InvalidToken::WrongAudience));
+        assert_eq!(
+            check(json!({})),
+            Err(InvalidToken::MissingClaim { claim: "aud" })
+        );
         assert_eq!(
             check(json!({"aud": 123})),
-            Err(Error::InvalidClaim { claim: "aud" })
+            Err(InvalidToken::InvalidClaim { claim: "aud" })
         );
         assert_eq!(
             check(json!({"aud": ["api://rs", 1]})),
-            Err(Error::InvalidClaim { claim: "aud" })
+            Err(InvalidToken::InvalidClaim { claim: "aud" })
         );
     }
 }

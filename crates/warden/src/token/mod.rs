@@ -15,8 +15,9 @@ use crate::algorithm::Algorithm;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::{Error, Malformed};
+use crate::error::{InvalidToken, Malformed};
 use crate::json::{self, JsonError};
+#[cfg(feature = "fuzzing")]
 use crate::keys::KeySet;
 
 /// Header parameters that carry or point at keys; never trusted (RFC 8725 §3.10).
@@ -24,7 +25,11 @@ const EMBEDDED_KEY_PARAMS: [&str; 4] = ["jwk", "jku", "x5u", "x5c"];
 
 /// A compact JWS split, decoded and checked for form, not yet verified.
 pub(crate) struct Jws<'a> {
+    // Read by the SET receiver and the fuzzing entry points; the access-token path reads the
+    // segments in one pass of its own.
+    #[cfg_attr(not(any(feature = "ssf", feature = "fuzzing")), allow(dead_code))]
     pub(crate) signing_input: &'a str,
+    #[cfg_attr(not(any(feature = "ssf", feature = "fuzzing")), allow(dead_code))]
     pub(crate) signature: &'a str,
     pub(crate) alg: Algorithm,
     pub(crate) kid: Option<String>,
@@ -33,7 +38,7 @@ pub(crate) struct Jws<'a> {
 }
 
 /// Parses a compact JWS strictly, header rules included; the payload may be any bytes.
-pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
+pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, InvalidToken> {
     // Split on the first two dots (memchr); the third segment must hold no more. A compact JWE
     // has five segments.
     let Some((header_b64, rest)) = token.split_once('.') else {
@@ -44,7 +49,7 @@ pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
     };
     if signature.contains('.') {
         return Err(if signature.matches('.').count() == 2 {
-            Error::Encrypted
+            InvalidToken::Encrypted
         } else {
             Malformed::SegmentCount.into()
         });
@@ -56,7 +61,7 @@ pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
     let (alg, kid, typ) = check_header(&header)?;
     if signature.is_empty() {
         // `header.payload.`: an unsigned token (CVE-2020-28042), refused before the payload.
-        return Err(Error::BadSignature);
+        return Err(InvalidToken::BadSignature);
     }
     let payload = if payload_b64.is_empty() {
         Vec::new()
@@ -77,19 +82,19 @@ pub(crate) fn parse_jws(token: &str) -> Result<Jws<'_>, Error> {
 }
 
 /// The payload of an access token as text: a JWT claims set is UTF-8 JSON.
-pub(crate) fn claims_text(payload: Vec<u8>) -> Result<String, Error> {
+pub(crate) fn claims_text(payload: Vec<u8>) -> Result<String, InvalidToken> {
     String::from_utf8(payload).map_err(|_| Malformed::NotJsonObject.into())
 }
 
 /// The claims of a token: one strict pass over the JSON object (duplicate member names refused at
 /// every depth, every value decodable), read without building a tree. The checks and the
 /// principal both read this one parse.
-pub(crate) fn members(text: &str) -> Result<json::Members<'_>, Error> {
+pub(crate) fn members(text: &str) -> Result<json::Members<'_>, InvalidToken> {
     json::parse_members(text).map_err(json_error)
 }
 
 /// The signature segment, decoded (canonical base64url only).
-pub(crate) fn decode_signature(segment: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn decode_signature(segment: &str) -> Result<Vec<u8>, InvalidToken> {
     decode_segment(segment)
 }
 
@@ -102,45 +107,52 @@ pub(crate) fn decode_signature(segment: &str) -> Result<Vec<u8>, Error> {
 ///
 /// # Errors
 ///
-/// The [`Error`] naming the first failed check.
-pub fn verify_jws(token: &str, keys: &KeySet, allowed: &[Algorithm]) -> Result<Vec<u8>, Error> {
+/// The [`InvalidToken`] naming the first failed check.
+#[cfg(feature = "fuzzing")]
+pub fn verify_jws(
+    token: &str,
+    keys: &KeySet,
+    allowed: &[Algorithm],
+) -> Result<Vec<u8>, InvalidToken> {
     let jws = parse_jws(token)?;
     if !allowed.contains(&jws.alg) {
-        return Err(Error::DisallowedAlgorithm);
+        return Err(InvalidToken::DisallowedAlgorithm);
     }
     let key = keys
         .find(jws.kid.as_deref(), jws.alg)
-        .ok_or(Error::UnknownKey)?;
+        .ok_or(InvalidToken::UnknownKey)?;
     if !key.allows(jws.alg) {
-        return Err(Error::AlgorithmMismatch);
+        return Err(InvalidToken::AlgorithmMismatch);
     }
     let signature = decode_segment(jws.signature)?;
     if !key.verify(jws.alg, jws.signing_input.as_bytes(), &signature) {
-        return Err(Error::BadSignature);
+        return Err(InvalidToken::BadSignature);
     }
     Ok(jws.payload)
 }
 
 fn check_header(
     header: &json::Members<'_>,
-) -> Result<(Algorithm, Option<String>, Option<String>), Error> {
+) -> Result<(Algorithm, Option<String>, Option<String>), InvalidToken> {
     // `enc` and `zip` belong to JWE (RFC 7516 §4.1.2-3): a JWS carrying them is a confused or
     // hostile producer, and a compressed payload is never inflated here.
     if header.contains("enc") || header.contains("zip") {
-        return Err(Error::Encrypted);
+        return Err(InvalidToken::Encrypted);
     }
     if EMBEDDED_KEY_PARAMS.iter().any(|p| header.contains(p)) {
-        return Err(Error::EmbeddedKey);
+        return Err(InvalidToken::EmbeddedKey);
     }
     if header.contains("crit") {
-        return Err(Error::UnsupportedCritical);
+        return Err(InvalidToken::UnsupportedCritical);
     }
     let alg = match header.string("alg") {
-        Some(Some(alg)) => Algorithm::from_str(&alg).map_err(|_| Error::DisallowedAlgorithm)?,
-        _ => return Err(Error::DisallowedAlgorithm),
+        Some(Some(alg)) => {
+            Algorithm::from_str(&alg).map_err(|_| InvalidToken::DisallowedAlgorithm)?
+        }
+        _ => return Err(InvalidToken::DisallowedAlgorithm),
     };
     match header.string("cty") {
-        Some(Some(cty)) if is_jwt_media_type(&cty) => return Err(Error::Nested),
+        Some(Some(cty)) if is_jwt_media_type(&cty) => return Err(InvalidToken::Nested),
         Some(Some(_)) | None => {}
         Some(None) => return Err(Malformed::HeaderParameter.into()),
     }
@@ -152,7 +164,7 @@ fn check_header(
     let typ = match header.string("typ") {
         None => None,
         Some(Some(typ)) => Some(typ.into_owned()),
-        Some(None) => return Err(Error::WrongType),
+        Some(None) => return Err(InvalidToken::WrongType),
     };
     Ok((alg, kid, typ))
 }
@@ -161,7 +173,7 @@ fn is_jwt_media_type(cty: &str) -> bool {
     cty.eq_ignore_ascii_case("jwt") || cty.eq_ignore_ascii_case("application/jwt")
 }
 
-fn json_error(error: JsonError) -> Error {
+fn json_error(error: JsonError) -> InvalidToken {
     match error {
         JsonError::NotObject => Malformed::NotJsonObject.into(),
         JsonError::DuplicateMember => Malformed::DuplicateMember.into(),
@@ -172,7 +184,7 @@ fn json_error(error: JsonError) -> Error {
 /// Unpadded base64url with canonical trailing bits (RFC 7515 §2); nothing else.
 /// The decoder refuses every byte outside the base64url alphabet, padding, and non-zero trailing
 /// bits, so no separate scan is needed.
-fn decode_segment(segment: &str) -> Result<Vec<u8>, Error> {
+fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
     if segment.is_empty() {
         return Err(Malformed::Base64.into());
     }
@@ -201,14 +213,14 @@ mod tests {
     }
 
     /// What the validator does before the pre-checks: the JWS, then its claims as members.
-    fn parse(t: &str) -> Result<Jws<'_>, Error> {
+    fn parse(t: &str) -> Result<Jws<'_>, InvalidToken> {
         let jws = parse_jws(t)?;
         let text = std::str::from_utf8(&jws.payload).map_err(|_| Malformed::NotJsonObject)?;
         members(text)?;
         Ok(jws)
     }
 
-    fn err(t: &str) -> Error {
+    fn err(t: &str) -> InvalidToken {
         match parse(t) {
             Ok(_) => panic!("accepted {t}"),
             Err(e) => e,
@@ -236,7 +248,7 @@ mod tests {
     fn refuses_wrong_segment_counts() {
         assert_eq!(err("a.b"), Malformed::SegmentCount.into());
         assert_eq!(err("a.b.c.d"), Malformed::SegmentCount.into());
-        assert_eq!(err("a.b.c.d.e"), Error::Encrypted);
+        assert_eq!(err("a.b.c.d.e"), InvalidToken::Encrypted);
         assert_eq!(err(""), Malformed::SegmentCount.into());
     }
 
@@ -255,33 +267,42 @@ mod tests {
     #[test]
     fn refuses_headers_warden_does_not_honour() {
         let cases = [
-            (r#"{"alg":"none"}"#, Error::DisallowedAlgorithm),
-            (r#"{"alg":"None"}"#, Error::DisallowedAlgorithm),
-            (r#"{"alg":"nOnE"}"#, Error::DisallowedAlgorithm),
-            (r#"{"alg":""}"#, Error::DisallowedAlgorithm),
-            (r#"{"typ":"at+jwt"}"#, Error::DisallowedAlgorithm),
-            (r#"{"alg":"rs256"}"#, Error::DisallowedAlgorithm),
-            (r#"{"alg":"HS256"}"#, Error::DisallowedAlgorithm),
-            (r#"{"alg":["RS256"]}"#, Error::DisallowedAlgorithm),
-            (r#"{"alg":"RS256","enc":"A128GCM"}"#, Error::Encrypted),
-            (r#"{"alg":"RS256","zip":"DEF"}"#, Error::Encrypted),
-            (r#"{"alg":"RS256","jwk":{}}"#, Error::EmbeddedKey),
+            (r#"{"alg":"none"}"#, InvalidToken::DisallowedAlgorithm),
+            (r#"{"alg":"None"}"#, InvalidToken::DisallowedAlgorithm),
+            (r#"{"alg":"nOnE"}"#, InvalidToken::DisallowedAlgorithm),
+            (r#"{"alg":""}"#, InvalidToken::DisallowedAlgorithm),
+            (r#"{"typ":"at+jwt"}"#, InvalidToken::DisallowedAlgorithm),
+            (r#"{"alg":"rs256"}"#, InvalidToken::DisallowedAlgorithm),
+            (r#"{"alg":"HS256"}"#, InvalidToken::DisallowedAlgorithm),
+            (r#"{"alg":["RS256"]}"#, InvalidToken::DisallowedAlgorithm),
+            (
+                r#"{"alg":"RS256","enc":"A128GCM"}"#,
+                InvalidToken::Encrypted,
+            ),
+            (r#"{"alg":"RS256","zip":"DEF"}"#, InvalidToken::Encrypted),
+            (r#"{"alg":"RS256","jwk":{}}"#, InvalidToken::EmbeddedKey),
             (
                 r#"{"alg":"RS256","jku":"http://127.0.0.1/"}"#,
-                Error::EmbeddedKey,
+                InvalidToken::EmbeddedKey,
             ),
             (
                 r#"{"alg":"RS256","x5u":"http://127.0.0.1/"}"#,
-                Error::EmbeddedKey,
+                InvalidToken::EmbeddedKey,
             ),
-            (r#"{"alg":"RS256","x5c":[]}"#, Error::EmbeddedKey),
-            (r#"{"alg":"RS256","crit":[]}"#, Error::UnsupportedCritical),
+            (r#"{"alg":"RS256","x5c":[]}"#, InvalidToken::EmbeddedKey),
+            (
+                r#"{"alg":"RS256","crit":[]}"#,
+                InvalidToken::UnsupportedCritical,
+            ),
             (
                 r#"{"alg":"RS256","crit":["exp"],"exp":1}"#,
-                Error::UnsupportedCritical,
+                InvalidToken::UnsupportedCritical,
             ),
-            (r#"{"alg":"RS256","cty":"JWT"}"#, Error::Nested),
-            (r#"{"alg":"RS256","cty":"application/jwt"}"#, Error::Nested),
+            (r#"{"alg":"RS256","cty":"JWT"}"#, InvalidToken::Nested),
+            (
+                r#"{"alg":"RS256","cty":"application/jwt"}"#,
+                InvalidToken::Nested,
+            ),
             (
                 r#"{"alg":"RS256","kid":7}"#,
                 Malformed::HeaderParameter.into(),
@@ -350,7 +371,7 @@ mod tests {
     fn refuses_an_empty_signature() {
         let t = token(HEADER, "{}");
         let unsigned = &t[..t.len() - 4];
-        assert_eq!(err(unsigned), Error::BadSignature);
+        assert_eq!(err(unsigned), InvalidToken::BadSignature);
     }
 
     #[test]

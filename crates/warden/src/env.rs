@@ -457,7 +457,7 @@ mod tests {
             |vars: &[(&str, &str)]| WardenConfig::from_vars(vars.iter().copied()).unwrap_err();
         assert_eq!(
             err(&[]).setting(),
-            crate::Setting::Variable(crate::Variable::Issuer)
+            crate::error::Setting::Variable(crate::error::Variable::Issuer)
         );
         assert_eq!(err(&[]).field(), "WARDEN_ISSUER");
         assert_eq!(

@@ -1,0 +1,255 @@
+//! Configuration errors: [`ConfigError`] and the [`Setting`] (or [`Variable`]) it names. Raised
+//! when a builder or [`WardenConfig`](crate::WardenConfig) is built, never on a request.
+
+use std::fmt;
+
+/// A configuration that cannot work, found when it is built (never on a request).
+///
+/// `Display` names the field, so a service that fails to start says what to fix:
+/// `invalid configuration: WARDEN_ISSUER: plain http is only allowed for loopback hosts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required setting is absent.
+    Missing {
+        /// The setting.
+        setting: Setting,
+    },
+    /// A setting has a value that cannot work.
+    Invalid {
+        /// The setting.
+        setting: Setting,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The setting a [`ConfigError`] is about: a builder setting, or a `WARDEN_` environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The issuer URL (`Issuer::builder`, `JwksCache::builder`).
+    Issuer,
+    /// The issuers of a `WardenConfig`.
+    Issuers,
+    /// An issuer's accepted audiences.
+    Audience,
+    /// An issuer's algorithm allow-list.
+    Algorithms,
+    /// An issuer's key source.
+    Keys,
+    /// A JWKS document given in configuration.
+    Jwks,
+    /// A PEM public key given in configuration.
+    Pem,
+    /// An issuer's token profile.
+    Profile,
+    /// The challenges' `realm`.
+    Realm,
+    /// The leeway for `exp`, `nbf` and `iat`.
+    Leeway,
+    /// The cap on token length.
+    MaxTokenBytes,
+    /// A built validator given to the layer builder.
+    Validator,
+    /// The authority named in claims challenges.
+    CaeAuthority,
+    /// The cap on a key set's size.
+    MaxKeys,
+    /// A fixed key freshness.
+    JwksTtl,
+    /// The key fetch timeouts.
+    Timeouts,
+    /// The discovery document's URL.
+    DiscoveryUrl,
+    /// The JWKS URL.
+    JwksUri,
+    /// The HTTP client for key fetches.
+    HttpClient,
+    /// A JWKS file of a `WardenConfig`.
+    JwksFile,
+    /// The Entra authority.
+    EntraAuthority,
+    /// The base of Entra v1 issuers.
+    EntraV1IssuerBase,
+    /// The allowed Entra tenants.
+    EntraTenants,
+    /// The Entra audiences.
+    EntraAudience,
+    /// The accepted Entra token versions.
+    EntraVersions,
+    /// The revocation store given to the builder.
+    Revocations,
+    /// The DPoP configuration.
+    Dpop,
+    /// The protected resource of RFC 9728 metadata.
+    ProtectedResource,
+    /// A Shared Signals receiver or its transmitter.
+    SharedSignals,
+    /// A `WARDEN_` environment variable.
+    Variable(Variable),
+}
+
+impl Setting {
+    /// Its name: the builder setting's (`max_token_bytes`), or the variable's (`WARDEN_ISSUER`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Issuer => "issuer",
+            Setting::Issuers => "issuers",
+            Setting::Audience => "audience",
+            Setting::Algorithms => "algorithms",
+            Setting::Keys => "keys",
+            Setting::Jwks => "jwks",
+            Setting::Pem => "pem",
+            Setting::Profile => "profile",
+            Setting::Realm => "realm",
+            Setting::Leeway => "leeway",
+            Setting::MaxTokenBytes => "max_token_bytes",
+            Setting::Validator => "validator",
+            Setting::CaeAuthority => "cae_authority",
+            Setting::MaxKeys => "max_keys",
+            Setting::JwksTtl => "jwks_ttl",
+            Setting::Revocations => "revocations",
+            Setting::Dpop => "dpop",
+            Setting::ProtectedResource => "protected_resource",
+            Setting::SharedSignals => "shared_signals",
+            Setting::Timeouts => "timeouts",
+            Setting::DiscoveryUrl => "discovery_url",
+            Setting::JwksUri => "jwks_uri",
+            Setting::HttpClient => "http_client",
+            Setting::JwksFile => "jwks_file",
+            Setting::EntraAuthority => "entra_authority",
+            Setting::EntraV1IssuerBase => "entra_v1_issuer_base",
+            Setting::EntraTenants => "entra_tenants",
+            Setting::EntraAudience => "entra_audience",
+            Setting::EntraVersions => "entra_versions",
+            Setting::Variable(variable) => variable.name(),
+        }
+    }
+}
+
+/// A `WARDEN_` environment variable read by [`WardenConfig::from_env`](crate::WardenConfig::from_env).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Variable {
+    /// `WARDEN_ISSUER`.
+    Issuer,
+    /// `WARDEN_AUDIENCE`.
+    Audience,
+    /// `WARDEN_LEEWAY_SECS`.
+    LeewaySecs,
+    /// `WARDEN_REALM`.
+    Realm,
+    /// `WARDEN_MAX_TOKEN_BYTES`.
+    MaxTokenBytes,
+    /// `WARDEN_PROFILE`.
+    Profile,
+    /// `WARDEN_ALGORITHMS`.
+    Algorithms,
+    /// `WARDEN_JWKS_FILE`.
+    JwksFile,
+    /// `WARDEN_JWKS_COOLDOWN_SECS`.
+    JwksCooldownSecs,
+    /// `WARDEN_JWKS_TTL_SECS`.
+    JwksTtlSecs,
+    /// `WARDEN_ENTRA_TENANTS`.
+    EntraTenants,
+    /// `WARDEN_ENTRA_AUDIENCE`.
+    EntraAudience,
+    /// `WARDEN_ENTRA_AUTHORITY`.
+    EntraAuthority,
+    /// `WARDEN_ENTRA_V1_ISSUER_BASE`.
+    EntraV1IssuerBase,
+    /// `WARDEN_ALLOW_ANONYMOUS`.
+    AllowAnonymous,
+}
+
+impl Variable {
+    const ALL: [Variable; 15] = [
+        Variable::Issuer,
+        Variable::Audience,
+        Variable::LeewaySecs,
+        Variable::Realm,
+        Variable::MaxTokenBytes,
+        Variable::Profile,
+        Variable::Algorithms,
+        Variable::JwksFile,
+        Variable::JwksCooldownSecs,
+        Variable::JwksTtlSecs,
+        Variable::EntraTenants,
+        Variable::EntraAudience,
+        Variable::EntraAuthority,
+        Variable::EntraV1IssuerBase,
+        Variable::AllowAnonymous,
+    ];
+
+    /// The variable's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variable::Issuer => "WARDEN_ISSUER",
+            Variable::Audience => "WARDEN_AUDIENCE",
+            Variable::LeewaySecs => "WARDEN_LEEWAY_SECS",
+            Variable::Realm => "WARDEN_REALM",
+            Variable::MaxTokenBytes => "WARDEN_MAX_TOKEN_BYTES",
+            Variable::Profile => "WARDEN_PROFILE",
+            Variable::Algorithms => "WARDEN_ALGORITHMS",
+            Variable::JwksFile => "WARDEN_JWKS_FILE",
+            Variable::JwksCooldownSecs => "WARDEN_JWKS_COOLDOWN_SECS",
+            Variable::JwksTtlSecs => "WARDEN_JWKS_TTL_SECS",
+            Variable::EntraTenants => "WARDEN_ENTRA_TENANTS",
+            Variable::EntraAudience => "WARDEN_ENTRA_AUDIENCE",
+            Variable::EntraAuthority => "WARDEN_ENTRA_AUTHORITY",
+            Variable::EntraV1IssuerBase => "WARDEN_ENTRA_V1_ISSUER_BASE",
+            Variable::AllowAnonymous => "WARDEN_ALLOW_ANONYMOUS",
+        }
+    }
+
+    /// The variable of this name, if warden reads one.
+    pub(crate) fn from_name(name: &str) -> Option<Variable> {
+        Variable::ALL.into_iter().find(|v| v.name() == name)
+    }
+}
+
+impl ConfigError {
+    pub(crate) fn missing(setting: Setting) -> Self {
+        ConfigError::Missing { setting }
+    }
+
+    pub(crate) fn invalid(setting: Setting, reason: impl Into<String>) -> Self {
+        ConfigError::Invalid {
+            setting,
+            reason: reason.into(),
+        }
+    }
+
+    /// The setting this error is about.
+    pub fn setting(&self) -> Setting {
+        match self {
+            ConfigError::Missing { setting } | ConfigError::Invalid { setting, .. } => *setting,
+        }
+    }
+
+    /// The name of the setting this error is about (`max_token_bytes`, `WARDEN_ISSUER`).
+    pub fn field(&self) -> &'static str {
+        self.setting().name()
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing { setting } => {
+                write!(
+                    f,
+                    "invalid configuration: {}: required but not set",
+                    setting.name()
+                )
+            }
+            ConfigError::Invalid { setting, reason } => {
+                write!(f, "invalid configuration: {}: {reason}", setting.name())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
