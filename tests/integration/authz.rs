@@ -131,6 +131,24 @@ impl Fixture {
                         .route_layer(require(strict)),
                 )
         };
+        let step_up_layers = {
+            let hit = hit.clone();
+            let ok = move || {
+                let hit = hit.clone();
+                async move {
+                    hit();
+                    "ok"
+                }
+            };
+            Router::new()
+                .route("/layer/acr", get(ok.clone()))
+                .route_layer(require(Requirement::acr(["myACR"])))
+                .merge(
+                    Router::new()
+                        .route("/layer/recent", get(ok))
+                        .route_layer(require(Requirement::max_age(Duration::from_secs(5)))),
+                )
+        };
         let admin_extractor = {
             let hit = hit.clone();
             Router::new()
@@ -176,6 +194,7 @@ impl Fixture {
             .merge(context_layer)
             .merge(reports_layers)
             .merge(admin_extractor)
+            .merge(step_up_layers)
             .layer(layer);
         Fixture {
             issuer,
@@ -1006,6 +1025,45 @@ async fn answers_an_old_authentication_with_rfc9470_max_age() {
         f.issuer.token().sign(),
     ] {
         f.refuses("/recent", &token, 401, Some(&challenge), description)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_runtime_acr_requirement_answers_as_the_marker_type_does() {
+    let f = Fixture::new().await;
+    f.allows("/layer/acr", &f.issuer.token().claim("acr", "myACR").sign())
+        .await;
+    let description = "a different authentication level is required";
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", acr_values="myACR""#
+    );
+    for token in [
+        f.issuer.token().claim("acr", "basic").sign(),
+        f.issuer.token().sign(),
+    ] {
+        f.refuses("/layer/acr", &token, 401, Some(&challenge), description)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_runtime_max_age_requirement_answers_as_the_marker_type_does() {
+    let f = Fixture::new().await;
+    f.allows(
+        "/layer/recent",
+        &f.issuer.token().claim("auth_time", now() - 1).sign(),
+    )
+    .await;
+    let description = "more recent authentication is required";
+    let challenge = format!(
+        r#"Bearer realm="api", error="insufficient_user_authentication", error_description="{description}", max_age="5""#
+    );
+    for token in [
+        f.issuer.token().claim("auth_time", now() - 60).sign(),
+        f.issuer.token().sign(),
+    ] {
+        f.refuses("/layer/recent", &token, 401, Some(&challenge), description)
             .await;
     }
 }

@@ -106,10 +106,11 @@ pub fn extract<'a>(
         return Err(InvalidRequest::MultipleMethods.into());
     }
     if token.len() > max_len {
-        return Err(Error::InvalidToken(InvalidToken::TooLarge {
+        return Err(InvalidToken::TooLarge {
             len: token.len(),
             max: max_len,
-        }));
+        }
+        .into());
     }
     if !is_b64token(token) {
         return Err(InvalidRequest::MalformedAuthorization.into());

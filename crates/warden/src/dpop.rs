@@ -234,9 +234,10 @@ impl Dpop {
             let fresh =
                 matches!(claims.string("nonce"), Some(Some(nonce)) if nonces.accepts(&nonce, now));
             if !fresh {
-                return Err(Error::Binding(BindingError::UseNonce {
+                return Err(BindingError::UseNonce {
                     nonce: nonces.current(now),
-                }));
+                }
+                .into());
             }
         }
         // Replay key: the target URI and the jti, hashed (§11.1: store only a hash).

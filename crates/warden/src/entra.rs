@@ -153,29 +153,23 @@ impl Policy for EntraPolicy {
     /// issuer's tenant, and `ver` its issuer's version.
     fn check_claims(&self, claims: &Members<'_>) -> Result<(), Error> {
         if !claims.is_string("azp") && !claims.is_string("appid") {
-            return Err(Error::InvalidToken(InvalidToken::MissingClaim {
-                claim: "azp",
-            }));
+            return Err(InvalidToken::MissingClaim { claim: "azp" }.into());
         }
         if claims.contains("nonce") {
-            return Err(Error::InvalidToken(InvalidToken::WrongTokenKind));
+            return Err(InvalidToken::WrongTokenKind.into());
         }
         match claims.string("tid") {
             // Tenant ids are GUIDs: the same tenant in any case.
             Some(Some(tid)) if same_id(&tid, &self.binding.tenant) => {}
-            Some(Some(_)) => return Err(Error::InvalidToken(InvalidToken::WrongTenant)),
+            Some(Some(_)) => return Err(InvalidToken::WrongTenant.into()),
             _ => {
-                return Err(Error::InvalidToken(InvalidToken::InvalidClaim {
-                    claim: "tid",
-                }));
+                return Err(InvalidToken::InvalidClaim { claim: "tid" }.into());
             }
         }
         match claims.string("ver") {
             Some(Some(ver)) if ver == self.binding.version.as_str() => Ok(()),
-            None => Err(Error::InvalidToken(InvalidToken::MissingClaim {
-                claim: "ver",
-            })),
-            Some(_) => Err(Error::InvalidToken(InvalidToken::WrongType)),
+            None => Err(InvalidToken::MissingClaim { claim: "ver" }.into()),
+            Some(_) => Err(InvalidToken::WrongType.into()),
         }
     }
 

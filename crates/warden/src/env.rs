@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use crate::entra::Entra;
 use crate::error::{ConfigError, Setting, Variable};
+use crate::http::layer::{WardenBuilder, WardenLayer};
 use crate::issuer::{Issuer, Profile};
 use crate::keys::{JwksCache, KeySource, StaticKeys};
-use crate::layer::{WardenBuilder, WardenLayer};
 
 /// Configuration from a file (any serde format) or from `WARDEN_` environment variables.
 ///

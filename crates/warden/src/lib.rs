@@ -64,26 +64,25 @@ mod algorithm;
 pub mod authz;
 pub mod bearer;
 mod binding;
+mod boxed;
 mod cache;
 pub mod cae;
 pub mod challenge;
 mod clock;
-mod context;
 pub mod dpop;
 pub mod entra;
 mod env;
 pub mod error;
-mod extract;
 mod fetch;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod guid;
+mod http;
 mod identity;
 mod issuer;
 mod json;
 pub mod keys;
-mod layer;
 mod membership;
 pub mod metadata;
 pub mod mtls;
@@ -98,9 +97,9 @@ pub use algorithm::Algorithm;
 pub use env::WardenConfig;
 pub use error::config::ConfigError;
 pub use error::refusal::Error;
-pub use extract::{AuthRejection, Claims};
+pub use http::extract::{AuthRejection, Claims};
+pub use http::layer::{Warden, WardenLayer};
 pub use issuer::Issuer;
-pub use layer::{Warden, WardenLayer};
 pub use principal::Principal;
 pub use validator::Validator;
 
@@ -110,8 +109,8 @@ pub mod config {
     pub use crate::algorithm::{DEFAULT_ALGORITHMS, UnsupportedAlgorithm};
     pub use crate::cache::DEFAULT_TOKEN_CACHE_CAPACITY;
     pub use crate::clock::{Clock, SystemClock};
+    pub use crate::http::layer::{RejectionResponder, WardenBuilder};
     pub use crate::issuer::{DpopPolicy, IssuerBuilder, Profile};
-    pub use crate::layer::{RejectionResponder, WardenBuilder};
     pub use crate::validator::{DEFAULT_LEEWAY, ValidatorBuilder};
 }
 
@@ -124,7 +123,7 @@ pub mod caller {
 
 /// The futures of warden's middleware.
 pub mod future {
-    pub use crate::layer::ResponseFuture;
+    pub use crate::http::layer::ResponseFuture;
 }
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::boxed::BoxFuture;
 use crate::error::{Dependency, Error, Unavailable};
-use crate::keys::BoxFuture;
 use crate::principal::Principal;
 
 /// Looks up a user's groups when the token carries an overage marker instead of the list (for

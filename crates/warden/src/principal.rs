@@ -371,9 +371,7 @@ impl Confirmation {
         };
         if cnf.contains("jkt") && cnf.contains("x5t#S256") {
             // Two bindings: checking one would drop the other silently.
-            Err(Error::Binding(BindingError::Unverified(
-                crate::error::Binding::Other,
-            )))
+            Err(BindingError::Unverified(crate::error::Binding::Other).into())
         } else if cnf.contains("jkt") {
             Ok(Some(Confirmation::DpopKey(text("jkt")?)))
         } else if cnf.contains("x5t#S256") {
@@ -381,9 +379,7 @@ impl Confirmation {
         } else if cnf.is_empty() {
             Ok(None)
         } else {
-            Err(Error::Binding(BindingError::Unverified(
-                crate::error::Binding::Other,
-            )))
+            Err(BindingError::Unverified(crate::error::Binding::Other).into())
         }
     }
 

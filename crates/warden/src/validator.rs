@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use crate::algorithm::Algorithm;
 use crate::bearer::DEFAULT_MAX_TOKEN_BYTES;
+use crate::boxed::BoxFuture;
 use crate::cache::TokenCache;
 use crate::cae::{self, InMemoryRevocations, RevocationStore};
 use crate::clock::{self, Clock, SystemClock};
@@ -47,7 +48,7 @@ use crate::error::{
 };
 use crate::issuer::{Issuer, Profile};
 use crate::json::Members;
-use crate::keys::{BoxFuture, KeySet, Refresh, VerifyingKey};
+use crate::keys::{KeySet, Refresh, VerifyingKey};
 use crate::principal::{Confirmation, Parts, Principal};
 use crate::token::{self, Jws, claims};
 
@@ -124,7 +125,7 @@ impl Validator {
         // Outside a request there is no proof of possession to check: a bound token is refused
         // (the layer checks the request's DPoP proof or client certificate).
         match principal.binding() {
-            Some(binding) => Err(Error::Binding(BindingError::OutsideRequest(binding))),
+            Some(binding) => Err(BindingError::OutsideRequest(binding).into()),
             None => Ok(principal),
         }
     }
@@ -195,10 +196,11 @@ impl Validator {
     /// source must fetch.
     pub(crate) fn validate_now(&self, token: &str) -> Step {
         if token.len() > self.inner.max_token_bytes {
-            return Step::Done(Err(Error::InvalidToken(InvalidToken::TooLarge {
+            return Step::Done(Err(InvalidToken::TooLarge {
                 len: token.len(),
                 max: self.inner.max_token_bytes,
-            })));
+            }
+            .into()));
         }
         let now = clock::unix_secs(&*self.inner.clock);
         if let Some(cache) = &self.inner.cache
@@ -267,7 +269,7 @@ impl Validator {
                     let set = match refresh.await {
                         Ok(set) => set,
                         Err(_) if had_keys => {
-                            return Err(Error::InvalidToken(InvalidToken::UnknownKey));
+                            return Err(InvalidToken::UnknownKey.into());
                         }
                         Err(unavailable) => {
                             return Err(Unavailable::new(
@@ -300,30 +302,24 @@ impl Validator {
     ) -> Result<(Issuer, f64, Option<Confirmation>), Error> {
         if claims.contains("events") {
             // A security event token (RFC 8417 §4.6), such as a logout token.
-            return Err(Error::InvalidToken(InvalidToken::WrongTokenKind));
+            return Err(InvalidToken::WrongTokenKind.into());
         }
         let iss = match claims.string("iss") {
             None => {
-                return Err(Error::InvalidToken(InvalidToken::MissingClaim {
-                    claim: "iss",
-                }));
+                return Err(InvalidToken::MissingClaim { claim: "iss" }.into());
             }
             Some(Some(iss)) => iss,
             Some(None) => {
-                return Err(Error::InvalidToken(InvalidToken::InvalidClaim {
-                    claim: "iss",
-                }));
+                return Err(InvalidToken::InvalidClaim { claim: "iss" }.into());
             }
         };
-        let issuer = self
-            .issuer_for(&iss)
-            .ok_or(Error::InvalidToken(InvalidToken::UntrustedIssuer))?;
+        let issuer = self.issuer_for(&iss).ok_or(InvalidToken::UntrustedIssuer)?;
         let policy = issuer.policy();
         if !policy.accepts_typ(typ) {
-            return Err(Error::InvalidToken(InvalidToken::WrongType));
+            return Err(InvalidToken::WrongType.into());
         }
         if !issuer.algorithms().contains(&alg) {
-            return Err(Error::InvalidToken(InvalidToken::DisallowedAlgorithm));
+            return Err(InvalidToken::DisallowedAlgorithm.into());
         }
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
         claims::check_audience(claims, issuer.audiences())?;
@@ -335,7 +331,7 @@ impl Validator {
         // token could outlive the rule that revokes it. Every profile requires `iat`.
         let issued = claims::numeric_date(claims, "iat")?.unwrap_or(f64::NEG_INFINITY);
         if exp - issued > self.inner.max_token_lifetime as f64 {
-            return Err(Error::InvalidToken(InvalidToken::LifetimeTooLong));
+            return Err(InvalidToken::LifetimeTooLong.into());
         }
         policy.check_claims(claims)?;
         Ok((issuer, exp, confirmation))
@@ -408,9 +404,9 @@ impl Inner {
     ) -> Result<&'k Arc<VerifyingKey>, Error> {
         let key = keys
             .find(signed.kid, signed.alg)
-            .ok_or(Error::InvalidToken(InvalidToken::UnknownKey))?;
+            .ok_or(InvalidToken::UnknownKey)?;
         if !key.allows(signed.alg) {
-            return Err(Error::InvalidToken(InvalidToken::AlgorithmMismatch));
+            return Err(InvalidToken::AlgorithmMismatch.into());
         }
         // The token passed strict parsing: exactly three segments, so the last dot ends the
         // signing input.
@@ -420,12 +416,12 @@ impl Inner {
             .ok_or(Malformed::SegmentCount)?;
         let signature = token::decode_signature(signature)?;
         if !key.verify(signed.alg, signing_input.as_bytes(), &signature) {
-            return Err(Error::InvalidToken(InvalidToken::BadSignature));
+            return Err(InvalidToken::BadSignature.into());
         }
         // A key set shared between issuers (Entra's, for every tenant): the key must belong to
         // the token's issuer (RFC 8725 §3.8).
         if !issuer.policy().owns_key(key.issuer(), issuer.issuer()) {
-            return Err(Error::InvalidToken(InvalidToken::UntrustedIssuer));
+            return Err(InvalidToken::UntrustedIssuer.into());
         }
         Ok(key)
     }

@@ -25,14 +25,13 @@ mod static_keys;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::algorithm::Algorithm;
 use aws_lc_rs::signature::{self as lc, ParsedPublicKey, UnparsedPublicKey};
 
+pub use crate::boxed::BoxFuture;
 pub use jwk::JwksError;
 #[cfg(feature = "fuzzing")]
 pub(crate) use jwks::fuzz_discovery;
@@ -42,9 +41,6 @@ pub use jwks::{
 };
 
 pub use static_keys::StaticKeys;
-
-/// A boxed future, as returned by [`KeySource::refresh`].
-pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Where an issuer's signing keys come from.
 ///

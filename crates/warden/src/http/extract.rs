@@ -17,7 +17,7 @@ use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::context::WardenContext;
+use super::context::WardenContext;
 use crate::error::Error;
 use crate::principal::Principal;
 
@@ -58,22 +58,31 @@ impl AuthRejection {
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
         match self {
-            AuthRejection::LayerMissing { extractor } => {
-                tracing::error!(
-                    extractor,
-                    "warden extractor used on a route without a warden layer; add \
-                     `.layer(WardenLayer)` or `.route_layer(WardenLayer)` to the router. \
-                     Refusing the request."
-                );
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "authentication is not configured for this route",
-                )
-                    .into_response()
-            }
+            AuthRejection::LayerMissing { extractor } => layer_missing(extractor).map(Body::from),
             AuthRejection::Refused { response, .. } => response.map(Body::from),
         }
     }
+}
+
+/// The one answer to a warden extractor or requirement on a route that no warden layer covers:
+/// a programming error, refused with 500 and an error log that says how to fix it (it fails
+/// closed, never an open door).
+pub(crate) fn layer_missing(extractor: &'static str) -> http::Response<bytes::Bytes> {
+    tracing::error!(
+        extractor,
+        "warden extractor used on a route without a warden layer; add \
+         `.layer(WardenLayer)` or `.route_layer(WardenLayer)` to the router. \
+         Refusing the request."
+    );
+    let mut response = http::Response::new(bytes::Bytes::from_static(
+        b"authentication is not configured for this route",
+    ));
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
 }
 
 fn context<'a>(

@@ -16,7 +16,7 @@ use crate::metadata::ResourceMetadata;
 use crate::validator::Validator;
 
 /// A function that writes the body of a refusal. See
-/// [`WardenBuilder::on_rejection`](crate::WardenBuilder::on_rejection).
+/// [`WardenBuilder::on_rejection`](crate::config::WardenBuilder::on_rejection).
 pub type RejectionResponder = dyn Fn(&Error, &Challenge) -> Response<Bytes> + Send + Sync;
 
 /// What the layer leaves in every request's extensions, for the extractors: proof that the layer

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,20 +15,20 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::field::Empty;
 
-use crate::bearer::{self, Scheme};
-use crate::binding::{self, Bound};
+use crate::bearer::Scheme;
+use crate::boxed::BoxFuture;
 use crate::challenge::{Challenge, Realm};
-use crate::clock;
-pub use crate::context::RejectionResponder;
-use crate::context::{Shared, WardenContext};
 use crate::dpop::Dpop;
 use crate::error::{ConfigError, Error, Setting};
 use crate::issuer::Issuer;
-use crate::keys::BoxFuture;
 use crate::membership::{CachedGroups, GroupResolver};
 use crate::metadata::{ProtectedResource, ResourceMetadata};
 use crate::principal::Principal;
-use crate::validator::{Step, Validator, ValidatorBuilder};
+use crate::validator::{Validator, ValidatorBuilder};
+
+use super::authenticate::Authentication;
+pub use super::context::RejectionResponder;
+use super::context::{Shared, WardenContext};
 
 /// Layer that applies [`Warden`]: bearer token authentication on every request.
 ///
@@ -394,93 +394,28 @@ where
             sub = Empty,
         );
         let shared = &self.shared;
-        let validator = &shared.validator;
-        let token = match bearer::extract(req.headers(), req.uri(), validator.max_token_bytes()) {
-            Err(error) => {
-                let scheme = bearer::scheme_of(req.headers());
-                return ResponseFuture::rejected(refuse(&span, shared, &error, scheme));
+        match shared.authenticate(&req) {
+            Authentication::Admitted { principal, scheme } => {
+                admit(&span, shared, &mut req, principal, scheme);
+                ResponseFuture::inner(self.inner.call(req))
             }
-            Ok(None) if shared.allow_anonymous => {
+            Authentication::Anonymous => {
                 span.record("outcome", "anonymous");
-                req.extensions_mut()
-                    .insert(WardenContext::new(shared.clone(), None));
-                return ResponseFuture::inner(self.inner.call(req));
+                let context = WardenContext::new(shared.clone(), None);
+                req.extensions_mut().insert(context);
+                ResponseFuture::inner(self.inner.call(req))
             }
-            Ok(None) => {
-                return ResponseFuture::rejected(refuse(&span, shared, &Error::MissingToken, None));
+            Authentication::Refused { error, scheme } => {
+                ResponseFuture::rejected(refuse(&span, shared, &error, scheme))
             }
-            Ok(Some(token)) => token,
-        };
-        let scheme = token.scheme();
-        match validator.validate_now(token.as_str()) {
-            Step::Done(Err(error)) => {
-                ResponseFuture::rejected(refuse(&span, shared, &error, Some(scheme)))
-            }
-            Step::Done(Ok(principal)) => {
-                let now = clock::unix_secs(validator.clock());
-                let policy = validator.dpop_policy(&principal);
-                match binding::check(
-                    shared.dpop.as_ref(),
-                    policy,
-                    &principal,
-                    token.as_str(),
-                    scheme,
-                    &req,
-                    now,
-                ) {
-                    Bound::Now(Ok(())) => {
-                        admit(&span, shared, &mut req, principal, scheme);
-                        ResponseFuture::inner(self.inner.call(req))
-                    }
-                    Bound::Now(Err(error)) => {
-                        ResponseFuture::rejected(refuse(&span, shared, &error, Some(scheme)))
-                    }
-                    Bound::Replay(replay) => {
-                        // DPoP requests only: one look at the replay cache.
-                        let clone = self.inner.clone();
-                        let mut inner = std::mem::replace(&mut self.inner, clone);
-                        let shared = shared.clone();
-                        ResponseFuture::validating(Box::pin(async move {
-                            match replay.run().await {
-                                Ok(()) => {
-                                    admit(&span, &shared, &mut req, principal, scheme);
-                                    inner.call(req).await
-                                }
-                                Err(error) => Ok(refuse(&span, &shared, &error, Some(scheme))),
-                            }
-                        }))
-                    }
-                }
-            }
-            Step::NeedKeys(validation) => {
+            Authentication::Waiting { wait, scheme } => {
                 // Take the service that was ready, leave a clone (tower's "be careful when
                 // cloning inner services").
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let shared = shared.clone();
-                // Kept for the binding check after the fetch (the request moves into the future).
-                let token = token.as_str().to_owned();
-                ResponseFuture::validating(Box::pin(async move {
-                    let outcome = match validation.await {
-                        Ok(principal) => {
-                            let now = clock::unix_secs(shared.validator.clock());
-                            let bound = binding::check(
-                                shared.dpop.as_ref(),
-                                shared.validator.dpop_policy(&principal),
-                                &principal,
-                                &token,
-                                scheme,
-                                &req,
-                                now,
-                            );
-                            match bound {
-                                Bound::Now(result) => result.map(|()| principal),
-                                Bound::Replay(replay) => replay.run().await.map(|()| principal),
-                            }
-                        }
-                        Err(error) => Err(error),
-                    };
-                    match outcome {
+                ResponseFuture::waiting(Box::pin(async move {
+                    match wait.finish(&shared, scheme, &mut req).await {
                         Ok(principal) => {
                             admit(&span, &shared, &mut req, principal, scheme);
                             inner.call(req).await
@@ -540,7 +475,7 @@ pin_project! {
     enum Kind<F, B, E> {
         Inner { #[pin] future: F },
         Rejected { response: Option<Response<B>> },
-        Validating { future: BoxFuture<Result<Response<B>, E>> },
+        Waiting { future: BoxFuture<Result<Response<B>, E>> },
     }
 }
 
@@ -559,9 +494,9 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         }
     }
 
-    pub(crate) fn validating(future: BoxFuture<Result<Response<B>, E>>) -> Self {
+    pub(crate) fn waiting(future: BoxFuture<Result<Response<B>, E>>) -> Self {
         ResponseFuture {
-            kind: Kind::Validating { future },
+            kind: Kind::Waiting { future },
         }
     }
 }
@@ -575,11 +510,13 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Inner { future } => future.poll(cx),
-            KindProj::Rejected { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                None => Poll::Pending,
-            },
-            KindProj::Validating { future } => Poll::Ready(ready!(future.as_mut().poll(cx))),
+            KindProj::Rejected { response } => {
+                // A finished future polled again is a bug in the caller: fail loudly, as
+                // tower-http does, rather than stay pending forever.
+                let response = response.take().expect("future polled after completion");
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Waiting { future } => future.as_mut().poll(cx),
         }
     }
 }
@@ -587,5 +524,25 @@ where
 impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use super::ResponseFuture;
+
+    type Rejected = ResponseFuture<std::future::Ready<Result<http::Response<()>, ()>>, (), ()>;
+
+    #[test]
+    #[should_panic(expected = "future polled after completion")]
+    fn a_finished_refusal_polled_again_fails_loudly() {
+        let mut future = pin!(Rejected::rejected(http::Response::new(())));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(matches!(future.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        let _ = future.as_mut().poll(&mut cx);
     }
 }
