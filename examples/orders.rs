@@ -32,7 +32,7 @@ use warden::metadata::ProtectedResource;
 use warden::ssf::{PushAuthorization, PushEndpoint, Receiver, TransmitterConfiguration};
 use warden::{Principal, WardenLayer};
 
-use warden::caller::Caller;
+use warden::principal::Caller;
 
 use warden::config::WardenBuilder;
 use warden_redis::{FeedState, RedisRevocations};

@@ -647,7 +647,7 @@ async fn principal_exposes_typed_claims() {
     assert_eq!(principal.user_id(), "alice");
     assert_eq!(
         principal.identity(),
-        warden::caller::Identity {
+        warden::principal::Identity {
             namespace: &issuer.issuer_url(),
             user_id: "alice"
         }

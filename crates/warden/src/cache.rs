@@ -125,7 +125,8 @@ mod tests {
 
     fn principal(exp: f64) -> Principal {
         let claims = format!(r#"{{"sub":"alice","exp":{exp}}}"#);
-        Principal::from_verified(claims.into_bytes(), exp, &crate::identity::OAUTH).unwrap()
+        Principal::from_verified(claims.into_bytes(), exp, &crate::principal::identity::OAUTH)
+            .unwrap()
     }
 
     #[test]

@@ -39,10 +39,10 @@ use crate::algorithm::Algorithm;
 use crate::error::{ConfigError, Setting};
 use crate::error::{Error, InvalidToken};
 use crate::guid::{is_guid, same_id};
-use crate::identity::{Caller, Claim, IdentityRules};
 use crate::issuer::{Issuer, IssuerBuilder, Policy, Profile, typ_is};
 use crate::json::Members;
 use crate::keys::{DEFAULT_COOLDOWN, JwksCache, KeySource};
+use crate::principal::identity::{Caller, Claim, IdentityRules};
 use crate::url::check_issuer_url;
 
 /// The public cloud's authority.
@@ -119,7 +119,7 @@ static ENTRA_IDENTITY: IdentityRules = IdentityRules {
 
 /// `idtyp` (an optional claim) says `app` or `user`; without it, a token without `scp` is an
 /// application's (Microsoft's documented rule).
-fn entra_caller(claims: &crate::identity::CallerClaims<'_>) -> Caller {
+fn entra_caller(claims: &crate::principal::identity::CallerClaims<'_>) -> Caller {
     match claims.idtyp {
         Some("app") => Caller::App,
         Some("user") => Caller::User,

@@ -7,9 +7,9 @@ use crate::algorithm::Algorithm;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, Error, Setting};
-use crate::identity::{self, IdentityRules};
 use crate::json::Members;
 use crate::keys::{KeySource, StaticKeys};
+use crate::principal::identity::{self, IdentityRules};
 use crate::url::check_issuer_url;
 
 use crate::algorithm::DEFAULT_ALGORITHMS;

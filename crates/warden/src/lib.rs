@@ -69,7 +69,6 @@ mod cache;
 pub mod cae;
 pub mod challenge;
 mod clock;
-pub mod dpop;
 pub mod entra;
 mod env;
 pub mod error;
@@ -79,14 +78,12 @@ mod fetch;
 pub mod fuzzing;
 mod guid;
 mod http;
-mod identity;
 mod issuer;
 mod json;
 pub mod keys;
 mod membership;
 pub mod metadata;
-pub mod mtls;
-mod principal;
+pub mod principal;
 #[cfg(feature = "ssf")]
 pub mod ssf;
 mod token;
@@ -94,13 +91,14 @@ mod url;
 mod validator;
 
 pub use algorithm::Algorithm;
+pub use binding::{dpop, mtls};
 pub use env::WardenConfig;
 pub use error::config::ConfigError;
 pub use error::refusal::Error;
 pub use http::extract::{AuthRejection, Claims};
 pub use http::layer::{Warden, WardenLayer};
 pub use issuer::Issuer;
-pub use principal::Principal;
+pub use principal::verified::Principal;
 pub use validator::Validator;
 
 /// What you configure beyond the root types: the builders, their defaults, the issuer's
@@ -112,13 +110,6 @@ pub mod config {
     pub use crate::http::layer::{RejectionResponder, WardenBuilder};
     pub use crate::issuer::{DpopPolicy, IssuerBuilder, Profile};
     pub use crate::validator::{DEFAULT_LEEWAY, ValidatorBuilder};
-}
-
-/// Who the caller is, beyond [`Principal`]: the kind of caller, its stable identity, and its
-/// names.
-pub mod caller {
-    pub use crate::identity::Caller;
-    pub use crate::principal::{Identity, Names};
 }
 
 /// The futures of warden's middleware.

@@ -6,8 +6,8 @@ use crate::cae;
 use crate::clock;
 use crate::error::{ClaimsChallenge, Error, Forbidden, StepUp};
 use crate::http::WardenContext;
-use crate::identity::Caller;
 use crate::principal::Principal;
+use crate::principal::identity::Caller;
 
 use super::names::{Match, Scopes};
 

@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::Response;
 
 use crate::bearer::Scheme;
+use crate::binding::dpop::Dpop;
 use crate::challenge::{Challenge, Realm};
-use crate::dpop::Dpop;
 use crate::error::Error;
 use crate::membership::CachedGroups;
 use crate::metadata::ResourceMetadata;

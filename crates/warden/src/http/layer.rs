@@ -16,9 +16,9 @@ use tower_service::Service;
 use tracing::field::Empty;
 
 use crate::bearer::Scheme;
+use crate::binding::dpop::Dpop;
 use crate::boxed::BoxFuture;
 use crate::challenge::{Challenge, Realm};
-use crate::dpop::Dpop;
 use crate::error::{ConfigError, Error, Setting};
 use crate::issuer::Issuer;
 use crate::membership::{CachedGroups, GroupResolver};

@@ -121,7 +121,7 @@ impl PushAuthorization {
             Kind::OAuth(validator, clients) => match validator.validate(token.as_str()).await {
                 // A transmitter authenticates as itself (client credentials): a user's token,
                 // even one issued to the transmitter's client, does not push.
-                Ok(principal) if principal.caller() != crate::identity::Caller::App => {
+                Ok(principal) if principal.caller() != crate::principal::identity::Caller::App => {
                     Err(Refusal::NotAllowed)
                 }
                 Ok(principal) if principal.clients_all_in(clients) => Ok(()),

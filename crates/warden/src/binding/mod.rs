@@ -9,11 +9,15 @@ use std::time::Duration;
 use http::Request;
 
 use crate::bearer::Scheme;
-use crate::dpop::{Dpop, ProofKey, ProofReplayCache};
 use crate::error::{Binding, BindingError, Dependency, Error, ProofError, Unavailable};
 use crate::issuer::DpopPolicy;
-use crate::mtls::ClientCertificate;
 use crate::principal::{Confirmation, Principal};
+
+pub mod dpop;
+pub mod mtls;
+
+use dpop::{Dpop, ProofKey, ProofReplayCache};
+use mtls::ClientCertificate;
 
 /// How long a caller waits before retrying when the replay cache could not answer.
 const REPLAY_RETRY_AFTER: Duration = Duration::from_secs(5);
