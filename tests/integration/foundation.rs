@@ -607,23 +607,6 @@ async fn a_clock_before_1970_fails_every_time_check_closed() {
 }
 
 #[tokio::test]
-async fn refuses_a_built_validator_beside_validation_settings_on_the_layer() {
-    let issuer = FakeIssuer::start().await.unwrap();
-    let validator = warden::Validator::builder()
-        .issuer(trust(&issuer).build().unwrap())
-        .build()
-        .unwrap();
-    let err = WardenLayer::builder()
-        .validator(validator.clone())
-        .leeway(std::time::Duration::from_secs(10))
-        .build()
-        .unwrap_err();
-    assert_eq!(err.field(), "validator");
-    assert!(err.to_string().contains("`leeway`"), "{err}");
-    assert!(WardenLayer::builder().validator(validator).build().is_ok());
-}
-
-#[tokio::test]
 async fn principal_exposes_typed_claims() {
     let issuer = FakeIssuer::start().await.unwrap();
     let validator = layer_for(&issuer).validator().clone();

@@ -93,12 +93,7 @@ async fn fixture() -> Fixture {
         .revocations(store.clone())
         .build()
         .unwrap();
-    let app = App::new(
-        WardenLayer::builder()
-            .validator(validator.clone())
-            .build()
-            .unwrap(),
-    );
+    let app = App::new(WardenLayer::new(validator.clone()));
     let configuration =
         TransmitterConfiguration::discover(issuer.ssf_issuer(), &reqwest::Client::new())
             .await

@@ -10,7 +10,7 @@ use redis::{AsyncConnectionConfig, RedisResult, Value};
 use warden::cae::InMemoryRevocations;
 
 use crate::rule::{self, EntryId};
-use crate::{FeedState, Shared};
+use crate::store::{FeedState, Shared};
 
 /// How long one `XREAD` waits for new entries: the feed proves itself current at least this
 /// often while connected.

@@ -49,3 +49,12 @@ impl Clock for TestClock {
         self.wall + self.started.elapsed()
     }
 }
+
+/// Seconds since the Unix epoch on the system clock: the one reading of "now" for the tokens,
+/// proofs and security events this crate signs.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))
+        .unwrap_or(0)
+}

@@ -71,7 +71,7 @@ impl DpopKey {
         claims.insert("jti".into(), json!(random_jti()));
         claims.insert("htm".into(), json!(method));
         claims.insert("htu".into(), json!(url));
-        claims.insert("iat".into(), json!(unix_now()));
+        claims.insert("iat".into(), json!(crate::clock::unix_now()));
         let mut header = Map::new();
         header.insert("typ".into(), json!("dpop+jwt"));
         header.insert("alg".into(), json!(self.key.algorithm().as_str()));
@@ -141,13 +141,6 @@ impl ProofBuilder<'_> {
         let signature = self.key.key.sign(alg, input.as_bytes()).unwrap_or_default();
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// 128 random bits, base64url: a proof's `jti`.

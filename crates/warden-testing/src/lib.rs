@@ -60,7 +60,8 @@
 //!
 //! # A real Redis
 //!
-//! [`RedisServer`] starts Debian's `redis-server` on a free loopback port, with a fresh data
+//! `RedisServer` (cargo feature `redis`, off by default: it launches a process, unrelated to a
+//! fake issuer) starts Debian's `redis-server` on a free loopback port, with a fresh data
 //! directory and every write persisted, for tests of `warden-redis` (a fleet's shared
 //! revocations); it can be killed and restarted mid-test.
 #![forbid(unsafe_code)]
@@ -70,6 +71,7 @@ mod clock;
 mod dpop;
 mod issuer;
 mod keys;
+#[cfg(feature = "redis")]
 mod redis_server;
 mod state;
 mod token;
@@ -82,6 +84,7 @@ pub use issuer::{
     StartError,
 };
 pub use keys::{KeyError, SigningKey};
+#[cfg(feature = "redis")]
 pub use redis_server::{RedisServer, RedisServerError};
 pub use token::{
     DEFAULT_APP_OID, DEFAULT_CLIENT, DEFAULT_SUBJECT, DEFAULT_USER_OID, KeyEncoding, TokenBuilder,

@@ -1,6 +1,6 @@
 //! Tokens: well-formed ones with any claims, and attack tokens.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
@@ -275,7 +275,7 @@ impl<'a> TokenBuilder<'a> {
 
     /// The claims the token will carry.
     pub fn claims(&self) -> Map<String, Value> {
-        let now = unix_now();
+        let now = crate::clock::unix_now();
         let iat = self.issued_at.unwrap_or(now);
         let exp = self.expires_at.unwrap_or(iat + self.lifetime_secs);
         let mut claims = Map::new();
@@ -583,13 +583,6 @@ fn signing_input(header: &Map<String, Value>, claims: &Map<String, Value>) -> St
         b64_json(&Value::Object(header.clone())),
         b64_json(&Value::Object(claims.clone()))
     )
-}
-
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2))
-        .unwrap_or(0)
 }
 
 /// Standard base64 with padding, as Microsoft's `claims=` challenge parameter uses.

@@ -12,7 +12,7 @@
 //! | two `Authorization` headers | [`InvalidRequest::MultipleAuthorizationHeaders`] (400) |
 //! | a header token and `access_token` in the query (the name form-decoded: `access%5Ftoken` too) | [`InvalidRequest::MultipleMethods`] (400) |
 //! | `access_token` in the query only | `Ok(None)`: not accepted, never parsed or logged |
-//! | a token longer than the cap | [`Error::InvalidToken(InvalidToken::TooLarge)`] (401 `invalid_token`), not parsed |
+//! | a token longer than the cap | [`InvalidToken::TooLarge`] (401 `invalid_token`), not parsed |
 //!
 //! # Example
 //!
@@ -85,7 +85,7 @@ impl fmt::Debug for BearerToken<'_> {
 /// # Errors
 ///
 /// [`Error::InvalidRequest`] for a malformed header, several `Authorization` headers, or a token
-/// sent both in the header and in the query string; [`Error::InvalidToken(InvalidToken::TooLarge)`] for a token longer
+/// sent both in the header and in the query string; [`InvalidToken::TooLarge`] for a token longer
 /// than `max_len` bytes.
 pub fn extract<'a>(
     headers: &'a HeaderMap,

@@ -184,7 +184,7 @@ impl Policy for EntraPolicy {
     }
 }
 
-/// Entra issuers, ready for [`WardenBuilder::entra`](crate::WardenBuilder::entra).
+/// Entra issuers, ready for [`WardenBuilder::entra`](crate::config::WardenBuilder::entra).
 #[derive(Debug, Clone)]
 pub struct Entra {
     pub(crate) authority: String,

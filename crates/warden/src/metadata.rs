@@ -59,7 +59,7 @@
 //! Signed metadata (§2.2) is not produced: a client reaches the document over TLS from the URL
 //! the resource itself named, and the MCP specification does not ask for it.
 //!
-//! [`WardenBuilder::protected_resource`]: crate::WardenBuilder::protected_resource
+//! [`WardenBuilder::protected_resource`]: crate::config::WardenBuilder::protected_resource
 //! [`WardenLayer::resource_metadata`]: crate::WardenLayer::resource_metadata
 
 use std::convert::Infallible;
@@ -81,7 +81,7 @@ const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 const MAX_AGE: &str = "public, max-age=3600";
 
 /// A protected resource, as its metadata describes it. Built with [`ProtectedResource::new`] and
-/// given to [`WardenBuilder::protected_resource`](crate::WardenBuilder::protected_resource).
+/// given to [`WardenBuilder::protected_resource`](crate::config::WardenBuilder::protected_resource).
 #[derive(Debug, Clone)]
 pub struct ProtectedResource {
     resource: String,

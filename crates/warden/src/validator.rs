@@ -111,7 +111,7 @@ impl Validator {
     }
 
     /// Validates a token (the text after `Bearer `). A token bound to a key or certificate
-    /// (`cnf`) is refused with [`Error::Binding(BindingError::OutsideRequest)`]: only the layer, which sees the
+    /// (`cnf`) is refused with [`BindingError::OutsideRequest`](crate::error::BindingError::OutsideRequest): only the layer, which sees the
     /// request, can check its proof.
     ///
     /// # Errors

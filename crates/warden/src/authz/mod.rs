@@ -60,7 +60,7 @@
 //! | group resolver failed | 503 | none; `Retry-After` |
 //! | no warden layer on the route | 500 | none, and an error log |
 //!
-//! Requirements read the [`Principal`] from the request and never take it out, so any number of
+//! Requirements read the [`Principal`](crate::Principal) from the request and never take it out, so any number of
 //! them can stand on one handler.
 
 mod layer;

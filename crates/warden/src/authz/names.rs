@@ -87,7 +87,7 @@ macro_rules! __warden_names {
     };
 }
 
-/// Declares delegated scopes for [`RequireScope`] and [`RequireScopeOrRole`].
+/// Declares delegated scopes for [`RequireScope`](super::RequireScope) and [`RequireScopeOrRole`](super::RequireScopeOrRole).
 ///
 /// `Name = "scope";` requires that scope; `Name = any("a", "b");` one of them;
 /// `Name = all("a", "b");` every one. Names are checked at compile time.
@@ -107,7 +107,7 @@ macro_rules! scopes {
     ($($tokens:tt)*) => { $crate::__warden_names!(Scopes; $($tokens)*); };
 }
 
-/// Declares app roles for [`RequireRole`] and [`RequireScopeOrRole`]; the same forms as
+/// Declares app roles for [`RequireRole`](super::RequireRole) and [`RequireScopeOrRole`](super::RequireScopeOrRole); the same forms as
 /// [`scopes!`](crate::scopes).
 ///
 /// ```
@@ -118,7 +118,7 @@ macro_rules! roles {
     ($($tokens:tt)*) => { $crate::__warden_names!(Roles; $($tokens)*); };
 }
 
-/// Declares security groups (Entra group object ids) for [`RequireGroup`]; the same forms as
+/// Declares security groups (Entra group object ids) for [`RequireGroup`](super::RequireGroup); the same forms as
 /// [`scopes!`](crate::scopes).
 ///
 /// ```
@@ -129,7 +129,7 @@ macro_rules! groups {
     ($($tokens:tt)*) => { $crate::__warden_names!(Groups; $($tokens)*); };
 }
 
-/// Declares Entra authentication context ids (`c1` … `c99`) for [`RequireAuthContext`]; the same
+/// Declares Entra authentication context ids (`c1` … `c99`) for [`RequireAuthContext`](super::RequireAuthContext); the same
 /// forms as [`scopes!`](crate::scopes).
 ///
 /// ```
@@ -140,7 +140,7 @@ macro_rules! auth_contexts {
     ($($tokens:tt)*) => { $crate::__warden_names!(AuthContexts; $($tokens)*); };
 }
 
-/// Declares RFC 9470 `acr` values for [`RequireAcr`]; the same forms as
+/// Declares RFC 9470 `acr` values for [`RequireAcr`](super::RequireAcr); the same forms as
 /// [`scopes!`](crate::scopes), `any(..)` listing them in order of preference.
 ///
 /// ```

@@ -1,4 +1,4 @@
-//! [`Requirement`]: a requirement with names chosen at run time, and the one check every
+//! [`Requirement`](super::Requirement): a requirement with names chosen at run time, and the one check every
 //! requirement runs, marker types included ([`Needs`]).
 
 use crate::AuthRejection;
@@ -74,7 +74,7 @@ pub enum Requirement {
     },
 }
 
-/// What a requirement asks, borrowed: the one form both a [`Requirement`] (names chosen at run
+/// What a requirement asks, borrowed: the one form both a [`Requirement`](super::Requirement) (names chosen at run
 /// time) and a marker type (names fixed at compile time, allocation-free) are checked in.
 #[derive(Debug, Clone, Copy)]
 pub enum Needs<'a, N> {
@@ -276,7 +276,7 @@ fn check_max_age(context: &WardenContext, p: &Principal, secs: u64) -> Result<()
 
 impl Requirement {
     /// The scopes of a type declared with [`scopes!`](crate::scopes), matched as it says (any or
-    /// all): the requirement of [`RequireScope<S>`], chosen at run time.
+    /// all): the requirement of [`RequireScope<S>`](super::RequireScope), chosen at run time.
     pub fn scopes_of<S: Scopes>() -> Self {
         Requirement::Scopes {
             names: S::NAMES.iter().map(|name| (*name).to_owned()).collect(),

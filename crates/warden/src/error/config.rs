@@ -50,8 +50,6 @@ pub enum Setting {
     Leeway,
     /// The cap on token length.
     MaxTokenBytes,
-    /// A built validator given to the layer builder.
-    Validator,
     /// The authority named in claims challenges.
     CaeAuthority,
     /// The cap on a key set's size.
@@ -105,7 +103,6 @@ impl Setting {
             Setting::Realm => "realm",
             Setting::Leeway => "leeway",
             Setting::MaxTokenBytes => "max_token_bytes",
-            Setting::Validator => "validator",
             Setting::CaeAuthority => "cae_authority",
             Setting::MaxKeys => "max_keys",
             Setting::JwksTtl => "jwks_ttl",

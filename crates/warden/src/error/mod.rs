@@ -1,6 +1,6 @@
 //! Why a request was refused, and why a configuration was refused.
 //!
-//! [`Error`](crate::Error) is what validation returns, grouped by category as rustls groups its
+//! [`Error`] is what validation returns, grouped by category as rustls groups its
 //! errors: each category is one kind of answer ([`InvalidToken`], [`BindingError`],
 //! [`Forbidden`], [`StepUp`], [`Unavailable`], …) and each variant inside it names one fact
 //! about the request or the token. Context is data (`Expired { exp, now }`, `retry_after`), never
@@ -8,7 +8,7 @@
 //! derived from the category in one exhaustive match,
 //! [`Challenge::from(&Error)`](crate::challenge::Challenge).
 //!
-//! [`ConfigError`](crate::ConfigError) is what a builder or
+//! [`ConfigError`] is what a builder or
 //! [`WardenConfig`](crate::WardenConfig) returns when the configuration itself is wrong: it names
 //! the [`Setting`], and it is raised at startup, never on a request.
 //!

@@ -19,7 +19,7 @@ use crate::bearer::Scheme;
 use crate::binding::dpop::Dpop;
 use crate::boxed::BoxFuture;
 use crate::challenge::{Challenge, Realm};
-use crate::error::{ConfigError, Error, Setting};
+use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::membership::{CachedGroups, GroupResolver};
 use crate::metadata::{ProtectedResource, ResourceMetadata};
@@ -105,8 +105,6 @@ impl WardenLayer {
     pub fn builder() -> WardenBuilder {
         WardenBuilder {
             validator: Validator::builder(),
-            validator_settings: Vec::new(),
-            prebuilt: None,
             realm: None,
             allow_anonymous: false,
             responder: None,
@@ -161,9 +159,6 @@ impl<S> Layer<S> for WardenLayer {
 #[must_use]
 pub struct WardenBuilder {
     validator: ValidatorBuilder,
-    /// The validator settings made here, named for the conflict error with [`Self::validator`].
-    validator_settings: Vec<&'static str>,
-    prebuilt: Option<Validator>,
     realm: Option<String>,
     allow_anonymous: bool,
     responder: Option<Arc<RejectionResponder>>,
@@ -183,56 +178,67 @@ impl fmt::Debug for WardenBuilder {
 }
 
 impl WardenBuilder {
-    /// Trusts an issuer.
+    // Validation: each setter forwards to the one `ValidatorBuilder` setter of the same name,
+    // so a setting has one meaning whichever builder it is set on. A layer's validator is
+    // `WardenLayer::validator()`; a validator without a layer is `Validator::builder()`.
+
+    /// Trusts an issuer ([`ValidatorBuilder::issuer`]).
     pub fn issuer(mut self, issuer: Issuer) -> Self {
-        self.validator_settings.push("issuer");
         self.validator = self.validator.issuer(issuer);
         self
     }
 
-    /// Trusts Microsoft Entra issuers (see [`Entra`](crate::entra::Entra)).
+    /// Trusts Microsoft Entra issuers ([`ValidatorBuilder::entra`], see
+    /// [`Entra`](crate::entra::Entra)).
     pub fn entra(mut self, entra: crate::entra::Entra) -> Self {
-        self.validator_settings.push("entra");
         self.validator = self.validator.entra(entra);
         self
     }
 
-    /// Uses this revocation store (default: an in-memory one; see [`cae`](crate::cae)).
+    /// Uses this revocation store (default: an in-memory one; see [`cae`](crate::cae);
+    /// [`ValidatorBuilder::revocations`]).
     pub fn revocations(mut self, store: Arc<dyn crate::cae::RevocationStore>) -> Self {
-        self.validator_settings.push("revocations");
         self.validator = self.validator.revocations(store);
         self
     }
 
-    /// The authority named in claims challenges (default: the Entra authority, else
-    /// `https://login.microsoftonline.com`).
+    /// The longest lifetime a token may have ([`ValidatorBuilder::max_token_lifetime`]).
+    pub fn max_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.validator = self.validator.max_token_lifetime(lifetime);
+        self
+    }
+
+    /// How many verified tokens to remember ([`ValidatorBuilder::token_cache`]; default
+    /// 16,384, 0 turns the cache off).
+    pub fn token_cache(mut self, capacity: usize) -> Self {
+        self.validator = self.validator.token_cache(capacity);
+        self
+    }
+
+    /// The authority named in claims challenges ([`ValidatorBuilder::cae_authority`]; default:
+    /// the Entra authority, else `https://login.microsoftonline.com`).
     pub fn cae_authority(mut self, authority: impl Into<String>) -> Self {
-        self.validator_settings.push("cae_authority");
         self.validator = self.validator.cae_authority(authority);
         self
     }
 
-    /// Sets the leeway for `exp`, `nbf` and `iat` (default 60 s, at most 300 s).
+    /// Sets the leeway for `exp`, `nbf` and `iat` ([`ValidatorBuilder::leeway`]; default 60 s,
+    /// at most 300 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.validator_settings.push("leeway");
         self.validator = self.validator.leeway(leeway);
         self
     }
 
-    /// Sets the cap on token length (default 16 KiB).
+    /// Sets the cap on token length ([`ValidatorBuilder::max_token_bytes`]; default 16 KiB).
     pub fn max_token_bytes(mut self, max: usize) -> Self {
-        self.validator_settings.push("max_token_bytes");
         self.validator = self.validator.max_token_bytes(max);
         self
     }
 
-    /// Uses an already built validator, with every validation setting it was built with. The
-    /// validation setters of this builder ([`issuer`](Self::issuer), [`entra`](Self::entra),
-    /// [`revocations`](Self::revocations), [`cae_authority`](Self::cae_authority),
-    /// [`leeway`](Self::leeway), [`max_token_bytes`](Self::max_token_bytes)) are shortcuts for
-    /// a validator built here: using one of them as well is refused when the layer is built.
-    pub fn validator(mut self, validator: Validator) -> Self {
-        self.prebuilt = Some(validator);
+    /// Reads the time from this clock ([`ValidatorBuilder::clock`]); DPoP proofs are judged on
+    /// the same clock.
+    pub fn clock(mut self, clock: impl crate::clock::Clock) -> Self {
+        self.validator = self.validator.clock(clock);
         self
     }
 
@@ -298,18 +304,7 @@ impl WardenBuilder {
     ///
     /// [`ConfigError`] naming the field: no issuer, a bad realm, an out-of-range leeway or cap.
     pub fn build(self) -> Result<WardenLayer, ConfigError> {
-        let validator = match (self.prebuilt, self.validator_settings.first()) {
-            (Some(_), Some(setting)) => {
-                return Err(ConfigError::invalid(
-                    Setting::Validator,
-                    format!(
-                        "a built validator was given, and `{setting}` was set on the layer builder too: set it on the validator"
-                    ),
-                ));
-            }
-            (Some(validator), None) => validator,
-            (None, _) => self.validator.build()?,
-        };
+        let validator = self.validator.build()?;
         let realm = match self.realm {
             Some(realm) => Realm::new(realm)?,
             None => Realm::default(),

@@ -1,10 +1,10 @@
-//! The validated caller: [`Principal`](crate::Principal), the kind of caller it is
+//! The validated caller: [`Principal`], the kind of caller it is
 //! ([`Caller`]), its stable [`Identity`], and the [`Names`] it holds.
 //!
 //! Claims are read once, after the claim checks and before the signature is trusted, into spans
-//! of the claims text ([`read`]); the principal answers from them ([`verified`]). Which claims
+//! of the claims text (`read`); the principal answers from them (`verified`). Which claims
 //! identify a caller, and whether it is an application or a user, is a provider's rule
-//! ([`identity`]).
+//! (`identity`).
 
 pub(crate) mod identity;
 mod read;

@@ -289,7 +289,7 @@ impl Parts {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidToken(InvalidToken::InvalidClaim)`] naming a claim of the wrong JSON type.
+    /// [`InvalidToken::InvalidClaim`](crate::error::InvalidToken::InvalidClaim) naming a claim of the wrong JSON type.
     pub(crate) fn read(
         json: &str,
         claims: &Members<'_>,

@@ -386,7 +386,7 @@ impl Principal {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidToken(InvalidToken::InvalidClaim)`] (with `claim: "claims"`) if the claims do not fit `T`. The serde
+    /// [`InvalidToken::InvalidClaim`](crate::error::InvalidToken::InvalidClaim) (with `claim: "claims"`) if the claims do not fit `T`. The serde
     /// message, which may quote claim values, is not kept.
     pub fn deserialize_claims<T: DeserializeOwned>(&self) -> Result<T, Error> {
         serde_json::from_str(&self.inner.json)

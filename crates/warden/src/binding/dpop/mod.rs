@@ -76,7 +76,7 @@ const MAX_JTI_BYTES: usize = 256;
 const MAX_PROOF_BYTES: usize = 8 * 1024;
 
 /// How DPoP proofs are checked. Built with [`Dpop::builder`]; given to
-/// [`WardenBuilder::dpop`](crate::WardenBuilder::dpop). Cheap to clone.
+/// [`WardenBuilder::dpop`](crate::config::WardenBuilder::dpop). Cheap to clone.
 #[derive(Clone)]
 pub struct Dpop {
     inner: Arc<Inner>,

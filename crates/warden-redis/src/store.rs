@@ -1,0 +1,570 @@
+//! [`RedisRevocations`]: the store, its builder, its connection errors and its feed status.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::ConnectionManager;
+use redis::aio::ConnectionManagerConfig;
+use tokio::task::JoinHandle;
+use warden::Principal;
+use warden::cae::{
+    DEFAULT_MAX_TOKEN_LIFETIME, InMemoryRevocations, Revocation, RevocationError, RevocationStore,
+    Revoking, Stale,
+};
+
+use crate::feed::{self, Keys};
+use crate::replay::RedisProofReplay;
+use crate::rule;
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "warden:";
+/// How many announcements the stream keeps by default (trimmed approximately). A replica cut off
+/// for longer than this many revocations loads every rule again when it reconnects.
+pub const DEFAULT_STREAM_LENGTH: usize = 100_000;
+/// How long a revocation waits for Redis by default.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a rule is kept after its instant by default: warden's default longest token lifetime
+/// (28 h 10 min), plus the largest leeway warden accepts (5 min), plus 5 min for the clocks of
+/// Redis and the replicas to disagree (Redis expires keys by its own clock).
+pub const DEFAULT_RULE_RETENTION: Duration =
+    Duration::from_secs(DEFAULT_MAX_TOKEN_LIFETIME.as_secs() + 300 + 300);
+
+/// Writes a rule unless an equal or later one is there, and announces it, atomically.
+/// KEYS: rule key, stream. ARGV: instant, expiry (unix seconds), identity, stream length.
+const REVOKE_SCRIPT: &str = r"
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current and current >= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'rule', ARGV[3], 'before', ARGV[1])
+return 1
+";
+
+/// Configures a [`RedisRevocations`]; made by [`RedisRevocations::builder`].
+#[derive(Clone)]
+pub struct RedisRevocationsBuilder {
+    url: String,
+    prefix: String,
+    rule_retention: Duration,
+    stream_length: usize,
+    write_timeout: Duration,
+    fail_closed_after: Option<Duration>,
+    tls_roots: Option<Vec<u8>>,
+    tls_identity: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl fmt::Debug for RedisRevocationsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: never printed.
+        f.debug_struct("RedisRevocationsBuilder")
+            .field("prefix", &self.prefix)
+            .field("rule_retention", &self.rule_retention)
+            .field("stream_length", &self.stream_length)
+            .field("write_timeout", &self.write_timeout)
+            .field("fail_closed_after", &self.fail_closed_after)
+            .field("tls_roots", &self.tls_roots.is_some())
+            .field("tls_identity", &self.tls_identity.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisRevocationsBuilder {
+    /// Every key this store writes starts with `prefix` (default `warden:`), so several APIs
+    /// share one Redis. Replicas of one API use the same prefix.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long a rule is kept, in Redis and in every replica, after its instant (default
+    /// [`DEFAULT_RULE_RETENTION`]). It must cover the validator's longest token lifetime plus its
+    /// leeway: the validator refuses to build with a store that keeps rules for less.
+    pub fn rule_retention(mut self, retention: Duration) -> Self {
+        self.rule_retention = retention;
+        self
+    }
+
+    /// How many announcements the stream keeps (default [`DEFAULT_STREAM_LENGTH`]).
+    pub fn stream_length(mut self, entries: usize) -> Self {
+        self.stream_length = entries.max(1);
+        self
+    }
+
+    /// How long a revocation waits for Redis before failing (default 2 s).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Refuses every request with 503 and `Retry-After` once the replica has been cut off from
+    /// the feed for longer than `bound` (at least 2 s, the feed's heartbeat being 0.5 s). Off by
+    /// default: a replica cut off keeps enforcing every rule it had, and no revocation can be
+    /// submitted while Redis is unreachable, so staying up is usually the safer failure. Turn
+    /// it on where a partition (Redis up, this replica cut off) must not let a revoked token
+    /// through for longer than `bound`.
+    pub fn fail_closed_after(mut self, bound: Duration) -> Self {
+        self.fail_closed_after = Some(bound.max(Duration::from_secs(2)));
+        self
+    }
+
+    /// With `rediss://`, trusts these CA certificates (PEM) instead of the system's roots: for a
+    /// Redis whose certificate comes from a private CA.
+    pub fn tls_root_certificates(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(pem.into());
+        self
+    }
+
+    /// With `rediss://`, presents this client certificate and private key (PEM) to a Redis that
+    /// requires them (`tls-auth-clients yes`). Never printed.
+    pub fn tls_client_certificate(
+        mut self,
+        certificate_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls_identity = Some((certificate_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// Connects, loads every live rule, and starts following the stream. Fails when Redis cannot
+    /// be reached: a replica does not start without the fleet's rules.
+    pub async fn connect(self) -> Result<RedisRevocations, ConnectError> {
+        if self.url.starts_with("rediss:") {
+            ensure_crypto_provider();
+        }
+        let client = if self.tls_roots.is_some() || self.tls_identity.is_some() {
+            let certificates = redis::TlsCertificates {
+                client_tls: self.tls_identity.map(|(client_cert, client_key)| {
+                    redis::ClientTlsConfig {
+                        client_cert,
+                        client_key,
+                    }
+                }),
+                root_cert: self.tls_roots,
+            };
+            redis::Client::build_with_tls(self.url.as_str(), certificates)
+        } else {
+            redis::Client::open(self.url.as_str())
+        }
+        .map_err(|e| ConnectError::InvalidUrl {
+            reason: e.to_string(),
+        })?;
+        let keys = Keys::new(&self.prefix);
+        let local = InMemoryRevocations::with_retention(self.rule_retention);
+        let unreachable = |e: redis::RedisError| ConnectError::Unreachable { source: e.into() };
+        let mut conn = feed::connect(&client).await.map_err(unreachable)?;
+        match feed::eviction_policy(&mut conn)
+            .await
+            .map_err(unreachable)?
+        {
+            Some(policy) if policy == feed::NO_EVICTION => {}
+            policy => {
+                return Err(ConnectError::EvictionPolicy {
+                    policy: policy.unwrap_or_else(|| "not reported".to_owned()),
+                });
+            }
+        }
+        let position = feed::load(&mut conn, &keys, &local)
+            .await
+            .map_err(unreachable)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.write_timeout))
+            .set_response_timeout(Some(self.write_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(feed::RECONNECT_CEILING);
+        let writer = ConnectionManager::new_with_config(client.clone(), manager_config)
+            .await
+            .map_err(unreachable)?;
+        let shared = Arc::new(Shared {
+            client,
+            writer,
+            keys,
+            local,
+            script: redis::Script::new(REVOKE_SCRIPT),
+            rule_retention: self.rule_retention,
+            stream_length: self.stream_length,
+            write_timeout: self.write_timeout,
+            fail_closed_after: self.fail_closed_after,
+            state: AtomicU8::new(FeedState::Current as u8),
+            synced: SyncedAt::now(),
+            policy_checked: SyncedAt::now(),
+            feed: std::sync::Mutex::new(None),
+        });
+        let task = tokio::spawn(feed::run(Arc::downgrade(&shared), position, Some(conn)));
+        *shared.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+        Ok(RedisRevocations { shared })
+    }
+}
+
+/// Why [`RedisRevocationsBuilder::connect`] failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not a `redis://`, `rediss://` or `unix://` URL the client understands, or the
+    /// TLS certificates given are not PEM.
+    InvalidUrl {
+        /// What is wrong with it (the URL itself is not repeated: it may hold a password).
+        reason: String,
+    },
+    /// Redis runs with a `maxmemory-policy` other than `noeviction`: it may evict rule keys
+    /// when memory runs short, and the replicas would then miss revocations while reporting
+    /// current. Set `maxmemory-policy noeviction` (docs/fleet.md).
+    EvictionPolicy {
+        /// The policy Redis reported.
+        policy: String,
+    },
+    /// Redis could not be reached, refused the credentials, or failed while the rules loaded.
+    Unreachable {
+        /// What the client reported.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::InvalidUrl { reason } => write!(f, "invalid Redis URL: {reason}"),
+            ConnectError::EvictionPolicy { policy } => write!(
+                f,
+                "Redis may evict revocation rules: its maxmemory-policy is {policy}, not noeviction"
+            ),
+            ConnectError::Unreachable { source } => {
+                write!(f, "could not load revocations from Redis: {source}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Unreachable { source } => Some(&**source),
+            ConnectError::InvalidUrl { .. } | ConnectError::EvictionPolicy { .. } => None,
+        }
+    }
+}
+
+/// A revocation store shared through Redis. Cheap to clone: clones share one replica and one
+/// feed, which stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct RedisRevocations {
+    shared: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) client: redis::Client,
+    pub(crate) writer: ConnectionManager,
+    pub(crate) keys: Keys,
+    pub(crate) local: InMemoryRevocations,
+    pub(crate) script: redis::Script,
+    pub(crate) rule_retention: Duration,
+    pub(crate) stream_length: usize,
+    pub(crate) write_timeout: Duration,
+    pub(crate) fail_closed_after: Option<Duration>,
+    pub(crate) state: AtomicU8,
+    /// When the feed last knew it had every rule.
+    pub(crate) synced: SyncedAt,
+    /// When the feed last found Redis's eviction policy safe.
+    pub(crate) policy_checked: SyncedAt,
+    pub(crate) feed: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.feed.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn mark_synced(&self, state: FeedState) {
+        self.synced.mark();
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// Whether the eviction policy is due to be read again (and, if so, counts it as read).
+    pub(crate) fn policy_check_due(&self) -> bool {
+        if self.policy_checked.elapsed() < feed::POLICY_CHECK {
+            return false;
+        }
+        self.policy_checked.mark();
+        true
+    }
+
+    pub(crate) fn mark_catching_up(&self) {
+        self.state
+            .store(FeedState::CatchingUp as u8, Ordering::Release);
+    }
+
+    pub(crate) fn mark_disconnected(&self) {
+        self.state
+            .store(FeedState::Disconnected as u8, Ordering::Release);
+    }
+}
+
+impl RedisRevocations {
+    /// Configures a store on the Redis at `url`: `redis://[user[:password]@]host[:port][/db]`,
+    /// `rediss://` for TLS (verified against the system's roots), or `unix:///path`.
+    pub fn builder(url: impl Into<String>) -> RedisRevocationsBuilder {
+        RedisRevocationsBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            rule_retention: DEFAULT_RULE_RETENTION,
+            stream_length: DEFAULT_STREAM_LENGTH,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            fail_closed_after: None,
+            tls_roots: None,
+            tls_identity: None,
+        }
+    }
+
+    /// The feed's state now.
+    pub fn status(&self) -> FeedStatus {
+        let shared = &self.shared;
+        let stale_for = shared.synced.elapsed();
+        let mut state = FeedState::from_u8(shared.state.load(Ordering::Acquire));
+        // A feed that proves itself every BLOCK and has not for this long is not current,
+        // whatever it last said (a hung connection, or a feed task that died with its runtime).
+        if stale_for > feed::SILENCE_LIMIT {
+            state = FeedState::Disconnected;
+        }
+        FeedStatus {
+            state,
+            synced_at: SystemTime::now()
+                .checked_sub(stale_for)
+                .unwrap_or(UNIX_EPOCH),
+            stale_for,
+            rules: shared.local.len(),
+        }
+    }
+
+    /// A DPoP replay cache for the fleet on the same connection, prefix and TLS setup
+    /// (`<prefix>dpop:<hash>` keys): a proof used at one replica is a replay at all the others.
+    pub fn proof_replay(&self) -> RedisProofReplay {
+        RedisProofReplay::new(
+            self.shared.writer.clone(),
+            self.shared.keys.prefix().to_owned(),
+        )
+    }
+
+    /// The local replica (read-only use: rules added here alone would not reach the fleet).
+    pub fn local(&self) -> &InMemoryRevocations {
+        &self.shared.local
+    }
+
+    async fn share(&self, revocation: &Revocation) -> Result<(), RevocationError> {
+        let shared = &self.shared;
+        let Some(identity) = rule::identity(revocation) else {
+            return Err(RevocationError::Unsupported {
+                reason: "a target or scope warden-redis does not know",
+            });
+        };
+        let expires_at = revocation
+            .before()
+            .saturating_add(shared.rule_retention.as_secs());
+        let mut invocation = shared.script.prepare_invoke();
+        invocation
+            .key(format!("{}{identity}", shared.keys.rule_prefix))
+            .key(&shared.keys.stream)
+            .arg(revocation.before())
+            .arg(expires_at)
+            .arg(&identity)
+            .arg(shared.stream_length);
+        let mut writer = shared.writer.clone();
+        match tokio::time::timeout(
+            shared.write_timeout,
+            invocation.invoke_async::<i64>(&mut writer),
+        )
+        .await
+        {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(error)) => Err(RevocationError::Unavailable {
+                source: error.into(),
+            }),
+            Err(_) => Err(RevocationError::TimedOut {
+                after: shared.write_timeout,
+            }),
+        }
+    }
+}
+
+impl RevocationStore for RedisRevocations {
+    /// Enforces the rule here at once, then shares it through Redis. Fails when Redis did not
+    /// take it: the rule is then enforced by this replica only, and the caller retries.
+    fn revoke(&self, revocation: Revocation) -> Revoking<'_> {
+        Box::pin(async move {
+            if !self.shared.local.is_live(revocation.before()) {
+                // No valid token can match it: nothing to enforce or share.
+                return Ok(());
+            }
+            if rule::identity(&revocation).is_none() {
+                return Err(RevocationError::Unsupported {
+                    reason: "a target or scope warden-redis does not know",
+                });
+            }
+            self.shared.local.apply(revocation.clone());
+            self.share(&revocation).await
+        })
+    }
+
+    fn revoked_since(&self, principal: &Principal) -> Option<u64> {
+        self.shared.local.revoked_since(principal)
+    }
+
+    fn retention(&self) -> Option<Duration> {
+        Some(self.shared.rule_retention)
+    }
+
+    fn ensure_current(&self) -> Result<(), Stale> {
+        let Some(bound) = self.shared.fail_closed_after else {
+            return Ok(());
+        };
+        let stale_for = self.shared.synced.elapsed();
+        if stale_for <= bound {
+            return Ok(());
+        }
+        Err(Stale::new(
+            SystemTime::now()
+                .checked_sub(stale_for)
+                .unwrap_or(UNIX_EPOCH),
+            feed::RECONNECT_CEILING,
+        ))
+    }
+}
+
+impl fmt::Debug for RedisRevocations {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Not the client: its connection info holds the password.
+        f.debug_struct("RedisRevocations")
+            .field("stream", &self.shared.keys.stream)
+            .field("status", &self.status())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the feed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedState {
+    /// Connected and up to date (it last proved so at [`FeedStatus::synced_at`]).
+    Current,
+    /// Connected, reading a backlog of announcements.
+    CatchingUp,
+    /// Cut off from Redis, reconnecting with back-off; rules are as of [`FeedStatus::synced_at`].
+    Disconnected,
+}
+
+impl FeedState {
+    fn from_u8(value: u8) -> FeedState {
+        match value {
+            v if v == FeedState::Current as u8 => FeedState::Current,
+            v if v == FeedState::CatchingUp as u8 => FeedState::CatchingUp,
+            _ => FeedState::Disconnected,
+        }
+    }
+}
+
+/// What [`RedisRevocations::status`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedStatus {
+    state: FeedState,
+    synced_at: SystemTime,
+    stale_for: Duration,
+    rules: usize,
+}
+
+impl FeedStatus {
+    /// Connected, catching up, or cut off.
+    pub fn state(&self) -> FeedState {
+        self.state
+    }
+
+    /// When the replica last knew it had every rule: while connected, at most about half a
+    /// second ago; while cut off, the moment the feed stopped.
+    pub fn synced_at(&self) -> SystemTime {
+        self.synced_at
+    }
+
+    /// How long the rules had gone without a sync when the status was read (zero when just
+    /// synced), measured on the monotonic clock: a wall clock stepped backwards or forwards
+    /// changes nothing.
+    pub fn stale_for(&self) -> Duration {
+        self.stale_for
+    }
+
+    /// Whether the replica is connected and up to date.
+    pub fn is_current(&self) -> bool {
+        self.state == FeedState::Current
+    }
+
+    /// The number of live rules in the local replica.
+    pub fn rules(&self) -> usize {
+        self.rules
+    }
+}
+
+/// rustls needs a process-wide crypto provider, and cannot pick one by itself when a program's
+/// dependencies enable both of its backends (then the first TLS connection panics). When none is
+/// installed, install aws-lc-rs, the one warden verifies signatures with; a provider the
+/// application installed is kept.
+pub(crate) fn ensure_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Another thread may install one at the same moment: either way, one is installed.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    }
+}
+
+/// An instant on tokio's monotonic clock (so paused-time tests move it), readable and movable
+/// without a lock: milliseconds since an origin taken at creation.
+pub(crate) struct SyncedAt {
+    origin: tokio::time::Instant,
+    at_ms: AtomicU64,
+}
+
+impl SyncedAt {
+    fn now() -> SyncedAt {
+        SyncedAt {
+            origin: tokio::time::Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn since_origin_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Moves the instant to now.
+    fn mark(&self) {
+        self.at_ms
+            .fetch_max(self.since_origin_ms(), Ordering::AcqRel);
+    }
+
+    /// How long ago the instant is.
+    fn elapsed(&self) -> Duration {
+        let at = self.at_ms.load(Ordering::Acquire);
+        Duration::from_millis(self.since_origin_ms().saturating_sub(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Staleness is elapsed time on tokio's monotonic clock: a wall clock stepped backwards
+    /// (NTP, a VM resumed) cannot make a cut-off replica look current, and paused-time tests
+    /// move it.
+    #[tokio::test(start_paused = true)]
+    async fn staleness_is_measured_on_the_monotonic_clock() {
+        let synced = SyncedAt::now();
+        assert_eq!(synced.elapsed(), Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(synced.elapsed(), Duration::from_secs(3));
+        synced.mark();
+        assert_eq!(synced.elapsed(), Duration::ZERO);
+        tokio::time::advance(Duration::from_millis(2500)).await;
+        assert_eq!(synced.elapsed(), Duration::from_millis(2500));
+    }
+}

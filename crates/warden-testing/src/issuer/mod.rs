@@ -1,0 +1,411 @@
+//! The fake issuer: an OpenID Connect (or Microsoft Entra shaped) authority on 127.0.0.1.
+//!
+//! The issuer's public API is here; its axum routes are in `routes`.
+
+mod routes;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use warden::Algorithm;
+
+use crate::keys::{KeyError, SigningKey};
+pub use crate::state::{Endpoint, Fault};
+use crate::state::{KeyRing, Mode, RingKey, Shared, b64_bytes, lock};
+use crate::token::TokenBuilder;
+use crate::transmitter::{PushAnswer, SetBuilder};
+
+use routes::router;
+
+/// The tenant id an Entra-mode issuer uses unless told otherwise.
+pub const DEFAULT_TENANT: &str = "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c";
+/// The audience tokens carry unless told otherwise.
+pub const DEFAULT_AUDIENCE: &str = "api://warden-demo";
+/// The kid of the key an issuer starts with.
+pub const FIRST_KID: &str = "key-1";
+
+/// Configures and starts a [`FakeIssuer`]; see [`FakeIssuer::builder`].
+#[must_use]
+#[derive(Debug, Clone)]
+pub struct FakeIssuerBuilder {
+    mode: Mode,
+    audience: String,
+    algorithm: Algorithm,
+    port: u16,
+    jwks_max_age: Option<u64>,
+}
+
+impl FakeIssuerBuilder {
+    /// Imitates Microsoft Entra ID (v2 and v1 endpoints, templated `common` issuer) for this
+    /// tenant id.
+    pub fn entra(mut self, tenant: impl Into<String>) -> Self {
+        self.mode = Mode::Entra {
+            tenant: tenant.into(),
+        };
+        self
+    }
+
+    /// The audience tokens carry by default.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// The algorithm of the first signing key (default RS256).
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Listens on this port of 127.0.0.1 (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sends `Cache-Control: max-age` with the JWKS (default none).
+    pub fn jwks_max_age(mut self, secs: u64) -> Self {
+        self.jwks_max_age = Some(secs);
+        self
+    }
+
+    /// Generates the first key and starts the server on 127.0.0.1.
+    ///
+    /// # Errors
+    ///
+    /// The port cannot be bound, or the key cannot be generated.
+    pub async fn start(self) -> Result<FakeIssuer, StartError> {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .map_err(StartError::Bind)?;
+        let addr = listener.local_addr().map_err(StartError::Bind)?;
+        let base = format!("http://{addr}");
+        let key = SigningKey::generate(FIRST_KID, self.algorithm).map_err(StartError::Key)?;
+        let state = Arc::new(Shared {
+            mode: self.mode,
+            base,
+            audience: self.audience,
+            ring: Mutex::new(KeyRing {
+                keys: vec![RingKey {
+                    key: Arc::new(key),
+                    published: true,
+                }],
+                signing: FIRST_KID.to_owned(),
+            }),
+            faults: Mutex::new(HashMap::new()),
+            hits: Default::default(),
+            jwks_max_age: Mutex::new(self.jwks_max_age),
+            transmitter: Default::default(),
+        });
+        let app = router(state.clone());
+        let server = tokio::spawn(async move {
+            // The task is aborted when the FakeIssuer is dropped.
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(FakeIssuer {
+            state,
+            addr,
+            server,
+        })
+    }
+}
+
+/// Why a [`FakeIssuer`] could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The listener could not be bound.
+    Bind(std::io::Error),
+    /// The first key could not be generated.
+    Key(KeyError),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Bind(e) => write!(f, "cannot listen on 127.0.0.1: {e}"),
+            StartError::Key(e) => write!(f, "cannot generate a key: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// A fake token issuer on 127.0.0.1, stopped when dropped. See the [crate docs](crate).
+pub struct FakeIssuer {
+    state: Arc<Shared>,
+    addr: SocketAddr,
+    server: JoinHandle<()>,
+}
+
+impl fmt::Debug for FakeIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeIssuer")
+            .field("issuer", &self.issuer_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FakeIssuer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl FakeIssuer {
+    /// A generic OpenID Connect issuer with one RS256 key, on a free port.
+    ///
+    /// # Errors
+    ///
+    /// See [`FakeIssuerBuilder::start`].
+    pub async fn start() -> Result<Self, StartError> {
+        Self::builder().start().await
+    }
+
+    /// Starts configuring a fake issuer.
+    pub fn builder() -> FakeIssuerBuilder {
+        FakeIssuerBuilder {
+            mode: Mode::Oidc,
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            algorithm: Algorithm::RS256,
+            port: 0,
+            jwks_max_age: None,
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> &str {
+        &self.state.base
+    }
+
+    /// The issuer of tokens: the base URL (OIDC mode) or `{base}/{tenant}/v2.0` (Entra mode).
+    pub fn issuer_url(&self) -> String {
+        self.state.token_issuer()
+    }
+
+    /// The v2 issuer of another tenant (Entra mode): `{base}/{tenant}/v2.0`.
+    pub fn entra_issuer(&self, tenant: &str) -> String {
+        format!("{}/{tenant}/v2.0", self.state.base)
+    }
+
+    /// The v1 issuer of a tenant (Entra mode), shaped like `https://sts.windows.net/{tid}/`:
+    /// `{base}/sts/{tenant}/`.
+    pub fn entra_v1_issuer(&self, tenant: &str) -> String {
+        format!("{}/sts/{tenant}/", self.state.base)
+    }
+
+    /// The tenant id (Entra mode), if any.
+    pub fn tenant_id(&self) -> Option<&str> {
+        match &self.state.mode {
+            Mode::Oidc => None,
+            Mode::Entra { tenant } => Some(tenant),
+        }
+    }
+
+    /// Whether the issuer imitates Microsoft Entra ID.
+    pub fn is_entra(&self) -> bool {
+        matches!(self.state.mode, Mode::Entra { .. })
+    }
+
+    /// The audience tokens carry by default.
+    pub fn audience(&self) -> &str {
+        &self.state.audience
+    }
+
+    /// The discovery document URL of the issuer.
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer_url())
+    }
+
+    /// The JWKS URL of the issuer.
+    pub fn jwks_url(&self) -> String {
+        self.state.jwks_url()
+    }
+
+    /// The token endpoint (client credentials).
+    pub fn token_endpoint(&self) -> String {
+        match &self.state.mode {
+            Mode::Oidc => format!("{}/token", self.state.base),
+            Mode::Entra { tenant } => format!("{}/{tenant}/oauth2/v2.0/token", self.state.base),
+        }
+    }
+
+    /// The published key set as a JWKS document, exactly as the JWKS endpoint serves it.
+    pub fn jwks_json(&self) -> String {
+        self.state.jwks(None).to_string()
+    }
+
+    /// Starts a token signed by the current signing key, with defaults for this issuer's mode.
+    pub fn token(&self) -> TokenBuilder<'_> {
+        TokenBuilder::new(&self.state)
+    }
+
+    /// Signs raw header and payload JSON text, byte for byte, with the signing key and the
+    /// algorithm the key was made for (for tokens no builder would write: duplicate members,
+    /// odd types).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError`] if the key cannot sign.
+    pub fn sign_raw(&self, header_json: &str, payload_json: &str) -> Result<String, KeyError> {
+        use base64::Engine as _;
+        let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        let key = self.state.key(None)?;
+        let input = format!("{}.{}", b64(header_json), b64(payload_json));
+        let signature = key.sign(key.algorithm(), input.as_bytes())?;
+        Ok(format!("{input}.{}", b64_bytes(&signature)))
+    }
+
+    /// Generates a key and publishes it (it does not sign until promoted). Returns its kid.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::Crypto`] if the key cannot be generated.
+    pub fn add_key(&self, algorithm: Algorithm) -> Result<String, KeyError> {
+        let mut ring = self.state.ring();
+        let kid = format!("key-{}", ring.keys.len() + 1);
+        let key = SigningKey::generate(kid.clone(), algorithm)?;
+        ring.keys.push(RingKey {
+            key: Arc::new(key),
+            published: true,
+        });
+        Ok(kid)
+    }
+
+    /// Makes a published key the one that signs new tokens.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownKey`] if no published key has this kid.
+    pub fn promote(&self, kid: &str) -> Result<(), KeyError> {
+        let mut ring = self.state.ring();
+        if !ring.keys.iter().any(|k| k.published && k.key.kid() == kid) {
+            return Err(KeyError::UnknownKey(kid.to_owned()));
+        }
+        ring.signing = kid.to_owned();
+        Ok(())
+    }
+
+    /// Removes a key from the JWKS (it can still sign tokens on request, to test that they fail).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownKey`] if no key has this kid.
+    pub fn retire(&self, kid: &str) -> Result<(), KeyError> {
+        let mut ring = self.state.ring();
+        let key = ring
+            .keys
+            .iter_mut()
+            .find(|k| k.key.kid() == kid)
+            .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))?;
+        key.published = false;
+        Ok(())
+    }
+
+    /// Publishes a new key, promotes it and retires the old signing key, in that order.
+    /// Returns the new kid.
+    ///
+    /// # Errors
+    ///
+    /// As [`add_key`](Self::add_key).
+    pub fn rotate(&self, algorithm: Algorithm) -> Result<String, KeyError> {
+        let old = self.signing_kid();
+        let new = self.add_key(algorithm)?;
+        self.promote(&new)?;
+        self.retire(&old)?;
+        Ok(new)
+    }
+
+    /// The key that signs new tokens (its public key as PEM or JWK, for other verifiers).
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::UnknownKey`] never in practice: the signing key always exists.
+    pub fn signing_key(&self) -> Result<Arc<SigningKey>, KeyError> {
+        self.state.key(None)
+    }
+
+    /// The kid of the key that signs new tokens.
+    pub fn signing_kid(&self) -> String {
+        self.state.ring().signing.clone()
+    }
+
+    /// Makes an endpoint answer with a fault until cleared.
+    pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
+        self.state.faults().insert(endpoint, fault);
+    }
+
+    /// Makes an endpoint answer normally again.
+    pub fn clear_fault(&self, endpoint: Endpoint) {
+        self.state.faults().remove(&endpoint);
+    }
+
+    /// How many requests an endpoint has received.
+    pub fn hits(&self, endpoint: Endpoint) -> u64 {
+        self.state.hits[endpoint.index()].load(Ordering::SeqCst)
+    }
+
+    /// The issuer of the Shared Signals transmitter (SSF 1.0): the base URL, in both modes. Its
+    /// configuration is at `{base}/.well-known/ssf-configuration`; its SETs are signed by the
+    /// token signing key and name it in `iss`.
+    pub fn ssf_issuer(&self) -> &str {
+        &self.state.base
+    }
+
+    /// Starts a Security Event Token from the transmitter (a CAEP `session-revoked` of the
+    /// default user unless told otherwise).
+    pub fn security_event(&self) -> SetBuilder<'_> {
+        SetBuilder::new(&self.state)
+    }
+
+    /// Delivers a signed SET on every stream a receiver created: pushed to push streams (their
+    /// answers returned, in no set order), queued for polling on poll streams.
+    pub async fn deliver(&self, jti: &str, set: &str) -> Vec<PushAnswer> {
+        self.state.transmitter.deliver(jti, set).await
+    }
+
+    /// POSTs a SET to a receiver's push endpoint as RFC 8935 says (`Content-Type:
+    /// application/secevent+jwt`), with this `Authorization` value if any.
+    ///
+    /// # Errors
+    ///
+    /// The transport error, as text.
+    pub async fn push_set(
+        &self,
+        endpoint_url: &str,
+        authorization: Option<&str>,
+        set: &str,
+    ) -> Result<PushAnswer, String> {
+        crate::transmitter::push(endpoint_url, authorization, set).await
+    }
+
+    /// The streams receivers created.
+    pub fn ssf_streams(&self) -> Vec<String> {
+        self.state.transmitter.stream_ids()
+    }
+
+    /// What polling receivers reported in `setErrs`: (jti, err code), oldest first.
+    pub fn ssf_set_errors(&self) -> Vec<(String, String)> {
+        self.state.transmitter.set_errors()
+    }
+
+    /// The jtis polling receivers acknowledged, oldest first.
+    pub fn ssf_acknowledged(&self) -> Vec<String> {
+        self.state.transmitter.acknowledged()
+    }
+
+    /// Sets (or removes) the JWKS `Cache-Control: max-age`.
+    pub fn set_jwks_max_age(&self, secs: Option<u64>) {
+        *lock(&self.state.jwks_max_age) = secs;
+    }
+}
