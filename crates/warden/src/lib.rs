@@ -35,17 +35,22 @@
 //! # Modules
 //!
 //! What you write daily is at the root: [`WardenLayer`], [`Issuer`], [`Validator`], [`Principal`],
-//! [`Claims`], [`Error`]. Each other concern has its module: [`authz`] (requirements per route),
-//! [`entra`] (Microsoft Entra ID), [`keys`] (where signing keys come from), [`cae`] (revocation
-//! and claims challenges), [`bearer`] (the `Authorization` header), [`challenge`] (how a refusal
-//! is written), [`dpop`] (DPoP proofs, RFC 9449), [`mtls`] (certificate-bound tokens, RFC 8705),
-//! [`metadata`] (protected-resource metadata, RFC 9728). Every type has one public path.
+//! [`Claims`], [`AuthRejection`], [`Error`], [`ConfigError`], [`Algorithm`], [`WardenConfig`].
+//! Each other concern has its module: [`authz`] (requirements per route), [`entra`] (Microsoft
+//! Entra ID), [`keys`] (where signing keys come from), [`cae`] (revocation and claims
+//! challenges), [`bearer`] (the `Authorization` header), [`challenge`] (how a refusal is
+//! written), [`error`] (why, by category), [`config`] (builders and defaults), [`principal`]
+//! (who the caller is), [`dpop`] (DPoP proofs, RFC 9449), [`mtls`] (certificate-bound tokens,
+//! RFC 8705), [`metadata`] (protected-resource metadata, RFC 9728), `ssf` (Shared Signals).
+//! Every type has one public path.
 //!
-//! The request path reads top to bottom: extract the bearer token → parse strictly and pre-check
-//! the unverified claims (reject only) → look the key up → verify the signature → check the
-//! claims → revocation → the token's binding (a DPoP proof or a client certificate) → the
-//! route's requirements. [`Validator`] does the same work outside HTTP;
-//! `docs/architecture.md` draws the module map.
+//! Each request follows one path, from the bearer token to the route's requirements, drawn once
+//! in [docs/architecture.md](https://github.com/warden-rs/warden/blob/main/docs/architecture.md#the-path-of-a-request); [`Validator`] runs its token part outside HTTP.
+//!
+//! # Cargo features
+//!
+//! - `ssf` (default): the Shared Signals receiver, `warden::ssf`.
+//! - `fuzzing`: entry points for fuzz targets, test vectors and benchmarks; not a stable API.
 //!
 //! # What warden does not do
 //!

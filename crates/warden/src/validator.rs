@@ -1,16 +1,9 @@
 //! Token validation, usable with or without the layer (a websocket upgrade, a background job).
 //!
-//! The path of one token, top to bottom; each step only rejects, and acceptance needs all of them:
-//!
-//! 1. size cap (before any parsing);
-//! 2. strict compact parsing and header rules ([`crate::token`]);
-//! 3. pre-checks on the unverified claims: `iss` is a configured issuer, `typ` fits its profile,
-//!    `alg` is on its allow-list, `exp`/`nbf`/`iat`, lifetime, `aud`, required claims. An expired,
-//!    wrong-issuer or wrong-audience token is refused here, before any signature work;
-//! 4. key lookup by exact `kid` in that issuer's key set only; an unknown `kid` may ask the key
-//!    source for one refresh (shared, rate-limited by the source);
-//! 5. the key's type and JWK `alg` must allow the token's `alg`; then the signature;
-//! 6. the verified [`Principal`].
+//! It runs the token's part of the request path (size, strict parse, pre-checks on the unverified
+//! claims, key, signature, claims, revocation), as drawn in
+//! [docs/architecture.md](https://github.com/warden-rs/warden/blob/main/docs/architecture.md#the-path-of-a-request); each step only rejects, and acceptance needs all of them. A
+//! bound token (`cnf`) is refused here, since its proof of possession belongs to a request.
 //!
 //! # Example
 //!

@@ -313,14 +313,28 @@ impl Requirement {
         Requirement::AuthContext { id: id.into() }
     }
 
-    /// One of these RFC 9470 `acr` values, in order of preference.
+    /// One of these RFC 9470 `acr` values, in order of preference: the requirement of
+    /// [`RequireAcr<A>`](super::RequireAcr), named at run time (from configuration).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum::{Router, routing::post};
+    /// use warden::authz::{Requirement, require};
+    ///
+    /// let payments: Router = Router::new()
+    ///     .route("/payments", post(|| async {}))
+    ///     .route_layer(require(Requirement::acr(["phr", "phrh"])))
+    ///     .route_layer(require(Requirement::max_age(Duration::from_secs(300))));
+    /// ```
     pub fn acr<I: IntoIterator<Item = V>, V: Into<String>>(values: I) -> Self {
         Requirement::Acr {
             values: values.into_iter().map(Into::into).collect(),
         }
     }
 
-    /// An authentication no older than `max_age` (RFC 9470 `max_age`), in whole seconds.
+    /// An authentication no older than `max_age` (RFC 9470 `max_age`, against `auth_time`), in
+    /// whole seconds: the requirement of [`RequireRecentAuth`](super::RequireRecentAuth), named
+    /// at run time.
     pub fn max_age(max_age: std::time::Duration) -> Self {
         Requirement::MaxAge {
             secs: max_age.as_secs(),

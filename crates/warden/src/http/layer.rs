@@ -32,14 +32,14 @@ use super::context::{Shared, WardenContext};
 
 /// Layer that applies [`Warden`]: bearer token authentication on every request.
 ///
-/// `WardenLayer` wraps a service in [`Warden`]. For each request it:
-///
-/// 1. extracts the bearer token ([`crate::bearer`]);
-/// 2. validates it ([`Validator`](crate::Validator)); if the key source must fetch, only that request waits;
-/// 3. on success stores the [`Principal`](crate::Principal) in the request extensions and calls the inner service;
-/// 4. on failure answers itself, through [`Challenge`](crate::challenge::Challenge): 401/400 with the exact
-///    `WWW-Authenticate`, or 503 with `Retry-After` when no key could be had. The inner service is
-///    not called, and its error type passes through untouched.
+/// `WardenLayer` wraps a service in [`Warden`], which runs the request path of
+/// [docs/architecture.md](https://github.com/warden-rs/warden/blob/main/docs/architecture.md#the-path-of-a-request) on every request. A valid token's
+/// [`Principal`](crate::Principal) goes into the request extensions and the inner service is
+/// called; a refusal is answered by the layer itself, through
+/// [`Challenge`](crate::challenge::Challenge) (401/400/403 with the exact `WWW-Authenticate`, or
+/// 503 with `Retry-After`), the inner service is not called, and its error type passes through
+/// untouched. Only a request whose keys must be fetched (or whose DPoP proof waits on a shared
+/// replay cache) waits.
 ///
 /// One `tracing` span per request (`warden.authenticate`, at DEBUG) records the outcome and the
 /// issuer, tenant, client and subject ids; never the token or a signature. Rejections are logged

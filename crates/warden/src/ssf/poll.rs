@@ -49,7 +49,8 @@ impl std::fmt::Debug for PollerBuilder {
     }
 }
 
-/// A running poll loop; dropping it (or [`Poller::stop`]) stops the loop.
+/// A running poll loop; dropping it stops the loop (unacknowledged SETs stay with the
+/// transmitter).
 #[derive(Debug)]
 pub struct Poller {
     task: JoinHandle<()>,
@@ -82,9 +83,6 @@ impl Poller {
             at => Some(at),
         }
     }
-
-    /// Stops the loop now; unacknowledged SETs stay with the transmitter.
-    pub fn stop(self) {}
 }
 
 impl PollerBuilder {
