@@ -1,6 +1,6 @@
 //! One clock for the wall-clock time warden reads: token expiry, the lifetime of revocation rules,
 //! the age of an authentication. (A rule's own instant, "revoked before now", is read from the
-//! system clock when the rule is made, unless `issued_before` sets it.) Injectable ([`ValidatorBuilder::clock`](crate::ValidatorBuilder::clock)),
+//! system clock when the rule is made, unless `issued_before` sets it.) Injectable ([`ValidatorBuilder::clock`](crate::config::ValidatorBuilder::clock)),
 //! so tests move time instead of sleeping. Intervals (key refresh cooldowns, back-off, the group
 //! cache's lifetime) use tokio's monotonic `Instant`, which tokio's paused time moves too.
 

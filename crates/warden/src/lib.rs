@@ -34,7 +34,7 @@
 //!
 //! # Modules
 //!
-//! What you write daily is at the root: [`WardenLayer`], [`Issuer`], [`Validator`], [`Principal`],
+//! What you write daily is at the root: [`WardenLayer`], [`Warden`], [`Issuer`], [`Validator`], [`Principal`],
 //! [`Claims`], [`AuthRejection`], [`Error`], [`ConfigError`], [`Algorithm`], [`WardenConfig`].
 //! Each other concern has its module: [`authz`] (requirements per route), [`entra`] (Microsoft
 //! Entra ID), [`keys`] (where signing keys come from), [`cae`] (revocation and claims

@@ -1,5 +1,6 @@
 //! The fake issuer as a Shared Signals transmitter: SSF configuration, stream management,
-//! signed SETs, push delivery (RFC 8935) and a poll endpoint (RFC 8936).//!
+//! signed SETs, push delivery (RFC 8935) and a poll endpoint (RFC 8936).
+//!
 //! The builder of SETs and the answer to a push ([`builder`]) are apart from delivery
 //! ([`delivery`]) and the HTTP handlers ([`routes`]); the transmitter's state is `crate::state`.
 

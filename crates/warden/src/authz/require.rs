@@ -21,9 +21,9 @@ use super::requirement::Needs;
 /// [`RequireRecentAuth`], [`RequireApp`], [`RequireUser`]. See the [module docs](super).
 pub struct Require<K>(PhantomData<fn() -> K>);
 
-impl<K> fmt::Debug for Require<K> {
+impl<K: Kind> fmt::Debug for Require<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(std::any::type_name::<Self>())
+        f.write_str(K::EXTRACTOR)
     }
 }
 

@@ -49,8 +49,8 @@ pub(super) enum Wait {
 }
 
 impl Shared {
-    /// Authenticates `request` as far as it can without waiting. Allocation-free on the common
-    /// path (a token seen before, a bearer token or a bound one decided now).
+    /// Authenticates `request` as far as it can without waiting. It allocates nothing of its
+    /// own on this path, and nothing at all for a bearer token seen before.
     pub(super) fn authenticate<B>(&self, request: &Request<B>) -> Authentication {
         let validator = &self.validator;
         let token = match bearer::extract(

@@ -70,7 +70,7 @@ impl IntoResponse for AuthRejection {
 pub(crate) fn layer_missing(extractor: &'static str) -> http::Response<bytes::Bytes> {
     tracing::error!(
         extractor,
-        "warden extractor used on a route without a warden layer; add \
+        "warden extractor or requirement layer used on a route without a warden layer; add \
          `.layer(WardenLayer)` or `.route_layer(WardenLayer)` to the router. \
          Refusing the request."
     );
