@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::keys::{KeyError, SigningKey};
 use crate::state::Shared;
 
-use super::*;
+use super::{CAEP, RISC};
 
 /// What a receiver answered to a pushed SET.
 #[derive(Debug, Clone, PartialEq, Eq)]

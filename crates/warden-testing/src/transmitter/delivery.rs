@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::state::{StreamDelivery, Transmitter, lock};
 
-use super::*;
+use super::PushAnswer;
 
 /// POSTs a SET to a receiver's push endpoint as RFC 8935 says.
 pub(crate) async fn push(

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::state::{Shared, Stream, StreamDelivery, lock};
 
-use super::*;
+use super::{CAEP, LONG_POLL, RISC, SetBuilder, VERIFICATION};
 
 /// `GET /.well-known/ssf-configuration`.
 pub(crate) async fn configuration(State(state): State<Arc<Shared>>) -> Response {

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::identity::{Caller, Claim};
 use crate::error::{Error, InvalidToken};
 
-use super::read::*;
+use super::read::{Confirmation, Parts, Span, span_text};
 
 /// Who a caller is, as a key for what they own: see [`Principal::identity`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,7 +7,11 @@ use std::time::Duration;
 use crate::algorithm::Algorithm;
 use crate::error::{ConfigError, Setting};
 
-use super::*;
+use super::htu::normalize_url;
+use super::{
+    DEFAULT_PROOF_ALGORITHMS, Dpop, InMemoryProofReplay, Inner, Nonces, ProofReplayCache,
+    algs_param,
+};
 
 /// Configures [`Dpop`].
 #[derive(Clone)]

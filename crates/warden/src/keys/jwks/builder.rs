@@ -12,7 +12,8 @@ use crate::error::{ConfigError, Setting};
 use crate::keys::KeysUnavailable;
 use crate::url::{check_fetch_url, check_issuer_url};
 
-use super::*;
+use super::discovery::discovery_url;
+use super::{Config, DEFAULT_COOLDOWN, FIRST_BACKOFF, Gate, Inner, JwksCache, MAX_KEYS, Outcome};
 
 /// Configures a [`JwksCache`]; see [`JwksCache::builder`].
 #[must_use]

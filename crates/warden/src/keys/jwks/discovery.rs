@@ -8,7 +8,7 @@ use crate::json;
 use crate::keys::KeySet;
 use crate::url::check_fetch_url;
 
-use super::*;
+use super::MAX_BODY_BYTES;
 
 pub(super) struct Fetched {
     pub(super) set: KeySet,
@@ -146,6 +146,9 @@ pub(crate) fn discovery_url(issuer: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::jwks::refresher::{backoff, max_age};
+    use crate::keys::jwks::{JwksCache, MAX_BACKOFF};
+    use http::header;
 
     #[test]
     fn names_only_a_sendable_authorization_endpoint_of_the_expected_issuer() {

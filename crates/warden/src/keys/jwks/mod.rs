@@ -8,7 +8,6 @@ mod discovery;
 mod refresher;
 
 pub use builder::JwksCacheBuilder;
-pub(crate) use discovery::discovery_url;
 #[cfg(feature = "fuzzing")]
 pub(crate) use discovery::fuzz_discovery;
 
@@ -26,8 +25,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::keys::{BoxFuture, KeySet, KeySource, KeysUnavailable, Refresh, jwk};
 
-use discovery::*;
-use refresher::*;
+use discovery::{FetchError, Fetched, parse_discovery, rfc8414_url};
+use refresher::{backoff, max_age};
 
 /// Freshness when the JWKS response says nothing (`Cache-Control: max-age` absent): 12 hours.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(12 * 3600);
@@ -274,7 +273,7 @@ impl Inner {
         };
         // A refresher that ended mid-fetch left no one to finish it.
         gate.fetching = false;
-        let task = refresher(Arc::downgrade(self), self.wake.clone());
+        let task = refresher::refresher(Arc::downgrade(self), self.wake.clone());
         gate.refresher = Some(runtime.spawn(task));
         true
     }

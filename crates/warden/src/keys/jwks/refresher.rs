@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use http::header;
 use tokio::sync::Notify;
 
-use super::*;
+use super::{FIRST_BACKOFF, Inner, MAX_BACKOFF};
 
 /// The refresher: one task per cache. It sleeps until a request wakes it or the keys are due,
 /// fetches, installs, publishes the outcome, and sleeps again. It holds the cache only weakly, so
