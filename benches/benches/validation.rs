@@ -8,7 +8,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use warden_benches::{Fixture, app, call, measure_all};
+use warden_benches::{Fixture, app, bearer, call, measure_all};
 
 fn main() {
     let runtime = warden_benches::runtime();
@@ -40,6 +40,28 @@ fn main() {
         .sign();
     let wrong_audience = fixture.issuer.token().audience("api://other").sign();
 
+    // ES256 and EdDSA keys beside the RS256 one (published before any validator is built).
+    let es256_kid = fixture
+        .issuer
+        .add_key(warden::Algorithm::ES256)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let eddsa_kid = fixture
+        .issuer
+        .add_key(warden::Algorithm::EdDSA)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let es256_token = fixture
+        .issuer
+        .token()
+        .key(es256_kid.clone())
+        .scopes(["Orders.Read"])
+        .sign();
+    let eddsa_token = fixture
+        .issuer
+        .token()
+        .key(eddsa_kid.clone())
+        .scopes(["Orders.Read"])
+        .sign();
+
     // The floor: jsonwebtoken decode (parse + verify + validate), aws-lc-rs, key built once.
     let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
     let jwks: serde_json::Value =
@@ -69,10 +91,10 @@ fn main() {
             .layer(vec![build().await].into_layer());
         (build().await, router)
     });
-    let peer_call = |token: &str| {
+    let peer_call = |authorization: &http::HeaderValue| {
         use tower::ServiceExt;
         let request = http::Request::get("/me")
-            .header("authorization", format!("Bearer {token}"))
+            .header(http::header::AUTHORIZATION, authorization.clone())
             .body(axum07::body::Body::empty())
             .unwrap_or_default();
         runtime
@@ -81,7 +103,7 @@ fn main() {
             .unwrap_or(0)
     };
     assert!(runtime.block_on(authorizer.check_auth(&token)).is_ok());
-    assert_eq!(peer_call(&token), 200);
+    assert_eq!(peer_call(&bearer(&token)), 200);
 
     // First seen with the cache on: a pool of distinct tokens 128 times the cache's capacity,
     // taken in turn, so every one has left the cache, and the eviction policy's memory of it
@@ -106,11 +128,14 @@ fn main() {
     let cached_app = app(Some(cached));
     let bare = app(None);
     let validate = |v: &warden::Validator, t: &str| runtime.block_on(v.validate(t)).is_ok();
-    let http =
-        |router: &axum::Router, path: &str, t: &str| runtime.block_on(call(router, path, Some(t)));
+    let http = |router: &axum::Router, path: &str, t: &http::HeaderValue| {
+        runtime.block_on(call(router, path, Some(t)))
+    };
+    let [token_header, expired_header, unknown_kid_header] =
+        [&token, &expired, &unknown_kid].map(|t| bearer(t));
     assert!(validate(&v_first, &token) && validate(&v_cached, &token));
-    assert_eq!(http(&first_app, "/orders", &token), 200);
-    assert_eq!(http(&first_app, "/admin", &token), 403);
+    assert_eq!(http(&first_app, "/orders", &token_header), 200);
+    assert_eq!(http(&first_app, "/admin", &token_header), 403);
     for t in [
         &expired,
         &bad_signature,
@@ -119,7 +144,7 @@ fn main() {
         &wrong_audience,
     ] {
         assert!(!validate(&v_first, t));
-        assert_eq!(http(&first_app, "/orders", t), 401);
+        assert_eq!(http(&first_app, "/orders", &bearer(t)), 401);
     }
 
     // The signature check alone, through aws-lc-rs: the key rebuilt from (n, e) on every call
@@ -226,13 +251,13 @@ fn main() {
         &mut || b(validate(&v_first, black_box(&unknown_kid))),
         &mut || b(validate(&v_first, black_box(&wrong_issuer))),
         &mut || b(validate(&v_first, black_box(&wrong_audience))),
-        &mut || b(peer_call(black_box(&token)) == 200),
+        &mut || b(peer_call(black_box(&token_header)) == 200),
         &mut || b(runtime.block_on(call(&bare, "/me", None)) == 200),
-        &mut || b(http(&first_app, "/orders", black_box(&token)) == 200),
-        &mut || b(http(&cached_app, "/orders", black_box(&token)) == 200),
-        &mut || b(http(&first_app, "/orders", black_box(&expired)) == 401),
-        &mut || b(http(&first_app, "/orders", black_box(&unknown_kid)) == 401),
-        &mut || b(http(&first_app, "/admin", black_box(&token)) == 403),
+        &mut || b(http(&first_app, "/orders", black_box(&token_header)) == 200),
+        &mut || b(http(&cached_app, "/orders", black_box(&token_header)) == 200),
+        &mut || b(http(&first_app, "/orders", black_box(&expired_header)) == 401),
+        &mut || b(http(&first_app, "/orders", black_box(&unknown_kid_header)) == 401),
+        &mut || b(http(&first_app, "/admin", black_box(&token_header)) == 403),
         &mut || b(runtime.block_on(async { true })),
         &mut || {
             b(warden::fuzzing::verify_jws(
@@ -281,4 +306,280 @@ fn main() {
         println!("| {} | {:.2} µs |", names[i], times[i].as_secs_f64() * 1e6);
     }
     println!("\ntoken: RS256 (RSA-2048), {} bytes", token.len());
+
+    algorithms(
+        &runtime,
+        &jwks,
+        &v_first,
+        [
+            ("RS256", token.as_str(), None),
+            ("ES256", es256_token.as_str(), Some(es256_kid.as_str())),
+            ("EdDSA", eddsa_token.as_str(), Some(eddsa_kid.as_str())),
+        ],
+        &parsed_ok,
+    );
+    threads(&fixture);
+    mixed_traffic(&runtime, &fixture);
+}
+
+/// Each algorithm against its own floor: the bare aws-lc-rs verification of the same token with
+/// a key parsed once.
+fn algorithms(
+    runtime: &tokio::runtime::Runtime,
+    jwks: &serde_json::Value,
+    validator: &warden::Validator,
+    cases: [(&str, &str, Option<&str>); 3],
+    rs256_floor: &dyn Fn() -> bool,
+) {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ED25519, ParsedPublicKey};
+    use base64::Engine as _;
+    let b64 = |s: &str| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .unwrap_or_default()
+    };
+    let jwk = |kid: &str| {
+        jwks["keys"]
+            .as_array()
+            .and_then(|keys| keys.iter().find(|k| k["kid"] == kid))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut floors: Vec<Box<dyn Fn() -> bool>> = vec![Box::new(rs256_floor)];
+    for (_, token, kid) in &cases[1..] {
+        let key = jwk(kid.unwrap_or_default());
+        let parsed = match key["kty"].as_str() {
+            Some("EC") => {
+                let mut point = vec![4u8];
+                point.extend(b64(key["x"].as_str().unwrap_or_default()));
+                point.extend(b64(key["y"].as_str().unwrap_or_default()));
+                ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
+            }
+            _ => ParsedPublicKey::new(&ED25519, b64(key["x"].as_str().unwrap_or_default())),
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
+        let (input, signature) = token.rsplit_once('.').unwrap_or_default();
+        let (input, signature) = (input.to_owned(), b64(signature));
+        floors.push(Box::new(move || {
+            parsed.verify_sig(input.as_bytes(), &signature).is_ok()
+        }));
+    }
+    let validate = |t: &str| runtime.block_on(validator.validate(t)).is_ok();
+    for (_, token, _) in &cases {
+        assert!(validate(token));
+    }
+    for floor in &floors {
+        assert!(floor());
+    }
+    let mut closures: Vec<Box<dyn FnMut()>> = Vec::new();
+    for (i, (_, token, _)) in cases.iter().enumerate() {
+        let floor = &floors[i];
+        closures.push(Box::new(move || {
+            black_box(floor());
+        }));
+        closures.push(Box::new(move || {
+            black_box(validate(black_box(token)));
+        }));
+    }
+    let mut cases_mut: Vec<&mut dyn FnMut()> = closures
+        .iter_mut()
+        .map(|c| &mut **c as &mut dyn FnMut())
+        .collect();
+    let times = measure_all(&mut cases_mut);
+    println!(
+        "\nAlgorithms: warden `Validator::validate`, first seen (cache off), against the bare aws-lc-rs verify of the same token with a parsed key\n"
+    );
+    println!("| algorithm | bare verify | warden | × floor | beyond the signature |");
+    println!("|---|---|---|---|---|");
+    for (i, (name, _, _)) in cases.iter().enumerate() {
+        let (floor, warden) = (times[2 * i], times[2 * i + 1]);
+        println!(
+            "| {name} | {:.2} µs | {:.2} µs | {:.2} | {:.2} µs |",
+            floor.as_secs_f64() * 1e6,
+            warden.as_secs_f64() * 1e6,
+            floor.as_secs_f64() / warden.as_secs_f64(),
+            (warden.as_secs_f64() - floor.as_secs_f64()) * 1e6
+        );
+    }
+}
+
+/// Seen tokens validated by 1 and 2 threads against one validator, each thread with its own
+/// token (its own cache shard, as distinct callers are) or all with the same token (one shard,
+/// one entry: the worst case for shared writes). Throughput over a fixed time per case; each
+/// thread pinned to its own core.
+fn threads(fixture: &Fixture) {
+    const SECONDS: f64 = 0.5;
+    let validator = fixture.warden(16_384).validator().clone();
+    let tokens = fixture.distinct_tokens(2);
+    let run = |threads: usize, same: bool| -> f64 {
+        let total: u64 = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|i| {
+                    let validator = validator.clone();
+                    let token = tokens[if same { 0 } else { i }].clone();
+                    scope.spawn(move || {
+                        // One core per thread, whatever the process was pinned to (the bench
+                        // runs under `taskset -c 0`): thread i on core i.
+                        core_affinity::set_for_current(core_affinity::CoreId { id: i });
+                        let runtime = warden_benches::runtime();
+                        assert!(runtime.block_on(validator.validate(&token)).is_ok());
+                        let started = std::time::Instant::now();
+                        let mut count = 0u64;
+                        while started.elapsed().as_secs_f64() < SECONDS {
+                            for _ in 0..256 {
+                                black_box(
+                                    runtime
+                                        .block_on(validator.validate(black_box(&token)))
+                                        .is_ok(),
+                                );
+                            }
+                            count += 256;
+                        }
+                        count
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or(0)).sum()
+        });
+        total as f64 / SECONDS
+    };
+    // Interleaved, three rounds, the median of each.
+    let mut samples = vec![Vec::new(); 4];
+    for _ in 0..3 {
+        samples[0].push(run(1, false));
+        samples[1].push(run(2, false));
+        samples[2].push(run(1, true));
+        samples[3].push(run(2, true));
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let [one, two, one_same, two_same] = [0, 1, 2, 3].map(|i| median(samples[i].clone()));
+    println!(
+        "\nMany cores: `Validator::validate` of seen tokens, one validator shared by the threads\n"
+    );
+    println!("| case | validations per second | × 1 thread |");
+    println!("|---|---|---|");
+    println!("| 1 thread | {one:.0} | 1.00 |");
+    println!("| 2 threads | {two:.0} | {:.2} |", two / one);
+    println!("| 1 thread, one token | {one_same:.0} | 1.00 |");
+    println!(
+        "| 2 threads, one token | {two_same:.0} | {:.2} |",
+        two_same / one_same
+    );
+}
+
+/// Mixed traffic through one validator with keys from discovery: 90 % seen tokens, 9 % first
+/// seen, 1 % forged, and a key rotation in the middle (a new signing key published and promoted;
+/// the first token it signs makes warden fetch the key set). Throughput and p99 against the same
+/// number of seen tokens only.
+fn mixed_traffic(runtime: &tokio::runtime::Runtime, fixture: &Fixture) {
+    const REQUESTS: usize = 20_000;
+    let issuer = &fixture.issuer;
+    let keys = runtime
+        .block_on(async { warden::keys::JwksCache::builder(issuer.issuer_url()).build() })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let validator = warden::Validator::builder()
+        .issuer(
+            warden::Issuer::builder(issuer.issuer_url())
+                .audience(issuer.audience())
+                .keys(keys)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let seen = fixture.distinct_tokens(100);
+    for t in &seen {
+        assert!(runtime.block_on(validator.validate(t)).is_ok());
+    }
+    let forged = issuer.token().scopes(["Orders.Read"]).sign_tampered();
+    // The plan: which kind each request is, spread evenly (every 100 requests: 90 seen, 9 new,
+    // 1 forged).
+    let kind = |i: usize| match i % 100 {
+        0 => 2,
+        n if n % 11 == 1 => 1,
+        _ => 0,
+    };
+    let new_count = (0..REQUESTS).filter(|i| kind(*i) == 1).count();
+    let half = REQUESTS / 2;
+    let fresh_before: Vec<String> = (0..new_count / 2 + 1)
+        .map(|i| {
+            issuer
+                .token()
+                .subject(format!("new-{i}"))
+                .scopes(["Orders.Read"])
+                .sign()
+        })
+        .collect();
+    let run = |plan: &dyn Fn(usize) -> u8,
+               fresh: &mut dyn FnMut() -> String,
+               range: std::ops::Range<usize>,
+               latencies: &mut Vec<f64>| {
+        for i in range {
+            let token = match plan(i) {
+                0 => seen[i % seen.len()].clone(),
+                1 => fresh(),
+                _ => forged.clone(),
+            };
+            let started = std::time::Instant::now();
+            let ok = runtime.block_on(validator.validate(&token)).is_ok();
+            latencies.push(started.elapsed().as_secs_f64() * 1e6);
+            assert_eq!(ok, plan(i) != 2, "request {i}");
+        }
+    };
+    let p99 = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() * 99 / 100]
+    };
+    // All seen.
+    let mut all_seen = Vec::with_capacity(REQUESTS);
+    run(&|_| 0, &mut || String::new(), 0..REQUESTS, &mut all_seen);
+    // Mixed: the first half, then the rotation (not timed), then the second half.
+    let mut mixed = Vec::with_capacity(REQUESTS);
+    let mut next = fresh_before.into_iter();
+    run(
+        &|i| kind(i) as u8,
+        &mut || next.next().unwrap_or_default(),
+        0..half,
+        &mut mixed,
+    );
+    let new_kid = issuer
+        .add_key(warden::Algorithm::RS256)
+        .unwrap_or_else(|e| panic!("{e}"));
+    issuer.promote(&new_kid).unwrap_or_else(|e| panic!("{e}"));
+    let fresh_after: Vec<String> = (0..new_count / 2 + 1)
+        .map(|i| {
+            issuer
+                .token()
+                .subject(format!("rotated-{i}"))
+                .scopes(["Orders.Read"])
+                .sign()
+        })
+        .collect();
+    let mut next = fresh_after.into_iter();
+    run(
+        &|i| kind(i) as u8,
+        &mut || next.next().unwrap_or_default(),
+        half..REQUESTS,
+        &mut mixed,
+    );
+    let throughput = |v: &[f64]| v.len() as f64 / (v.iter().sum::<f64>() / 1e6);
+    println!(
+        "\nMixed traffic: {REQUESTS} validations, 90 % seen, 9 % first seen, 1 % forged, a key rotation halfway (keys by discovery)\n"
+    );
+    println!("| case | validations per second | p99 | × all seen (throughput) |");
+    println!("|---|---|---|---|");
+    println!(
+        "| all seen | {:.0} | {:.2} µs | 1.00 |",
+        throughput(&all_seen),
+        p99(all_seen.clone())
+    );
+    println!(
+        "| mixed traffic | {:.0} | {:.2} µs | {:.2} |",
+        throughput(&mixed),
+        p99(mixed.clone()),
+        throughput(&mixed) / throughput(&all_seen)
+    );
 }

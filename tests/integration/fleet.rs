@@ -376,8 +376,9 @@ async fn a_rule_expires_from_redis_after_its_ttl() {
         refused.to_string(),
         "invalid configuration: revocations: keeps rules for less than the longest token lifetime plus the leeway"
     );
-    // A rule whose instant is 3599 s ago can match tokens for one more second.
-    let before = now() as u64 - 3599;
+    // A rule whose instant is 3597 s ago can match tokens for three more seconds (room for a
+    // loaded machine between the write and the reads below).
+    let before = now() as u64 - 3597;
     a.revoke(Revocation::user("kim").issued_before(before))
         .await
         .unwrap();
@@ -392,7 +393,7 @@ async fn a_rule_expires_from_redis_after_its_ttl() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!((0..=2000).contains(&ttl_ms), "PTTL {ttl_ms}");
+    assert!((0..=4000).contains(&ttl_ms), "PTTL {ttl_ms}");
     let value: u64 = redis::cmd("GET")
         .arg(key)
         .query_async(&mut conn)
@@ -400,7 +401,7 @@ async fn a_rule_expires_from_redis_after_its_ttl() {
         .unwrap();
     assert_eq!(value, before);
     within(
-        Duration::from_secs(4),
+        Duration::from_secs(6),
         "the rule expired from Redis",
         || {
             let mut conn = conn.clone();

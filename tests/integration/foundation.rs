@@ -790,3 +790,61 @@ async fn drops_empty_scopes_from_arrays_and_strings() {
         "an escaped string is read back exactly"
     );
 }
+
+/// A refusal that depends only on the error and the scheme is written once per layer and copied
+/// afterwards: every copy is the whole answer (status, every header, body), each scheme has its
+/// own, and an answer with request data in it (a required scope) is still written each time.
+#[tokio::test]
+async fn a_refusal_written_once_is_answered_whole_every_time_and_per_scheme() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let app = App::new(layer_for(&issuer));
+    let expired = issuer.token().expires_at(1).sign();
+    let header_values = |answer: &warden_integration_tests::Answer| {
+        let mut all: Vec<(String, String)> = answer
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap_or("").to_owned()))
+            .collect();
+        all.sort();
+        all
+    };
+    let first = app.get_me_with(&expired).await;
+    let bearer_challenge = invalid_token("token expired");
+    assert_refusal(&first, 401, Some(&bearer_challenge), "token expired");
+    for _ in 0..3 {
+        let again = app.get_me_with(&expired).await;
+        assert_refusal(&again, 401, Some(&bearer_challenge), "token expired");
+        assert_eq!(header_values(&again), header_values(&first));
+        assert_eq!(again.body, first.body);
+    }
+    let www = |answer: &warden_integration_tests::Answer| -> Vec<String> {
+        answer
+            .headers
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    let dpop_algs = r#"DPoP algs="ES256 ES384 PS256 RS256 EdDSA""#;
+    assert_eq!(
+        www(&first),
+        [bearer_challenge.clone(), dpop_algs.to_owned()]
+    );
+    // The same error under the DPoP scheme: its own answer, the error on the DPoP challenge.
+    for _ in 0..2 {
+        let dpop = app.get_me(Some(&format!("DPoP {expired}"))).await;
+        assert_eq!(dpop.status, 401);
+        assert_eq!(
+            www(&dpop),
+            [
+                r#"Bearer realm="api""#.to_owned(),
+                r#"DPoP error="invalid_token", error_description="token expired", algs="ES256 ES384 PS256 RS256 EdDSA""#.to_owned(),
+            ]
+        );
+        assert_eq!(app.runs.count(), 0, "the handler ran");
+    }
+    // And the Bearer answer is unchanged after the DPoP one was written.
+    let last = app.get_me_with(&expired).await;
+    assert_eq!(header_values(&last), header_values(&first));
+    assert_eq!(app.runs.count(), 0, "the handler ran");
+}

@@ -141,6 +141,81 @@ impl Default for Realm {
     }
 }
 
+/// What a challenge's answer is made of when nothing in it comes from the request but the
+/// scheme the client used: a layer writes that answer once and keeps it under this key.
+///
+/// Its phrases are warden's own `&'static str` constants, compared and hashed by address and
+/// length (a phrase repeated at two addresses only writes its answer twice), so a lookup hashes
+/// a few words, never text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FixedAnswer {
+    status: StatusCode,
+    error: Option<ErrorCode>,
+    description: Option<&'static str>,
+    detail: Option<&'static str>,
+    presented: Option<Scheme>,
+}
+
+impl FixedAnswer {
+    /// The key as words: a phrase is its address and its length, which together name its
+    /// bytes (two phrases at one address with one length are the same bytes).
+    fn words(&self) -> [usize; 7] {
+        let address = |phrase: Option<&'static str>| phrase.map_or(0, |p| p.as_ptr() as usize);
+        let length = |phrase: Option<&'static str>| phrase.map_or(usize::MAX, str::len);
+        [
+            usize::from(self.status.as_u16()),
+            self.error.map_or(0, |code| code as usize + 1),
+            address(self.description),
+            length(self.description),
+            address(self.detail),
+            length(self.detail),
+            self.presented.map_or(0, |scheme| scheme as usize + 1),
+        ]
+    }
+}
+
+impl PartialEq for FixedAnswer {
+    fn eq(&self, other: &Self) -> bool {
+        self.words() == other.words()
+    }
+}
+
+impl Eq for FixedAnswer {}
+
+impl std::hash::Hash for FixedAnswer {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        for word in self.words() {
+            state.write_usize(word);
+        }
+    }
+}
+
+/// The hasher of [`FixedAnswer`]s: a multiply-rotate over its words (as rustc's FxHash). Its
+/// input is warden's own constants, never request data, so it needs no defence against
+/// chosen collisions.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct AnswerHasher(u64);
+
+impl std::hash::Hasher for AnswerHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.write_u64(u64::from(*byte));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A refusal, ready to be written as a response: status, challenge parameters, optional
 /// `Retry-After`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +341,24 @@ impl Challenge {
     pub fn with_retry_after(mut self, secs: u64) -> Self {
         self.retry_after_secs = Some(secs);
         self
+    }
+
+    /// The key of this challenge's answer for a client that used `presented`, when the answer
+    /// depends on nothing else (no parameter, nonce, realm override or `Retry-After`); `None`
+    /// when it does.
+    pub(crate) fn fixed_answer(&self, presented: Option<Scheme>) -> Option<FixedAnswer> {
+        let fixed = self.params.is_empty()
+            && self.leading.is_none()
+            && self.realm.is_none()
+            && self.retry_after_secs.is_none()
+            && self.dpop_nonce.is_none();
+        fixed.then_some(FixedAnswer {
+            status: self.status,
+            error: self.error,
+            description: self.description,
+            detail: self.detail,
+            presented,
+        })
     }
 
     /// The HTTP status.

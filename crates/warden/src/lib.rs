@@ -67,6 +67,7 @@
 
 mod algorithm;
 pub mod authz;
+mod base64url;
 pub mod bearer;
 mod binding;
 mod boxed;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::Request;
 
 use crate::bearer::Scheme;
+use crate::clock::Clock;
 use crate::error::{Binding, BindingError, Dependency, Error, ProofError, Unavailable};
 use crate::issuer::DpopPolicy;
 use crate::principal::{Confirmation, Principal};
@@ -63,7 +64,7 @@ pub(crate) fn check<B>(
     token: &str,
     scheme: Scheme,
     request: &Request<B>,
-    now: u64,
+    clock: &dyn Clock,
 ) -> Bound {
     let refuse = |error: Error| Bound::Now(Err(error));
     let dpop_bound = matches!(principal.confirmation(), Some(Confirmation::DpopKey(_)));
@@ -90,6 +91,8 @@ pub(crate) fn check<B>(
             let Some(dpop) = dpop else {
                 return refuse(Error::Binding(BindingError::DpopNotAccepted));
             };
+            // The time is read only here: a bearer or certificate-bound request needs none.
+            let now = crate::clock::unix_secs(clock);
             let proof = match dpop.verify(
                 request.headers(),
                 request.method(),

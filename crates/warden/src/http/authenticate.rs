@@ -8,7 +8,6 @@ use http::Request;
 use crate::bearer::{self, Scheme};
 use crate::binding::{self, Bound, ReplayCheck};
 use crate::boxed::BoxFuture;
-use crate::clock;
 use crate::error::Error;
 use crate::principal::Principal;
 use crate::validator::Step;
@@ -111,7 +110,6 @@ impl Shared {
         scheme: Scheme,
         request: &Request<B>,
     ) -> Bound {
-        let now = clock::unix_secs(self.validator.clock());
         let policy = self.validator.dpop_policy(principal);
         binding::check(
             self.dpop.as_ref(),
@@ -120,7 +118,7 @@ impl Shared {
             token,
             scheme,
             request,
-            now,
+            self.validator.clock(),
         )
     }
 }

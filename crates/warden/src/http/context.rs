@@ -9,7 +9,7 @@ use http::Response;
 
 use crate::bearer::Scheme;
 use crate::binding::dpop::Dpop;
-use crate::challenge::{Challenge, Realm};
+use crate::challenge::{AnswerHasher, Challenge, FixedAnswer, Realm};
 use crate::error::Error;
 use crate::membership::CachedGroups;
 use crate::metadata::ResourceMetadata;
@@ -56,12 +56,68 @@ pub(crate) struct Shared {
     pub(crate) resource_metadata: Option<ResourceMetadata>,
     /// DPoP proofs, when accepted (the default).
     pub(crate) dpop: Option<Dpop>,
+    /// Refusals written once (see [`Shared::respond`]).
+    pub(crate) written:
+        papaya::HashMap<FixedAnswer, Written, std::hash::BuildHasherDefault<AnswerHasher>>,
+}
+
+/// A refusal written once: what [`Shared::respond`] answers again for the same fixed answer.
+pub(crate) struct Written {
+    status: http::StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Written {
+    fn of(response: &Response<Bytes>) -> Self {
+        Written {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: response.body().clone(),
+        }
+    }
+
+    fn response(&self) -> Response<Bytes> {
+        let mut response = Response::new(self.body.clone());
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers.clone();
+        response
+    }
 }
 
 impl Shared {
     /// The refusal of `error` for a request whose token came with `scheme` (`None`: no token).
+    ///
+    /// Without a custom responder, a refusal whose answer depends only on the error and the
+    /// scheme (an invalid token, a malformed request, no token) is written once per layer and
+    /// copied afterwards: its header values and body are shared, not formatted again. The
+    /// answers kept are bounded by warden's own fixed descriptions, schemes and statuses (a few
+    /// hundred at most), whatever the requests.
     pub(crate) fn respond(&self, error: &Error, scheme: Option<Scheme>) -> Response<Bytes> {
-        let mut challenge = Challenge::from(error).with_schemes(
+        let challenge = Challenge::from(error);
+        if self.responder.is_none()
+            && let Some(key) = challenge.fixed_answer(scheme)
+        {
+            let written = self.written.pin();
+            if let Some(answer) = written.get(&key) {
+                return answer.response();
+            }
+            let response = self.write(error, challenge, scheme);
+            written.insert(key, Written::of(&response));
+            return response;
+        }
+        self.write(error, challenge, scheme)
+    }
+
+    /// Writes the refusal in full: the challenges of both schemes, the resource metadata, the
+    /// body (the responder's, when one is set).
+    fn write(
+        &self,
+        error: &Error,
+        challenge: Challenge,
+        scheme: Option<Scheme>,
+    ) -> Response<Bytes> {
+        let mut challenge = challenge.with_schemes(
             scheme,
             self.dpop
                 .as_ref()

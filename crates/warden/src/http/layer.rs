@@ -127,6 +127,7 @@ impl WardenLayer {
                 groups: None,
                 resource_metadata: None,
                 dpop: Some(dpop),
+                written: papaya::HashMap::with_hasher(Default::default()),
             }),
         }
     }
@@ -327,6 +328,7 @@ impl WardenBuilder {
                 groups: self.groups,
                 resource_metadata,
                 dpop: self.dpop.map(|dpop| dpop.with_clock(clock)),
+                written: papaya::HashMap::with_hasher(Default::default()),
             }),
         })
     }

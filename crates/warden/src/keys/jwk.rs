@@ -4,8 +4,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::algorithm::Algorithm;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::{KeyMaterial, KeyType, VerifyingKey, prepared_algorithm};
@@ -195,9 +193,7 @@ fn member(key: &Map<String, Value>, name: &str) -> Result<Vec<u8>, SkipReason> {
         .get(name)
         .and_then(Value::as_str)
         .ok_or(SkipReason::BadEncoding)?;
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| SkipReason::BadEncoding)
+    crate::base64url::decode(text).ok_or(SkipReason::BadEncoding)
 }
 
 fn rsa(key: &Map<String, Value>) -> Result<(KeyType, Material), SkipReason> {
@@ -311,6 +307,8 @@ fn okp(key: &Map<String, Value>) -> Result<(KeyType, Material), SkipReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::json;
 
     const ALL: &[Algorithm] = &[

@@ -12,8 +12,6 @@ pub(crate) mod claims;
 use std::str::FromStr;
 
 use crate::algorithm::Algorithm;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::error::{InvalidToken, Malformed};
 use crate::json::{self, JsonError};
@@ -188,9 +186,7 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, InvalidToken> {
     if segment.is_empty() {
         return Err(Malformed::Base64.into());
     }
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| Malformed::Base64.into())
+    crate::base64url::decode(segment).ok_or_else(|| Malformed::Base64.into())
 }
 
 /// `[A-Za-z0-9_-]+`: the signature is checked here and decoded only after the pre-checks.
@@ -203,6 +199,8 @@ fn is_base64url(segment: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)

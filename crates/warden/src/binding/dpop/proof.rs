@@ -39,9 +39,7 @@ pub(super) fn parse_proof(proof: &str, allowed: &[Algorithm]) -> Result<ParsedPr
         return Err(ProofError::Malformed.into());
     };
     let decode = |segment: &str| {
-        URL_SAFE_NO_PAD
-            .decode(segment)
-            .map_err(|_| Error::from(ProofError::Malformed))
+        crate::base64url::decode(segment).ok_or_else(|| Error::from(ProofError::Malformed))
     };
     let header_text = String::from_utf8(decode(header_b64)?).map_err(|_| ProofError::Malformed)?;
     let header = json::parse_members(&header_text).map_err(|_| ProofError::Malformed)?;
