@@ -70,6 +70,14 @@ pub struct Owner {
 }
 
 impl Owner {
+    /// The owner the load script's baseline serves: the fake issuer's default user.
+    fn baseline() -> Self {
+        Owner {
+            namespace: warden_testing::DEFAULT_TENANT.to_owned(),
+            user_id: warden_testing::DEFAULT_USER_OID.to_owned(),
+        }
+    }
+
     fn of(caller: &Principal) -> Self {
         let identity = caller.identity();
         Owner {
@@ -289,13 +297,33 @@ async fn list_orders(
     caller: Principal,
     State(demo): State<Demo>,
 ) -> Json<Value> {
-    let owner = Owner::of(&caller);
-    let orders: Vec<Order> = lock(&demo)
+    orders_of(&demo, &Owner::of(&caller))
+}
+
+fn orders_of(demo: &Demo, owner: &Owner) -> Json<Value> {
+    let orders: Vec<Order> = lock(demo)
         .iter()
-        .filter(|o| o.owner == owner)
+        .filter(|o| &o.owner == owner)
         .cloned()
         .collect();
     Json(json!({ "orders": orders }))
+}
+
+/// `GET /orders` with no warden at all: the load script's baseline (scripts/load.sh). The same
+/// state, handler body and response as the protected route; the caller is a fixed owner, since
+/// no token names one. Never serve it as an API: it authenticates nobody.
+pub fn unprotected_baseline() -> Router {
+    let demo = Demo {
+        orders: Arc::new(Mutex::new(Vec::new())),
+        next_id: Arc::new(AtomicU64::new(1)),
+        revocations: Arc::new(warden::cae::InMemoryRevocations::default()),
+    };
+    Router::new()
+        .route(
+            "/orders",
+            get(|State(demo): State<Demo>| async move { orders_of(&demo, &Owner::baseline()) }),
+        )
+        .with_state(demo)
 }
 
 /// The body of `POST /orders`.

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Load over HTTP on loopback: the Orders demo with and without warden, and a run in which the JWKS
-# endpoint fails midway (no valid request may fail). Installs wrk from Debian if missing.
+# Load over HTTP on loopback: the Orders demo's GET /orders protected by warden against the same
+# route and handler served without warden (examples/load_baseline.rs: same router, no layer, no
+# extractor), and a run in which the JWKS endpoint fails midway (no valid request may fail).
+# Installs wrk from Debian if missing.
 #   scripts/load.sh [SECONDS_PER_RUN] [CONNECTIONS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"; connections="${2:-32}"
-issuer_port=4400; api_port=4401
+issuer_port=4400; api_port=4401; baseline_port=4402
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build -q --release --example orders_api
+cargo build -q --release --example orders_api --example load_baseline
 cargo build -q --release -p warden-testing --bin fake-issuer
 
 log=$(mktemp -d)
-cleanup() { kill "${issuer_pid:-0}" "${api_pid:-0}" 2>/dev/null || true; }
+cleanup() { kill "${issuer_pid:-0}" "${api_pid:-0}" "${baseline_pid:-0}" 2>/dev/null || true; }
 trap cleanup EXIT
 
 target/release/fake-issuer --port "$issuer_port" >"$log/issuer.out" 2>&1 & issuer_pid=$!
@@ -25,18 +27,21 @@ WARDEN_JWKS_TTL_SECS=1 WARDEN_DEMO_ADDR="127.0.0.1:$api_port" RUST_LOG=warn \
     target/release/examples/orders_api >"$log/api.out" 2>&1 & api_pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$api_port/health" >/dev/null && break; sleep 0.1; done
 curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$api_port/orders" >/dev/null
+WARDEN_BASELINE_ADDR="127.0.0.1:$baseline_port" target/release/examples/load_baseline \
+    >"$log/baseline.out" 2>&1 & baseline_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$baseline_port/orders" >/dev/null && break; sleep 0.1; done
 
-run() { # name, path, extra wrk args...
-    local name=$1 path=$2; shift 2
-    wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$api_port$path" >"$log/$name.txt"
+run() { # name, port, path, extra wrk args...
+    local name=$1 port=$2 path=$3; shift 3
+    wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$port$path" >"$log/$name.txt"
 }
-run without /health
-run with /orders -H "Authorization: Bearer $token"
+run baseline "$baseline_port" /orders
+run with "$api_port" /orders -H "Authorization: Bearer $token"
 (sleep $((seconds / 2)); for endpoint in jwks discovery; do
     curl -sf -X POST -H 'content-type: application/json' -d '{"status":503}' \
         "http://127.0.0.1:$issuer_port/_fake/faults/$endpoint"
 done) & faults_pid=$!
-run outage /orders -H "Authorization: Bearer $token"
+run outage "$api_port" /orders -H "Authorization: Bearer $token"
 wait "$faults_pid"
 refreshes=$(grep -c 'signing key fetch failed' "$log/api.out" || true)
 
@@ -51,9 +56,13 @@ summary() { # name, label
 }
 echo "| run | requests/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|"
-summary without "GET /health, no warden"
-summary with "GET /orders, warden (valid token, scope check)"
+summary baseline "GET /orders, no warden (same router and handler, fixed owner)"
+summary with "GET /orders, warden (valid token seen before, scope check)"
 summary outage "GET /orders, JWKS and discovery fail midway"
+rps() { awk '/Requests\/sec/ {print $2}' "$log/$1.txt"; }
+p99us() { awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else { sub(/s$/,"",v); print v*1000000 } }' "$log/$1.txt"; }
+awk -v w="$(rps with)" -v b="$(rps baseline)" -v pw="$(p99us with)" -v pb="$(p99us baseline)" \
+    'BEGIN { printf "warden: %.0f %% of the baseline'"'"'s requests/s, p99 %.2f × the baseline'"'"'s\n", 100 * w / b, pw / pb }'
 errors=$(awk '/Non-2xx/ {print $5}' "$log/outage.txt"); errors=${errors:-0}
 socket=$(awk '/Socket errors/ {print}' "$log/outage.txt")
 if [ "$errors" != 0 ] || [ -n "$socket" ]; then

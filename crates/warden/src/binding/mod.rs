@@ -93,11 +93,11 @@ pub(crate) fn check<B>(
             };
             // The time is read only here: a bearer or certificate-bound request needs none.
             let now = crate::clock::unix_secs(clock);
-            let proof = match dpop.verify(
+            let proof = match dpop.verify_for(
                 request.headers(),
                 request.method(),
                 request.uri(),
-                token,
+                principal.token_hash(token),
                 now,
             ) {
                 Ok(proof) => proof,

@@ -62,6 +62,8 @@ struct Inner {
     parts: Parts,
     expires_at: f64,
     claims: OnceLock<Map<String, Value>>,
+    /// The SHA-256 of the token this principal was validated from, once a DPoP proof asked.
+    token_hash: OnceLock<[u8; 32]>,
 }
 
 impl Inner {
@@ -143,6 +145,7 @@ impl Principal {
                 parts,
                 expires_at,
                 claims: OnceLock::new(),
+                token_hash: OnceLock::new(),
             }),
         }
     }
@@ -364,6 +367,18 @@ impl Principal {
         // `exp` passed the expiry check, so it is finite; clamp absurd values instead of panicking.
         let secs = if secs > 1e12 { 1e12 } else { secs };
         UNIX_EPOCH + Duration::from_secs_f64(secs)
+    }
+
+    /// The SHA-256 of `token`, the token this principal was validated from (a DPoP proof's
+    /// `ath` names it), computed on first use: a principal only ever comes from one exact token
+    /// (the token cache matches tokens exactly), so later proofs skip hashing it again.
+    pub(crate) fn token_hash(&self, token: &str) -> &[u8; 32] {
+        self.inner.token_hash.get_or_init(|| {
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(digest.as_ref());
+            hash
+        })
     }
 
     pub(crate) fn expires_at_secs(&self) -> f64 {

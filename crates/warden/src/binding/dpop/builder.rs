@@ -144,6 +144,7 @@ impl DpopBuilder {
                 future_skew: self.future_skew,
                 public_url: self.public_url,
                 nonces,
+                keys: Arc::default(),
                 default_replay: self.replay.is_none(),
                 replay: self
                     .replay

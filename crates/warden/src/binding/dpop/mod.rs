@@ -34,6 +34,7 @@
 
 mod builder;
 mod htu;
+mod keys;
 mod proof;
 mod replay;
 #[cfg(test)]
@@ -93,6 +94,8 @@ struct Inner {
     /// Whether `replay` is the default in-memory cache (not one the application gave).
     default_replay: bool,
     nonces: Option<Nonces>,
+    /// Proof keys parsed once, by their `jwk` text and `alg`.
+    keys: Arc<keys::ProofKeys>,
 }
 
 /// Server nonces (RFC 9449 §8, §9): an HMAC of the current period under a secret, so every
@@ -188,6 +191,22 @@ impl Dpop {
         access_token: &str,
         now: u64,
     ) -> Result<VerifiedProof, Error> {
+        let digest = aws_lc_rs::digest::digest(&digest::SHA256, access_token.as_bytes());
+        let mut token_hash = [0u8; 32];
+        token_hash.copy_from_slice(digest.as_ref());
+        self.verify_for(headers, method, uri, &token_hash, now)
+    }
+
+    /// [`Dpop::verify`] for an access token whose SHA-256 is `token_hash` (the principal keeps
+    /// it, so a client's later proofs do not hash the token again).
+    pub(crate) fn verify_for(
+        &self,
+        headers: &HeaderMap,
+        method: &Method,
+        uri: &Uri,
+        token_hash: &[u8; 32],
+        now: u64,
+    ) -> Result<VerifiedProof, Error> {
         let mut proofs = headers.get_all("dpop").iter();
         let proof = proofs.next().ok_or(ProofError::Missing)?;
         if proofs.next().is_some() {
@@ -198,7 +217,7 @@ impl Dpop {
             return Err(ProofError::Malformed.into());
         }
         let expected_url = self.request_url(headers, uri).ok_or(ProofError::WrongUrl)?;
-        let parsed = parse_proof(proof, &self.inner.algorithms)?;
+        let parsed = parse_proof(proof, &self.inner.algorithms, &self.inner.keys)?;
         let claims = json::parse_members(&parsed.payload).map_err(|_| ProofError::Malformed)?;
         let text = |name: &'static str| match claims.string(name) {
             Some(Some(value)) => Ok(value),
@@ -231,7 +250,11 @@ impl Dpop {
         {
             return Err(ProofError::OutsideWindow.into());
         }
-        if ath != token_hash(access_token) {
+        // `ath` is the base64url of the token's SHA-256 (43 characters), compared as written.
+        let mut encoded = [0u8; 43];
+        let expected_ath = base64_simd::URL_SAFE_NO_PAD
+            .encode_as_str(token_hash, base64_simd::Out::from_slice(&mut encoded));
+        if *ath != *expected_ath {
             return Err(ProofError::WrongTokenHash.into());
         }
         if let Some(nonces) = &self.inner.nonces {

@@ -10,6 +10,7 @@ use crate::algorithm::Algorithm;
 use crate::error::{Error, ProofError};
 use crate::json;
 
+use super::keys::ProofKeys;
 use super::replay::ProofKey;
 
 /// A proof that passed every check of its own: its key's thumbprint, for the token's `cnf.jkt`,
@@ -28,7 +29,11 @@ pub(super) struct ParsedProof {
 }
 
 /// Splits, checks the header and verifies the signature with the header's own `jwk`.
-pub(super) fn parse_proof(proof: &str, allowed: &[Algorithm]) -> Result<ParsedProof, Error> {
+pub(super) fn parse_proof(
+    proof: &str,
+    allowed: &[Algorithm],
+    keys: &ProofKeys,
+) -> Result<ParsedProof, Error> {
     let mut segments = proof.split('.');
     let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) = (
         segments.next(),
@@ -62,15 +67,8 @@ pub(super) fn parse_proof(proof: &str, allowed: &[Algorithm]) -> Result<ParsedPr
     if !allowed.contains(&alg) {
         return Err(ProofError::DisallowedAlgorithm.into());
     }
-    let jwk: Value = header
-        .get("jwk")
-        .filter(Value::is_object)
-        .ok_or(ProofError::BadKey)?;
-    const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
-    if PRIVATE.iter().any(|m| jwk.get(m).is_some()) {
-        return Err(ProofError::PrivateKey.into());
-    }
-    let key = crate::keys::parse_jwk(&jwk, &[alg]).map_err(|_| ProofError::BadKey)?;
+    let entry = keys.key(&header, alg)?;
+    let key = &entry.key;
     if !key.allows(alg) {
         return Err(ProofError::DisallowedAlgorithm.into());
     }
@@ -80,7 +78,7 @@ pub(super) fn parse_proof(proof: &str, allowed: &[Algorithm]) -> Result<ParsedPr
         return Err(ProofError::BadSignature.into());
     }
     let payload = String::from_utf8(decode(payload_b64)?).map_err(|_| ProofError::Malformed)?;
-    let thumbprint = thumbprint(&jwk).ok_or(ProofError::BadKey)?;
+    let thumbprint = entry.thumbprint.clone().ok_or(ProofError::BadKey)?;
     Ok(ParsedProof {
         payload,
         thumbprint,
