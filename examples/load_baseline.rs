@@ -16,6 +16,11 @@ async fn main() -> ExitCode {
         Ok(bound) => bound,
         Err(code) => return code,
     };
+    // It authenticates nobody: loopback only, whatever the variable says.
+    if !addr.ip().is_loopback() {
+        eprintln!("WARDEN_BASELINE_ADDR must be a loopback address (127.0.0.1 or ::1): {addr}");
+        return ExitCode::from(2);
+    }
     eprintln!("unprotected baseline on http://{addr}/orders (load tests only)");
     match axum::serve(listener, orders::unprotected_baseline()).await {
         Ok(()) => ExitCode::SUCCESS,

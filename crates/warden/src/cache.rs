@@ -1,12 +1,12 @@
 //! A bounded cache of verified tokens, so a token seen before skips parsing and signature work.
 //!
 //! - Keyed by the whole token string, without keeping it (a memory dump of the cache holds no
-//!   usable token): an entry is found by the token's last 16 bytes (the tail of its signature,
-//!   unpredictable for every signed token) and confirmed by a keyed fingerprint of the whole
-//!   token (see [`Fingerprint`]). A token never seen costs one map probe and no pass over the
-//!   token; the fingerprint is computed when a probe finds a live entry (a hit, or a token
-//!   copying a cached token's last 16 bytes, which then misses), and when a verified token is
-//!   inserted.
+//!   usable token, and no way to forge one that matches): an entry is found by the token's last
+//!   16 bytes (the tail of its signature, unpredictable for every signed token) and confirmed by
+//!   the SHA-256 of the whole token ([`fingerprint`]). A token never seen costs one map probe and
+//!   no pass over the token; the hash is computed when a probe finds a live entry (a hit, or a
+//!   token copying a cached token's last 16 bytes, which then misses), and when a verified token
+//!   is inserted.
 //! - An entry costs the principal (about the payload's size) plus a fixed overhead.
 //! - An entry lives until its token expires (`exp` + leeway), and is dropped as soon as the key
 //!   that verified it leaves its issuer's key set (it holds only a weak reference to the key).
@@ -18,12 +18,10 @@
 //! - A hit writes no memory that other tokens share: the entry is one `Arc` (its count is the
 //!   token's own), the key is checked through a `Weak` without cloning it (the key's counts are
 //!   shared by every token it signed), and a hot entry's S3-FIFO counter stops being written once
-//!   it is saturated. What remains shared is the shard's read lock, one of four per core, so
-//!   distinct tokens spread over many locks.
+//!   it is saturated. What remains shared is the shard's read lock (at least 16 shards, four
+//!   per core beyond), so distinct tokens spread over many locks.
 
 use std::sync::{Arc, Weak};
-
-use aws_lc_rs::aead::{AES_128_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 
 use crate::keys::VerifyingKey;
 use crate::principal::Principal;
@@ -34,48 +32,26 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 16_384;
 /// Where an entry is looked for: the token's last 16 bytes.
 type Tail = [u8; 16];
 
-/// A keyed fingerprint of a whole token, confirming that a presented token is the one verified.
+/// The fingerprint of a whole token: its SHA-256 (aws-lc, on the CPU's SHA extensions where it
+/// has them). Keyless and second-preimage resistant, so knowing everything in the process (a
+/// memory dump) gives no way to make another token match a cached one.
 ///
-/// GMAC (AES-128-GCM's tag over the token as associated data, nothing encrypted) under a key
-/// drawn at random for each cache. Two different tokens share a fingerprint with probability at
-/// most (blocks in the token) / 2^128 for a key the attacker does not know (GHASH is
-/// almost-XOR-universal), and a probe tells an attacker only hit or miss, which at that
-/// probability teaches nothing. The fixed nonce is sound because nothing is encrypted and the
-/// tags never leave the process: they are compared, never sent. It costs a fifth of a BLAKE3 of
-/// the same token on this machine (aws-lc's AES-NI and carry-less multiplication).
-struct Fingerprint {
-    key: LessSafeKey,
+/// A keyed GMAC was measured at a sixth of the cost, and rejected: its key sits in the same
+/// memory as the tags, and GHASH under a known key is linear, so with a dump an attacker could
+/// solve for a different token (within the bearer alphabet, with the same last 16 bytes) that
+/// hits a cached entry and takes its principal until it expires. Assume breach: the cache must
+/// not turn a memory dump into a forgery.
+fn fingerprint(token: &str) -> Fingerprint {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut fingerprint = [0u8; 32];
+    fingerprint.copy_from_slice(digest.as_ref());
+    fingerprint
 }
 
-impl Fingerprint {
-    /// A fingerprint under a fresh random key; `None` if the system random failed (the cache
-    /// is then off, never keyed predictably).
-    fn random() -> Option<Self> {
-        let mut secret = [0u8; 16];
-        aws_lc_rs::rand::fill(&mut secret).ok()?;
-        let key = UnboundKey::new(&AES_128_GCM, &secret).ok()?;
-        Some(Fingerprint {
-            key: LessSafeKey::new(key),
-        })
-    }
-
-    fn of(&self, token: &str) -> Option<[u8; 16]> {
-        let nonce = Nonce::assume_unique_for_key([0; 12]);
-        let tag = self
-            .key
-            .seal_in_place_separate_tag(nonce, Aad::from(token.as_bytes()), &mut [])
-            .ok()?;
-        tag.as_ref().try_into().ok()
-    }
-}
-
-/// Compares two fingerprints without an early exit.
-fn same(a: &[u8; 16], b: &[u8; 16]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+type Fingerprint = [u8; 32];
 
 struct Entry {
-    fingerprint: [u8; 16],
+    fingerprint: Fingerprint,
     principal: Principal,
     key: Weak<VerifyingKey>,
 }
@@ -89,17 +65,34 @@ impl Entry {
 
 pub(crate) struct TokenCache {
     entries: quick_cache::sync::Cache<Tail, Arc<Entry>>,
-    fingerprint: Fingerprint,
 }
 
+/// The fewest shards the cache is split into, whatever the process may use now: a service
+/// started on one core (a container's first moments, `taskset`) still spreads its callers over
+/// several locks once it runs on more.
+const MIN_SHARDS: usize = 16;
+
 impl TokenCache {
-    /// A cache of `capacity` tokens; `None` if no random key could be drawn for its
-    /// fingerprints.
-    pub(crate) fn new(capacity: usize) -> Option<Self> {
-        Some(TokenCache {
-            entries: quick_cache::sync::Cache::new(capacity),
-            fingerprint: Fingerprint::random()?,
-        })
+    /// A cache of `capacity` tokens, in at least [`MIN_SHARDS`] shards (four per core beyond).
+    pub(crate) fn new(capacity: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let shards = (cores * 4).max(MIN_SHARDS).next_power_of_two();
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(capacity)
+            .weight_capacity(capacity as u64)
+            .shards(shards)
+            .build();
+        let entries = match options {
+            Ok(options) => quick_cache::sync::Cache::with_options(
+                options,
+                quick_cache::UnitWeighter,
+                quick_cache::DefaultHashBuilder::default(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            ),
+            // The options above are always valid; quick_cache's own defaults otherwise.
+            Err(_) => quick_cache::sync::Cache::new(capacity),
+        };
+        TokenCache { entries }
     }
 
     /// The token's tail, or `None` for a token too short to be cached (it cannot be valid).
@@ -119,9 +112,8 @@ impl TokenCache {
             self.entries.remove_if(&tail, |e| e.is_dead(now, leeway));
             return None;
         }
-        // Fingerprinted outside any lock: the token may be as long as the cap.
-        let fingerprint = self.fingerprint.of(token)?;
-        same(&entry.fingerprint, &fingerprint).then(|| entry.principal.clone())
+        // Hashed outside any lock: the token may be as long as the cap.
+        (entry.fingerprint == fingerprint(token)).then(|| entry.principal.clone())
     }
 
     /// Remembers a verified token.
@@ -129,11 +121,8 @@ impl TokenCache {
         let Some(tail) = Self::tail(token) else {
             return;
         };
-        let Some(fingerprint) = self.fingerprint.of(token) else {
-            return;
-        };
         let entry = Entry {
-            fingerprint,
+            fingerprint: fingerprint(token),
             principal,
             key: Arc::downgrade(key),
         };
@@ -184,7 +173,7 @@ mod tests {
 
     #[test]
     fn finds_only_the_exact_token_while_it_lives_and_its_key_stays() {
-        let cache = TokenCache::new(16).unwrap();
+        let cache = TokenCache::new(16);
         let key = key();
         let token = "aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ";
         cache.insert(token, principal(2000.0), &key);
@@ -209,7 +198,7 @@ mod tests {
 
     #[test]
     fn stays_within_its_bound() {
-        let cache = TokenCache::new(32).unwrap();
+        let cache = TokenCache::new(32);
         let key = key();
         for i in 0..1000 {
             let token = format!("aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJl{i:016}");

@@ -621,9 +621,7 @@ impl ValidatorBuilder {
                 }),
                 dpop_all_allowed,
                 max_token_lifetime: self.max_token_lifetime.as_secs(),
-                cache: (self.token_cache > 0)
-                    .then(|| TokenCache::new(self.token_cache))
-                    .flatten(),
+                cache: (self.token_cache > 0).then(|| TokenCache::new(self.token_cache)),
                 authorization_uri,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,

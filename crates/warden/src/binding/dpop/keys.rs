@@ -3,8 +3,10 @@
 //! the key parse (an elliptic-curve point decoded and checked) and the thumbprint.
 //!
 //! Keyed by the exact text of the `jwk` member and the `alg`: a key is only ever reused for the
-//! very bytes it was parsed from. Only keys that parsed are kept; a bounded S3-FIFO cache
-//! (quick_cache), so a flood of one-off keys cannot push out the keys of clients that come back.
+//! very bytes it was parsed from. Only keys that verified a proof's signature are kept (a key
+//! that never signed anything costs its parse each time and takes no room); a bounded S3-FIFO
+//! cache (quick_cache), so a flood of one-off keys cannot push out the keys of clients that come
+//! back.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -27,6 +29,12 @@ pub(super) struct ProofKeyEntry {
     pub(super) key: VerifyingKey,
     /// `None` for a key type without a thumbprint rule (refused after the signature, as before).
     pub(super) thumbprint: Option<String>,
+}
+
+/// A proof's key, and whether it is yet to be kept (see [`ProofKeys::keep`]).
+pub(super) struct Found {
+    pub(super) entry: Arc<ProofKeyEntry>,
+    unseen: Option<Id>,
 }
 
 pub(super) struct ProofKeys {
@@ -80,18 +88,17 @@ impl Default for ProofKeys {
 impl ProofKeys {
     /// The key of a proof whose header is `header` and whose `alg` is `alg`: from the cache, or
     /// parsed (and kept) with the checks of RFC 9449 §4.3: a public key, of a type `alg` can use.
-    pub(super) fn key(
-        &self,
-        header: &Members<'_>,
-        alg: Algorithm,
-    ) -> Result<Arc<ProofKeyEntry>, Error> {
+    pub(super) fn key(&self, header: &Members<'_>, alg: Algorithm) -> Result<Found, Error> {
         let raw = header.raw("jwk").ok_or(ProofError::BadKey)?;
         let id = IdRef {
             jwk: raw.get(),
             alg,
         };
         if let Some(entry) = self.cache.get(&id) {
-            return Ok(entry);
+            return Ok(Found {
+                entry,
+                unseen: None,
+            });
         }
         let jwk: Value = header
             .get("jwk")
@@ -102,18 +109,23 @@ impl ProofKeys {
             return Err(ProofError::PrivateKey.into());
         }
         let key = parse_jwk(&jwk, &[alg]).map_err(|_| ProofError::BadKey)?;
-        let entry = Arc::new(ProofKeyEntry {
-            key,
-            thumbprint: thumbprint(&jwk),
-        });
-        self.cache.insert(
-            Id {
+        Ok(Found {
+            entry: Arc::new(ProofKeyEntry {
+                key,
+                thumbprint: thumbprint(&jwk),
+            }),
+            unseen: Some(Id {
                 jwk: id.jwk.into(),
                 alg,
-            },
-            entry.clone(),
-        );
-        Ok(entry)
+            }),
+        })
+    }
+
+    /// Keeps a key that has just verified a proof's signature, for the client's next proofs.
+    pub(super) fn keep(&self, found: Found) {
+        if let Some(id) = found.unseen {
+            self.cache.insert(id, found.entry);
+        }
     }
 }
 
@@ -125,7 +137,7 @@ mod tests {
 
     const P256: &str = r#"{"jwk":{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}"#;
 
-    fn proof_error(result: Result<Arc<ProofKeyEntry>, Error>) -> Option<ProofError> {
+    fn proof_error(result: Result<Found, Error>) -> Option<ProofError> {
         match result {
             Err(Error::Binding(BindingError::InvalidProof(proof))) => Some(proof),
             _ => None,
@@ -133,16 +145,20 @@ mod tests {
     }
 
     #[test]
-    fn parses_a_key_once_per_text_and_alg_and_never_keeps_a_refusal() {
+    fn keeps_a_key_once_it_verified_and_never_a_refusal() {
         let keys = ProofKeys::default();
         let header = parse_members(P256).unwrap();
+        // Parsed, and not kept until it verified a signature.
         let first = keys.key(&header, Algorithm::ES256).unwrap();
+        assert!(first.entry.thumbprint.is_some());
+        assert_eq!(keys.cache.len(), 0);
+        let entry = first.entry.clone();
+        keys.keep(first);
         let again = keys.key(&header, Algorithm::ES256).unwrap();
         assert!(
-            Arc::ptr_eq(&first, &again),
-            "the second proof reuses the parsed key"
+            Arc::ptr_eq(&entry, &again.entry),
+            "the next proof reuses the parsed key"
         );
-        assert!(first.thumbprint.is_some());
         // Another alg is another entry, parsed (and judged) for that alg.
         assert_eq!(
             proof_error(keys.key(&header, Algorithm::RS256)),

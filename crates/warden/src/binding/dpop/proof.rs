@@ -67,8 +67,8 @@ pub(super) fn parse_proof(
     if !allowed.contains(&alg) {
         return Err(ProofError::DisallowedAlgorithm.into());
     }
-    let entry = keys.key(&header, alg)?;
-    let key = &entry.key;
+    let found = keys.key(&header, alg)?;
+    let key = &found.entry.key;
     if !key.allows(alg) {
         return Err(ProofError::DisallowedAlgorithm.into());
     }
@@ -77,8 +77,10 @@ pub(super) fn parse_proof(
     if !key.verify(alg, signing_input.as_bytes(), &signature) {
         return Err(ProofError::BadSignature.into());
     }
+    let thumbprint = found.entry.thumbprint.clone();
+    keys.keep(found);
     let payload = String::from_utf8(decode(payload_b64)?).map_err(|_| ProofError::Malformed)?;
-    let thumbprint = entry.thumbprint.clone().ok_or(ProofError::BadKey)?;
+    let thumbprint = thumbprint.ok_or(ProofError::BadKey)?;
     Ok(ParsedProof {
         payload,
         thumbprint,
