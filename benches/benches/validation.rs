@@ -228,7 +228,7 @@ fn main() {
         // Reference costs: 17..23
         "tokio `block_on` of a ready future",
         "warden JWS parse only (`verify_jws` with no keys)",
-        "SHA-256 of the token (what confirms a cache hit)",
+        "SHA-256 of the whole token",
         "aws-lc-rs RS256 verify, key rebuilt from n and e",
         "aws-lc-rs RS256 verify, key parsed once",
         "ring RS256 verify, key rebuilt from n and e (jwt-authorizer's backend)",

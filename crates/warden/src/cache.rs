@@ -2,11 +2,12 @@
 //!
 //! - Keyed by the whole token string, without keeping it (a memory dump of the cache holds no
 //!   usable token, and no way to forge one that matches): an entry is found by the token's last
-//!   16 bytes (the tail of its signature, unpredictable for every signed token) and confirmed by
-//!   the SHA-256 of the whole token ([`fingerprint`]). A token never seen costs one map probe and
-//!   no pass over the token; the hash is computed when a probe finds a live entry (a hit, or a
-//!   token copying a cached token's last 16 bytes, which then misses), and when a verified token
-//!   is inserted.
+//!   16 bytes (the tail of its signature, unpredictable for every signed token) and confirmed
+//!   exactly: the payload byte for byte against the verified claims, the header and signature
+//!   through their SHA-256 ([`fingerprint`]). A token never seen costs one map probe and no pass
+//!   over the token; the comparison runs when a probe finds a live entry (a hit, or a token
+//!   copying a cached token's last 16 bytes, which then misses), and the hash when a verified
+//!   token is inserted.
 //! - An entry costs the principal (about the payload's size) plus a fixed overhead.
 //! - An entry lives until its token expires (`exp` + leeway), and is dropped as soon as the key
 //!   that verified it leaves its issuer's key set (it holds only a weak reference to the key).
@@ -32,19 +33,32 @@ pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 16_384;
 /// Where an entry is looked for: the token's last 16 bytes.
 type Tail = [u8; 16];
 
-/// The fingerprint of a whole token: its SHA-256 (aws-lc, on the CPU's SHA extensions where it
-/// has them). Keyless and second-preimage resistant, so knowing everything in the process (a
-/// memory dump) gives no way to make another token match a cached one.
+/// A compact token's three segments, or `None` for anything else (it was never cached).
+fn segments(token: &str) -> Option<(&str, &str, &str)> {
+    let (header, rest) = token.split_once('.')?;
+    let (payload, signature) = rest.split_once('.')?;
+    (!signature.contains('.')).then_some((header, payload, signature))
+}
+
+/// The fingerprint of a token's header and signature segments: the SHA-256 of `header.signature`
+/// (aws-lc, on the CPU's SHA extensions where it has them). Neither segment holds a dot, so the
+/// text hashed names both exactly. Keyless and second-preimage resistant: knowing everything in
+/// the process (a memory dump) gives no way to present another header or signature that
+/// matches. The payload is compared byte for byte with the verified claims instead of hashed,
+/// which keeps the hashed text short (an Entra token's payload is most of its length).
 ///
-/// A keyed GMAC was measured at a sixth of the cost, and rejected: its key sits in the same
-/// memory as the tags, and GHASH under a known key is linear, so with a dump an attacker could
-/// solve for a different token (within the bearer alphabet, with the same last 16 bytes) that
-/// hits a cached entry and takes its principal until it expires. Assume breach: the cache must
-/// not turn a memory dump into a forgery.
-fn fingerprint(token: &str) -> Fingerprint {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+/// A keyed GMAC over the whole token was measured at a sixth of the cost, and rejected: its key
+/// sits in the same memory as the tags, and GHASH under a known key is linear, so with a dump
+/// an attacker could solve for a different token (within the bearer alphabet, with the same
+/// last 16 bytes) that hits a cached entry and takes its principal until it expires. Assume
+/// breach: the cache must not turn a memory dump into a forgery.
+fn fingerprint(header: &str, signature: &str) -> Fingerprint {
+    let mut context = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    context.update(header.as_bytes());
+    context.update(b".");
+    context.update(signature.as_bytes());
     let mut fingerprint = [0u8; 32];
-    fingerprint.copy_from_slice(digest.as_ref());
+    fingerprint.copy_from_slice(context.finish().as_ref());
     fingerprint
 }
 
@@ -112,17 +126,23 @@ impl TokenCache {
             self.entries.remove_if(&tail, |e| e.is_dead(now, leeway));
             return None;
         }
-        // Hashed outside any lock: the token may be as long as the cap.
-        (entry.fingerprint == fingerprint(token)).then(|| entry.principal.clone())
+        // Compared outside any lock: the token may be as long as the cap. The payload against the
+        // verified claims (strict, canonical base64url: one payload, one spelling), then the
+        // header and signature through their hash: together, this exact token.
+        let (header, payload, signature) = segments(token)?;
+        let same = crate::base64url::encodes(payload, entry.principal.claims_text().as_bytes())
+            && entry.fingerprint == fingerprint(header, signature);
+        same.then(|| entry.principal.clone())
     }
 
     /// Remembers a verified token.
     pub(crate) fn insert(&self, token: &str, principal: Principal, key: &Arc<VerifyingKey>) {
-        let Some(tail) = Self::tail(token) else {
+        let (Some(tail), Some((header, _, signature))) = (Self::tail(token), segments(token))
+        else {
             return;
         };
         let entry = Entry {
-            fingerprint: fingerprint(token),
+            fingerprint: fingerprint(header, signature),
             principal,
             key: Arc::downgrade(key),
         };
@@ -173,15 +193,40 @@ mod tests {
 
     #[test]
     fn finds_only_the_exact_token_while_it_lives_and_its_key_stays() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let cache = TokenCache::new(16);
         let key = key();
-        let token = "aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ";
+        let claims = r#"{"sub":"alice","exp":2000}"#;
+        let payload = URL_SAFE_NO_PAD.encode(claims);
+        let token = format!("aGVhZGVy.{payload}.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ");
+        let token = token.as_str();
         cache.insert(token, principal(2000.0), &key);
         assert_eq!(cache.len(), 1);
         assert!(cache.get(token, 1500.0, 0.0).is_some());
-        // The same last 16 bytes with other content: the fingerprint tells them apart.
-        let other = "aGVhZGVZ.cGF5bG9hZA.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ";
-        assert!(cache.get(other, 1500.0, 0.0).is_none());
+        // The same last 16 bytes with anything else changed: another header, another payload,
+        // another signature start, the same payload spelled otherwise, a fourth segment.
+        let other_claims = URL_SAFE_NO_PAD.encode(r#"{"sub":"mallory","exp":2000}"#);
+        let spelled_otherwise = {
+            // The last character's unused bits set: the same bytes, not canonical.
+            let mut chars = payload.clone().into_bytes();
+            let last = chars.len() - 1;
+            chars[last] = if chars[last] == b'Q' {
+                b'R'
+            } else {
+                chars[last] + 1
+            };
+            String::from_utf8(chars).unwrap()
+        };
+        for other in [
+            format!("aGVhZGVZ.{payload}.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ"),
+            format!("aGVhZGVy.{other_claims}.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ"),
+            format!("aGVhZGVy.{payload}.X2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ"),
+            format!("aGVhZGVy.{spelled_otherwise}.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ"),
+            format!("aGVhZGVy.{payload}.x.c2lnbmF0dXJlLXRhaWwtMDEyMzQ1Njc4OQ"),
+        ] {
+            assert!(cache.get(&other, 1500.0, 0.0).is_none(), "{other}");
+        }
         assert!(cache.get("short", 1500.0, 0.0).is_none());
         // The key leaves the key set: the entry is dead, and dropped.
         let other_key = self::key();

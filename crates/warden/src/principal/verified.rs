@@ -381,6 +381,11 @@ impl Principal {
         })
     }
 
+    /// The claims as the token's payload held them, byte for byte.
+    pub(crate) fn claims_text(&self) -> &str {
+        &self.inner.json
+    }
+
     pub(crate) fn expires_at_secs(&self) -> f64 {
         self.inner.expires_at
     }
