@@ -386,8 +386,6 @@ impl Inner {
         }
     }
 
-    /// Key lookup, key/algorithm binding, signature, key/issuer binding, client allow-list, principal,
-    /// revocation.
     /// Key lookup, key/algorithm binding, signature, key ownership: the key that verified.
     fn verify<'k>(
         &self,
