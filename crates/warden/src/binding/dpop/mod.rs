@@ -183,6 +183,7 @@ impl Dpop {
 
     /// Checks the request's proof for `access_token` (RFC 9449 §4.3, every step but the key
     /// binding and replay, which need the token's `cnf` and the cache).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn verify(
         &self,
         headers: &HeaderMap,
