@@ -10,7 +10,7 @@ use redis::{AsyncConnectionConfig, RedisResult, Value};
 use warden::cae::InMemoryRevocations;
 
 use crate::rule::{self, EntryId};
-use crate::store::{FeedState, Shared};
+use crate::state::{FeedState, Keys, Shared};
 
 /// How long one `XREAD` waits for new entries: the feed proves itself current at least this
 /// often while connected.
@@ -26,9 +26,6 @@ pub(crate) const RECONNECT_CEILING: Duration = Duration::from_secs(5);
 const RESPONSE_MARGIN: Duration = Duration::from_secs(2);
 /// Past this long without a sync the feed counts as disconnected, whatever its task last said.
 pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(5);
-/// How often a connected feed asks Redis its eviction policy again: `CONFIG SET` changes it
-/// without a reconnect.
-pub(crate) const POLICY_CHECK: Duration = Duration::from_secs(2);
 /// The one `maxmemory-policy` under which Redis never drops a rule before its TTL.
 pub(crate) const NO_EVICTION: &str = "noeviction";
 
@@ -63,41 +60,6 @@ pub(crate) async fn ensure_no_eviction(conn: &mut MultiplexedConnection) -> Redi
                 policy,
             )))
         }
-    }
-}
-
-/// Where the rules and their announcements live.
-#[derive(Debug, Clone)]
-pub(crate) struct Keys {
-    prefix: String,
-    pub(crate) rule_prefix: String,
-    pub(crate) stream: String,
-    /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped.
-    pub(crate) rule_pattern: String,
-}
-
-impl Keys {
-    pub(crate) fn new(prefix: &str) -> Keys {
-        let mut escaped = String::with_capacity(prefix.len() + 8);
-        for c in prefix.chars() {
-            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-                escaped.push('\\');
-            }
-            escaped.push(c);
-        }
-        Keys {
-            prefix: prefix.to_owned(),
-            rule_prefix: format!("{prefix}rule:"),
-            stream: format!("{prefix}revocations"),
-            rule_pattern: format!("{escaped}rule:*"),
-        }
-    }
-}
-
-impl Keys {
-    /// The prefix every key starts with.
-    pub(crate) fn prefix(&self) -> &str {
-        &self.prefix
     }
 }
 

@@ -50,12 +50,14 @@
 mod feed;
 mod replay;
 mod rule;
+mod state;
 mod store;
 
 pub use replay::RedisProofReplay;
+pub use state::FeedState;
 pub use store::{
     ConnectError, DEFAULT_PREFIX, DEFAULT_RULE_RETENTION, DEFAULT_STREAM_LENGTH,
-    DEFAULT_WRITE_TIMEOUT, FeedState, FeedStatus, RedisRevocations, RedisRevocationsBuilder,
+    DEFAULT_WRITE_TIMEOUT, FeedStatus, RedisRevocations, RedisRevocationsBuilder,
 };
 
 /// docs/fleet.md's examples, compiled as doctests.

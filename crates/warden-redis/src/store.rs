@@ -2,21 +2,21 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::aio::ConnectionManager;
 use redis::aio::ConnectionManagerConfig;
-use tokio::task::JoinHandle;
 use warden::Principal;
 use warden::cae::{
     DEFAULT_MAX_TOKEN_LIFETIME, InMemoryRevocations, Revocation, RevocationError, RevocationStore,
     Revoking, Stale,
 };
 
-use crate::feed::{self, Keys};
+use crate::feed;
 use crate::replay::RedisProofReplay;
 use crate::rule;
+use crate::state::{FeedState, Keys, Shared, SyncedAt};
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "warden:";
@@ -252,59 +252,6 @@ impl std::error::Error for ConnectError {
 pub struct RedisRevocations {
     shared: Arc<Shared>,
 }
-
-pub(crate) struct Shared {
-    pub(crate) client: redis::Client,
-    pub(crate) writer: ConnectionManager,
-    pub(crate) keys: Keys,
-    pub(crate) local: InMemoryRevocations,
-    pub(crate) script: redis::Script,
-    pub(crate) rule_retention: Duration,
-    pub(crate) stream_length: usize,
-    pub(crate) write_timeout: Duration,
-    pub(crate) fail_closed_after: Option<Duration>,
-    pub(crate) state: AtomicU8,
-    /// When the feed last knew it had every rule.
-    pub(crate) synced: SyncedAt,
-    /// When the feed last found Redis's eviction policy safe.
-    pub(crate) policy_checked: SyncedAt,
-    pub(crate) feed: std::sync::Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        if let Some(task) = self.feed.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
-    }
-}
-
-impl Shared {
-    pub(crate) fn mark_synced(&self, state: FeedState) {
-        self.synced.mark();
-        self.state.store(state as u8, Ordering::Release);
-    }
-
-    /// Whether the eviction policy is due to be read again (and, if so, counts it as read).
-    pub(crate) fn policy_check_due(&self) -> bool {
-        if self.policy_checked.elapsed() < feed::POLICY_CHECK {
-            return false;
-        }
-        self.policy_checked.mark();
-        true
-    }
-
-    pub(crate) fn mark_catching_up(&self) {
-        self.state
-            .store(FeedState::CatchingUp as u8, Ordering::Release);
-    }
-
-    pub(crate) fn mark_disconnected(&self) {
-        self.state
-            .store(FeedState::Disconnected as u8, Ordering::Release);
-    }
-}
-
 impl RedisRevocations {
     /// Configures a store on the Redis at `url`: `redis://[user[:password]@]host[:port][/db]`,
     /// `rediss://` for TLS (verified against the system's roots), or `unix:///path`.
@@ -445,28 +392,6 @@ impl fmt::Debug for RedisRevocations {
     }
 }
 
-/// Where the feed stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FeedState {
-    /// Connected and up to date (it last proved so at [`FeedStatus::synced_at`]).
-    Current,
-    /// Connected, reading a backlog of announcements.
-    CatchingUp,
-    /// Cut off from Redis, reconnecting with back-off; rules are as of [`FeedStatus::synced_at`].
-    Disconnected,
-}
-
-impl FeedState {
-    fn from_u8(value: u8) -> FeedState {
-        match value {
-            v if v == FeedState::Current as u8 => FeedState::Current,
-            v if v == FeedState::CatchingUp as u8 => FeedState::CatchingUp,
-            _ => FeedState::Disconnected,
-        }
-    }
-}
-
 /// What [`RedisRevocations::status`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedStatus {
@@ -514,57 +439,5 @@ pub(crate) fn ensure_crypto_provider() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may install one at the same moment: either way, one is installed.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    }
-}
-
-/// An instant on tokio's monotonic clock (so paused-time tests move it), readable and movable
-/// without a lock: milliseconds since an origin taken at creation.
-pub(crate) struct SyncedAt {
-    origin: tokio::time::Instant,
-    at_ms: AtomicU64,
-}
-
-impl SyncedAt {
-    fn now() -> SyncedAt {
-        SyncedAt {
-            origin: tokio::time::Instant::now(),
-            at_ms: AtomicU64::new(0),
-        }
-    }
-
-    fn since_origin_ms(&self) -> u64 {
-        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Moves the instant to now.
-    fn mark(&self) {
-        self.at_ms
-            .fetch_max(self.since_origin_ms(), Ordering::AcqRel);
-    }
-
-    /// How long ago the instant is.
-    fn elapsed(&self) -> Duration {
-        let at = self.at_ms.load(Ordering::Acquire);
-        Duration::from_millis(self.since_origin_ms().saturating_sub(at))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Staleness is elapsed time on tokio's monotonic clock: a wall clock stepped backwards
-    /// (NTP, a VM resumed) cannot make a cut-off replica look current, and paused-time tests
-    /// move it.
-    #[tokio::test(start_paused = true)]
-    async fn staleness_is_measured_on_the_monotonic_clock() {
-        let synced = SyncedAt::now();
-        assert_eq!(synced.elapsed(), Duration::ZERO);
-        tokio::time::advance(Duration::from_secs(3)).await;
-        assert_eq!(synced.elapsed(), Duration::from_secs(3));
-        synced.mark();
-        assert_eq!(synced.elapsed(), Duration::ZERO);
-        tokio::time::advance(Duration::from_millis(2500)).await;
-        assert_eq!(synced.elapsed(), Duration::from_millis(2500));
     }
 }

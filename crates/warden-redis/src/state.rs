@@ -1,0 +1,175 @@
+//! What a replica's store and its feed share: where the keys live in Redis, the state the feed
+//! keeps current, and when it last was. A leaf both import (the store starts the feed; the feed
+//! writes this state), so neither imports the other back.
+
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use tokio::task::JoinHandle;
+use warden::cae::InMemoryRevocations;
+
+/// How often a connected feed asks Redis its eviction policy again: `CONFIG SET` changes it
+/// without a reconnect.
+pub(crate) const POLICY_CHECK: Duration = Duration::from_secs(2);
+
+/// Where the rules and their announcements live.
+#[derive(Debug, Clone)]
+pub(crate) struct Keys {
+    prefix: String,
+    pub(crate) rule_prefix: String,
+    pub(crate) stream: String,
+    /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped.
+    pub(crate) rule_pattern: String,
+}
+
+impl Keys {
+    pub(crate) fn new(prefix: &str) -> Keys {
+        let mut escaped = String::with_capacity(prefix.len() + 8);
+        for c in prefix.chars() {
+            if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        Keys {
+            prefix: prefix.to_owned(),
+            rule_prefix: format!("{prefix}rule:"),
+            stream: format!("{prefix}revocations"),
+            rule_pattern: format!("{escaped}rule:*"),
+        }
+    }
+}
+
+impl Keys {
+    /// The prefix every key starts with.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) client: redis::Client,
+    pub(crate) writer: ConnectionManager,
+    pub(crate) keys: Keys,
+    pub(crate) local: InMemoryRevocations,
+    pub(crate) script: redis::Script,
+    pub(crate) rule_retention: Duration,
+    pub(crate) stream_length: usize,
+    pub(crate) write_timeout: Duration,
+    pub(crate) fail_closed_after: Option<Duration>,
+    pub(crate) state: AtomicU8,
+    /// When the feed last knew it had every rule.
+    pub(crate) synced: SyncedAt,
+    /// When the feed last found Redis's eviction policy safe.
+    pub(crate) policy_checked: SyncedAt,
+    pub(crate) feed: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        if let Some(task) = self.feed.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn mark_synced(&self, state: FeedState) {
+        self.synced.mark();
+        self.state.store(state as u8, Ordering::Release);
+    }
+
+    /// Whether the eviction policy is due to be read again (and, if so, counts it as read).
+    pub(crate) fn policy_check_due(&self) -> bool {
+        if self.policy_checked.elapsed() < POLICY_CHECK {
+            return false;
+        }
+        self.policy_checked.mark();
+        true
+    }
+
+    pub(crate) fn mark_catching_up(&self) {
+        self.state
+            .store(FeedState::CatchingUp as u8, Ordering::Release);
+    }
+
+    pub(crate) fn mark_disconnected(&self) {
+        self.state
+            .store(FeedState::Disconnected as u8, Ordering::Release);
+    }
+}
+
+/// Where the feed stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FeedState {
+    /// Connected and up to date (it last proved so at [`FeedStatus::synced_at`](crate::FeedStatus::synced_at)).
+    Current,
+    /// Connected, reading a backlog of announcements.
+    CatchingUp,
+    /// Cut off from Redis, reconnecting with back-off; rules are as of [`FeedStatus::synced_at`](crate::FeedStatus::synced_at).
+    Disconnected,
+}
+
+impl FeedState {
+    pub(crate) fn from_u8(value: u8) -> FeedState {
+        match value {
+            v if v == FeedState::Current as u8 => FeedState::Current,
+            v if v == FeedState::CatchingUp as u8 => FeedState::CatchingUp,
+            _ => FeedState::Disconnected,
+        }
+    }
+}
+
+/// An instant on tokio's monotonic clock (so paused-time tests move it), readable and movable
+/// without a lock: milliseconds since an origin taken at creation.
+pub(crate) struct SyncedAt {
+    origin: tokio::time::Instant,
+    at_ms: AtomicU64,
+}
+
+impl SyncedAt {
+    pub(crate) fn now() -> SyncedAt {
+        SyncedAt {
+            origin: tokio::time::Instant::now(),
+            at_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn since_origin_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Moves the instant to now.
+    pub(crate) fn mark(&self) {
+        self.at_ms
+            .fetch_max(self.since_origin_ms(), Ordering::AcqRel);
+    }
+
+    /// How long ago the instant is.
+    pub(crate) fn elapsed(&self) -> Duration {
+        let at = self.at_ms.load(Ordering::Acquire);
+        Duration::from_millis(self.since_origin_ms().saturating_sub(at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Staleness is elapsed time on tokio's monotonic clock: a wall clock stepped backwards
+    /// (NTP, a VM resumed) cannot make a cut-off replica look current, and paused-time tests
+    /// move it.
+    #[tokio::test(start_paused = true)]
+    async fn staleness_is_measured_on_the_monotonic_clock() {
+        let synced = SyncedAt::now();
+        assert_eq!(synced.elapsed(), Duration::ZERO);
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(synced.elapsed(), Duration::from_secs(3));
+        synced.mark();
+        assert_eq!(synced.elapsed(), Duration::ZERO);
+        tokio::time::advance(Duration::from_millis(2500)).await;
+        assert_eq!(synced.elapsed(), Duration::from_millis(2500));
+    }
+}
