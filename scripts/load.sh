@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load over HTTP on loopback: the Orders demo's GET /orders protected by warden against the same
 # route and handler served without warden (examples/load_baseline.rs: same router, no layer, no
-# extractor), and a run in which the JWKS endpoint fails midway (no valid request may fail).
+# extractor; sent the same Authorization header, so the difference is warden's work), and a run
+# in which the JWKS endpoint fails midway (no valid request may fail).
 # Installs wrk from Debian if missing.
 #   scripts/load.sh [SECONDS_PER_RUN] [CONNECTIONS]
 set -euo pipefail
@@ -35,7 +36,7 @@ run() { # name, port, path, extra wrk args...
     local name=$1 port=$2 path=$3; shift 3
     wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$port$path" >"$log/$name.txt"
 }
-run baseline "$baseline_port" /orders
+run baseline "$baseline_port" /orders -H "Authorization: Bearer $token"
 run with "$api_port" /orders -H "Authorization: Bearer $token"
 (sleep $((seconds / 2)); for endpoint in jwks discovery; do
     curl -sf -X POST -H 'content-type: application/json' -d '{"status":503}' \
