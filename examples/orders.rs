@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -29,6 +29,7 @@ use warden::authz::{RequireAuthContext, RequireRole, RequireScope, RequireScopeO
 use warden::cae::{Revocation, RevocationStore};
 use warden::entra::Entra;
 use warden::metadata::ProtectedResource;
+use warden::registration::ApiPermissions;
 use warden::ssf::{PushAuthorization, PushEndpoint, Receiver, TransmitterConfiguration};
 use warden::{Principal, WardenLayer};
 
@@ -40,25 +41,81 @@ use warden_testing::{DEFAULT_TENANT, FakeIssuer};
 
 warden::scopes! {
     /// Read the caller's orders.
-    pub OrdersRead = "Orders.Read";
+    pub OrdersRead = "Orders.Read" {
+        consent: User,
+        admin: ("Read orders", "Allows the app to read the signed-in user's orders."),
+        user: ("Read your orders", "Allows the app to read your orders."),
+    };
     /// Place and refund orders.
-    pub OrdersWrite = "Orders.Write";
+    pub OrdersWrite = "Orders.Write" {
+        consent: User,
+        admin: ("Place and refund orders", "Allows the app to place orders and refund them for the signed-in user."),
+        user: ("Place and refund your orders", "Allows the app to place orders and refund them for you."),
+    };
     /// Read reports as a user.
-    pub ReportsRead = "Reports.Read";
+    pub ReportsRead = "Reports.Read" {
+        consent: Admin,
+        admin: ("Read order reports", "Allows the app to read the organisation's order reports as the signed-in user."),
+    };
 }
 
 warden::roles! {
     /// Delete any order (an application permission).
-    pub OrdersAdmin = "Orders.Admin";
+    pub OrdersAdmin = "Orders.Admin" {
+        members: Applications,
+        display: ("Delete any order", "Allows the app to delete any order, with no user signed in."),
+    };
     /// Read every report (an application permission).
-    pub ReportsReadAll = "Reports.Read.All";
+    pub ReportsReadAll = "Reports.Read.All" {
+        members: Applications,
+        display: ("Read all order reports", "Allows the app to read every order report, with no user signed in."),
+    };
     /// Revoke tokens (an application permission).
-    pub RevocationsWrite = "Revocations.Write";
+    pub RevocationsWrite = "Revocations.Write" {
+        members: Applications,
+        display: ("Revoke access", "Allows the app to revoke users', sessions' and clients' tokens for this API."),
+    };
 }
 
 warden::auth_contexts! {
     /// Step-up for refunds: a Conditional Access authentication context.
     pub RefundStepUp = "c1";
+}
+
+// What each protected route requires: the handler's extractor and the permissions page
+// (`permissions`) name the same type.
+type ListOrders = RequireScope<OrdersRead>;
+type CreateOrder = RequireScope<OrdersWrite>;
+type DeleteOrder = RequireRole<OrdersAdmin>;
+type RefundOrder = (RequireScope<OrdersWrite>, RequireAuthContext<RefundStepUp>);
+type Reports = RequireScopeOrRole<ReportsRead, ReportsReadAll>;
+type Revoke = RequireRole<RevocationsWrite>;
+
+/// The demo's permissions and routes, for the Entra manifest (`orders_api --print-manifest`) and
+/// the permissions page (docs/registration.md): `identifier_uri` is the Application ID URI
+/// (the demo's audience, [`DEMO_AUDIENCE`], unless configured).
+///
+/// # Errors
+///
+/// When a route requires a permission the demo does not declare, or the URI is not one Entra
+/// accepts.
+pub fn permissions(
+    identifier_uri: &str,
+) -> Result<ApiPermissions, warden::error::RegistrationError> {
+    ApiPermissions::builder(identifier_uri)
+        .name("Orders API")
+        .scopes::<(OrdersRead, OrdersWrite, ReportsRead)>()
+        .roles::<(OrdersAdmin, ReportsReadAll, RevocationsWrite)>()
+        .public_route(Method::GET, "/health")
+        .public_route(Method::GET, "/health/ready")
+        .route::<()>(Method::GET, "/me")
+        .route::<ListOrders>(Method::GET, "/orders")
+        .route::<CreateOrder>(Method::POST, "/orders")
+        .route::<DeleteOrder>(Method::DELETE, "/orders/{id}")
+        .route::<RefundOrder>(Method::POST, "/orders/{id}/refund")
+        .route::<Reports>(Method::GET, "/reports")
+        .route::<Revoke>(Method::POST, "/admin/revocations")
+        .build()
 }
 
 /// Who owns an order: the caller's [`Principal::identity`], the issuer and `sub` (for Entra, the
@@ -292,11 +349,7 @@ fn lock(demo: &Demo) -> std::sync::MutexGuard<'_, Vec<Order>> {
     demo.orders.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-async fn list_orders(
-    _: RequireScope<OrdersRead>,
-    caller: Principal,
-    State(demo): State<Demo>,
-) -> Json<Value> {
+async fn list_orders(_: ListOrders, caller: Principal, State(demo): State<Demo>) -> Json<Value> {
     orders_of(&demo, &Owner::of(&caller))
 }
 
@@ -339,7 +392,7 @@ fn one() -> u32 {
 }
 
 async fn create_order(
-    _: RequireScope<OrdersWrite>,
+    _: CreateOrder,
     caller: Principal,
     State(demo): State<Demo>,
     Json(new): Json<NewOrder>,
@@ -356,11 +409,7 @@ async fn create_order(
     (StatusCode::CREATED, Json(order))
 }
 
-async fn delete_order(
-    _: RequireRole<OrdersAdmin>,
-    State(demo): State<Demo>,
-    Path(id): Path<u64>,
-) -> StatusCode {
+async fn delete_order(_: DeleteOrder, State(demo): State<Demo>, Path(id): Path<u64>) -> StatusCode {
     let mut orders = lock(&demo);
     let before = orders.len();
     orders.retain(|o| o.id != id);
@@ -372,8 +421,7 @@ async fn delete_order(
 }
 
 async fn refund_order(
-    _: RequireScope<OrdersWrite>,
-    _: RequireAuthContext<RefundStepUp>,
+    _: RefundOrder,
     caller: Principal,
     State(demo): State<Demo>,
     Path(id): Path<u64>,
@@ -392,10 +440,7 @@ async fn refund_order(
     }
 }
 
-async fn reports(
-    _: RequireScopeOrRole<ReportsRead, ReportsReadAll>,
-    State(demo): State<Demo>,
-) -> Json<Value> {
+async fn reports(_: Reports, State(demo): State<Demo>) -> Json<Value> {
     let orders = lock(&demo);
     let refunded = orders.iter().filter(|o| o.refunded).count();
     Json(json!({ "orders": orders.len(), "refunded": refunded }))
@@ -419,7 +464,7 @@ pub struct RevocationRequest {
 }
 
 async fn revoke(
-    _: RequireRole<RevocationsWrite>,
+    _: Revoke,
     State(demo): State<Demo>,
     Json(request): Json<RevocationRequest>,
 ) -> impl IntoResponse {

@@ -32,6 +32,11 @@
 //! events at `POST /ssf/events`. The embedded demo wires its fake issuer as the transmitter, with
 //! a fresh push credential unless `WARDEN_SSF_PUSH_TOKEN` is set, and prints the lines that
 //! revoke a user through an event.
+//!
+//! `--print-manifest` writes the demo's Microsoft Entra manifest fragment (its scopes and app
+//! roles, from the types its routes require) as JSON to stdout and exits; `--print-permissions`
+//! writes its permissions page (Markdown). The Application ID URI is `WARDEN_AUDIENCE`'s first
+//! value, or `api://orders-demo` (docs/registration.md).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -47,6 +52,9 @@ use warden_testing::FakeIssuer;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if let Some(flag) = std::env::args().nth(1) {
+        return print_registration(&flag);
+    }
     startup::init_tracing();
     let (listener, addr) = match startup::listen("WARDEN_DEMO_ADDR", 3000).await {
         Ok(bound) => bound,
@@ -277,4 +285,29 @@ fn random_secret() -> String {
         std::process::exit(1);
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `--print-manifest` and `--print-permissions`: the registration, from the routes' types.
+fn print_registration(flag: &str) -> ExitCode {
+    let audience = std::env::var("WARDEN_AUDIENCE").ok();
+    let identifier_uri = audience
+        .as_deref()
+        .and_then(|list| list.split(',').map(str::trim).find(|a| !a.is_empty()))
+        .unwrap_or(orders::DEMO_AUDIENCE);
+    let permissions = match orders::permissions(identifier_uri) {
+        Ok(permissions) => permissions,
+        Err(error) => {
+            eprintln!("the demo's permissions: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match flag {
+        "--print-manifest" => print!("{}", permissions.entra_manifest().to_json()),
+        "--print-permissions" => print!("{}", permissions.markdown()),
+        other => {
+            eprintln!("unknown argument {other:?}: --print-manifest or --print-permissions");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -712,3 +712,115 @@ async fn the_printed_shared_signals_lines_revoke_a_user_through_a_pushed_event()
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
     server.abort();
 }
+
+/// The registration the demo prints (`orders_api --print-manifest`) is the same bytes on every
+/// run, its ids are version-5 UUIDs of the identifier URI and the value, and every route on its
+/// permissions page opens with exactly the permissions the page names: checked by calling each
+/// route with a token holding each declared permission alone, and with none.
+#[tokio::test]
+async fn the_registration_matches_what_the_routes_enforce() {
+    let permissions = orders::permissions(orders::DEMO_AUDIENCE).unwrap();
+    assert!(
+        permissions.unused_scopes().is_empty(),
+        "{:?}",
+        permissions.unused_scopes()
+    );
+    assert!(
+        permissions.unused_roles().is_empty(),
+        "{:?}",
+        permissions.unused_roles()
+    );
+    let manifest = permissions.entra_manifest();
+    assert_eq!(
+        manifest.to_json(),
+        orders::permissions(orders::DEMO_AUDIENCE)
+            .unwrap()
+            .entra_manifest()
+            .to_json()
+    );
+    // The ids, computed independently with the `uuid` crate.
+    let namespace =
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, orders::DEMO_AUDIENCE.as_bytes());
+    let json: Value = serde_json::from_str(&manifest.to_json()).unwrap();
+    let scopes = json["api"]["oauth2PermissionScopes"].as_array().unwrap();
+    let roles = json["appRoles"].as_array().unwrap();
+    for (entries, kind) in [(scopes, "scope"), (roles, "role")] {
+        for entry in entries {
+            let value = entry["value"].as_str().unwrap();
+            let id = uuid::Uuid::new_v5(&namespace, format!("{kind}:{value}").as_bytes());
+            assert_eq!(entry["id"], id.to_string(), "{value}");
+            assert_eq!(entry["isEnabled"], true);
+        }
+    }
+    assert_eq!(json["api"]["requestedAccessTokenVersion"], 2);
+    assert_eq!(json["identifierUris"], json!([orders::DEMO_AUDIENCE]));
+
+    let demo = Demo::start().await;
+    let routes = permissions.generic_json()["routes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Each permission alone: a scope on a user's token, a role on an application's own token;
+    // every token carries authentication context c1, so step-up is not what refuses it.
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for scope in scopes {
+        let value = scope["value"].as_str().unwrap().to_owned();
+        let token = demo
+            .issuer
+            .token()
+            .scopes([value.as_str()])
+            .acrs(["c1"])
+            .sign();
+        tokens.push((value, token));
+    }
+    for role in roles {
+        let value = role["value"].as_str().unwrap().to_owned();
+        let token = demo
+            .issuer
+            .token()
+            .app_only()
+            .roles([value.as_str()])
+            .acrs(["c1"])
+            .sign();
+        tokens.push((value, token));
+    }
+    let none = demo
+        .issuer
+        .token()
+        .scopes(Vec::<&str>::new())
+        .acrs(["c1"])
+        .sign();
+    let mut checked = 0;
+    for route in &routes {
+        let method = Method::from_bytes(route["method"].as_str().unwrap().as_bytes()).unwrap();
+        let path = route["path"].as_str().unwrap().replace("{id}", "1");
+        let requires = route["requires"].as_str().unwrap();
+        let body = (method == Method::POST).then(|| json!({}));
+        let opens = |status: StatusCode| {
+            status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
+        };
+        let (status, _, _) = demo
+            .call(method.clone(), &path, Some(&none), body.clone())
+            .await;
+        let public_or_any = requires == "public: no token" || requires == "any valid token";
+        assert_eq!(
+            opens(status),
+            public_or_any,
+            "{method} {path} with no permission: {status}"
+        );
+        for (value, token) in &tokens {
+            let (status, _, _) = demo
+                .call(method.clone(), &path, Some(token), body.clone())
+                .await;
+            let named = requires.contains(&format!("`{value}`"));
+            assert_eq!(
+                opens(status),
+                named || public_or_any,
+                "{method} {path} ({requires}) with only {value}: {status}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, routes.len() * tokens.len());
+    assert!(routes.len() >= 9 && tokens.len() == 6);
+}

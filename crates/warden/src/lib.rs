@@ -75,6 +75,7 @@ mod cache;
 pub mod cae;
 pub mod challenge;
 mod clock;
+mod declare;
 pub mod entra;
 mod env;
 pub mod error;
@@ -90,6 +91,7 @@ pub mod keys;
 mod membership;
 pub mod metadata;
 pub mod principal;
+pub mod registration;
 #[cfg(feature = "ssf")]
 pub mod ssf;
 mod token;

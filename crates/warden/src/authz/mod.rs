@@ -65,7 +65,8 @@
 
 mod layer;
 mod names;
-mod require;
+pub(crate) mod permission;
+pub(crate) mod require;
 mod requirement;
 
 pub use crate::membership::{GroupLookupFailed, GroupResolver};
@@ -80,4 +81,5 @@ pub use require::{
     Require, RequireAcr, RequireApp, RequireAuthContext, RequireGroup, RequireRecentAuth,
     RequireRole, RequireScope, RequireScopeOrRole, RequireUser, RequireUserScopeOrAppRole, kind,
 };
+pub(crate) use requirement::Needs;
 pub use requirement::Requirement;

@@ -1,6 +1,6 @@
-//! Names fixed at compile time: the [`NameSet`] traits and the macros that declare them
+//! Names fixed at compile time: the [`NameSet`] traits that the macros of `declare`
 //! ([`scopes!`](crate::scopes), [`roles!`](crate::roles), [`groups!`](crate::groups),
-//! [`auth_contexts!`](crate::auth_contexts), [`acr_values!`](crate::acr_values)).
+//! [`auth_contexts!`](crate::auth_contexts), [`acr_values!`](crate::acr_values)) implement.
 
 use crate::metadata::ScopeList;
 
@@ -56,99 +56,6 @@ pub const fn assert_names(names: &[&str]) {
         }
         i += 1;
     }
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __warden_names {
-    ($kind:ident;) => {};
-    ($kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = $value:literal; $($rest:tt)*) => {
-        $crate::__warden_names!(@one $kind; $(#[$meta])* $vis $name = Any [$value]);
-        $crate::__warden_names!($kind; $($rest)*);
-    };
-    ($kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = any($($value:literal),+ $(,)?); $($rest:tt)*) => {
-        $crate::__warden_names!(@one $kind; $(#[$meta])* $vis $name = Any [$($value),+]);
-        $crate::__warden_names!($kind; $($rest)*);
-    };
-    ($kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = all($($value:literal),+ $(,)?); $($rest:tt)*) => {
-        $crate::__warden_names!(@one $kind; $(#[$meta])* $vis $name = All [$($value),+]);
-        $crate::__warden_names!($kind; $($rest)*);
-    };
-    (@one $kind:ident; $(#[$meta:meta])* $vis:vis $name:ident = $match:ident [$($value:literal),+]) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-        $vis struct $name;
-        impl $crate::authz::NameSet for $name {
-            const NAMES: &'static [&'static str] = &[$($value),+];
-            const MATCH: $crate::authz::Match = $crate::authz::Match::$match;
-        }
-        impl $crate::authz::$kind for $name {}
-        const _: () = $crate::authz::assert_names(&[$($value),+]);
-    };
-}
-
-/// Declares delegated scopes for [`RequireScope`](super::RequireScope) and [`RequireScopeOrRole`](super::RequireScopeOrRole).
-///
-/// `Name = "scope";` requires that scope; `Name = any("a", "b");` one of them;
-/// `Name = all("a", "b");` every one. Names are checked at compile time.
-///
-/// ```
-/// warden::scopes! {
-///     pub OrdersRead = "Orders.Read";
-///     pub OrdersReadWrite = all("Orders.Read", "Orders.Write");
-/// }
-/// ```
-///
-/// ```compile_fail
-/// warden::scopes! { pub Bad = "Orders Read"; } // a space: two scopes, not one
-/// ```
-#[macro_export]
-macro_rules! scopes {
-    ($($tokens:tt)*) => { $crate::__warden_names!(Scopes; $($tokens)*); };
-}
-
-/// Declares app roles for [`RequireRole`](super::RequireRole) and [`RequireScopeOrRole`](super::RequireScopeOrRole); the same forms as
-/// [`scopes!`](crate::scopes).
-///
-/// ```
-/// warden::roles! { pub OrdersAdmin = "Orders.Admin"; }
-/// ```
-#[macro_export]
-macro_rules! roles {
-    ($($tokens:tt)*) => { $crate::__warden_names!(Roles; $($tokens)*); };
-}
-
-/// Declares security groups (Entra group object ids) for [`RequireGroup`](super::RequireGroup); the same forms as
-/// [`scopes!`](crate::scopes).
-///
-/// ```
-/// warden::groups! { pub Finance = "1b3a5c7e-9d2f-4a6b-8c0d-2e4f6a8b0c1d"; }
-/// ```
-#[macro_export]
-macro_rules! groups {
-    ($($tokens:tt)*) => { $crate::__warden_names!(Groups; $($tokens)*); };
-}
-
-/// Declares Entra authentication context ids (`c1` … `c99`) for [`RequireAuthContext`](super::RequireAuthContext); the same
-/// forms as [`scopes!`](crate::scopes).
-///
-/// ```
-/// warden::auth_contexts! { pub StrongAuth = "c1"; }
-/// ```
-#[macro_export]
-macro_rules! auth_contexts {
-    ($($tokens:tt)*) => { $crate::__warden_names!(AuthContexts; $($tokens)*); };
-}
-
-/// Declares RFC 9470 `acr` values for [`RequireAcr`](super::RequireAcr); the same forms as
-/// [`scopes!`](crate::scopes), `any(..)` listing them in order of preference.
-///
-/// ```
-/// warden::acr_values! { pub Phr = "phr"; }
-/// ```
-#[macro_export]
-macro_rules! acr_values {
-    ($($tokens:tt)*) => { $crate::__warden_names!(AcrValues; $($tokens)*); };
 }
 
 // Tuples of scope types name the scopes of RFC 9728 metadata (`ProtectedResource::scopes`).

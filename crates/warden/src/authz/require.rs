@@ -44,8 +44,52 @@ mod sealed {
         /// What the requirement asks.
         const NEEDS: super::Needs<'static, &'static str>;
     }
+
+    /// What a route requires: every requirement of the tuple, in order.
+    pub trait Route {
+        fn needs() -> Vec<super::Needs<'static, &'static str>>;
+    }
 }
 use sealed::Kind;
+
+/// What a route requires, as [`registration`](crate::registration) documents it: a requirement
+/// type ([`RequireScope<S>`], [`RequireScopeOrRole<S, R>`], …), a tuple of them when the
+/// handler has several (every one must hold), or `()` when any valid token will do. Sealed.
+pub trait RouteRequirement: sealed::Route {}
+
+impl<T: sealed::Route> RouteRequirement for T {}
+
+impl sealed::Route for () {
+    fn needs() -> Vec<Needs<'static, &'static str>> {
+        Vec::new()
+    }
+}
+
+impl<K: Kind> sealed::Route for Require<K> {
+    fn needs() -> Vec<Needs<'static, &'static str>> {
+        vec![K::NEEDS]
+    }
+}
+
+macro_rules! route_tuple {
+    ($($k:ident),+) => {
+        impl<$($k: Kind),+> sealed::Route for ($(Require<$k>,)+) {
+            fn needs() -> Vec<Needs<'static, &'static str>> {
+                vec![$($k::NEEDS),+]
+            }
+        }
+    };
+}
+
+route_tuple!(A);
+route_tuple!(A, B);
+route_tuple!(A, B, C);
+route_tuple!(A, B, C, D);
+
+/// What the route requirement `R` asks, each part in order.
+pub(crate) fn route_needs<R: RouteRequirement>() -> Vec<Needs<'static, &'static str>> {
+    R::needs()
+}
 
 /// The kinds of [`Require`], one per alias. Their names appear only in the aliases' definitions.
 pub mod kind {

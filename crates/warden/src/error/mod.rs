@@ -25,6 +25,7 @@ mod binding;
 pub(crate) mod config;
 mod privilege;
 pub(crate) mod refusal;
+mod registration;
 mod token;
 mod unavailable;
 
@@ -32,6 +33,7 @@ pub use binding::{Binding, BindingError, ProofError};
 pub use config::{Setting, Variable};
 pub use privilege::{ClaimsChallenge, Forbidden, StepUp};
 pub use refusal::InvalidRequest;
+pub use registration::RegistrationError;
 pub use token::{InvalidToken, Malformed};
 pub use unavailable::{Dependency, Unavailable};
 
