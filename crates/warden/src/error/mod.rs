@@ -34,7 +34,7 @@ pub use config::{Setting, Variable};
 pub use privilege::{ClaimsChallenge, Forbidden, StepUp};
 pub use refusal::InvalidRequest;
 pub use registration::RegistrationError;
-pub use token::{InvalidToken, Malformed};
+pub use token::{Check, InvalidToken, Malformed};
 pub use unavailable::{Dependency, Unavailable};
 
 pub(crate) use config::ConfigError;

@@ -75,6 +75,22 @@ impl Error {
         }
     }
 
+    /// Which check of the token refused it, for a refusal of the token itself; `None` for a
+    /// refusal of the request (no token, a malformed request, its binding), of the route's
+    /// requirements, or when a dependency was unavailable.
+    pub fn check(&self) -> Option<super::Check> {
+        match self {
+            Error::InvalidToken(invalid) => Some(invalid.check()),
+            Error::Revoked { .. } => Some(super::Check::Revocation),
+            Error::MissingToken
+            | Error::InvalidRequest(_)
+            | Error::Binding(_)
+            | Error::StepUpRequired(_)
+            | Error::Forbidden(_)
+            | Error::Unavailable(_) => None,
+        }
+    }
+
     /// A stable, machine-friendly name of the outcome, as recorded in tracing spans.
     pub fn kind(&self) -> &'static str {
         match self {

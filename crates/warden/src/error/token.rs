@@ -134,6 +134,78 @@ impl InvalidToken {
     }
 }
 
+impl InvalidToken {
+    /// Where on the request path this check sits.
+    pub fn check(&self) -> Check {
+        match self {
+            InvalidToken::TooLarge { .. }
+            | InvalidToken::Malformed(_)
+            | InvalidToken::Encrypted
+            | InvalidToken::Nested
+            | InvalidToken::UnsupportedCritical
+            | InvalidToken::EmbeddedKey => Check::Format,
+            InvalidToken::DisallowedAlgorithm
+            | InvalidToken::WrongType
+            | InvalidToken::WrongTokenKind
+            | InvalidToken::UntrustedIssuer
+            | InvalidToken::WrongTenant
+            | InvalidToken::WrongAudience
+            | InvalidToken::MissingClaim { .. }
+            | InvalidToken::InvalidClaim { .. }
+            | InvalidToken::Expired { .. }
+            | InvalidToken::NotYetValid { .. }
+            | InvalidToken::IssuedInFuture { .. }
+            | InvalidToken::LifetimeTooLong => Check::Claims,
+            InvalidToken::UnknownKey | InvalidToken::AlgorithmMismatch => Check::Key,
+            InvalidToken::BadSignature => Check::Signature,
+        }
+    }
+}
+
+/// The checks of a token, in the order the validator runs them: the request path of
+/// docs/architecture.md without the request's own parts (the token's binding, the route's
+/// requirements). `warden inspect` explains a token with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Check {
+    /// Size and strict compact form: three segments of canonical base64url, JSON objects with no
+    /// repeated member, a signed (not encrypted, not nested) token with no key of its own and no
+    /// critical extension.
+    Format,
+    /// The claims: the token kind, issuer, `typ`, algorithm, lifetime, audience and the claims the
+    /// issuer's profile requires, checked before the key is looked up (they only reject); the
+    /// claims the principal is read from (`scp`, `roles`, …) are read after the signature and
+    /// reported here too.
+    Claims,
+    /// A key of the issuer's key set for the token's `kid` and algorithm.
+    Key,
+    /// The signature.
+    Signature,
+    /// No revocation names the token, its user, session or client.
+    Revocation,
+}
+
+impl Check {
+    /// Every check, in the order the validator runs them.
+    pub const ALL: [Check; 5] = [
+        Check::Format,
+        Check::Claims,
+        Check::Key,
+        Check::Signature,
+        Check::Revocation,
+    ];
+
+    /// A short name: `format`, `claims`, `key`, `signature`, `revocation`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Check::Format => "format",
+            Check::Claims => "claims",
+            Check::Key => "key",
+            Check::Signature => "signature",
+            Check::Revocation => "revocation",
+        }
+    }
+}
+
 impl From<Malformed> for InvalidToken {
     fn from(value: Malformed) -> Self {
         InvalidToken::Malformed(value)
