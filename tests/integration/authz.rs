@@ -44,6 +44,16 @@ warden::auth_contexts! {
     pub StrongAuth = "c1";
 }
 
+/// A requirement of the application's own: the caller's subject begins with `partner-`.
+struct Partner;
+
+impl warden::authz::Rule for Partner {
+    const DESCRIPTION: &'static str = "partner account required";
+    fn allows(principal: &Principal) -> bool {
+        principal.subject().starts_with("partner-")
+    }
+}
+
 struct Fixture {
     issuer: FakeIssuer,
     router: Router,
@@ -161,6 +171,18 @@ impl Fixture {
                 )
                 .route_layer(from_extractor::<RequireRole<OrdersAdmin>>())
         };
+        let rule_layer = {
+            let hit = hit.clone();
+            Router::new()
+                .route(
+                    "/layer/partner",
+                    get(move || async move {
+                        hit();
+                        "ok"
+                    }),
+                )
+                .route_layer(from_extractor::<warden::authz::RequireRule<Partner>>())
+        };
         let several = {
             let hit = hit.clone();
             get(
@@ -190,6 +212,8 @@ impl Fixture {
             .route("/acr", route!(RequireAcr<MyAcr>))
             .route("/recent", route!(RequireRecentAuth<5>))
             .route("/context", route!(RequireAuthContext<StrongAuth>))
+            .route("/partner", route!(warden::authz::RequireRule<Partner>))
+            .merge(rule_layer)
             .merge(admin)
             .merge(context_layer)
             .merge(reports_layers)
@@ -583,6 +607,41 @@ async fn the_strict_form_refuses_an_app_holding_only_the_delegated_scope() {
         "missing scope or app permission",
     )
     .await;
+}
+
+// The application's own rule
+
+#[tokio::test]
+async fn an_application_rule_admits_what_it_allows_and_refuses_the_rest_with_its_description() {
+    let f = Fixture::new().await;
+    let partner = f.issuer.token().subject("partner-7").sign();
+    let other = f.issuer.token().subject("customer-7").sign();
+    let challenge = r#"Bearer realm="api", error="insufficient_scope", error_description="partner account required""#;
+    for path in ["/partner", "/layer/partner"] {
+        f.allows(path, &partner).await;
+        f.refuses(
+            path,
+            &other,
+            403,
+            Some(challenge),
+            "partner account required",
+        )
+        .await;
+        // Authentication first: no token is 401, whatever the rule would say.
+        let before = f.runs.load(Ordering::SeqCst);
+        let answer = send(
+            f.router.clone(),
+            Request::get(path).body(Body::empty()).unwrap(),
+        )
+        .await;
+        assert_refusal(
+            &answer,
+            401,
+            Some(r#"Bearer realm="api""#),
+            "no bearer token",
+        );
+        assert_eq!(f.runs.load(Ordering::SeqCst), before);
+    }
 }
 
 // Caller kind

@@ -627,7 +627,8 @@ impl From<&Forbidden> for Challenge {
             | Forbidden::GroupOverage
             | Forbidden::ClientNotAllowed
             | Forbidden::AppOnlyRequired
-            | Forbidden::UserRequired => challenge.with_description(description),
+            | Forbidden::UserRequired
+            | Forbidden::Rule { .. } => challenge.with_description(description),
         }
     }
 }

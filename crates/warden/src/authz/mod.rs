@@ -79,7 +79,8 @@ pub use names::assert_names;
 pub use names::{AcrValues, AuthContexts, Groups, Match, NameSet, Roles, Scopes};
 pub use require::{
     Require, RequireAcr, RequireApp, RequireAuthContext, RequireGroup, RequireRecentAuth,
-    RequireRole, RequireScope, RequireScopeOrRole, RequireUser, RequireUserScopeOrAppRole, kind,
+    RequireRole, RequireRule, RequireScope, RequireScopeOrRole, RequireUser,
+    RequireUserScopeOrAppRole, Rule, kind,
 };
 pub(crate) use requirement::Needs;
 pub use requirement::Requirement;

@@ -115,6 +115,77 @@ pub mod kind {
     pub struct App;
     /// A delegated (user) token.
     pub struct User;
+    /// The application's own rule `R`.
+    pub struct Rule<R>(PhantomData<fn() -> R>);
+}
+
+/// A requirement the application defines: a check over the [`Principal`] and the description
+/// its 403 carries. Use it as an extractor, [`RequireRule<R>`], or as a route layer with axum's
+/// `from_extractor::<RequireRule<R>>()`, like the built-in requirements.
+///
+/// Reach for it when the decision reads the token in a way no scope or role says (a claim of
+/// your own, a combination); when it is about what the caller may do, a scope or an app role is
+/// the better tool: administrators can see, grant and revoke those in the app registration,
+/// and [`registration`](crate::registration) documents them. A rule is documented only by its
+/// description.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use warden::{Principal, authz::{RequireRule, Rule}};
+///
+/// /// Only callers from the partner tenant.
+/// struct PartnerTenant;
+///
+/// impl Rule for PartnerTenant {
+///     const DESCRIPTION: &'static str = "partner tenant required";
+///     fn allows(principal: &Principal) -> bool {
+///         principal.tenant_id() == Some("3f1c0a4e-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
+///     }
+/// }
+///
+/// async fn partner_report(_: RequireRule<PartnerTenant>) -> &'static str { "report" }
+///
+/// let app: Router = Router::new().route("/partner/report", get(partner_report));
+/// ```
+///
+/// It fails closed like the others: a caller it does not allow gets 403
+/// `insufficient_scope` with its description, no token 401, and a route with no warden layer
+/// 500. `allows` runs on every request before the handler: keep it a pure, quick check of the
+/// principal (no I/O), and never panic in it. The description goes into `WWW-Authenticate`:
+/// printable ASCII without `"` or `\`, checked when the requirement is compiled.
+///
+/// ```compile_fail
+/// # use warden::{Principal, authz::{RequireRule, Rule}};
+/// struct Quoted;
+/// impl Rule for Quoted {
+///     const DESCRIPTION: &'static str = "say \"no\"";
+///     fn allows(_: &Principal) -> bool { false }
+/// }
+/// async fn handler(_: RequireRule<Quoted>) {}
+/// let _ = axum::routing::get(handler);
+/// ```
+pub trait Rule: Send + Sync + 'static {
+    /// The `error_description` of the 403.
+    const DESCRIPTION: &'static str;
+    /// Whether the principal may pass.
+    fn allows(principal: &Principal) -> bool;
+}
+
+/// Whether `text` may stand in an `error_description` (RFC 6750 §3: `%x20-21 / %x23-5B /
+/// %x5D-7E`), checked at compile time.
+const fn assert_description(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    assert!(!bytes.is_empty(), "a rule's description must not be empty");
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        assert!(
+            b == 0x20 || b == 0x21 || (b >= 0x23 && b <= 0x5B) || (b >= 0x5D && b <= 0x7E),
+            "a rule's description may only hold printable ASCII without '\"' or '\\'"
+        );
+        i += 1;
+    }
+    text
 }
 
 impl<S: Scopes> Kind for kind::Scope<S> {
@@ -163,6 +234,13 @@ impl Kind for kind::User {
     const EXTRACTOR: &'static str = "RequireUser";
     const NEEDS: Needs<'static, &'static str> = Needs::User;
 }
+impl<R: Rule> Kind for kind::Rule<R> {
+    const EXTRACTOR: &'static str = "RequireRule";
+    const NEEDS: Needs<'static, &'static str> = Needs::Rule {
+        allows: R::allows,
+        description: assert_description(R::DESCRIPTION),
+    };
+}
 
 /// Requires delegated scopes `S` (from `scope` or `scp`). See the [module docs](super).
 pub type RequireScope<S> = Require<kind::Scope<S>>;
@@ -194,6 +272,8 @@ pub type RequireRecentAuth<const MAX_AGE_SECS: u64> = Require<kind::RecentAuth<M
 pub type RequireApp = Require<kind::App>;
 /// Requires a user acting through a client application (a delegated token).
 pub type RequireUser = Require<kind::User>;
+/// Requires what the application's [`Rule`] `R` allows; otherwise 403 with its description.
+pub type RequireRule<R> = Require<kind::Rule<R>>;
 
 impl<St: Send + Sync, K: Kind> FromRequestParts<St> for Require<K> {
     type Rejection = AuthRejection;

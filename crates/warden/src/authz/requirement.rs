@@ -81,13 +81,24 @@ pub enum Needs<'a, N> {
     Scopes(&'a [N], Match),
     Roles(&'a [N], Match),
     Groups(&'a [N], Match),
-    ScopeOrRole { scopes: &'a [N], roles: &'a [N] },
-    UserScopeOrAppRole { scopes: &'a [N], roles: &'a [N] },
+    ScopeOrRole {
+        scopes: &'a [N],
+        roles: &'a [N],
+    },
+    UserScopeOrAppRole {
+        scopes: &'a [N],
+        roles: &'a [N],
+    },
     App,
     User,
     AuthContexts(&'a [N], Match),
     Acr(&'a [N]),
     MaxAge(u64),
+    /// A requirement the application defined: its check and its 403's description.
+    Rule {
+        allows: fn(&Principal) -> bool,
+        description: &'static str,
+    },
 }
 
 impl<N: AsRef<str>> Needs<'_, N> {
@@ -112,6 +123,16 @@ impl<N: AsRef<str>> Needs<'_, N> {
             }
             Needs::Acr(values) => return check_acr(p, values),
             Needs::MaxAge(secs) => return check_max_age(context, p, secs),
+            Needs::Rule {
+                allows,
+                description,
+            } => {
+                if allows(p) {
+                    Ok(())
+                } else {
+                    Err(Forbidden::Rule { description })
+                }
+            }
         };
         forbidden.map_err(Error::from)
     }

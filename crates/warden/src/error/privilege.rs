@@ -29,6 +29,11 @@ pub enum Forbidden {
     AppOnlyRequired,
     /// The route is for users acting through a client; an app-only token was sent.
     UserRequired,
+    /// A requirement the application defined ([`Rule`](crate::authz::Rule)) refused the caller.
+    Rule {
+        /// The application's description, sent as `error_description`.
+        description: &'static str,
+    },
 }
 
 impl Forbidden {
@@ -43,6 +48,7 @@ impl Forbidden {
             Forbidden::ClientNotAllowed => "client application not allowed",
             Forbidden::AppOnlyRequired => "application token required",
             Forbidden::UserRequired => "user token required",
+            Forbidden::Rule { description } => description,
         }
     }
 }

@@ -299,7 +299,8 @@ fn scope_names(needs: &Needs<'static, &'static str>) -> Vec<&'static str> {
         | Needs::User
         | Needs::AuthContexts(..)
         | Needs::Acr(_)
-        | Needs::MaxAge(_) => Vec::new(),
+        | Needs::MaxAge(_)
+        | Needs::Rule { .. } => Vec::new(),
     }
 }
 
@@ -315,7 +316,8 @@ fn role_names(needs: &Needs<'static, &'static str>) -> Vec<&'static str> {
         | Needs::User
         | Needs::AuthContexts(..)
         | Needs::Acr(_)
-        | Needs::MaxAge(_) => Vec::new(),
+        | Needs::MaxAge(_)
+        | Needs::Rule { .. } => Vec::new(),
     }
 }
 

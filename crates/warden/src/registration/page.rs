@@ -170,6 +170,9 @@ fn describe_one(needs: &Needs<'static, &'static str>) -> String {
             Match::Any,
         ),
         Needs::MaxAge(secs) => format!("a sign-in within the last {secs} seconds"),
+        Needs::Rule { description, .. } => {
+            format!("the API's own rule (refused as \"{description}\")")
+        }
     }
 }
 
