@@ -20,6 +20,11 @@ impl Args {
         let mut parsed = Args::default();
         let mut iter = args.iter();
         while let Some(arg) = iter.next() {
+            if arg == "--" {
+                // Everything after `--` is positional.
+                parsed.positional.extend(iter.by_ref().cloned());
+                break;
+            }
             if arg == "-" || !arg.starts_with('-') {
                 parsed.positional.push(arg.clone());
                 continue;
@@ -36,8 +41,10 @@ impl Args {
             } else if let Some(option) = with_value.iter().find(|o| **o == name) {
                 let value = match inline {
                     Some(value) => value,
+                    // An option where a value should be is a missing value, not a value.
                     None => iter
                         .next()
+                        .filter(|next| !next.starts_with("--"))
                         .cloned()
                         .ok_or_else(|| format!("{name} needs a value"))?,
                 };

@@ -20,6 +20,7 @@ warden audit: check an Entra app registration against Microsoft's security best 
 
 usage:
   warden audit <app.json | -> [--owners owners.json] [--expect manifest.json]
+                              [--federated-credentials fic.json [--trusted-issuer URL]...]
                               [--verified-domain DOMAIN]... [--tenant TENANT_ID]
                               [--as-of YYYY-MM-DD] [--format text|json] [--fail-on LEVEL]
 
@@ -28,12 +29,18 @@ usage:
 
   --owners FILE            GET /applications/{id}/owners (its `value` list, or a bare list):
                            checks that two to five people own the registration
+  --federated-credentials FILE
+                           GET /applications/{id}/federatedIdentityCredentials: each
+                           credential's issuer against --trusted-issuer
+  --trusted-issuer URL     an issuer whose workloads may sign in as the app (repeatable:
+                           GitHub Actions, your clusters, your tenant's managed identities)
   --expect FILE            the manifest the API declares (`--print-manifest` of warden's
                            registration): scopes and roles registered but unused, needed but
                            missing, or consented differently
   --verified-domain D      a domain verified in the tenant (repeatable); the application's
                            publisherDomain counts too. Redirect URIs and identifier URIs on
-                           other hosts are findings
+                           other hosts are findings (a host such as *.azurewebsites.net is not
+                           yours for good: name it here to accept it)
   --tenant ID              the tenant's id, for identifier URIs of the form api://{tenantId}/...
   --as-of YYYY-MM-DD       judge credential dates as of this day (default: today, UTC)
   --format text|json       text (default) or JSON for CI
@@ -98,6 +105,8 @@ struct Finding {
 /// What the rules read besides the application.
 struct Context {
     owners: Option<Vec<Value>>,
+    federated: Option<Vec<Value>>,
+    trusted_issuers: Vec<String>,
     expect: Option<Value>,
     verified: Vec<String>,
     tenant: Option<String>,
@@ -109,6 +118,8 @@ pub(crate) fn run(args: &[String]) -> u8 {
         args,
         &[
             "--owners",
+            "--federated-credentials",
+            "--trusted-issuer",
             "--expect",
             "--verified-domain",
             "--tenant",
@@ -128,6 +139,13 @@ pub(crate) fn run(args: &[String]) -> u8 {
     let [path] = args.positional.as_slice() else {
         return output::usage("one application manifest is needed", HELP);
     };
+    let from_stdin = std::iter::once(Some(path.as_str()))
+        .chain(["--owners", "--federated-credentials", "--expect"].map(|o| args.value(o)))
+        .filter(|input| *input == Some("-"))
+        .count();
+    if from_stdin > 1 {
+        return output::usage("only one input can come from standard input (`-`)", HELP);
+    }
     let Some(fail_on) = Severity::parse(args.value("--fail-on").unwrap_or("low")) else {
         return output::usage("--fail-on: info, low, medium, high or invalid", HELP);
     };
@@ -137,7 +155,7 @@ pub(crate) fn run(args: &[String]) -> u8 {
         _ => return output::usage("--format: text or json", HELP),
     };
     let now = match args.value("--as-of") {
-        None => today(),
+        None => now(),
         Some(day) => match parse_time(&format!("{day}T00:00:00Z")) {
             Some(at) if day.len() == 10 => at,
             _ => return output::usage("--as-of: a date, YYYY-MM-DD", HELP),
@@ -148,15 +166,29 @@ pub(crate) fn run(args: &[String]) -> u8 {
         Ok(_) => return output::unreadable(path, "not a JSON object"),
         Err(code) => return code,
     };
-    let owners = match args.value("--owners").map(read_json) {
-        None => None,
-        Some(Ok(Value::Array(list))) => Some(list),
-        Some(Ok(Value::Object(mut object))) => match object.remove("value") {
-            Some(Value::Array(list)) => Some(list),
-            _ => return output::unreadable("--owners", "no `value` list"),
-        },
-        Some(Ok(_)) => return output::unreadable("--owners", "not a list of owners"),
-        Some(Err(code)) => return code,
+    // The Azure AD Graph manifest format (retired): its names differ, and reading it as
+    // Microsoft Graph's would pass rules it breaks.
+    if [
+        "oauth2Permissions",
+        "replyUrlsWithType",
+        "accessTokenAcceptedVersion",
+    ]
+    .iter()
+    .any(|name| app.get(name).is_some())
+    {
+        return output::unreadable(
+            path,
+            "the Azure AD Graph manifest format; download the Microsoft Graph format \
+             (`az ad app show`, or the admin center's Microsoft Graph manifest)",
+        );
+    }
+    let owners = match read_list(&args, "--owners") {
+        Ok(list) => list,
+        Err(code) => return code,
+    };
+    let federated = match read_list(&args, "--federated-credentials") {
+        Ok(list) => list,
+        Err(code) => return code,
     };
     let expect = match args.value("--expect").map(read_json) {
         None => None,
@@ -174,6 +206,12 @@ pub(crate) fn run(args: &[String]) -> u8 {
     }
     let context = Context {
         owners,
+        federated,
+        trusted_issuers: args
+            .values("--trusted-issuer")
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
         expect,
         verified,
         tenant: args.value("--tenant").map(str::to_ascii_lowercase),
@@ -193,6 +231,20 @@ pub(crate) fn run(args: &[String]) -> u8 {
     }
 }
 
+/// A list Graph returns (`{"value": [...]}`) or a bare list, from an option's file.
+fn read_list(args: &Args, option: &str) -> Result<Option<Vec<Value>>, u8> {
+    match args.value(option).map(read_json) {
+        None => Ok(None),
+        Some(Ok(Value::Array(list))) => Ok(Some(list)),
+        Some(Ok(Value::Object(mut object))) => match object.remove("value") {
+            Some(Value::Array(list)) => Ok(Some(list)),
+            _ => Err(output::unreadable(option, "no `value` list")),
+        },
+        Some(Ok(_)) => Err(output::unreadable(option, "not a list")),
+        Some(Err(code)) => Err(code),
+    }
+}
+
 fn read_json(path: &str) -> Result<Value, u8> {
     let text = output::read_input(path).map_err(|e| output::unreadable(path, e))?;
     serde_json::from_str(&text).map_err(|e| output::unreadable(path, e))
@@ -202,6 +254,7 @@ fn read_json(path: &str) -> Result<Value, u8> {
 fn audit(app: &Value, context: &Context) -> Vec<Finding> {
     let mut findings = Vec::new();
     credentials(app, context, &mut findings);
+    federated_credentials(context, &mut findings);
     redirect_uris(app, context, &mut findings);
     implicit_flow(app, &mut findings);
     identifier_uris(app, context, &mut findings);
@@ -312,13 +365,13 @@ fn credentials(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
                     ));
                 }
                 if let Some(start) = start
-                    && end - start > 365 * DAY
+                    && end - start > 366 * DAY
                 {
                     findings.push(finding(
                         "long-lived-credential",
                         Severity::Low,
                         property,
-                        "a credential is valid for more than a year",
+                        "a credential is valid for more than a year (366 days)",
                         "the longer a credential lives, the longer a leaked copy works",
                         "issue credentials for a year or less and rotate them, or use a \
                          federated credential, which has no lifetime to manage",
@@ -354,9 +407,61 @@ fn credentials(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
     }
 }
 
+/// W1.2: federated credentials' issuers, against the issuers the operator trusts.
+fn federated_credentials(context: &Context, findings: &mut Vec<Finding>) {
+    let Some(credentials) = &context.federated else {
+        return;
+    };
+    for (i, credential) in credentials.iter().enumerate() {
+        let issuer = string(credential, "/issuer").unwrap_or_default();
+        let property = format!("federatedIdentityCredentials[{i}].issuer");
+        if context.trusted_issuers.is_empty() {
+            findings.push(finding(
+                "federated-credential-review",
+                Severity::Info,
+                property,
+                format!("tokens from {issuer} may sign in as the application"),
+                "only configure federated credentials from platforms you trust",
+                "pass the issuers you trust with --trusted-issuer to check them",
+            ));
+        } else if !context.trusted_issuers.iter().any(|t| t == issuer) {
+            findings.push(finding(
+                "untrusted-federated-issuer",
+                Severity::Medium,
+                property,
+                format!(
+                    "tokens from {issuer}, not a trusted issuer, may sign in as the application"
+                ),
+                "whoever can get a token from that issuer with the credential's subject acts as \
+                 the application",
+                "remove the credential, or add the issuer to --trusted-issuer if you trust it",
+            ));
+        }
+    }
+}
+
+/// Whether the personal Microsoft accounts sign in.
+fn personal_accounts(app: &Value) -> bool {
+    matches!(
+        string(app, "/signInAudience"),
+        Some("AzureADandPersonalMicrosoftAccount" | "PersonalMicrosoftAccount")
+    )
+}
+
 /// W1.3: redirect URIs.
 fn redirect_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
-    let mut loopback_ports: Vec<(String, String)> = Vec::new();
+    let personal = personal_accounts(app);
+    let invalid = |property: String, message: String, why: &'static str| {
+        finding(
+            "redirect-invalid",
+            Severity::Invalid,
+            property,
+            message,
+            why,
+            "change or remove it",
+        )
+    };
+    let mut loopback_seen: Vec<(String, String)> = Vec::new();
     let mut count = 0;
     for kind in ["web", "spa", "publicClient"] {
         for (i, uri) in array(app, &format!("/{kind}/redirectUris"))
@@ -366,31 +471,43 @@ fn redirect_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
             count += 1;
             let Some(uri) = uri.as_str() else { continue };
             let property = format!("{kind}.redirectUris[{i}]");
-            let lower = uri.to_ascii_lowercase();
             if uri.len() > 256 || uri.contains(['!', '$', '\'', '(', ')', ',', ';']) {
-                findings.push(finding(
-                    "redirect-invalid",
-                    Severity::Invalid,
+                findings.push(invalid(
                     property,
                     format!("{uri:?} is not a redirect URI Entra accepts"),
                     "Entra refuses redirect URIs over 256 characters or holding ! $ ' ( ) , ;",
-                    "shorten it or remove the character",
                 ));
                 continue;
             }
             if uri.contains('*') {
-                findings.push(finding(
-                    "redirect-wildcard",
-                    Severity::High,
+                findings.push(if personal {
+                    invalid(
+                        property,
+                        format!("{uri:?} holds a wildcard"),
+                        "wildcards are not supported where personal Microsoft accounts sign in",
+                    )
+                } else {
+                    finding(
+                        "redirect-wildcard",
+                        Severity::High,
+                        property,
+                        format!("{uri:?} holds a wildcard"),
+                        "a wildcard sends codes and tokens to any host that matches, including \
+                         ones an attacker sets up",
+                        "list each redirect URI exactly",
+                    )
+                });
+                continue;
+            }
+            if personal && uri.contains('?') {
+                findings.push(invalid(
                     property,
-                    format!("{uri:?} holds a wildcard"),
-                    "a wildcard sends codes and tokens to any host that matches, including ones \
-                     an attacker sets up",
-                    "list each redirect URI exactly",
+                    format!("{uri:?} has a query string"),
+                    "query strings are not allowed where personal Microsoft accounts sign in",
                 ));
                 continue;
             }
-            if lower.starts_with("urn:") {
+            if uri.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
                 findings.push(finding(
                     "redirect-urn",
                     Severity::Medium,
@@ -402,20 +519,26 @@ fn redirect_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
                 ));
                 continue;
             }
-            let Some((scheme, rest)) = lower.split_once("://") else {
+            let Some((scheme, rest)) = uri.split_once("://") else {
                 continue;
             };
-            let host = rest
-                .split(['/', '?', '#'])
-                .next()
-                .unwrap_or_default()
+            let scheme = scheme.to_ascii_lowercase();
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            let path = &rest[authority.len()..];
+            let host = authority
                 .rsplit_once('@')
-                .map_or(
-                    rest.split(['/', '?', '#']).next().unwrap_or_default(),
-                    |(_, h)| h,
-                );
+                .map_or(authority, |(_, host)| host);
             let (hostname, _) = split_port(host);
-            let loopback = matches!(hostname, "localhost" | "127.0.0.1" | "[::1]");
+            let hostname = hostname.to_ascii_lowercase();
+            if hostname == "[::1]" {
+                findings.push(invalid(
+                    property,
+                    format!("{uri:?} names [::1]"),
+                    "Entra does not support the IPv6 loopback address in redirect URIs",
+                ));
+                continue;
+            }
+            let loopback = matches!(hostname.as_str(), "localhost" | "127.0.0.1");
             if scheme == "http" && !loopback {
                 findings.push(finding(
                     "redirect-http",
@@ -439,10 +562,11 @@ fn redirect_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
                         "keep loopback redirects on a separate development registration",
                     ));
                 }
-                let without_port = lower.replacen(host, hostname, 1);
-                if let Some((other, _)) = loopback_ports
+                // Entra ignores a loopback redirect's port; the path is case-sensitive.
+                let without_port = format!("{scheme}://{hostname}{path}");
+                if let Some((_, other)) = loopback_seen
                     .iter()
-                    .find(|(rest, original)| *rest == without_port && *original != lower)
+                    .find(|(key, original)| *key == without_port && original != uri)
                 {
                     findings.push(finding(
                         "redirect-loopback-ports",
@@ -454,11 +578,11 @@ fn redirect_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
                         "keep one of them",
                     ));
                 } else {
-                    loopback_ports.push((without_port, lower));
+                    loopback_seen.push((without_port, uri.to_owned()));
                 }
                 continue;
             }
-            if scheme == "https" && !context.verified.is_empty() && !owned(hostname, context) {
+            if scheme == "https" && !context.verified.is_empty() && !owned(&hostname, context) {
                 findings.push(finding(
                     "redirect-unverified-host",
                     Severity::Medium,
@@ -472,14 +596,13 @@ fn redirect_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
             }
         }
     }
-    if count > 256 {
-        findings.push(finding(
-            "redirect-invalid",
-            Severity::Invalid,
-            "web, spa, publicClient redirectUris",
-            format!("{count} redirect URIs"),
-            "Entra accepts at most 256 redirect URIs",
-            "keep the list small",
+    let limit = if personal { 100 } else { 256 };
+    if count > limit {
+        findings.push(invalid(
+            "web, spa, publicClient redirectUris".to_owned(),
+            format!("{count} redirect URIs, over {limit}"),
+            "Entra accepts at most 256 redirect URIs, 100 where personal Microsoft accounts \
+             sign in",
         ));
     }
 }
@@ -592,6 +715,14 @@ fn identifier_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) 
         let secure = if let Some(rest) = uri.strip_prefix("api://") {
             match rest.split_once('/') {
                 None => rest.eq_ignore_ascii_case(app_id),
+                // A GUID after `api://` must be the application's or the tenant's id.
+                Some((first, _))
+                    if is_guid(first)
+                        && !first.eq_ignore_ascii_case(app_id)
+                        && !tenant_like(first, context) =>
+                {
+                    false
+                }
                 Some((first, second)) => {
                     tenant_like(first, context) || second.eq_ignore_ascii_case(app_id)
                 }
@@ -599,7 +730,11 @@ fn identifier_uris(app: &Value, context: &Context, findings: &mut Vec<Finding>) 
         } else if let Some(rest) = uri.strip_prefix("https://") {
             let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
             let host = host.to_ascii_lowercase();
-            (host.ends_with(".onmicrosoft.com") && !path.is_empty()) || owned(&host, context)
+            // https://{verified}/{path}, https://{name}.{verified}[/{path}]; the tenant's
+            // initial domain ({tenant}.onmicrosoft.com) is a verified domain like any other.
+            context.verified.iter().any(|domain| {
+                (host == *domain && !path.is_empty()) || host.ends_with(&format!(".{domain}"))
+            })
         } else {
             false
         };
@@ -623,13 +758,13 @@ fn token_version(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
     let version = app
         .pointer("/api/requestedAccessTokenVersion")
         .and_then(Value::as_i64);
-    if version == Some(2) {
+    let exposes_api = !array(app, "/identifierUris").is_empty()
+        || !array(app, "/api/oauth2PermissionScopes").is_empty()
+        || !array(app, "/appRoles").is_empty();
+    if version == Some(2) || !exposes_api {
         return;
     }
-    let personal = matches!(
-        string(app, "/signInAudience"),
-        Some("AzureADandPersonalMicrosoftAccount" | "PersonalMicrosoftAccount")
-    );
+    let personal = personal_accounts(app);
     let app_id = string(app, "/appId").unwrap_or_default();
     let custom = array(app, "/identifierUris")
         .iter()
@@ -663,8 +798,13 @@ fn token_version(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
 /// W1.7: the app instance property lock.
 fn property_lock(app: &Value, findings: &mut Vec<Finding>) {
     let lock = app.pointer("/servicePrincipalLockConfiguration");
-    let enabled = lock.and_then(|l| l.get("isEnabled")) == Some(&Value::Bool(true));
-    let all = lock.and_then(|l| l.get("allProperties")) == Some(&Value::Bool(true));
+    let on = |name: &str| lock.and_then(|l| l.get(name)) == Some(&Value::Bool(true));
+    let enabled = on("isEnabled");
+    // Every property, or each sensitive one by name.
+    let all = on("allProperties")
+        || (on("credentialsWithUsageVerify")
+            && on("credentialsWithUsageSign")
+            && on("tokenEncryptionKeyId"));
     if enabled && all {
         return;
     }
@@ -830,6 +970,42 @@ fn drift(app: &Value, context: &Context, findings: &mut Vec<Finding>) {
                 "apply the API's manifest (warden manifest diff --patches)",
             ));
         }
+        if kind == "role" {
+            for wanted in wanted {
+                let Some(value) = string(wanted, "/value") else {
+                    continue;
+                };
+                let members = |role: &Value| -> BTreeSet<String> {
+                    array(role, "/allowedMemberTypes")
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                };
+                let declared = members(wanted);
+                let registered_members = registered
+                    .iter()
+                    .find(|r| string(r, "/value") == Some(value))
+                    .map(members);
+                if let Some(registered_members) = registered_members
+                    && !registered_members.is_subset(&declared)
+                {
+                    findings.push(finding(
+                        "role-members-drift",
+                        Severity::Medium,
+                        "appRoles",
+                        format!(
+                            "`{value}` may be assigned to {:?}; the API declares {:?}",
+                            registered_members, declared
+                        ),
+                        "a role assignable to more kinds of members than the API expects \
+                         reaches callers it was not designed for (a user holding an \
+                         application permission)",
+                        "set allowedMemberTypes as the API declares it",
+                    ));
+                }
+            }
+        }
         if kind == "scope" {
             for wanted in wanted {
                 let (Some(value), Some(consent)) =
@@ -908,13 +1084,11 @@ fn to_json(findings: &[Finding], fail_on: Severity) -> String {
     .unwrap_or_default()
 }
 
-/// Today, 00:00 UTC, in Unix seconds.
-fn today() -> i64 {
-    let now = std::time::SystemTime::now()
+/// Now, in Unix seconds.
+fn now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
-    now - now.rem_euclid(86_400)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// An ISO 8601 date and time as Graph writes them (`2026-01-31T10:00:00Z`, with or without
@@ -938,8 +1112,16 @@ fn parse_time(text: &str) -> Option<i64> {
         let at = time.rfind(['+', '-'])?;
         let (clock, zone) = time.split_at(at);
         let sign = if zone.starts_with('-') { -1 } else { 1 };
-        let (h, m) = zone[1..].split_once(':')?;
-        (clock, sign * (number(h)? * 3600 + number(m)? * 60))
+        // `+01:00` or `+0100`.
+        let digits = zone[1..].replace(':', "");
+        if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (h, m) = (number(&digits[..2])?, number(&digits[2..])?);
+        if h > 23 || m > 59 {
+            return None;
+        }
+        (clock, sign * (h * 3600 + m * 60))
     };
     let clock = clock.split('.').next()?;
     let mut hms = clock.splitn(3, ':');
@@ -948,7 +1130,21 @@ fn parse_time(text: &str) -> Option<i64> {
         number(hms.next()?)?,
         number(hms.next()?)?,
     );
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days_in_month = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    // Years of four digits: nothing overflows.
+    if !(1..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=days_in_month).contains(&day)
+        || h > 23
+        || m > 59
+        || s > 60
+    {
         return None;
     }
     // Days from the civil date (Howard Hinnant's algorithm).

@@ -20,8 +20,8 @@ warden inspect: decode a token, and check it against its issuer
 
 usage:
   warden inspect <token | ->
-  warden inspect <token | -> --issuer URL --audience AUD [--profile rfc9068|jwt]
-  warden inspect <token | -> --entra TENANT --audience AUD [--authority URL]
+  warden inspect <token | -> --issuer URL --audience AUD... [--profile rfc9068|jwt]
+  warden inspect <token | -> --entra TENANT --audience AUD... [--authority URL]
 
 The token is read from the argument, or from standard input with `-` (so that it stays out of
 your shell history). Its header and claims are printed as they are: not verified.
@@ -30,18 +30,21 @@ With --issuer (an OpenID Connect issuer: keys by discovery) or --entra (a Micros
 tenant, by id or domain), warden's own validator checks the token and explains each check in
 the order it runs them; the last line is `valid`, or the name of the failed check (`expired`,
 `wrong_audience`, ...). --profile says what the issuer's access tokens look like: rfc9068
-(typ at+jwt, the default) or jwt (typ JWT, as Keycloak and older Auth0 tenants send).
+(typ at+jwt, the default) or jwt (typ JWT, as Keycloak and older Auth0 tenants send). --audience may be repeated; for Entra's
+v2.0 tokens it is the API's application (client) id.
 --authority replaces https://login.microsoftonline.com (a sovereign cloud, a test issuer).
 
-The token is never written anywhere but where you asked: not to logs, not to files.
+The token is never written anywhere but where you asked: not to logs, not to files. Pass it
+with `-`: an argument is visible to other users of the machine in the process list, and stays
+in your shell's history.
 
 exit codes: 0 valid (or decoded, without an issuer), 1 invalid, 2 unreadable token or bad
 arguments, 3 the issuer's keys could not be fetched.
 
 examples:
   pbpaste | warden inspect -
-  warden inspect \"$TOKEN\" --issuer https://login.example.com --audience api://orders
-  warden inspect - --entra contoso.onmicrosoft.com --audience api://orders < token.txt
+  warden inspect - --issuer https://login.example.com --audience api://orders < token.txt
+  warden inspect - --entra contoso.onmicrosoft.com --audience $API_APP_ID < token.txt
 ";
 
 pub(crate) fn run(args: &[String]) -> u8 {
@@ -83,6 +86,11 @@ pub(crate) fn run(args: &[String]) -> u8 {
     }
     let style = Style::detect();
     let decoded = decode(&token);
+    if let (Err(reason), None) = (&decoded, &validator) {
+        // Without an issuer there is no verdict to give: a token that cannot even be decoded
+        // is unreadable input.
+        return output::unreadable("the token", reason);
+    }
     match &decoded {
         Ok((header, claims)) => {
             println!("{}", style.bold("header (not verified)"));
@@ -98,7 +106,8 @@ pub(crate) fn run(args: &[String]) -> u8 {
             "\n{}",
             style.dim("not verified: pass --issuer and --audience (or --entra) to check it")
         );
-        return if decoded.is_ok() { exit::OK } else { exit::NO };
+        // Decoded (an undecodable token without an issuer was refused above).
+        return exit::OK;
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -181,7 +190,8 @@ pub(crate) fn run(args: &[String]) -> u8 {
 
 /// The validator the options describe, if any.
 fn validator(args: &Args) -> Result<Option<Validator>, String> {
-    let audience = args.value("--audience");
+    let audiences = args.values("--audience");
+    let audience = (!audiences.is_empty()).then_some(&audiences);
     let builder = match (args.value("--issuer"), args.value("--entra")) {
         (None, None) => {
             if audience.is_some() || args.value("--profile").is_some() {
@@ -204,7 +214,7 @@ fn validator(args: &Args) -> Result<Option<Validator>, String> {
                 .build()
                 .map_err(|e| e.to_string())?;
             let issuer = Issuer::builder(issuer)
-                .audience(audience)
+                .audiences(audience.iter().copied())
                 .profile(profile)
                 .keys(keys)
                 .build()
@@ -216,7 +226,9 @@ fn validator(args: &Args) -> Result<Option<Validator>, String> {
                 return Err("--profile goes with --issuer (Entra has its own)".to_owned());
             }
             let audience = audience.ok_or("--entra needs --audience")?;
-            let mut entra = Entra::builder().tenant(tenant).audience(audience);
+            let mut entra = Entra::builder()
+                .tenant(tenant)
+                .audiences(audience.iter().copied());
             if let Some(authority) = args.value("--authority") {
                 entra = entra.authority(authority);
             }
@@ -260,11 +272,11 @@ fn print_times(claims: &Value, style: Style) {
         .unwrap_or(0);
     for name in ["iat", "nbf", "exp", "auth_time"] {
         if let Some(at) = claims.get(name).and_then(Value::as_i64) {
-            let delta = at - now;
+            let delta = at.saturating_sub(now);
             let when = if delta >= 0 {
                 format!("in {}", duration(delta))
             } else {
-                format!("{} ago", duration(-delta))
+                format!("{} ago", duration(delta.saturating_neg()))
             };
             let line = format!("  {name:<9} {when}");
             if name == "exp" && delta < 0 {

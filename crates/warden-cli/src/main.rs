@@ -34,9 +34,10 @@ const HELP: &str = "\
 warden: inspect tokens, audit app registrations, compare manifests
 
 usage:
-  warden inspect <token | -> [--issuer URL --audience AUD [--profile rfc9068|jwt]]
-                             [--entra TENANT --audience AUD [--authority URL]]
+  warden inspect <token | -> [--issuer URL --audience AUD... [--profile rfc9068|jwt]]
+                             [--entra TENANT --audience AUD... [--authority URL]]
   warden audit <app.json> [--owners owners.json] [--expect manifest.json]
+                          [--federated-credentials fic.json [--trusted-issuer URL]...]
                           [--verified-domain DOMAIN]... [--tenant TENANT_ID]
                           [--as-of YYYY-MM-DD] [--format text|json] [--fail-on LEVEL]
   warden manifest show <manifest.json>
@@ -44,7 +45,7 @@ usage:
 
 examples:
   pbpaste | warden inspect -
-  warden inspect \"$TOKEN\" --entra contoso.onmicrosoft.com --audience api://orders
+  warden inspect - --entra contoso.onmicrosoft.com --audience $API_APP_ID < token.txt
   az ad app show --id $APP_ID > app.json && warden audit app.json --fail-on medium
   cargo run --example orders_api -- --print-manifest > wanted.json
   warden manifest diff app.json wanted.json --patches
@@ -53,7 +54,7 @@ exit codes:
   0  a valid token; no finding at or above --fail-on; manifests alike
   1  an invalid token (the failed check is printed); findings; manifests differ
   2  bad arguments, or input that cannot be read or parsed
-  3  the issuer could not be reached
+  3  the issuer's keys could not be fetched
 
 `warden <command> --help` says more of each command.
 ";

@@ -120,11 +120,41 @@ fn a_clean_registration_has_no_finding() {
 }
 
 #[test]
+fn secure_forms_and_locked_properties_pass() {
+    for patch in [
+        json!({"identifierUris": ["api://11111111-1111-4111-8111-111111111111/orders"]}),
+        json!({"identifierUris": ["https://contoso.com/orders", "https://api.contoso.com"]}),
+        json!({"identifierUris": ["api://orders/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"]}),
+        // Each sensitive property locked by name.
+        json!({"servicePrincipalLockConfiguration": {"allProperties": false}}),
+        // A client that exposes no API: its token version does not matter.
+        json!({"identifierUris": [], "appRoles": [], "api": {"oauth2PermissionScopes": [],
+            "requestedAccessTokenVersion": null}}),
+        // Loopback redirects differing by path case are different redirects.
+        json!({"publicClient": {"redirectUris": ["http://localhost/cb", "http://localhost/CB"]}}),
+    ] {
+        let (code, report) = audit(&patch, &[]);
+        assert_eq!(
+            (code, &report["findings"]),
+            (Some(0), &json!([])),
+            "{patch}"
+        );
+    }
+}
+
+#[test]
 fn each_rule_is_one_finding() {
     let cert = |start: &str, end: &str| credential("AsymmetricX509Cert", start, end);
     let one_owner = TempFile::new(
         "one-owner.json",
         &json!({"value": [{"id": "1a2b3c4d-0000-4000-8000-000000000001"}]}).to_string(),
+    );
+    let fic = TempFile::new(
+        "fic.json",
+        &json!({"value": [{"name": "deploy", "issuer": "https://token.actions.githubusercontent.com",
+            "subject": "repo:contoso/orders:ref:refs/heads/main",
+            "audiences": ["api://AzureADTokenExchange"]}]})
+        .to_string(),
     );
     let many_roles: Vec<Value> = (0..1201)
         .map(|i| {
@@ -300,6 +330,55 @@ fn each_rule_is_one_finding() {
             json!({"appRoles": many_roles}),
             vec![],
         ),
+        (
+            "redirect-invalid",
+            "invalid",
+            json!({"publicClient": {"redirectUris": ["http://[::1]:5000/cb"]}}),
+            vec![],
+        ),
+        (
+            "redirect-invalid",
+            "invalid",
+            json!({"signInAudience": "AzureADandPersonalMicrosoftAccount",
+            "spa": {"redirectUris": ["https://orders.contoso.com/app?tab=1"]}}),
+            vec![],
+        ),
+        (
+            "identifier-uri-format",
+            "high",
+            json!({"identifierUris": ["https://contoso.com"]}),
+            vec![],
+        ),
+        (
+            "identifier-uri-format",
+            "high",
+            json!({"identifierUris": ["https://fabrikam.onmicrosoft.com/orders"]}),
+            vec![],
+        ),
+        (
+            "identifier-uri-format",
+            "high",
+            json!({"identifierUris": [
+            "api://99999999-9999-4999-8999-999999999999/0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"]}),
+            vec!["--tenant", "11111111-1111-4111-8111-111111111111"],
+        ),
+        (
+            "untrusted-federated-issuer",
+            "medium",
+            json!({}),
+            vec![
+                "--federated-credentials",
+                fic.path(),
+                "--trusted-issuer",
+                "https://login.microsoftonline.com/11111111-1111-4111-8111-111111111111/v2.0",
+            ],
+        ),
+        (
+            "federated-credential-review",
+            "info",
+            json!({}),
+            vec!["--federated-credentials", fic.path()],
+        ),
     ];
     for (rule, severity, patch, extra) in &cases {
         let (code, report) = audit(patch, extra);
@@ -412,6 +491,20 @@ fn drift_between_the_registration_and_the_api_is_found_both_ways() {
         );
         assert_eq!(code, Some(1));
     }
+    // Registered assignable to users, declared for applications only.
+    let (_, report) = audit(
+        &json!({"appRoles": [{"allowedMemberTypes": ["User", "Application"], "description": "d",
+            "displayName": "d", "id": "cde6b5e1-8ada-5a14-9414-2e681992669c", "isEnabled": true,
+            "value": "Orders.Admin"}]}),
+        &["--expect", same.path()],
+    );
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(rules, ["role-members-drift"], "{report:#}");
     // Registered without the role it needs: a role missing.
     let (_, report) = audit(&json!({"appRoles": []}), &["--expect", same.path()]);
     assert_eq!(report["findings"][0]["rule"], "missing-role", "{report:#}");
@@ -474,6 +567,13 @@ fn audit_speaks_text_without_colour_off_a_terminal_and_fails_on_its_threshold() 
 #[test]
 fn bad_arguments_and_unreadable_input_exit_2() {
     let not_json = TempFile::new("not.json", "{ nope");
+    // The Azure AD Graph format the admin center used to download.
+    let aad_graph = TempFile::new(
+        "aad-graph.json",
+        &json!({"appId": "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", "oauth2Permissions": [],
+            "replyUrlsWithType": [], "accessTokenAcceptedVersion": null})
+        .to_string(),
+    );
     for args in [
         vec!["audit"],
         vec!["audit", "/nonexistent/app.json"],
@@ -487,6 +587,10 @@ fn bad_arguments_and_unreadable_input_exit_2() {
         vec!["manifest", "show"],
         vec!["frobnicate"],
         vec![],
+        vec!["audit", not_json.path(), "--tenant", "--format", "json"],
+        vec!["audit", "-", "--owners", "-"],
+        vec!["audit", aad_graph.path()],
+        vec!["inspect", "not-a-token"],
     ] {
         let output = warden(&args, None);
         assert_eq!(

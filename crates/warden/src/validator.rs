@@ -399,6 +399,12 @@ impl Inner {
         if !key.allows(signed.alg) {
             return Err(InvalidToken::AlgorithmMismatch.into());
         }
+        // A key set shared between issuers (Entra's, for every tenant): the key must belong to
+        // the token's issuer (RFC 8725 §3.8). A property of the key and the issuer, checked
+        // before the signature costs anything.
+        if !issuer.policy().owns_key(key.issuer(), issuer.issuer()) {
+            return Err(InvalidToken::KeyOfAnotherIssuer.into());
+        }
         // The token passed strict parsing: exactly three segments, so the last dot ends the
         // signing input.
         let (signing_input, signature) = signed
@@ -408,11 +414,6 @@ impl Inner {
         let signature = token::decode_signature(signature)?;
         if !key.verify(signed.alg, signing_input.as_bytes(), &signature) {
             return Err(InvalidToken::BadSignature.into());
-        }
-        // A key set shared between issuers (Entra's, for every tenant): the key must belong to
-        // the token's issuer (RFC 8725 §3.8).
-        if !issuer.policy().owns_key(key.issuer(), issuer.issuer()) {
-            return Err(InvalidToken::UntrustedIssuer.into());
         }
         Ok(key)
     }

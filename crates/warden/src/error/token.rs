@@ -76,6 +76,9 @@ pub enum InvalidToken {
     AlgorithmMismatch,
     /// The signature does not verify.
     BadSignature,
+    /// The key named by `kid` belongs to another issuer of a key set that several share (an Entra
+    /// key published for other tenants): answered like an untrusted issuer.
+    KeyOfAnotherIssuer,
 }
 
 impl InvalidToken {
@@ -103,6 +106,7 @@ impl InvalidToken {
             InvalidToken::UnknownKey => "unknown signing key",
             InvalidToken::AlgorithmMismatch => "algorithm not allowed for key",
             InvalidToken::BadSignature => "invalid signature",
+            InvalidToken::KeyOfAnotherIssuer => "untrusted issuer",
         }
     }
 
@@ -130,6 +134,7 @@ impl InvalidToken {
             InvalidToken::UnknownKey => "unknown_key",
             InvalidToken::AlgorithmMismatch => "algorithm_mismatch",
             InvalidToken::BadSignature => "bad_signature",
+            InvalidToken::KeyOfAnotherIssuer => "key_of_another_issuer",
         }
     }
 }
@@ -156,7 +161,9 @@ impl InvalidToken {
             | InvalidToken::NotYetValid { .. }
             | InvalidToken::IssuedInFuture { .. }
             | InvalidToken::LifetimeTooLong => Check::Claims,
-            InvalidToken::UnknownKey | InvalidToken::AlgorithmMismatch => Check::Key,
+            InvalidToken::UnknownKey
+            | InvalidToken::AlgorithmMismatch
+            | InvalidToken::KeyOfAnotherIssuer => Check::Key,
             InvalidToken::BadSignature => Check::Signature,
         }
     }
@@ -166,6 +173,7 @@ impl InvalidToken {
 /// docs/architecture.md without the request's own parts (the token's binding, the route's
 /// requirements). `warden inspect` explains a token with them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Check {
     /// Size and strict compact form: three segments of canonical base64url, JSON objects with no
     /// repeated member, a signed (not encrypted, not nested) token with no key of its own and no
@@ -176,7 +184,8 @@ pub enum Check {
     /// claims the principal is read from (`scp`, `roles`, …) are read after the signature and
     /// reported here too.
     Claims,
-    /// A key of the issuer's key set for the token's `kid` and algorithm.
+    /// A key of the issuer's key set for the token's `kid` and algorithm, and belonging to the
+    /// token's issuer when several issuers share the set.
     Key,
     /// The signature.
     Signature,

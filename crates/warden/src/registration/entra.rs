@@ -48,7 +48,8 @@ pub struct EntraApi {
 pub struct PermissionScope {
     /// A stable GUID.
     pub id: String,
-    /// The value tokens carry in `scp`.
+    /// The value tokens carry in `scp` (empty when Graph has none).
+    #[serde(deserialize_with = "null_as_empty")]
     pub value: String,
     /// `User` (users may consent) or `Admin`.
     #[serde(rename = "type")]
@@ -76,7 +77,9 @@ pub struct PermissionScope {
 pub struct AppRole {
     /// A stable GUID.
     pub id: String,
-    /// The value tokens carry in `roles`.
+    /// The value tokens carry in `roles` (empty when Graph has none, as for some gallery
+    /// applications' roles).
+    #[serde(deserialize_with = "null_as_empty")]
     pub value: String,
     /// `User` (users and groups), `Application`, or both.
     pub allowed_member_types: Vec<String>,
@@ -88,6 +91,11 @@ pub struct AppRole {
     pub description: Option<String>,
     /// Whether it can be assigned; a role is disabled before it is removed.
     pub is_enabled: bool,
+}
+
+/// Graph writes `null` for a value never set.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 impl ApiPermissions {
@@ -174,13 +182,17 @@ impl EntraManifest {
                 .api
                 .oauth2_permission_scopes
                 .iter()
-                .find(|old| old.value == scope.value)
+                .find(|old| !old.value.is_empty() && old.value == scope.value)
             {
                 scope.id.clone_from(&old.id);
             }
         }
         for role in &mut target.app_roles {
-            if let Some(old) = current.app_roles.iter().find(|old| old.value == role.value) {
+            if let Some(old) = current
+                .app_roles
+                .iter()
+                .find(|old| !old.value.is_empty() && old.value == role.value)
+            {
                 role.id.clone_from(&old.id);
             }
         }
@@ -203,6 +215,22 @@ impl EntraManifest {
                 ..old.clone()
             })
             .collect();
+        // A client pre-authorized for a scope that goes must lose it first: Graph refuses to
+        // disable a scope that `preAuthorizedApplications` still names.
+        let kept: Vec<&str> = target
+            .api
+            .oauth2_permission_scopes
+            .iter()
+            .map(|scope| scope.id.as_str())
+            .collect();
+        let dropped_ids: Vec<&str> = current
+            .api
+            .oauth2_permission_scopes
+            .iter()
+            .filter(|old| !kept.contains(&old.id.as_str()))
+            .map(|old| old.id.as_str())
+            .collect();
+        strip_pre_authorizations(&mut target.api.other, &dropped_ids);
         if dropped_scopes.is_empty() && dropped_roles.is_empty() {
             return vec![target];
         }
@@ -218,15 +246,39 @@ impl EntraManifest {
     }
 
     fn has_scope(&self, value: &str) -> bool {
-        self.api
-            .oauth2_permission_scopes
-            .iter()
-            .any(|scope| scope.value == value)
+        !value.is_empty()
+            && self
+                .api
+                .oauth2_permission_scopes
+                .iter()
+                .any(|scope| scope.value == value)
     }
 
     fn has_role(&self, value: &str) -> bool {
-        self.app_roles.iter().any(|role| role.value == value)
+        !value.is_empty() && self.app_roles.iter().any(|role| role.value == value)
     }
+}
+
+/// Removes `dropped` scope ids from each `preAuthorizedApplications` entry of `api`, and the
+/// entries left with none.
+fn strip_pre_authorizations(
+    api: &mut serde_json::Map<String, serde_json::Value>,
+    dropped: &[&str],
+) {
+    let Some(serde_json::Value::Array(clients)) = api.get_mut("preAuthorizedApplications") else {
+        return;
+    };
+    for client in clients.iter_mut() {
+        if let Some(serde_json::Value::Array(ids)) = client.get_mut("delegatedPermissionIds") {
+            ids.retain(|id| id.as_str().is_none_or(|id| !dropped.contains(&id)));
+        }
+    }
+    clients.retain(|client| {
+        client
+            .get("delegatedPermissionIds")
+            .and_then(serde_json::Value::as_array)
+            .is_none_or(|ids| !ids.is_empty())
+    });
 }
 
 #[cfg(test)]
@@ -315,12 +367,20 @@ mod tests {
                     "userConsentDescription": null, "userConsentDisplayName": null,
                     "value": "Files.Read"
                 }],
-                "preAuthorizedApplications": [{"appId": "a", "delegatedPermissionIds": []}]
+                "preAuthorizedApplications": [
+                    {"appId": "a", "delegatedPermissionIds": ["11111111-1111-1111-1111-111111111111"]},
+                    {"appId": "b", "delegatedPermissionIds": [
+                        "11111111-1111-1111-1111-111111111111", "55555555-5555-5555-5555-555555555555"]}
+                ]
             },
             "appRoles": [{
                 "allowedMemberTypes": ["Application"], "description": "All files",
                 "displayName": "Files.Read.All", "id": "44444444-4444-4444-4444-444444444444",
                 "isEnabled": true, "origin": "Application", "value": "Files.Read.All"
+            }, {
+                "allowedMemberTypes": ["User"], "description": "msiam_access",
+                "displayName": "msiam_access", "id": "66666666-6666-6666-6666-666666666666",
+                "isEnabled": true, "origin": "Application", "value": null
             }]
         }"#;
         let current = EntraManifest::from_json(graph).expect("Graph's application object");

@@ -32,8 +32,8 @@ impl ApiPermissions {
             for scope in &self.scopes {
                 let _ = writeln!(
                     page,
-                    "| `{}` | {} | {} | {} |",
-                    scope.value(),
+                    "| {} | {} | {} | {} |",
+                    code(scope.value()),
                     match scope.consent() {
                         Consent::User => "users, for themselves",
                         Consent::Admin => "administrators only",
@@ -52,8 +52,8 @@ impl ApiPermissions {
             for role in &self.roles {
                 let _ = writeln!(
                     page,
-                    "| `{}` | {} | {} | {} |",
-                    role.value(),
+                    "| {} | {} | {} | {} |",
+                    code(role.value()),
                     members(role.members()),
                     escape(role.wording().display_name()),
                     escape(role.wording().description()),
@@ -177,7 +177,7 @@ fn describe_one(needs: &Needs<'static, &'static str>) -> String {
 }
 
 fn list(one: &str, many: &str, names: &[&str], matching: Match) -> String {
-    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    let quoted: Vec<String> = names.iter().map(|name| code(name)).collect();
     match (quoted.len(), matching) {
         (1, _) => format!("{one} {}", quoted[0]),
         (_, Match::Any) => format!("one of the {many} {}", quoted.join(", ")),
@@ -185,7 +185,34 @@ fn list(one: &str, many: &str, names: &[&str], matching: Match) -> String {
     }
 }
 
+/// A value as inline code in a table cell: Graph's values may hold a backtick or `|`, so the
+/// span's fence is longer than any run of backticks inside, and `|` is escaped (a table cell
+/// ends at `|` even inside code).
+fn code(value: &str) -> String {
+    let longest = value.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if value.starts_with('`') || value.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{}{pad}{fence}", value.replace('|', "\\|"))
+}
+
 /// Text for a table cell: no `|` or line break can end the cell.
 fn escape(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::code;
+
+    #[test]
+    fn values_stay_inside_their_cell() {
+        assert_eq!(code("Orders.Read"), "`Orders.Read`");
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x"), "`` `x ``");
+    }
 }

@@ -250,7 +250,7 @@ fn jws_error(error: InvalidToken) -> SetError {
             SetError::DisallowedAlgorithm
         }
         InvalidToken::BadSignature => SetError::BadSignature,
-        InvalidToken::UnknownKey => SetError::UnknownKey,
+        InvalidToken::UnknownKey | InvalidToken::KeyOfAnotherIssuer => SetError::UnknownKey,
         InvalidToken::Encrypted => SetError::Malformed("an encrypted JWT, not a signed SET"),
         InvalidToken::EmbeddedKey => SetError::Malformed("the header carries or points at a key"),
         InvalidToken::UnsupportedCritical => SetError::Malformed("the header has crit"),
