@@ -226,6 +226,7 @@ fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
         revocations: warden.validator().revocations().clone(),
     };
     let metadata = warden.resource_metadata().cloned();
+    let validator = warden.validator().clone();
     let protected = Router::new()
         .route("/me", get(me))
         .route("/orders", get(list_orders).post(create_order))
@@ -237,7 +238,8 @@ fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
         .layer(warden);
     let public = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route("/health/ready", get(move || ready(fleet.clone())));
+        .route("/health/ready", get(move || ready(fleet.clone())))
+        .route("/health/keys", get(move || keys_health(validator.clone())));
     // RFC 9728 metadata, public: outside the layer.
     let public = match metadata {
         Some(metadata) => public.route_service(metadata.path(), metadata.clone()),
@@ -301,6 +303,60 @@ pub fn protected_resource(resource: impl Into<String>) -> ProtectedResource {
     ProtectedResource::new(resource)
         .scopes::<(OrdersRead, OrdersWrite, ReportsRead)>()
         .name("Orders API (warden demo)")
+}
+
+/// Key-set freshness per trusted issuer: how many keys, fetched when and how long ago. 503 while
+/// an issuer has no keys at all (its tokens are then answered 503 too).
+async fn keys_health(validator: warden::Validator) -> axum::response::Response {
+    let now = std::time::SystemTime::now();
+    let issuers: Vec<Value> = validator
+        .key_status()
+        .into_iter()
+        .map(|status| {
+            let fetched = status
+                .fetched_at
+                .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs());
+            let age = status
+                .fetched_at
+                .and_then(|at| now.duration_since(at).ok())
+                .map(|d| d.as_secs());
+            json!({
+                "issuer": status.issuer,
+                "keys": status.keys,
+                "fetched_at": fetched,
+                "age_secs": age,
+            })
+        })
+        .collect();
+    let all_loaded = issuers.iter().all(|issuer| issuer["keys"].is_u64());
+    let code = if all_loaded {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({ "issuers": issuers }))).into_response()
+}
+
+/// `GET /metrics`: the Prometheus text of what warden (and anything else in the process)
+/// recorded, no token needed. In production, serve it on an internal port instead
+/// (docs/observability.md).
+pub fn metrics_route(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let text = handle.render();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    text,
+                )
+            }
+        }),
+    )
 }
 
 /// Whether this replica judges revocations by current rules. `/health` stays 200 while Redis is

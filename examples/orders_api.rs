@@ -195,6 +195,24 @@ async fn main() -> ExitCode {
         Some(push) => orders::with_shared_signals(app, push),
         None => app,
     };
+    // Metrics: Prometheus text at GET /metrics (docs/observability.md).
+    let app = match metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder() {
+        Ok(handle) => {
+            let upkeep = handle.clone();
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    upkeep.run_upkeep();
+                }
+            });
+            app.merge(orders::metrics_route(handle))
+        }
+        Err(error) => {
+            eprintln!("metrics recorder: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

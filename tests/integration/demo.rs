@@ -824,3 +824,105 @@ async fn the_registration_matches_what_the_routes_enforce() {
     assert_eq!(checked, routes.len() * tokens.len());
     assert!(routes.len() >= 9 && tokens.len() == 6);
 }
+
+/// The series of `metric` in Prometheus text, by their labels.
+fn series(text: &str, metric: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix(metric))
+        .filter(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        .filter_map(|rest| {
+            let (labels, value) = rest.rsplit_once(' ')?;
+            Some((labels.trim().to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Each refused request increments exactly one refusal series (by kind and status), an admitted
+/// one none; the demo serves the Prometheus text and its key freshness; no label holds a
+/// subject, a token or a key id. The recorder is this test's own (thread-local, and every task
+/// of a `#[tokio::test]` runs on its one thread), so parallel tests do not count here.
+#[tokio::test]
+async fn each_refusal_is_one_series_and_the_demo_serves_its_metrics() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let demo = Demo::start().await;
+    let refusals = || series(&handle.render(), "warden_refusals_total");
+
+    let reader = demo.carol().sign();
+    let expired = demo.carol().expires_at(1).sign();
+    let cases: [(&str, Option<&str>, Option<&str>); 4] = [
+        (
+            "/orders",
+            None,
+            Some(r#"{kind="missing_token",status="401"}"#),
+        ),
+        (
+            "/orders",
+            Some(&expired),
+            Some(r#"{kind="expired",status="401"}"#),
+        ),
+        (
+            "/reports",
+            Some(&reader),
+            Some(r#"{kind="forbidden",status="403"}"#),
+        ),
+        ("/orders", Some(&reader), None),
+    ];
+    for (path, token, expected) in cases {
+        let before = refusals();
+        let (status, _, _) = demo.call(Method::GET, path, token, None).await;
+        let after = refusals();
+        let changed: Vec<(&String, f64)> = after
+            .iter()
+            .map(|(labels, value)| (labels, value - before.get(labels).copied().unwrap_or(0.0)))
+            .filter(|(_, delta)| *delta != 0.0)
+            .collect();
+        match expected {
+            Some(labels) => assert_eq!(changed, [(&labels.to_owned(), 1.0)], "{path}: {status}"),
+            None => assert!(changed.is_empty(), "{path}: {status}: {changed:?}"),
+        }
+    }
+    let text = handle.render();
+    let requests = series(&text, "warden_requests_total");
+    assert!(requests[r#"{outcome="admitted"}"#] >= 2.0, "{text}");
+    assert!(requests[r#"{outcome="refused"}"#] >= 2.0, "{text}");
+    assert!(
+        series(&text, "warden_key_fetches_total")
+            .keys()
+            .any(|labels| labels.contains(r#"result="ok""#))
+    );
+    for secret in ["carol", CAROL, reader.rsplit('.').next().unwrap(), "key-1"] {
+        assert!(!text.contains(secret), "{secret} in the metrics");
+    }
+
+    // The demo's route renders the same text.
+    let router = orders::metrics_route(handle.clone());
+    let response = tower::ServiceExt::oneshot(
+        router,
+        axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+
+    // Key freshness, public.
+    let (status, _, body) = demo.call(Method::GET, "/health/keys", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let issuers = body["issuers"].as_array().unwrap();
+    assert!(!issuers.is_empty());
+    for issuer in issuers {
+        assert!(issuer["keys"].as_u64().unwrap() >= 1, "{body}");
+        assert!(
+            issuer["fetched_at"].as_u64().unwrap() > 1_700_000_000,
+            "{body}"
+        );
+        assert!(issuer["age_secs"].as_u64().unwrap() < 60, "{body}");
+    }
+}

@@ -188,3 +188,73 @@ async fn logs_no_set() {
     assert!(!logs.contains(SUBJECT), "a subject reached the logs");
     assert!(!logs.contains(SECRET), "the push secret reached the logs");
 }
+
+#[test]
+fn refusals_are_logged_at_a_bounded_rate_and_every_one_is_accounted_for() {
+    let _serial = crate::serial();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(bounded_refusal_logs());
+}
+
+async fn bounded_refusal_logs() {
+    let (buffer, _guard) = capture_logs();
+    let issuer = warden_testing::FakeIssuer::start()
+        .await
+        .expect("fake issuer");
+    let layer = warden::WardenLayer::builder()
+        .issuer(
+            warden_integration_tests::trust(&issuer)
+                .build()
+                .expect("issuer"),
+        )
+        .refusal_logs_per_second(3)
+        .build()
+        .expect("layer");
+    let app = warden_integration_tests::App::new(layer);
+    let expired = issuer.token().expires_at(now() - 3600).sign();
+    let started = std::time::Instant::now();
+    let flood = 50;
+    for _ in 0..flood {
+        app.get_me_with(&expired).await;
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    // One more, in a later window: it carries the count of the lines left out.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.get_me_with(&expired).await;
+
+    let logs = buffer.text();
+    let lines: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains(" INFO ") && line.contains("request refused"))
+        .collect();
+    // At most 3 a second, per window the flood spanned (and the one after it).
+    assert!(
+        !lines.is_empty() && lines.len() as u64 <= 3 * (seconds + 1),
+        "{} lines: {logs}",
+        lines.len()
+    );
+    // Every refusal is either a line or counted in the next line's `suppressed_since_last`.
+    let suppressed: u64 = lines
+        .iter()
+        .map(|line| {
+            line.split("suppressed_since_last=")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .expect("suppressed_since_last on every line")
+        })
+        .sum();
+    assert_eq!(lines.len() as u64 + suppressed, flood + 1, "{logs}");
+    for line in &lines {
+        assert!(
+            line.contains("kind=\"expired\"") || line.contains("kind=expired"),
+            "{line}"
+        );
+        assert!(line.contains("status=401"), "{line}");
+    }
+    let signature = expired.rsplit('.').next().unwrap();
+    assert!(!logs.contains(signature), "a signature reached the logs");
+}

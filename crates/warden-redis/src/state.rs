@@ -74,10 +74,24 @@ impl Drop for Shared {
     }
 }
 
+/// 1 while the feed is current, else 0.
+pub(crate) const FEED_CURRENT: &str = "warden_fleet_feed_current";
+/// When the feed last knew it had every rule, in Unix seconds: its lag is `time() - this`.
+pub(crate) const FEED_SYNCED: &str = "warden_fleet_feed_synced_timestamp_seconds";
+
 impl Shared {
     pub(crate) fn mark_synced(&self, state: FeedState) {
         self.synced.mark();
         self.state.store(state as u8, Ordering::Release);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!(FEED_SYNCED).set(now);
+        metrics::gauge!(FEED_CURRENT).set(if state == FeedState::Current {
+            1.0
+        } else {
+            0.0
+        });
     }
 
     /// Whether the eviction policy is due to be read again (and, if so, counts it as read).
@@ -92,11 +106,13 @@ impl Shared {
     pub(crate) fn mark_catching_up(&self) {
         self.state
             .store(FeedState::CatchingUp as u8, Ordering::Release);
+        metrics::gauge!(FEED_CURRENT).set(0.0);
     }
 
     pub(crate) fn mark_disconnected(&self) {
         self.state
             .store(FeedState::Disconnected as u8, Ordering::Release);
+        metrics::gauge!(FEED_CURRENT).set(0.0);
     }
 }
 

@@ -32,6 +32,7 @@ use crate::keys::{JwksCache, KeySource, StaticKeys};
 /// | `WARDEN_ENTRA_AUTHORITY` | `entra_authority` | `https://login.microsoftonline.com` |
 /// | `WARDEN_ENTRA_V1_ISSUER_BASE` | `entra_v1_issuer_base`: the base of v1.0 issuers (national clouds) | `https://sts.windows.net` |
 /// | `WARDEN_ALLOW_ANONYMOUS` | `allow_anonymous`: `true` or `false` | `false` |
+/// | `WARDEN_REFUSAL_LOGS_PER_SECOND` | `refusal_logs_per_second`: refusals logged at INFO per second, at most (`0`: none) | 10 |
 ///
 /// Invalid configuration fails at startup with a message naming the field or variable.
 ///
@@ -81,6 +82,9 @@ pub struct WardenConfig {
     /// Let requests without a token through anonymously.
     #[serde(default)]
     pub allow_anonymous: bool,
+    /// Refusals logged at INFO per second, at most (default 10; `0`: none).
+    #[serde(default)]
+    pub refusal_logs_per_second: Option<u32>,
     /// Least time between refreshes caused by unknown `kid`s, in seconds (default 60).
     #[serde(default)]
     pub jwks_cooldown_secs: Option<u64>,
@@ -186,6 +190,13 @@ impl WardenConfig {
                 "WARDEN_ENTRA_AUTHORITY" => config.entra_authority = Some(value.to_owned()),
                 "WARDEN_ENTRA_V1_ISSUER_BASE" => {
                     config.entra_v1_issuer_base = Some(value.to_owned());
+                }
+                "WARDEN_REFUSAL_LOGS_PER_SECOND" => {
+                    config.refusal_logs_per_second = Some(
+                        value
+                            .parse()
+                            .map_err(|_| ConfigError::invalid(setting, "not a whole number"))?,
+                    );
                 }
                 "WARDEN_ALLOW_ANONYMOUS" => {
                     config.allow_anonymous = match value {
@@ -368,6 +379,9 @@ impl WardenConfig {
         }
         if self.allow_anonymous {
             builder = builder.allow_anonymous();
+        }
+        if let Some(per_second) = self.refusal_logs_per_second {
+            builder = builder.refusal_logs_per_second(per_second);
         }
         Ok(builder)
     }

@@ -98,3 +98,11 @@ pub fn challenge(data: &[u8]) {
 pub fn security_event(data: &[u8]) {
     crate::ssf::fuzz_read(data);
 }
+
+/// The metrics warden records for one admitted request whose token was seen before (the
+/// request counter and the cache hit), for the benchmark row that prices them with no recorder
+/// installed.
+pub fn record_admission() {
+    crate::observability::cache_lookup(true);
+    crate::observability::admitted();
+}

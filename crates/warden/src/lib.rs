@@ -90,6 +90,7 @@ mod json;
 pub mod keys;
 mod membership;
 pub mod metadata;
+pub mod observability;
 pub mod principal;
 pub mod registration;
 #[cfg(feature = "ssf")]

@@ -87,7 +87,10 @@ impl CachedGroups {
             // No lock is held across the lookup: the placeholder guard is not a lock, only a
             // marker that makes later callers of this key wait for its value.
             let guard = match self.cache.get_value_or_guard_async(&key).await {
-                Ok(entry) if self.fresh(&entry) => return outcome(entry.1),
+                Ok(entry) if self.fresh(&entry) => {
+                    crate::observability::group_lookup("cached");
+                    return outcome(entry.1);
+                }
                 Ok(_) => {
                     // Stale: drop it (unless another caller refreshed it meanwhile), then look
                     // again, so one caller becomes the loader.
@@ -100,6 +103,7 @@ impl CachedGroups {
             if looked_up.is_err() {
                 tracing::warn!("group resolver failed; refusing the group requirement");
             }
+            crate::observability::group_lookup(if looked_up.is_ok() { "ok" } else { "error" });
             // Filled either way, so every waiting request gets this outcome at once.
             let _ = guard.insert((Instant::now(), looked_up.clone()));
             return outcome(looked_up);

@@ -41,7 +41,8 @@ use crate::error::{
 };
 use crate::issuer::{Issuer, Profile};
 use crate::json::Members;
-use crate::keys::{KeySet, Refresh, VerifyingKey};
+use crate::keys::{KeySet, KeyStatus, Refresh, VerifyingKey};
+use crate::observability;
 use crate::principal::{Confirmation, Parts, Principal};
 use crate::token::{self, Jws, claims};
 
@@ -176,6 +177,34 @@ impl Validator {
         servers
     }
 
+    /// Where each trusted issuer's keys stand (how many, fetched when), sorted by issuer: for a
+    /// health endpoint that reports key-set freshness.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), warden::ConfigError> {
+    /// let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+    /// let validator = warden::Validator::builder()
+    ///     .issuer(warden::Issuer::builder("https://login.example.com").audience("api://a").jwks(jwks).build()?)
+    ///     .build()?;
+    /// let status = validator.key_status();
+    /// assert_eq!(status[0].issuer, "https://login.example.com");
+    /// assert_eq!(status[0].keys, Some(1));
+    /// assert_eq!(status[0].fetched_at, None); // given in configuration, never fetched
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn key_status(&self) -> Vec<KeyStatus> {
+        let mut status: Vec<KeyStatus> = self
+            .inner
+            .issuers
+            .values()
+            .map(|issuer| KeyStatus::of(issuer.issuer().to_owned(), &**issuer.keys()))
+            .chain(self.inner.any_tenant.iter().map(|any| any.key_status()))
+            .collect();
+        status.sort_by(|a, b| a.issuer.cmp(&b.issuer));
+        status
+    }
+
     /// The clock every time check reads.
     pub fn clock(&self) -> &dyn Clock {
         &*self.inner.clock
@@ -196,11 +225,13 @@ impl Validator {
             .into()));
         }
         let now = clock::unix_secs(&*self.inner.clock);
-        if let Some(cache) = &self.inner.cache
-            && let Some(principal) = cache.get(token, now as f64, self.inner.leeway as f64)
-        {
-            // Seen before and verified: only revocation is checked again.
-            return Step::Done(self.inner.check_revocation(principal));
+        if let Some(cache) = &self.inner.cache {
+            let hit = cache.get(token, now as f64, self.inner.leeway as f64);
+            observability::cache_lookup(hit.is_some());
+            if let Some(principal) = hit {
+                // Seen before and verified: only revocation is checked again.
+                return Step::Done(self.inner.check_revocation(principal));
+            }
         }
         match self.validate_uncached(token, now) {
             Ok(step) => step,
@@ -223,6 +254,8 @@ impl Validator {
         let text = token::claims_text(payload)?;
         let claims = token::members(&text)?;
         let (issuer, exp, confirmation) = self.precheck(alg, typ.as_deref(), &claims, now)?;
+        // Timed from here: a token refused by the pre-checks costs no clock read.
+        let started = std::time::Instant::now();
         let snapshot = issuer.keys().snapshot();
         if let Some(set) = &snapshot {
             let known = kid.as_deref().is_none_or(|kid| set.contains_kid(kid));
@@ -237,7 +270,11 @@ impl Validator {
                 let parts = Parts::read(&text, &claims, issuer.policy().identity(), confirmation)?;
                 drop(claims);
                 let principal = Principal::from_parts(text, parts, exp);
-                return Ok(Step::Done(self.inner.admit(token, principal, &issuer, key)));
+                let admitted = self.inner.admit(token, principal, &issuer, key);
+                if admitted.is_ok() {
+                    observability::validation(started.elapsed());
+                }
+                return Ok(Step::Done(admitted));
             }
         }
         match issuer.keys().refresh() {
@@ -436,6 +473,7 @@ impl Inner {
         let principal = self.check_revocation(principal)?;
         if let Some(cache) = &self.cache {
             cache.insert(token, principal.clone(), key);
+            observability::cache_entries(cache.len());
         }
         Ok(principal)
     }
@@ -448,6 +486,7 @@ impl Inner {
         match self.revocations.revoked_since(&principal) {
             None => Ok(principal),
             Some(at) => {
+                observability::revocation_hit();
                 let challenge = principal
                     .is_cae_capable()
                     .then(|| self.claims_challenge_uri(&principal))

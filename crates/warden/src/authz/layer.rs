@@ -98,7 +98,9 @@ where
             };
             match outcome {
                 Ok(()) => inner.call(req).await,
-                Err(error) => Ok(context.respond(&error).map(ResBody::from)),
+                Err(error) => Ok(context
+                    .respond(&error, extensions.get::<Principal>())
+                    .map(ResBody::from)),
             }
         })
     }

@@ -292,7 +292,11 @@ impl<St: Send + Sync, K: Kind> FromRequestParts<St> for Require<K> {
         };
         match outcome {
             Ok(()) => Ok(Require(PhantomData)),
-            Err(error) => Err(AuthRejection::refused(context, error)),
+            Err(error) => Err(AuthRejection::refused(
+                context,
+                error,
+                parts.extensions.get::<Principal>(),
+            )),
         }
     }
 }

@@ -385,7 +385,8 @@ impl Requirement {
             None => Err(Error::MissingToken),
             Some(principal) => self.needs().check(context, principal).await,
         };
-        outcome.map_err(|error| AuthRejection::refused(context, error))
+        outcome
+            .map_err(|error| AuthRejection::refused(context, error, extensions.get::<Principal>()))
     }
 
     /// What this requirement asks, in the form every requirement is checked in.

@@ -273,6 +273,9 @@ impl InMemoryRevocations {
             || Rules::One(rule.clone()),
         );
         self.prune_if_due();
+        // The identifiers with a rule (papaya keeps the count: O(1)), not `len`, which walks
+        // every rule.
+        crate::observability::revocation_rules(self.rules.len());
     }
 
     /// Drops rules that can no longer match a valid token. Adding a rule calls it at most once

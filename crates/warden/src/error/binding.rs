@@ -162,4 +162,25 @@ impl ProofError {
             ProofError::Replayed => "DPoP proof replayed",
         }
     }
+
+    /// A stable, machine-friendly name, as the `reason` of warden's DPoP refusal metric.
+    pub fn kind(self) -> &'static str {
+        match self {
+            ProofError::Missing => "proof_missing",
+            ProofError::Multiple => "proof_multiple",
+            ProofError::Malformed => "proof_malformed",
+            ProofError::WrongType => "proof_wrong_type",
+            ProofError::DisallowedAlgorithm => "proof_disallowed_algorithm",
+            ProofError::PrivateKey => "proof_private_key",
+            ProofError::BadKey => "proof_bad_key",
+            ProofError::BadSignature => "proof_bad_signature",
+            ProofError::MissingClaim => "proof_missing_claim",
+            ProofError::JtiTooLong => "proof_jti_too_long",
+            ProofError::WrongMethod => "proof_wrong_method",
+            ProofError::WrongUrl => "proof_wrong_url",
+            ProofError::OutsideWindow => "proof_outside_window",
+            ProofError::WrongTokenHash => "proof_wrong_token_hash",
+            ProofError::Replayed => "proof_replayed",
+        }
+    }
 }

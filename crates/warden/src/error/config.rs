@@ -159,10 +159,12 @@ pub enum Variable {
     EntraV1IssuerBase,
     /// `WARDEN_ALLOW_ANONYMOUS`.
     AllowAnonymous,
+    /// `WARDEN_REFUSAL_LOGS_PER_SECOND`.
+    RefusalLogsPerSecond,
 }
 
 impl Variable {
-    const ALL: [Variable; 15] = [
+    const ALL: [Variable; 16] = [
         Variable::Issuer,
         Variable::Audience,
         Variable::LeewaySecs,
@@ -178,6 +180,7 @@ impl Variable {
         Variable::EntraAuthority,
         Variable::EntraV1IssuerBase,
         Variable::AllowAnonymous,
+        Variable::RefusalLogsPerSecond,
     ];
 
     /// The variable's name.
@@ -198,6 +201,7 @@ impl Variable {
             Variable::EntraAuthority => "WARDEN_ENTRA_AUTHORITY",
             Variable::EntraV1IssuerBase => "WARDEN_ENTRA_V1_ISSUER_BASE",
             Variable::AllowAnonymous => "WARDEN_ALLOW_ANONYMOUS",
+            Variable::RefusalLogsPerSecond => "WARDEN_REFUSAL_LOGS_PER_SECOND",
         }
     }
 

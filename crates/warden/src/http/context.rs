@@ -13,6 +13,8 @@ use crate::challenge::{AnswerHasher, Challenge, FixedAnswer, Realm};
 use crate::error::Error;
 use crate::membership::CachedGroups;
 use crate::metadata::ResourceMetadata;
+use crate::observability::RefusalLog;
+use crate::principal::Principal;
 use crate::validator::Validator;
 
 /// A function that writes the body of a refusal. See
@@ -33,8 +35,9 @@ impl WardenContext {
         WardenContext { shared, scheme }
     }
 
-    pub(crate) fn respond(&self, error: &Error) -> Response<Bytes> {
-        self.shared.respond(error, self.scheme)
+    /// The refusal of `error`, for a request the layer admitted as `principal` (when it did).
+    pub(crate) fn respond(&self, error: &Error, principal: Option<&Principal>) -> Response<Bytes> {
+        self.shared.respond(error, self.scheme, principal)
     }
 
     pub(crate) fn validator(&self) -> &Validator {
@@ -59,6 +62,8 @@ pub(crate) struct Shared {
     /// Refusals written once (see [`Shared::respond`]).
     pub(crate) written:
         papaya::HashMap<FixedAnswer, Written, std::hash::BuildHasherDefault<AnswerHasher>>,
+    /// Refusals logged at INFO, rate-limited.
+    pub(crate) refusal_log: RefusalLog,
 }
 
 /// A refusal written once: what [`Shared::respond`] answers again for the same fixed answer.
@@ -93,7 +98,22 @@ impl Shared {
     /// copied afterwards: its header values and body are shared, not formatted again. The
     /// answers kept are bounded by warden's own fixed descriptions, schemes and statuses (a few
     /// hundred at most), whatever the requests.
-    pub(crate) fn respond(&self, error: &Error, scheme: Option<Scheme>) -> Response<Bytes> {
+    ///
+    /// Every refusal passes here once: it is counted and logged
+    /// ([`observability`](crate::observability)), `principal` naming the caller in the log when
+    /// the layer had admitted it.
+    pub(crate) fn respond(
+        &self,
+        error: &Error,
+        scheme: Option<Scheme>,
+        principal: Option<&Principal>,
+    ) -> Response<Bytes> {
+        let response = self.answer(error, scheme);
+        crate::observability::refused(error, response.status(), principal, &self.refusal_log);
+        response
+    }
+
+    fn answer(&self, error: &Error, scheme: Option<Scheme>) -> Response<Bytes> {
         let challenge = Challenge::from(error);
         if self.responder.is_none()
             && let Some(key) = challenge.fixed_answer(scheme)

@@ -41,8 +41,12 @@ pub enum AuthRejection {
 }
 
 impl AuthRejection {
-    pub(crate) fn refused(context: &WardenContext, error: Error) -> Self {
-        let response = Box::new(context.respond(&error));
+    pub(crate) fn refused(
+        context: &WardenContext,
+        error: Error,
+        principal: Option<&Principal>,
+    ) -> Self {
+        let response = Box::new(context.respond(&error, principal));
         AuthRejection::Refused { error, response }
     }
 
@@ -102,7 +106,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
         let context = context(parts, "Principal")?;
         match parts.extensions.get::<Principal>() {
             Some(principal) => Ok(principal.clone()),
-            None => Err(AuthRejection::refused(context, Error::MissingToken)),
+            None => Err(AuthRejection::refused(context, Error::MissingToken, None)),
         }
     }
 }
@@ -144,10 +148,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
         let principal = parts
             .extensions
             .get::<Principal>()
-            .ok_or_else(|| AuthRejection::refused(context, Error::MissingToken))?;
+            .ok_or_else(|| AuthRejection::refused(context, Error::MissingToken, None))?;
         principal
             .deserialize_claims()
             .map(Claims)
-            .map_err(|error| AuthRejection::refused(context, error))
+            .map_err(|error| AuthRejection::refused(context, error, Some(principal)))
     }
 }

@@ -23,6 +23,7 @@ use crate::error::{ConfigError, Error};
 use crate::issuer::Issuer;
 use crate::membership::{CachedGroups, GroupResolver};
 use crate::metadata::{ProtectedResource, ResourceMetadata};
+use crate::observability::RefusalLog;
 use crate::principal::Principal;
 use crate::validator::{Validator, ValidatorBuilder};
 
@@ -111,6 +112,7 @@ impl WardenLayer {
             groups: None,
             protected_resource: None,
             dpop: Some(Dpop::default()),
+            refusal_logs_per_second: crate::observability::DEFAULT_REFUSAL_LOGS_PER_SECOND,
         }
     }
 
@@ -128,6 +130,7 @@ impl WardenLayer {
                 resource_metadata: None,
                 dpop: Some(dpop),
                 written: papaya::HashMap::with_hasher(Default::default()),
+                refusal_log: RefusalLog::new(crate::observability::DEFAULT_REFUSAL_LOGS_PER_SECOND),
             }),
         }
     }
@@ -166,6 +169,7 @@ pub struct WardenBuilder {
     groups: Option<CachedGroups>,
     protected_resource: Option<ProtectedResource>,
     dpop: Option<Dpop>,
+    refusal_logs_per_second: u32,
 }
 
 impl fmt::Debug for WardenBuilder {
@@ -268,6 +272,16 @@ impl WardenBuilder {
         self
     }
 
+    /// How many refusals are logged at INFO per second, at most (default
+    /// [`DEFAULT_REFUSAL_LOGS_PER_SECOND`](crate::observability::DEFAULT_REFUSAL_LOGS_PER_SECOND));
+    /// the rest are counted and reported with the next line, so a flood of bad tokens cannot
+    /// flood the log. `0` logs none at INFO. Each line holds the refusal's kind and status, and
+    /// for a verified caller its issuer and client id; never the token.
+    pub fn refusal_logs_per_second(mut self, per_second: u32) -> Self {
+        self.refusal_logs_per_second = per_second;
+        self
+    }
+
     /// Resolves group membership when Entra replaced the `groups` claim with an overage marker.
     /// Answers are cached for `ttl` per issuer and [`Principal::identity`], at most 10,000 callers.
     /// Without a resolver, a group requirement on an overage token is refused.
@@ -329,6 +343,7 @@ impl WardenBuilder {
                 resource_metadata,
                 dpop: self.dpop.map(|dpop| dpop.with_clock(clock)),
                 written: papaya::HashMap::with_hasher(Default::default()),
+                refusal_log: RefusalLog::new(self.refusal_logs_per_second),
             }),
         })
     }
@@ -389,6 +404,8 @@ where
             tid = Empty,
             client = Empty,
             sub = Empty,
+            // OpenTelemetry's general attribute for the class of a failure.
+            error.type = Empty,
         );
         let shared = &self.shared;
         match shared.authenticate(&req) {
@@ -397,6 +414,7 @@ where
                 ResponseFuture::inner(self.inner.call(req))
             }
             Authentication::Anonymous => {
+                crate::observability::anonymous();
                 span.record("outcome", "anonymous");
                 let context = WardenContext::new(shared.clone(), None);
                 req.extensions_mut().insert(context);
@@ -432,6 +450,7 @@ fn admit<B>(
     principal: Principal,
     scheme: Scheme,
 ) {
+    crate::observability::admitted();
     if !span.is_disabled() {
         span.record("outcome", "authenticated");
         span.record("iss", principal.issuer());
@@ -455,8 +474,9 @@ fn refuse<B: From<Bytes>>(
     scheme: Option<Scheme>,
 ) -> Response<B> {
     span.record("outcome", error.kind());
-    tracing::debug!(parent: span, reason = error.kind(), "request refused");
-    shared.respond(error, scheme).map(B::from)
+    span.record("error.type", error.kind());
+    crate::observability::refused_at_layer(error);
+    shared.respond(error, scheme, None).map(B::from)
 }
 
 pin_project! {

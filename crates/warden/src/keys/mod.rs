@@ -61,6 +61,12 @@ pub trait KeySource: Send + Sync + fmt::Debug + 'static {
     fn authorization_endpoint(&self) -> Option<Arc<str>> {
         None
     }
+
+    /// When the current key set was fetched from the issuer, if the source fetches (a
+    /// [`JwksCache`]); `None` for keys given in configuration, or before the first fetch.
+    fn fetched_at(&self) -> Option<std::time::SystemTime> {
+        None
+    }
 }
 
 /// A source shared between issuers (Entra's common keys serve every tenant).
@@ -75,6 +81,35 @@ impl<K: KeySource + ?Sized> KeySource for Arc<K> {
 
     fn authorization_endpoint(&self) -> Option<Arc<str>> {
         (**self).authorization_endpoint()
+    }
+
+    fn fetched_at(&self) -> Option<std::time::SystemTime> {
+        (**self).fetched_at()
+    }
+}
+
+/// Where an issuer's keys stand, for a health endpoint: see
+/// [`Validator::key_status`](crate::Validator::key_status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeyStatus {
+    /// The issuer (for an Entra configuration accepting any tenant, its authority and
+    /// `(any tenant)`).
+    pub issuer: String,
+    /// Keys in the current set; `None` if none was ever loaded.
+    pub keys: Option<usize>,
+    /// When the current set was fetched; `None` for keys given in configuration, or never
+    /// loaded.
+    pub fetched_at: Option<std::time::SystemTime>,
+}
+
+impl KeyStatus {
+    pub(crate) fn of(issuer: String, source: &dyn KeySource) -> Self {
+        KeyStatus {
+            issuer,
+            keys: source.snapshot().map(|set| set.len()),
+            fetched_at: source.fetched_at(),
+        }
     }
 }
 

@@ -110,6 +110,30 @@ pub enum EventKind {
     Unknown,
 }
 
+impl EventKind {
+    /// A short, fixed name of the kind, as warden's metrics label it (`session-revoked`,
+    /// `risc-other`, `unknown`): never a value from the SET, so a transmitter cannot mint labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::SessionRevoked => "session-revoked",
+            EventKind::TokenClaimsChange { .. } => "token-claims-change",
+            EventKind::CredentialChange { .. } => "credential-change",
+            EventKind::AssuranceLevelChange { .. } => "assurance-level-change",
+            EventKind::DeviceComplianceChange { .. } => "device-compliance-change",
+            EventKind::RiskLevelChange { .. } => "risk-level-change",
+            EventKind::SessionObserved => "session-observed",
+            EventKind::AccountDisabled { .. } => "account-disabled",
+            EventKind::AccountPurged => "account-purged",
+            EventKind::CredentialCompromise { .. } => "credential-compromise",
+            EventKind::SessionsRevoked => "sessions-revoked",
+            EventKind::OtherRisc { .. } => "risc-other",
+            EventKind::Verification { .. } => "verification",
+            EventKind::StreamUpdated { .. } => "stream-updated",
+            EventKind::Unknown => "unknown",
+        }
+    }
+}
+
 /// CAEP `change_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -170,6 +170,30 @@ impl Receiver {
         set: &str,
         delivered_as: Option<&str>,
     ) -> Result<Received, SetError> {
+        let received = self.receive_checked(set, delivered_as).await;
+        let (event, outcome) = match &received {
+            Ok(received) => (
+                received.event.event().kind.name(),
+                match &received.action {
+                    Action::Revoked(_) => "revoked",
+                    Action::Recorded => "recorded",
+                    Action::Verified => "verified",
+                    Action::AlreadyReceived => "duplicate",
+                    Action::Ignored { .. } => "ignored",
+                },
+            ),
+            // Refused before it was read or verified: its type is not to be trusted.
+            Err(_) => ("unverified", "refused"),
+        };
+        crate::observability::ssf_event(event, outcome);
+        received
+    }
+
+    async fn receive_checked(
+        &self,
+        set: &str,
+        delivered_as: Option<&str>,
+    ) -> Result<Received, SetError> {
         let inner = &*self.inner;
         let expected = Expected {
             issuer: inner.configuration.issuer(),

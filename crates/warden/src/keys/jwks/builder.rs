@@ -172,6 +172,7 @@ impl JwksCacheBuilder {
                 .0,
                 known_jwks_uri: Mutex::new(None),
                 authorization_endpoint: ArcSwapOption::empty(),
+                fetched_at: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }

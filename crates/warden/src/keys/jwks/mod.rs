@@ -88,6 +88,8 @@ struct Inner {
     known_jwks_uri: Mutex<Option<String>>,
     /// The `authorization_endpoint` discovery found (https, or http on loopback).
     authorization_endpoint: ArcSwapOption<String>,
+    /// When the current key set was fetched, in Unix seconds (0: never).
+    fetched_at: std::sync::atomic::AtomicU64,
     /// Wakes the refresher for a fetch that a request asked for.
     wake: Arc<Notify>,
     /// Each finished fetch's outcome, for the requests waiting on it.
@@ -179,6 +181,17 @@ impl KeySource for JwksCache {
 
     fn refresh(&self) -> Refresh {
         self.inner.ask(false)
+    }
+
+    fn fetched_at(&self) -> Option<std::time::SystemTime> {
+        match self
+            .inner
+            .fetched_at
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => None,
+            secs => Some(std::time::UNIX_EPOCH + Duration::from_secs(secs)),
+        }
     }
 
     fn authorization_endpoint(&self) -> Option<Arc<str>> {
@@ -337,6 +350,12 @@ impl Inner {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner()) = Some(fetched.jwks_uri);
                 *failures = 0;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_secs().max(1));
+                self.fetched_at
+                    .store(now, std::sync::atomic::Ordering::Relaxed);
+                crate::observability::key_fetch(&self.config.expected_issuer, Some(set.len()));
                 let ttl = self.config.ttl.unwrap_or_else(|| {
                     fetched
                         .max_age
@@ -353,6 +372,7 @@ impl Inner {
             }
             Err(error) => {
                 *failures = failures.saturating_add(1);
+                crate::observability::key_fetch(&self.config.expected_issuer, None);
                 let backoff = backoff(*failures);
                 // A fetch that failed for a reason other than the document means discovery may be
                 // stale too: discover again next time.
