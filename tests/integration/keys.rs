@@ -852,3 +852,41 @@ async fn backs_off_after_failed_fetches_then_recovers_on_its_own() {
     );
     assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
 }
+
+/// `WardenLayer::oidc` in one line: discovery, keys loaded before the first request (a wrong URL
+/// or a provider down fails the start, naming the issuer), and the builder's defaults.
+#[tokio::test]
+async fn the_one_line_setup_loads_the_keys_before_the_first_request() {
+    let issuer = warden_testing::FakeIssuer::start().await.unwrap();
+    let warden = WardenLayer::oidc(issuer.issuer_url(), issuer.audience())
+        .await
+        .unwrap();
+    let status = warden.validator().key_status();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].issuer, issuer.issuer_url());
+    assert!(status[0].keys.unwrap() >= 1 && status[0].fetched_at.is_some());
+    let app = warden_integration_tests::App::new(warden);
+    assert_eq!(app.get_me_with(&issuer.token().sign()).await.status, 200);
+
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let unreachable = format!("http://127.0.0.1:{closed}");
+    match WardenLayer::oidc(unreachable.clone(), "api://orders").await {
+        Err(warden::error::SetupError::KeysUnavailable {
+            issuer,
+            retry_after,
+        }) => {
+            assert_eq!(issuer, unreachable);
+            assert!(retry_after.as_secs() >= 1);
+        }
+        other => panic!("expected KeysUnavailable, got {other:?}"),
+    }
+    match WardenLayer::oidc("http://login.example.com", "api://orders").await {
+        Err(warden::error::SetupError::Config(error)) => {
+            assert_eq!(error.setting(), warden::error::Setting::Issuer, "{error}");
+        }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+}

@@ -15,6 +15,7 @@ mod fleet;
 mod foundation;
 mod keys;
 mod mcp;
+mod providers;
 mod ssf;
 mod testing_guide;
 mod vectors;

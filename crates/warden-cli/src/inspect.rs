@@ -182,6 +182,11 @@ pub(crate) fn run(args: &[String]) -> u8 {
             if failed.is_none() {
                 println!("  refused: {error}");
             }
+            if let Error::InvalidToken(invalid) = &error
+                && let Some(remedy) = invalid.remedy()
+            {
+                println!("\n  {}", style.yellow(&format!("hint: {remedy}")));
+            }
             println!("\n{}", style.red(error.kind()));
             exit::NO
         }

@@ -249,6 +249,11 @@ impl AnyTenant {
     /// Where clients of any tenant discover Entra: `{authority}/common/v2.0`. Its metadata names
     /// the templated issuer `{authority}/{tenantid}/v2.0`, which a client checking the issuer
     /// strictly (RFC 8414 §3.3) refuses; single-tenant APIs list the tenant's own issuer.
+    /// The one key source of every tenant.
+    pub(crate) fn keys(&self) -> &Arc<dyn KeySource> {
+        &self.keys
+    }
+
     /// Where its keys stand: one source serves every tenant.
     pub(crate) fn key_status(&self) -> crate::keys::KeyStatus {
         crate::keys::KeyStatus::of(format!("{} (any tenant)", self.authority), &*self.keys)

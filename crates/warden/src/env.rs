@@ -118,9 +118,26 @@ impl WardenConfig {
 
     /// Reads `WARDEN_` variables from any list of pairs (handy in tests).
     ///
+    /// A variable that is not warden's but is spelled like one of them (`WARDEN_AUDEINCE`,
+    /// `WARDEN_LEEWAY`) is refused, naming the one meant: a typo must not leave a setting at its
+    /// default in silence. Other `WARDEN_` variables (an application's own, such as the demo's
+    /// `WARDEN_DEMO_ADDR`) are listed in one warning.
+    ///
+    /// ```
+    /// let error = warden::WardenConfig::from_vars([
+    ///     ("WARDEN_ISSUER", "https://login.example.com"),
+    ///     ("WARDEN_AUDEINCE", "api://orders"),
+    /// ])
+    /// .unwrap_err();
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "invalid configuration: WARDEN_AUDIENCE: WARDEN_AUDEINCE is not a warden variable; did you mean WARDEN_AUDIENCE?",
+    /// );
+    /// ```
+    ///
     /// # Errors
     ///
-    /// [`ConfigError`] naming the variable that is missing or unreadable.
+    /// [`ConfigError`] naming the variable that is missing, unreadable, or misspelled.
     pub fn from_vars<I, K, V>(vars: I) -> Result<Self, ConfigError>
     where
         I: IntoIterator<Item = (K, V)>,
@@ -128,9 +145,22 @@ impl WardenConfig {
         V: AsRef<str>,
     {
         let mut config = WardenConfig::default();
+        let mut others = Vec::new();
         for (key, value) in vars {
             let (key, value) = (key.as_ref(), value.as_ref().trim());
             let Some(variable) = Variable::from_name(key) else {
+                if key.starts_with("WARDEN_") {
+                    if let Some(meant) = Variable::spelled_like(key) {
+                        return Err(ConfigError::invalid(
+                            Setting::Variable(meant),
+                            format!(
+                                "{key} is not a warden variable; did you mean {}?",
+                                meant.name()
+                            ),
+                        ));
+                    }
+                    others.push(key.to_owned());
+                }
                 continue;
             };
             let setting = Setting::Variable(variable);
@@ -207,6 +237,13 @@ impl WardenConfig {
                 }
                 _ => {}
             }
+        }
+        if !others.is_empty() {
+            others.sort();
+            tracing::warn!(
+                variables = %others.join(" "),
+                "WARDEN_ variables that warden does not read (the application's own, or a typo)"
+            );
         }
         if config.issuers.is_empty() && config.entra_tenants.is_empty() {
             return Err(ConfigError::missing(Setting::Variable(Variable::Issuer)));

@@ -23,9 +23,10 @@ pub enum Profile {
     /// `iss`, `aud`, `exp`, `sub`, `client_id`, `iat` and `jti` are required (§2.2).
     #[default]
     Rfc9068,
-    /// Access tokens typed `JWT` (or `at+jwt`), as many OpenID Connect providers issue them
-    /// (Keycloak, older Auth0 tenants): `iss`, `aud`, `exp`, `sub` and `iat` are required. Only the
-    /// audience then tells such a token from an ID token of the same issuer.
+    /// Access tokens typed `JWT` (or `at+jwt`), or not typed, as many OpenID Connect providers
+    /// issue them (Keycloak, Auth0 without its RFC 9068 profile, Okta): `iss`, `aud`, `exp`, `sub`
+    /// and `iat` are required. Only the audience then tells such a token from an ID token of the
+    /// same issuer: give the API an audience of its own (docs/providers.md).
     JwtAccessToken,
     /// Microsoft Entra ID access tokens, as [`Entra`](crate::entra::Entra) issuers check them:
     /// `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `oid`, `iat`, `uti` and a client (`azp`
@@ -98,7 +99,9 @@ impl Policy for Generic {
     fn accepts_typ(&self, typ: Option<&str>) -> bool {
         match self.0 {
             Profile::Rfc9068 => typ_is(typ, &["at+jwt"]),
-            _ => typ_is(typ, &["at+jwt", "jwt"]),
+            // Typed `JWT`, or not typed at all (Okta, Amazon Cognito): neither tells an access
+            // token from an ID token, so the audience does, as for every token of this profile.
+            _ => typ.is_none() || typ_is(typ, &["at+jwt", "jwt"]),
         }
     }
 
@@ -418,7 +421,10 @@ mod tests {
         assert!(!Generic(Profile::Rfc9068).accepts_typ(None));
         assert!(Generic(Profile::JwtAccessToken).accepts_typ(Some("JWT")));
         assert!(!Generic(Profile::JwtAccessToken).accepts_typ(Some("dpop+jwt")));
-        assert!(!Generic(Profile::JwtAccessToken).accepts_typ(None));
+        // Untyped tokens (Okta's, Cognito's): no weaker than `JWT`-typed ones, which ID tokens
+        // also are; the audience tells them apart (docs/providers.md).
+        assert!(Generic(Profile::JwtAccessToken).accepts_typ(None));
+        assert!(!Generic(Profile::JwtAccessToken).accepts_typ(Some("secevent+jwt")));
     }
 
     #[test]

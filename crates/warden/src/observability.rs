@@ -250,11 +250,22 @@ impl RefusalLog {
             return;
         }
         let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+        let remedy = match error {
+            Error::InvalidToken(invalid) => invalid.remedy(),
+            Error::MissingToken
+            | Error::InvalidRequest(_)
+            | Error::Binding(_)
+            | Error::Revoked { .. }
+            | Error::StepUpRequired(_)
+            | Error::Forbidden(_)
+            | Error::Unavailable(_) => None,
+        };
         tracing::info!(
             kind = error.kind(),
             status = status.as_u16(),
             issuer = principal.map(Principal::issuer),
             client = principal.and_then(Principal::client_id),
+            remedy,
             suppressed_since_last = suppressed,
             "request refused"
         );

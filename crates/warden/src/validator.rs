@@ -37,7 +37,7 @@ use crate::clock::{self, Clock, SystemClock};
 use crate::entra::{AnyTenant, Entra};
 use crate::error::{
     BindingError, ClaimsChallenge, ConfigError, Dependency, Error, Forbidden, InvalidToken,
-    Malformed, Setting, Unavailable,
+    Malformed, Setting, SetupError, Unavailable,
 };
 use crate::issuer::{Issuer, Profile};
 use crate::json::Members;
@@ -175,6 +175,50 @@ impl Validator {
         servers.sort();
         servers.dedup();
         servers
+    }
+
+    /// Loads every trusted issuer's keys now, for those that have none yet (a [`JwksCache`]
+    /// fetches on first use otherwise): at start-up, so that a wrong issuer URL or an
+    /// unreachable provider fails the start instead of the first requests. Issuers whose keys
+    /// are loaded, or given in configuration, are left alone.
+    ///
+    /// [`JwksCache`]: crate::keys::JwksCache
+    ///
+    /// # Errors
+    ///
+    /// [`SetupError::KeysUnavailable`] naming the first issuer whose keys could not be loaded.
+    pub async fn load_keys(&self) -> Result<(), SetupError> {
+        let sources = self
+            .inner
+            .issuers
+            .values()
+            .map(|issuer| (issuer.issuer().to_owned(), issuer.keys().clone()))
+            .chain(
+                self.inner
+                    .any_tenant
+                    .iter()
+                    .map(|any| (any.key_status().issuer, any.keys().clone())),
+            );
+        for (issuer, keys) in sources {
+            if keys.snapshot().is_some() {
+                continue;
+            }
+            let outcome = match keys.refresh() {
+                Refresh::Pending(fetch) => fetch.await.map(|_| ()),
+                Refresh::NotNow { retry_after } => Err(crate::keys::KeysUnavailable {
+                    retry_after: retry_after.unwrap_or(DEFAULT_RETRY_AFTER),
+                }),
+            };
+            if let Err(unavailable) = outcome
+                && keys.snapshot().is_none()
+            {
+                return Err(SetupError::KeysUnavailable {
+                    issuer,
+                    retry_after: unavailable.retry_after,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Where each trusted issuer's keys stand (how many, fetched when), sorted by issuer: for a

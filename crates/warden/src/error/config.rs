@@ -209,6 +209,45 @@ impl Variable {
     pub(crate) fn from_name(name: &str) -> Option<Variable> {
         Variable::ALL.into_iter().find(|v| v.name() == name)
     }
+
+    /// The variable `name` (not one of warden's) was most likely meant to be: one edit or two
+    /// away (a letter missing, extra, changed or two swapped; case ignored), or the same but for a
+    /// `_SECS` suffix (`WARDEN_LEEWAY`).
+    pub(crate) fn spelled_like(name: &str) -> Option<Variable> {
+        let name = name.to_ascii_uppercase();
+        Variable::ALL.into_iter().find(|variable| {
+            let known = variable.name();
+            name == known
+                || known.strip_suffix("_SECS") == Some(name.as_str())
+                || edit_distance(&name, known) <= 2
+        })
+    }
+}
+
+/// Optimal string alignment distance (insertions, deletions, substitutions and adjacent
+/// transpositions), for the short ASCII names of variables.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 impl ConfigError {
@@ -254,3 +293,36 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misspelled_variables_name_the_one_meant() {
+        for (typo, meant) in [
+            ("WARDEN_AUDEINCE", Variable::Audience),
+            ("WARDEN_ISUER", Variable::Issuer),
+            ("WARDEN_LEEWAY", Variable::LeewaySecs),
+            ("warden_realm", Variable::Realm),
+            ("WARDEN_ALGORITHM", Variable::Algorithms),
+            ("WARDEN_JWKS_TTL", Variable::JwksTtlSecs),
+        ] {
+            assert_eq!(Variable::spelled_like(typo), Some(meant), "{typo}");
+        }
+        // An application's own variables are not typos of warden's.
+        for other in [
+            "WARDEN_DEMO_ADDR",
+            "WARDEN_REDIS_URL",
+            "WARDEN_SSF_PUSH_TOKEN",
+            "WARDEN_PUBLIC_URL",
+            "WARDEN_RESOURCE",
+            "WARDEN_MCP_BASE",
+            "WARDEN_BASELINE_ADDR",
+            "WARDEN_REDIS_SERVER",
+            "WARDEN_SSF_AUDIENCE",
+        ] {
+            assert_eq!(Variable::spelled_like(other), None, "{other}");
+        }
+    }
+}

@@ -26,6 +26,7 @@ pub(crate) mod config;
 mod privilege;
 pub(crate) mod refusal;
 mod registration;
+mod setup;
 mod token;
 mod unavailable;
 
@@ -34,6 +35,7 @@ pub use config::{Setting, Variable};
 pub use privilege::{ClaimsChallenge, Forbidden, StepUp};
 pub use refusal::InvalidRequest;
 pub use registration::RegistrationError;
+pub use setup::SetupError;
 pub use token::{Check, InvalidToken, Malformed};
 pub use unavailable::{Dependency, Unavailable};
 

@@ -140,6 +140,40 @@ impl InvalidToken {
 }
 
 impl InvalidToken {
+    /// What the operator can change when this refusal is a configuration mismatch rather than a
+    /// bad token: for [`InvalidToken::WrongType`], the profile to choose. Logged with the
+    /// refusal and printed by `warden inspect`; never sent to the client.
+    pub fn remedy(&self) -> Option<&'static str> {
+        match self {
+            InvalidToken::WrongType => Some(
+                "if this issuer's access tokens are typed JWT or not typed (Keycloak, Auth0 \
+                 without its RFC 9068 profile, Okta), choose Profile::JwtAccessToken \
+                 (WARDEN_PROFILE=jwt_access_token) and give the API its own audience",
+            ),
+            InvalidToken::TooLarge { .. }
+            | InvalidToken::Malformed(_)
+            | InvalidToken::Encrypted
+            | InvalidToken::Nested
+            | InvalidToken::UnsupportedCritical
+            | InvalidToken::EmbeddedKey
+            | InvalidToken::DisallowedAlgorithm
+            | InvalidToken::WrongTokenKind
+            | InvalidToken::UntrustedIssuer
+            | InvalidToken::WrongTenant
+            | InvalidToken::WrongAudience
+            | InvalidToken::MissingClaim { .. }
+            | InvalidToken::InvalidClaim { .. }
+            | InvalidToken::Expired { .. }
+            | InvalidToken::NotYetValid { .. }
+            | InvalidToken::LifetimeTooLong
+            | InvalidToken::IssuedInFuture { .. }
+            | InvalidToken::UnknownKey
+            | InvalidToken::AlgorithmMismatch
+            | InvalidToken::BadSignature
+            | InvalidToken::KeyOfAnotherIssuer => None,
+        }
+    }
+
     /// Where on the request path this check sits.
     pub fn check(&self) -> Check {
         match self {

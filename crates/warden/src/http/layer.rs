@@ -19,8 +19,9 @@ use crate::bearer::Scheme;
 use crate::binding::dpop::Dpop;
 use crate::boxed::BoxFuture;
 use crate::challenge::{Challenge, Realm};
-use crate::error::{ConfigError, Error};
+use crate::error::{ConfigError, Error, SetupError};
 use crate::issuer::Issuer;
+use crate::keys::JwksCache;
 use crate::membership::{CachedGroups, GroupResolver};
 use crate::metadata::{ProtectedResource, ResourceMetadata};
 use crate::observability::RefusalLog;
@@ -114,6 +115,72 @@ impl WardenLayer {
             dpop: Some(Dpop::default()),
             refusal_logs_per_second: crate::observability::DEFAULT_REFUSAL_LOGS_PER_SECOND,
         }
+    }
+
+    /// The one-line setup for an OpenID Connect provider: trusts `issuer_url` (compared
+    /// exactly with `iss`), finds its keys by discovery, **loads them now**, and requires
+    /// `audience`. Tokens are read as RFC 9068 access tokens (`typ: at+jwt`); for a provider that
+    /// types them `JWT` (Keycloak, Auth0, Okta, …) choose the profile with the builder
+    /// (docs/providers.md). Everything else is the builder's defaults.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), warden::error::SetupError> {
+    /// let warden = warden::WardenLayer::oidc("https://login.example.com", "api://orders").await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`SetupError::Config`] for a URL that is not https (plain http only on loopback) or an
+    /// empty audience; [`SetupError::KeysUnavailable`] when discovery or the JWKS fails.
+    pub async fn oidc(
+        issuer_url: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<WardenLayer, SetupError> {
+        let issuer_url = issuer_url.into();
+        let keys = JwksCache::builder(issuer_url.clone()).build()?;
+        let issuer = Issuer::builder(issuer_url)
+            .audience(audience)
+            .keys(keys)
+            .build()?;
+        Self::ready(WardenLayer::builder().issuer(issuer)).await
+    }
+
+    /// The one-line setup for Microsoft Entra ID: trusts one tenant (its id or a verified
+    /// domain) for tokens whose audience is `audience` (the API's application id, or its
+    /// Application ID URI for v1.0 tokens), with Entra's own profile, and **loads its keys now**.
+    /// For several tenants, any tenant, or a national cloud, use the builder with
+    /// [`Entra`](crate::entra::Entra).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), warden::error::SetupError> {
+    /// let warden = warden::WardenLayer::entra(
+    ///     "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c",
+    ///     "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9",
+    /// )
+    /// .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`WardenLayer::oidc`].
+    pub async fn entra(
+        tenant: impl Into<String>,
+        audience: impl Into<String>,
+    ) -> Result<WardenLayer, SetupError> {
+        let entra = crate::entra::Entra::builder()
+            .tenant(tenant)
+            .audience(audience)
+            .build()?;
+        Self::ready(WardenLayer::builder().entra(entra)).await
+    }
+
+    /// Builds the layer and loads its issuers' keys.
+    async fn ready(builder: WardenBuilder) -> Result<WardenLayer, SetupError> {
+        let layer = builder.build()?;
+        layer.shared.validator.load_keys().await?;
+        Ok(layer)
     }
 
     /// A layer around an existing validator, with the default realm, requiring a token; DPoP
