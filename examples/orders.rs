@@ -5,6 +5,8 @@
 //! |---|---|
 //! | GET /health | anyone, no token |
 //! | GET /health/ready | anyone, no token; 503 while a fleet's revocation feed is not current |
+//! | GET /health/keys | anyone, no token; key-set freshness per issuer |
+//! | GET /openapi.json | anyone, no token; the OpenAPI document, its security from the routes' types |
 //! | GET /.well-known/oauth-protected-resource | anyone, no token; RFC 9728 metadata, when `WARDEN_RESOURCE` is set (the embedded demo sets it) |
 //! | GET /me | any valid token; the principal as JSON |
 //! | GET /orders | scope `Orders.Read` |
@@ -108,6 +110,8 @@ pub fn permissions(
         .roles::<(OrdersAdmin, ReportsReadAll, RevocationsWrite)>()
         .public_route(Method::GET, "/health")
         .public_route(Method::GET, "/health/ready")
+        .public_route(Method::GET, "/health/keys")
+        .public_route(Method::GET, "/openapi.json")
         .route::<()>(Method::GET, "/me")
         .route::<ListOrders>(Method::GET, "/orders")
         .route::<CreateOrder>(Method::POST, "/orders")
@@ -239,7 +243,8 @@ fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
     let public = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/health/ready", get(move || ready(fleet.clone())))
-        .route("/health/keys", get(move || keys_health(validator.clone())));
+        .route("/health/keys", get(move || keys_health(validator.clone())))
+        .route("/openapi.json", get(openapi_document));
     // RFC 9728 metadata, public: outside the layer.
     let public = match metadata {
         Some(metadata) => public.route_service(metadata.path(), metadata.clone()),
@@ -303,6 +308,30 @@ pub fn protected_resource(resource: impl Into<String>) -> ProtectedResource {
     ProtectedResource::new(resource)
         .scopes::<(OrdersRead, OrdersWrite, ReportsRead)>()
         .name("Orders API (warden demo)")
+}
+
+/// `GET /openapi.json`: the demo's OpenAPI 3.1 document, its security (the bearer scheme, each
+/// route's scopes and roles, 401 and 403) written by warden from the same requirement types the
+/// handlers take ([`permissions`]); no token needed.
+async fn openapi_document() -> axum::response::Response {
+    let mut openapi = utoipa::openapi::OpenApiBuilder::new()
+        .info(
+            utoipa::openapi::InfoBuilder::new()
+                .title("Orders API")
+                .version(env!("CARGO_PKG_VERSION"))
+                .build(),
+        )
+        .build();
+    match permissions(DEMO_AUDIENCE) {
+        Ok(permissions) => {
+            warden::openapi::secure(&mut openapi, &permissions);
+            Json(openapi).into_response()
+        }
+        Err(error) => {
+            tracing::error!(%error, "the demo's permissions are inconsistent");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// Key-set freshness per trusted issuer: how many keys, fetched when and how long ago. 503 while

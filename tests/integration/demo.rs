@@ -926,3 +926,119 @@ async fn each_refusal_is_one_series_and_the_demo_serves_its_metrics() {
         assert!(issuer["age_secs"].as_u64().unwrap() < 60, "{body}");
     }
 }
+
+/// The demo's OpenAPI document (public) says what every route enforces: each operation's
+/// `security` alternatives, checked by calling it with a token holding each declared scope or
+/// role alone (it opens exactly when an alternative names that one alone), and with none.
+#[tokio::test]
+async fn the_openapi_document_says_what_each_route_enforces() {
+    let demo = Demo::start().await;
+    let (status, _, openapi) = demo.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(openapi["openapi"], "3.1.0");
+    assert_eq!(
+        openapi["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let permissions = orders::permissions(orders::DEMO_AUDIENCE).unwrap();
+    let manifest: Value = serde_json::from_str(&permissions.entra_manifest().to_json()).unwrap();
+    let scopes: Vec<String> = manifest["api"]["oauth2PermissionScopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["value"].as_str().unwrap().to_owned())
+        .collect();
+    let roles: Vec<String> = manifest["appRoles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_str().unwrap().to_owned())
+        .collect();
+    let mut tokens: Vec<(String, String)> = Vec::new();
+    for scope in &scopes {
+        tokens.push((
+            scope.clone(),
+            demo.issuer
+                .token()
+                .scopes([scope.as_str()])
+                .acrs(["c1"])
+                .sign(),
+        ));
+    }
+    for role in &roles {
+        tokens.push((
+            role.clone(),
+            demo.issuer
+                .token()
+                .app_only()
+                .roles([role.as_str()])
+                .acrs(["c1"])
+                .sign(),
+        ));
+    }
+    let none = demo
+        .issuer
+        .token()
+        .scopes(Vec::<&str>::new())
+        .acrs(["c1"])
+        .sign();
+    let mut operations = 0;
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let url = path.replace("{id}", "1");
+            let body = (method == Method::POST).then(|| json!({}));
+            let security = operation["security"]
+                .as_array()
+                .expect("every operation says its security");
+            let opens = |status: StatusCode| {
+                status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN
+            };
+            // Alternatives naming nothing: public (no alternative) or any valid token.
+            let any_token = security.iter().any(|alt| alt["bearer"] == json!([]));
+            let public = security.is_empty();
+            let (status, _, _) = demo.call(method.clone(), &url, None, body.clone()).await;
+            assert_eq!(
+                opens(status),
+                public,
+                "{method} {path} without a token: {status}"
+            );
+            let (status, _, _) = demo
+                .call(method.clone(), &url, Some(&none), body.clone())
+                .await;
+            assert_eq!(
+                opens(status),
+                public || any_token,
+                "{method} {path} with no permission: {status}"
+            );
+            for (value, token) in &tokens {
+                let alone = security.iter().any(|alt| alt["bearer"] == json!([value]));
+                let (status, _, _) = demo
+                    .call(method.clone(), &url, Some(token), body.clone())
+                    .await;
+                assert_eq!(
+                    opens(status),
+                    public || any_token || alone,
+                    "{method} {path} with only {value}: {status}"
+                );
+            }
+            if !public {
+                assert!(operation["responses"]["401"].is_object(), "{method} {path}");
+            }
+            operations += 1;
+        }
+    }
+    // Every documented route is an operation.
+    assert_eq!(
+        operations,
+        permissions.generic_json()["routes"]
+            .as_array()
+            .unwrap()
+            .len()
+    );
+    // What OpenAPI cannot say is said in the permissions page's words.
+    assert_eq!(
+        openapi["paths"]["/orders/{id}/refund"]["post"]["x-warden-requires"],
+        "scope `Orders.Write`, and authentication context `c1`"
+    );
+}

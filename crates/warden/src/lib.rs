@@ -93,6 +93,12 @@ pub mod metadata;
 pub mod observability;
 pub mod principal;
 pub mod registration;
+/// OpenAPI security from the requirement types (feature `openapi`); see
+/// [`secure`](openapi::secure).
+#[cfg(feature = "openapi")]
+pub mod openapi {
+    pub use crate::registration::openapi::{SCHEME, secure};
+}
 #[cfg(feature = "ssf")]
 pub mod ssf;
 mod token;

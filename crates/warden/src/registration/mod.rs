@@ -61,6 +61,8 @@
 //! `role:{value}` in it. A scope and a role of the same value get different ids.
 
 mod entra;
+#[cfg(feature = "openapi")]
+pub(crate) mod openapi;
 mod page;
 
 use std::collections::BTreeSet;

@@ -129,7 +129,7 @@ fn members(members: Members) -> &'static str {
 }
 
 /// What a route's requirements ask, in words: every part must hold.
-fn describe(needs: &[Needs<'static, &'static str>]) -> String {
+pub(crate) fn describe(needs: &[Needs<'static, &'static str>]) -> String {
     if needs.is_empty() {
         return "any valid token".to_owned();
     }
