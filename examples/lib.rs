@@ -2,6 +2,7 @@
 //! the same app the demo serves.
 #![forbid(unsafe_code)]
 
+pub mod grpc;
 pub mod mcp;
 pub mod orders;
 pub mod startup;

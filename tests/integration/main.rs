@@ -13,6 +13,7 @@ mod discovery;
 mod dpop;
 mod fleet;
 mod foundation;
+mod grpc;
 mod keys;
 mod mcp;
 mod providers;

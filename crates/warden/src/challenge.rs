@@ -628,6 +628,7 @@ impl From<&Forbidden> for Challenge {
             | Forbidden::ClientNotAllowed
             | Forbidden::AppOnlyRequired
             | Forbidden::UserRequired
+            | Forbidden::UnlistedMethod
             | Forbidden::Rule { .. } => challenge.with_description(description),
         }
     }

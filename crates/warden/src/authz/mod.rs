@@ -64,6 +64,7 @@
 //! them can stand on one handler.
 
 mod layer;
+mod methods;
 mod names;
 pub(crate) mod permission;
 pub(crate) mod require;
@@ -74,6 +75,7 @@ pub use layer::{
     RequireService, RequirementLayer, require, require_auth_context, require_group, require_role,
     require_scope,
 };
+pub use methods::{RequireMethods, RequireMethodsService};
 #[doc(hidden)]
 pub use names::assert_names;
 pub use names::{AcrValues, AuthContexts, Groups, Match, NameSet, Roles, Scopes};

@@ -29,6 +29,9 @@ pub enum Forbidden {
     AppOnlyRequired,
     /// The route is for users acting through a client; an app-only token was sent.
     UserRequired,
+    /// A gRPC method that [`RequireMethods`](crate::authz::RequireMethods) does not list: closed
+    /// until someone says who may call it.
+    UnlistedMethod,
     /// A requirement the application defined ([`Rule`](crate::authz::Rule)) refused the caller.
     Rule {
         /// The application's description, sent as `error_description`.
@@ -48,6 +51,7 @@ impl Forbidden {
             Forbidden::ClientNotAllowed => "client application not allowed",
             Forbidden::AppOnlyRequired => "application token required",
             Forbidden::UserRequired => "user token required",
+            Forbidden::UnlistedMethod => "method not open to any caller",
             Forbidden::Rule { description } => description,
         }
     }

@@ -14,6 +14,8 @@ use crate::error::Error;
 use crate::membership::CachedGroups;
 use crate::metadata::ResourceMetadata;
 use crate::observability::RefusalLog;
+
+use super::grpc::Protocol;
 use crate::principal::Principal;
 use crate::validator::Validator;
 
@@ -28,16 +30,23 @@ pub(crate) struct WardenContext {
     shared: Arc<Shared>,
     /// The scheme the request's token came with, so later refusals answer in it.
     scheme: Option<Scheme>,
+    /// HTTP or gRPC: how later refusals are answered.
+    protocol: Protocol,
 }
 
 impl WardenContext {
-    pub(crate) fn new(shared: Arc<Shared>, scheme: Option<Scheme>) -> Self {
-        WardenContext { shared, scheme }
+    pub(crate) fn new(shared: Arc<Shared>, scheme: Option<Scheme>, protocol: Protocol) -> Self {
+        WardenContext {
+            shared,
+            scheme,
+            protocol,
+        }
     }
 
     /// The refusal of `error`, for a request the layer admitted as `principal` (when it did).
     pub(crate) fn respond(&self, error: &Error, principal: Option<&Principal>) -> Response<Bytes> {
-        self.shared.respond(error, self.scheme, principal)
+        self.shared
+            .respond(error, self.scheme, principal, self.protocol)
     }
 
     pub(crate) fn validator(&self) -> &Validator {
@@ -107,10 +116,14 @@ impl Shared {
         error: &Error,
         scheme: Option<Scheme>,
         principal: Option<&Principal>,
+        protocol: Protocol,
     ) -> Response<Bytes> {
         let response = self.answer(error, scheme);
         crate::observability::refused(error, response.status(), principal, &self.refusal_log);
-        response
+        match protocol {
+            Protocol::Http => response,
+            Protocol::Grpc => super::grpc::answer(error, response),
+        }
     }
 
     fn answer(&self, error: &Error, scheme: Option<Scheme>) -> Response<Bytes> {

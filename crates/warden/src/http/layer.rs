@@ -31,6 +31,7 @@ use crate::validator::{Validator, ValidatorBuilder};
 use super::authenticate::Authentication;
 pub use super::context::RejectionResponder;
 use super::context::{Shared, WardenContext};
+use super::grpc::Protocol;
 
 /// Layer that applies [`Warden`]: bearer token authentication on every request.
 ///
@@ -475,20 +476,21 @@ where
             error.type = Empty,
         );
         let shared = &self.shared;
+        let protocol = Protocol::of(&req);
         match shared.authenticate(&req) {
             Authentication::Admitted { principal, scheme } => {
-                admit(&span, shared, &mut req, principal, scheme);
+                admit(&span, shared, &mut req, principal, scheme, protocol);
                 ResponseFuture::inner(self.inner.call(req))
             }
             Authentication::Anonymous => {
                 crate::observability::anonymous();
                 span.record("outcome", "anonymous");
-                let context = WardenContext::new(shared.clone(), None);
+                let context = WardenContext::new(shared.clone(), None, protocol);
                 req.extensions_mut().insert(context);
                 ResponseFuture::inner(self.inner.call(req))
             }
             Authentication::Refused { error, scheme } => {
-                ResponseFuture::rejected(refuse(&span, shared, &error, scheme))
+                ResponseFuture::rejected(refuse(&span, shared, &error, scheme, protocol))
             }
             Authentication::Waiting { wait, scheme } => {
                 // Take the service that was ready, leave a clone (tower's "be careful when
@@ -499,10 +501,10 @@ where
                 ResponseFuture::waiting(Box::pin(async move {
                     match wait.finish(&shared, scheme, &mut req).await {
                         Ok(principal) => {
-                            admit(&span, &shared, &mut req, principal, scheme);
+                            admit(&span, &shared, &mut req, principal, scheme, protocol);
                             inner.call(req).await
                         }
-                        Err(error) => Ok(refuse(&span, &shared, &error, Some(scheme))),
+                        Err(error) => Ok(refuse(&span, &shared, &error, Some(scheme), protocol)),
                     }
                 }))
             }
@@ -516,6 +518,7 @@ fn admit<B>(
     req: &mut Request<B>,
     principal: Principal,
     scheme: Scheme,
+    protocol: Protocol,
 ) {
     crate::observability::admitted();
     if !span.is_disabled() {
@@ -531,7 +534,7 @@ fn admit<B>(
     }
     let extensions = req.extensions_mut();
     extensions.insert(principal);
-    extensions.insert(WardenContext::new(shared.clone(), Some(scheme)));
+    extensions.insert(WardenContext::new(shared.clone(), Some(scheme), protocol));
 }
 
 fn refuse<B: From<Bytes>>(
@@ -539,11 +542,12 @@ fn refuse<B: From<Bytes>>(
     shared: &Shared,
     error: &Error,
     scheme: Option<Scheme>,
+    protocol: Protocol,
 ) -> Response<B> {
     span.record("outcome", error.kind());
     span.record("error.type", error.kind());
     crate::observability::refused_at_layer(error);
-    shared.respond(error, scheme, None).map(B::from)
+    shared.respond(error, scheme, None, protocol).map(B::from)
 }
 
 pin_project! {

@@ -8,6 +8,7 @@
 mod authenticate;
 pub(crate) mod context;
 pub(crate) mod extract;
+pub(crate) mod grpc;
 pub(crate) mod layer;
 
 pub(crate) use context::WardenContext;
