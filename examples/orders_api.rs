@@ -148,6 +148,12 @@ async fn main() -> ExitCode {
         }
     };
 
+    // Keys loaded now: a wrong issuer URL shows at start, and /health/keys is true at once. A
+    // provider down at start is not fatal: requests are answered 503 until its keys arrive.
+    if let Err(error) = warden.validator().load_keys().await {
+        eprintln!("warning: {error}");
+    }
+
     let signals = match shared_signals_settings(fake.as_ref(), &warden) {
         Ok(signals) => signals,
         Err(message) => {

@@ -245,3 +245,38 @@ async fn a_method_no_requirement_lists_is_closed() {
         "the service ran"
     );
 }
+
+/// A client cannot turn a refusal into a 200 by naming gRPC's content type on an ordinary
+/// request: only a POST over HTTP/2 with `application/grpc` is answered as gRPC.
+#[tokio::test]
+async fn a_grpc_content_type_on_an_http_request_is_answered_as_http() {
+    let issuer = FakeIssuer::builder()
+        .audience("api://health")
+        .start()
+        .await
+        .unwrap();
+    let warden = WardenLayer::builder()
+        .issuer(trust(&issuer).build().unwrap())
+        .build()
+        .unwrap();
+    let (_reporter, routes) = grpc::health();
+    let app = grpc::protected(routes, warden);
+    for (method, content_type) in [
+        (axum::http::Method::GET, "application/grpc"),
+        (axum::http::Method::POST, "application/grpc"),
+        (axum::http::Method::POST, "application/grpc-web"),
+    ] {
+        let request = axum::http::Request::builder()
+            .method(method.clone())
+            .uri("/grpc.health.v1.Health/Check")
+            .header("content-type", content_type)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        // `oneshot` sends HTTP/1.1 requests.
+        let response = tower::ServiceExt::oneshot(app.clone(), request)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{method} {content_type}");
+        assert!(response.headers().get("grpc-status").is_none());
+    }
+}

@@ -212,3 +212,33 @@ async fn amazon_cognito_access_tokens_carry_no_audience_and_are_refused() {
         }))
     ));
 }
+
+#[tokio::test]
+async fn an_untyped_id_token_is_not_taken_for_an_access_token() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let validate = |token: String| {
+        let validator = validator(&issuer, "0oa1hm4cfhhfFTTSS0h8", Profile::JwtAccessToken);
+        async move { validator.validate(&token).await }
+    };
+    // Okta's ID token: no typ, the client as audience, a nonce.
+    let okta_id = shaped(
+        &issuer,
+        None,
+        json!({"aud": "0oa1hm4cfhhfFTTSS0h8", "sub": "00u1h3vvp6u", "nonce": "n-0S6_WzA2Mj",
+               "at_hash": "77QmUPtjPfzWtF2AnpK9RQ"}),
+    );
+    assert!(matches!(
+        validate(okta_id).await,
+        Err(Error::InvalidToken(InvalidToken::WrongTokenKind))
+    ));
+    // Cognito's ID token: no typ, `token_use: id`.
+    let cognito_id = shaped(
+        &issuer,
+        None,
+        json!({"aud": "0oa1hm4cfhhfFTTSS0h8", "sub": "aaaaaaaa-bbbb", "token_use": "id"}),
+    );
+    assert!(matches!(
+        validate(cognito_id).await,
+        Err(Error::InvalidToken(InvalidToken::WrongTokenKind))
+    ));
+}

@@ -79,7 +79,13 @@ impl Entry {
 
 pub(crate) struct TokenCache {
     entries: quick_cache::sync::Cache<Tail, Arc<Entry>>,
+    /// Inserts so far: the entries gauge is read every [`GAUGE_EVERY`] of them, since counting
+    /// the entries visits every shard.
+    inserts: std::sync::atomic::AtomicU64,
 }
+
+/// How often (in inserts) the cache reports its size.
+const GAUGE_EVERY: u64 = 256;
 
 /// The fewest shards the cache is split into, whatever the process may use now: a service
 /// started on one core (a container's first moments, `taskset`) still spreads its callers over
@@ -106,7 +112,10 @@ impl TokenCache {
             // The options above are always valid; quick_cache's own defaults otherwise.
             Err(_) => quick_cache::sync::Cache::new(capacity),
         };
-        TokenCache { entries }
+        TokenCache {
+            entries,
+            inserts: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// The token's tail, or `None` for a token too short to be cached (it cannot be valid).
@@ -147,6 +156,12 @@ impl TokenCache {
             key: Arc::downgrade(key),
         };
         self.entries.insert(tail, Arc::new(entry));
+        let inserts = self
+            .inserts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if inserts.is_multiple_of(GAUGE_EVERY) {
+            crate::observability::cache_entries(self.len());
+        }
     }
 
     /// The number of cached tokens.

@@ -246,9 +246,6 @@ impl std::fmt::Debug for AnyTenant {
 }
 
 impl AnyTenant {
-    /// Where clients of any tenant discover Entra: `{authority}/common/v2.0`. Its metadata names
-    /// the templated issuer `{authority}/{tenantid}/v2.0`, which a client checking the issuer
-    /// strictly (RFC 8414 §3.3) refuses; single-tenant APIs list the tenant's own issuer.
     /// The one key source of every tenant.
     pub(crate) fn keys(&self) -> &Arc<dyn KeySource> {
         &self.keys
@@ -259,6 +256,9 @@ impl AnyTenant {
         crate::keys::KeyStatus::of(format!("{} (any tenant)", self.authority), &*self.keys)
     }
 
+    /// Where clients of any tenant discover Entra: `{authority}/common/v2.0`. Its metadata names
+    /// the templated issuer `{authority}/{tenantid}/v2.0`, which a client checking the issuer
+    /// strictly (RFC 8414 §3.3) refuses; single-tenant APIs list the tenant's own issuer.
     pub(crate) fn authorization_server(&self) -> String {
         format!("{}/common/v2.0", self.authority)
     }

@@ -149,16 +149,17 @@ impl WardenConfig {
         for (key, value) in vars {
             let (key, value) = (key.as_ref(), value.as_ref().trim());
             let Some(variable) = Variable::from_name(key) else {
+                // Any name, in any case: `warden_realm` and `WARDN_AUDIENCE` are typos too.
+                if let Some(meant) = Variable::spelled_like(key) {
+                    return Err(ConfigError::invalid(
+                        Setting::Variable(meant),
+                        format!(
+                            "{key} is not a warden variable; did you mean {}?",
+                            meant.name()
+                        ),
+                    ));
+                }
                 if key.starts_with("WARDEN_") {
-                    if let Some(meant) = Variable::spelled_like(key) {
-                        return Err(ConfigError::invalid(
-                            Setting::Variable(meant),
-                            format!(
-                                "{key} is not a warden variable; did you mean {}?",
-                                meant.name()
-                            ),
-                        ));
-                    }
                     others.push(key.to_owned());
                 }
                 continue;

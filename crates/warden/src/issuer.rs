@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::algorithm::Algorithm;
 use serde::Deserialize;
 
-use crate::error::{ConfigError, Error, Setting};
+use crate::error::{ConfigError, Error, InvalidToken, Setting};
 use crate::json::Members;
 use crate::keys::{KeySource, StaticKeys};
 use crate::principal::identity::{self, IdentityRules};
@@ -54,6 +54,12 @@ pub(crate) trait Policy: Send + Sync + fmt::Debug + 'static {
     /// The provider's own checks on the unverified claims, after the common ones; they only
     /// reject.
     fn check_claims(&self, _claims: &Members<'_>) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// For a token with no `typ` (which [`Policy::accepts_typ`] let through): the claims must
+    /// not mark an ID token. Only reject.
+    fn check_untyped(&self, _claims: &Members<'_>) -> Result<(), Error> {
         Ok(())
     }
 
@@ -109,6 +115,23 @@ impl Policy for Generic {
         match self.0 {
             Profile::Rfc9068 => &["iss", "aud", "exp", "sub", "client_id", "iat", "jti"],
             _ => &["iss", "aud", "exp", "sub", "iat"],
+        }
+    }
+
+    /// An untyped token is taken for an access token only without an ID token's marks: OpenID
+    /// Connect's `nonce`, `at_hash` and `c_hash`, or Cognito's `token_use` other than `access`.
+    /// Okta's and Cognito's ID tokens carry no `typ` either.
+    fn check_untyped(&self, claims: &Members<'_>) -> Result<(), Error> {
+        let marked = ["nonce", "at_hash", "c_hash"]
+            .iter()
+            .any(|name| claims.contains(name))
+            || claims
+                .string("token_use")
+                .is_some_and(|value| value.as_deref() != Some("access"));
+        if marked {
+            Err(InvalidToken::WrongTokenKind.into())
+        } else {
+            Ok(())
         }
     }
 

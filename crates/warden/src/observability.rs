@@ -10,11 +10,11 @@
 //! | metric | type | labels | what |
 //! |---|---|---|---|
 //! | [`REQUESTS`] | counter | `outcome`: `admitted`, `anonymous`, `refused`, `unavailable` | requests through the layer, once each |
-//! | [`REFUSALS`] | counter | `kind` ([`Error::kind`]), `status` | every refusal, by the layer or a requirement: exactly one per refused request |
+//! | [`REFUSALS`] | counter | `kind` ([`Error::kind`]), `status` (the HTTP status, also for a gRPC answer) | every refusal, by the layer or a requirement: one per refused request (an extractor's rejection counts when it is made) |
 //! | [`DPOP_REFUSALS`] | counter | `reason` | refusals of a DPoP proof or binding, by reason |
 //! | [`VALIDATION_SECONDS`] | histogram | none | validations that verified a new token without waiting for keys: key lookup, signature, claims, revocation (a token seen before is counted, not timed) |
 //! | [`TOKEN_CACHE_LOOKUPS`] | counter | `result`: `hit`, `miss` | the verified-token cache |
-//! | [`TOKEN_CACHE_ENTRIES`] | gauge | none | tokens in the cache, after each insert |
+//! | [`TOKEN_CACHE_ENTRIES`] | gauge | none | tokens in the cache, read at the first insert and every 256th after |
 //! | [`KEY_FETCHES`] | counter | `issuer`, `result`: `ok`, `error` | key set fetches (discovery and JWKS) |
 //! | [`KEY_SET_KEYS`] | gauge | `issuer` | keys in the issuer's current set |
 //! | [`KEY_SET_LOADED`] | gauge | `issuer` | Unix time the current set was fetched: its age is `time() - this` |

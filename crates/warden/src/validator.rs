@@ -408,6 +408,9 @@ impl Validator {
             return Err(InvalidToken::LifetimeTooLong.into());
         }
         policy.check_claims(claims)?;
+        if typ.is_none() {
+            policy.check_untyped(claims)?;
+        }
         Ok((issuer, exp, confirmation))
     }
 
@@ -517,7 +520,6 @@ impl Inner {
         let principal = self.check_revocation(principal)?;
         if let Some(cache) = &self.cache {
             cache.insert(token, principal.clone(), key);
-            observability::cache_entries(cache.len());
         }
         Ok(principal)
     }

@@ -305,6 +305,7 @@ mod tests {
             ("WARDEN_ISUER", Variable::Issuer),
             ("WARDEN_LEEWAY", Variable::LeewaySecs),
             ("warden_realm", Variable::Realm),
+            ("WARDN_AUDIENCE", Variable::Audience),
             ("WARDEN_ALGORITHM", Variable::Algorithms),
             ("WARDEN_JWKS_TTL", Variable::JwksTtlSecs),
         ] {

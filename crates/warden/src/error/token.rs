@@ -146,9 +146,10 @@ impl InvalidToken {
     pub fn remedy(&self) -> Option<&'static str> {
         match self {
             InvalidToken::WrongType => Some(
-                "if this issuer's access tokens are typed JWT or not typed (Keycloak, Auth0 \
-                 without its RFC 9068 profile, Okta), choose Profile::JwtAccessToken \
-                 (WARDEN_PROFILE=jwt_access_token) and give the API its own audience",
+                "an issuer configured with the default RFC 9068 profile whose access tokens are \
+                 typed JWT or not typed (Keycloak, Auth0 without its RFC 9068 profile, Okta) \
+                 needs Profile::JwtAccessToken (WARDEN_PROFILE=jwt_access_token) and an audience \
+                 of the API's own; an Entra issuer accepts only JWT and at+jwt",
             ),
             InvalidToken::TooLarge { .. }
             | InvalidToken::Malformed(_)

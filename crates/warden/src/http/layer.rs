@@ -147,8 +147,7 @@ impl WardenLayer {
         Self::ready(WardenLayer::builder().issuer(issuer)).await
     }
 
-    /// The one-line setup for Microsoft Entra ID: trusts one tenant (its id or a verified
-    /// domain) for tokens whose audience is `audience` (the API's application id, or its
+    /// The one-line setup for Microsoft Entra ID: trusts one tenant (its id, a GUID) for tokens whose audience is `audience` (the API's application id, or its
     /// Application ID URI for v1.0 tokens), with Entra's own profile, and **loads its keys now**.
     /// For several tenants, any tenant, or a national cloud, use the builder with
     /// [`Entra`](crate::entra::Entra).
