@@ -20,7 +20,7 @@
 //! demo sets it to its own address.
 //!
 //! DPoP-bound tokens (RFC 9449) work on every route with their proof, beside bearer tokens;
-//! `WARDEN_PUBLIC_URL` (the URL clients call, behind a proxy) is what proofs' `htu` must name.
+//! `WARDEN_DPOP_PUBLIC_URL` (the URL clients call, behind a proxy) is what proofs' `htu` must name.
 //!
 //! With `WARDEN_REDIS_URL` set (and optionally `WARDEN_REDIS_PREFIX`, and
 //! `WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS`), revocations are shared through Redis with every replica
@@ -79,9 +79,9 @@ async fn main() -> ExitCode {
     let resource = std::env::var("WARDEN_RESOURCE")
         .ok()
         .or_else(|| (!configured && loopback).then(|| base.clone()));
-    // DPoP is on by default; behind a proxy, proofs name the public URL (WARDEN_PUBLIC_URL);
+    // DPoP is on by default; behind a proxy, proofs name the public URL (WARDEN_DPOP_PUBLIC_URL);
     // in a fleet, a proof used at one replica is a replay at the others.
-    let public_url = std::env::var("WARDEN_PUBLIC_URL").ok();
+    let public_url = std::env::var("WARDEN_DPOP_PUBLIC_URL").ok();
     let dpop = if public_url.is_some() || fleet.is_some() {
         let mut builder = Dpop::builder();
         if let Some(url) = public_url {
@@ -93,7 +93,7 @@ async fn main() -> ExitCode {
         match builder.build() {
             Ok(dpop) => Some(dpop),
             Err(error) => {
-                eprintln!("WARDEN_PUBLIC_URL: {error}");
+                eprintln!("WARDEN_DPOP_PUBLIC_URL: {error}");
                 return ExitCode::from(2);
             }
         }

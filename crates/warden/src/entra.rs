@@ -52,12 +52,14 @@ pub const DEFAULT_V1_ISSUER_BASE: &str = "https://sts.windows.net";
 
 /// An Entra access token version (`ver`), chosen by the app registration's
 /// `api.requestedAccessTokenVersion` (the Microsoft Graph-format manifest).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
 #[non_exhaustive]
 pub enum TokenVersion {
     /// `ver: "1.0"`, issuer `https://sts.windows.net/{tid}/`.
+    #[serde(rename = "v1")]
     V1,
     /// `ver: "2.0"`, issuer `{authority}/{tid}/v2.0`.
+    #[serde(rename = "v2")]
     V2,
 }
 

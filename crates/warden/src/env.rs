@@ -7,11 +7,14 @@ use std::time::Duration;
 use crate::algorithm::Algorithm;
 use serde::Deserialize;
 
-use crate::entra::Entra;
+use crate::binding::dpop::{Dpop, DpopBuilder};
+use crate::entra::{Entra, TokenVersion};
 use crate::error::{ConfigError, Setting, Variable};
 use crate::http::layer::{WardenBuilder, WardenLayer};
+use crate::issuer::DpopPolicy;
 use crate::issuer::{Issuer, Profile};
 use crate::keys::{JwksCache, KeySource, StaticKeys};
+use crate::metadata::ProtectedResource;
 
 /// Configuration from a file (any serde format) or from `WARDEN_` environment variables.
 ///
@@ -33,6 +36,26 @@ use crate::keys::{JwksCache, KeySource, StaticKeys};
 /// | `WARDEN_ENTRA_V1_ISSUER_BASE` | `entra_v1_issuer_base`: the base of v1.0 issuers (national clouds) | `https://sts.windows.net` |
 /// | `WARDEN_ALLOW_ANONYMOUS` | `allow_anonymous`: `true` or `false` | `false` |
 /// | `WARDEN_REFUSAL_LOGS_PER_SECOND` | `refusal_logs_per_second`: refusals logged at INFO per second, at most (`0`: none) | 10 |
+/// | `WARDEN_TOKEN_CACHE` | `token_cache`: verified tokens cached (`0`: no cache) | 16384 |
+/// | `WARDEN_MAX_TOKEN_LIFETIME_SECS` | `max_token_lifetime_secs`: longest `exp` − `iat` accepted | 101400 (28 h 10 min) |
+/// | `WARDEN_CAE_AUTHORITY` | `cae_authority`: the authority claims challenges name | the Entra authority |
+/// | `WARDEN_ALLOWED_CLIENTS` | `allowed_clients`: client ids allowed, comma-separated, for every issuer (Entra's too) | any client |
+/// | `WARDEN_DISCOVERY_URL` | `discovery_url`: the one issuer's discovery document, when not at the well-known place | `{issuer}/.well-known/openid-configuration` |
+/// | `WARDEN_JWKS_URI` | `jwks_uri`: the one issuer's JWKS, skipping discovery | from discovery |
+/// | `WARDEN_JWKS_MAX_KEYS` | `jwks_max_keys`: keys kept per issuer | 100 |
+/// | `WARDEN_JWKS_TIMEOUT_SECS` | `jwks_timeout_secs`: one deadline for connecting and for a whole fetch | 3 (connect), 10 (fetch) |
+/// | `WARDEN_ENTRA_VERSIONS` | `entra_versions`: `v1`, `v2`, comma-separated | both |
+/// | `WARDEN_DPOP` | `dpop`: `allowed`, `required` or `refused`: DPoP-bound tokens of every generic issuer | `allowed` |
+/// | `WARDEN_BEARER_ONLY` | `bearer_only`: `true` turns DPoP proofs off in the layer | `false` |
+/// | `WARDEN_DPOP_PUBLIC_URL` | `dpop_public_url`: the URL clients call, behind a proxy, that proofs' `htu` name | the request's URL |
+/// | `WARDEN_DPOP_MAX_AGE_SECS` | `dpop_max_age_secs`: oldest proof `iat` accepted | 60 |
+/// | `WARDEN_RESOURCE` | `resource`: the RFC 9728 resource (serves its metadata, names it in challenges) | none |
+/// | `WARDEN_RESOURCE_NAME` | `resource_name`: its `resource_name` | none |
+///
+/// Code-only settings (a clock, a revocation store, a group resolver, a refusal responder, a
+/// key source or HTTP client of your own, DPoP nonces and a shared replay cache, the metadata's
+/// `scopes_supported` from your scope types) are set on the builder that [`builder`](Self::builder)
+/// returns.
 ///
 /// Invalid configuration fails at startup with a message naming the field or variable.
 ///
@@ -85,6 +108,51 @@ pub struct WardenConfig {
     /// Refusals logged at INFO per second, at most (default 10; `0`: none).
     #[serde(default)]
     pub refusal_logs_per_second: Option<u32>,
+    /// Verified tokens cached (default 16,384; `0`: none).
+    #[serde(default)]
+    pub token_cache: Option<usize>,
+    /// Longest `exp` − `iat` accepted, in seconds.
+    #[serde(default)]
+    pub max_token_lifetime_secs: Option<u64>,
+    /// The authority claims challenges name.
+    #[serde(default)]
+    pub cae_authority: Option<String>,
+    /// Client ids allowed, for every issuer (default any).
+    #[serde(default)]
+    pub allowed_clients: Vec<String>,
+    /// The one issuer's discovery document, when not at the well-known place.
+    #[serde(default)]
+    pub discovery_url: Option<String>,
+    /// The one issuer's JWKS, skipping discovery.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Keys kept per issuer (default 100).
+    #[serde(default)]
+    pub jwks_max_keys: Option<usize>,
+    /// One deadline, in seconds, for connecting and for a whole key fetch.
+    #[serde(default)]
+    pub jwks_timeout_secs: Option<u64>,
+    /// Entra token versions accepted (default both).
+    #[serde(default)]
+    pub entra_versions: Vec<TokenVersion>,
+    /// DPoP-bound tokens of every generic issuer: allowed (default), required or refused.
+    #[serde(default)]
+    pub dpop: Option<DpopPolicy>,
+    /// DPoP proofs off in the layer.
+    #[serde(default)]
+    pub bearer_only: bool,
+    /// The URL clients call, behind a proxy, that DPoP proofs' `htu` name.
+    #[serde(default)]
+    pub dpop_public_url: Option<String>,
+    /// Oldest DPoP proof `iat` accepted, in seconds (default 60).
+    #[serde(default)]
+    pub dpop_max_age_secs: Option<u64>,
+    /// The RFC 9728 resource.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The resource's `resource_name`.
+    #[serde(default)]
+    pub resource_name: Option<String>,
     /// Least time between refreshes caused by unknown `kid`s, in seconds (default 60).
     #[serde(default)]
     pub jwks_cooldown_secs: Option<u64>,
@@ -222,6 +290,48 @@ impl WardenConfig {
                 "WARDEN_ENTRA_V1_ISSUER_BASE" => {
                     config.entra_v1_issuer_base = Some(value.to_owned());
                 }
+                "WARDEN_TOKEN_CACHE" => config.token_cache = Some(number(value, setting)?),
+                "WARDEN_MAX_TOKEN_LIFETIME_SECS" => {
+                    config.max_token_lifetime_secs = Some(number(value, setting)?);
+                }
+                "WARDEN_CAE_AUTHORITY" => config.cae_authority = Some(value.to_owned()),
+                "WARDEN_ALLOWED_CLIENTS" => config.allowed_clients = list(value),
+                "WARDEN_DISCOVERY_URL" => config.discovery_url = Some(value.to_owned()),
+                "WARDEN_JWKS_URI" => config.jwks_uri = Some(value.to_owned()),
+                "WARDEN_JWKS_MAX_KEYS" => config.jwks_max_keys = Some(number(value, setting)?),
+                "WARDEN_JWKS_TIMEOUT_SECS" => {
+                    config.jwks_timeout_secs = Some(number(value, setting)?);
+                }
+                "WARDEN_ENTRA_VERSIONS" => {
+                    config.entra_versions = list(value)
+                        .iter()
+                        .map(|v| match v.as_str() {
+                            "v1" => Ok(TokenVersion::V1),
+                            "v2" => Ok(TokenVersion::V2),
+                            _ => Err(ConfigError::invalid(setting, "expected v1, v2 or both")),
+                        })
+                        .collect::<Result<_, _>>()?;
+                }
+                "WARDEN_DPOP" => {
+                    config.dpop = Some(match value {
+                        "allowed" => DpopPolicy::Allowed,
+                        "required" => DpopPolicy::Required,
+                        "refused" => DpopPolicy::Refused,
+                        _ => {
+                            return Err(ConfigError::invalid(
+                                setting,
+                                "expected allowed, required or refused",
+                            ));
+                        }
+                    });
+                }
+                "WARDEN_BEARER_ONLY" => config.bearer_only = boolean(value, setting)?,
+                "WARDEN_DPOP_PUBLIC_URL" => config.dpop_public_url = Some(value.to_owned()),
+                "WARDEN_DPOP_MAX_AGE_SECS" => {
+                    config.dpop_max_age_secs = Some(number(value, setting)?);
+                }
+                "WARDEN_RESOURCE" => config.resource = Some(value.to_owned()),
+                "WARDEN_RESOURCE_NAME" => config.resource_name = Some(value.to_owned()),
                 "WARDEN_REFUSAL_LOGS_PER_SECOND" => {
                     config.refusal_logs_per_second = Some(
                         value
@@ -304,6 +414,18 @@ impl WardenConfig {
 
     fn jwks_cache(&self, issuer: &str) -> Result<JwksCache, ConfigError> {
         let mut cache = JwksCache::builder(issuer);
+        if let Some(url) = &self.discovery_url {
+            cache = cache.discovery_url(url.clone());
+        }
+        if let Some(url) = &self.jwks_uri {
+            cache = cache.jwks_uri(url.clone());
+        }
+        if let Some(max) = self.jwks_max_keys {
+            cache = cache.max_keys(max);
+        }
+        if let Some(secs) = self.jwks_timeout_secs {
+            cache = cache.timeouts(Duration::from_secs(secs), Duration::from_secs(secs));
+        }
         if let Some(secs) = self.jwks_cooldown_secs {
             cache = cache.cooldown(Duration::from_secs(secs));
         }
@@ -356,6 +478,12 @@ impl WardenConfig {
         if let Some(secs) = self.jwks_ttl_secs {
             entra = entra.ttl(Duration::from_secs(secs));
         }
+        if !self.entra_versions.is_empty() {
+            entra = entra.versions(self.entra_versions.iter().copied());
+        }
+        if !self.allowed_clients.is_empty() {
+            entra = entra.allowed_clients(self.allowed_clients.iter().cloned());
+        }
         entra.build().map(Some)
     }
 
@@ -393,6 +521,12 @@ impl WardenConfig {
         if self.issuers.is_empty() && self.entra_tenants.is_empty() {
             return Err(ConfigError::missing(Setting::Issuers));
         }
+        if (self.discovery_url.is_some() || self.jwks_uri.is_some()) && self.issuers.len() != 1 {
+            return Err(ConfigError::invalid(
+                Setting::DiscoveryUrl,
+                "discovery_url and jwks_uri name the keys of one issuer: configure exactly one",
+            ));
+        }
         let mut builder = WardenLayer::builder();
         if let Some(entra) = self.entra(entra_keys)? {
             builder = builder.entra(entra);
@@ -404,7 +538,40 @@ impl WardenConfig {
             if let Some(algorithms) = &self.algorithms {
                 issuer = issuer.algorithms(algorithms.iter().copied());
             }
+            if !self.allowed_clients.is_empty() {
+                issuer = issuer.allowed_clients(self.allowed_clients.iter().cloned());
+            }
+            if let Some(policy) = self.dpop {
+                issuer = issuer.dpop(policy);
+            }
             builder = builder.issuer(with_keys(issuer).build()?);
+        }
+        if let Some(capacity) = self.token_cache {
+            builder = builder.token_cache(capacity);
+        }
+        if let Some(secs) = self.max_token_lifetime_secs {
+            builder = builder.max_token_lifetime(Duration::from_secs(secs));
+        }
+        if let Some(authority) = &self.cae_authority {
+            builder = builder.cae_authority(authority.clone());
+        }
+        if self.bearer_only {
+            if self.dpop_public_url.is_some() || self.dpop_max_age_secs.is_some() {
+                return Err(ConfigError::invalid(
+                    Setting::Variable(Variable::BearerOnly),
+                    "DPoP proofs are off: dpop_public_url and dpop_max_age_secs would do nothing",
+                ));
+            }
+            builder = builder.bearer_only();
+        } else if self.dpop_public_url.is_some() || self.dpop_max_age_secs.is_some() {
+            builder = builder.dpop(self.dpop_builder().build()?);
+        }
+        if let Some(resource) = &self.resource {
+            let mut metadata = ProtectedResource::new(resource.clone());
+            if let Some(name) = &self.resource_name {
+                metadata = metadata.name(name.clone());
+            }
+            builder = builder.protected_resource(metadata);
         }
         if let Some(secs) = self.leeway_secs {
             builder = builder.leeway(Duration::from_secs(secs));
@@ -422,6 +589,36 @@ impl WardenConfig {
             builder = builder.refusal_logs_per_second(per_second);
         }
         Ok(builder)
+    }
+}
+
+impl WardenConfig {
+    /// The DPoP settings configured, as a builder to complete in code (a replay cache shared by
+    /// a fleet, nonces): set it on the layer with [`WardenBuilder::dpop`] after
+    /// [`builder`](Self::builder), which applies the same settings when nothing else is needed.
+    pub fn dpop_builder(&self) -> DpopBuilder {
+        let mut dpop = Dpop::builder();
+        if let Some(url) = &self.dpop_public_url {
+            dpop = dpop.public_url(url.clone());
+        }
+        if let Some(secs) = self.dpop_max_age_secs {
+            dpop = dpop.max_age(Duration::from_secs(secs));
+        }
+        dpop
+    }
+}
+
+fn number<T: FromStr>(value: &str, setting: Setting) -> Result<T, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| ConfigError::invalid(setting, "not a whole number"))
+}
+
+fn boolean(value: &str, setting: Setting) -> Result<bool, ConfigError> {
+    match value {
+        "true" | "1" => Ok(true),
+        "false" | "0" | "" => Ok(false),
+        _ => Err(ConfigError::invalid(setting, "expected true or false")),
     }
 }
 
@@ -501,6 +698,93 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.build().unwrap_err().field(), "entra_tenants");
+    }
+
+    #[test]
+    fn every_data_option_of_the_builders_reaches_the_layer() {
+        let config = WardenConfig::from_vars([
+            ("WARDEN_ISSUER", "https://login.example.com"),
+            ("WARDEN_AUDIENCE", "api://x"),
+            ("WARDEN_ALLOWED_CLIENTS", "app-1, app-2"),
+            ("WARDEN_DPOP", "required"),
+            ("WARDEN_RESOURCE", "https://api.example.com"),
+            ("WARDEN_RESOURCE_NAME", "Orders"),
+            ("WARDEN_TOKEN_CACHE", "0"),
+            ("WARDEN_MAX_TOKEN_LIFETIME_SECS", "3600"),
+            ("WARDEN_CAE_AUTHORITY", "https://login.example.com"),
+            (
+                "WARDEN_DISCOVERY_URL",
+                "https://login.example.com/.well-known/openid-configuration",
+            ),
+            ("WARDEN_JWKS_MAX_KEYS", "10"),
+            ("WARDEN_JWKS_TIMEOUT_SECS", "4"),
+            ("WARDEN_DPOP_PUBLIC_URL", "https://api.example.com"),
+            ("WARDEN_DPOP_MAX_AGE_SECS", "30"),
+        ])
+        .unwrap();
+        assert_eq!(config.allowed_clients, ["app-1", "app-2"]);
+        assert_eq!(config.token_cache, Some(0));
+        let layer = config.build().unwrap();
+        let issuer = layer.validator().issuers().next().unwrap();
+        assert_eq!(
+            issuer.allowed_clients(),
+            Some(&["app-1".to_owned(), "app-2".to_owned()][..])
+        );
+        assert_eq!(issuer.dpop_policy(), DpopPolicy::Required);
+        let metadata = layer.resource_metadata().unwrap();
+        assert_eq!(
+            metadata.url(),
+            "https://api.example.com/.well-known/oauth-protected-resource"
+        );
+
+        // The same as a file.
+        let json: WardenConfig = serde_json::from_str(
+            r#"{"issuers": ["https://login.example.com"], "audiences": ["api://x"],
+                "dpop": "refused", "entra_versions": ["v2"], "bearer_only": true,
+                "jwks_timeout_secs": 4}"#,
+        )
+        .unwrap();
+        assert_eq!(json.dpop, Some(DpopPolicy::Refused));
+        assert_eq!(json.entra_versions, [TokenVersion::V2]);
+        assert!(json.build().is_ok());
+
+        let err =
+            |vars: &[(&str, &str)]| WardenConfig::from_vars(vars.iter().copied()).unwrap_err();
+        let base = [
+            ("WARDEN_ISSUER", "https://a.example"),
+            ("WARDEN_AUDIENCE", "x"),
+        ];
+        for (name, value) in [
+            ("WARDEN_DPOP", "sometimes"),
+            ("WARDEN_ENTRA_VERSIONS", "v3"),
+            ("WARDEN_TOKEN_CACHE", "many"),
+            ("WARDEN_BEARER_ONLY", "yes"),
+        ] {
+            let mut vars = base.to_vec();
+            vars.push((name, value));
+            assert_eq!(err(&vars).field(), name);
+        }
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            WardenConfig::from_vars(vars).unwrap().build().unwrap_err()
+        };
+        assert_eq!(
+            with(&[
+                ("WARDEN_BEARER_ONLY", "true"),
+                ("WARDEN_DPOP_MAX_AGE_SECS", "30")
+            ])
+            .field(),
+            "WARDEN_BEARER_ONLY"
+        );
+        assert_eq!(
+            with(&[
+                ("WARDEN_ISSUER", "https://a.example,https://b.example"),
+                ("WARDEN_JWKS_URI", "https://a.example/keys")
+            ])
+            .field(),
+            "discovery_url"
+        );
     }
 
     #[test]

@@ -176,7 +176,8 @@ pub(crate) struct IssuerInner {
 
 /// Which schemes an issuer's tokens may come with (RFC 9449). Whatever the policy, a
 /// DPoP-bound token is accepted only with its proof.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DpopPolicy {
     /// Bearer tokens with `Bearer`, DPoP-bound tokens with `DPoP` and their proof (the default:

@@ -161,10 +161,40 @@ pub enum Variable {
     AllowAnonymous,
     /// `WARDEN_REFUSAL_LOGS_PER_SECOND`.
     RefusalLogsPerSecond,
+    /// `WARDEN_TOKEN_CACHE`.
+    TokenCache,
+    /// `WARDEN_MAX_TOKEN_LIFETIME_SECS`.
+    MaxTokenLifetimeSecs,
+    /// `WARDEN_CAE_AUTHORITY`.
+    CaeAuthority,
+    /// `WARDEN_ALLOWED_CLIENTS`.
+    AllowedClients,
+    /// `WARDEN_DISCOVERY_URL`.
+    DiscoveryUrl,
+    /// `WARDEN_JWKS_URI`.
+    JwksUri,
+    /// `WARDEN_JWKS_MAX_KEYS`.
+    JwksMaxKeys,
+    /// `WARDEN_JWKS_TIMEOUT_SECS`.
+    JwksTimeoutSecs,
+    /// `WARDEN_ENTRA_VERSIONS`.
+    EntraVersions,
+    /// `WARDEN_DPOP`.
+    Dpop,
+    /// `WARDEN_BEARER_ONLY`.
+    BearerOnly,
+    /// `WARDEN_DPOP_PUBLIC_URL`.
+    DpopPublicUrl,
+    /// `WARDEN_DPOP_MAX_AGE_SECS`.
+    DpopMaxAgeSecs,
+    /// `WARDEN_RESOURCE`.
+    Resource,
+    /// `WARDEN_RESOURCE_NAME`.
+    ResourceName,
 }
 
 impl Variable {
-    const ALL: [Variable; 16] = [
+    const ALL: [Variable; 31] = [
         Variable::Issuer,
         Variable::Audience,
         Variable::LeewaySecs,
@@ -181,6 +211,21 @@ impl Variable {
         Variable::EntraV1IssuerBase,
         Variable::AllowAnonymous,
         Variable::RefusalLogsPerSecond,
+        Variable::TokenCache,
+        Variable::MaxTokenLifetimeSecs,
+        Variable::CaeAuthority,
+        Variable::AllowedClients,
+        Variable::DiscoveryUrl,
+        Variable::JwksUri,
+        Variable::JwksMaxKeys,
+        Variable::JwksTimeoutSecs,
+        Variable::EntraVersions,
+        Variable::Dpop,
+        Variable::BearerOnly,
+        Variable::DpopPublicUrl,
+        Variable::DpopMaxAgeSecs,
+        Variable::Resource,
+        Variable::ResourceName,
     ];
 
     /// The variable's name.
@@ -202,6 +247,21 @@ impl Variable {
             Variable::EntraV1IssuerBase => "WARDEN_ENTRA_V1_ISSUER_BASE",
             Variable::AllowAnonymous => "WARDEN_ALLOW_ANONYMOUS",
             Variable::RefusalLogsPerSecond => "WARDEN_REFUSAL_LOGS_PER_SECOND",
+            Variable::TokenCache => "WARDEN_TOKEN_CACHE",
+            Variable::MaxTokenLifetimeSecs => "WARDEN_MAX_TOKEN_LIFETIME_SECS",
+            Variable::CaeAuthority => "WARDEN_CAE_AUTHORITY",
+            Variable::AllowedClients => "WARDEN_ALLOWED_CLIENTS",
+            Variable::DiscoveryUrl => "WARDEN_DISCOVERY_URL",
+            Variable::JwksUri => "WARDEN_JWKS_URI",
+            Variable::JwksMaxKeys => "WARDEN_JWKS_MAX_KEYS",
+            Variable::JwksTimeoutSecs => "WARDEN_JWKS_TIMEOUT_SECS",
+            Variable::EntraVersions => "WARDEN_ENTRA_VERSIONS",
+            Variable::Dpop => "WARDEN_DPOP",
+            Variable::BearerOnly => "WARDEN_BEARER_ONLY",
+            Variable::DpopPublicUrl => "WARDEN_DPOP_PUBLIC_URL",
+            Variable::DpopMaxAgeSecs => "WARDEN_DPOP_MAX_AGE_SECS",
+            Variable::Resource => "WARDEN_RESOURCE",
+            Variable::ResourceName => "WARDEN_RESOURCE_NAME",
         }
     }
 
@@ -317,8 +377,12 @@ mod tests {
             "WARDEN_REDIS_URL",
             "WARDEN_SSF_PUSH_TOKEN",
             "WARDEN_PUBLIC_URL",
-            "WARDEN_RESOURCE",
             "WARDEN_MCP_BASE",
+            "WARDEN_MCP_ADDR",
+            "WARDEN_GRPC_ADDR",
+            "PATH",
+            "HOME",
+            "RUST_LOG",
             "WARDEN_BASELINE_ADDR",
             "WARDEN_REDIS_SERVER",
             "WARDEN_SSF_AUDIENCE",
