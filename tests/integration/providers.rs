@@ -190,23 +190,42 @@ async fn google_identity_platform_tokens_name_the_project() {
 }
 
 #[tokio::test]
-async fn amazon_cognito_access_tokens_carry_no_audience_and_are_refused() {
+async fn amazon_cognito_access_tokens_name_their_app_client_in_place_of_an_audience() {
     let issuer = FakeIssuer::start().await.unwrap();
+    let app_client = "3n4b5urk1ft4fl3mg5e62d9ado";
     let token = shaped(
         &issuer,
         None,
         json!({"sub": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "token_use": "access",
-               "client_id": "3n4b5urk1ft4fl3mg5e62d9ado", "scope": "orders/read",
+               "client_id": app_client, "scope": "orders/read",
                "username": "alice", "jti": "2b0f7c2a", "auth_time": 1_796_000_000}),
     );
+    let cognito = validator(&issuer, app_client, Profile::Cognito);
+    let principal = cognito.validate(&token).await.unwrap();
+    assert_eq!(scopes(&principal), ["orders/read"]);
+    assert_eq!(principal.client_id(), Some(app_client));
+    // Another app client of the same pool: not this API's.
+    let other = validator(&issuer, "7f0e2d9c1b3a5e6f4d8c2b1a0e", Profile::Cognito);
     assert!(matches!(
-        validator(
-            &issuer,
-            "3n4b5urk1ft4fl3mg5e62d9ado",
-            Profile::JwtAccessToken
-        )
-        .validate(&token)
-        .await,
+        other.validate(&token).await,
+        Err(Error::InvalidToken(InvalidToken::WrongAudience))
+    ));
+    // Its ID token: `token_use: id`.
+    let id_token = shaped(
+        &issuer,
+        None,
+        json!({"sub": "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "token_use": "id",
+               "client_id": app_client, "aud": app_client}),
+    );
+    assert!(matches!(
+        cognito.validate(&id_token).await,
+        Err(Error::InvalidToken(InvalidToken::WrongTokenKind))
+    ));
+    // The generic JWT profile requires an audience the access token does not have.
+    assert!(matches!(
+        validator(&issuer, app_client, Profile::JwtAccessToken)
+            .validate(&token)
+            .await,
         Err(Error::InvalidToken(InvalidToken::MissingClaim {
             claim: "aud"
         }))

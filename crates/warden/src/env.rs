@@ -251,6 +251,7 @@ impl WardenConfig {
                     config.profile = Some(match value {
                         "rfc9068" => Profile::Rfc9068,
                         "jwt_access_token" => Profile::JwtAccessToken,
+                        "cognito" => Profile::Cognito,
                         "entra" => {
                             return Err(ConfigError::invalid(
                                 setting,
@@ -260,7 +261,7 @@ impl WardenConfig {
                         _ => {
                             return Err(ConfigError::invalid(
                                 setting,
-                                "expected rfc9068, jwt_access_token or entra",
+                                "expected rfc9068, jwt_access_token or cognito",
                             ));
                         }
                     });

@@ -28,6 +28,11 @@ pub enum Profile {
     /// and `iat` are required. Only the audience then tells such a token from an ID token of the
     /// same issuer: give the API an audience of its own (docs/providers.md).
     JwtAccessToken,
+    /// Amazon Cognito user pools' access tokens: no `typ` (or `JWT`), no `aud`. The app client
+    /// in `client_id` takes the audience's place (the configured audiences are the app client
+    /// ids allowed), `token_use` must be `access`, and `iss`, `exp`, `sub`, `iat`, `client_id`
+    /// and `token_use` are required (docs/providers.md).
+    Cognito,
     /// Microsoft Entra ID access tokens, as [`Entra`](crate::entra::Entra) issuers check them:
     /// `typ` is `JWT`; `iss`, `aud`, `exp`, `sub`, `tid`, `oid`, `iat`, `uti` and a client (`azp`
     /// in v2, `appid` in v1) are required, `tid` and `ver` must be the issuer's, and a `nonce`
@@ -47,6 +52,12 @@ pub(crate) trait Policy: Send + Sync + fmt::Debug + 'static {
 
     /// Whether a token may carry this `typ` header.
     fn accepts_typ(&self, typ: Option<&str>) -> bool;
+
+    /// The claim the configured audiences are compared with: `aud`, but Cognito's access
+    /// tokens name their app client in `client_id` instead.
+    fn audience_claim(&self) -> &'static str {
+        "aud"
+    }
 
     /// The claims a token must carry.
     fn required_claims(&self) -> &'static [&'static str];
@@ -105,8 +116,9 @@ impl Policy for Generic {
     fn accepts_typ(&self, typ: Option<&str>) -> bool {
         match self.0 {
             Profile::Rfc9068 => typ_is(typ, &["at+jwt"]),
-            // Typed `JWT`, or not typed at all (Okta, Amazon Cognito): neither tells an access
-            // token from an ID token, so the audience does, as for every token of this profile.
+            Profile::Cognito => typ.is_none() || typ_is(typ, &["jwt"]),
+            // Typed `JWT`, or not typed at all (Okta): neither tells an access token from an ID
+            // token, so the audience does, as for every token of this profile.
             _ => typ.is_none() || typ_is(typ, &["at+jwt", "jwt"]),
         }
     }
@@ -114,6 +126,7 @@ impl Policy for Generic {
     fn required_claims(&self) -> &'static [&'static str] {
         match self.0 {
             Profile::Rfc9068 => &["iss", "aud", "exp", "sub", "client_id", "iat", "jti"],
+            Profile::Cognito => &["iss", "exp", "sub", "iat", "client_id", "token_use"],
             _ => &["iss", "aud", "exp", "sub", "iat"],
         }
     }
@@ -132,6 +145,26 @@ impl Policy for Generic {
             Err(InvalidToken::WrongTokenKind.into())
         } else {
             Ok(())
+        }
+    }
+
+    fn audience_claim(&self) -> &'static str {
+        match self.0 {
+            Profile::Cognito => "client_id",
+            _ => "aud",
+        }
+    }
+
+    /// Cognito's access tokens say what they are: `token_use: access` (its ID tokens say `id`).
+    fn check_claims(&self, claims: &Members<'_>) -> Result<(), Error> {
+        match self.0 {
+            Profile::Cognito => match claims.string("token_use") {
+                Some(Some(kind)) if kind == "access" => Ok(()),
+                Some(Some(_)) => Err(InvalidToken::WrongTokenKind.into()),
+                Some(None) => Err(InvalidToken::InvalidClaim { claim: "token_use" }.into()),
+                None => Err(InvalidToken::MissingClaim { claim: "token_use" }.into()),
+            },
+            _ => Ok(()),
         }
     }
 

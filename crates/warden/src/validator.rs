@@ -396,7 +396,7 @@ impl Validator {
             return Err(InvalidToken::DisallowedAlgorithm.into());
         }
         let exp = claims::check_times(claims, now, self.inner.leeway)?;
-        claims::check_audience(claims, issuer.audiences())?;
+        claims::check_audience(claims, policy.audience_claim(), issuer.audiences())?;
         claims::check_required(claims, policy.required_claims())?;
         // `cnf`: a DPoP key or certificate binding is read once here and checked against the
         // request after the signature; any other method is refused now.

@@ -54,25 +54,26 @@ pub(crate) fn check_times(
 /// `aud` (a string or an array of strings) contains one of `accepted`.
 pub(crate) fn check_audience(
     claims: &Members<'_>,
+    claim: &'static str,
     accepted: &[String],
 ) -> Result<(), InvalidToken> {
     let matches = |aud: &str| accepted.iter().any(|a| a == aud);
     // The usual single string is read borrowed; an array is read whole.
-    if let Some(Some(aud)) = claims.string("aud") {
+    if let Some(Some(aud)) = claims.string(claim) {
         return if matches(&aud) {
             Ok(())
         } else {
             Err(InvalidToken::WrongAudience)
         };
     }
-    match claims.get("aud") {
-        None => Err(InvalidToken::MissingClaim { claim: "aud" }),
+    match claims.get(claim) {
+        None => Err(InvalidToken::MissingClaim { claim }),
         Some(Value::Array(auds)) => {
             let mut found = false;
             for aud in auds {
                 match aud {
                     Value::String(aud) => found |= matches(&aud),
-                    _ => return Err(InvalidToken::InvalidClaim { claim: "aud" }),
+                    _ => return Err(InvalidToken::InvalidClaim { claim }),
                 }
             }
             if found {
@@ -81,7 +82,7 @@ pub(crate) fn check_audience(
                 Err(InvalidToken::WrongAudience)
             }
         }
-        Some(_) => Err(InvalidToken::InvalidClaim { claim: "aud" }),
+        Some(_) => Err(InvalidToken::InvalidClaim { claim }),
     }
 }
 
@@ -170,7 +171,7 @@ mod tests {
     #[test]
     fn audience_must_contain_ours() {
         let ours = vec!["api://rs".to_owned()];
-        let check = |v: Value| with(v, |m| check_audience(m, &ours));
+        let check = |v: Value| with(v, |m| check_audience(m, "aud", &ours));
         assert!(check(json!({"aud": "api://rs"})).is_ok());
         assert!(check(json!({"aud": ["x", "api://rs"]})).is_ok());
         assert_eq!(check(json!({"aud": "x"})), Err(InvalidToken::WrongAudience));
