@@ -206,3 +206,39 @@ fn operation_mut<'a>(item: &'a mut PathItem, method: &HttpMethod) -> &'a mut Opt
         HttpMethod::Trace => &mut item.trace,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &[&str] = &["a"];
+    const TWO: &[&str] = &["a", "b"];
+    const ROLES: &[&str] = &["r"];
+
+    #[test]
+    fn alternatives_follow_any_all_and_tuples() {
+        let any = [Needs::Scopes(TWO, Match::Any)];
+        assert_eq!(alternatives(&any), [vec!["a"], vec!["b"]]);
+        let all = [Needs::Scopes(TWO, Match::All)];
+        assert_eq!(alternatives(&all), [vec!["a", "b"]]);
+        let either = [Needs::ScopeOrRole {
+            scopes: ONE,
+            roles: ROLES,
+        }];
+        assert_eq!(alternatives(&either), [vec!["a"], vec!["r"]]);
+        // Every part must hold: the cross product.
+        let both = [
+            Needs::Scopes(TWO, Match::Any),
+            Needs::Roles(ROLES, Match::Any),
+        ];
+        assert_eq!(alternatives(&both), [vec!["a", "r"], vec!["b", "r"]]);
+        // What OpenAPI cannot say leaves the sets as they are.
+        let step_up = [
+            Needs::Scopes(ONE, Match::Any),
+            Needs::AuthContexts(&["c1"], Match::Any),
+        ];
+        assert_eq!(alternatives(&step_up), [vec!["a"]]);
+        // Any valid token: one alternative naming nothing.
+        assert_eq!(alternatives(&[]), [Vec::<String>::new()]);
+    }
+}
