@@ -10,6 +10,7 @@ mod authz;
 mod cache;
 mod demo;
 mod discovery;
+mod downstream;
 mod dpop;
 mod fleet;
 mod foundation;

@@ -67,6 +67,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod clients;
 mod clock;
 mod dpop;
 mod issuer;
@@ -80,8 +81,8 @@ mod transmitter;
 pub use clock::TestClock;
 pub use dpop::{DpopKey, ProofBuilder};
 pub use issuer::{
-    DEFAULT_AUDIENCE, DEFAULT_TENANT, Endpoint, FIRST_KID, FakeIssuer, FakeIssuerBuilder, Fault,
-    StartError,
+    ClientRegistration, DEFAULT_AUDIENCE, DEFAULT_TENANT, Endpoint, FIRST_KID, FakeIssuer,
+    FakeIssuerBuilder, Fault, StartError,
 };
 pub use keys::{KeyError, SigningKey};
 #[cfg(feature = "redis")]

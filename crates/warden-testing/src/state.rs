@@ -81,6 +81,10 @@ pub(crate) struct Shared {
     pub(crate) hits: [AtomicU64; 3],
     pub(crate) jwks_max_age: Mutex<Option<u64>>,
     pub(crate) transmitter: Transmitter,
+    /// Registered confidential clients, by id.
+    pub(crate) clients: Mutex<HashMap<String, crate::clients::ClientRegistration>>,
+    /// Answers the token endpoint gives next, in order, before anything else.
+    pub(crate) token_errors: Mutex<VecDeque<(u16, Value)>>,
 }
 
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {

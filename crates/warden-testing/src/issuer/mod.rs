@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use warden::Algorithm;
 
+pub use crate::clients::ClientRegistration;
 use crate::keys::{KeyError, SigningKey};
 pub use crate::state::{Endpoint, Fault};
 use crate::state::{KeyRing, Mode, RingKey, Shared, b64_bytes, lock};
@@ -101,6 +102,8 @@ impl FakeIssuerBuilder {
             hits: Default::default(),
             jwks_max_age: Mutex::new(self.jwks_max_age),
             transmitter: Default::default(),
+            clients: Mutex::new(HashMap::new()),
+            token_errors: Mutex::new(std::collections::VecDeque::new()),
         });
         let app = router(state.clone());
         let server = tokio::spawn(async move {
@@ -338,6 +341,20 @@ impl FakeIssuer {
     /// The kid of the key that signs new tokens.
     pub fn signing_kid(&self) -> String {
         self.state.ring().signing.clone()
+    }
+
+    /// Registers a confidential client: from then on its token requests must prove it (its
+    /// secret, or an assertion signed by its certificate), and on-behalf-of requests are
+    /// accepted from it (the jwt-bearer grant, for assertions naming one of its audiences).
+    pub fn register_client(&self, client: ClientRegistration) {
+        crate::state::lock(&self.state.clients).insert(client.client_id.clone(), client);
+    }
+
+    /// Makes the token endpoint's next answer this one (status and JSON body), as Entra answers
+    /// its errors: `{"error": "interaction_required", "claims": "…", "error_codes": [50079]}`.
+    /// Several calls queue answers, one per request.
+    pub fn fail_next_token(&self, status: u16, body: serde_json::Value) {
+        crate::state::lock(&self.state.token_errors).push_back((status, body));
     }
 
     /// Makes an endpoint answer with a fault until cleared.

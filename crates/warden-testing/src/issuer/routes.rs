@@ -296,11 +296,17 @@ fn is_multi_tenant_alias(tenant: &str) -> bool {
     matches!(tenant, "common" | "organizations" | "consumers")
 }
 
-/// The form of a client-credentials token request.
+/// The form of a token request: client credentials, or on-behalf-of (the jwt-bearer grant).
 #[derive(Debug, Deserialize)]
 struct TokenRequest {
     grant_type: Option<String>,
     client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+    /// The on-behalf-of grant's incoming access token, and `on_behalf_of`.
+    assertion: Option<String>,
+    requested_token_use: Option<String>,
     scope: Option<String>,
     resource: Option<String>,
     audience: Option<String>,
@@ -327,6 +333,8 @@ fn claims_request(claims: &str) -> Option<(bool, Option<i64>)> {
     Some((cae_capable, not_before))
 }
 
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
 async fn token_endpoint(
     State(state): State<Arc<Shared>>,
     tenant: Option<Path<String>>,
@@ -335,6 +343,16 @@ async fn token_endpoint(
     if let Err(response) = fault(&state, Endpoint::Token).await {
         return response;
     }
+    let answer = |(status, body): (u16, serde_json::Value)| {
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            Json(body),
+        )
+            .into_response()
+    };
+    if let Some(next) = crate::state::lock(&state.token_errors).pop_front() {
+        return answer(next);
+    }
     let oauth_error = |code: &str, description: &str| {
         (
             StatusCode::BAD_REQUEST,
@@ -342,18 +360,30 @@ async fn token_endpoint(
         )
             .into_response()
     };
-    if request.grant_type.as_deref() != Some("client_credentials") {
-        return oauth_error(
-            "unsupported_grant_type",
-            "only client_credentials is supported",
-        );
-    }
-    let Some(client_id) = request.client_id.filter(|c| !c.is_empty()) else {
+    let Some(client_id) = request.client_id.clone().filter(|c| !c.is_empty()) else {
         return oauth_error("invalid_request", "client_id is required");
     };
-    // Entra-style `scope=api://orders/.default` names the audience.
+    let endpoint_url = match &tenant {
+        Some(Path(tenant)) => format!("{}/{tenant}/oauth2/v2.0/token", state.base),
+        None => format!("{}/token", state.base),
+    };
+    let now = crate::clock::unix_now();
+    let registered = crate::state::lock(&state.clients).get(&client_id).cloned();
+    if let Some(client) = &registered
+        && let Err(error) = crate::clients::authenticate(
+            client,
+            request.client_secret.as_deref(),
+            request.client_assertion_type.as_deref(),
+            request.client_assertion.as_deref(),
+            &endpoint_url,
+            now,
+        )
+    {
+        return answer(error);
+    }
+    // Entra-style `scope=api://orders/.default` (or `api://orders/Orders.Read`) names the audience.
     let mut scopes: Vec<String> = Vec::new();
-    let mut audience = request.resource.or(request.audience);
+    let mut audience = request.resource.clone().or(request.audience.clone());
     for scope in request
         .scope
         .as_deref()
@@ -363,10 +393,38 @@ async fn token_endpoint(
     {
         match scope.strip_suffix("/.default") {
             Some(resource) => audience = Some(resource.to_owned()),
-            None => scopes.push(scope.to_owned()),
+            None => match scope.rsplit_once('/') {
+                Some((resource, name)) if resource.contains(':') => {
+                    audience = Some(resource.to_owned());
+                    scopes.push(name.to_owned());
+                }
+                _ => scopes.push(scope.to_owned()),
+            },
         }
     }
-    let mut builder = TokenBuilder::new(&state).client(&client_id).app_only();
+    let mut builder = match request.grant_type.as_deref() {
+        Some("client_credentials") => TokenBuilder::new(&state).client(&client_id).app_only(),
+        Some(JWT_BEARER) => {
+            let Some(client) = &registered else {
+                return answer(crate::clients::entra_error(
+                    400,
+                    "unauthorized_client",
+                    700016,
+                    "On-behalf-of needs a registered confidential client.",
+                ));
+            };
+            match on_behalf_of(&state, client, &request, now) {
+                Ok(builder) => builder,
+                Err(error) => return answer(error),
+            }
+        }
+        _ => {
+            return oauth_error(
+                "unsupported_grant_type",
+                "client_credentials or the jwt-bearer grant (on-behalf-of)",
+            );
+        }
+    };
     // As Entra does, a claims request shapes the token: `xms_cc` marks a CAE-capable client, and
     // an `nbf` (a claims challenge's answer) gets a token issued no earlier than it.
     if let Some(claims) = request.claims.as_deref().filter(|c| !c.is_empty()) {
@@ -377,12 +435,12 @@ async fn token_endpoint(
             builder = builder.cae_capable();
         }
         if let Some(not_before) = not_before {
-            let issued_at = crate::clock::unix_now().max(not_before);
+            let issued_at = now.max(not_before);
             builder = builder.issued_at(issued_at).not_before(issued_at);
         }
     }
-    if let Some(Path(tenant)) = tenant {
-        builder = builder.tenant(&tenant);
+    if let Some(Path(tenant)) = &tenant {
+        builder = builder.tenant(tenant);
     }
     if let Some(audience) = audience {
         builder = builder.audience(audience);
@@ -403,4 +461,81 @@ async fn token_endpoint(
         .into_response(),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot sign").into_response(),
     }
+}
+
+/// The on-behalf-of grant: the incoming access token must be this issuer's, current, a user's,
+/// and for the calling client (one of its audiences); the new token keeps its user.
+fn on_behalf_of<'a>(
+    state: &'a Shared,
+    client: &crate::clients::ClientRegistration,
+    request: &TokenRequest,
+    now: i64,
+) -> Result<TokenBuilder<'a>, (u16, serde_json::Value)> {
+    use crate::clients::{entra_error, split};
+    let invalid = |code, text| entra_error(400, "invalid_grant", code, text);
+    if request.requested_token_use.as_deref() != Some("on_behalf_of") {
+        return Err(invalid(50013, "requested_token_use must be on_behalf_of."));
+    }
+    let Some((header, claims, signing_input, signature)) =
+        request.assertion.as_deref().and_then(split)
+    else {
+        return Err(invalid(50013, "Assertion is not a JWT."));
+    };
+    let key = state
+        .key(header.get("kid").and_then(serde_json::Value::as_str))
+        .map_err(|_| invalid(50013, "Assertion signed by an unknown key."))?;
+    let public_key = key.public_spki_der();
+    let verified = aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        &public_key,
+    )
+    .verify(signing_input.as_bytes(), &signature)
+    .is_ok();
+    if !verified {
+        return Err(invalid(50013, "Assertion failed signature validation."));
+    }
+    if claims
+        .get("exp")
+        .and_then(serde_json::Value::as_i64)
+        .is_none_or(|exp| exp <= now)
+    {
+        return Err(invalid(
+            500133,
+            "Assertion is not within its valid time range.",
+        ));
+    }
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => vec![aud.as_str()],
+        Some(serde_json::Value::Array(auds)) => auds.iter().filter_map(|a| a.as_str()).collect(),
+        _ => Vec::new(),
+    };
+    if !audiences
+        .iter()
+        .any(|aud| client.audiences.iter().any(|a| a == aud))
+    {
+        return Err(invalid(
+            50013,
+            "Assertion audience does not match the client.",
+        ));
+    }
+    let text = |name: &str| {
+        claims
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    if text("idtyp").as_deref() == Some("app") || claims.get("scp").is_none() {
+        return Err(invalid(
+            50013,
+            "Only a user's token can be exchanged on its behalf.",
+        ));
+    }
+    let mut builder = TokenBuilder::new(state).client(&client.client_id);
+    if let Some(sub) = text("sub") {
+        builder = builder.subject(sub);
+    }
+    if let Some(oid) = text("oid") {
+        builder = builder.object_id(oid);
+    }
+    Ok(builder)
 }

@@ -1,0 +1,407 @@
+//! [`TokenClient`]: tokens for the API itself (client credentials) and on a user's behalf
+//! (on-behalf-of), from one confidential client, cached.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use serde_json::Value;
+use warden::config::{Clock, SystemClock};
+
+use crate::claims::merge_claims;
+use crate::credential::ClientCredential;
+use crate::error::{AcquireError, classify};
+
+/// The public cloud's authority.
+pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
+
+/// How long before its expiry a cached token is refreshed, in the background, while callers
+/// keep getting it.
+pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// How many tokens are cached, at most.
+pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// An access token for a downstream API. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct AccessToken {
+    token: Arc<str>,
+    expires_at: SystemTime,
+}
+
+impl AccessToken {
+    /// The token, for `Authorization: Bearer <token>`.
+    pub fn secret(&self) -> &str {
+        &self.token
+    }
+
+    /// When it expires.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("len", &self.token.len())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Gets tokens from the Microsoft identity platform (or any token endpoint that speaks its
+/// dialect) for one confidential client: [`app_token`](Self::app_token) for the API itself,
+/// [`on_behalf_of`](Self::on_behalf_of) for the user whose token warden validated. Tokens are
+/// cached until [`DEFAULT_REFRESH_MARGIN`] before they expire, then refreshed in the background
+/// while callers keep the cached one; concurrent requests for the same token make one request.
+/// A request carrying claims (a challenge's answer) bypasses the cache. Clones share it all.
+#[derive(Clone)]
+pub struct TokenClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    token_endpoint: String,
+    client_id: String,
+    credential: ClientCredential,
+    audiences: Vec<String>,
+    capabilities: Vec<String>,
+    http: reqwest::Client,
+    clock: Arc<dyn Clock>,
+    refresh_margin: Duration,
+    cache: quick_cache::sync::Cache<Key, AccessToken>,
+    refreshing: Mutex<HashSet<Key>>,
+}
+
+impl fmt::Debug for TokenClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenClient")
+            .field("token_endpoint", &self.inner.token_endpoint)
+            .field("client_id", &self.inner.client_id)
+            .field("credential", &self.inner.credential)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cached token's key: the scopes, sorted, and for an on-behalf-of token the SHA-256 of the
+/// incoming token (MSAL's assertion hash: the token itself is never kept).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    assertion: Option<[u8; 32]>,
+    scopes: String,
+}
+
+/// Configures a [`TokenClient`].
+#[derive(Debug)]
+#[must_use]
+pub struct TokenClientBuilder {
+    authority: String,
+    tenant: String,
+    client_id: String,
+    credential: ClientCredential,
+    audiences: Vec<String>,
+    capabilities: Vec<String>,
+    http: Option<reqwest::Client>,
+    clock: Option<Arc<dyn Clock>>,
+    refresh_margin: Duration,
+    cache_capacity: usize,
+}
+
+impl TokenClient {
+    /// A client of `tenant` (its id or domain), known as `client_id` (the API's application
+    /// id), proving itself with `credential`.
+    pub fn builder(
+        tenant: impl Into<String>,
+        client_id: impl Into<String>,
+        credential: ClientCredential,
+    ) -> TokenClientBuilder {
+        let client_id = client_id.into();
+        TokenClientBuilder {
+            authority: DEFAULT_AUTHORITY.to_owned(),
+            tenant: tenant.into(),
+            audiences: vec![client_id.clone()],
+            client_id,
+            credential,
+            capabilities: Vec::new(),
+            http: None,
+            clock: None,
+            refresh_margin: DEFAULT_REFRESH_MARGIN,
+            cache_capacity: DEFAULT_CACHE_CAPACITY,
+        }
+    }
+
+    /// A token for the API itself (client credentials), for `scopes` (for an application
+    /// permission, `{resource}/.default`).
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError`] by class.
+    pub async fn app_token(&self, scopes: &[&str]) -> Result<AccessToken, AcquireError> {
+        let key = Key {
+            assertion: None,
+            scopes: sorted(scopes),
+        };
+        let form = vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("scope", scopes.join(" ")),
+        ];
+        self.acquire(key, form, None).await
+    }
+
+    /// A token for a downstream API on behalf of the user whose access token `incoming` is (the
+    /// token warden validated for this API: its `aud` must be this API's), for `scopes`. A
+    /// `challenge` (the claims a downstream API's claims challenge asked for, JSON) is merged
+    /// with the client's capabilities and sent, bypassing the cache.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::NotForThisApi`] before any request when `incoming` is not for this API;
+    /// [`AcquireError::ClaimsChallenge`] when the user must satisfy more (pass it back to the
+    /// caller as warden's claims challenge); the other classes as they come.
+    pub async fn on_behalf_of(
+        &self,
+        incoming: &str,
+        scopes: &[&str],
+        challenge: Option<&Value>,
+    ) -> Result<AccessToken, AcquireError> {
+        if !self.is_for_this_api(incoming) {
+            return Err(AcquireError::NotForThisApi);
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, incoming.as_bytes());
+        let mut assertion = [0u8; 32];
+        assertion.copy_from_slice(digest.as_ref());
+        let key = Key {
+            assertion: Some(assertion),
+            scopes: sorted(scopes),
+        };
+        let form = vec![
+            ("grant_type", JWT_BEARER.to_owned()),
+            ("requested_token_use", "on_behalf_of".to_owned()),
+            ("assertion", incoming.to_owned()),
+            ("scope", scopes.join(" ")),
+        ];
+        self.acquire(key, form, challenge).await
+    }
+
+    /// Whether the (already validated) token's `aud` names this API.
+    fn is_for_this_api(&self, token: &str) -> bool {
+        let Some(payload) = token.split('.').nth(1) else {
+            return false;
+        };
+        let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
+            return false;
+        };
+        let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
+            return false;
+        };
+        let ours = |aud: &str| self.inner.audiences.iter().any(|a| a == aud);
+        match claims.get("aud") {
+            Some(Value::String(aud)) => ours(aud),
+            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(ours),
+            _ => false,
+        }
+    }
+
+    async fn acquire(
+        &self,
+        key: Key,
+        form: Vec<(&'static str, String)>,
+        challenge: Option<&Value>,
+    ) -> Result<AccessToken, AcquireError> {
+        let inner = &self.inner;
+        if challenge.is_some() {
+            // A challenge's answer is a new token: never the cached one.
+            let token = inner.request(form, challenge).await?;
+            inner.cache.insert(key, token.clone());
+            return Ok(token);
+        }
+        loop {
+            let now = inner.clock.now();
+            match inner.cache.get_value_or_guard_async(&key).await {
+                Ok(token) if token.expires_at > now + inner.refresh_margin => return Ok(token),
+                Ok(token) if token.expires_at > now => {
+                    self.refresh_in_background(key, form);
+                    return Ok(token);
+                }
+                Ok(_) => {
+                    inner.cache.remove_if(&key, |token| token.expires_at <= now);
+                }
+                Err(guard) => {
+                    // The one request for this key; the others wait for its token.
+                    let token = inner.request(form, None).await?;
+                    let _ = guard.insert(token.clone());
+                    return Ok(token);
+                }
+            }
+        }
+    }
+
+    /// Refreshes a token nearing its expiry, once at a time per key, while callers keep the
+    /// cached one.
+    fn refresh_in_background(&self, key: Key, form: Vec<(&'static str, String)>) {
+        {
+            let mut refreshing = self
+                .inner
+                .refreshing
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !refreshing.insert(key.clone()) {
+                return;
+            }
+        }
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            match inner.request(form, None).await {
+                Ok(token) => inner.cache.insert(key.clone(), token),
+                Err(error) => tracing::warn!(%error, "refreshing a cached token failed"),
+            }
+            inner
+                .refreshing
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&key);
+        });
+    }
+}
+
+impl Inner {
+    /// One token request.
+    async fn request(
+        &self,
+        mut form: Vec<(&'static str, String)>,
+        challenge: Option<&Value>,
+    ) -> Result<AccessToken, AcquireError> {
+        form.push(("client_id", self.client_id.clone()));
+        form.extend(
+            self.credential
+                .form(&self.client_id, &self.token_endpoint)?,
+        );
+        if let Some(claims) = merge_claims(&self.capabilities, challenge) {
+            form.push(("claims", claims.to_string()));
+        }
+        let response = self
+            .http
+            .post(&self.token_endpoint)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|_| AcquireError::Unavailable { status: None })?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|_| AcquireError::Protocol("not JSON"))?;
+        if status != 200 {
+            return Err(classify(status, &body, retry_after));
+        }
+        let token = body
+            .get("access_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or(AcquireError::Protocol("no access_token"))?;
+        let expires_in = match body.get("expires_in") {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .ok_or(AcquireError::Protocol("no expires_in"))?;
+        Ok(AccessToken {
+            token: token.into(),
+            expires_at: self.clock.now() + Duration::from_secs(expires_in),
+        })
+    }
+}
+
+impl TokenClientBuilder {
+    /// The authority (default [`DEFAULT_AUTHORITY`]; a national cloud, or a test issuer).
+    pub fn authority(mut self, authority: impl Into<String>) -> Self {
+        self.authority = authority.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Another audience the API's tokens carry (its Application ID URI): an on-behalf-of
+    /// exchange accepts tokens for the client id and these.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// The client's capabilities (`cp1`: it handles claims challenges, so its tokens are
+    /// CAE-enabled), sent with every request as `xms_cc`.
+    pub fn client_capabilities<I, S>(mut self, capabilities: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How long before expiry cached tokens are refreshed (default
+    /// [`DEFAULT_REFRESH_MARGIN`]).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.refresh_margin = margin;
+        self
+    }
+
+    /// How many tokens are cached, at most (default [`DEFAULT_CACHE_CAPACITY`]).
+    pub fn cache_capacity(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity.max(1);
+        self
+    }
+
+    /// The HTTP client for token requests (default: reqwest's, with a 10-second timeout).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The clock expiry is judged by (default the system's).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The client.
+    pub fn build(self) -> TokenClient {
+        let token_endpoint = format!("{}/{}/oauth2/v2.0/token", self.authority, self.tenant);
+        let http = self.http.unwrap_or_else(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default()
+        });
+        TokenClient {
+            inner: Arc::new(Inner {
+                token_endpoint,
+                client_id: self.client_id,
+                credential: self.credential,
+                audiences: self.audiences,
+                capabilities: self.capabilities,
+                http,
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                refresh_margin: self.refresh_margin,
+                cache: quick_cache::sync::Cache::new(self.cache_capacity),
+                refreshing: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+}
+
+fn sorted(scopes: &[&str]) -> String {
+    let mut scopes: Vec<&str> = scopes.to_vec();
+    scopes.sort_unstable();
+    scopes.dedup();
+    scopes.join(" ")
+}

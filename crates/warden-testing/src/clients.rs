@@ -1,0 +1,188 @@
+//! Confidential clients of the fake issuer: how a registered client proves itself at the token
+//! endpoint (a secret, or a certificate's signed assertion, RFC 7523 `private_key_jwt`), and the
+//! audiences an on-behalf-of assertion may name for it. Clients not registered need no proof, as
+//! before.
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
+};
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+/// A confidential client, as the app registration of a middle-tier API would describe it.
+#[derive(Debug, Clone)]
+pub struct ClientRegistration {
+    pub(crate) client_id: String,
+    pub(crate) secret: Option<String>,
+    pub(crate) certificate: Option<Certificate>,
+    pub(crate) audiences: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Certificate {
+    /// SHA-256 of the certificate's DER: its `x5t#S256`.
+    thumbprint: Vec<u8>,
+    /// The certificate's public key, SubjectPublicKeyInfo DER.
+    public_key: Vec<u8>,
+}
+
+impl ClientRegistration {
+    /// A client known by `client_id`; its own id is an audience on-behalf-of assertions may name.
+    pub fn new(client_id: impl Into<String>) -> Self {
+        let client_id = client_id.into();
+        ClientRegistration {
+            audiences: vec![client_id.clone()],
+            client_id,
+            secret: None,
+            certificate: None,
+        }
+    }
+
+    /// The client proves itself with this secret (`client_secret`).
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// The client proves itself with assertions signed by this certificate's key (RSA):
+    /// `certificate_der` names it (`x5t#S256`), `public_key_der` (SubjectPublicKeyInfo) verifies.
+    pub fn certificate(mut self, certificate_der: &[u8], public_key_der: &[u8]) -> Self {
+        self.certificate = Some(Certificate {
+            thumbprint: digest::digest(&digest::SHA256, certificate_der)
+                .as_ref()
+                .to_vec(),
+            public_key: public_key_der.to_vec(),
+        });
+        self
+    }
+
+    /// Another audience (an Application ID URI) the API's tokens carry: an on-behalf-of
+    /// assertion must name one of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+}
+
+/// An Entra-shaped token endpoint error: `error`, `error_description` with its AADSTS code,
+/// `error_codes`.
+pub(crate) fn entra_error(status: u16, error: &str, code: u32, description: &str) -> (u16, Value) {
+    (
+        status,
+        json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {description}"),
+            "error_codes": [code],
+            "timestamp": "2026-12-07 00:00:00Z",
+            "trace_id": "00000000-0000-0000-0000-000000000000",
+            "correlation_id": "00000000-0000-0000-0000-000000000000",
+        }),
+    )
+}
+
+/// Checks a registered client's proof: its secret, or its assertion for `token_endpoint`.
+pub(crate) fn authenticate(
+    client: &ClientRegistration,
+    secret: Option<&str>,
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+    token_endpoint: &str,
+    now: i64,
+) -> Result<(), (u16, Value)> {
+    if let Some(given) = secret {
+        return match &client.secret {
+            Some(expected) if expected == given => Ok(()),
+            _ => Err(entra_error(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided.",
+            )),
+        };
+    }
+    let (Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), Some(assertion)) =
+        (assertion_type, assertion)
+    else {
+        return Err(entra_error(
+            401,
+            "invalid_client",
+            7000218,
+            "The request body must contain client_assertion or client_secret.",
+        ));
+    };
+    let Some(certificate) = &client.certificate else {
+        return Err(entra_error(
+            401,
+            "invalid_client",
+            700027,
+            "No certificate is registered.",
+        ));
+    };
+    let bad = |code, text| Err(entra_error(401, "invalid_client", code, text));
+    let Some((header, claims, signing_input, signature)) = split(assertion) else {
+        return bad(50027, "Invalid JWT token.");
+    };
+    let thumbprint = header
+        .get("x5t#S256")
+        .and_then(Value::as_str)
+        .and_then(decode);
+    if thumbprint.as_deref() != Some(certificate.thumbprint.as_slice()) {
+        return bad(
+            700027,
+            "The certificate in the assertion is not registered.",
+        );
+    }
+    let algorithm = match header.get("alg").and_then(Value::as_str) {
+        Some("PS256") => &RSA_PSS_2048_8192_SHA256,
+        Some("RS256") => &RSA_PKCS1_2048_8192_SHA256,
+        _ => return bad(700027, "Unsupported assertion algorithm."),
+    };
+    if UnparsedPublicKey::new(algorithm, &certificate.public_key)
+        .verify(signing_input.as_bytes(), &signature)
+        .is_err()
+    {
+        return bad(700027, "Client assertion contains an invalid signature.");
+    }
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    if text("aud") != Some(token_endpoint)
+        || text("iss") != Some(&client.client_id)
+        || text("sub") != Some(&client.client_id)
+        || text("jti").is_none()
+    {
+        return bad(
+            700023,
+            "Invalid audience, issuer, subject or jti in the client assertion.",
+        );
+    }
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    match (number("nbf"), number("exp")) {
+        (Some(nbf), Some(exp)) if nbf <= now + 60 && now < exp && exp - nbf <= 600 => Ok(()),
+        _ => bad(
+            700024,
+            "Client assertion is not within its valid time range.",
+        ),
+    }
+}
+
+/// The header, the claims, the signing input and the signature of a compact JWS.
+pub(crate) fn split(jws: &str) -> Option<(Value, Value, String, Vec<u8>)> {
+    let mut parts = jws.split('.');
+    let (header, claims, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let json = |part: &str| -> Option<Value> { serde_json::from_slice(&decode(part)?).ok() };
+    Some((
+        json(header)?,
+        json(claims)?,
+        format!("{header}.{claims}"),
+        decode(signature)?,
+    ))
+}
+
+fn decode(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+}

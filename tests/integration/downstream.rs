@@ -1,0 +1,344 @@
+//! warden-client against the fake Entra issuer on loopback: app tokens with a secret and with a
+//! certificate assertion, on-behalf-of for the user warden validated, the cache (one request for
+//! many callers, refresh ahead of expiry, a challenge's answer bypassing it), and errors by class.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use warden_client::{AcquireError, ClientCredential, TokenClient};
+use warden_testing::{ClientRegistration, DEFAULT_TENANT, Endpoint, FakeIssuer};
+
+const MIDDLE_TIER: &str = "7d5a3f6e-1c2b-4a9d-8e7f-0a1b2c3d4e5f";
+
+/// A clock the test moves.
+#[derive(Debug, Default)]
+struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    fn advance(&self, by: Duration) {
+        self.0.fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+}
+
+impl warden::config::Clock for ManualClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn entra() -> FakeIssuer {
+    FakeIssuer::builder()
+        .entra(DEFAULT_TENANT)
+        .audience("api://orders")
+        .start()
+        .await
+        .unwrap()
+}
+
+fn secret_file(secret: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("warden-client-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("secret-{}", secret.len()));
+    std::fs::write(&path, format!("{secret}\n")).unwrap();
+    path
+}
+
+fn client(issuer: &FakeIssuer, credential: ClientCredential) -> TokenClient {
+    TokenClient::builder(DEFAULT_TENANT, MIDDLE_TIER, credential)
+        .authority(issuer.base_url())
+        .audience("api://orders")
+        .client_capabilities(["cp1"])
+        .build()
+}
+
+#[tokio::test]
+async fn app_tokens_with_a_secret_from_a_file_one_request_for_many_callers() {
+    let issuer = entra().await;
+    issuer.register_client(ClientRegistration::new(MIDDLE_TIER).secret("s3cret-value"));
+    let credential = ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap();
+    assert_eq!(format!("{credential:?}"), "ClientCredential::Secret(..)");
+    let client = client(&issuer, credential);
+    let calls = (0..10).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.app_token(&["api://downstream/.default"]).await })
+    });
+    let mut tokens = Vec::new();
+    for call in calls {
+        tokens.push(call.await.unwrap().unwrap().secret().to_owned());
+    }
+    assert!(tokens.windows(2).all(|pair| pair[0] == pair[1]));
+    assert_eq!(
+        issuer.hits(Endpoint::Token),
+        1,
+        "one request for ten callers"
+    );
+    let token = claims(&tokens[0]);
+    assert_eq!(token["aud"], "api://downstream");
+    assert_eq!(token["azp"], MIDDLE_TIER);
+    assert_eq!(token["idtyp"], "app");
+    assert_eq!(
+        token["xms_cc"],
+        json!(["cp1"]),
+        "the capabilities reach the token"
+    );
+    // Cached.
+    client
+        .app_token(&["api://downstream/.default"])
+        .await
+        .unwrap();
+    assert_eq!(issuer.hits(Endpoint::Token), 1);
+
+    let wrong = ClientCredential::secret_from_file(secret_file("not-the-secret")).unwrap();
+    match self::client(&issuer, wrong)
+        .app_token(&["api://downstream/.default"])
+        .await
+    {
+        Err(AcquireError::InvalidClient { codes }) => assert_eq!(codes, [7000215]),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        ClientCredential::secret_from_env("WARDEN_CLIENT_TEST_SECRET_THAT_IS_NOT_SET"),
+        Err(warden_client::CredentialError::MissingVariable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn app_tokens_with_a_certificate_assertion() {
+    let issuer = entra().await;
+    let make = || {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let certificate = rcgen::CertificateParams::new(vec!["orders-api".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        (key, certificate)
+    };
+    let (key, certificate) = make();
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER).certificate(certificate.der(), &spki(&key)),
+    );
+    let credential =
+        ClientCredential::certificate_from_pem(&certificate.pem(), &key.serialize_pem()).unwrap();
+    assert!(format!("{credential:?}").starts_with("ClientCredential::Certificate(x5t#S256="));
+    let token = client(&issuer, credential)
+        .app_token(&["api://downstream/.default"])
+        .await
+        .unwrap();
+    assert_eq!(claims(token.secret())["azp"], MIDDLE_TIER);
+
+    // A certificate the registration does not know.
+    let (other_key, other) = make();
+    let stranger =
+        ClientCredential::certificate_from_pem(&other.pem(), &other_key.serialize_pem()).unwrap();
+    match client(&issuer, stranger)
+        .app_token(&["api://downstream/.default"])
+        .await
+    {
+        Err(AcquireError::InvalidClient { codes }) => assert_eq!(codes, [700027]),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        ClientCredential::certificate_from_pem("not pem", "not pem"),
+        Err(warden_client::CredentialError::InvalidCertificate { .. })
+    ));
+}
+
+#[tokio::test]
+async fn on_behalf_of_the_user_warden_validated() {
+    let issuer = entra().await;
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER)
+            .secret("s3cret-value")
+            .audience("api://orders"),
+    );
+    let client = client(
+        &issuer,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    );
+    let alice = "a11ce000-0000-4000-8000-000000000001";
+    let incoming = issuer
+        .token()
+        .object_id(alice)
+        .scopes(["Orders.Read"])
+        .sign();
+    let token = client
+        .on_behalf_of(&incoming, &["api://downstream/Things.Read"], None)
+        .await
+        .unwrap();
+    let downstream = claims(token.secret());
+    assert_eq!(downstream["aud"], "api://downstream");
+    assert_eq!(downstream["scp"], "Things.Read");
+    assert_eq!(downstream["oid"], alice, "the same user");
+    assert_eq!(downstream["azp"], MIDDLE_TIER, "through the middle tier");
+    assert_eq!(downstream["xms_cc"], json!(["cp1"]));
+    // Cached by the incoming token: the same token again costs nothing; another user's does.
+    client
+        .on_behalf_of(&incoming, &["api://downstream/Things.Read"], None)
+        .await
+        .unwrap();
+    assert_eq!(issuer.hits(Endpoint::Token), 1);
+    let bob = issuer
+        .token()
+        .object_id("b0b00000-0000-4000-8000-000000000002")
+        .scopes(["Orders.Read"])
+        .sign();
+    let for_bob = client
+        .on_behalf_of(&bob, &["api://downstream/Things.Read"], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(for_bob.secret())["oid"],
+        "b0b00000-0000-4000-8000-000000000002"
+    );
+    assert_eq!(issuer.hits(Endpoint::Token), 2);
+
+    // A token for another API is refused before any request.
+    let elsewhere = issuer.token().audience("api://another").sign();
+    assert!(matches!(
+        client
+            .on_behalf_of(&elsewhere, &["api://downstream/Things.Read"], None)
+            .await,
+        Err(AcquireError::NotForThisApi)
+    ));
+    assert_eq!(issuer.hits(Endpoint::Token), 2);
+    // An expired one is the platform's AADSTS500133.
+    let expired = issuer.token().scopes(["Orders.Read"]).expires_at(1).sign();
+    assert!(matches!(
+        client
+            .on_behalf_of(&expired, &["api://downstream/Things.Read"], None)
+            .await,
+        Err(AcquireError::AssertionExpired)
+    ));
+}
+
+#[tokio::test]
+async fn a_claims_challenge_comes_back_by_class_and_its_answer_bypasses_the_cache() {
+    let issuer = entra().await;
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER)
+            .secret("s3cret-value")
+            .audience("api://orders"),
+    );
+    let client = client(
+        &issuer,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    );
+    let incoming = issuer.token().scopes(["Orders.Read"]).sign();
+    let challenge = r#"{"access_token":{"nbf":{"essential":true,"value":"1796601600"}}}"#;
+    issuer.fail_next_token(
+        400,
+        json!({"error": "interaction_required", "error_codes": [50079], "claims": challenge,
+               "error_description": "AADSTS50079: Due to a configuration change made by your administrator, you must enroll in MFA."}),
+    );
+    let claims_asked = match client
+        .on_behalf_of(&incoming, &["api://downstream/Things.Read"], None)
+        .await
+    {
+        Err(AcquireError::ClaimsChallenge { claims, codes }) => {
+            assert_eq!(codes, [50079]);
+            claims
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(claims_asked, challenge);
+    // The caller came back with a token that satisfies it: the answer is a new token, carrying
+    // the challenge's claims merged with the capabilities.
+    let answer: Value = serde_json::from_str(&claims_asked).unwrap();
+    let before = issuer.hits(Endpoint::Token);
+    let token = client
+        .on_behalf_of(&incoming, &["api://downstream/Things.Read"], Some(&answer))
+        .await
+        .unwrap();
+    assert_eq!(issuer.hits(Endpoint::Token), before + 1);
+    let downstream = claims(token.secret());
+    assert!(downstream["iat"].as_i64().unwrap() >= 1_796_601_600);
+    assert_eq!(downstream["xms_cc"], json!(["cp1"]));
+
+    issuer.fail_next_token(503, json!({}));
+    assert!(matches!(
+        client.app_token(&["api://other/.default"]).await,
+        Err(AcquireError::Unavailable { status: Some(503) })
+    ));
+    issuer.fail_next_token(
+        400,
+        json!({"error": "invalid_grant", "error_codes": [65001]}),
+    );
+    assert!(matches!(
+        client.app_token(&["api://third/.default"]).await,
+        Err(AcquireError::ConsentRequired { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_token_near_its_expiry_is_refreshed_in_the_background() {
+    let issuer = entra().await;
+    issuer.register_client(ClientRegistration::new(MIDDLE_TIER).secret("s3cret-value"));
+    let clock = Arc::new(ManualClock::default());
+    let client = TokenClient::builder(
+        DEFAULT_TENANT,
+        MIDDLE_TIER,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    )
+    .authority(issuer.base_url())
+    .clock(clock.clone())
+    .build();
+    let scopes = ["api://downstream/.default"];
+    let first = client.app_token(&scopes).await.unwrap();
+    // Four minutes before it expires (the fake's tokens live an hour): within the margin.
+    clock.advance(Duration::from_secs(3600 - 240));
+    let served = client.app_token(&scopes).await.unwrap();
+    assert_eq!(
+        served.secret(),
+        first.secret(),
+        "the cached token while it refreshes"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while issuer.hits(Endpoint::Token) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no refresh");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The refreshed token replaces it (the refresh ran once).
+    let mut refreshed = client.app_token(&scopes).await.unwrap();
+    while refreshed.expires_at() == first.expires_at() {
+        assert!(std::time::Instant::now() < deadline, "not replaced");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        refreshed = client.app_token(&scopes).await.unwrap();
+    }
+    assert!(refreshed.expires_at() > first.expires_at());
+    assert_eq!(issuer.hits(Endpoint::Token), 2);
+    // Past its expiry, a token is fetched before it is served.
+    clock.advance(Duration::from_secs(2 * 3600));
+    let fresh = client.app_token(&scopes).await.unwrap();
+    assert!(fresh.expires_at() > clock_now(&clock));
+    assert_eq!(issuer.hits(Endpoint::Token), 3);
+    assert!(!format!("{fresh:?}").contains(fresh.secret()));
+}
+
+/// The key's SubjectPublicKeyInfo, DER, from its PEM.
+fn spki(key: &rcgen::KeyPair) -> Vec<u8> {
+    let body: String = key
+        .public_key_pem()
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap()
+}
+
+fn clock_now(clock: &ManualClock) -> SystemTime {
+    warden::config::Clock::now(clock)
+}
