@@ -73,7 +73,7 @@ async fn app_tokens_with_a_secret_from_a_file_one_request_for_many_callers() {
     let client = client(&issuer, credential);
     let calls = (0..10).map(|_| {
         let client = client.clone();
-        tokio::spawn(async move { client.app_token(&["api://downstream/.default"]).await })
+        tokio::spawn(async move { client.app_token(&["api://downstream/.default"], None).await })
     });
     let mut tokens = Vec::new();
     for call in calls {
@@ -96,14 +96,14 @@ async fn app_tokens_with_a_secret_from_a_file_one_request_for_many_callers() {
     );
     // Cached.
     client
-        .app_token(&["api://downstream/.default"])
+        .app_token(&["api://downstream/.default"], None)
         .await
         .unwrap();
     assert_eq!(issuer.hits(Endpoint::Token), 1);
 
     let wrong = ClientCredential::secret_from_file(secret_file("not-the-secret")).unwrap();
     match self::client(&issuer, wrong)
-        .app_token(&["api://downstream/.default"])
+        .app_token(&["api://downstream/.default"], None)
         .await
     {
         Err(AcquireError::InvalidClient { codes }) => assert_eq!(codes, [7000215]),
@@ -134,7 +134,7 @@ async fn app_tokens_with_a_certificate_assertion() {
         ClientCredential::certificate_from_pem(&certificate.pem(), &key.serialize_pem()).unwrap();
     assert!(format!("{credential:?}").starts_with("ClientCredential::Certificate(x5t#S256="));
     let token = client(&issuer, credential)
-        .app_token(&["api://downstream/.default"])
+        .app_token(&["api://downstream/.default"], None)
         .await
         .unwrap();
     assert_eq!(claims(token.secret())["azp"], MIDDLE_TIER);
@@ -144,7 +144,7 @@ async fn app_tokens_with_a_certificate_assertion() {
     let stranger =
         ClientCredential::certificate_from_pem(&other.pem(), &other_key.serialize_pem()).unwrap();
     match client(&issuer, stranger)
-        .app_token(&["api://downstream/.default"])
+        .app_token(&["api://downstream/.default"], None)
         .await
     {
         Err(AcquireError::InvalidClient { codes }) => assert_eq!(codes, [700027]),
@@ -269,7 +269,7 @@ async fn a_claims_challenge_comes_back_by_class_and_its_answer_bypasses_the_cach
 
     issuer.fail_next_token(503, json!({}));
     assert!(matches!(
-        client.app_token(&["api://other/.default"]).await,
+        client.app_token(&["api://other/.default"], None).await,
         Err(AcquireError::Unavailable { status: Some(503) })
     ));
     issuer.fail_next_token(
@@ -277,7 +277,7 @@ async fn a_claims_challenge_comes_back_by_class_and_its_answer_bypasses_the_cach
         json!({"error": "invalid_grant", "error_codes": [65001]}),
     );
     assert!(matches!(
-        client.app_token(&["api://third/.default"]).await,
+        client.app_token(&["api://third/.default"], None).await,
         Err(AcquireError::ConsentRequired { .. })
     ));
 }
@@ -296,10 +296,10 @@ async fn a_token_near_its_expiry_is_refreshed_in_the_background() {
     .clock(clock.clone())
     .build();
     let scopes = ["api://downstream/.default"];
-    let first = client.app_token(&scopes).await.unwrap();
+    let first = client.app_token(&scopes, None).await.unwrap();
     // Four minutes before it expires (the fake's tokens live an hour): within the margin.
     clock.advance(Duration::from_secs(3600 - 240));
-    let served = client.app_token(&scopes).await.unwrap();
+    let served = client.app_token(&scopes, None).await.unwrap();
     assert_eq!(
         served.secret(),
         first.secret(),
@@ -311,17 +311,17 @@ async fn a_token_near_its_expiry_is_refreshed_in_the_background() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // The refreshed token replaces it (the refresh ran once).
-    let mut refreshed = client.app_token(&scopes).await.unwrap();
+    let mut refreshed = client.app_token(&scopes, None).await.unwrap();
     while refreshed.expires_at() == first.expires_at() {
         assert!(std::time::Instant::now() < deadline, "not replaced");
         tokio::time::sleep(Duration::from_millis(10)).await;
-        refreshed = client.app_token(&scopes).await.unwrap();
+        refreshed = client.app_token(&scopes, None).await.unwrap();
     }
     assert!(refreshed.expires_at() > first.expires_at());
     assert_eq!(issuer.hits(Endpoint::Token), 2);
     // Past its expiry, a token is fetched before it is served.
     clock.advance(Duration::from_secs(2 * 3600));
-    let fresh = client.app_token(&scopes).await.unwrap();
+    let fresh = client.app_token(&scopes, None).await.unwrap();
     assert!(fresh.expires_at() > clock_now(&clock));
     assert_eq!(issuer.hits(Endpoint::Token), 3);
     assert!(!format!("{fresh:?}").contains(fresh.secret()));
@@ -341,4 +341,209 @@ fn spki(key: &rcgen::KeyPair) -> Vec<u8> {
 
 fn clock_now(clock: &ManualClock) -> SystemTime {
     warden::config::Clock::now(clock)
+}
+
+warden::scopes! {
+    pub ItemsRead = "Items.Read";
+}
+
+/// The middle tier's state: its token client and where the downstream API listens.
+#[derive(Clone)]
+struct Onward {
+    tokens: TokenClient,
+    downstream: String,
+}
+
+/// `GET /onward`: calls the downstream API on the caller's behalf; a claims challenge, from
+/// the exchange or from the downstream API, goes back to the caller as this API's own.
+async fn onward(
+    challenger: warden::authz::Challenger,
+    headers: axum::http::HeaderMap,
+    axum::extract::State(onward): axum::extract::State<Onward>,
+) -> Result<String, warden::AuthRejection> {
+    let incoming = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let token = match onward
+        .tokens
+        .on_behalf_of(incoming, &["api://inventory/Items.Read"], None)
+        .await
+    {
+        Ok(token) => token,
+        Err(AcquireError::ClaimsChallenge { claims, .. }) => {
+            return Err(challenger.claims_challenge(&claims));
+        }
+        Err(error) => return Ok(format!("exchange failed: {error}")),
+    };
+    let response = reqwest::Client::new()
+        .get(format!("{}/items", onward.downstream))
+        .bearer_auth(token.secret())
+        .send()
+        .await
+        .unwrap();
+    if response.status() == 401 {
+        let claims = response
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(warden_client::claims_from_challenge);
+        if let Some(claims) = claims {
+            return Err(challenger.claims_challenge(&claims.to_string()));
+        }
+    }
+    Ok(format!(
+        "{} {}",
+        response.status().as_u16(),
+        response.text().await.unwrap()
+    ))
+}
+
+async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+fn entra_layer(
+    issuer: &FakeIssuer,
+    audience: &str,
+    revocations: Arc<warden::cae::InMemoryRevocations>,
+) -> warden::WardenLayer {
+    let entra = warden::entra::Entra::builder()
+        .authority(issuer.base_url())
+        .tenant(DEFAULT_TENANT)
+        .audience(audience)
+        .build()
+        .unwrap();
+    warden::WardenLayer::builder()
+        .entra(entra)
+        .revocations(revocations)
+        .build()
+        .unwrap()
+}
+
+/// CAE across two APIs: the downstream API revokes the user; the middle tier, calling it on the
+/// user's behalf, gets its claims challenge and passes it back to the caller as its own; the
+/// caller signs in again with the claims, and the whole chain works again.
+#[tokio::test]
+async fn a_downstream_claims_challenge_reaches_the_caller_and_the_chain_recovers() {
+    use axum::routing::get;
+    let issuer = entra().await;
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER)
+            .secret("s3cret-value")
+            .audience("api://orders"),
+    );
+    let downstream_revocations = Arc::new(warden::cae::InMemoryRevocations::default());
+    let downstream = serve(
+        axum::Router::new()
+            .route(
+                "/items",
+                get(|_: warden::authz::RequireScope<ItemsRead>| async { "items" }),
+            )
+            .layer(entra_layer(
+                &issuer,
+                "api://inventory",
+                downstream_revocations.clone(),
+            )),
+    )
+    .await;
+    let tokens = client(
+        &issuer,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    );
+    let middle = serve(
+        axum::Router::new()
+            .route("/onward", get(onward))
+            .with_state(Onward { tokens, downstream })
+            .layer(entra_layer(&issuer, "api://orders", Arc::default())),
+    )
+    .await;
+    let alice = "a11ce000-0000-4000-8000-000000000001";
+    let caller = |token: &str| {
+        reqwest::Client::new()
+            .get(format!("{middle}/onward"))
+            .bearer_auth(token)
+            .send()
+    };
+    let first = issuer
+        .token()
+        .audience("api://orders")
+        .object_id(alice)
+        .scopes(["Orders.Read"])
+        .cae_capable()
+        .sign();
+    let answer = caller(&first).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "200 items");
+
+    // The downstream API revokes the user (its own CAE: an event, an administrator).
+    let revoked_at = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    warden::cae::RevocationStore::revoke(
+        &*downstream_revocations,
+        warden::cae::Revocation::user(alice)
+            .in_tenant(DEFAULT_TENANT)
+            .issued_before(revoked_at + 1),
+    )
+    .await
+    .unwrap();
+    let refused = caller(&first).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        401,
+        "the caller hears the downstream challenge"
+    );
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let prefix = format!(
+        r#"Bearer realm="", authorization_uri="{}/common/oauth2/authorize", error="insufficient_claims", claims=""#,
+        issuer.base_url()
+    );
+    assert!(challenge.starts_with(&prefix), "{challenge}");
+    let asked = warden_client::claims_from_challenge(&challenge).unwrap();
+    let nbf: u64 = asked["access_token"]["nbf"]["value"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        nbf >= revoked_at,
+        "the downstream API's own claims, passed through: {asked}"
+    );
+
+    // The caller's client signs in again with those claims (as MSAL does): a token issued
+    // after the revocation. The exchange is new (a new incoming token), and so is the chain.
+    let again = issuer
+        .token()
+        .audience("api://orders")
+        .object_id(alice)
+        .scopes(["Orders.Read"])
+        .cae_capable()
+        .issued_at(i64::try_from(nbf).unwrap() + 1)
+        .not_before(i64::try_from(nbf).unwrap() + 1)
+        .sign();
+    // The exchange's token is issued now: the test waits out the revoked second, which a
+    // person signing in again always does.
+    while SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        <= revoked_at + 1
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovered = caller(&again).await.unwrap();
+    assert_eq!(recovered.status(), 200);
+    assert_eq!(recovered.text().await.unwrap(), "200 items");
 }

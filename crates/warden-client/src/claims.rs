@@ -39,6 +39,36 @@ fn merge(into: &mut Value, from: &Value) {
     }
 }
 
+/// The claims a downstream API's challenge asks for: in a `WWW-Authenticate` value, the
+/// `claims` parameter of a challenge with `error="insufficient_claims"` (Microsoft's CAE
+/// challenge), decoded (base64, padded or not) into the claims request. `None` for any other
+/// challenge.
+///
+/// ```
+/// let header = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwidmFsdWUiOiIxNzAxNDc3MzAzIn19fQ==""#;
+/// let claims = warden_client::claims_from_challenge(header).unwrap();
+/// assert_eq!(claims["access_token"]["nbf"]["value"], "1701477303");
+/// ```
+pub fn claims_from_challenge(www_authenticate: &str) -> Option<Value> {
+    use base64::Engine as _;
+    if !www_authenticate.contains(r#"error="insufficient_claims""#) {
+        return None;
+    }
+    let start = www_authenticate.find(r#"claims=""#)? + r#"claims=""#.len();
+    let rest = &www_authenticate[start..];
+    let encoded = &rest[..rest.find('"')?];
+    let engines = [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::STANDARD_NO_PAD,
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let bytes = engines
+        .iter()
+        .find_map(|engine| engine.decode(encoded).ok())?;
+    serde_json::from_slice(&bytes).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,12 +136,18 @@ impl TokenClient {
     }
 
     /// A token for the API itself (client credentials), for `scopes` (for an application
-    /// permission, `{resource}/.default`).
+    /// permission, `{resource}/.default`). With a `challenge` (the claims a downstream API's
+    /// claims challenge asked for: [`claims_from_challenge`](crate::claims_from_challenge)),
+    /// a new token carrying them, bypassing the cache: call again once, then retry the call.
     ///
     /// # Errors
     ///
     /// [`AcquireError`] by class.
-    pub async fn app_token(&self, scopes: &[&str]) -> Result<AccessToken, AcquireError> {
+    pub async fn app_token(
+        &self,
+        scopes: &[&str],
+        challenge: Option<&Value>,
+    ) -> Result<AccessToken, AcquireError> {
         let key = Key {
             assertion: None,
             scopes: sorted(scopes),
@@ -150,7 +156,7 @@ impl TokenClient {
             ("grant_type", "client_credentials".to_owned()),
             ("scope", scopes.join(" ")),
         ];
-        self.acquire(key, form, None).await
+        self.acquire(key, form, challenge).await
     }
 
     /// A token for a downstream API on behalf of the user whose access token `incoming` is (the

@@ -43,7 +43,7 @@ mod client;
 mod credential;
 mod error;
 
-pub use claims::merge_claims;
+pub use claims::{claims_from_challenge, merge_claims};
 pub use client::{
     AccessToken, DEFAULT_AUTHORITY, DEFAULT_CACHE_CAPACITY, DEFAULT_REFRESH_MARGIN, TokenClient,
     TokenClientBuilder,

@@ -604,6 +604,10 @@ impl From<&StepUp> for Challenge {
             } => challenge.with_param("acr_values", id.clone()),
             StepUp::Acr { values } => challenge.with_param("acr_values", values.join(" ")),
             StepUp::MaxAge { secs } => challenge.with_param("max_age", secs.to_string()),
+            StepUp::Downstream {
+                challenge: Some(claims),
+            } => Challenge::claims_challenge(claims).with_detail(description),
+            StepUp::Downstream { challenge: None } => challenge,
         }
     }
 }

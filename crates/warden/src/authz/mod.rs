@@ -66,6 +66,7 @@
 mod layer;
 mod methods;
 mod names;
+mod onward;
 pub(crate) mod permission;
 pub(crate) mod require;
 mod requirement;
@@ -79,6 +80,7 @@ pub use methods::{RequireMethods, RequireMethodsService};
 #[doc(hidden)]
 pub use names::assert_names;
 pub use names::{AcrValues, AuthContexts, Groups, Match, NameSet, Roles, Scopes};
+pub use onward::Challenger;
 pub use require::{
     Require, RequireAcr, RequireApp, RequireAuthContext, RequireGroup, RequireRecentAuth,
     RequireRole, RequireRule, RequireScope, RequireScopeOrRole, RequireUser,

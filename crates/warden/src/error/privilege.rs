@@ -78,6 +78,13 @@ pub enum StepUp {
         /// Seconds.
         secs: u64,
     },
+    /// A downstream API this one called for the caller answered with a claims challenge
+    /// (CAE across APIs): passed back, so the caller's client signs in again and satisfies it.
+    Downstream {
+        /// The claims challenge; `None` when the caller's issuer has no known authorization
+        /// endpoint to name (the answer is then RFC 9470's `insufficient_user_authentication`).
+        challenge: Option<ClaimsChallenge>,
+    },
 }
 
 impl StepUp {
@@ -87,6 +94,9 @@ impl StepUp {
             StepUp::MaxAge { .. } => "more recent authentication is required",
             StepUp::AuthContext { .. } | StepUp::Acr { .. } => {
                 "a different authentication level is required"
+            }
+            StepUp::Downstream { .. } => {
+                "a service this request needs requires more authentication"
             }
         }
     }
