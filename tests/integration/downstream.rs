@@ -270,7 +270,10 @@ async fn a_claims_challenge_comes_back_by_class_and_its_answer_bypasses_the_cach
     issuer.fail_next_token(503, json!({}));
     assert!(matches!(
         client.app_token(&["api://other/.default"], None).await,
-        Err(AcquireError::Unavailable { status: Some(503) })
+        Err(AcquireError::Unavailable {
+            status: Some(503),
+            ..
+        })
     ));
     issuer.fail_next_token(
         400,
@@ -546,4 +549,49 @@ async fn a_downstream_claims_challenge_reaches_the_caller_and_the_chain_recovers
     let recovered = caller(&again).await.unwrap();
     assert_eq!(recovered.status(), 200);
     assert_eq!(recovered.text().await.unwrap(), "200 items");
+}
+
+#[tokio::test]
+async fn a_failure_is_one_request_for_all_its_waiters_and_is_classed_by_its_status() {
+    let issuer = entra().await;
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER)
+            .secret("s3cret-value")
+            .audience("api://orders"),
+    );
+    let client = client(
+        &issuer,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    );
+    // A 503 with a text body (a proxy's), not the platform's JSON.
+    issuer.set_fault(Endpoint::Token, warden_testing::Fault::Status(503));
+    let calls = (0..5).map(|_| {
+        let client = client.clone();
+        tokio::spawn(async move { client.app_token(&["api://downstream/.default"], None).await })
+    });
+    for call in calls {
+        assert!(matches!(
+            call.await.unwrap(),
+            Err(AcquireError::Unavailable {
+                status: Some(503),
+                ..
+            })
+        ));
+    }
+    assert_eq!(
+        issuer.hits(Endpoint::Token),
+        1,
+        "one request failed for five callers"
+    );
+    issuer.clear_fault(Endpoint::Token);
+
+    // An application's own token is not exchanged: refused before any request.
+    let app_only = issuer.token().app_only().roles(["Orders.Admin"]).sign();
+    assert!(matches!(
+        client
+            .on_behalf_of(&app_only, &["api://downstream/Things.Read"], None)
+            .await,
+        Err(AcquireError::NotAUserToken)
+    ));
+    assert_eq!(issuer.hits(Endpoint::Token), 1);
 }

@@ -1,7 +1,7 @@
 //! [`TokenClient`]: tokens for the API itself (client credentials) and on a user's behalf
 //! (on-behalf-of), from one confidential client, cached.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -26,11 +26,25 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 10_000;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
+/// How long a failed request's answer is given to the callers that ask for the same token
+/// after it, when the platform said nothing of when to retry: one request fails for all of
+/// them, not one each.
+const FAILURE_HOLD: Duration = Duration::from_secs(2);
+
+/// The longest hold of a failure, whatever `Retry-After` says.
+const MAX_FAILURE_HOLD: Duration = Duration::from_secs(60);
+
+/// The longest lifetime believed from `expires_in` (Entra's CAE tokens live up to 28 hours).
+const MAX_LIFETIME: Duration = Duration::from_secs(2 * 86_400);
+
 /// An access token for a downstream API. Its `Debug` never shows it.
 #[derive(Clone)]
 pub struct AccessToken {
     token: Arc<str>,
     expires_at: SystemTime,
+    /// When to refresh it ahead of expiry: Entra's `refresh_in` when it says, else the refresh
+    /// margin before expiry (at most half its lifetime).
+    refresh_at: SystemTime,
 }
 
 impl AccessToken {
@@ -76,6 +90,8 @@ struct Inner {
     refresh_margin: Duration,
     cache: quick_cache::sync::Cache<Key, AccessToken>,
     refreshing: Mutex<HashSet<Key>>,
+    /// A failed request's answer, held for the callers after it until the deadline.
+    failures: Mutex<HashMap<Key, (SystemTime, AcquireError)>>,
 }
 
 impl fmt::Debug for TokenClient {
@@ -175,9 +191,7 @@ impl TokenClient {
         scopes: &[&str],
         challenge: Option<&Value>,
     ) -> Result<AccessToken, AcquireError> {
-        if !self.is_for_this_api(incoming) {
-            return Err(AcquireError::NotForThisApi);
-        }
+        self.check_incoming(incoming)?;
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, incoming.as_bytes());
         let mut assertion = [0u8; 32];
         assertion.copy_from_slice(digest.as_ref());
@@ -194,22 +208,47 @@ impl TokenClient {
         self.acquire(key, form, challenge).await
     }
 
-    /// Whether the (already validated) token's `aud` names this API.
-    fn is_for_this_api(&self, token: &str) -> bool {
-        let Some(payload) = token.split('.').nth(1) else {
-            return false;
-        };
-        let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload) else {
-            return false;
-        };
-        let Ok(claims) = serde_json::from_slice::<Value>(&bytes) else {
-            return false;
-        };
+    /// What a middle tier checks before exchanging a token warden already validated: its `aud`
+    /// names this API, and it is a user's (Entra exchanges no app-only token).
+    fn check_incoming(&self, token: &str) -> Result<(), AcquireError> {
+        let claims = token
+            .split('.')
+            .nth(1)
+            .and_then(|payload| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()
+            })
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .ok_or(AcquireError::NotForThisApi)?;
         let ours = |aud: &str| self.inner.audiences.iter().any(|a| a == aud);
-        match claims.get("aud") {
+        let for_us = match claims.get("aud") {
             Some(Value::String(aud)) => ours(aud),
             Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(ours),
             _ => false,
+        };
+        if !for_us {
+            return Err(AcquireError::NotForThisApi);
+        }
+        let app_only = claims.get("idtyp").and_then(Value::as_str) == Some("app")
+            || (claims.get("scp").is_none() && claims.get("scope").is_none());
+        if app_only {
+            return Err(AcquireError::NotAUserToken);
+        }
+        Ok(())
+    }
+
+    /// The answer of a request for `key` that failed moments ago, if it is still held.
+    fn held_failure(&self, key: &Key) -> Option<AcquireError> {
+        let now = self.inner.clock.now();
+        let mut failures = lock(&self.inner.failures);
+        match failures.get(key) {
+            Some((until, error)) if *until > now => Some(error.clone()),
+            Some(_) => {
+                failures.remove(key);
+                None
+            }
+            None => None,
         }
     }
 
@@ -229,7 +268,7 @@ impl TokenClient {
         loop {
             let now = inner.clock.now();
             match inner.cache.get_value_or_guard_async(&key).await {
-                Ok(token) if token.expires_at > now + inner.refresh_margin => return Ok(token),
+                Ok(token) if token.refresh_at > now => return Ok(token),
                 Ok(token) if token.expires_at > now => {
                     self.refresh_in_background(key, form);
                     return Ok(token);
@@ -238,10 +277,22 @@ impl TokenClient {
                     inner.cache.remove_if(&key, |token| token.expires_at <= now);
                 }
                 Err(guard) => {
+                    // Callers that waited on a request that failed get its answer, not a
+                    // request each.
+                    if let Some(error) = self.held_failure(&key) {
+                        return Err(error);
+                    }
                     // The one request for this key; the others wait for its token.
-                    let token = inner.request(form, None).await?;
-                    let _ = guard.insert(token.clone());
-                    return Ok(token);
+                    match inner.request(form, None).await {
+                        Ok(token) => {
+                            let _ = guard.insert(token.clone());
+                            return Ok(token);
+                        }
+                        Err(error) => {
+                            inner.hold_failure(key, &error);
+                            return Err(error);
+                        }
+                    }
                 }
             }
         }
@@ -250,32 +301,47 @@ impl TokenClient {
     /// Refreshes a token nearing its expiry, once at a time per key, while callers keep the
     /// cached one.
     fn refresh_in_background(&self, key: Key, form: Vec<(&'static str, String)>) {
-        {
-            let mut refreshing = self
-                .inner
-                .refreshing
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if !refreshing.insert(key.clone()) {
-                return;
-            }
+        // A refresh that failed moments ago is not tried again at once.
+        if self.held_failure(&key).is_some() || !lock(&self.inner.refreshing).insert(key.clone()) {
+            return;
         }
         let inner = self.inner.clone();
         tokio::spawn(async move {
             match inner.request(form, None).await {
-                Ok(token) => inner.cache.insert(key.clone(), token),
-                Err(error) => tracing::warn!(%error, "refreshing a cached token failed"),
+                Ok(token) => {
+                    // Never over a newer token (a challenge's answer cached meanwhile).
+                    let newer = inner
+                        .cache
+                        .get(&key)
+                        .is_some_and(|cached| cached.expires_at > token.expires_at);
+                    if !newer {
+                        inner.cache.insert(key.clone(), token);
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "refreshing a cached token failed");
+                    inner.hold_failure(key.clone(), &error);
+                }
             }
-            inner
-                .refreshing
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(&key);
+            lock(&inner.refreshing).remove(&key);
         });
     }
 }
 
 impl Inner {
+    /// Holds a failed request's answer for the callers after it: until its `Retry-After`
+    /// (at most a minute), else [`FAILURE_HOLD`].
+    fn hold_failure(&self, key: Key, error: &AcquireError) {
+        let hold = match error {
+            AcquireError::Throttled { retry_after }
+            | AcquireError::Unavailable { retry_after, .. } => {
+                retry_after.unwrap_or(FAILURE_HOLD).min(MAX_FAILURE_HOLD)
+            }
+            _ => FAILURE_HOLD,
+        };
+        lock(&self.failures).insert(key, (self.clock.now() + hold, error.clone()));
+    }
+
     /// One token request.
     async fn request(
         &self,
@@ -296,35 +362,71 @@ impl Inner {
             .form(&form)
             .send()
             .await
-            .map_err(|_| AcquireError::Unavailable { status: None })?;
+            .map_err(|error| {
+                tracing::debug!(
+                    timeout = error.is_timeout(),
+                    connect = error.is_connect(),
+                    "token request failed"
+                );
+                AcquireError::Unavailable {
+                    status: None,
+                    retry_after: None,
+                }
+            })?;
         let status = response.status().as_u16();
+        let now = self.clock.now();
+        // `Retry-After`: seconds, or an HTTP date.
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|_| AcquireError::Protocol("not JSON"))?;
+            .and_then(|value| {
+                let value = value.trim();
+                value
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .ok()
+                    .or_else(|| {
+                        httpdate::parse_http_date(value)
+                            .ok()
+                            .map(|at| at.duration_since(now).unwrap_or_default())
+                    })
+            });
+        // The status first: a 5xx or a 429 is what it is, JSON body or not.
+        let text = response.text().await.unwrap_or_default();
+        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status != 200 {
             return Err(classify(status, &body, retry_after));
+        }
+        if !body.is_object() {
+            return Err(AcquireError::Protocol("not JSON"));
         }
         let token = body
             .get("access_token")
             .and_then(Value::as_str)
             .filter(|t| !t.is_empty())
             .ok_or(AcquireError::Protocol("no access_token"))?;
-        let expires_in = match body.get("expires_in") {
+        let seconds = |name: &str| match body.get(name) {
             Some(Value::Number(n)) => n.as_u64(),
             Some(Value::String(s)) => s.parse().ok(),
             _ => None,
-        }
-        .ok_or(AcquireError::Protocol("no expires_in"))?;
+        };
+        let lifetime = Duration::from_secs(
+            seconds("expires_in").ok_or(AcquireError::Protocol("no expires_in"))?,
+        )
+        .min(MAX_LIFETIME);
+        // Refreshed at Entra's `refresh_in`, else the margin before expiry, and never later
+        // than half way when the margin is longer than that.
+        let ahead = match seconds("refresh_in") {
+            Some(refresh_in) => Duration::from_secs(refresh_in).min(lifetime),
+            None => lifetime
+                .saturating_sub(self.refresh_margin)
+                .max(lifetime / 2),
+        };
         Ok(AccessToken {
             token: token.into(),
-            expires_at: self.clock.now() + Duration::from_secs(expires_in),
+            expires_at: now + lifetime,
+            refresh_at: now + ahead,
         })
     }
 }
@@ -400,9 +502,16 @@ impl TokenClientBuilder {
                 refresh_margin: self.refresh_margin,
                 cache: quick_cache::sync::Cache::new(self.cache_capacity),
                 refreshing: Mutex::new(HashSet::new()),
+                failures: Mutex::new(HashMap::new()),
             }),
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn sorted(scopes: &[&str]) -> String {

@@ -18,7 +18,7 @@ pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 const ASSERTION_LIFETIME_SECS: u64 = 300;
 
 /// Why a credential could not be read.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum CredentialError {
     /// The environment variable is unset or empty.
@@ -185,16 +185,28 @@ impl Certificate {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
+        // A random GUID (version 4), as Microsoft's documentation shows `jti`.
         let mut jti = [0u8; 16];
         aws_lc_rs::rand::fill(&mut jti).map_err(|_| CredentialError::InvalidCertificate {
             reason: "no randomness for a jti",
         })?;
+        jti[6] = (jti[6] & 0x0f) | 0x40;
+        jti[8] = (jti[8] & 0x3f) | 0x80;
+        let hex: String = jti.iter().map(|b| format!("{b:02x}")).collect();
+        let jti = format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        );
         let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint});
         let claims = json!({
             "aud": token_endpoint,
             "iss": client_id,
             "sub": client_id,
-            "jti": b64(&jti),
+            "jti": jti,
             "nbf": now,
             "iat": now,
             "exp": now + ASSERTION_LIFETIME_SECS,

@@ -10,7 +10,7 @@ use crate::credential::CredentialError;
 
 /// Why a token could not be acquired. Classified as MSAL classifies the identity platform's
 /// answers (docs/downstream.md); `codes` are the `AADSTS` numbers of Entra's `error_codes`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AcquireError {
     /// The platform wants more of the user (MFA, a compliant device, a fresh sign-in) and says
@@ -53,11 +53,16 @@ pub enum AcquireError {
     Unavailable {
         /// The HTTP status, when there was an answer.
         status: Option<u16>,
+        /// The platform's `Retry-After`, when it said.
+        retry_after: Option<Duration>,
     },
     /// The token to exchange is not one for this API (its `aud` is not one of the API's): it is
     /// refused before any request, as Microsoft asks of a middle tier.
     NotForThisApi,
-    /// An error the classes above do not cover.
+    /// The token to exchange is an application's own (app-only): Entra exchanges only users'
+    /// tokens; call as the API itself with [`app_token`](crate::TokenClient::app_token).
+    NotAUserToken,
+    /// An error the classes above do not cover, with what Entra said to trace it.
     Service {
         /// The HTTP status.
         status: u16,
@@ -65,6 +70,10 @@ pub enum AcquireError {
         error: String,
         /// Entra's error codes.
         codes: Vec<u32>,
+        /// Entra's `suberror`, if any.
+        suberror: Option<String>,
+        /// Entra's `correlation_id`, for a support request.
+        correlation_id: Option<String>,
     },
     /// The API's credential could not be used.
     Credential(CredentialError),
@@ -97,8 +106,11 @@ impl fmt::Display for AcquireError {
                     "throttled by the identity platform (retry after {retry_after:?})"
                 )
             }
-            AcquireError::Unavailable { status } => {
+            AcquireError::Unavailable { status, .. } => {
                 write!(f, "the identity platform is unavailable ({status:?})")
+            }
+            AcquireError::NotAUserToken => {
+                f.write_str("the token to exchange is an application's own, not a user's")
             }
             AcquireError::NotForThisApi => {
                 f.write_str("the token to exchange is not one for this API")
@@ -107,6 +119,7 @@ impl fmt::Display for AcquireError {
                 status,
                 error,
                 codes,
+                ..
             } => {
                 write!(f, "token request refused: {status} {error} ({codes:?})")
             }
@@ -147,6 +160,7 @@ pub(crate) fn classify(status: u16, body: &Value, retry_after: Option<Duration>)
     if status >= 500 {
         return AcquireError::Unavailable {
             status: Some(status),
+            retry_after,
         };
     }
     if error == "invalid_client" {
@@ -174,6 +188,8 @@ pub(crate) fn classify(status: u16, body: &Value, retry_after: Option<Duration>)
         status,
         error,
         codes,
+        suberror,
+        correlation_id: text("correlation_id"),
     }
 }
 
@@ -239,7 +255,10 @@ mod tests {
         ));
         assert!(matches!(
             classify(503, &json!({}), None),
-            AcquireError::Unavailable { status: Some(503) }
+            AcquireError::Unavailable {
+                status: Some(503),
+                ..
+            }
         ));
     }
 }

@@ -14,8 +14,12 @@
 //! - [`AcquireError`]: what went wrong, by class (a claims challenge to pass back, consent
 //!   missing, the API's credential refused, throttled, unavailable).
 //!
+//! - CAE across two APIs: [`claims_from_challenge`] reads a downstream API's claims challenge;
+//!   an app token is acquired again with it, and an on-behalf-of one goes back to the caller
+//!   through warden's `authz::Challenger`.
+//!
 //! docs/downstream.md is the guide; what it does not cover yet (managed identity, workload
-//! identity federation, Microsoft Graph groups, the CAE loop across two APIs) is listed there.
+//! identity federation, Microsoft Graph groups) is listed there.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
