@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
+use warden::authz::NameSet as _;
 use warden_client::{AcquireError, ClientCredential, TokenClient};
 use warden_testing::{ClientRegistration, DEFAULT_TENANT, Endpoint, FakeIssuer};
 
@@ -594,4 +595,104 @@ async fn a_failure_is_one_request_for_all_its_waiters_and_is_classed_by_its_stat
         Err(AcquireError::NotAUserToken)
     ));
     assert_eq!(issuer.hits(Endpoint::Token), 1);
+}
+
+warden::groups! {
+    pub Finance = "f1000000-0000-4000-8000-000000000001";
+}
+
+/// Group overage resolved on (a fake) Microsoft Graph with the API's app token: paging followed,
+/// a 429 waited out once, an outage answered 503, never "not a member".
+#[tokio::test]
+async fn group_overage_is_resolved_on_microsoft_graph() {
+    use axum::routing::get;
+    let issuer = entra().await;
+    issuer.register_client(ClientRegistration::new(MIDDLE_TIER).secret("s3cret-value"));
+    let graph = warden_testing::FakeGraph::start().await.unwrap();
+    graph.page_size(2);
+    let (alice, bob, carol, dave) = (
+        "a11ce000-0000-4000-8000-000000000001",
+        "b0b00000-0000-4000-8000-000000000002",
+        "ca201000-0000-4000-8000-000000000003",
+        "da7e0000-0000-4000-8000-000000000004",
+    );
+    graph.add_member(
+        alice,
+        [
+            "11111111-0000-4000-8000-000000000001",
+            "22222222-0000-4000-8000-000000000002",
+            "33333333-0000-4000-8000-000000000003",
+            Finance::NAMES[0],
+        ],
+    );
+    graph.add_member(bob, ["11111111-0000-4000-8000-000000000001"]);
+    graph.add_member(carol, [Finance::NAMES[0]]);
+    graph.add_member(dave, [Finance::NAMES[0]]);
+    let tokens = client(
+        &issuer,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    );
+    let resolver =
+        warden_client::GraphGroups::with_graph(tokens, graph.url()).timeout(Duration::from_secs(5));
+    let entra = warden::entra::Entra::builder()
+        .authority(issuer.base_url())
+        .tenant(DEFAULT_TENANT)
+        .audience("api://orders")
+        .build()
+        .unwrap();
+    let layer = warden::WardenLayer::builder()
+        .entra(entra)
+        .group_resolver(resolver, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let base = serve(
+        axum::Router::new()
+            .route(
+                "/finance",
+                get(|_: warden::authz::RequireGroup<Finance>| async { "ledger" }),
+            )
+            .layer(layer),
+    )
+    .await;
+    let call = |user: &'static str| {
+        let token = issuer
+            .token()
+            .object_id(user)
+            .scopes(["Orders.Read"])
+            .claim("hasgroups", true)
+            .sign();
+        let url = format!("{base}/finance");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let answer = call(alice).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "ledger");
+    assert_eq!(graph.hits(), 2, "two pages of two groups");
+
+    let answer = call(bob).await;
+    assert_eq!(answer.status(), 403);
+    assert_eq!(
+        answer.headers()["www-authenticate"],
+        r#"Bearer realm="api", error="insufficient_scope", error_description="missing group membership""#
+    );
+
+    // Throttled once: Graph's Retry-After waited out, then the answer.
+    let before = graph.hits();
+    graph.fail_next(429, Some(1));
+    assert_eq!(call(carol).await.status(), 200);
+    assert_eq!(graph.hits(), before + 2);
+
+    // Down: the requirement answers 503, not "not a member".
+    graph.fail_next(503, None);
+    graph.fail_next(503, None);
+    let answer = call(dave).await;
+    assert_eq!(answer.status(), 503);
+    assert!(answer.headers().get("retry-after").is_some());
 }

@@ -18,8 +18,10 @@
 //!   an app token is acquired again with it, and an on-behalf-of one goes back to the caller
 //!   through warden's `authz::Challenger`.
 //!
+//! - [`GraphGroups`]: warden's group resolver on Microsoft Graph, for group overage.
+//!
 //! docs/downstream.md is the guide; what it does not cover yet (managed identity, workload
-//! identity federation, Microsoft Graph groups) is listed there.
+//! identity federation) is listed there.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,6 +48,7 @@ mod claims;
 mod client;
 mod credential;
 mod error;
+mod graph;
 
 pub use claims::{claims_from_challenge, merge_claims};
 pub use client::{
@@ -54,3 +57,4 @@ pub use client::{
 };
 pub use credential::{ClientCredential, CredentialError};
 pub use error::AcquireError;
+pub use graph::{DEFAULT_GRAPH_TIMEOUT, GRAPH, GraphGroups};

@@ -70,6 +70,7 @@
 mod clients;
 mod clock;
 mod dpop;
+mod graph;
 mod issuer;
 mod keys;
 #[cfg(feature = "redis")]
@@ -80,6 +81,7 @@ mod transmitter;
 
 pub use clock::TestClock;
 pub use dpop::{DpopKey, ProofBuilder};
+pub use graph::{FakeGraph, GRAPH_AUDIENCE};
 pub use issuer::{
     ClientRegistration, DEFAULT_AUDIENCE, DEFAULT_TENANT, Endpoint, FIRST_KID, FakeIssuer,
     FakeIssuerBuilder, Fault, StartError,
