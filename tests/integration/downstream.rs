@@ -696,3 +696,53 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
     assert_eq!(answer.status(), 503);
     assert!(answer.headers().get("retry-after").is_some());
 }
+
+/// Workload identity federation: a token another issuer wrote to a file (a Kubernetes service
+/// account's) signs the API in; no secret exists. The file is read again for every request.
+#[tokio::test]
+async fn a_federated_token_file_signs_the_api_in_with_no_secret() {
+    let issuer = entra().await;
+    let cluster = FakeIssuer::start().await.unwrap();
+    let subject = "system:serviceaccount:orders:orders-api";
+    let key = cluster.signing_key().unwrap().public_spki_der();
+    issuer.register_client(ClientRegistration::new(MIDDLE_TIER).federated(
+        cluster.issuer_url(),
+        subject,
+        &key,
+    ));
+    let path = std::env::temp_dir().join(format!("warden-wif-{}", std::process::id()));
+    let write = |sub: &str| {
+        let token = cluster
+            .token()
+            .subject(sub)
+            .audience(warden_testing::FEDERATED_AUDIENCE)
+            .sign();
+        std::fs::write(&path, token).unwrap();
+    };
+    write(subject);
+    let (credential, source) = ClientCredential::from_variables(|name| {
+        (name == "AZURE_FEDERATED_TOKEN_FILE").then(|| path.display().to_string())
+    })
+    .unwrap();
+    assert_eq!(source, warden_client::CredentialSource::FederatedTokenFile);
+    let client = client(&issuer, credential);
+    let token = client
+        .app_token(&["api://downstream/.default"], None)
+        .await
+        .unwrap();
+    assert_eq!(claims(token.secret())["azp"], MIDDLE_TIER);
+    // Another workload's token (the file rotated to one it should not have): no matching record.
+    write("system:serviceaccount:other:intruder");
+    match client.app_token(&["api://elsewhere/.default"], None).await {
+        Err(AcquireError::InvalidClient { codes }) => assert_eq!(codes, [70021]),
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_file(&path);
+    // Nothing offered: the error names what was looked for.
+    match ClientCredential::from_variables(|_| None) {
+        Err(warden_client::CredentialError::MissingVariable { name }) => {
+            assert!(name.contains("AZURE_FEDERATED_TOKEN_FILE"));
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -67,6 +67,21 @@ pub struct ClientCredential {
 enum Kind {
     Secret(String),
     Certificate(std::sync::Arc<Certificate>),
+    /// Workload identity federation: a token another issuer wrote to this file (Kubernetes,
+    /// GitHub Actions), read again for every request since it rotates.
+    FederatedTokenFile(std::path::PathBuf),
+}
+
+/// Where [`ClientCredential::from_environment`] found the credential it chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CredentialSource {
+    /// `AZURE_FEDERATED_TOKEN_FILE`: workload identity federation.
+    FederatedTokenFile,
+    /// `AZURE_CLIENT_CERTIFICATE_PATH`: a PEM file holding the certificate and its key.
+    Certificate,
+    /// `AZURE_CLIENT_SECRET`: the last resort.
+    Secret,
 }
 
 struct Certificate {
@@ -86,6 +101,13 @@ impl fmt::Debug for ClientCredential {
                     certificate.thumbprint
                 )
             }
+            Kind::FederatedTokenFile(path) => {
+                write!(
+                    f,
+                    "ClientCredential::FederatedTokenFile({})",
+                    path.display()
+                )
+            }
         }
     }
 }
@@ -103,15 +125,16 @@ impl ClientCredential {
         key_pem: &str,
     ) -> Result<ClientCredential, CredentialError> {
         let invalid = |reason| CredentialError::InvalidCertificate { reason };
-        let certificate =
-            pem::parse(certificate_pem).map_err(|_| invalid("the certificate is not PEM"))?;
-        if certificate.tag() != "CERTIFICATE" {
-            return Err(invalid("the certificate PEM is not a CERTIFICATE"));
-        }
-        let key = pem::parse(key_pem).map_err(|_| invalid("the key is not PEM"))?;
-        if key.tag() != "PRIVATE KEY" {
-            return Err(invalid("the key PEM is not a PKCS#8 PRIVATE KEY"));
-        }
+        // Each may be one PEM file holding both (as Azure's `AZURE_CLIENT_CERTIFICATE_PATH`).
+        let block = |text: &str, tag: &str| {
+            pem::parse_many(text)
+                .ok()
+                .and_then(|blocks| blocks.into_iter().find(|block| block.tag() == tag))
+        };
+        let certificate = block(certificate_pem, "CERTIFICATE")
+            .ok_or(invalid("no CERTIFICATE in the certificate PEM"))?;
+        let key =
+            block(key_pem, "PRIVATE KEY").ok_or(invalid("no PKCS#8 PRIVATE KEY in the key PEM"))?;
         let key = RsaKeyPair::from_pkcs8(key.contents())
             .map_err(|_| invalid("the key is not an RSA key of 2048 bits or more"))?;
         let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -119,6 +142,81 @@ impl ClientCredential {
         Ok(ClientCredential {
             kind: Kind::Certificate(std::sync::Arc::new(Certificate { thumbprint, key })),
         })
+    }
+
+    /// Workload identity federation: the token another issuer writes to `path` (a Kubernetes
+    /// service account token, GitHub Actions' OIDC token) is the client assertion, read again for
+    /// every request. Register a federated identity credential naming that issuer, the token's
+    /// subject, and the audience `api://AzureADTokenExchange`. No secret exists at all.
+    pub fn federated_token_file(path: impl Into<std::path::PathBuf>) -> ClientCredential {
+        ClientCredential {
+            kind: Kind::FederatedTokenFile(path.into()),
+        }
+    }
+
+    /// The credential the environment offers, in the order Microsoft recommends, and where it
+    /// came from (also logged at INFO): a federated token file (`AZURE_FEDERATED_TOKEN_FILE`),
+    /// a certificate and its key in one PEM file (`AZURE_CLIENT_CERTIFICATE_PATH`), and only
+    /// then a secret (`AZURE_CLIENT_SECRET`).
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError::MissingVariable`] naming the three when none is set; the chosen
+    /// source's own error when it cannot be used.
+    pub fn from_environment() -> Result<(ClientCredential, CredentialSource), CredentialError> {
+        ClientCredential::from_variables(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_environment`](Self::from_environment), reading variables through `lookup`.
+    ///
+    /// ```
+    /// use warden_client::{ClientCredential, CredentialSource};
+    ///
+    /// let (_, source) = ClientCredential::from_variables(|name| {
+    ///     (name == "AZURE_FEDERATED_TOKEN_FILE")
+    ///         .then(|| "/var/run/secrets/azure/tokens/azure-identity-token".to_owned())
+    /// })
+    /// .unwrap();
+    /// assert_eq!(source, CredentialSource::FederatedTokenFile);
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`from_environment`](Self::from_environment).
+    pub fn from_variables(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(ClientCredential, CredentialSource), CredentialError> {
+        let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let chosen = if let Some(path) = set("AZURE_FEDERATED_TOKEN_FILE") {
+            (
+                ClientCredential::federated_token_file(path.trim()),
+                CredentialSource::FederatedTokenFile,
+            )
+        } else if let Some(path) = set("AZURE_CLIENT_CERTIFICATE_PATH") {
+            let pem = std::fs::read_to_string(path.trim()).map_err(|_| {
+                CredentialError::UnreadableFile {
+                    path: path.trim().to_owned(),
+                }
+            })?;
+            (
+                ClientCredential::certificate_from_pem(&pem, &pem)?,
+                CredentialSource::Certificate,
+            )
+        } else if let Some(secret) = set("AZURE_CLIENT_SECRET") {
+            (
+                ClientCredential {
+                    kind: Kind::Secret(secret.trim().to_owned()),
+                },
+                CredentialSource::Secret,
+            )
+        } else {
+            return Err(CredentialError::MissingVariable {
+                name: "AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET"
+                    .to_owned(),
+            });
+        };
+        tracing::info!(source = ?chosen.1, "client credential chosen from the environment");
+        Ok(chosen)
     }
 
     /// A client secret from the environment variable `name`. Prefer a certificate or a
@@ -173,6 +271,19 @@ impl ClientCredential {
                     certificate.assertion(client_id, token_endpoint)?,
                 ),
             ]),
+            Kind::FederatedTokenFile(path) => {
+                let token = std::fs::read_to_string(path)
+                    .ok()
+                    .map(|token| token.trim().to_owned())
+                    .filter(|token| !token.is_empty())
+                    .ok_or_else(|| CredentialError::UnreadableFile {
+                        path: path.display().to_string(),
+                    })?;
+                Ok(vec![
+                    ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+                    ("client_assertion", token),
+                ])
+            }
         }
     }
 }

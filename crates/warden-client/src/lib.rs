@@ -6,8 +6,10 @@
 //!   the access token warden validated, for a token to a downstream API as the same user; with
 //!   the client's capabilities (`cp1`: CAE) and a downstream challenge's claims merged into one
 //!   `claims` parameter, as MSAL does ([`merge_claims`]).
-//! - [`ClientCredential`]: a certificate (a PS256 assertion naming it by `x5t#S256`), or a
-//!   secret read from the environment or a file, never from code.
+//! - [`ClientCredential`]: a federated token file (workload identity federation: no secret at
+//!   all), a certificate (a PS256 assertion naming it by `x5t#S256`), or a secret read from the
+//!   environment or a file, never from code; [`ClientCredential::from_environment`] picks what
+//!   the environment offers, in that order, and logs which.
 //! - A token cache: app tokens by their scopes, on-behalf-of tokens by the SHA-256 of the
 //!   incoming token and the scopes; refreshed ahead of expiry in the background, one request
 //!   per token however many callers wait, bounded, bypassed by a challenge's answer.
@@ -55,6 +57,6 @@ pub use client::{
     AccessToken, DEFAULT_AUTHORITY, DEFAULT_CACHE_CAPACITY, DEFAULT_REFRESH_MARGIN, TokenClient,
     TokenClientBuilder,
 };
-pub use credential::{ClientCredential, CredentialError};
+pub use credential::{ClientCredential, CredentialError, CredentialSource};
 pub use error::AcquireError;
 pub use graph::{DEFAULT_GRAPH_TIMEOUT, GRAPH, GraphGroups};

@@ -16,8 +16,22 @@ pub struct ClientRegistration {
     pub(crate) client_id: String,
     pub(crate) secret: Option<String>,
     pub(crate) certificate: Option<Certificate>,
+    pub(crate) federated: Vec<Federated>,
     pub(crate) audiences: Vec<String>,
 }
+
+/// A federated identity credential: tokens of `issuer` about `subject`, for Entra's exchange
+/// audience, may sign the client in.
+#[derive(Debug, Clone)]
+pub(crate) struct Federated {
+    issuer: String,
+    subject: String,
+    /// The issuer's RS256 public key, SubjectPublicKeyInfo DER.
+    public_key: Vec<u8>,
+}
+
+/// The audience a federated credential's token names: Entra's token exchange.
+pub const FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 
 #[derive(Debug, Clone)]
 pub(crate) struct Certificate {
@@ -36,7 +50,26 @@ impl ClientRegistration {
             client_id,
             secret: None,
             certificate: None,
+            federated: Vec::new(),
         }
+    }
+
+    /// A federated identity credential (workload identity federation): an RS256 token of
+    /// `issuer` (a Kubernetes cluster, GitHub Actions, a managed identity) whose `sub` is
+    /// `subject` and `aud` is [`FEDERATED_AUDIENCE`], signed by the key whose
+    /// SubjectPublicKeyInfo is `public_key_der`, signs the client in.
+    pub fn federated(
+        mut self,
+        issuer: impl Into<String>,
+        subject: impl Into<String>,
+        public_key_der: &[u8],
+    ) -> Self {
+        self.federated.push(Federated {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            public_key: public_key_der.to_vec(),
+        });
+        self
     }
 
     /// The client proves itself with this secret (`client_secret`).
@@ -111,17 +144,45 @@ pub(crate) fn authenticate(
             "The request body must contain client_assertion or client_secret.",
         ));
     };
-    let Some(certificate) = &client.certificate else {
-        return Err(entra_error(
-            401,
-            "invalid_client",
-            700027,
-            "No certificate is registered.",
-        ));
-    };
     let bad = |code, text| Err(entra_error(401, "invalid_client", code, text));
     let Some((header, claims, signing_input, signature)) = split(assertion) else {
         return bad(50027, "Invalid JWT token.");
+    };
+    let text = |name: &str| claims.get(name).and_then(Value::as_str);
+    // A federated credential's token: another issuer's, about this workload.
+    if let Some(federated) = client
+        .federated
+        .iter()
+        .find(|f| text("iss") == Some(f.issuer.as_str()))
+    {
+        let signed = header.get("alg").and_then(Value::as_str) == Some("RS256")
+            && UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &federated.public_key)
+                .verify(signing_input.as_bytes(), &signature)
+                .is_ok();
+        if !signed {
+            return bad(700027, "The federated token's signature is invalid.");
+        }
+        if text("sub") != Some(federated.subject.as_str())
+            || text("aud") != Some(FEDERATED_AUDIENCE)
+        {
+            return bad(
+                70021,
+                "No matching federated identity record found for presented assertion.",
+            );
+        }
+        return match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if now < exp => Ok(()),
+            _ => bad(
+                700024,
+                "The federated token is not within its valid time range.",
+            ),
+        };
+    }
+    let Some(certificate) = &client.certificate else {
+        return bad(
+            700027,
+            "No certificate is registered, nor a federated credential of this issuer.",
+        );
     };
     let thumbprint = header
         .get("x5t#S256")
@@ -144,7 +205,6 @@ pub(crate) fn authenticate(
     {
         return bad(700027, "Client assertion contains an invalid signature.");
     }
-    let text = |name: &str| claims.get(name).and_then(Value::as_str);
     if text("aud") != Some(token_endpoint)
         || text("iss") != Some(&client.client_id)
         || text("sub") != Some(&client.client_id)

@@ -79,6 +79,7 @@ mod state;
 mod token;
 mod transmitter;
 
+pub use clients::FEDERATED_AUDIENCE;
 pub use clock::TestClock;
 pub use dpop::{DpopKey, ProofBuilder};
 pub use graph::{FakeGraph, GRAPH_AUDIENCE};
