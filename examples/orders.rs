@@ -15,6 +15,7 @@
 //! | GET /reports | scope `Reports.Read`, or app permission `Reports.Read.All` |
 //! | POST /orders/{id}/refund | scope `Orders.Write` and authentication context `c1` |
 //! | POST /admin/revocations | app role `Revocations.Write`; 204 |
+//! | GET /orders/shipping | scope `Orders.Read`; calls the Shipping service on the caller's behalf (the embedded demo) |
 //! | POST /ssf/events | the Shared Signals transmitter (its push credential), when configured; 202 |
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -119,7 +120,180 @@ pub fn permissions(
         .route::<RefundOrder>(Method::POST, "/orders/{id}/refund")
         .route::<Reports>(Method::GET, "/reports")
         .route::<Revoke>(Method::POST, "/admin/revocations")
+        .route::<Shipping>(Method::GET, "/orders/shipping")
         .build()
+}
+
+/// The demo's second service, Shipping: another API protected by warden, which the Orders API
+/// calls on its caller's behalf (`GET /orders/shipping`).
+pub const SHIPPING_AUDIENCE: &str = "api://shipping-demo";
+
+/// The Orders API's application (client) id, as the embedded issuer knows it.
+pub const DEMO_CLIENT_ID: &str = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+
+warden::scopes! {
+    /// Shipping's own scope.
+    pub ShipmentsRead = "Shipments.Read";
+}
+
+/// Shipping: `GET /shipments` (scope `Shipments.Read`), the caller's shipments.
+pub fn shipping_app(warden: WardenLayer) -> Router {
+    Router::new()
+        .route(
+            "/shipments",
+            get(
+                |_: RequireScope<ShipmentsRead>, caller: Principal| async move {
+                    let identity = caller.identity();
+                    Json(json!({
+                        "shipments": [],
+                        "for": identity.user_id,
+                        "via": caller.client_id(),
+                    }))
+                },
+            ),
+        )
+        .layer(warden)
+}
+
+/// How the Orders API calls Shipping: its token client (no secret: a federated token file) and
+/// Shipping's address.
+#[derive(Clone)]
+pub struct Onward {
+    tokens: warden_client::TokenClient,
+    shipping: String,
+}
+
+/// Starts Shipping on 127.0.0.1 beside the embedded issuer, and lets the Orders API call it on
+/// its callers' behalf with no secret anywhere: the issuer knows the Orders API as a client with
+/// a federated identity credential (workload identity federation), and the demo writes the
+/// workload's token to a file, as Kubernetes would.
+///
+/// # Errors
+///
+/// Shipping cannot listen, or its configuration is refused.
+pub async fn embedded_onward(issuer: &FakeIssuer) -> Result<Onward, Box<dyn std::error::Error>> {
+    let entra = Entra::builder()
+        .authority(issuer.base_url())
+        .v1_issuer_base(format!("{}/sts", issuer.base_url()))
+        .tenant(DEFAULT_TENANT)
+        .audience(SHIPPING_AUDIENCE)
+        .build()?;
+    let shipping = shipping_app(
+        WardenLayer::builder()
+            .entra(entra)
+            .realm("shipping")
+            .build()?,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, shipping).await;
+    });
+    let workload = "system:serviceaccount:orders:orders-api";
+    issuer.register_client(
+        warden_testing::ClientRegistration::new(DEMO_CLIENT_ID)
+            .federated(
+                issuer.issuer_url(),
+                workload,
+                &issuer.signing_key()?.public_spki_der(),
+            )
+            .audience(DEMO_AUDIENCE),
+    );
+    // One file per issuer (its port): tests start several demos in one process.
+    let port = issuer
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap_or("0")
+        .to_owned();
+    let token_file = std::env::temp_dir().join(format!(
+        "warden-demo-workload-{}-{port}",
+        std::process::id()
+    ));
+    let workload_token = issuer
+        .token()
+        .subject(workload)
+        .audience(warden_testing::FEDERATED_AUDIENCE)
+        .lifetime(std::time::Duration::from_secs(24 * 3600))
+        .sign();
+    std::fs::write(&token_file, workload_token)?;
+    let tokens = warden_client::TokenClient::builder(
+        DEFAULT_TENANT,
+        DEMO_CLIENT_ID,
+        warden_client::ClientCredential::federated_token_file(token_file),
+    )
+    .authority(issuer.base_url())
+    .audience(DEMO_AUDIENCE)
+    .client_capabilities(["cp1"])
+    .build();
+    Ok(Onward {
+        tokens,
+        shipping: url,
+    })
+}
+
+/// The Orders API with its onward route: `GET /orders/shipping` (scope `Orders.Read`) calls
+/// Shipping on the caller's behalf (on-behalf-of) and answers what it says; a claims challenge,
+/// from the exchange or from Shipping, goes back to the caller as this API's own.
+pub fn with_onward(app: Router, warden: WardenLayer, onward: Onward) -> Router {
+    app.merge(
+        Router::new()
+            .route("/orders/shipping", get(shipping))
+            .with_state(onward)
+            .layer(warden),
+    )
+}
+
+type Shipping = RequireScope<OrdersRead>;
+
+async fn shipping(
+    _: Shipping,
+    challenger: warden::authz::Challenger,
+    headers: axum::http::HeaderMap,
+    State(onward): State<Onward>,
+) -> Result<axum::response::Response, warden::AuthRejection> {
+    use warden_client::AcquireError;
+    let incoming = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' ').map(|(_, token)| token.trim()))
+        .unwrap_or_default();
+    let token = match onward
+        .tokens
+        .on_behalf_of(incoming, &["api://shipping-demo/Shipments.Read"], None)
+        .await
+    {
+        Ok(token) => token,
+        Err(AcquireError::ClaimsChallenge { claims, .. }) => {
+            return Err(challenger.claims_challenge(&claims));
+        }
+        Err(error) => {
+            tracing::warn!(%error, "the on-behalf-of exchange failed");
+            return Ok(StatusCode::BAD_GATEWAY.into_response());
+        }
+    };
+    let answer = reqwest::Client::new()
+        .get(format!("{}/shipments", onward.shipping))
+        .bearer_auth(token.secret())
+        .send()
+        .await;
+    let Ok(answer) = answer else {
+        return Ok(StatusCode::BAD_GATEWAY.into_response());
+    };
+    if answer.status() == reqwest::StatusCode::UNAUTHORIZED {
+        let claims = answer
+            .headers()
+            .get_all(reqwest::header::WWW_AUTHENTICATE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(warden_client::claims_from_challenge);
+        if let Some(claims) = claims {
+            return Err(challenger.claims_challenge(&claims.to_string()));
+        }
+    }
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body: Value = answer.json().await.unwrap_or(Value::Null);
+    Ok((status, Json(body)).into_response())
 }
 
 /// Who owns an order: the caller's [`Principal::identity`], the issuer and `sub` (for Entra, the

@@ -193,12 +193,29 @@ async fn main() -> ExitCode {
             println!(
                 "Revocations shared through Redis (GET {base}/health/ready reports the feed)."
             );
-            orders::fleet_app(warden, store)
+            orders::fleet_app(warden.clone(), store)
         }
-        None => orders::app(warden),
+        None => orders::app(warden.clone()),
     };
     let app = match push {
         Some(push) => orders::with_shared_signals(app, push),
+        None => app,
+    };
+    // The embedded demo's second service, Shipping, called on the caller's behalf with no
+    // secret (a federated token file): GET /orders/shipping.
+    let app = match fake.as_ref() {
+        Some(issuer) => match orders::embedded_onward(issuer).await {
+            Ok(onward) => {
+                println!(
+                    "GET {base}/orders/shipping calls the Shipping service on the caller's behalf (on-behalf-of, no secret)."
+                );
+                orders::with_onward(app, warden.clone(), onward)
+            }
+            Err(error) => {
+                eprintln!("cannot start the Shipping service: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
         None => app,
     };
     // Metrics: Prometheus text at GET /metrics (docs/observability.md).

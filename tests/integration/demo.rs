@@ -43,7 +43,9 @@ impl Demo {
         } else {
             builder
         };
-        let app = orders::app(builder.build().unwrap());
+        let warden = builder.build().unwrap();
+        let onward = orders::embedded_onward(&issuer).await.unwrap();
+        let app = orders::with_onward(orders::app(warden.clone()), warden, onward);
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -1040,5 +1042,29 @@ async fn the_openapi_document_says_what_each_route_enforces() {
     assert_eq!(
         openapi["paths"]["/orders/{id}/refund"]["post"]["x-warden-requires"],
         "scope `Orders.Write`, and authentication context `c1`"
+    );
+}
+
+/// The demo's onward route: the Orders API calls its Shipping service on the caller's behalf,
+/// with no secret anywhere (a federated token file): Shipping sees the same user, through the
+/// Orders API. Without `Orders.Read`, refused before any call.
+#[tokio::test]
+async fn the_demo_calls_its_second_service_on_the_callers_behalf() {
+    let demo = Demo::start().await;
+    let (status, _, body) = demo.get("/orders/shipping", &demo.carol().sign()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["for"], CAROL, "the same user at Shipping");
+    assert_eq!(
+        body["via"],
+        orders::DEMO_CLIENT_ID,
+        "through the Orders API"
+    );
+
+    let token = demo.issuer.token().scopes(["Orders.Write"]).sign();
+    let (status, challenge, _) = demo.get("/orders/shipping", &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge.as_deref(),
+        Some(r#"Bearer realm="orders", error="insufficient_scope", scope="Orders.Read""#)
     );
 }

@@ -52,7 +52,9 @@ async fn entra() -> FakeIssuer {
 fn secret_file(secret: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("warden-client-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("secret-{}", secret.len()));
+    // A file per call: tests run in parallel, and a file being written is not yet readable.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = dir.join(format!("secret-{}", NEXT.fetch_add(1, Ordering::SeqCst)));
     std::fs::write(&path, format!("{secret}\n")).unwrap();
     path
 }
