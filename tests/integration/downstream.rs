@@ -748,3 +748,327 @@ async fn a_federated_token_file_signs_the_api_in_with_no_secret() {
         other => panic!("{other:?}"),
     }
 }
+
+const MANAGED_IDENTITY_CLIENT: &str = "5e29463d-71da-4fe0-8e69-999b57db23b0";
+const MANAGED_IDENTITY_OBJECT: &str = "3c9e1f2a-8b7d-4e6f-9a0b-1c2d3e4f5a6b";
+/// A user-assigned identity of the same host that the API's registration does not trust.
+const UNTRUSTED_IDENTITY_CLIENT: &str = "6f3a2b1c-0d9e-4f8a-b7c6-d5e4f3a2b1c0";
+
+/// The fake Entra issuer, with the user-assigned identity on its host that the middle tier's
+/// registration trusts as a federated credential (issuer: the tenant's; subject: the identity's
+/// object id), and another identity it does not trust.
+async fn entra_with_managed_identity() -> FakeIssuer {
+    let issuer = entra().await;
+    issuer.assign_user_identity(MANAGED_IDENTITY_CLIENT, MANAGED_IDENTITY_OBJECT);
+    issuer.assign_user_identity(
+        UNTRUSTED_IDENTITY_CLIENT,
+        "0a0b0c0d-0e0f-4a1b-8c2d-3e4f5a6b7c8d",
+    );
+    let key = issuer.signing_key().unwrap().public_spki_der();
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER)
+            .federated(
+                issuer.entra_issuer(DEFAULT_TENANT),
+                MANAGED_IDENTITY_OBJECT,
+                &key,
+            )
+            .audience("api://orders"),
+    );
+    issuer
+}
+
+/// A user-assigned managed identity signs the API in as its federated credential, through the
+/// Azure SDK's real `ManagedIdentityCredential` against the fake App Service endpoint
+/// (`IDENTITY_ENDPOINT`, `X-IDENTITY-HEADER`): app tokens and on-behalf-of, no secret anywhere.
+/// The SDK reads its endpoint from the process environment, which a test cannot set in its own
+/// process (`unsafe` is forbidden, and other tests share it), so the test runs itself again as a
+/// child process with the variables set, and checks what the fake saw.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_managed_identity_signs_the_api_in_as_its_federated_credential() {
+    if let Ok(authority) = std::env::var("WARDEN_TEST_MI_AUTHORITY") {
+        let incoming = std::env::var("WARDEN_TEST_MI_INCOMING").unwrap();
+        return managed_identity_in_app_service(&authority, &incoming).await;
+    }
+    let issuer = entra_with_managed_identity().await;
+    let incoming = issuer
+        .token()
+        .object_id("a11ce000-0000-4000-8000-000000000001")
+        .scopes(["Orders.Read"])
+        .sign();
+    let name = format!(
+        "{}::a_managed_identity_signs_the_api_in_as_its_federated_credential",
+        module_path!().split_once("::").unwrap().1
+    );
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .env("IDENTITY_ENDPOINT", issuer.managed_identity_endpoint())
+        .env("IDENTITY_HEADER", warden_testing::IDENTITY_HEADER_SECRET)
+        .env(
+            warden_client::MANAGED_IDENTITY_VARIABLE,
+            MANAGED_IDENTITY_CLIENT,
+        )
+        .env("WARDEN_TEST_MI_AUTHORITY", issuer.base_url())
+        .env("WARDEN_TEST_MI_INCOMING", &incoming);
+    let output = tokio::task::spawn_blocking(move || child.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        report.contains("1 passed"),
+        "the child ran the test: {report}"
+    );
+    // The identity's endpoint was asked (the trusted identity once, thanks to the SDK's cache;
+    // the untrusted and the unassigned once each), and the token endpoint saw the assertions.
+    assert_eq!(issuer.hits(Endpoint::ManagedIdentity), 3);
+    assert_eq!(issuer.hits(Endpoint::Token), 3);
+}
+
+/// The child's half: the process environment is App Service's.
+async fn managed_identity_in_app_service(authority: &str, incoming: &str) {
+    let build = |credential| {
+        TokenClient::builder(DEFAULT_TENANT, MIDDLE_TIER, credential)
+            .authority(authority)
+            .audience("api://orders")
+            .build()
+    };
+    let (credential, source) = ClientCredential::from_environment().unwrap();
+    assert_eq!(source, warden_client::CredentialSource::ManagedIdentity);
+    let client = build(credential);
+    let app = client
+        .app_token(&["api://downstream/.default"], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(app.secret())["azp"],
+        MIDDLE_TIER,
+        "the API, not the identity"
+    );
+    let user = client
+        .on_behalf_of(incoming, &["api://downstream/Things.Read"], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(user.secret())["oid"],
+        "a11ce000-0000-4000-8000-000000000001"
+    );
+    // An identity of the host the registration does not trust: Entra finds no record.
+    let untrusted = build(ClientCredential::managed_identity(UNTRUSTED_IDENTITY_CLIENT).unwrap());
+    match untrusted
+        .app_token(&["api://downstream/.default"], None)
+        .await
+    {
+        Err(AcquireError::InvalidClient { codes }) => assert_eq!(codes, [70021]),
+        other => panic!("{other:?}"),
+    }
+    // An identity not assigned to the host: the credential's error, before any token request.
+    let unassigned =
+        build(ClientCredential::managed_identity("11111111-2222-4333-8444-555555555555").unwrap());
+    match unassigned
+        .app_token(&["api://downstream/.default"], None)
+        .await
+    {
+        Err(AcquireError::Credential(warden_client::CredentialError::TokenCredential {
+            reason,
+        })) => assert!(reason.contains("not been assigned"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// IMDS (virtual machines, AKS): the Azure SDK's credential asks the link-local
+/// `169.254.169.254`, which a test cannot serve; its transport is given a client that sends the
+/// same request to the fake issuer on loopback instead, so the SDK's own request (`Metadata:
+/// true`, the identity's `client_id`, the resource) meets the fake's checks.
+#[derive(Debug)]
+struct ImdsOnLoopback {
+    port: u16,
+    client: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl azure_core::http::HttpClient for ImdsOnLoopback {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        assert_eq!(request.url().host_str(), Some("169.254.169.254"));
+        let mut request = request.clone();
+        let url = request.url_mut();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(self.port)).unwrap();
+        azure_core::http::HttpClient::execute_request(&self.client, &request).await
+    }
+}
+
+#[tokio::test]
+async fn a_managed_identity_on_a_virtual_machine_through_imds() {
+    let issuer = entra_with_managed_identity().await;
+    let options = azure_identity::ManagedIdentityCredentialOptions {
+        user_assigned_id: Some(azure_identity::UserAssignedId::ClientId(
+            MANAGED_IDENTITY_CLIENT.to_owned(),
+        )),
+        client_options: azure_core::http::ClientOptions {
+            transport: Some(azure_core::http::Transport::new(Arc::new(ImdsOnLoopback {
+                port: issuer.addr().port(),
+                client: reqwest::Client::new(),
+            }))),
+            ..Default::default()
+        },
+    };
+    let identity = azure_identity::ManagedIdentityCredential::new(Some(options)).unwrap();
+    let client = client(
+        &issuer,
+        ClientCredential::token_credential(identity.clone()),
+    );
+    let token = client
+        .app_token(&["api://downstream/.default"], None)
+        .await
+        .unwrap();
+    assert_eq!(claims(token.secret())["azp"], MIDDLE_TIER);
+    assert_eq!(issuer.hits(Endpoint::ManagedIdentity), 1);
+    // The same identity calls Graph as itself for group overage (granted GroupMember.Read.All;
+    // no app registration needed for that).
+    let graph = warden_testing::FakeGraph::start().await.unwrap();
+    let alice = "a11ce000-0000-4000-8000-000000000001";
+    graph.add_member(alice, [Finance::NAMES[0]]);
+    let resolver = warden_client::GraphGroups::with_token_credential(identity, graph.url());
+    let layer = warden::WardenLayer::builder()
+        .entra(
+            warden::entra::Entra::builder()
+                .authority(issuer.base_url())
+                .tenant(DEFAULT_TENANT)
+                .audience("api://orders")
+                .build()
+                .unwrap(),
+        )
+        .group_resolver(resolver, Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let base = serve(
+        axum::Router::new()
+            .route(
+                "/finance",
+                axum::routing::get(|_: warden::authz::RequireGroup<Finance>| async { "ledger" }),
+            )
+            .layer(layer),
+    )
+    .await;
+    let token = issuer
+        .token()
+        .object_id(alice)
+        .scopes(["Orders.Read"])
+        .claim("hasgroups", true)
+        .sign();
+    let answer = reqwest::Client::new()
+        .get(format!("{base}/finance"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(graph.hits(), 1);
+    assert_eq!(
+        issuer.hits(Endpoint::ManagedIdentity),
+        2,
+        "one token for the exchange, one for Graph"
+    );
+}
+
+/// The fake hosts refuse what the real ones refuse: App Service a request without its secret
+/// header, IMDS one without `Metadata: true`, both an identity not assigned to them; and the
+/// fake Entra a user's token offered as a federated credential (AADSTS700229).
+#[tokio::test]
+async fn the_fake_managed_identity_hosts_refuse_what_azure_refuses() {
+    let issuer = entra_with_managed_identity().await;
+    let http = reqwest::Client::new();
+    let query = [
+        ("resource", "api://AzureADTokenExchange"),
+        ("api-version", "2019-08-01"),
+        ("client_id", MANAGED_IDENTITY_CLIENT),
+    ];
+    let ask = |url: String,
+               header: Option<(&'static str, &'static str)>,
+               query: Vec<(&'static str, &'static str)>| {
+        let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut request = http.get(format!("{url}?{}", query.join("&")));
+        if let Some((name, value)) = header {
+            request = request.header(name, value);
+        }
+        async move {
+            let answer = request.send().await.unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let app_service = issuer.managed_identity_endpoint();
+    let imds = format!("{}/metadata/identity/oauth2/token", issuer.base_url());
+    let secret = Some(("x-identity-header", warden_testing::IDENTITY_HEADER_SECRET));
+    let (status, body) = ask(app_service.clone(), None, query.to_vec()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let (status, body) = ask(app_service.clone(), secret, query.to_vec()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["expires_on"]
+            .as_str()
+            .map(|s| s.parse::<u64>().is_ok()),
+        Some(true)
+    );
+    let token = claims(body["access_token"].as_str().unwrap());
+    assert_eq!(token["sub"], MANAGED_IDENTITY_OBJECT);
+    assert_eq!(token["aud"], "api://AzureADTokenExchange");
+    assert_eq!(token["idtyp"], "app");
+    let (status, body) = ask(imds.clone(), None, query.to_vec()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("bad_request_102"))
+    );
+    let (status, _) = ask(imds.clone(), Some(("metadata", "true")), query.to_vec()).await;
+    assert_eq!(status, 200);
+    // No identity named, and no system-assigned one on this host.
+    let (status, body) = ask(imds, Some(("metadata", "true")), query[..2].to_vec()).await;
+    assert_eq!(
+        (status, body["error_description"].as_str()),
+        (400, Some("Identity not found"))
+    );
+    // A user's token, from the trusted issuer about the trusted subject, is no credential.
+    let delegated = issuer
+        .token()
+        .subject(MANAGED_IDENTITY_OBJECT)
+        .audience(warden_testing::FEDERATED_AUDIENCE)
+        .scopes(["Orders.Read"])
+        .sign();
+    let answer = http
+        .post(format!(
+            "{}/{DEFAULT_TENANT}/oauth2/v2.0/token",
+            issuer.base_url()
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", MIDDLE_TIER),
+            ("scope", "api://downstream/.default"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &delegated),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert_eq!(
+        answer.json::<Value>().await.unwrap()["error_codes"],
+        json!([700229])
+    );
+}

@@ -351,7 +351,8 @@ impl Inner {
         form.push(("client_id", self.client_id.clone()));
         form.extend(
             self.credential
-                .form(&self.client_id, &self.token_endpoint)?,
+                .form(&self.client_id, &self.token_endpoint)
+                .await?,
         );
         if let Some(claims) = merge_claims(&self.capabilities, challenge) {
             form.push(("claims", claims.to_string()));

@@ -1,4 +1,5 @@
-//! How the API proves itself to the identity platform, with no secret in the code: a
+//! How the API proves itself to the identity platform, with no secret in the code: a managed
+//! identity's token used as a federated credential (feature `azure`), a federated token file, a
 //! certificate (RFC 7523 `private_key_jwt`: an assertion signed with its key, PS256, named by
 //! `x5t#S256`), or, as the last resort, a client secret read from the environment or a file.
 
@@ -13,6 +14,14 @@ use serde_json::json;
 
 /// The assertion type of a signed client assertion (RFC 7523 §2.2).
 pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The scope of the token a managed identity gets to use as its app's federated credential:
+/// Entra's token exchange.
+pub(crate) const EXCHANGE_SCOPE: &str = "api://AzureADTokenExchange/.default";
+
+/// The variable naming the user-assigned managed identity to use as the app's credential: its
+/// client id.
+pub const MANAGED_IDENTITY_VARIABLE: &str = "WARDEN_MANAGED_IDENTITY";
 
 /// How long a client assertion is valid: Microsoft asks for "5-10 minutes at most".
 const ASSERTION_LIFETIME_SECS: u64 = 300;
@@ -37,6 +46,19 @@ pub enum CredentialError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The managed identity (or another `azure_core` `TokenCredential`) gave no token for
+    /// `api://AzureADTokenExchange`: not running where one is assigned, the identity endpoint
+    /// refused or did not answer, or the user-assigned identity named is not this resource's.
+    TokenCredential {
+        /// What the Azure SDK said.
+        reason: String,
+    },
+    /// The environment asks for something this build cannot do (managed identity without the
+    /// `azure` feature).
+    Unsupported {
+        /// What, and the feature that does it.
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for CredentialError {
@@ -51,6 +73,13 @@ impl fmt::Display for CredentialError {
             CredentialError::InvalidCertificate { reason } => {
                 write!(f, "invalid certificate credential: {reason}")
             }
+            CredentialError::TokenCredential { reason } => {
+                write!(
+                    f,
+                    "the managed identity gave no token for {EXCHANGE_SCOPE}: {reason}"
+                )
+            }
+            CredentialError::Unsupported { what } => f.write_str(what),
         }
     }
 }
@@ -70,12 +99,20 @@ enum Kind {
     /// Workload identity federation: a token another issuer wrote to this file (Kubernetes,
     /// GitHub Actions), read again for every request since it rotates.
     FederatedTokenFile(std::path::PathBuf),
+    /// A managed identity (or any `azure_core` credential) whose token for Entra's token
+    /// exchange is the client assertion: a federated credential on the app registration names
+    /// the identity as its subject.
+    #[cfg(feature = "azure")]
+    TokenCredential(std::sync::Arc<dyn azure_core::credentials::TokenCredential>),
 }
 
 /// Where [`ClientCredential::from_environment`] found the credential it chose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CredentialSource {
+    /// `WARDEN_MANAGED_IDENTITY`: a user-assigned managed identity used as the app's federated
+    /// credential (feature `azure`).
+    ManagedIdentity,
     /// `AZURE_FEDERATED_TOKEN_FILE`: workload identity federation.
     FederatedTokenFile,
     /// `AZURE_CLIENT_CERTIFICATE_PATH`: a PEM file holding the certificate and its key.
@@ -107,6 +144,10 @@ impl fmt::Debug for ClientCredential {
                     "ClientCredential::FederatedTokenFile({})",
                     path.display()
                 )
+            }
+            #[cfg(feature = "azure")]
+            Kind::TokenCredential(credential) => {
+                write!(f, "ClientCredential::TokenCredential({credential:?})")
             }
         }
     }
@@ -154,20 +195,81 @@ impl ClientCredential {
         }
     }
 
+    /// A user-assigned managed identity used as the app's federated credential, as Microsoft
+    /// recommends for an API hosted in Azure: the identity's token for
+    /// `api://AzureADTokenExchange` is the client assertion, so no secret or certificate exists
+    /// anywhere. Entra accepts only user-assigned identities here: `client_id` is the identity's
+    /// client id. On the app registration, add a federated identity credential whose issuer is
+    /// the tenant's (`https://login.microsoftonline.com/{tenant}/v2.0`), whose subject is the
+    /// identity's object (principal) id and whose audience is `api://AzureADTokenExchange`;
+    /// docs/downstream.md shows it.
+    ///
+    /// Runs on App Service, Functions and Container Apps (`IDENTITY_ENDPOINT` and
+    /// `IDENTITY_HEADER`) and on virtual machines, scale sets and AKS (IMDS), through the Azure
+    /// SDK's `ManagedIdentityCredential`, which caches the identity's token.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), warden_client::CredentialError> {
+    /// use warden_client::{ClientCredential, TokenClient};
+    ///
+    /// let credential = ClientCredential::managed_identity("5e29463d-71da-4fe0-8e69-999b57db23b0")?;
+    /// let client = TokenClient::builder("contoso.onmicrosoft.com", "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9", credential)
+    ///     .build();
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError::TokenCredential`] when the environment is one the Azure SDK does not
+    /// support (Service Fabric, Azure Arc, Cloud Shell).
+    #[cfg(feature = "azure")]
+    pub fn managed_identity(client_id: &str) -> Result<ClientCredential, CredentialError> {
+        use azure_identity::{
+            ManagedIdentityCredential, ManagedIdentityCredentialOptions, UserAssignedId,
+        };
+        let options = ManagedIdentityCredentialOptions {
+            user_assigned_id: Some(UserAssignedId::ClientId(client_id.trim().to_owned())),
+            ..Default::default()
+        };
+        let credential = ManagedIdentityCredential::new(Some(options)).map_err(|error| {
+            CredentialError::TokenCredential {
+                reason: error.to_string(),
+            }
+        })?;
+        Ok(ClientCredential::token_credential(credential))
+    }
+
+    /// Any `azure_core` credential used as the app's federated credential: its token for
+    /// `api://AzureADTokenExchange` (asked for every token request; the credential caches it)
+    /// is the client assertion. [`managed_identity`](Self::managed_identity) is this with the
+    /// Azure SDK's `ManagedIdentityCredential`.
+    #[cfg(feature = "azure")]
+    pub fn token_credential(
+        credential: std::sync::Arc<dyn azure_core::credentials::TokenCredential>,
+    ) -> ClientCredential {
+        ClientCredential {
+            kind: Kind::TokenCredential(credential),
+        }
+    }
+
     /// The credential the environment offers, in the order Microsoft recommends, and where it
-    /// came from (also logged at INFO): a federated token file (`AZURE_FEDERATED_TOKEN_FILE`),
+    /// came from (also logged at INFO): a user-assigned managed identity
+    /// (`WARDEN_MANAGED_IDENTITY`, its client id; feature `azure`), a federated token file
+    /// (`AZURE_FEDERATED_TOKEN_FILE`),
     /// a certificate and its key in one PEM file (`AZURE_CLIENT_CERTIFICATE_PATH`), and only
     /// then a secret (`AZURE_CLIENT_SECRET`).
     ///
     /// # Errors
     ///
-    /// [`CredentialError::MissingVariable`] naming the three when none is set; the chosen
-    /// source's own error when it cannot be used.
+    /// [`CredentialError::MissingVariable`] naming the sources when none is set;
+    /// [`CredentialError::Unsupported`] when `WARDEN_MANAGED_IDENTITY` is set in a build
+    /// without the `azure` feature; the chosen source's own error when it cannot be used.
     pub fn from_environment() -> Result<(ClientCredential, CredentialSource), CredentialError> {
         ClientCredential::from_variables(|name| std::env::var(name).ok())
     }
 
-    /// [`from_environment`](Self::from_environment), reading variables through `lookup`.
+    /// [`from_environment`](Self::from_environment), reading variables through `lookup` (the
+    /// Azure SDK reads the managed identity's endpoint from the process environment itself).
     ///
     /// ```
     /// use warden_client::{ClientCredential, CredentialSource};
@@ -187,7 +289,13 @@ impl ClientCredential {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(ClientCredential, CredentialSource), CredentialError> {
         let set = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let chosen = if let Some(path) = set("AZURE_FEDERATED_TOKEN_FILE") {
+        // Only when named: the platform's variables do not say which identity the app trusts.
+        let chosen = if let Some(id) = set(MANAGED_IDENTITY_VARIABLE) {
+            (
+                ClientCredential::managed_identity_named(&id)?,
+                CredentialSource::ManagedIdentity,
+            )
+        } else if let Some(path) = set("AZURE_FEDERATED_TOKEN_FILE") {
             (
                 ClientCredential::federated_token_file(path.trim()),
                 CredentialSource::FederatedTokenFile,
@@ -211,12 +319,24 @@ impl ClientCredential {
             )
         } else {
             return Err(CredentialError::MissingVariable {
-                name: "AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET"
+                name: "WARDEN_MANAGED_IDENTITY, AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_CLIENT_SECRET"
                     .to_owned(),
             });
         };
         tracing::info!(source = ?chosen.1, "client credential chosen from the environment");
         Ok(chosen)
+    }
+
+    #[cfg(feature = "azure")]
+    fn managed_identity_named(client_id: &str) -> Result<ClientCredential, CredentialError> {
+        ClientCredential::managed_identity(client_id)
+    }
+
+    #[cfg(not(feature = "azure"))]
+    fn managed_identity_named(_id: &str) -> Result<ClientCredential, CredentialError> {
+        Err(CredentialError::Unsupported {
+            what: "managed identity needs warden-client's `azure` feature",
+        })
     }
 
     /// A client secret from the environment variable `name`. Prefer a certificate or a
@@ -257,7 +377,7 @@ impl ClientCredential {
     }
 
     /// The form parameters that authenticate `client_id` at `token_endpoint`.
-    pub(crate) fn form(
+    pub(crate) async fn form(
         &self,
         client_id: &str,
         token_endpoint: &str,
@@ -282,6 +402,19 @@ impl ClientCredential {
                 Ok(vec![
                     ("client_assertion_type", ASSERTION_TYPE.to_owned()),
                     ("client_assertion", token),
+                ])
+            }
+            #[cfg(feature = "azure")]
+            Kind::TokenCredential(credential) => {
+                let token = credential
+                    .get_token(&[EXCHANGE_SCOPE], None)
+                    .await
+                    .map_err(|error| CredentialError::TokenCredential {
+                        reason: error.to_string(),
+                    })?;
+                Ok(vec![
+                    ("client_assertion_type", ASSERTION_TYPE.to_owned()),
+                    ("client_assertion", token.token.secret().to_owned()),
                 ])
             }
         }

@@ -37,10 +37,38 @@ pub struct GraphGroups {
 
 #[derive(Debug)]
 struct Inner {
-    tokens: TokenClient,
+    tokens: AppTokens,
     graph: String,
     timeout: Duration,
     http: reqwest::Client,
+}
+
+/// Where Graph's app tokens come from.
+#[derive(Debug, Clone)]
+enum AppTokens {
+    Client(TokenClient),
+    #[cfg(feature = "azure")]
+    Credential(Arc<dyn azure_core::credentials::TokenCredential>),
+}
+
+impl AppTokens {
+    /// A token for Graph, as the API itself.
+    async fn graph_token(&self) -> Result<String, &'static str> {
+        const SCOPE: &str = "https://graph.microsoft.com/.default";
+        match self {
+            AppTokens::Client(client) => client
+                .app_token(&[SCOPE], None)
+                .await
+                .map(|token| token.secret().to_owned())
+                .map_err(|_| "no app token for Graph"),
+            #[cfg(feature = "azure")]
+            AppTokens::Credential(credential) => credential
+                .get_token(&[SCOPE], None)
+                .await
+                .map(|token| token.token.secret().to_owned())
+                .map_err(|_| "the credential gave no token for Graph"),
+        }
+    }
 }
 
 impl GraphGroups {
@@ -52,10 +80,36 @@ impl GraphGroups {
     /// Groups from the Graph at `graph` (a national cloud's, or a test's), with app tokens
     /// from `tokens`.
     pub fn with_graph(tokens: TokenClient, graph: impl Into<String>) -> Self {
+        GraphGroups::from_source(AppTokens::Client(tokens), graph.into())
+    }
+
+    /// Groups from the Graph at `graph` ([`GRAPH`], a national cloud's, or a test's), with app
+    /// tokens from any `azure_core` credential: a managed identity granted
+    /// `GroupMember.Read.All` needs no app registration of its own, and its system-assigned
+    /// identity will do.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use warden_client::{GRAPH, GraphGroups};
+    ///
+    /// let identity = azure_identity::ManagedIdentityCredential::new(None)?;
+    /// let groups = GraphGroups::with_token_credential(identity, GRAPH);
+    /// # let _ = groups;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "azure")]
+    pub fn with_token_credential(
+        credential: Arc<dyn azure_core::credentials::TokenCredential>,
+        graph: impl Into<String>,
+    ) -> Self {
+        GraphGroups::from_source(AppTokens::Credential(credential), graph.into())
+    }
+
+    fn from_source(tokens: AppTokens, graph: String) -> Self {
         GraphGroups {
             inner: Arc::new(Inner {
                 tokens,
-                graph: graph.into().trim_end_matches('/').to_owned(),
+                graph: graph.trim_end_matches('/').to_owned(),
                 timeout: DEFAULT_GRAPH_TIMEOUT,
                 http: reqwest::Client::new(),
             }),
@@ -109,11 +163,7 @@ impl GroupResolver for GraphGroups {
 
 impl Inner {
     async fn member_objects(&self, user: &str) -> Result<Vec<String>, &'static str> {
-        let token = self
-            .tokens
-            .app_token(&["https://graph.microsoft.com/.default"], None)
-            .await
-            .map_err(|_| "no app token for Graph")?;
+        let token = self.tokens.graph_token().await?;
         let mut groups = Vec::new();
         // The user id goes into a path: a GUID (Entra's oid), nothing else.
         if !user.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
@@ -131,7 +181,7 @@ impl Inner {
                 self.http.get(&url)
             };
             let response = request
-                .bearer_auth(token.secret())
+                .bearer_auth(&token)
                 .send()
                 .await
                 .map_err(|_| "Graph did not answer")?;

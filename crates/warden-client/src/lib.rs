@@ -6,8 +6,9 @@
 //!   the access token warden validated, for a token to a downstream API as the same user; with
 //!   the client's capabilities (`cp1`: CAE) and a downstream challenge's claims merged into one
 //!   `claims` parameter, as MSAL does ([`merge_claims`]).
-//! - [`ClientCredential`]: a federated token file (workload identity federation: no secret at
-//!   all), a certificate (a PS256 assertion naming it by `x5t#S256`), or a secret read from the
+//! - [`ClientCredential`]: a user-assigned managed identity used as a federated credential
+//!   (feature `azure`, through the Azure SDK), a federated token file (workload identity
+//!   federation), both with no secret at all; a certificate (a PS256 assertion naming it by `x5t#S256`), or a secret read from the
 //!   environment or a file, never from code; [`ClientCredential::from_environment`] picks what
 //!   the environment offers, in that order, and logs which.
 //! - A token cache: app tokens by their scopes, on-behalf-of tokens by the SHA-256 of the
@@ -22,8 +23,11 @@
 //!
 //! - [`GraphGroups`]: warden's group resolver on Microsoft Graph, for group overage.
 //!
-//! docs/downstream.md is the guide; what it does not cover yet (managed identity, workload
-//! identity federation) is listed there.
+//! docs/downstream.md is the guide; what it does not cover yet is listed there.
+//!
+//! Features: `azure` adds `ClientCredential::managed_identity`,
+//! `ClientCredential::token_credential` and `GraphGroups::with_token_credential`, on the Azure
+//! SDK for Rust (`azure_identity`, `azure_core`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,6 +61,8 @@ pub use client::{
     AccessToken, DEFAULT_AUTHORITY, DEFAULT_CACHE_CAPACITY, DEFAULT_REFRESH_MARGIN, TokenClient,
     TokenClientBuilder,
 };
-pub use credential::{ClientCredential, CredentialError, CredentialSource};
+pub use credential::{
+    ClientCredential, CredentialError, CredentialSource, MANAGED_IDENTITY_VARIABLE,
+};
 pub use error::AcquireError;
 pub use graph::{DEFAULT_GRAPH_TIMEOUT, GRAPH, GraphGroups};

@@ -162,6 +162,13 @@ pub(crate) fn authenticate(
         if !signed {
             return bad(700027, "The federated token's signature is invalid.");
         }
+        // Entra's own tokens (a managed identity's) sign an app in only when app-only.
+        if claims.get("scp").is_some() {
+            return bad(
+                700229,
+                "Only app-only tokens can be used as federated identity credentials for this issuer.",
+            );
+        }
         if text("sub") != Some(federated.subject.as_str())
             || text("aud") != Some(FEDERATED_AUDIENCE)
         {

@@ -85,7 +85,7 @@ pub use dpop::{DpopKey, ProofBuilder};
 pub use graph::{FakeGraph, GRAPH_AUDIENCE};
 pub use issuer::{
     ClientRegistration, DEFAULT_AUDIENCE, DEFAULT_TENANT, Endpoint, FIRST_KID, FakeIssuer,
-    FakeIssuerBuilder, Fault, StartError,
+    FakeIssuerBuilder, Fault, IDENTITY_HEADER_SECRET, StartError,
 };
 pub use keys::{KeyError, SigningKey};
 #[cfg(feature = "redis")]

@@ -28,6 +28,8 @@ pub enum Endpoint {
     Jwks,
     /// The token endpoint.
     Token,
+    /// The managed-identity endpoints (App Service's `/msi/token`, IMDS's token path).
+    ManagedIdentity,
 }
 
 impl Endpoint {
@@ -36,6 +38,7 @@ impl Endpoint {
             Endpoint::Discovery => 0,
             Endpoint::Jwks => 1,
             Endpoint::Token => 2,
+            Endpoint::ManagedIdentity => 3,
         }
     }
 }
@@ -62,6 +65,15 @@ pub enum Fault {
     Oversized(usize),
 }
 
+/// A managed identity assigned to the fake host.
+#[derive(Debug, Clone)]
+pub(crate) struct AssignedIdentity {
+    /// `false` for the system-assigned identity.
+    pub(crate) user_assigned: bool,
+    pub(crate) client_id: String,
+    pub(crate) object_id: String,
+}
+
 pub(crate) struct RingKey {
     pub(crate) key: Arc<SigningKey>,
     pub(crate) published: bool,
@@ -78,13 +90,15 @@ pub(crate) struct Shared {
     pub(crate) audience: String,
     pub(crate) ring: Mutex<KeyRing>,
     pub(crate) faults: Mutex<HashMap<Endpoint, Fault>>,
-    pub(crate) hits: [AtomicU64; 3],
+    pub(crate) hits: [AtomicU64; 4],
     pub(crate) jwks_max_age: Mutex<Option<u64>>,
     pub(crate) transmitter: Transmitter,
     /// Registered confidential clients, by id.
     pub(crate) clients: Mutex<HashMap<String, crate::clients::ClientRegistration>>,
     /// Answers the token endpoint gives next, in order, before anything else.
     pub(crate) token_errors: Mutex<VecDeque<(u16, Value)>>,
+    /// The managed identities assigned to the fake host.
+    pub(crate) identities: Mutex<Vec<AssignedIdentity>>,
 }
 
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {

@@ -2,6 +2,7 @@
 //!
 //! The issuer's public API is here; its axum routes are in `routes`.
 
+mod managed_identity;
 mod routes;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ pub use crate::state::{Endpoint, Fault};
 use crate::state::{KeyRing, Mode, RingKey, Shared, b64_bytes, lock};
 use crate::token::TokenBuilder;
 use crate::transmitter::{PushAnswer, SetBuilder};
+pub use managed_identity::IDENTITY_HEADER_SECRET;
 
 use routes::router;
 
@@ -104,6 +106,7 @@ impl FakeIssuerBuilder {
             transmitter: Default::default(),
             clients: Mutex::new(HashMap::new()),
             token_errors: Mutex::new(std::collections::VecDeque::new()),
+            identities: Mutex::new(Vec::new()),
         });
         let app = router(state.clone());
         let server = tokio::spawn(async move {
@@ -348,6 +351,35 @@ impl FakeIssuer {
     /// accepted from it (the jwt-bearer grant, for assertions naming one of its audiences).
     pub fn register_client(&self, client: ClientRegistration) {
         crate::state::lock(&self.state.clients).insert(client.client_id.clone(), client);
+    }
+
+    /// Assigns the host a system-assigned managed identity: its managed-identity endpoints
+    /// ([`managed_identity_endpoint`](Self::managed_identity_endpoint), and IMDS's token path at
+    /// `/metadata/identity/oauth2/token`) answer requests naming no identity with tokens about it
+    /// (`sub` and `oid` `object_id`, `azp` `client_id`).
+    pub fn assign_system_identity(&self, client_id: &str, object_id: &str) {
+        self.assign_identity(false, client_id, object_id);
+    }
+
+    /// Assigns the host a user-assigned managed identity, named in requests by its client id
+    /// (`client_id=`) or object id (`object_id=`, `principal_id=`).
+    pub fn assign_user_identity(&self, client_id: &str, object_id: &str) {
+        self.assign_identity(true, client_id, object_id);
+    }
+
+    fn assign_identity(&self, user_assigned: bool, client_id: &str, object_id: &str) {
+        crate::state::lock(&self.state.identities).push(crate::state::AssignedIdentity {
+            user_assigned,
+            client_id: client_id.to_owned(),
+            object_id: object_id.to_owned(),
+        });
+    }
+
+    /// App Service's managed-identity endpoint on this issuer, for `IDENTITY_ENDPOINT`; with
+    /// `IDENTITY_HEADER` set to [`IDENTITY_HEADER_SECRET`], the Azure SDK's
+    /// `ManagedIdentityCredential` gets its tokens here.
+    pub fn managed_identity_endpoint(&self) -> String {
+        format!("{}/msi/token", self.state.base)
     }
 
     /// Makes the token endpoint's next answer this one (status and JSON body), as Entra answers

@@ -13,6 +13,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::managed_identity;
 pub(super) use crate::state::{Endpoint, Fault};
 use crate::state::{Mode, Shared, lock};
 use crate::token::TokenBuilder;
@@ -42,6 +43,11 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
             .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint)),
     };
     router
+        .route("/msi/token", get(managed_identity::app_service))
+        .route(
+            "/metadata/identity/oauth2/token",
+            get(managed_identity::imds),
+        )
         .route(
             "/.well-known/ssf-configuration",
             get(transmitter::configuration),
@@ -60,7 +66,7 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
         .with_state(state)
 }
 
-/// A fault as JSON, for `POST /_fake/faults/{discovery|jwks|token}`: `{"status": 503}`,
+/// A fault as JSON, for `POST /_fake/faults/{discovery|jwks|token|managed_identity}`: `{"status": 503}`,
 /// `{"delay_ms": 200}`, or `{"kind": "garbage" | "html" | "empty" | "wrong_issuer" | "hang"}`.
 #[derive(Debug, Deserialize)]
 struct FaultRequest {
@@ -74,6 +80,7 @@ fn endpoint_named(name: &str) -> Option<Endpoint> {
         "discovery" => Some(Endpoint::Discovery),
         "jwks" => Some(Endpoint::Jwks),
         "token" => Some(Endpoint::Token),
+        "managed_identity" => Some(Endpoint::ManagedIdentity),
         _ => None,
     }
 }
@@ -114,7 +121,7 @@ async fn clear_fault_endpoint(
 }
 
 /// Applies the endpoint's fault, if any: `Err(response)` to answer with instead.
-async fn fault(state: &Shared, endpoint: Endpoint) -> Result<Option<Fault>, Response> {
+pub(super) async fn fault(state: &Shared, endpoint: Endpoint) -> Result<Option<Fault>, Response> {
     state.hits[endpoint.index()].fetch_add(1, Ordering::SeqCst);
     let fault = state.faults().get(&endpoint).cloned();
     match fault {
