@@ -1072,3 +1072,122 @@ async fn the_fake_managed_identity_hosts_refuse_what_azure_refuses() {
         json!([700229])
     );
 }
+
+/// A certificate from PKCS#12 (as Key Vault and Windows export it), and `x5c` for an app that
+/// trusts certificates by subject name and issuer: without the chain its assertion is refused,
+/// with it accepted; the chain picks both up from Azure's variables.
+#[tokio::test]
+async fn a_pkcs12_certificate_and_its_chain_for_subject_name_and_issuer_trust() {
+    let issuer = entra().await;
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+    let certificate = rcgen::CertificateParams::new(vec!["orders-api".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER)
+            .certificate(certificate.der(), &spki(&key))
+            .require_certificate_chain(),
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry(
+        "orders-api",
+        p12_keystore::KeyStoreEntry::PrivateKeyChain(p12_keystore::PrivateKeyChain::new(
+            b"orders-api".as_slice(),
+            p12_keystore::PrivateKey::from_der(&key.serialize_der()).unwrap(),
+            [p12_keystore::Certificate::from_der(certificate.der()).unwrap()],
+        )),
+    );
+    let pkcs12 = store.writer("correct horse").write().unwrap();
+    let credential = ClientCredential::certificate_from_pkcs12(&pkcs12, "correct horse").unwrap();
+    // Without x5c: the app trusts by subject name and issuer, so Entra wants the chain.
+    match client(&issuer, credential.clone())
+        .app_token(&["api://downstream/.default"], None)
+        .await
+    {
+        Err(AcquireError::InvalidClient { codes }) => assert_eq!(codes, [700027]),
+        other => panic!("{other:?}"),
+    }
+    let token = client(&issuer, credential.send_certificate_chain().unwrap())
+        .app_token(&["api://downstream/.default"], None)
+        .await
+        .unwrap();
+    assert_eq!(claims(token.secret())["azp"], MIDDLE_TIER);
+    // A wrong password, and a chain asked of a credential with none.
+    assert!(matches!(
+        ClientCredential::certificate_from_pkcs12(&pkcs12, "wrong"),
+        Err(warden_client::CredentialError::InvalidCertificate { .. })
+    ));
+    assert!(matches!(
+        ClientCredential::secret_from_file(secret_file("s"))
+            .unwrap()
+            .send_certificate_chain(),
+        Err(warden_client::CredentialError::InvalidCertificate { .. })
+    ));
+    // The chain: a PKCS#12 file, its password and the chain flag, as Azure's SDKs name them.
+    let path = secret_file("");
+    std::fs::write(&path, &pkcs12).unwrap();
+    let (credential, source) = ClientCredential::from_variables(|name| match name {
+        "AZURE_CLIENT_CERTIFICATE_PATH" => Some(path.display().to_string()),
+        "AZURE_CLIENT_CERTIFICATE_PASSWORD" => Some("correct horse".to_owned()),
+        "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN" => Some("true".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(source, warden_client::CredentialSource::Certificate);
+    client(&issuer, credential)
+        .app_token(&["api://elsewhere/.default"], None)
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+}
+
+/// The fake Entra answers as Entra does where a client could go wrong: client credentials only
+/// for `{resource}/.default` (AADSTS1002012), and on-behalf-of only for a user's token of the
+/// tenant asked (AADSTS50013), whatever key signed it.
+#[tokio::test]
+async fn the_fake_entra_refuses_delegated_scopes_for_an_app_and_a_token_of_another_tenant() {
+    let issuer = entra().await;
+    issuer.register_client(
+        ClientRegistration::new(MIDDLE_TIER)
+            .secret("s3cret-value")
+            .audience("api://orders"),
+    );
+    let client = client(
+        &issuer,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    );
+    match client
+        .app_token(&["api://downstream/Things.Read"], None)
+        .await
+    {
+        Err(AcquireError::Service { error, codes, .. }) => {
+            assert_eq!((error.as_str(), codes), ("invalid_scope", vec![1002012]));
+        }
+        other => panic!("{other:?}"),
+    }
+    let other_tenant = issuer
+        .token()
+        .tenant("0b0b0b0b-1c1c-4d2d-8e3e-4f4f4f4f4f4f")
+        .scopes(["Orders.Read"])
+        .sign();
+    match client
+        .on_behalf_of(&other_tenant, &["api://downstream/Things.Read"], None)
+        .await
+    {
+        Err(AcquireError::InteractionRequired { codes, .. }) => assert_eq!(codes, [50013]),
+        other => panic!("{other:?}"),
+    }
+    // A token signed by an ES256 key of this issuer is exchanged like an RS256 one.
+    let kid = issuer.add_key(warden::Algorithm::ES256).unwrap();
+    let es256 = issuer
+        .token()
+        .key(kid)
+        .algorithm(warden::Algorithm::ES256)
+        .scopes(["Orders.Read"])
+        .sign();
+    client
+        .on_behalf_of(&es256, &["api://downstream/Things.Read"], None)
+        .await
+        .unwrap();
+}

@@ -95,7 +95,11 @@ pub struct ClientCredential {
 #[derive(Clone)]
 enum Kind {
     Secret(String),
-    Certificate(std::sync::Arc<Certificate>),
+    Certificate {
+        certificate: std::sync::Arc<Certificate>,
+        /// Whether assertions carry `x5c` (subject name and issuer trust).
+        send_chain: bool,
+    },
     /// Workload identity federation: a token another issuer wrote to this file (Kubernetes,
     /// GitHub Actions), read again for every request since it rotates.
     FederatedTokenFile(std::path::PathBuf),
@@ -115,7 +119,8 @@ pub enum CredentialSource {
     ManagedIdentity,
     /// `AZURE_FEDERATED_TOKEN_FILE`: workload identity federation.
     FederatedTokenFile,
-    /// `AZURE_CLIENT_CERTIFICATE_PATH`: a PEM file holding the certificate and its key.
+    /// `AZURE_CLIENT_CERTIFICATE_PATH`: a PEM file holding the certificate and its key, or a
+    /// PKCS#12 file (feature `pkcs12`) opened with `AZURE_CLIENT_CERTIFICATE_PASSWORD`.
     Certificate,
     /// `AZURE_CLIENT_SECRET`: the last resort.
     Secret,
@@ -125,13 +130,15 @@ struct Certificate {
     /// base64url SHA-256 of the certificate's DER.
     thumbprint: String,
     key: RsaKeyPair,
+    /// The certificate and the chain after it, standard base64 DER, for `x5c` when sent.
+    chain: Vec<String>,
 }
 
 impl fmt::Debug for ClientCredential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             Kind::Secret(_) => f.write_str("ClientCredential::Secret(..)"),
-            Kind::Certificate(certificate) => {
+            Kind::Certificate { certificate, .. } => {
                 write!(
                     f,
                     "ClientCredential::Certificate(x5t#S256={})",
@@ -167,22 +174,76 @@ impl ClientCredential {
     ) -> Result<ClientCredential, CredentialError> {
         let invalid = |reason| CredentialError::InvalidCertificate { reason };
         // Each may be one PEM file holding both (as Azure's `AZURE_CLIENT_CERTIFICATE_PATH`).
-        let block = |text: &str, tag: &str| {
+        let blocks = |text: &str, tag: &str| -> Vec<Vec<u8>> {
             pem::parse_many(text)
-                .ok()
-                .and_then(|blocks| blocks.into_iter().find(|block| block.tag() == tag))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|block| block.tag() == tag)
+                .map(pem::Pem::into_contents)
+                .collect()
         };
-        let certificate = block(certificate_pem, "CERTIFICATE")
-            .ok_or(invalid("no CERTIFICATE in the certificate PEM"))?;
-        let key =
-            block(key_pem, "PRIVATE KEY").ok_or(invalid("no PKCS#8 PRIVATE KEY in the key PEM"))?;
-        let key = RsaKeyPair::from_pkcs8(key.contents())
-            .map_err(|_| invalid("the key is not an RSA key of 2048 bits or more"))?;
-        let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(digest::digest(&digest::SHA256, certificate.contents()));
-        Ok(ClientCredential {
-            kind: Kind::Certificate(std::sync::Arc::new(Certificate { thumbprint, key })),
-        })
+        let chain = blocks(certificate_pem, "CERTIFICATE");
+        if chain.is_empty() {
+            return Err(invalid("no CERTIFICATE in the certificate PEM"));
+        }
+        let key = blocks(key_pem, "PRIVATE KEY")
+            .into_iter()
+            .next()
+            .ok_or(invalid("no PKCS#8 PRIVATE KEY in the key PEM"))?;
+        Certificate::credential(chain, &key)
+    }
+
+    /// A certificate, the chain after it, and its RSA private key from a PKCS#12 file (`.pfx`,
+    /// `.p12`, as Azure Key Vault and Windows export them), decrypted with `password`. As
+    /// [`certificate_from_pem`](Self::certificate_from_pem) otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError::InvalidCertificate`] when the file cannot be decrypted (a wrong
+    /// password, or an MD5-based or unencrypted store), holds no private key, or its key is not
+    /// RSA.
+    #[cfg(feature = "pkcs12")]
+    pub fn certificate_from_pkcs12(
+        pkcs12: &[u8],
+        password: &str,
+    ) -> Result<ClientCredential, CredentialError> {
+        let invalid = |reason| CredentialError::InvalidCertificate { reason };
+        let store = p12_keystore::KeyStore::from_pkcs12(
+            pkcs12,
+            password,
+            p12_keystore::Pkcs12ImportPolicy::Strict,
+        )
+        .map_err(|_| invalid("the PKCS#12 file cannot be read with this password"))?;
+        let (_, chain) = store
+            .private_key_chain()
+            .ok_or(invalid("the PKCS#12 file holds no private key"))?;
+        let certificates: Vec<Vec<u8>> =
+            chain.certs().iter().map(|c| c.as_der().to_vec()).collect();
+        if certificates.is_empty() {
+            return Err(invalid("the PKCS#12 file holds no certificate for its key"));
+        }
+        Certificate::credential(certificates, chain.key().as_der())
+    }
+
+    /// Assertions also carry `x5c`, the certificate and its chain, for an app registration that
+    /// trusts certificates by subject name and issuer (SN/I: a certificate renewed by its CA then
+    /// needs no new registration). MSAL's `WithSendX5C`.
+    ///
+    /// # Errors
+    ///
+    /// [`CredentialError::InvalidCertificate`] when the credential is not a certificate.
+    pub fn send_certificate_chain(self) -> Result<ClientCredential, CredentialError> {
+        match self.kind {
+            Kind::Certificate { certificate, .. } => Ok(ClientCredential {
+                kind: Kind::Certificate {
+                    certificate,
+                    send_chain: true,
+                },
+            }),
+            _ => Err(CredentialError::InvalidCertificate {
+                reason: "only a certificate credential has a chain to send",
+            }),
+        }
     }
 
     /// Workload identity federation: the token another issuer writes to `path` (a Kubernetes
@@ -255,15 +316,18 @@ impl ClientCredential {
     /// The credential the environment offers, in the order Microsoft recommends, and where it
     /// came from (also logged at INFO): a user-assigned managed identity
     /// (`WARDEN_MANAGED_IDENTITY`, its client id; feature `azure`), a federated token file
-    /// (`AZURE_FEDERATED_TOKEN_FILE`),
-    /// a certificate and its key in one PEM file (`AZURE_CLIENT_CERTIFICATE_PATH`), and only
-    /// then a secret (`AZURE_CLIENT_SECRET`).
+    /// (`AZURE_FEDERATED_TOKEN_FILE`), a certificate (`AZURE_CLIENT_CERTIFICATE_PATH`: one PEM
+    /// file holding the certificate and its key, or PKCS#12 with
+    /// `AZURE_CLIENT_CERTIFICATE_PASSWORD`, feature `pkcs12`; `x5c` sent when
+    /// `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` is `true`), and only then a secret
+    /// (`AZURE_CLIENT_SECRET`).
     ///
     /// # Errors
     ///
     /// [`CredentialError::MissingVariable`] naming the sources when none is set;
     /// [`CredentialError::Unsupported`] when `WARDEN_MANAGED_IDENTITY` is set in a build
-    /// without the `azure` feature; the chosen source's own error when it cannot be used.
+    /// without the `azure` feature, or a PKCS#12 certificate without `pkcs12`; the chosen
+    /// source's own error when it cannot be used.
     pub fn from_environment() -> Result<(ClientCredential, CredentialSource), CredentialError> {
         ClientCredential::from_variables(|name| std::env::var(name).ok())
     }
@@ -301,15 +365,28 @@ impl ClientCredential {
                 CredentialSource::FederatedTokenFile,
             )
         } else if let Some(path) = set("AZURE_CLIENT_CERTIFICATE_PATH") {
-            let pem = std::fs::read_to_string(path.trim()).map_err(|_| {
-                CredentialError::UnreadableFile {
+            let bytes =
+                std::fs::read(path.trim()).map_err(|_| CredentialError::UnreadableFile {
                     path: path.trim().to_owned(),
+                })?;
+            // PEM (the certificate and its key), else PKCS#12 with its password.
+            let credential = match std::str::from_utf8(&bytes) {
+                Ok(pem) if pem.contains("-----BEGIN") => {
+                    ClientCredential::certificate_from_pem(pem, pem)?
                 }
-            })?;
-            (
-                ClientCredential::certificate_from_pem(&pem, &pem)?,
-                CredentialSource::Certificate,
-            )
+                _ => ClientCredential::pkcs12_named(
+                    &bytes,
+                    &lookup("AZURE_CLIENT_CERTIFICATE_PASSWORD").unwrap_or_default(),
+                )?,
+            };
+            let send_chain = set("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
+                .is_some_and(|v| matches!(v.trim(), "1" | "true" | "True" | "TRUE"));
+            let credential = if send_chain {
+                credential.send_certificate_chain()?
+            } else {
+                credential
+            };
+            (credential, CredentialSource::Certificate)
         } else if let Some(secret) = set("AZURE_CLIENT_SECRET") {
             (
                 ClientCredential {
@@ -330,6 +407,18 @@ impl ClientCredential {
     #[cfg(feature = "azure")]
     fn managed_identity_named(client_id: &str) -> Result<ClientCredential, CredentialError> {
         ClientCredential::managed_identity(client_id)
+    }
+
+    #[cfg(feature = "pkcs12")]
+    fn pkcs12_named(pkcs12: &[u8], password: &str) -> Result<ClientCredential, CredentialError> {
+        ClientCredential::certificate_from_pkcs12(pkcs12, password)
+    }
+
+    #[cfg(not(feature = "pkcs12"))]
+    fn pkcs12_named(_pkcs12: &[u8], _password: &str) -> Result<ClientCredential, CredentialError> {
+        Err(CredentialError::Unsupported {
+            what: "a certificate that is not PEM (PKCS#12) needs warden-client's `pkcs12` feature",
+        })
     }
 
     #[cfg(not(feature = "azure"))]
@@ -384,11 +473,14 @@ impl ClientCredential {
     ) -> Result<Vec<(&'static str, String)>, CredentialError> {
         match &self.kind {
             Kind::Secret(secret) => Ok(vec![("client_secret", secret.clone())]),
-            Kind::Certificate(certificate) => Ok(vec![
+            Kind::Certificate {
+                certificate,
+                send_chain,
+            } => Ok(vec![
                 ("client_assertion_type", ASSERTION_TYPE.to_owned()),
                 (
                     "client_assertion",
-                    certificate.assertion(client_id, token_endpoint)?,
+                    certificate.assertion(client_id, token_endpoint, *send_chain)?,
                 ),
             ]),
             Kind::FederatedTokenFile(path) => {
@@ -422,9 +514,42 @@ impl ClientCredential {
 }
 
 impl Certificate {
+    /// A certificate credential: `chain` the certificate's DER then its issuers', `key_pkcs8`
+    /// its RSA key.
+    fn credential(
+        chain: Vec<Vec<u8>>,
+        key_pkcs8: &[u8],
+    ) -> Result<ClientCredential, CredentialError> {
+        let key =
+            RsaKeyPair::from_pkcs8(key_pkcs8).map_err(|_| CredentialError::InvalidCertificate {
+                reason: "the key is not an RSA key of 2048 bits or more",
+            })?;
+        let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(digest::digest(&digest::SHA256, &chain[0]));
+        let chain = chain
+            .iter()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+            .collect();
+        Ok(ClientCredential {
+            kind: Kind::Certificate {
+                certificate: std::sync::Arc::new(Certificate {
+                    thumbprint,
+                    key,
+                    chain,
+                }),
+                send_chain: false,
+            },
+        })
+    }
+
     /// A fresh assertion: `iss` = `sub` = the client, `aud` the token endpoint, a new `jti`,
-    /// valid from now for five minutes.
-    fn assertion(&self, client_id: &str, token_endpoint: &str) -> Result<String, CredentialError> {
+    /// valid from now for five minutes; `x5c` when `send_chain`.
+    fn assertion(
+        &self,
+        client_id: &str,
+        token_endpoint: &str,
+        send_chain: bool,
+    ) -> Result<String, CredentialError> {
         let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -445,7 +570,10 @@ impl Certificate {
             &hex[16..20],
             &hex[20..32]
         );
-        let header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint});
+        let mut header = json!({"alg": "PS256", "typ": "JWT", "x5t#S256": self.thumbprint});
+        if send_chain {
+            header["x5c"] = json!(self.chain);
+        }
         let claims = json!({
             "aud": token_endpoint,
             "iss": client_id,

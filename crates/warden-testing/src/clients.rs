@@ -18,6 +18,8 @@ pub struct ClientRegistration {
     pub(crate) certificate: Option<Certificate>,
     pub(crate) federated: Vec<Federated>,
     pub(crate) audiences: Vec<String>,
+    /// Whether certificate assertions must carry `x5c` (subject name and issuer trust).
+    pub(crate) require_chain: bool,
 }
 
 /// A federated identity credential: tokens of `issuer` about `subject`, for Entra's exchange
@@ -51,6 +53,7 @@ impl ClientRegistration {
             secret: None,
             certificate: None,
             federated: Vec::new(),
+            require_chain: false,
         }
     }
 
@@ -87,6 +90,14 @@ impl ClientRegistration {
                 .to_vec(),
             public_key: public_key_der.to_vec(),
         });
+        self
+    }
+
+    /// Assertions signed by the certificate must carry it in `x5c` (its first element), as an
+    /// app registration trusting certificates by subject name and issuer asks. The fake checks
+    /// that `x5c` names the registered certificate; it does not build a chain to a CA.
+    pub fn require_certificate_chain(mut self) -> Self {
+        self.require_chain = true;
         self
     }
 
@@ -200,6 +211,31 @@ pub(crate) fn authenticate(
             700027,
             "The certificate in the assertion is not registered.",
         );
+    }
+    // `x5c`, when sent, starts with the certificate `x5t#S256` names.
+    let leaf = header
+        .get("x5c")
+        .and_then(Value::as_array)
+        .and_then(|chain| chain.first())
+        .and_then(Value::as_str)
+        .and_then(|der| base64::engine::general_purpose::STANDARD.decode(der).ok());
+    match (&leaf, header.get("x5c")) {
+        (Some(leaf), _)
+            if digest::digest(&digest::SHA256, leaf).as_ref() != certificate.thumbprint =>
+        {
+            return bad(
+                700027,
+                "The certificate in x5c is not the one x5t#S256 names.",
+            );
+        }
+        (None, Some(_)) => return bad(700027, "x5c is not a certificate chain."),
+        (None, None) if client.require_chain => {
+            return bad(
+                700027,
+                "The app trusts certificates by subject name and issuer: the assertion must carry x5c.",
+            );
+        }
+        _ => {}
     }
     let algorithm = match header.get("alg").and_then(Value::as_str) {
         Some("PS256") => &RSA_PSS_2048_8192_SHA256,

@@ -139,6 +139,38 @@ impl SigningKey {
         }
     }
 
+    /// Whether `signature` over `message` is this key's, with `alg`: how the fake issuer checks
+    /// its own tokens when they come back (an on-behalf-of assertion), whatever its algorithm.
+    pub(crate) fn verifies(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        use Algorithm::*;
+        let (algorithm, public_key): (&'static dyn sig::VerificationAlgorithm, &[u8]) =
+            match (&self.pair, alg) {
+                (Pair::Rsa(pair), _) => (
+                    match alg {
+                        RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                        RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                        RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                        PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                        PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                        PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                        _ => return false,
+                    },
+                    pair.public_key().as_ref(),
+                ),
+                (Pair::EcP256(pair), ES256) => {
+                    (&sig::ECDSA_P256_SHA256_FIXED, pair.public_key().as_ref())
+                }
+                (Pair::EcP384(pair), ES384) => {
+                    (&sig::ECDSA_P384_SHA384_FIXED, pair.public_key().as_ref())
+                }
+                (Pair::Ed25519(pair), EdDSA) => (&sig::ED25519, pair.public_key().as_ref()),
+                _ => return false,
+            };
+        sig::UnparsedPublicKey::new(algorithm, public_key)
+            .verify(message, signature)
+            .is_ok()
+    }
+
     /// The public key as a JWK: `kty`, `kid`, `use: sig`, `alg`, and the key members.
     pub fn public_jwk(&self) -> Value {
         let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);

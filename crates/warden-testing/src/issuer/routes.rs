@@ -410,6 +410,18 @@ async fn token_endpoint(
         }
     }
     let mut builder = match request.grant_type.as_deref() {
+        // Entra grants an app only the application permissions it holds on a resource:
+        // `{resource}/.default`, never a delegated scope.
+        Some("client_credentials")
+            if matches!(state.mode, Mode::Entra { .. }) && !scopes.is_empty() =>
+        {
+            return answer(crate::clients::entra_error(
+                400,
+                "invalid_scope",
+                1002012,
+                "The provided value for scope is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+            ));
+        }
         Some("client_credentials") => TokenBuilder::new(&state).client(&client_id).app_only(),
         Some(JWT_BEARER) => {
             let Some(client) = &registered else {
@@ -420,7 +432,7 @@ async fn token_endpoint(
                     "On-behalf-of needs a registered confidential client.",
                 ));
             };
-            match on_behalf_of(&state, client, &request, now) {
+            match on_behalf_of(&state, client, &request, tenant.as_ref(), now) {
                 Ok(builder) => builder,
                 Err(error) => return answer(error),
             }
@@ -476,6 +488,7 @@ fn on_behalf_of<'a>(
     state: &'a Shared,
     client: &crate::clients::ClientRegistration,
     request: &TokenRequest,
+    tenant: Option<&Path<String>>,
     now: i64,
 ) -> Result<TokenBuilder<'a>, (u16, serde_json::Value)> {
     use crate::clients::{entra_error, split};
@@ -491,13 +504,10 @@ fn on_behalf_of<'a>(
     let key = state
         .key(header.get("kid").and_then(serde_json::Value::as_str))
         .map_err(|_| invalid(50013, "Assertion signed by an unknown key."))?;
-    let public_key = key.public_spki_der();
-    let verified = aws_lc_rs::signature::UnparsedPublicKey::new(
-        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
-        &public_key,
-    )
-    .verify(signing_input.as_bytes(), &signature)
-    .is_ok();
+    // The key's own algorithm, whatever the header says.
+    let verified = header.get("alg").and_then(serde_json::Value::as_str)
+        == Some(key.algorithm().as_str())
+        && key.verifies(key.algorithm(), signing_input.as_bytes(), &signature);
     if !verified {
         return Err(invalid(50013, "Assertion failed signature validation."));
     }
@@ -535,6 +545,18 @@ fn on_behalf_of<'a>(
         return Err(invalid(
             50013,
             "Only a user's token can be exchanged on its behalf.",
+        ));
+    }
+    // The user's token is of the tenant the exchange is asked of (a multi-tenant alias takes
+    // any).
+    let is_guid = |t: &str| t.len() == 36 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    if let (Some(Path(tenant)), Some(tid)) = (tenant, text("tid"))
+        && is_guid(tenant)
+        && !tid.eq_ignore_ascii_case(tenant)
+    {
+        return Err(invalid(
+            50013,
+            "Assertion is of another tenant than the request.",
         ));
     }
     let mut builder = TokenBuilder::new(state).client(&client.client_id);
