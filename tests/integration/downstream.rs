@@ -1191,3 +1191,77 @@ async fn the_fake_entra_refuses_delegated_scopes_for_an_app_and_a_token_of_anoth
         .await
         .unwrap();
 }
+
+/// TLS on loopback: the fake issuer serves HTTPS with a CA generated at start. warden (keys from
+/// its discovery) and warden-client (a token from its endpoint) reach it with a client that
+/// trusts that CA, and fail closed with one that does not.
+#[tokio::test]
+async fn the_fake_issuer_serves_https_with_a_ca_a_client_trusts() {
+    let issuer = FakeIssuer::builder()
+        .entra(DEFAULT_TENANT)
+        .audience("api://orders")
+        .tls()
+        .start()
+        .await
+        .unwrap();
+    assert!(issuer.base_url().starts_with("https://127.0.0.1:"));
+    let root =
+        reqwest::Certificate::from_pem(issuer.tls_root_certificate_pem().unwrap().as_bytes())
+            .unwrap();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(root)
+        .build()
+        .unwrap();
+    let guarded = |http: reqwest::Client| {
+        let entra = warden::entra::Entra::builder()
+            .authority(issuer.base_url())
+            .tenant(DEFAULT_TENANT)
+            .audience("api://orders")
+            .client(http)
+            .build()
+            .unwrap();
+        axum::Router::new()
+            .route("/orders", axum::routing::get(|| async { "orders" }))
+            .layer(warden::WardenLayer::builder().entra(entra).build().unwrap())
+    };
+    let token = issuer.token().scopes(["Orders.Read"]).sign();
+    let call = |base: String| {
+        let token = token.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("{base}/orders"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let answer = call(serve(guarded(trusting.clone())).await).await;
+    assert_eq!(answer.status(), 200);
+    // A client that does not trust the CA gets no keys: 503, never an admitted request.
+    let answer = call(serve(guarded(reqwest::Client::new())).await).await;
+    assert_eq!(answer.status(), 503);
+
+    issuer.register_client(ClientRegistration::new(MIDDLE_TIER).secret("s3cret-value"));
+    let tokens = |http: reqwest::Client| {
+        TokenClient::builder(
+            DEFAULT_TENANT,
+            MIDDLE_TIER,
+            ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+        )
+        .authority(issuer.base_url())
+        .http_client(http)
+        .build()
+    };
+    tokens(trusting)
+        .app_token(&["api://downstream/.default"], None)
+        .await
+        .unwrap();
+    match tokens(reqwest::Client::new())
+        .app_token(&["api://downstream/.default"], None)
+        .await
+    {
+        Err(AcquireError::Unavailable { status: None, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -76,6 +76,7 @@ mod keys;
 #[cfg(feature = "redis")]
 mod redis_server;
 mod state;
+mod tls;
 mod token;
 mod transmitter;
 

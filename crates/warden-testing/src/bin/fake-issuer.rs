@@ -1,16 +1,18 @@
 //! A fake token issuer for local development with clients in any language.
 //!
 //! ```not_rust
-//! cargo run -p warden-testing --bin fake-issuer -- --port 4000 [--entra [TENANT]] [--audience AUD]
+//! cargo run -p warden-testing --bin fake-issuer -- --port 4000 [--entra [TENANT]] [--audience AUD] [--tls]
 //! ```
 //!
-//! It prints the issuer URL, its endpoints and a ready token, then serves until Ctrl-C.
+//! It prints the issuer URL, its endpoints and a ready token, then serves until Ctrl-C. With
+//! `--tls` it serves HTTPS and writes the CA certificate to trust to a file it names.
 
 use std::process::ExitCode;
 
 use warden_testing::{DEFAULT_TENANT, FakeIssuer};
 
-const USAGE: &str = "usage: fake-issuer [--port PORT] [--entra [TENANT]] [--audience AUDIENCE]";
+const USAGE: &str =
+    "usage: fake-issuer [--port PORT] [--entra [TENANT]] [--audience AUDIENCE] [--tls]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,6 +35,7 @@ async fn main() -> ExitCode {
                 Some(audience) => builder = builder.audience(audience),
                 None => return usage("--audience needs a value"),
             },
+            "--tls" => builder = builder.tls(),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -56,6 +59,18 @@ async fn main() -> ExitCode {
     println!("jwks:           {}", issuer.jwks_url());
     println!("token endpoint: {}", issuer.token_endpoint());
     println!("audience:       {}", issuer.audience());
+    if let Some(root) = issuer.tls_root_certificate_pem() {
+        let path =
+            std::env::temp_dir().join(format!("fake-issuer-{}-ca.pem", issuer.addr().port()));
+        if let Err(e) = std::fs::write(&path, root) {
+            eprintln!(
+                "fake-issuer: cannot write the CA certificate to {}: {e}",
+                path.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        println!("trust this CA:  {}", path.display());
+    }
     println!();
     println!("A user token (scopes Orders.Read Orders.Write), valid for one hour:");
     println!("{token}");

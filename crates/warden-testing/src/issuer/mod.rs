@@ -41,9 +41,18 @@ pub struct FakeIssuerBuilder {
     algorithm: Algorithm,
     port: u16,
     jwks_max_age: Option<u64>,
+    tls: bool,
 }
 
 impl FakeIssuerBuilder {
+    /// Serves HTTPS instead of HTTP, with a CA generated at start
+    /// ([`FakeIssuer::tls_root_certificate_pem`] is what a client trusts) and a certificate it
+    /// signs for `localhost`, `127.0.0.1` and `::1`: for clients that insist on `https`.
+    pub fn tls(mut self) -> Self {
+        self.tls = true;
+        self
+    }
+
     /// Imitates Microsoft Entra ID (v2 and v1 endpoints, templated `common` issuer) for this
     /// tenant id.
     pub fn entra(mut self, tenant: impl Into<String>) -> Self {
@@ -87,7 +96,15 @@ impl FakeIssuerBuilder {
             .await
             .map_err(StartError::Bind)?;
         let addr = listener.local_addr().map_err(StartError::Bind)?;
-        let base = format!("http://{addr}");
+        let tls = if self.tls {
+            Some(crate::tls::Tls::generate().map_err(StartError::Tls)?)
+        } else {
+            None
+        };
+        let base = match tls {
+            Some(_) => format!("https://{addr}"),
+            None => format!("http://{addr}"),
+        };
         let key = SigningKey::generate(FIRST_KID, self.algorithm).map_err(StartError::Key)?;
         let state = Arc::new(Shared {
             mode: self.mode,
@@ -109,14 +126,28 @@ impl FakeIssuerBuilder {
             identities: Mutex::new(Vec::new()),
         });
         let app = router(state.clone());
-        let server = tokio::spawn(async move {
-            // The task is aborted when the FakeIssuer is dropped.
-            let _ = axum::serve(listener, app).await;
-        });
+        // The task is aborted when the FakeIssuer is dropped.
+        let (server, tls_root_pem) = match tls {
+            Some(tls) => {
+                let listener =
+                    crate::tls::TlsListener::new(listener, &tls).map_err(StartError::Bind)?;
+                let server = tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                });
+                (server, Some(tls.ca_pem))
+            }
+            None => (
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, app).await;
+                }),
+                None,
+            ),
+        };
         Ok(FakeIssuer {
             state,
             addr,
             server,
+            tls_root_pem,
         })
     }
 }
@@ -129,6 +160,8 @@ pub enum StartError {
     Bind(std::io::Error),
     /// The first key could not be generated.
     Key(KeyError),
+    /// The TLS certificates could not be generated.
+    Tls(String),
 }
 
 impl fmt::Display for StartError {
@@ -136,6 +169,7 @@ impl fmt::Display for StartError {
         match self {
             StartError::Bind(e) => write!(f, "cannot listen on 127.0.0.1: {e}"),
             StartError::Key(e) => write!(f, "cannot generate a key: {e}"),
+            StartError::Tls(e) => write!(f, "cannot generate the TLS certificates: {e}"),
         }
     }
 }
@@ -147,6 +181,7 @@ pub struct FakeIssuer {
     state: Arc<Shared>,
     addr: SocketAddr,
     server: JoinHandle<()>,
+    tls_root_pem: Option<String>,
 }
 
 impl fmt::Debug for FakeIssuer {
@@ -181,6 +216,7 @@ impl FakeIssuer {
             algorithm: Algorithm::RS256,
             port: 0,
             jwks_max_age: None,
+            tls: false,
         }
     }
 
@@ -380,6 +416,24 @@ impl FakeIssuer {
     /// `ManagedIdentityCredential` gets its tokens here.
     pub fn managed_identity_endpoint(&self) -> String {
         format!("{}/msi/token", self.state.base)
+    }
+
+    /// The CA certificate (PEM) a client trusts to reach an issuer started with
+    /// [`FakeIssuerBuilder::tls`]; `None` when it serves plain HTTP.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let issuer = warden_testing::FakeIssuer::builder().tls().start().await?;
+    /// assert!(issuer.base_url().starts_with("https://127.0.0.1:"));
+    /// let root = reqwest::Certificate::from_pem(issuer.tls_root_certificate_pem().unwrap().as_bytes())?;
+    /// let client = reqwest::Client::builder().add_root_certificate(root).build()?;
+    /// let discovery = client.get(issuer.discovery_url()).send().await?;
+    /// assert_eq!(discovery.status(), 200);
+    /// # Ok(()) }
+    /// ```
+    pub fn tls_root_certificate_pem(&self) -> Option<&str> {
+        self.tls_root_pem.as_deref()
     }
 
     /// Makes the token endpoint's next answer this one (status and JSON body), as Entra answers
