@@ -612,11 +612,12 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
     issuer.register_client(ClientRegistration::new(MIDDLE_TIER).secret("s3cret-value"));
     let graph = warden_testing::FakeGraph::start().await.unwrap();
     graph.page_size(2);
-    let (alice, bob, carol, dave) = (
+    let (alice, bob, carol, dave, erin) = (
         "a11ce000-0000-4000-8000-000000000001",
         "b0b00000-0000-4000-8000-000000000002",
         "ca201000-0000-4000-8000-000000000003",
         "da7e0000-0000-4000-8000-000000000004",
+        "e2110000-0000-4000-8000-000000000005",
     );
     graph.add_member(
         alice,
@@ -630,6 +631,7 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
     graph.add_member(bob, ["11111111-0000-4000-8000-000000000001"]);
     graph.add_member(carol, [Finance::NAMES[0]]);
     graph.add_member(dave, [Finance::NAMES[0]]);
+    graph.add_member(erin, [Finance::NAMES[0]]);
     let tokens = client(
         &issuer,
         ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
@@ -691,10 +693,17 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
     assert_eq!(call(carol).await.status(), 200);
     assert_eq!(graph.hits(), before + 2);
 
+    // Throttled with Retry-After as an HTTP date (two seconds ahead: the format has whole
+    // seconds): waited out too.
+    let before = graph.hits();
+    graph.fail_next_until(429, SystemTime::now() + Duration::from_secs(2));
+    assert_eq!(call(dave).await.status(), 200);
+    assert_eq!(graph.hits(), before + 2);
+
     // Down: the requirement answers 503, not "not a member".
     graph.fail_next(503, None);
     graph.fail_next(503, None);
-    let answer = call(dave).await;
+    let answer = call(erin).await;
     assert_eq!(answer.status(), 503);
     assert!(answer.headers().get("retry-after").is_some());
 }

@@ -12,7 +12,7 @@ use warden::config::{Clock, SystemClock};
 
 use crate::claims::merge_claims;
 use crate::credential::ClientCredential;
-use crate::error::{AcquireError, classify};
+use crate::error::{AcquireError, classify, retry_after};
 
 /// The public cloud's authority.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -377,22 +377,7 @@ impl Inner {
         let status = response.status().as_u16();
         let now = self.clock.now();
         // `Retry-After`: seconds, or an HTTP date.
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                let value = value.trim();
-                value
-                    .parse::<u64>()
-                    .map(Duration::from_secs)
-                    .ok()
-                    .or_else(|| {
-                        httpdate::parse_http_date(value)
-                            .ok()
-                            .map(|at| at.duration_since(now).unwrap_or_default())
-                    })
-            });
+        let retry_after = retry_after(response.headers(), now);
         // The status first: a 5xx or a 429 is what it is, JSON body or not.
         let text = response.text().await.unwrap_or_default();
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);

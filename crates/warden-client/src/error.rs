@@ -8,6 +8,27 @@ use serde_json::Value;
 
 use crate::credential::CredentialError;
 
+/// A `Retry-After` header: seconds, or an HTTP date (its distance from `now`).
+pub(crate) fn retry_after(
+    headers: &reqwest::header::HeaderMap,
+    now: std::time::SystemTime,
+) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    value
+        .parse::<u64>()
+        .map(Duration::from_secs)
+        .ok()
+        .or_else(|| {
+            httpdate::parse_http_date(value)
+                .ok()
+                .map(|at| at.duration_since(now).unwrap_or_default())
+        })
+}
+
 /// Why a token could not be acquired. Classified as MSAL classifies the identity platform's
 /// answers (docs/downstream.md); `codes` are the `AADSTS` numbers of Entra's `error_codes`.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ use warden::authz::{GroupLookupFailed, GroupResolver};
 use warden::keys::BoxFuture;
 
 use crate::client::TokenClient;
+use crate::error::retry_after;
 
 /// Microsoft Graph v1.0.
 pub const GRAPH: &str = "https://graph.microsoft.com/v1.0";
@@ -187,15 +188,12 @@ impl Inner {
                 .map_err(|_| "Graph did not answer")?;
             let status = response.status().as_u16();
             if matches!(status, 429 | 503) && !retried {
-                // Once, after Graph's Retry-After (seconds), within the timeout.
-                let wait = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(1);
+                // Once, after Graph's Retry-After, within the timeout.
+                // Seconds or an HTTP date; a second when Graph did not say.
+                let wait = retry_after(response.headers(), std::time::SystemTime::now())
+                    .unwrap_or(Duration::from_secs(1));
                 retried = true;
-                tokio::time::sleep(Duration::from_secs(wait.min(self.timeout.as_secs()))).await;
+                tokio::time::sleep(wait.min(self.timeout)).await;
                 next = Some(url);
                 continue;
             }

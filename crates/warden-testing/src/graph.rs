@@ -36,7 +36,7 @@ pub struct FakeGraph {
 struct GraphState {
     members: Mutex<HashMap<String, Vec<String>>>,
     page_size: AtomicUsize,
-    answers: Mutex<VecDeque<(u16, Option<u64>)>>,
+    answers: Mutex<VecDeque<(u16, Option<String>)>>,
     hits: AtomicU64,
 }
 
@@ -98,7 +98,13 @@ impl FakeGraph {
     /// Makes the next request answer `status` (429, 503, …), with `Retry-After` seconds when
     /// given; several calls queue answers.
     pub fn fail_next(&self, status: u16, retry_after: Option<u64>) {
-        lock(&self.state.answers).push_back((status, retry_after));
+        lock(&self.state.answers).push_back((status, retry_after.map(|secs| secs.to_string())));
+    }
+
+    /// Makes the next request answer `status` with `Retry-After` as an HTTP date, `until`
+    /// (Graph and its gateways send either form).
+    pub fn fail_next_until(&self, status: u16, until: std::time::SystemTime) {
+        lock(&self.state.answers).push_back((status, Some(httpdate::fmt_http_date(until))));
     }
 
     /// How many requests it received.
@@ -125,10 +131,8 @@ async fn member_objects(
             Json(json!({"error": {"code": "TooManyRequests", "message": "try later"}})),
         )
             .into_response();
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, secs.into());
+        if let Some(value) = retry_after.and_then(|v| header::HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         return response;
     }
