@@ -6,6 +6,7 @@
 //! the `process` binary instead, where they run one at a time.
 
 mod attacks;
+mod authorization_server;
 mod authz;
 mod cache;
 mod demo;

@@ -20,6 +20,8 @@ pub struct ClientRegistration {
     pub(crate) audiences: Vec<String>,
     /// Whether certificate assertions must carry `x5c` (subject name and issuer trust).
     pub(crate) require_chain: bool,
+    /// The redirect URIs the client registered; none means any loopback one.
+    pub(crate) redirect_uris: Vec<String>,
 }
 
 /// A federated identity credential: tokens of `issuer` about `subject`, for Entra's exchange
@@ -54,6 +56,7 @@ impl ClientRegistration {
             certificate: None,
             federated: Vec::new(),
             require_chain: false,
+            redirect_uris: Vec::new(),
         }
     }
 
@@ -73,6 +76,20 @@ impl ClientRegistration {
             public_key: public_key_der.to_vec(),
         });
         self
+    }
+
+    /// A redirect URI the client may use at the authorization endpoint: compared exactly, but
+    /// for the port of `http://127.0.0.1` and `http://[::1]` (RFC 8252 §7.3). A client that
+    /// registers none may use any loopback redirect URI.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uris.push(uri.into());
+        self
+    }
+
+    /// A public client: it has no secret, certificate or federated credential to prove itself
+    /// with, and may not use the on-behalf-of grant.
+    pub(crate) fn is_public(&self) -> bool {
+        self.secret.is_none() && self.certificate.is_none() && self.federated.is_empty()
     }
 
     /// The client proves itself with this secret (`client_secret`).

@@ -67,6 +67,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
+mod authorization;
 mod clients;
 mod clock;
 mod dpop;

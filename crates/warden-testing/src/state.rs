@@ -99,6 +99,10 @@ pub(crate) struct Shared {
     pub(crate) token_errors: Mutex<VecDeque<(u16, Value)>>,
     /// The managed identities assigned to the fake host.
     pub(crate) identities: Mutex<Vec<AssignedIdentity>>,
+    /// Authorization codes and refresh-token families.
+    pub(crate) authorizations: Mutex<crate::authorization::Authorizations>,
+    /// Whether the authorization endpoint takes `code_challenge_method=plain`.
+    pub(crate) allow_plain_pkce: bool,
 }
 
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {

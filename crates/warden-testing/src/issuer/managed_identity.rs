@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::routes::fault;
+use super::fault::fault;
 use crate::state::{Endpoint, Shared, lock};
 use crate::token::TokenBuilder;
 

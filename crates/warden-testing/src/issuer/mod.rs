@@ -2,6 +2,9 @@
 //!
 //! The issuer's public API is here; its axum routes are in `routes`.
 
+mod authorize;
+mod fault;
+mod grants;
 mod managed_identity;
 mod routes;
 
@@ -42,6 +45,7 @@ pub struct FakeIssuerBuilder {
     port: u16,
     jwks_max_age: Option<u64>,
     tls: bool,
+    allow_plain_pkce: bool,
 }
 
 impl FakeIssuerBuilder {
@@ -50,6 +54,13 @@ impl FakeIssuerBuilder {
     /// signs for `localhost`, `127.0.0.1` and `::1`: for clients that insist on `https`.
     pub fn tls(mut self) -> Self {
         self.tls = true;
+        self
+    }
+
+    /// Lets the authorization endpoint take PKCE's `plain` method, which exposes the verifier
+    /// (refused by default: S256 is required, RFC 9700 §2.1.1).
+    pub fn allow_plain_pkce(mut self) -> Self {
+        self.allow_plain_pkce = true;
         self
     }
 
@@ -124,6 +135,8 @@ impl FakeIssuerBuilder {
             clients: Mutex::new(HashMap::new()),
             token_errors: Mutex::new(std::collections::VecDeque::new()),
             identities: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Default::default()),
+            allow_plain_pkce: self.allow_plain_pkce,
         });
         let app = router(state.clone());
         // The task is aborted when the FakeIssuer is dropped.
@@ -217,6 +230,7 @@ impl FakeIssuer {
             port: 0,
             jwks_max_age: None,
             tls: false,
+            allow_plain_pkce: false,
         }
     }
 

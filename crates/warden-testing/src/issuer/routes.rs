@@ -2,7 +2,6 @@
 //! the transmitter's endpoints.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::extract::{Form, Path, State};
@@ -13,6 +12,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::authorize;
+use super::fault::fault;
+use super::grants::{self, TokenRequest};
 use super::managed_identity;
 pub(super) use crate::state::{Endpoint, Fault};
 use crate::state::{Mode, Shared, lock};
@@ -28,7 +30,15 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
                 get(oauth_authorization_server),
             )
             .route("/jwks", get(oidc_jwks))
-            .route("/token", post(token_endpoint)),
+            .route("/token", post(token_endpoint))
+            .route(
+                "/authorize",
+                get(authorize::authorize_get).post(authorize::authorize_post),
+            )
+            .route("/userinfo", get(grants::userinfo).post(grants::userinfo))
+            .route("/revoke", post(grants::revoke))
+            .route("/logout", get(grants::end_session))
+            .route("/register", post(grants::register)),
         Mode::Entra { .. } => Router::new()
             .route(
                 "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -40,9 +50,20 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
             )
             .route("/{tenant}/discovery/v2.0/keys", get(entra_jwks))
             .route("/{tenant}/discovery/keys", get(entra_jwks))
-            .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint)),
+            .route("/{tenant}/oauth2/v2.0/token", post(token_endpoint))
+            .route(
+                "/{tenant}/oauth2/v2.0/authorize",
+                get(authorize::authorize_get).post(authorize::authorize_post),
+            )
+            .route("/{tenant}/oauth2/v2.0/logout", get(grants::end_session))
+            .route(
+                "/oidc/userinfo",
+                get(grants::userinfo).post(grants::userinfo),
+            )
+            .route("/revoke", post(grants::revoke)),
     };
     router
+        .route("/_fake/token", post(grants::mint))
         .route("/msi/token", get(managed_identity::app_service))
         .route(
             "/metadata/identity/oauth2/token",
@@ -120,35 +141,6 @@ async fn clear_fault_endpoint(
     }
 }
 
-/// Applies the endpoint's fault, if any: `Err(response)` to answer with instead.
-pub(super) async fn fault(state: &Shared, endpoint: Endpoint) -> Result<Option<Fault>, Response> {
-    state.hits[endpoint.index()].fetch_add(1, Ordering::SeqCst);
-    let fault = state.faults().get(&endpoint).cloned();
-    match fault {
-        None => Ok(None),
-        Some(Fault::Status(code)) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            Err((status, "injected failure").into_response())
-        }
-        Some(Fault::Garbage) => Err((StatusCode::OK, "\u{1}garbage{{[").into_response()),
-        Some(Fault::Html) => Err((
-            StatusCode::OK,
-            [(header::CONTENT_TYPE, "text/html")],
-            "<html><body>Sign in to the network</body></html>",
-        )
-            .into_response()),
-        Some(Fault::Delay(delay)) => {
-            tokio::time::sleep(delay).await;
-            Ok(None)
-        }
-        Some(Fault::Hang) => {
-            std::future::pending::<()>().await;
-            Ok(None)
-        }
-        Some(other) => Ok(Some(other)),
-    }
-}
-
 fn json_response(mut document: Value, fault: Option<Fault>, max_age: Option<u64>) -> Response {
     if let Some(Fault::Oversized(size)) = fault {
         document["padding"] = json!("x".repeat(size));
@@ -181,7 +173,20 @@ fn discovery_document(
         "response_types_supported": ["code"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "ES384", "EdDSA"],
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            JWT_BEARER,
+        ],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "token_endpoint_auth_methods_supported": [
+            "none",
+            "client_secret_post",
+            "client_secret_basic",
+            "private_key_jwt",
+        ],
+        "authorization_response_iss_parameter_supported": true,
     });
     if *fault == Some(Fault::EmptyKeySet)
         && let Some(map) = document.as_object_mut()
@@ -196,31 +201,38 @@ async fn oidc_discovery(State(state): State<Arc<Shared>>) -> Response {
         Ok(fault) => fault,
         Err(response) => return response,
     };
-    let base = &state.base;
-    let document = discovery_document(
-        base,
-        &format!("{base}/jwks"),
-        &format!("{base}/token"),
-        &fault,
-    );
+    let document = oidc_document(&state, &fault);
     json_response(document, fault, None)
 }
 
-/// RFC 8414 authorization-server metadata: the discovery document, with the client
-/// authentication methods the token endpoint takes (it checks none: a fake).
-async fn oauth_authorization_server(State(state): State<Arc<Shared>>) -> Response {
-    let fault = match fault(&state, Endpoint::Discovery).await {
-        Ok(fault) => fault,
-        Err(response) => return response,
-    };
+/// The generic issuer's metadata, the same at both well-known addresses.
+fn oidc_document(state: &Shared, fault: &Option<Fault>) -> Value {
     let base = &state.base;
     let mut document = discovery_document(
         base,
         &format!("{base}/jwks"),
         &format!("{base}/token"),
-        &fault,
+        fault,
     );
-    document["token_endpoint_auth_methods_supported"] = json!(["client_secret_post", "none"]);
+    document["userinfo_endpoint"] = json!(format!("{base}/userinfo"));
+    document["revocation_endpoint"] = json!(format!("{base}/revoke"));
+    document["end_session_endpoint"] = json!(format!("{base}/logout"));
+    document["registration_endpoint"] = json!(format!("{base}/register"));
+    document["code_challenge_methods_supported"] = if state.allow_plain_pkce {
+        json!(["S256", "plain"])
+    } else {
+        json!(["S256"])
+    };
+    document
+}
+
+/// RFC 8414 authorization-server metadata: the discovery document.
+async fn oauth_authorization_server(State(state): State<Arc<Shared>>) -> Response {
+    let fault = match fault(&state, Endpoint::Discovery).await {
+        Ok(fault) => fault,
+        Err(response) => return response,
+    };
+    let document = oidc_document(&state, &fault);
     json_response(document, fault, None)
 }
 
@@ -289,6 +301,13 @@ async fn entra_discovery(
     if version == EntraVersion::V2 {
         document["authorization_endpoint"] =
             json!(format!("{base}/{tenant}/oauth2/v2.0/authorize"));
+        document["end_session_endpoint"] = json!(format!("{base}/{tenant}/oauth2/v2.0/logout"));
+        document["userinfo_endpoint"] = json!(format!("{base}/oidc/userinfo"));
+        document["code_challenge_methods_supported"] = if state.allow_plain_pkce {
+            json!(["S256", "plain"])
+        } else {
+            json!(["S256"])
+        };
         document["tenant_region_scope"] = json!("WW");
     }
     json_response(document, fault, None)
@@ -303,24 +322,25 @@ fn is_multi_tenant_alias(tenant: &str) -> bool {
     matches!(tenant, "common" | "organizations" | "consumers")
 }
 
-/// The form of a token request: client credentials, or on-behalf-of (the jwt-bearer grant).
-#[derive(Debug, Deserialize)]
-struct TokenRequest {
-    grant_type: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
-    client_assertion_type: Option<String>,
-    client_assertion: Option<String>,
-    /// The on-behalf-of grant's incoming access token, and `on_behalf_of`.
-    assertion: Option<String>,
-    requested_token_use: Option<String>,
-    scope: Option<String>,
-    resource: Option<String>,
-    audience: Option<String>,
-    roles: Option<String>,
-    /// A claims request (OpenID Connect Core §5.5), as MSAL sends it: the client's capabilities
-    /// (`xms_cc`) and the answer to a claims challenge (`nbf`).
-    claims: Option<String>,
+/// The client id and secret of an `Authorization: Basic` header (each form-urlencoded, RFC 6749
+/// §2.3.1).
+fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let encoded = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |part: &str| -> Option<String> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("x={part}")).ok()?;
+        pairs.into_iter().next().map(|(_, value)| value)
+    };
+    Some((unescape(id)?, unescape(secret)?))
 }
 
 /// What a token request's `claims` asks of the access token: the CAE capability (`xms_cc`
@@ -345,7 +365,8 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 async fn token_endpoint(
     State(state): State<Arc<Shared>>,
     tenant: Option<Path<String>>,
-    Form(request): Form<TokenRequest>,
+    headers: axum::http::HeaderMap,
+    Form(mut request): Form<TokenRequest>,
 ) -> Response {
     if let Err(response) = fault(&state, Endpoint::Token).await {
         return response;
@@ -367,6 +388,11 @@ async fn token_endpoint(
         )
             .into_response()
     };
+    // `client_secret_basic` (RFC 6749 §2.3.1): the client's id and secret in the header.
+    if let Some((id, secret)) = basic_credentials(&headers) {
+        request.client_id.get_or_insert(id);
+        request.client_secret.get_or_insert(secret);
+    }
     let Some(client_id) = request.client_id.clone().filter(|c| !c.is_empty()) else {
         return oauth_error("invalid_request", "client_id is required");
     };
@@ -376,7 +402,8 @@ async fn token_endpoint(
     };
     let now = crate::clock::unix_now();
     let registered = crate::state::lock(&state.clients).get(&client_id).cloned();
-    if let Some(client) = &registered
+    // A public client has nothing to prove itself with.
+    if let Some(client) = registered.as_ref().filter(|c| !c.is_public())
         && let Err(error) = crate::clients::authenticate(
             client,
             request.client_secret.as_deref(),
@@ -387,6 +414,13 @@ async fn token_endpoint(
         )
     {
         return answer(error);
+    }
+    match request.grant_type.as_deref() {
+        Some("authorization_code") => {
+            return grants::authorization_code(&state, &request, &client_id);
+        }
+        Some("refresh_token") => return grants::refresh(&state, &request, &client_id),
+        _ => {}
     }
     // Entra-style `scope=api://orders/.default` (or `api://orders/Orders.Read`) names the audience.
     let mut scopes: Vec<String> = Vec::new();
@@ -424,7 +458,7 @@ async fn token_endpoint(
         }
         Some("client_credentials") => TokenBuilder::new(&state).client(&client_id).app_only(),
         Some(JWT_BEARER) => {
-            let Some(client) = &registered else {
+            let Some(client) = registered.as_ref().filter(|c| !c.is_public()) else {
                 return answer(crate::clients::entra_error(
                     400,
                     "unauthorized_client",
@@ -440,7 +474,7 @@ async fn token_endpoint(
         _ => {
             return oauth_error(
                 "unsupported_grant_type",
-                "client_credentials or the jwt-bearer grant (on-behalf-of)",
+                "authorization_code, refresh_token, client_credentials or the jwt-bearer grant (on-behalf-of)",
             );
         }
     };

@@ -1,0 +1,613 @@
+//! The fake issuer as a local authorization server: the authorization code grant with PKCE
+//! (non-interactive and through the login page's form), refresh-token rotation, ID tokens,
+//! `userinfo`, revocation, `end_session`, dynamic client registration, and `POST /_fake/token`;
+//! each token checked by warden itself where it protects an API.
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use warden_testing::{ClientRegistration, DEFAULT_TENANT, FakeIssuer};
+
+/// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const REDIRECT: &str = "http://127.0.0.1:8765/callback";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The query parameters of a redirect's `Location`.
+fn location_query(response: &reqwest::Response) -> Vec<(String, String)> {
+    let location = response.headers()["location"].to_str().unwrap();
+    reqwest::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+fn authorize_url(issuer: &FakeIssuer, client: &str, extra: &str) -> String {
+    format!(
+        "{}/authorize?response_type=code&client_id={client}&redirect_uri={}&scope=openid%20orders.read&state=st-1&nonce=n-1{extra}",
+        issuer.base_url(),
+        REDIRECT.replace(':', "%3A").replace('/', "%2F"),
+    )
+}
+
+/// Signs in non-interactively and returns the code.
+async fn code_for(issuer: &FakeIssuer, client: &str, login: Value) -> String {
+    let response = http()
+        .get(authorize_url(
+            issuer,
+            client,
+            &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+        ))
+        .header("x-fake-login", login.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let query = location_query(&response);
+    assert_eq!(param(&query, "state"), Some("st-1"));
+    assert_eq!(param(&query, "iss"), Some(issuer.issuer_url().as_str()));
+    param(&query, "code").unwrap().to_owned()
+}
+
+async fn redeem(issuer: &FakeIssuer, form: &[(&str, &str)]) -> (u16, Value) {
+    let response = http()
+        .post(issuer.token_endpoint())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// An API protected by warden, trusting the fake issuer, that needs `orders.read`.
+async fn protected_api(issuer: &FakeIssuer) -> String {
+    warden::scopes! { pub OrdersRead = "orders.read"; }
+    let layer = warden::WardenLayer::oidc(issuer.issuer_url(), warden_testing::DEFAULT_AUDIENCE)
+        .await
+        .unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/orders",
+            axum::routing::get(
+                |_: warden::authz::RequireScope<OrdersRead>, caller: warden::Principal| async move {
+                    caller.subject().to_owned()
+                },
+            ),
+        )
+        .layer(layer);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    base
+}
+
+#[tokio::test]
+async fn the_authorization_code_grant_with_pkce_gives_tokens_warden_accepts() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let code = code_for(&issuer, "spa", json!({"user": "alice"})).await;
+    let (status, tokens) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["scope"], "orders.read openid");
+    let access = tokens["access_token"].as_str().unwrap();
+    let id = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id["aud"], "spa");
+    assert_eq!(id["nonce"], "n-1");
+    assert_eq!(id["sub"], "alice");
+    assert!(id.get("scope").is_none());
+
+    let api = protected_api(&issuer).await;
+    let answer = http()
+        .get(format!("{api}/orders"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "alice");
+
+    let info: Value = http()
+        .get(format!("{}/userinfo", issuer.base_url()))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], "alice");
+    assert_eq!(info["preferred_username"], "alice");
+
+    // A code is good once.
+    let (status, error) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+}
+
+#[tokio::test]
+async fn pkce_is_required_and_checked_and_redirects_are_exact() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    // A code issued with a challenge is refused without its verifier (the peer's weakness),
+    // and with a wrong or malformed one.
+    for verifier in [None, Some(&VERIFIER[..42]), Some(&"x".repeat(43)[..])] {
+        let code = code_for(&issuer, "spa", json!({"user": "alice"})).await;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ];
+        if let Some(verifier) = verifier {
+            form.push(("code_verifier", verifier));
+        }
+        let (status, error) = redeem(&issuer, &form).await;
+        assert_eq!(
+            (status, error["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{verifier:?}"
+        );
+    }
+    // Another client, another redirect URI: refused too.
+    let code = code_for(&issuer, "spa", json!({"user": "alice"})).await;
+    let (status, _) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "other"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // At the authorization endpoint: no challenge, or `plain`, goes back as an error.
+    for extra in [
+        String::new(),
+        format!("&code_challenge={VERIFIER}&code_challenge_method=plain"),
+    ] {
+        let response = http()
+            .get(authorize_url(&issuer, "spa", &extra))
+            .header("x-fake-login", r#"{"user":"alice"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303);
+        let query = location_query(&response);
+        assert_eq!(param(&query, "error"), Some("invalid_request"));
+        assert_eq!(param(&query, "state"), Some("st-1"));
+        assert!(param(&query, "code").is_none());
+    }
+    // A redirect URI that is not loopback, for a client that registered none: a page, no
+    // redirect.
+    let response = http()
+        .get(format!(
+            "{}/authorize?response_type=code&client_id=spa&redirect_uri=https%3A%2F%2Fevil.example%2Fcb&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            issuer.base_url()
+        ))
+        .header("x-fake-login", r#"{"user":"alice"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+    // A registered client: its URI exactly, any port on 127.0.0.1.
+    issuer.register_client(ClientRegistration::new("native").redirect_uri("http://127.0.0.1/cb"));
+    let ask = |redirect: &'static str| {
+        let url = format!(
+            "{}/authorize?response_type=code&client_id=native&redirect_uri={redirect}&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            issuer.base_url()
+        );
+        async move {
+            http()
+                .get(url)
+                .header("x-fake-login", r#"{"user":"alice"}"#)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(ask("http://127.0.0.1:54321/cb").await, 303);
+    assert_eq!(ask("http://127.0.0.1:54321/cb/").await, 400);
+    assert_eq!(ask("http://localhost:54321/cb").await, 400);
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_a_reused_one_revokes_its_grant() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let code = code_for(&issuer, "spa", json!({"user": "alice"})).await;
+    let (_, tokens) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let refresh = |token: String| {
+        let issuer = &issuer;
+        async move {
+            redeem(
+                issuer,
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("client_id", "spa"),
+                    ("refresh_token", &token),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, rotated) = refresh(first.clone()).await;
+    assert_eq!(status, 200);
+    let second = rotated["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    assert_eq!(
+        claims(rotated["access_token"].as_str().unwrap())["sub"],
+        "alice"
+    );
+    // The first again: refused, and the second with it.
+    let (status, error) = refresh(first).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let (status, _) = refresh(second).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn revocation_ends_a_grant_and_an_access_token() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let code = code_for(&issuer, "spa", json!({"user": "alice"})).await;
+    let (_, tokens) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    let revoke = |token: String| {
+        let url = format!("{}/revoke", issuer.base_url());
+        async move {
+            http()
+                .post(url)
+                .form(&[("token", token.as_str()), ("client_id", "spa")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(revoke(access.clone()).await, 200);
+    let info = http()
+        .get(format!("{}/userinfo", issuer.base_url()))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(info.status(), 401);
+    assert_eq!(
+        info.headers()["www-authenticate"],
+        r#"Bearer error="invalid_token", error_description="not a current access token of this issuer""#
+    );
+    assert_eq!(revoke(refresh_token.clone()).await, 200);
+    let (status, _) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", &refresh_token),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    // An unknown token: 200 all the same (RFC 7009 §2.2).
+    assert_eq!(revoke("not-a-token".to_owned()).await, 200);
+}
+
+#[tokio::test]
+async fn the_login_page_signs_in_with_what_the_person_chose() {
+    let issuer = FakeIssuer::builder()
+        .entra(DEFAULT_TENANT)
+        .audience("api://orders")
+        .start()
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/{DEFAULT_TENANT}/oauth2/v2.0/authorize?response_type=code&client_id=spa&redirect_uri={}&scope=openid%20api%3A%2F%2Forders%2FOrders.Read&state=st-2&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        issuer.base_url(),
+        REDIRECT.replace(':', "%3A").replace('/', "%2F"),
+    );
+    let page = http().get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"name="granted_scope" value="api://orders/Orders.Read" checked"#));
+    assert!(
+        html.contains("127.0.0.1:8765"),
+        "the redirect's host is shown"
+    );
+    let form = [
+        ("response_type", "code"),
+        ("client_id", "spa"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid api://orders/Orders.Read"),
+        ("state", "st-2"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("user", "bob"),
+        ("granted_scope", "api://orders/Orders.Read"),
+        ("more_scopes", "api://orders/Orders.Write"),
+        ("roles", "Orders.Admin"),
+        ("acrs", "c1"),
+        ("cae", "cp1"),
+        ("claims", r#"{"department": "finance"}"#),
+    ];
+    let response = http().post(&url).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let query = location_query(&response);
+    assert_eq!(
+        param(&query, "iss"),
+        Some(issuer.entra_issuer(DEFAULT_TENANT).as_str())
+    );
+    let code = param(&query, "code").unwrap().to_owned();
+    let response = http()
+        .post(format!(
+            "{}/{DEFAULT_TENANT}/oauth2/v2.0/token",
+            issuer.base_url()
+        ))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let tokens: Value = response.json().await.unwrap();
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["aud"], "api://orders");
+    assert_eq!(access["scp"], "Orders.Read Orders.Write");
+    assert_eq!(access["roles"], json!(["Orders.Admin"]));
+    assert_eq!(access["acrs"], json!(["c1"]));
+    assert_eq!(access["xms_cc"], json!(["cp1"]));
+    assert_eq!(access["department"], "finance");
+    assert_eq!(access["preferred_username"], "bob");
+    assert_eq!(access["tid"], DEFAULT_TENANT);
+    assert_eq!(access["oid"].as_str().map(str::len), Some(36));
+    // warden's Entra validation accepts it.
+    let entra = warden::entra::Entra::builder()
+        .authority(issuer.base_url())
+        .tenant(DEFAULT_TENANT)
+        .audience("api://orders")
+        .build()
+        .unwrap();
+    let layer = warden::WardenLayer::builder().entra(entra).build().unwrap();
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "ok" }))
+        .layer(layer);
+    let response = tower::ServiceExt::oneshot(
+        app,
+        axum::http::Request::get("/")
+            .header(
+                "authorization",
+                format!("Bearer {}", tokens["access_token"].as_str().unwrap()),
+            )
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Bad claims JSON: the page again, with what to fix, and no code.
+    let mut bad = form.to_vec();
+    bad.retain(|(name, _)| *name != "claims");
+    bad.push(("claims", "not json"));
+    let response = http().post(&url).form(&bad).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("JSON object"));
+}
+
+#[tokio::test]
+async fn clients_register_dynamically_and_sign_out() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let discovery: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            issuer.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        json!(["S256"])
+    );
+    assert_eq!(
+        discovery["authorization_response_iss_parameter_supported"],
+        true
+    );
+    let register = |body: Value| {
+        let url = discovery["registration_endpoint"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        async move {
+            let response = http().post(url).json(&body).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, error) = register(json!({"redirect_uris": ["http://evil.example/cb"]})).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_redirect_uri"))
+    );
+    // A confidential client: its secret, sent as client_secret_basic.
+    let (status, client) = register(json!({
+        "redirect_uris": [REDIRECT],
+        "client_name": "cli",
+        "application_type": "native",
+    }))
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(client["client_name"], "cli");
+    assert_eq!(client["client_secret_expires_at"], 0);
+    let client_id = client["client_id"].as_str().unwrap();
+    let secret = client["client_secret"].as_str().unwrap();
+    let code = code_for(&issuer, client_id, json!({"user": "carol"})).await;
+    let token_request = |secret: &str| {
+        http()
+            .post(issuer.token_endpoint())
+            .basic_auth(client_id, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ])
+    };
+    let refused = token_request("wrong").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    let tokens: Value = token_request(secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["sub"],
+        "carol"
+    );
+
+    // Signing out: back to a loopback URI with the state; elsewhere, a page.
+    let response = http()
+        .get(format!(
+            "{}?post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fbye&state=s3",
+            discovery["end_session_endpoint"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        "http://127.0.0.1:8765/bye?state=s3"
+    );
+    let response = http()
+        .get(format!(
+            "{}?post_logout_redirect_uri=https%3A%2F%2Fevil.example%2F",
+            discovery["end_session_endpoint"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn any_claims_over_http() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let mint = |body: Value| {
+        let url = format!("{}/_fake/token", issuer.base_url());
+        async move {
+            let response = http().post(url).json(&body).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, answer) = mint(json!({
+        "claims": {"sub": "robot", "scope": "orders.read", "tier": 3},
+        "without": ["jti"],
+        "lifetime_secs": 60,
+    }))
+    .await;
+    assert_eq!(status, 200);
+    let token = claims(answer["access_token"].as_str().unwrap());
+    assert_eq!(
+        (token["sub"].as_str(), token["tier"].as_i64()),
+        (Some("robot"), Some(3))
+    );
+    assert!(token.get("jti").is_none());
+    assert_eq!(answer["expires_in"], 60);
+    // A typo is an error, not a silently ignored member.
+    let (status, error) = mint(json!({"claim": {"sub": "robot"}})).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}
