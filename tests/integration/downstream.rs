@@ -157,6 +157,27 @@ async fn app_tokens_with_a_certificate_assertion() {
         ClientCredential::certificate_from_pem("not pem", "not pem"),
         Err(warden_client::CredentialError::InvalidCertificate { .. })
     ));
+    // A certificate with another certificate's key: refused at once, not at the first request.
+    match ClientCredential::certificate_from_pem(&certificate.pem(), &other_key.serialize_pem()) {
+        Err(warden_client::CredentialError::InvalidCertificate { reason }) => {
+            assert!(reason.contains("not the certificate's"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Plain http to a host that is not loopback: no credential is sent at all.
+    let insecure = TokenClient::builder(
+        DEFAULT_TENANT,
+        MIDDLE_TIER,
+        ClientCredential::certificate_from_pem(&certificate.pem(), &key.serialize_pem()).unwrap(),
+    )
+    .authority("http://login.example.com")
+    .build();
+    assert!(matches!(
+        insecure
+            .app_token(&["api://downstream/.default"], None)
+            .await,
+        Err(AcquireError::InsecureAuthority)
+    ));
 }
 
 #[tokio::test]
@@ -693,11 +714,17 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
     assert_eq!(call(carol).await.status(), 200);
     assert_eq!(graph.hits(), before + 2);
 
-    // Throttled with Retry-After as an HTTP date (two seconds ahead: the format has whole
-    // seconds): waited out too.
+    // Throttled with Retry-After as an HTTP date, four seconds ahead (whole seconds, so three
+    // to four): waited out too, for longer than the one second assumed when Graph says nothing.
     let before = graph.hits();
-    graph.fail_next_until(429, SystemTime::now() + Duration::from_secs(2));
+    graph.fail_next_until(429, SystemTime::now() + Duration::from_secs(4));
+    let started = std::time::Instant::now();
     assert_eq!(call(dave).await.status(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(graph.hits(), before + 2);
 
     // Down: the requirement answers 503, not "not a member".
@@ -808,9 +835,15 @@ async fn a_managed_identity_signs_the_api_in_as_its_federated_credential() {
         "{}::a_managed_identity_signs_the_api_in_as_its_federated_credential",
         module_path!().split_once("::").unwrap().1
     );
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap());
     child
         .args([name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .kill_on_drop(true)
+        // Variables that would make the SDK pick another host than App Service.
+        .env_remove("IDENTITY_SERVER_THUMBPRINT")
+        .env_remove("IMDS_ENDPOINT")
+        .env_remove("MSI_ENDPOINT")
+        .env_remove("MSI_SECRET")
         .env("IDENTITY_ENDPOINT", issuer.managed_identity_endpoint())
         .env("IDENTITY_HEADER", warden_testing::IDENTITY_HEADER_SECRET)
         .env(
@@ -819,9 +852,9 @@ async fn a_managed_identity_signs_the_api_in_as_its_federated_credential() {
         )
         .env("WARDEN_TEST_MI_AUTHORITY", issuer.base_url())
         .env("WARDEN_TEST_MI_INCOMING", &incoming);
-    let output = tokio::task::spawn_blocking(move || child.output())
+    let output = tokio::time::timeout(Duration::from_secs(120), child.output())
         .await
-        .unwrap()
+        .expect("the child process finishes within two minutes")
         .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -913,6 +946,43 @@ impl azure_core::http::HttpClient for ImdsOnLoopback {
         url.set_port(Some(self.port)).unwrap();
         azure_core::http::HttpClient::execute_request(&self.client, &request).await
     }
+}
+
+/// A credential whose endpoint cannot be reached: the error says "try later", not "fix your
+/// configuration".
+#[derive(Debug)]
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl azure_core::credentials::TokenCredential for Unreachable {
+    async fn get_token(
+        &self,
+        _: &[&str],
+        _: Option<azure_core::credentials::TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<azure_core::credentials::AccessToken> {
+        Err(azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Connection,
+            "connection refused\nby the host",
+        ))
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_identity_endpoint_is_unavailable_not_a_configuration_error() {
+    let issuer = entra_with_managed_identity().await;
+    let client = client(
+        &issuer,
+        ClientCredential::token_credential(Arc::new(Unreachable)),
+    );
+    match client.app_token(&["api://downstream/.default"], None).await {
+        Err(AcquireError::Unavailable { status: None, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        issuer.hits(Endpoint::Token),
+        0,
+        "nothing sent without an assertion"
+    );
 }
 
 #[tokio::test]

@@ -348,6 +348,9 @@ impl Inner {
         mut form: Vec<(&'static str, String)>,
         challenge: Option<&Value>,
     ) -> Result<AccessToken, AcquireError> {
+        if !secure(&self.token_endpoint) {
+            return Err(AcquireError::InsecureAuthority);
+        }
         form.push(("client_id", self.client_id.clone()));
         form.extend(
             self.credential
@@ -500,9 +503,45 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Whether credentials may go to `url`: https, or plain http to a loopback address (a test).
+fn secure(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = match rest.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => rest.split([':', '/']).next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn sorted(scopes: &[&str]) -> String {
     let mut scopes: Vec<&str> = scopes.to_vec();
     scopes.sort_unstable();
     scopes.dedup();
     scopes.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::secure;
+
+    #[test]
+    fn credentials_go_over_https_or_to_loopback_only() {
+        assert!(secure(
+            "https://login.microsoftonline.com/t/oauth2/v2.0/token"
+        ));
+        assert!(secure("http://127.0.0.1:4000/t/oauth2/v2.0/token"));
+        assert!(secure("http://[::1]:4000/token"));
+        assert!(secure("http://localhost/token"));
+        assert!(!secure("http://login.example.com/token"));
+        assert!(!secure("http://127.0.0.1.example.com/token"));
+        assert!(!secure("ftp://127.0.0.1/token"));
+    }
 }

@@ -16,8 +16,60 @@ use serde_json::json;
 pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The scope of the token a managed identity gets to use as its app's federated credential:
-/// Entra's token exchange.
-pub(crate) const EXCHANGE_SCOPE: &str = "api://AzureADTokenExchange/.default";
+/// Entra's token exchange, whose audience depends on the cloud of the token endpoint.
+#[cfg(feature = "azure")]
+fn exchange_scope(token_endpoint: &str) -> &'static str {
+    let host = token_endpoint
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .unwrap_or_default();
+    match host {
+        "login.microsoftonline.us" => "api://AzureADTokenExchangeUSGov/.default",
+        "login.chinacloudapi.cn" | "login.partner.microsoftonline.cn" => {
+            "api://AzureADTokenExchangeChina/.default"
+        }
+        _ => "api://AzureADTokenExchange/.default",
+    }
+}
+
+/// How long the identity endpoint has to give its token: the Azure SDK retries IMDS for up to
+/// 72 seconds, longer than a caller waits.
+#[cfg(feature = "azure")]
+const IDENTITY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The Azure SDK's error, classed: transient (the endpoint is down, throttling, updating) or
+/// not, its text bounded and stripped of control characters (it may hold the endpoint's body).
+#[cfg(feature = "azure")]
+fn token_credential_error(error: &azure_core::Error) -> CredentialError {
+    use azure_core::error::ErrorKind;
+    let mut transient = false;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = current {
+        if let Some(error) = cause.downcast_ref::<azure_core::Error>() {
+            transient |= match error.kind() {
+                ErrorKind::Connection | ErrorKind::Io => true,
+                ErrorKind::HttpResponse { status, .. } => {
+                    let status = u16::from(*status);
+                    status >= 500 || matches!(status, 404 | 410 | 429)
+                }
+                _ => false,
+            };
+        }
+        current = cause.source();
+    }
+    let reason: String = error
+        .to_string()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(300)
+        .collect();
+    if transient {
+        CredentialError::IdentityUnavailable { reason }
+    } else {
+        CredentialError::TokenCredential { reason }
+    }
+}
 
 /// The variable naming the user-assigned managed identity to use as the app's credential: its
 /// client id.
@@ -46,11 +98,18 @@ pub enum CredentialError {
         /// What is wrong.
         reason: &'static str,
     },
-    /// The managed identity (or another `azure_core` `TokenCredential`) gave no token for
-    /// `api://AzureADTokenExchange`: not running where one is assigned, the identity endpoint
-    /// refused or did not answer, or the user-assigned identity named is not this resource's.
+    /// The managed identity (or another `azure_core` `TokenCredential`) refused to give a
+    /// token for the exchange: the identity named is not assigned to this host, or the host is
+    /// one the Azure SDK does not support (Service Fabric, Azure Arc, Cloud Shell).
     TokenCredential {
-        /// What the Azure SDK said.
+        /// What the Azure SDK said (at most 300 characters, control characters removed).
+        reason: String,
+    },
+    /// The identity endpoint did not answer in time, could not be reached, or answered 5xx,
+    /// 429, 404 or 410 (IMDS updating): try again later. Answered as
+    /// [`AcquireError::Unavailable`](crate::AcquireError::Unavailable).
+    IdentityUnavailable {
+        /// What the Azure SDK said (at most 300 characters, control characters removed).
         reason: String,
     },
     /// The environment asks for something this build cannot do (managed identity without the
@@ -76,8 +135,11 @@ impl fmt::Display for CredentialError {
             CredentialError::TokenCredential { reason } => {
                 write!(
                     f,
-                    "the managed identity gave no token for {EXCHANGE_SCOPE}: {reason}"
+                    "the token credential refused a token for the exchange: {reason}"
                 )
+            }
+            CredentialError::IdentityUnavailable { reason } => {
+                write!(f, "the identity endpoint is unavailable: {reason}")
             }
             CredentialError::Unsupported { what } => f.write_str(what),
         }
@@ -292,11 +354,8 @@ impl ClientCredential {
             user_assigned_id: Some(UserAssignedId::ClientId(client_id.trim().to_owned())),
             ..Default::default()
         };
-        let credential = ManagedIdentityCredential::new(Some(options)).map_err(|error| {
-            CredentialError::TokenCredential {
-                reason: error.to_string(),
-            }
-        })?;
+        let credential = ManagedIdentityCredential::new(Some(options))
+            .map_err(|error| token_credential_error(&error))?;
         Ok(ClientCredential::token_credential(credential))
     }
 
@@ -379,8 +438,16 @@ impl ClientCredential {
                     &lookup("AZURE_CLIENT_CERTIFICATE_PASSWORD").unwrap_or_default(),
                 )?,
             };
-            let send_chain = set("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
-                .is_some_and(|v| matches!(v.trim(), "1" | "true" | "True" | "TRUE"));
+            let send_chain = match set("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN") {
+                None => false,
+                Some(v) if v.trim() == "1" || v.trim().eq_ignore_ascii_case("true") => true,
+                Some(v) if v.trim() == "0" || v.trim().eq_ignore_ascii_case("false") => false,
+                Some(_) => {
+                    return Err(CredentialError::InvalidCertificate {
+                        reason: "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN must be true, false, 1 or 0",
+                    });
+                }
+            };
             let credential = if send_chain {
                 credential.send_certificate_chain()?
             } else {
@@ -498,12 +565,14 @@ impl ClientCredential {
             }
             #[cfg(feature = "azure")]
             Kind::TokenCredential(credential) => {
-                let token = credential
-                    .get_token(&[EXCHANGE_SCOPE], None)
-                    .await
-                    .map_err(|error| CredentialError::TokenCredential {
-                        reason: error.to_string(),
-                    })?;
+                let scope = exchange_scope(token_endpoint);
+                let token =
+                    tokio::time::timeout(IDENTITY_TIMEOUT, credential.get_token(&[scope], None))
+                        .await
+                        .map_err(|_| CredentialError::IdentityUnavailable {
+                            reason: format!("no token within {} s", IDENTITY_TIMEOUT.as_secs()),
+                        })?
+                        .map_err(|error| token_credential_error(&error))?;
                 Ok(vec![
                     ("client_assertion_type", ASSERTION_TYPE.to_owned()),
                     ("client_assertion", token.token.secret().to_owned()),
@@ -524,6 +593,18 @@ impl Certificate {
             RsaKeyPair::from_pkcs8(key_pkcs8).map_err(|_| CredentialError::InvalidCertificate {
                 reason: "the key is not an RSA key of 2048 bits or more",
             })?;
+        // The key's public half (PKCS#1 RSAPublicKey DER) is embedded, as is, in the
+        // certificate's SubjectPublicKeyInfo: a key of another certificate is refused here, not
+        // as AADSTS700027 at the first request.
+        let public = aws_lc_rs::signature::KeyPair::public_key(&key).as_ref();
+        if !chain[0]
+            .windows(public.len())
+            .any(|window| window == public)
+        {
+            return Err(CredentialError::InvalidCertificate {
+                reason: "the key is not the certificate's (the first certificate is the leaf)",
+            });
+        }
         let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(digest::digest(&digest::SHA256, &chain[0]));
         let chain = chain
@@ -600,5 +681,27 @@ impl Certificate {
                 reason: "the key cannot sign",
             })?;
         Ok(format!("{input}.{}", b64(&signature)))
+    }
+}
+
+#[cfg(all(test, feature = "azure"))]
+mod tests {
+    use super::exchange_scope;
+
+    #[test]
+    fn the_exchange_audience_follows_the_cloud() {
+        let scope = |authority: &str| exchange_scope(&format!("{authority}/t/oauth2/v2.0/token"));
+        assert_eq!(
+            scope("https://login.microsoftonline.com"),
+            "api://AzureADTokenExchange/.default"
+        );
+        assert_eq!(
+            scope("https://login.microsoftonline.us"),
+            "api://AzureADTokenExchangeUSGov/.default"
+        );
+        assert_eq!(
+            scope("https://login.chinacloudapi.cn"),
+            "api://AzureADTokenExchangeChina/.default"
+        );
     }
 }

@@ -100,6 +100,9 @@ pub enum AcquireError {
     Credential(CredentialError),
     /// The answer was not the token endpoint's JSON.
     Protocol(&'static str),
+    /// The authority is plain `http` on a host that is not loopback: no credential is sent
+    /// where anyone on the path could read it.
+    InsecureAuthority,
 }
 
 impl fmt::Display for AcquireError {
@@ -146,6 +149,9 @@ impl fmt::Display for AcquireError {
             }
             AcquireError::Credential(error) => error.fmt(f),
             AcquireError::Protocol(what) => write!(f, "unexpected token endpoint answer: {what}"),
+            AcquireError::InsecureAuthority => {
+                f.write_str("the authority is plain http on a host that is not loopback: use https")
+            }
         }
     }
 }
@@ -154,6 +160,16 @@ impl std::error::Error for AcquireError {}
 
 impl From<CredentialError> for AcquireError {
     fn from(error: CredentialError) -> Self {
+        if let CredentialError::IdentityUnavailable { reason } = &error {
+            tracing::warn!(
+                reason = reason.as_str(),
+                "the identity endpoint is unavailable"
+            );
+            return AcquireError::Unavailable {
+                status: None,
+                retry_after: None,
+            };
+        }
         AcquireError::Credential(error)
     }
 }

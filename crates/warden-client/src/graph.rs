@@ -61,13 +61,25 @@ impl AppTokens {
                 .app_token(&[SCOPE], None)
                 .await
                 .map(|token| token.secret().to_owned())
-                .map_err(|_| "no app token for Graph"),
+                .map_err(|error| {
+                    tracing::warn!(%error, "no app token for Graph");
+                    "no app token for Graph"
+                }),
             #[cfg(feature = "azure")]
             AppTokens::Credential(credential) => credential
                 .get_token(&[SCOPE], None)
                 .await
                 .map(|token| token.token.secret().to_owned())
-                .map_err(|_| "the credential gave no token for Graph"),
+                .map_err(|error| {
+                    let reason: String = error
+                        .to_string()
+                        .chars()
+                        .map(|c| if c.is_control() { ' ' } else { c })
+                        .take(300)
+                        .collect();
+                    tracing::warn!(reason, "the credential gave no token for Graph");
+                    "the credential gave no token for Graph"
+                }),
         }
     }
 }

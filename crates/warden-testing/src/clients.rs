@@ -178,11 +178,15 @@ pub(crate) fn authenticate(
     };
     let text = |name: &str| claims.get(name).and_then(Value::as_str);
     // A federated credential's token: another issuer's, about this workload.
-    if let Some(federated) = client
+    // The credential for the token's issuer and subject, else any of its issuer (to say 70021).
+    let of_issuer = |f: &&Federated| text("iss") == Some(f.issuer.as_str());
+    let federated = client
         .federated
         .iter()
-        .find(|f| text("iss") == Some(f.issuer.as_str()))
-    {
+        .filter(of_issuer)
+        .find(|f| text("sub") == Some(f.subject.as_str()))
+        .or_else(|| client.federated.iter().find(of_issuer));
+    if let Some(federated) = federated {
         let signed = header.get("alg").and_then(Value::as_str) == Some("RS256")
             && UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &federated.public_key)
                 .verify(signing_input.as_bytes(), &signature)
@@ -191,7 +195,7 @@ pub(crate) fn authenticate(
             return bad(700027, "The federated token's signature is invalid.");
         }
         // Entra's own tokens (a managed identity's) sign an app in only when app-only.
-        if claims.get("scp").is_some() {
+        if claims.get("scp").is_some() || text("idtyp") == Some("user") {
             return bad(
                 700229,
                 "Only app-only tokens can be used as federated identity credentials for this issuer.",
@@ -230,12 +234,13 @@ pub(crate) fn authenticate(
         );
     }
     // `x5c`, when sent, starts with the certificate `x5t#S256` names.
-    let leaf = header
-        .get("x5c")
-        .and_then(Value::as_array)
-        .and_then(|chain| chain.first())
-        .and_then(Value::as_str)
-        .and_then(|der| base64::engine::general_purpose::STANDARD.decode(der).ok());
+    // An array (RFC 7515), or the single string MSAL sends.
+    let leaf = match header.get("x5c") {
+        Some(Value::Array(chain)) => chain.first().and_then(Value::as_str),
+        Some(Value::String(leaf)) => Some(leaf.as_str()),
+        _ => None,
+    }
+    .and_then(|der| base64::engine::general_purpose::STANDARD.decode(der).ok());
     match (&leaf, header.get("x5c")) {
         (Some(leaf), _)
             if digest::digest(&digest::SHA256, leaf).as_ref() != certificate.thumbprint =>

@@ -60,9 +60,18 @@ async fn main() -> ExitCode {
     println!("token endpoint: {}", issuer.token_endpoint());
     println!("audience:       {}", issuer.audience());
     if let Some(root) = issuer.tls_root_certificate_pem() {
-        let path =
-            std::env::temp_dir().join(format!("fake-issuer-{}-ca.pem", issuer.addr().port()));
-        if let Err(e) = std::fs::write(&path, root) {
+        // A new file, never one planted in the shared directory under the same name.
+        let path = std::env::temp_dir().join(format!(
+            "fake-issuer-{}-{}-ca.pem",
+            issuer.addr().port(),
+            std::process::id()
+        ));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, root.as_bytes()));
+        if let Err(e) = written {
             eprintln!(
                 "fake-issuer: cannot write the CA certificate to {}: {e}",
                 path.display()

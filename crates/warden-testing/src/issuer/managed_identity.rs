@@ -121,12 +121,27 @@ fn token(state: &Shared, query: &IdentityQuery) -> Response {
             "the fake host names identities by client id or object id only",
         );
     }
+    let named = [&query.client_id, &query.object_id, &query.principal_id]
+        .iter()
+        .filter(|id| id.is_some())
+        .count();
+    if named > 1 {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "name at most one of client_id, object_id and principal_id",
+        );
+    }
     let object_id = query.object_id.as_deref().or(query.principal_id.as_deref());
     let identity = lock(&state.identities)
         .iter()
         .find(|identity| match (query.client_id.as_deref(), object_id) {
-            (Some(client_id), _) => identity.user_assigned && identity.client_id == client_id,
-            (None, Some(object_id)) => identity.user_assigned && identity.object_id == object_id,
+            (Some(client_id), _) => {
+                identity.user_assigned && identity.client_id.eq_ignore_ascii_case(client_id)
+            }
+            (None, Some(object_id)) => {
+                identity.user_assigned && identity.object_id.eq_ignore_ascii_case(object_id)
+            }
             (None, None) => !identity.user_assigned,
         })
         .cloned();
