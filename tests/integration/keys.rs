@@ -629,6 +629,18 @@ async fn the_fake_issuer_takes_faults_over_http() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
+    // Two faults at once, or a member the API does not know: refused, and nothing set.
+    for body in [
+        json!({"status": 503, "kind": "html"}),
+        json!({"stauts": 503}),
+    ] {
+        let refused = client.post(&control).json(&body).send().await.unwrap();
+        assert!(refused.status().is_client_error(), "{body}");
+        assert_eq!(
+            client.get(issuer.jwks_url()).send().await.unwrap().status(),
+            200
+        );
+    }
 }
 
 #[tokio::test]

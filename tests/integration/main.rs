@@ -8,6 +8,7 @@
 mod attacks;
 mod authorization_server;
 mod authz;
+mod browser;
 mod cache;
 mod demo;
 mod discovery;

@@ -145,6 +145,20 @@ impl Shared {
         }
     }
 
+    /// Adds a published key with this kid, unless one has it already.
+    pub(crate) fn add_key(&self, kid: &str, algorithm: warden::Algorithm) -> Result<(), KeyError> {
+        let mut ring = self.ring();
+        if ring.keys.iter().any(|k| k.key.kid() == kid) {
+            return Ok(());
+        }
+        let key = SigningKey::generate(kid.to_owned(), algorithm)?;
+        ring.keys.push(RingKey {
+            key: Arc::new(key),
+            published: true,
+        });
+        Ok(())
+    }
+
     pub(crate) fn ring(&self) -> MutexGuard<'_, KeyRing> {
         lock(&self.ring)
     }

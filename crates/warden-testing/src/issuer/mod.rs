@@ -3,6 +3,7 @@
 //! The issuer's public API is here; its axum routes are in `routes`.
 
 mod authorize;
+mod debugger;
 mod fault;
 mod grants;
 mod managed_identity;
@@ -328,13 +329,8 @@ impl FakeIssuer {
     ///
     /// [`KeyError::Crypto`] if the key cannot be generated.
     pub fn add_key(&self, algorithm: Algorithm) -> Result<String, KeyError> {
-        let mut ring = self.state.ring();
-        let kid = format!("key-{}", ring.keys.len() + 1);
-        let key = SigningKey::generate(kid.clone(), algorithm)?;
-        ring.keys.push(RingKey {
-            key: Arc::new(key),
-            published: true,
-        });
+        let kid = format!("key-{}", self.state.ring().keys.len() + 1);
+        self.state.add_key(&kid, algorithm)?;
         Ok(kid)
     }
 

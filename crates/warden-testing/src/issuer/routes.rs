@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::authorize;
+use super::debugger;
 use super::fault::fault;
 use super::grants::{self, TokenRequest};
 use super::managed_identity;
@@ -63,6 +64,9 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
             .route("/revoke", post(grants::revoke)),
     };
     router
+        .route("/", get(debugger::page))
+        .route("/_fake/debugger/mint", post(debugger::mint))
+        .route("/_fake/debugger/check", post(debugger::check))
         .route("/_fake/token", post(grants::mint))
         .route("/msi/token", get(managed_identity::app_service))
         .route(
@@ -87,12 +91,15 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
         .with_state(state)
 }
 
-/// A fault as JSON, for `POST /_fake/faults/{discovery|jwks|token|managed_identity}`: `{"status": 503}`,
-/// `{"delay_ms": 200}`, or `{"kind": "garbage" | "html" | "empty" | "wrong_issuer" | "hang"}`.
+/// A fault as JSON, for `POST /_fake/faults/{discovery|jwks|token|managed_identity}`: exactly
+/// one of `{"status": 503}`, `{"delay_ms": 200}`, `{"oversized_bytes": 2000000}` or
+/// `{"kind": "garbage" | "html" | "empty" | "wrong_issuer" | "hang"}`.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FaultRequest {
     status: Option<u16>,
     delay_ms: Option<u64>,
+    oversized_bytes: Option<usize>,
     kind: Option<String>,
 }
 
@@ -114,14 +121,21 @@ async fn set_fault_endpoint(
     let Some(endpoint) = endpoint_named(&endpoint) else {
         return StatusCode::NOT_FOUND;
     };
-    let fault = match (request.status, request.delay_ms, request.kind.as_deref()) {
-        (Some(code), _, _) => Fault::Status(code),
-        (_, Some(ms), _) => Fault::Delay(Duration::from_millis(ms)),
-        (_, _, Some("garbage")) => Fault::Garbage,
-        (_, _, Some("html")) => Fault::Html,
-        (_, _, Some("empty")) => Fault::EmptyKeySet,
-        (_, _, Some("wrong_issuer")) => Fault::WrongIssuer,
-        (_, _, Some("hang")) => Fault::Hang,
+    let fault = match (
+        request.status,
+        request.delay_ms,
+        request.oversized_bytes,
+        request.kind.as_deref(),
+    ) {
+        (Some(code), None, None, None) => Fault::Status(code),
+        (None, Some(ms), None, None) => Fault::Delay(Duration::from_millis(ms)),
+        (None, None, Some(bytes), None) => Fault::Oversized(bytes),
+        (None, None, None, Some("garbage")) => Fault::Garbage,
+        (None, None, None, Some("html")) => Fault::Html,
+        (None, None, None, Some("empty")) => Fault::EmptyKeySet,
+        (None, None, None, Some("wrong_issuer")) => Fault::WrongIssuer,
+        (None, None, None, Some("hang")) => Fault::Hang,
+        // None, several, or an unknown kind: nothing is set.
         _ => return StatusCode::UNPROCESSABLE_ENTITY,
     };
     state.faults().insert(endpoint, fault);
