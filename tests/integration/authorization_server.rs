@@ -611,3 +611,82 @@ async fn any_claims_over_http() {
         (400, Some("invalid_request"))
     );
 }
+
+#[tokio::test]
+async fn tokens_are_exchanged_as_rfc_8693_says() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let user = issuer
+        .token()
+        .subject("alice")
+        .scopes(["orders.read"])
+        .sign();
+    let service = issuer.token().subject("gateway").app_only().sign();
+    let exchange = |extra: Vec<(&'static str, String)>| {
+        let mut form = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange".to_owned(),
+            ),
+            ("client_id", "gateway".to_owned()),
+        ];
+        form.extend(extra);
+        let url = issuer.token_endpoint();
+        async move {
+            let response = http().post(url).form(&form).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let subject = |token: &str| {
+        vec![
+            ("subject_token", token.to_owned()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token".to_owned(),
+            ),
+        ]
+    };
+    // Delegation: the user's token, the gateway as actor, for another API.
+    let mut form = subject(&user);
+    form.push(("actor_token", service.clone()));
+    form.push((
+        "actor_token_type",
+        "urn:ietf:params:oauth:token-type:access_token".to_owned(),
+    ));
+    form.push(("audience", "https://inventory.example".to_owned()));
+    let (status, answer) = exchange(form).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["issued_token_type"],
+        "urn:ietf:params:oauth:token-type:access_token"
+    );
+    assert_eq!(answer["token_type"], "Bearer");
+    let token = claims(answer["access_token"].as_str().unwrap());
+    assert_eq!(token["sub"], "alice");
+    assert_eq!(token["aud"], "https://inventory.example");
+    assert_eq!(token["act"], json!({"sub": "gateway"}));
+    assert_eq!(token["scope"], "orders.read");
+    // An actor token without its type; an unknown target; a token not of this issuer.
+    let mut form = subject(&user);
+    form.push(("actor_token", service));
+    let (status, error) = exchange(form).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let mut form = subject(&user);
+    form.push(("audience", "inventory".to_owned()));
+    let (status, error) = exchange(form).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
+    let foreign = FakeIssuer::start().await.unwrap().token().sign();
+    let (status, error) = exchange(subject(&foreign)).await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+}

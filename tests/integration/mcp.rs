@@ -406,3 +406,88 @@ async fn sessions_beyond_the_total_are_refused_and_a_refused_delete_frees_no_pla
     assert_eq!(server.initialize(&http, &ann).await.status(), 429);
     assert_eq!(server.initialize(&http, &cat).await.status(), 503);
 }
+
+/// An interactive MCP client, as the current MCP authorization spec has it: rmcp's own
+/// authorization-code client discovers the fake issuer from the 401, registers itself
+/// dynamically (RFC 7591), sends the person to the authorization endpoint with PKCE and the
+/// resource (signed in here through the page's non-interactive mode), checks `iss` (RFC 9207),
+/// exchanges the code, and calls a tool. No token pasted anywhere.
+#[tokio::test]
+async fn an_interactive_mcp_client_signs_in_with_the_authorization_code_flow() {
+    let server = McpServer::start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let refused = http
+        .post(&server.resource)
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                      "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": {"name": "curl", "version": "0"}}}))
+        .send()
+        .await
+        .unwrap();
+    let challenge = refused.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut manager = AuthorizationManager::new(server.resource.as_str())
+        .await
+        .unwrap();
+    let resolution = manager
+        .resolve_metadata_from_challenge(Some(&challenge))
+        .await
+        .unwrap();
+    manager.set_metadata(resolution.metadata);
+    let redirect = "http://127.0.0.1:8765/callback";
+    let registered = manager
+        .register_client("notes desktop", redirect, &["notes:read"])
+        .await
+        .unwrap();
+    assert!(registered.client_id.starts_with("dcr-"));
+    assert!(registered.client_secret.is_none(), "a public client");
+    let authorize = manager
+        .get_authorization_url(&["notes:read"])
+        .await
+        .unwrap();
+    assert!(
+        authorize.contains("code_challenge_method=S256"),
+        "{authorize}"
+    );
+    // The person signs in; the browser lands on the redirect URI with the code.
+    let landed = http
+        .get(&authorize)
+        .header("x-fake-login", r#"{"user": "dana"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(landed.status(), 303);
+    let location = reqwest::Url::parse(landed.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(redirect));
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .unwrap()
+    };
+    manager
+        .exchange_code_for_token_with_issuer(&param("code"), &param("state"), Some(&param("iss")))
+        .await
+        .unwrap();
+    let token = manager.get_access_token().await.unwrap();
+
+    let client = ()
+        .serve(StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(server.resource.as_str())
+                .auth_header(token),
+        ))
+        .await
+        .unwrap();
+    client
+        .call_tool(CallToolRequestParams::new("read_notes"))
+        .await
+        .unwrap();
+    client.cancel().await.unwrap();
+}

@@ -192,6 +192,7 @@ fn discovery_document(
             "refresh_token",
             "client_credentials",
             JWT_BEARER,
+            grants::TOKEN_EXCHANGE,
         ],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
         "token_endpoint_auth_methods_supported": [
@@ -434,6 +435,9 @@ async fn token_endpoint(
             return grants::authorization_code(&state, &request, &client_id);
         }
         Some("refresh_token") => return grants::refresh(&state, &request, &client_id),
+        Some(grants::TOKEN_EXCHANGE) => {
+            return grants::token_exchange(&state, &request, &client_id);
+        }
         _ => {}
     }
     // Entra-style `scope=api://orders/.default` (or `api://orders/Orders.Read`) names the audience.
@@ -488,7 +492,7 @@ async fn token_endpoint(
         _ => {
             return oauth_error(
                 "unsupported_grant_type",
-                "authorization_code, refresh_token, client_credentials or the jwt-bearer grant (on-behalf-of)",
+                "authorization_code, refresh_token, client_credentials, token exchange or the jwt-bearer grant (on-behalf-of)",
             );
         }
     };
