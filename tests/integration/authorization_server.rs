@@ -690,3 +690,126 @@ async fn tokens_are_exchanged_as_rfc_8693_says() {
         (400, Some("invalid_request"))
     );
 }
+
+/// A client that names itself by the URL of its metadata document (the MCP authorization spec's
+/// Client ID Metadata Documents): the fake fetches and checks it on every authorization request.
+#[tokio::test]
+async fn a_client_id_metadata_document_is_fetched_and_checked() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The client's own server, answering the document the test puts in `document`.
+    let document: std::sync::Arc<std::sync::Mutex<(u16, String)>> = Default::default();
+    let fetches = std::sync::Arc::new(AtomicUsize::new(0));
+    let app = {
+        let document = document.clone();
+        let fetches = fetches.clone();
+        axum::Router::new().route(
+            "/client.json",
+            axum::routing::get(move || {
+                fetches.fetch_add(1, Ordering::SeqCst);
+                let (status, body) = document.lock().unwrap().clone();
+                async move {
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        [("content-type", "application/json")],
+                        body,
+                    )
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client_id = format!("http://{}/client.json", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let serve = |status: u16, body: Value| *document.lock().unwrap() = (status, body.to_string());
+    let valid = json!({
+        "client_id": client_id,
+        "client_name": "Notes desktop",
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+    });
+    let issuer = FakeIssuer::builder()
+        .client_metadata_on_loopback()
+        .start()
+        .await
+        .unwrap();
+    let encoded_id = client_id.replace(':', "%3A").replace('/', "%2F");
+    let sign_in = |issuer: &FakeIssuer| {
+        let url = authorize_url(
+            issuer,
+            &encoded_id,
+            &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+        );
+        async move {
+            http()
+                .get(url)
+                .header("x-fake-login", r#"{"user": "erin"}"#)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    serve(200, valid.clone());
+    let response = sign_in(&issuer).await;
+    assert_eq!(response.status(), 303);
+    let code = param(&location_query(&response), "code")
+        .unwrap()
+        .to_owned();
+    let (status, tokens) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", &client_id),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+
+    // Documents the draft says to refuse: an error page, never a redirect.
+    let mut wrong_id = valid.clone();
+    wrong_id["client_id"] = json!(format!("{client_id}/"));
+    let mut shared_secret = valid.clone();
+    shared_secret["token_endpoint_auth_method"] = json!("client_secret_basic");
+    let mut other_redirect = valid.clone();
+    other_redirect["redirect_uris"] = json!(["http://127.0.0.1:9999/elsewhere"]);
+    let mut too_big = valid.clone();
+    too_big["padding"] = json!("x".repeat(6 * 1024));
+    for (status, body) in [
+        (200, wrong_id),
+        (200, shared_secret),
+        (200, other_redirect),
+        (200, too_big),
+        (500, valid.clone()),
+    ] {
+        serve(status, body.clone());
+        let response = sign_in(&issuer).await;
+        assert_eq!(response.status(), 400, "{status} {body}");
+        assert!(response.headers().get("location").is_none());
+    }
+    // An error is not cached: the document fixed, the next request succeeds.
+    serve(200, valid);
+    assert_eq!(sign_in(&issuer).await.status(), 303);
+
+    // A server that has not been told otherwise fetches nothing from loopback, nor over http.
+    let strict = FakeIssuer::start().await.unwrap();
+    let before = fetches.load(Ordering::SeqCst);
+    assert_eq!(sign_in(&strict).await.status(), 400);
+    assert_eq!(fetches.load(Ordering::SeqCst), before, "nothing fetched");
+    let discovery: Value = http()
+        .get(format!(
+            "{}/.well-known/oauth-authorization-server",
+            strict.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(discovery["client_id_metadata_document_supported"], true);
+}

@@ -68,6 +68,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod authorization;
+mod client_metadata;
 mod clients;
 mod clock;
 mod dpop;

@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub(crate) authorizations: Mutex<crate::authorization::Authorizations>,
     /// Whether the authorization endpoint takes `code_challenge_method=plain`.
     pub(crate) allow_plain_pkce: bool,
+    /// Whether client metadata documents may be fetched over plain http on loopback.
+    pub(crate) client_metadata_on_loopback: bool,
 }
 
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {

@@ -57,7 +57,7 @@ pub(super) async fn authorize_get(
     Query(request): Query<AuthorizeRequest>,
 ) -> Response {
     let tenant = tenant.map(|Path(tenant)| tenant);
-    let valid = match validate(&state, &request) {
+    let valid = match validate(&state, &request).await {
         Ok(valid) => valid,
         Err(refusal) => return refuse(&state, tenant.as_deref(), &request, refusal),
     };
@@ -106,7 +106,7 @@ pub(super) async fn authorize_post(
         resource: field("resource"),
         fake_login: None,
     };
-    let valid = match validate(&state, &request) {
+    let valid = match validate(&state, &request).await {
         Ok(valid) => valid,
         Err(refusal) => return refuse(&state, tenant.as_deref(), &request, refusal),
     };
@@ -149,13 +149,32 @@ pub(super) async fn authorize_post(
     issue(&state, tenant, &request, valid, login)
 }
 
-fn validate(state: &Shared, request: &AuthorizeRequest) -> Result<Valid, Refusal> {
+async fn validate(state: &Shared, request: &AuthorizeRequest) -> Result<Valid, Refusal> {
     let Some(client_id) = request.client_id.clone() else {
         return Err(Refusal::Page("client_id is required"));
     };
     let Some(redirect_uri) = request.redirect_uri.clone() else {
         return Err(Refusal::Page("redirect_uri is required"));
     };
+    // A client id that is a URL names its own metadata document.
+    if client_id.starts_with("https://") || client_id.starts_with("http://") {
+        let document = crate::client_metadata::fetch(&client_id, state.client_metadata_on_loopback)
+            .await
+            .map_err(Refusal::Page)?;
+        if !document.redirect_uris.contains(&redirect_uri) {
+            return Err(Refusal::Page(
+                "this redirect_uri is not in the client's metadata document",
+            ));
+        }
+        return check_response_and_pkce(
+            state,
+            request,
+            Valid {
+                client_id,
+                redirect_uri,
+            },
+        );
+    }
     let registered = lock(&state.clients)
         .get(&client_id)
         .map(|client| client.redirect_uris.clone())
@@ -170,6 +189,15 @@ fn validate(state: &Shared, request: &AuthorizeRequest) -> Result<Valid, Refusal
         client_id,
         redirect_uri,
     };
+    check_response_and_pkce(state, request, valid)
+}
+
+/// The checks after the client and its redirect URI: answered on the redirect URI.
+fn check_response_and_pkce(
+    state: &Shared,
+    request: &AuthorizeRequest,
+    valid: Valid,
+) -> Result<Valid, Refusal> {
     if request.response_type.as_deref() != Some("code") {
         return Err(Refusal::Redirect(
             valid,

@@ -47,6 +47,7 @@ pub struct FakeIssuerBuilder {
     jwks_max_age: Option<u64>,
     tls: bool,
     allow_plain_pkce: bool,
+    client_metadata_on_loopback: bool,
 }
 
 impl FakeIssuerBuilder {
@@ -62,6 +63,14 @@ impl FakeIssuerBuilder {
     /// (refused by default: S256 is required, RFC 9700 §2.1.1).
     pub fn allow_plain_pkce(mut self) -> Self {
         self.allow_plain_pkce = true;
+        self
+    }
+
+    /// Lets a Client ID Metadata Document be fetched over plain `http` from a loopback address,
+    /// for tests that serve one themselves. By default, as a real server, the fake fetches only
+    /// `https` documents, and none from loopback or private addresses.
+    pub fn client_metadata_on_loopback(mut self) -> Self {
+        self.client_metadata_on_loopback = true;
         self
     }
 
@@ -138,6 +147,7 @@ impl FakeIssuerBuilder {
             identities: Mutex::new(Vec::new()),
             authorizations: Mutex::new(Default::default()),
             allow_plain_pkce: self.allow_plain_pkce,
+            client_metadata_on_loopback: self.client_metadata_on_loopback,
         });
         let app = router(state.clone());
         // The task is aborted when the FakeIssuer is dropped.
@@ -232,6 +242,7 @@ impl FakeIssuer {
             jwks_max_age: None,
             tls: false,
             allow_plain_pkce: false,
+            client_metadata_on_loopback: false,
         }
     }
 

@@ -233,6 +233,7 @@ fn oidc_document(state: &Shared, fault: &Option<Fault>) -> Value {
     document["revocation_endpoint"] = json!(format!("{base}/revoke"));
     document["end_session_endpoint"] = json!(format!("{base}/logout"));
     document["registration_endpoint"] = json!(format!("{base}/register"));
+    document["client_id_metadata_document_supported"] = json!(true);
     document["code_challenge_methods_supported"] = if state.allow_plain_pkce {
         json!(["S256", "plain"])
     } else {
