@@ -813,3 +813,160 @@ async fn a_client_id_metadata_document_is_fetched_and_checked() {
         .unwrap();
     assert_eq!(discovery["client_id_metadata_document_supported"], true);
 }
+
+/// Several issuers in one process, each at `/{id}` with its own keys: warden trusting one
+/// refuses the other's tokens; each answers its metadata where RFC 8414 puts it for an issuer
+/// with a path.
+#[tokio::test]
+async fn several_issuers_share_a_port_and_nothing_else() {
+    let issuers = FakeIssuer::builder()
+        .start_many(&["partner-a", "partner-b"])
+        .await
+        .unwrap();
+    let (a, b) = (&issuers[0], &issuers[1]);
+    assert_eq!(a.addr(), b.addr());
+    assert!(a.issuer_url().ends_with("/partner-a"));
+    assert_ne!(a.jwks_json(), b.jwks_json(), "keys of their own");
+    for url in [
+        format!("{}/.well-known/openid-configuration", a.issuer_url()),
+        format!(
+            "http://{}/.well-known/oauth-authorization-server/partner-a",
+            a.addr()
+        ),
+    ] {
+        let metadata: Value = http().get(&url).send().await.unwrap().json().await.unwrap();
+        assert_eq!(metadata["issuer"], a.issuer_url(), "{url}");
+        assert_eq!(metadata["token_endpoint"], a.token_endpoint(), "{url}");
+    }
+    let api = protected_api(a).await;
+    let call = |token: String| {
+        let url = format!("{api}/orders");
+        async move {
+            http()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(call(a.token().scopes(["orders.read"]).sign()).await, 200);
+    assert_eq!(call(b.token().scopes(["orders.read"]).sign()).await, 401);
+    // Ids that would collide or escape the path.
+    for ids in [vec!["a", "a"], vec![""], vec!["a/b"], vec![]] {
+        assert!(matches!(
+            FakeIssuer::builder().start_many(&ids).await,
+            Err(warden_testing::StartError::IssuerId(_))
+        ));
+    }
+}
+
+/// The configuration file: clients, users and faults in one JSON document, checked strictly.
+#[tokio::test]
+async fn a_configuration_file_sets_clients_users_and_faults() {
+    use warden_testing::{ConfigFileError, FakeIssuerConfig};
+    let config = FakeIssuerConfig::from_json(
+        r#"{
+            "mode": "oidc",
+            "audience": "api://orders",
+            "clients": [{"client_id": "web", "secret": "s3cret", "redirect_uris": ["http://127.0.0.1/cb"]}],
+            "users": {"frank": {"roles": ["Orders.Admin"], "department": "finance"}},
+            "faults": {"discovery": {"status": 503}}
+        }"#,
+    )
+    .unwrap();
+    let issuer = config.builder().start().await.unwrap();
+    config.apply(&issuer);
+    assert_eq!(issuer.audience(), "api://orders");
+    // The fault.
+    let discovery = http().get(issuer.discovery_url()).send().await.unwrap();
+    assert_eq!(discovery.status(), 503);
+    // The user, offered on the login page and given their claims at sign-in.
+    let page = http()
+        .get(format!(
+            "{}/authorize?response_type=code&client_id=web&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcb&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            issuer.base_url()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"<option value="frank">"#), "{page}");
+    let response = http()
+        .get(format!(
+            "{}/authorize?response_type=code&client_id=web&redirect_uri=http%3A%2F%2F127.0.0.1%3A5555%2Fcb&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            issuer.base_url()
+        ))
+        .header("x-fake-login", r#"{"user": "frank"}"#)
+        .send()
+        .await
+        .unwrap();
+    let code = param(&location_query(&response), "code")
+        .unwrap()
+        .to_owned();
+    // The client must prove itself now: without its secret, refused; with it, tokens.
+    let form = |secret: Option<&'static str>| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("client_id", "web".to_owned()),
+            ("code", code.clone()),
+            ("redirect_uri", "http://127.0.0.1:5555/cb".to_owned()),
+            ("code_verifier", VERIFIER.to_owned()),
+        ];
+        if let Some(secret) = secret {
+            form.push(("client_secret", secret.to_owned()));
+        }
+        form
+    };
+    let refused = http()
+        .post(issuer.token_endpoint())
+        .form(&form(None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    // The refused request did not spend the code: the client authenticates first.
+    let tokens: Value = http()
+        .post(issuer.token_endpoint())
+        .form(&form(Some("s3cret")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["department"], "finance");
+    assert_eq!(access["roles"], json!(["Orders.Admin"]));
+
+    // What the file may not say.
+    for (text, expected) in [
+        (r#"{"mdoe": "entra"}"#, "Json"),
+        (
+            r#"{"faults": {"jwkz": {"status": 503}}}"#,
+            "UnknownEndpoint",
+        ),
+        (
+            r#"{"faults": {"jwks": {"status": 503, "kind": "html"}}}"#,
+            "InvalidFault",
+        ),
+        (
+            r#"{"clients": [{"client_id": "a"}, {"client_id": "a"}]}"#,
+            "DuplicateClient",
+        ),
+    ] {
+        let error = FakeIssuerConfig::from_json(text).unwrap_err();
+        let kind = match error {
+            ConfigFileError::Json(_) => "Json",
+            ConfigFileError::UnknownEndpoint(_) => "UnknownEndpoint",
+            ConfigFileError::InvalidFault(_) => "InvalidFault",
+            ConfigFileError::DuplicateClient(_) => "DuplicateClient",
+            _ => "other",
+        };
+        assert_eq!(kind, expected, "{text}");
+    }
+}

@@ -71,6 +71,7 @@ mod authorization;
 mod client_metadata;
 mod clients;
 mod clock;
+mod config;
 mod dpop;
 mod graph;
 mod issuer;
@@ -84,6 +85,7 @@ mod transmitter;
 
 pub use clients::FEDERATED_AUDIENCE;
 pub use clock::TestClock;
+pub use config::{ConfigFileError, FakeIssuerConfig};
 pub use dpop::{DpopKey, ProofBuilder};
 pub use graph::{FakeGraph, GRAPH_AUDIENCE};
 pub use issuer::{

@@ -33,6 +33,17 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// The endpoint's name in the HTTP fault API and the configuration file.
+    pub(crate) fn named(name: &str) -> Option<Endpoint> {
+        match name {
+            "discovery" => Some(Endpoint::Discovery),
+            "jwks" => Some(Endpoint::Jwks),
+            "token" => Some(Endpoint::Token),
+            "managed_identity" => Some(Endpoint::ManagedIdentity),
+            _ => None,
+        }
+    }
+
     pub(crate) fn index(self) -> usize {
         match self {
             Endpoint::Discovery => 0,
@@ -74,6 +85,40 @@ pub(crate) struct AssignedIdentity {
     pub(crate) object_id: String,
 }
 
+/// A fault as JSON (`POST /_fake/faults/{endpoint}`, the configuration file's `faults`):
+/// exactly one of `{"status": 503}`, `{"delay_ms": 200}`, `{"oversized_bytes": 2000000}` or
+/// `{"kind": "garbage" | "html" | "empty" | "wrong_issuer" | "hang"}`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FaultRequest {
+    status: Option<u16>,
+    delay_ms: Option<u64>,
+    oversized_bytes: Option<usize>,
+    kind: Option<String>,
+}
+
+impl FaultRequest {
+    /// The fault, when exactly one is named and known.
+    pub(crate) fn fault(&self) -> Option<Fault> {
+        match (
+            self.status,
+            self.delay_ms,
+            self.oversized_bytes,
+            self.kind.as_deref(),
+        ) {
+            (Some(code), None, None, None) => Some(Fault::Status(code)),
+            (None, Some(ms), None, None) => Some(Fault::Delay(Duration::from_millis(ms))),
+            (None, None, Some(bytes), None) => Some(Fault::Oversized(bytes)),
+            (None, None, None, Some("garbage")) => Some(Fault::Garbage),
+            (None, None, None, Some("html")) => Some(Fault::Html),
+            (None, None, None, Some("empty")) => Some(Fault::EmptyKeySet),
+            (None, None, None, Some("wrong_issuer")) => Some(Fault::WrongIssuer),
+            (None, None, None, Some("hang")) => Some(Fault::Hang),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) struct RingKey {
     pub(crate) key: Arc<SigningKey>,
     pub(crate) published: bool,
@@ -105,6 +150,8 @@ pub(crate) struct Shared {
     pub(crate) allow_plain_pkce: bool,
     /// Whether client metadata documents may be fetched over plain http on loopback.
     pub(crate) client_metadata_on_loopback: bool,
+    /// Users' claims, added to their tokens when they sign in.
+    pub(crate) users: Mutex<std::collections::BTreeMap<String, serde_json::Map<String, Value>>>,
 }
 
 pub(crate) fn b64_bytes(bytes: &[u8]) -> String {

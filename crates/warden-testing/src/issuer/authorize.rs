@@ -250,8 +250,28 @@ fn issue(
     tenant: Option<String>,
     request: &AuthorizeRequest,
     valid: Valid,
-    login: Login,
+    mut login: Login,
 ) -> Response {
+    // A configured user's claims, under what the person chose.
+    if let Some(defaults) = lock(&state.users).get(&login.user).cloned() {
+        for (name, value) in defaults {
+            if name == "roles" {
+                if login.roles.is_empty() {
+                    login.roles = value
+                        .as_array()
+                        .map(|roles| {
+                            roles
+                                .iter()
+                                .filter_map(|r| r.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                }
+                continue;
+            }
+            login.claims.entry(name).or_insert(value);
+        }
+    }
     let now = crate::clock::unix_now();
     let code = crate::keys::random_id();
     let challenge = request.code_challenge.clone().map(|challenge| {
@@ -390,6 +410,17 @@ fn login_page(
     let problem = problem
         .map(|p| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(p)))
         .unwrap_or_default();
+    let configured: Vec<String> = lock(&state.users).keys().cloned().collect();
+    let users: Vec<String> = if configured.is_empty() {
+        vec!["alice".to_owned(), "bob".to_owned(), "admin".to_owned()]
+    } else {
+        configured
+    };
+    let first_user = escape(&users[0]);
+    let user_options: String = users
+        .iter()
+        .map(|user| format!("<option value=\"{}\">", escape(user)))
+        .collect();
     let mode = match state.mode {
         Mode::Oidc => "OpenID Connect",
         Mode::Entra { .. } => "Microsoft Entra ID (imitated)",
@@ -407,8 +438,8 @@ will receive the code at <strong>{redirect_host}</strong>.</p>
 {hidden}
 <fieldset><legend>User</legend>
 <label for="user">User name</label>
-<input id="user" name="user" list="users" value="alice" required autofocus>
-<datalist id="users"><option value="alice"><option value="bob"><option value="admin"></datalist>
+<input id="user" name="user" list="users" value="{first_user}" required autofocus>
+<datalist id="users">{user_options}</datalist>
 </fieldset>
 <fieldset><legend>Scopes</legend>
 {scope_boxes}

@@ -44,6 +44,8 @@ pub struct FakeIssuerBuilder {
     audience: String,
     algorithm: Algorithm,
     port: u16,
+    host: std::net::IpAddr,
+    public_base_url: Option<String>,
     jwks_max_age: Option<u64>,
     tls: bool,
     allow_plain_pkce: bool,
@@ -107,13 +109,69 @@ impl FakeIssuerBuilder {
         self
     }
 
+    /// Listens on this address instead of 127.0.0.1: `0.0.0.0` in a container, so that other
+    /// containers reach it. Say how they reach it with
+    /// [`public_base_url`](Self::public_base_url).
+    pub fn host(mut self, host: std::net::IpAddr) -> Self {
+        self.host = host;
+        self
+    }
+
+    /// The base URL clients use to reach the fake (`http://fake-issuer:4000` in a container
+    /// network), which issuer URLs and endpoints are made of; by default, the address it listens
+    /// on.
+    pub fn public_base_url(mut self, url: impl Into<String>) -> Self {
+        self.public_base_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
+    }
+
     /// Generates the first key and starts the server on 127.0.0.1.
     ///
     /// # Errors
     ///
     /// The port cannot be bound, or the key cannot be generated.
     pub async fn start(self) -> Result<FakeIssuer, StartError> {
-        let listener = TcpListener::bind(("127.0.0.1", self.port))
+        let mut issuers = self.start_at(&[""]).await?;
+        Ok(issuers.remove(0))
+    }
+
+    /// Several issuers in one process, on one port: each at `/{id}` of it, with its own keys,
+    /// clients, codes and faults, all configured alike. An id is 1 to 64 characters of
+    /// `[A-Za-z0-9_-]`, and the ids differ.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), warden_testing::StartError> {
+    /// let issuers = warden_testing::FakeIssuer::builder().start_many(&["partner-a", "partner-b"]).await?;
+    /// assert!(issuers[0].issuer_url().ends_with("/partner-a"));
+    /// assert_eq!(issuers[0].addr(), issuers[1].addr());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`StartError::IssuerId`] for an id that is empty, too long, of other characters, or
+    /// repeated; otherwise as [`start`](Self::start).
+    pub async fn start_many(self, ids: &[&str]) -> Result<Vec<FakeIssuer>, StartError> {
+        for (index, id) in ids.iter().enumerate() {
+            let valid = (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !ids[..index].contains(id);
+            if !valid {
+                return Err(StartError::IssuerId((*id).to_owned()));
+            }
+        }
+        if ids.is_empty() {
+            return Err(StartError::IssuerId(String::new()));
+        }
+        self.start_at(ids).await
+    }
+
+    /// Starts one server holding an issuer at each path prefix (`""`: the root).
+    async fn start_at(self, ids: &[&str]) -> Result<Vec<FakeIssuer>, StartError> {
+        let listener = TcpListener::bind((self.host, self.port))
             .await
             .map_err(StartError::Bind)?;
         let addr = listener.local_addr().map_err(StartError::Bind)?;
@@ -122,43 +180,62 @@ impl FakeIssuerBuilder {
         } else {
             None
         };
-        let base = match tls {
-            Some(_) => format!("https://{addr}"),
-            None => format!("http://{addr}"),
+        let root = match (&self.public_base_url, &tls) {
+            (Some(url), _) => url.clone(),
+            (None, Some(_)) => format!("https://{addr}"),
+            (None, None) => format!("http://{addr}"),
         };
-        let key = SigningKey::generate(FIRST_KID, self.algorithm).map_err(StartError::Key)?;
-        let state = Arc::new(Shared {
-            mode: self.mode,
-            base,
-            audience: self.audience,
-            ring: Mutex::new(KeyRing {
-                keys: vec![RingKey {
-                    key: Arc::new(key),
-                    published: true,
-                }],
-                signing: FIRST_KID.to_owned(),
-            }),
-            faults: Mutex::new(HashMap::new()),
-            hits: Default::default(),
-            jwks_max_age: Mutex::new(self.jwks_max_age),
-            transmitter: Default::default(),
-            clients: Mutex::new(HashMap::new()),
-            token_errors: Mutex::new(std::collections::VecDeque::new()),
-            identities: Mutex::new(Vec::new()),
-            authorizations: Mutex::new(Default::default()),
-            allow_plain_pkce: self.allow_plain_pkce,
-            client_metadata_on_loopback: self.client_metadata_on_loopback,
-        });
-        let app = router(state.clone());
-        // The task is aborted when the FakeIssuer is dropped.
-        let (server, tls_root_pem) = match tls {
+        let mut states = Vec::new();
+        let mut app = axum::Router::new();
+        for id in ids {
+            let base = if id.is_empty() {
+                root.clone()
+            } else {
+                format!("{root}/{id}")
+            };
+            let key = SigningKey::generate(FIRST_KID, self.algorithm).map_err(StartError::Key)?;
+            let state = Arc::new(Shared {
+                mode: self.mode.clone(),
+                base,
+                audience: self.audience.clone(),
+                ring: Mutex::new(KeyRing {
+                    keys: vec![RingKey {
+                        key: Arc::new(key),
+                        published: true,
+                    }],
+                    signing: FIRST_KID.to_owned(),
+                }),
+                faults: Mutex::new(HashMap::new()),
+                hits: Default::default(),
+                jwks_max_age: Mutex::new(self.jwks_max_age),
+                transmitter: Default::default(),
+                clients: Mutex::new(HashMap::new()),
+                token_errors: Mutex::new(std::collections::VecDeque::new()),
+                identities: Mutex::new(Vec::new()),
+                authorizations: Mutex::new(Default::default()),
+                allow_plain_pkce: self.allow_plain_pkce,
+                client_metadata_on_loopback: self.client_metadata_on_loopback,
+                users: Mutex::new(Default::default()),
+            });
+            app = if id.is_empty() {
+                app.merge(router(state.clone()))
+            } else {
+                let app = app.nest(&format!("/{id}"), router(state.clone()));
+                match self.mode {
+                    Mode::Oidc => app.merge(routes::well_known_at_root(state.clone(), id)),
+                    Mode::Entra { .. } => app,
+                }
+            };
+            states.push(state);
+        }
+        let (task, tls_root_pem) = match tls {
             Some(tls) => {
                 let listener =
                     crate::tls::TlsListener::new(listener, &tls).map_err(StartError::Bind)?;
-                let server = tokio::spawn(async move {
+                let task = tokio::spawn(async move {
                     let _ = axum::serve(listener, app).await;
                 });
-                (server, Some(tls.ca_pem))
+                (task, Some(tls.ca_pem))
             }
             None => (
                 tokio::spawn(async move {
@@ -167,12 +244,26 @@ impl FakeIssuerBuilder {
                 None,
             ),
         };
-        Ok(FakeIssuer {
-            state,
-            addr,
-            server,
-            tls_root_pem,
-        })
+        // Stopped when the last issuer it serves is dropped.
+        let server = Arc::new(Server(task));
+        Ok(states
+            .into_iter()
+            .map(|state| FakeIssuer {
+                state,
+                addr,
+                _server: server.clone(),
+                tls_root_pem: tls_root_pem.clone(),
+            })
+            .collect())
+    }
+}
+
+/// The server task, aborted when dropped.
+struct Server(JoinHandle<()>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -186,6 +277,9 @@ pub enum StartError {
     Key(KeyError),
     /// The TLS certificates could not be generated.
     Tls(String),
+    /// An issuer id for [`FakeIssuerBuilder::start_many`] that is empty, too long, of other
+    /// characters than `[A-Za-z0-9_-]`, or repeated.
+    IssuerId(String),
 }
 
 impl fmt::Display for StartError {
@@ -194,6 +288,10 @@ impl fmt::Display for StartError {
             StartError::Bind(e) => write!(f, "cannot listen on 127.0.0.1: {e}"),
             StartError::Key(e) => write!(f, "cannot generate a key: {e}"),
             StartError::Tls(e) => write!(f, "cannot generate the TLS certificates: {e}"),
+            StartError::IssuerId(id) => write!(
+                f,
+                "invalid issuer id {id:?}: 1 to 64 characters of [A-Za-z0-9_-], each once"
+            ),
         }
     }
 }
@@ -204,7 +302,8 @@ impl std::error::Error for StartError {}
 pub struct FakeIssuer {
     state: Arc<Shared>,
     addr: SocketAddr,
-    server: JoinHandle<()>,
+    /// Held, not read: the server stops when its last issuer is dropped.
+    _server: Arc<Server>,
     tls_root_pem: Option<String>,
 }
 
@@ -213,12 +312,6 @@ impl fmt::Debug for FakeIssuer {
         f.debug_struct("FakeIssuer")
             .field("issuer", &self.issuer_url())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for FakeIssuer {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
@@ -239,6 +332,8 @@ impl FakeIssuer {
             audience: DEFAULT_AUDIENCE.to_owned(),
             algorithm: Algorithm::RS256,
             port: 0,
+            host: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            public_base_url: None,
             jwks_max_age: None,
             tls: false,
             allow_plain_pkce: false,
@@ -455,6 +550,12 @@ impl FakeIssuer {
     /// ```
     pub fn tls_root_certificate_pem(&self) -> Option<&str> {
         self.tls_root_pem.as_deref()
+    }
+
+    /// A user the login page offers, whose `claims` are added to their tokens when they sign in
+    /// (`roles` as their app roles when the person chose none; what the person typed wins).
+    pub fn add_user(&self, name: &str, claims: serde_json::Map<String, serde_json::Value>) {
+        crate::state::lock(&self.state.users).insert(name.to_owned(), claims);
     }
 
     /// Makes the token endpoint's next answer this one (status and JSON body), as Entra answers

@@ -2,14 +2,12 @@
 //! the transmitter's endpoints.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::authorize;
@@ -91,52 +89,33 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
         .with_state(state)
 }
 
-/// A fault as JSON, for `POST /_fake/faults/{discovery|jwks|token|managed_identity}`: exactly
-/// one of `{"status": 503}`, `{"delay_ms": 200}`, `{"oversized_bytes": 2000000}` or
-/// `{"kind": "garbage" | "html" | "empty" | "wrong_issuer" | "hang"}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FaultRequest {
-    status: Option<u16>,
-    delay_ms: Option<u64>,
-    oversized_bytes: Option<usize>,
-    kind: Option<String>,
-}
-
-fn endpoint_named(name: &str) -> Option<Endpoint> {
-    match name {
-        "discovery" => Some(Endpoint::Discovery),
-        "jwks" => Some(Endpoint::Jwks),
-        "token" => Some(Endpoint::Token),
-        "managed_identity" => Some(Endpoint::ManagedIdentity),
-        _ => None,
-    }
+/// For an issuer at `/{id}` of a server holding several: its metadata also where RFC 8414 §3.1
+/// puts it for an issuer with a path, `/.well-known/{oauth-authorization-server,
+/// openid-configuration}/{id}` (MCP clients look there first).
+pub(super) fn well_known_at_root(state: Arc<Shared>, id: &str) -> Router {
+    Router::new()
+        .route(
+            &format!("/.well-known/oauth-authorization-server/{id}"),
+            get(oauth_authorization_server),
+        )
+        .route(
+            &format!("/.well-known/openid-configuration/{id}"),
+            get(oauth_authorization_server),
+        )
+        .with_state(state)
 }
 
 async fn set_fault_endpoint(
     State(state): State<Arc<Shared>>,
     Path(endpoint): Path<String>,
-    Json(request): Json<FaultRequest>,
+    Json(request): Json<crate::state::FaultRequest>,
 ) -> StatusCode {
-    let Some(endpoint) = endpoint_named(&endpoint) else {
+    let Some(endpoint) = Endpoint::named(&endpoint) else {
         return StatusCode::NOT_FOUND;
     };
-    let fault = match (
-        request.status,
-        request.delay_ms,
-        request.oversized_bytes,
-        request.kind.as_deref(),
-    ) {
-        (Some(code), None, None, None) => Fault::Status(code),
-        (None, Some(ms), None, None) => Fault::Delay(Duration::from_millis(ms)),
-        (None, None, Some(bytes), None) => Fault::Oversized(bytes),
-        (None, None, None, Some("garbage")) => Fault::Garbage,
-        (None, None, None, Some("html")) => Fault::Html,
-        (None, None, None, Some("empty")) => Fault::EmptyKeySet,
-        (None, None, None, Some("wrong_issuer")) => Fault::WrongIssuer,
-        (None, None, None, Some("hang")) => Fault::Hang,
-        // None, several, or an unknown kind: nothing is set.
-        _ => return StatusCode::UNPROCESSABLE_ENTITY,
+    // None, several, or an unknown kind: nothing is set.
+    let Some(fault) = request.fault() else {
+        return StatusCode::UNPROCESSABLE_ENTITY;
     };
     state.faults().insert(endpoint, fault);
     StatusCode::NO_CONTENT
@@ -146,7 +125,7 @@ async fn clear_fault_endpoint(
     State(state): State<Arc<Shared>>,
     Path(endpoint): Path<String>,
 ) -> StatusCode {
-    match endpoint_named(&endpoint) {
+    match Endpoint::named(&endpoint) {
         Some(endpoint) => {
             state.faults().remove(&endpoint);
             StatusCode::NO_CONTENT
