@@ -341,7 +341,42 @@ async fn revocation_ends_a_grant_and_an_access_token() {
     };
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    // A Shared Signals receiver's poll stream, as warden's CAE receiver would create.
+    let stream: Value = http()
+        .post(format!("{}/ssf/streams", issuer.base_url()))
+        .json(&json!({
+            "delivery": {"method": "urn:ietf:rfc:8936"},
+            "events_requested": ["https://schemas.openid.net/secevent/caep/event-type/session-revoked"],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(revoke(access.clone()).await, 200);
+    let polled: Value = http()
+        .post(stream["delivery"]["endpoint_url"].as_str().unwrap())
+        .json(&json!({"maxEvents": 10, "returnImmediately": true}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sets: Vec<&str> = polled["sets"]
+        .as_object()
+        .map(|sets| sets.values().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(sets.len(), 1, "{polled}");
+    let event = claims(sets[0]);
+    assert!(
+        event["events"]
+            .get("https://schemas.openid.net/secevent/caep/event-type/session-revoked")
+            .is_some(),
+        "{event}"
+    );
+    assert!(event.to_string().contains("\"alice\""), "{event}");
     let info = http()
         .get(format!("{}/userinfo", issuer.base_url()))
         .bearer_auth(&access)

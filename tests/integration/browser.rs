@@ -317,3 +317,74 @@ async fn the_debugger_page_mints_a_token_the_demo_accepts() {
     assert_eq!(call_orders(&demo, &forged).await, 401);
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_control_page_sets_faults_and_rotates_keys() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let browser = browser().await;
+    browser
+        .client
+        .goto(&format!("{}/_fake", issuer.base_url()))
+        .await
+        .unwrap();
+    browser
+        .field("#endpoint")
+        .await
+        .select_by_value("jwks")
+        .await
+        .unwrap();
+    browser.type_into("#value", "503").await;
+    browser.field("#fault-button").await.click().await.unwrap();
+    browser
+        .text_when("#fault-jwks", |text| text.contains("503"))
+        .await;
+    let jwks = reqwest::get(issuer.jwks_url()).await.unwrap();
+    assert_eq!(jwks.status(), 503);
+    browser.screenshot("control-page.png").await;
+    browser
+        .field(r#"[data-clear="jwks"]"#)
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .text_when("#fault-jwks", |text| text == "none")
+        .await;
+    assert_eq!(reqwest::get(issuer.jwks_url()).await.unwrap().status(), 200);
+
+    let before = issuer.signing_kid();
+    browser
+        .field("#algorithm")
+        .await
+        .select_by_value("ES256")
+        .await
+        .unwrap();
+    browser.field("#rotate-button").await.click().await.unwrap();
+    let started = Instant::now();
+    while issuer.signing_kid() == before {
+        assert!(started.elapsed() < Duration::from_secs(10), "no rotation");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let state: Value = reqwest::get(format!("{}/_fake/state", issuer.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let signing: Vec<&Value> = state["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|key| key["signing"] == true)
+        .collect();
+    assert_eq!(signing.len(), 1);
+    assert_eq!(signing[0]["algorithm"], "ES256");
+    let old = state["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["kid"] == before.as_str())
+        .unwrap();
+    assert_eq!(old["published"], false, "the old key left the JWKS");
+    browser.client.clone().close().await.unwrap();
+}

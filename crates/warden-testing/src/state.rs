@@ -208,6 +208,23 @@ impl Shared {
         Ok(())
     }
 
+    /// Publishes a new key, makes it the signing key and retires the old one from the JWKS, in
+    /// one step. Returns the new kid.
+    pub(crate) fn rotate(&self, algorithm: warden::Algorithm) -> Result<String, KeyError> {
+        let mut ring = self.ring();
+        let kid = format!("key-{}", ring.keys.len() + 1);
+        let key = SigningKey::generate(kid.clone(), algorithm)?;
+        let old = std::mem::replace(&mut ring.signing, kid.clone());
+        ring.keys.push(RingKey {
+            key: Arc::new(key),
+            published: true,
+        });
+        for key in ring.keys.iter_mut().filter(|k| k.key.kid() == old) {
+            key.published = false;
+        }
+        Ok(kid)
+    }
+
     pub(crate) fn ring(&self) -> MutexGuard<'_, KeyRing> {
         lock(&self.ring)
     }

@@ -3,6 +3,7 @@
 //! The issuer's public API is here; its axum routes are in `routes`.
 
 mod authorize;
+mod control;
 mod debugger;
 mod fault;
 mod grants;
@@ -477,11 +478,7 @@ impl FakeIssuer {
     ///
     /// As [`add_key`](Self::add_key).
     pub fn rotate(&self, algorithm: Algorithm) -> Result<String, KeyError> {
-        let old = self.signing_kid();
-        let new = self.add_key(algorithm)?;
-        self.promote(&new)?;
-        self.retire(&old)?;
-        Ok(new)
+        self.state.rotate(algorithm)
     }
 
     /// The key that signs new tokens (its public key as PEM or JWK, for other verifiers).

@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::authorize;
+use super::control;
 use super::debugger;
 use super::fault::fault;
 use super::grants::{self, TokenRequest};
@@ -63,6 +64,9 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
     };
     router
         .route("/", get(debugger::page))
+        .route("/_fake", get(control::page))
+        .route("/_fake/state", get(control::state_json))
+        .route("/_fake/keys/rotate", post(control::rotate))
         .route("/_fake/debugger/mint", post(debugger::mint))
         .route("/_fake/debugger/check", post(debugger::check))
         .route("/_fake/token", post(grants::mint))
