@@ -889,6 +889,27 @@ async fn several_issuers_share_a_port_and_nothing_else() {
     };
     assert_eq!(call(a.token().scopes(["orders.read"]).sign()).await, 200);
     assert_eq!(call(b.token().scopes(["orders.read"]).sign()).await, 401);
+    // Each one's pages call its own API, under its path.
+    let page = http()
+        .get(format!("{}/", a.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"const root = "/partner-a";"#), "{page}");
+    let minted = http()
+        .post(format!("{}/_fake/debugger/mint", a.base_url()))
+        .body(
+            json!({"profile": "generic", "claims": "{}", "lifetime_secs": 60,
+                   "algorithm": "RS256", "attack": ""})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(minted.status(), 200);
     // Ids that would collide or escape the path.
     for ids in [vec!["a", "a"], vec![""], vec!["a/b"], vec![]] {
         assert!(matches!(

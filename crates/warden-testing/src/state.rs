@@ -178,6 +178,16 @@ impl Shared {
             .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
     }
 
+    /// The path this issuer is served at (`/partner-a` for one of several on a port; empty at
+    /// the root), for the pages' scripts.
+    pub(crate) fn path_prefix(&self) -> String {
+        self.base
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.find('/').map(|slash| rest[slash..].to_owned()))
+            .unwrap_or_default()
+    }
+
     /// The issuer of tokens: the base URL (OIDC mode) or `{base}/{tenant}/v2.0` (Entra mode).
     pub(crate) fn token_issuer(&self) -> String {
         match &self.mode {

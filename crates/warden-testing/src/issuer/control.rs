@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::authorize::{STYLE, escape};
+use super::pages::{STYLE, escape, script_string};
 use crate::state::{Endpoint, Shared, lock};
 
 const ENDPOINTS: [(&str, Endpoint); 4] = [
@@ -161,10 +161,11 @@ pub(super) async fn page(State(state): State<Arc<Shared>>) -> Html<String> {
 <p class="error" id="problem" role="alert"></p>
 </main>
 <script>
+const root = {root};
 const problem = (text) => document.getElementById('problem').textContent = text;
 document.getElementById('rotate').addEventListener('submit', async (event) => {{
   event.preventDefault();
-  const r = await fetch('/_fake/keys/rotate', {{method: 'POST', headers: {{'content-type': 'application/json'}},
+  const r = await fetch(root + '/_fake/keys/rotate', {{method: 'POST', headers: {{'content-type': 'application/json'}},
     body: JSON.stringify({{algorithm: event.target.elements.algorithm.value}})}});
   if (r.ok) location.reload(); else problem('rotation refused: ' + r.status);
 }});
@@ -173,16 +174,17 @@ document.getElementById('fault').addEventListener('submit', async (event) => {{
   const f = event.target.elements;
   const numeric = ['status', 'delay_ms', 'oversized_bytes'].includes(f.kind.value);
   const body = numeric ? {{[f.kind.value]: Number(f.value.value)}} : {{kind: f.kind.value}};
-  const r = await fetch('/_fake/faults/' + f.endpoint.value, {{method: 'POST',
+  const r = await fetch(root + '/_fake/faults/' + f.endpoint.value, {{method: 'POST',
     headers: {{'content-type': 'application/json'}}, body: JSON.stringify(body)}});
   if (r.ok) location.reload(); else problem('fault refused: ' + r.status);
 }});
 document.querySelectorAll('[data-clear]').forEach((button) => button.addEventListener('click', async () => {{
-  const r = await fetch('/_fake/faults/' + button.dataset.clear, {{method: 'DELETE'}});
+  const r = await fetch(root + '/_fake/faults/' + button.dataset.clear, {{method: 'DELETE'}});
   if (r.ok) location.reload(); else problem('clearing refused: ' + r.status);
 }}));
 </script>
 </body></html>"#,
         issuer = escape(&state.token_issuer()),
+        root = script_string(&state.path_prefix()),
     ))
 }

@@ -13,8 +13,8 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::authorize::{STYLE, escape};
 use super::grants::oauth_error;
+use super::pages::{STYLE, escape, script_string};
 use crate::state::{Mode, Shared};
 use crate::token::{KeyEncoding, TokenBuilder};
 use warden::Algorithm;
@@ -79,12 +79,13 @@ Keys at <code>{jwks}</code>; the authorization endpoint signs people in with a l
 <pre id="result"></pre>
 </main>
 <script>
+const root = {root};
 const post = (path, body) => fetch(path, {{method: 'POST', headers: {{'content-type': 'application/json'}}, body: JSON.stringify(body)}}).then(r => r.json());
 let token = '';
 document.getElementById('mint').addEventListener('submit', async (event) => {{
   event.preventDefault();
   const f = event.target.elements;
-  const answer = await post('/_fake/debugger/mint', {{profile: f.profile.value, claims: f.claims.value,
+  const answer = await post(root + '/_fake/debugger/mint', {{profile: f.profile.value, claims: f.claims.value,
     lifetime_secs: Number(f.lifetime.value), algorithm: f.algorithm.value, attack: f.attack.value}});
   document.getElementById('mint-error').textContent = answer.error_description || '';
   token = answer.token || '';
@@ -93,7 +94,7 @@ document.getElementById('mint').addEventListener('submit', async (event) => {{
 }});
 document.getElementById('check').addEventListener('submit', async (event) => {{
   event.preventDefault();
-  const answer = await post('/_fake/debugger/check', {{url: event.target.elements.url.value, token}});
+  const answer = await post(root + '/_fake/debugger/check', {{url: event.target.elements.url.value, token}});
   document.getElementById('result').textContent = answer.error_description
     ? answer.error_description
     : `${{answer.status}}\nWWW-Authenticate: ${{answer.www_authenticate || '(none)'}}\n\n${{answer.body}}`;
@@ -101,6 +102,7 @@ document.getElementById('check').addEventListener('submit', async (event) => {{
 </script>
 </body></html>"#,
         issuer = escape(&state.token_issuer()),
+        root = script_string(&state.path_prefix()),
         audience = escape(&state.audience),
         jwks = escape(&format!(
             "{}/jwks or the tenant's discovery/v2.0/keys",

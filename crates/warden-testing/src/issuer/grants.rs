@@ -13,7 +13,7 @@ use axum::{Form, Json};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::authorize::{STYLE, escape};
+use super::pages::{STYLE, escape};
 use crate::authorization::{Grant, OIDC_SCOPES, check_pkce, object_id_of, redirect_allowed};
 use crate::clients::ClientRegistration;
 use crate::state::{Mode, Shared, lock};

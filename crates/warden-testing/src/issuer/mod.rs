@@ -8,6 +8,7 @@ mod debugger;
 mod fault;
 mod grants;
 mod managed_identity;
+mod pages;
 mod routes;
 
 use std::collections::HashMap;
@@ -221,11 +222,8 @@ impl FakeIssuerBuilder {
             app = if id.is_empty() {
                 app.merge(router(state.clone()))
             } else {
-                let app = app.nest(&format!("/{id}"), router(state.clone()));
-                match self.mode {
-                    Mode::Oidc => app.merge(routes::well_known_at_root(state.clone(), id)),
-                    Mode::Entra { .. } => app,
-                }
+                app.nest(&format!("/{id}"), router(state.clone()))
+                    .merge(routes::at_root(state.clone(), id))
             };
             states.push(state);
         }

@@ -93,11 +93,16 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
         .with_state(state)
 }
 
-/// For an issuer at `/{id}` of a server holding several: its metadata also where RFC 8414 §3.1
+/// For an issuer at `/{id}` of a server holding several: its debugger page at `/{id}/` too (a
+/// nested router answers `/{id}` only), and in generic mode its metadata where RFC 8414 §3.1
 /// puts it for an issuer with a path, `/.well-known/{oauth-authorization-server,
 /// openid-configuration}/{id}` (MCP clients look there first).
-pub(super) fn well_known_at_root(state: Arc<Shared>, id: &str) -> Router {
-    Router::new()
+pub(super) fn at_root(state: Arc<Shared>, id: &str) -> Router {
+    let pages = Router::new().route(&format!("/{id}/"), get(debugger::page));
+    if state.mode != Mode::Oidc {
+        return pages.with_state(state);
+    }
+    pages
         .route(
             &format!("/.well-known/oauth-authorization-server/{id}"),
             get(oauth_authorization_server),
