@@ -1026,3 +1026,191 @@ async fn a_configuration_file_sets_clients_users_and_faults() {
         assert_eq!(kind, expected, "{text}");
     }
 }
+
+async fn code_and_tokens(issuer: &FakeIssuer) -> (String, Value) {
+    let code = code_for(issuer, "spa", json!({"user": "alice"})).await;
+    let (status, tokens) = redeem(
+        issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    (code, tokens)
+}
+
+async fn userinfo_status(issuer: &FakeIssuer, token: &str) -> u16 {
+    http()
+        .get(format!("{}/userinfo", issuer.base_url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// What an attacker or a careless client tries: a code presented twice (its tokens are revoked),
+/// an ID token at userinfo, another client revoking a token, more scope on refresh, a
+/// registration asking for what the fake cannot honour.
+#[tokio::test]
+async fn replays_and_overreach_are_refused() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let (code, tokens) = code_and_tokens(&issuer).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&issuer, access).await, 200);
+    // An ID token is not an access token.
+    assert_eq!(
+        userinfo_status(&issuer, tokens["id_token"].as_str().unwrap()).await,
+        401
+    );
+    // The code again: refused, and what it gave is revoked.
+    let (status, error) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", "spa"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert_eq!(userinfo_status(&issuer, access).await, 401);
+    let (status, _) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    // Another client may not revoke a token; a refresh may narrow the scope, not widen it.
+    let (_, tokens) = code_and_tokens(&issuer).await;
+    let refused = http()
+        .post(format!("{}/revoke", issuer.base_url()))
+        .form(&[
+            ("token", tokens["access_token"].as_str().unwrap()),
+            ("client_id", "someone-else"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        userinfo_status(&issuer, tokens["access_token"].as_str().unwrap()).await,
+        200
+    );
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let (status, error) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", refresh),
+            ("scope", "orders.read orders.write"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, error["error"].as_str()),
+        (400, Some("invalid_scope"))
+    );
+    let (status, narrowed) = redeem(
+        &issuer,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "spa"),
+            ("refresh_token", refresh),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        status, 200,
+        "the refused attempt did not spend the token: {narrowed}"
+    );
+    assert!(
+        claims(narrowed["access_token"].as_str().unwrap())
+            .get("scope")
+            .is_none()
+    );
+
+    // Registrations the fake cannot honour.
+    for body in [
+        json!({"redirect_uris": [REDIRECT, 7]}),
+        json!({"redirect_uris": [REDIRECT], "grant_types": ["password"]}),
+        json!({"redirect_uris": [REDIRECT], "response_types": ["token"]}),
+        json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none", "client_secret": "x"}),
+        json!({"redirect_uris": [REDIRECT], "jwks_uri": "https://c.example/jwks"}),
+        json!({"redirect_uris": ["http://localhost:8080@evil.example/cb"]}),
+    ] {
+        let response = http()
+            .post(format!("{}/register", issuer.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+    }
+    // A resource that is not an absolute URI goes back as invalid_target.
+    let response = http()
+        .get(authorize_url(
+            &issuer,
+            "spa",
+            &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256&resource=orders"),
+        ))
+        .header("x-fake-login", r#"{"user": "alice"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        param(&location_query(&response), "error"),
+        Some("invalid_target")
+    );
+}
+
+/// The debugger's check calls loopback only, takes JSON only, and a user-information trick
+/// does not take it elsewhere.
+#[tokio::test]
+async fn the_debugger_checks_only_loopback_urls() {
+    let issuer = FakeIssuer::start().await.unwrap();
+    let check = |url: &str, content_type: &str| {
+        let request = http()
+            .post(format!("{}/_fake/debugger/check", issuer.base_url()))
+            .header("content-type", content_type)
+            .body(json!({"url": url, "token": "t"}).to_string());
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    for url in [
+        "http://127.0.0.1:80@169.254.169.254/latest/meta-data/",
+        "http://localhost.evil.example/",
+        "http://10.0.0.1/",
+        "file:///etc/passwd",
+    ] {
+        let (status, answer) = check(url, "application/json").await;
+        assert_eq!(status, 400, "{url}: {answer}");
+    }
+    let (status, _) = check(&format!("{}/jwks", issuer.base_url()), "text/plain").await;
+    assert_eq!(status, 400, "a form post from another site");
+    let (status, answer) = check(&issuer.jwks_url(), "application/json").await;
+    assert_eq!((status, answer["status"].as_u64()), (200, Some(200)));
+}

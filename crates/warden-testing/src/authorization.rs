@@ -99,15 +99,20 @@ pub(crate) struct Authorizations {
     next_family: u64,
     /// The `jti`/`uti` of access tokens revoked at the revocation endpoint.
     pub(crate) revoked_access_tokens: HashSet<String>,
+    /// Codes already redeemed, and the family each started: a code presented again revokes it
+    /// (RFC 6749 §4.1.2).
+    pub(crate) redeemed: HashMap<String, u64>,
+    /// The ids of the access tokens each family issued, revoked with it.
+    pub(crate) family_access_tokens: HashMap<u64, Vec<String>>,
 }
 
 impl Authorizations {
     /// A new family for `grant`, and its first refresh token.
-    pub(crate) fn new_family(&mut self, grant: Grant) -> String {
+    pub(crate) fn new_family(&mut self, grant: Grant) -> (u64, String) {
         self.next_family += 1;
         let family = self.next_family;
         self.families.insert(family, (grant, false));
-        self.refresh_token_of(family)
+        (family, self.refresh_token_of(family))
     }
 
     /// A new refresh token in `family`.
@@ -117,10 +122,14 @@ impl Authorizations {
         token
     }
 
-    /// Revokes a refresh token's family: its every refresh token fails from now on.
+    /// Revokes a family: its every refresh token fails from now on, and the access tokens it
+    /// issued with them.
     pub(crate) fn revoke_family(&mut self, family: u64) {
         if let Some((_, revoked)) = self.families.get_mut(&family) {
             *revoked = true;
+        }
+        if let Some(ids) = self.family_access_tokens.remove(&family) {
+            self.revoked_access_tokens.extend(ids);
         }
     }
 }
@@ -161,34 +170,33 @@ pub(crate) fn check_pkce(
 /// Whether `requested` may be used as a redirect URI for a client that registered
 /// `registered`: exact string comparison, except the port of a loopback IP literal over `http`
 /// (RFC 8252 §7.3). A client that registered none (any client id, with no setup) may use any
-/// loopback redirect URI over `http`.
+/// loopback redirect URI over `http` (`127.0.0.1`, `[::1]`, `localhost`). A URI with a fragment,
+/// user information, a backslash or white space is never one.
 pub(crate) fn redirect_allowed(registered: &[String], requested: &str) -> bool {
-    if requested.contains('#') {
+    if requested.contains(['#', '@', '\\']) || requested.chars().any(char::is_whitespace) {
         return false;
     }
     if registered.is_empty() {
-        return loopback_without_port(requested).is_some()
-            || requested
-                .strip_prefix("http://localhost")
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/', '?']));
+        return loopback(requested, &["127.0.0.1", "[::1]", "localhost"]).is_some();
     }
     registered.iter().any(|uri| {
         uri == requested
             || matches!(
-                (loopback_without_port(uri), loopback_without_port(requested)),
+                (
+                    loopback(uri, &["127.0.0.1", "[::1]"]),
+                    loopback(requested, &["127.0.0.1", "[::1]"])
+                ),
                 (Some(a), Some(b)) if a == b
             )
     })
 }
 
-/// An `http` redirect URI to `127.0.0.1` or `[::1]`, without its port.
-fn loopback_without_port(uri: &str) -> Option<String> {
+/// An `http` URI to one of `hosts`, without its port: the host must end at a port (`:` and
+/// digits), a path, a query or the end, so `http://localhost.evil.example` is none of them.
+fn loopback(uri: &str, hosts: &[&str]) -> Option<String> {
     let rest = uri.strip_prefix("http://")?;
-    let (host, after) = if let Some(rest) = rest.strip_prefix("127.0.0.1") {
-        ("127.0.0.1", rest)
-    } else {
-        ("[::1]", rest.strip_prefix("[::1]")?)
-    };
+    let host = hosts.iter().find(|host| rest.starts_with(**host))?;
+    let after = &rest[host.len()..];
     let after = match after.strip_prefix(':') {
         Some(port_and_path) => {
             let end = port_and_path
@@ -266,6 +274,21 @@ mod tests {
         ));
         assert!(!redirect_allowed(&[], "https://app.example/cb"));
         assert!(!redirect_allowed(&[], "http://127.0.0.1:8765/cb#fragment"));
+        // User information makes the browser go to the host after it.
+        assert!(!redirect_allowed(&[], "http://localhost:x@evil.example/cb"));
+        assert!(!redirect_allowed(
+            &[],
+            "http://localhost:8080@evil.example/"
+        ));
+        assert!(!redirect_allowed(&[], "http://127.0.0.1:80@evil.example/"));
+        assert!(!redirect_allowed(
+            &[],
+            "http://localhost:8080\\@evil.example/"
+        ));
+        assert!(!redirect_allowed(
+            &registered,
+            "https://app.example@evil.example/cb"
+        ));
     }
 
     #[test]

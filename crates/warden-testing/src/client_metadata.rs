@@ -68,12 +68,18 @@ pub(crate) async fn fetch(
     {
         return Err("the client's metadata document is larger than 5 KB");
     }
-    let body = response
-        .bytes()
+    // Read in chunks, never more than the limit and one chunk: a chunked answer has no length.
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|_| "the client's metadata document could not be fetched")?;
-    if body.len() > MAX_DOCUMENT_BYTES {
-        return Err("the client's metadata document is larger than 5 KB");
+        .map_err(|_| "the client's metadata document could not be fetched")?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_DOCUMENT_BYTES {
+            return Err("the client's metadata document is larger than 5 KB");
+        }
     }
     let Ok(Value::Object(document)) = serde_json::from_slice::<Value>(&body) else {
         return Err("the client's metadata document is not a JSON object");
@@ -117,23 +123,32 @@ pub(crate) async fn fetch(
     Ok(ClientMetadata { redirect_uris })
 }
 
-fn is_loopback_host(host: &str) -> bool {
+/// An IP literal, IPv4-mapped IPv6 addresses read as the IPv4 address they carry.
+fn ip_of(host: &str) -> Option<IpAddr> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
-/// An IP literal in a private, link-local, unspecified or unique-local range.
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || ip_of(host).is_some_and(|ip| ip.is_loopback())
+}
+
+/// An IP literal in a private, shared (100.64/10), link-local, unspecified or unique-local
+/// range.
 fn is_private(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => ip.is_private() || ip.is_link_local() || ip.is_unspecified(),
-        Ok(IpAddr::V6(ip)) => {
+    match ip_of(host) {
+        Some(IpAddr::V4(ip)) => {
+            ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+        }
+        Some(IpAddr::V6(ip)) => {
             ip.is_unspecified()
                 || (ip.segments()[0] & 0xfe00) == 0xfc00
                 || (ip.segments()[0] & 0xffc0) == 0xfe80
         }
-        Err(_) => false,
+        None => false,
     }
 }
 
@@ -155,6 +170,9 @@ mod tests {
             ("https://10.0.0.8/c.json", false),
             ("https://169.254.169.254/c.json", false),
             ("https://[fd00::1]/c.json", false),
+            ("https://[::ffff:127.0.0.1]/c.json", false),
+            ("https://[::ffff:a9fe:a9fe]/c.json", false),
+            ("https://100.64.0.1/c.json", false),
             ("http://10.0.0.8/c.json", true),
             ("not a url", false),
         ] {

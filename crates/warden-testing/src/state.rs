@@ -178,6 +178,15 @@ impl Shared {
             .ok_or_else(|| KeyError::UnknownKey(kid.to_owned()))
     }
 
+    /// A key the JWKS publishes, by kid: what a verifier of this issuer's tokens would find.
+    pub(crate) fn published_key(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        self.ring()
+            .keys
+            .iter()
+            .find(|k| k.published && k.key.kid() == kid)
+            .map(|k| k.key.clone())
+    }
+
     /// The path this issuer is served at (`/partner-a` for one of several on a port; empty at
     /// the root), for the pages' scripts.
     pub(crate) fn path_prefix(&self) -> String {

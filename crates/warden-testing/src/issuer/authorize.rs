@@ -199,6 +199,16 @@ fn check_response_and_pkce(
     request: &AuthorizeRequest,
     valid: Valid,
 ) -> Result<Valid, Refusal> {
+    // RFC 8707: an absolute URI without a fragment.
+    if let Some(resource) = &request.resource
+        && (resource.contains('#') || reqwest::Url::parse(resource).is_err())
+    {
+        return Err(Refusal::Redirect(
+            valid,
+            "invalid_target",
+            "resource must be an absolute URI without a fragment",
+        ));
+    }
     if request.response_type.as_deref() != Some("code") {
         return Err(Refusal::Redirect(
             valid,

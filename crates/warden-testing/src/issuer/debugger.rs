@@ -203,23 +203,23 @@ pub(super) struct CheckForm {
 
 /// `POST /_fake/debugger/check`: calls `url` (loopback only) with the token, and reports the
 /// status, `WWW-Authenticate` and the start of the body.
-pub(super) async fn check(body: String) -> Response {
+pub(super) async fn check(headers: axum::http::HeaderMap, body: String) -> Response {
+    // JSON only: a cross-site form cannot send it without a preflight.
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return bad("the check takes application/json");
+    }
     let Ok(form) = serde_json::from_str::<CheckForm>(&body) else {
         return bad("the form is not what the page sends");
     };
-    let loopback = [
-        "http://127.0.0.1",
-        "http://localhost",
-        "http://[::1]",
-        "https://127.0.0.1",
-        "https://localhost",
-        "https://[::1]",
-    ]
-    .iter()
-    .any(|prefix| {
-        form.url
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '/']))
+    let loopback = reqwest::Url::parse(&form.url).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.username().is_empty()
+            && url.password().is_none()
+            && matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
     });
     if !loopback {
         return bad("only a loopback URL (127.0.0.1, localhost, [::1]) is checked");
@@ -238,8 +238,16 @@ pub(super) async fn check(body: String) -> Response {
         .get("www-authenticate")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let text = response.text().await.unwrap_or_default();
-    let body: String = text.chars().take(2000).collect();
+    // At most 8 KB read, 2,000 characters shown.
+    let mut response = response;
+    let mut bytes = Vec::new();
+    while bytes.len() < 8192 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    let body: String = String::from_utf8_lossy(&bytes).chars().take(2000).collect();
     let mut answer = Map::new();
     answer.insert("status".into(), json!(status));
     answer.insert("www_authenticate".into(), json!(challenge));

@@ -84,19 +84,35 @@ pub(super) fn token_exchange(state: &Shared, request: &TokenRequest, client_id: 
     {
         return invalid("only an access token can be issued");
     }
-    let Some(subject) = verified_claims(state, subject) else {
+    let accept = if subject_type == ACCESS_TOKEN_TYPE {
+        Accept::AccessTokens
+    } else {
+        Accept::AnyToken
+    };
+    let Some(subject) = verified_claims(state, subject, accept) else {
         return invalid("subject_token is not a current token of this issuer");
     };
     let actor = match request.actor_token.as_deref() {
-        Some(actor) => match verified_claims(state, actor) {
+        Some(actor) => match verified_claims(state, actor, Accept::AnyToken) {
             Some(actor) => Some(actor),
             None => return invalid("actor_token is not a current token of this issuer"),
         },
         None => None,
     };
+    if request.audience.is_some() && request.resource.is_some() {
+        return invalid("name the target once: audience or resource");
+    }
+    if request
+        .actor_token_type
+        .as_deref()
+        .is_some_and(|t| ![ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, ID_TOKEN_TYPE].contains(&t))
+    {
+        return invalid("actor_token_type must be an access token, a JWT or an ID token");
+    }
     let target = request.audience.clone().or(request.resource.clone());
     if let Some(target) = &target {
-        let known = target.contains(':') || lock(&state.clients).contains_key(target);
+        let known =
+            reqwest::Url::parse(target).is_ok() || lock(&state.clients).contains_key(target);
         if !known {
             return oauth_error(
                 StatusCode::BAD_REQUEST,
@@ -141,16 +157,41 @@ pub(super) fn token_exchange(state: &Shared, request: &TokenRequest, client_id: 
     }
     let lifetime = builder.lifetime_secs();
     match builder.try_sign() {
-        Ok(token) => Json(json!({
-            "access_token": token,
-            "issued_token_type": ACCESS_TOKEN_TYPE,
-            "token_type": "Bearer",
-            "expires_in": lifetime,
-            "scope": scopes.join(" "),
-        }))
-        .into_response(),
+        Ok(token) => {
+            let mut body = json!({
+                "access_token": token,
+                "issued_token_type": ACCESS_TOKEN_TYPE,
+                "token_type": "Bearer",
+                "expires_in": lifetime,
+            });
+            if !scopes.is_empty() {
+                body["scope"] = json!(scopes.join(" "));
+            }
+            Json(body).into_response()
+        }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "cannot sign").into_response(),
     }
+}
+
+/// The client id and secret of an `Authorization: Basic` header (each form-urlencoded, RFC 6749
+/// §2.3.1).
+pub(super) fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let encoded = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |part: &str| -> Option<String> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("x={part}")).ok()?;
+        pairs.into_iter().next().map(|(_, value)| value)
+    };
+    Some((unescape(id)?, unescape(secret)?))
 }
 
 fn invalid_grant(description: &str) -> Response {
@@ -179,9 +220,22 @@ pub(super) fn authorization_code(
             "code is required",
         );
     };
-    // Removed whatever happens next: a code is good once.
-    let Some(pending) = lock(&state.authorizations).codes.remove(code) else {
-        return invalid_grant("the code is unknown, or was already redeemed");
+    // Removed whatever happens next: a code is good once, and presented again it revokes what
+    // it gave.
+    let pending = {
+        let mut authorizations = lock(&state.authorizations);
+        match authorizations.codes.remove(code) {
+            Some(pending) => pending,
+            None => {
+                if let Some(family) = authorizations.redeemed.get(code).copied() {
+                    authorizations.revoke_family(family);
+                    return invalid_grant(
+                        "the code was already redeemed: the tokens it gave are revoked",
+                    );
+                }
+                return invalid_grant("the code is unknown");
+            }
+        }
     };
     if pending.expires_at <= crate::clock::unix_now() {
         return invalid_grant("the code expired");
@@ -204,8 +258,13 @@ pub(super) fn authorization_code(
             "resource is not the one of the authorization request",
         );
     }
-    let refresh_token = lock(&state.authorizations).new_family(pending.grant.clone());
-    tokens(state, &pending.grant, refresh_token)
+    let (family, refresh_token) = {
+        let mut authorizations = lock(&state.authorizations);
+        let (family, refresh_token) = authorizations.new_family(pending.grant.clone());
+        authorizations.redeemed.insert(code.to_owned(), family);
+        (family, refresh_token)
+    };
+    tokens(state, &pending.grant, family, refresh_token)
 }
 
 /// `grant_type=refresh_token`: each refresh token is good once; a used one presented again
@@ -222,7 +281,7 @@ pub(super) fn refresh(state: &Shared, request: &TokenRequest, client_id: &str) -
     let Some(&(family, used)) = authorizations.refresh_tokens.get(presented) else {
         return invalid_grant("the refresh token is unknown");
     };
-    let Some((grant, revoked)) = authorizations.families.get(&family).cloned() else {
+    let Some((mut grant, revoked)) = authorizations.families.get(&family).cloned() else {
         return invalid_grant("the refresh token is unknown");
     };
     if grant.client_id != client_id {
@@ -235,18 +294,53 @@ pub(super) fn refresh(state: &Shared, request: &TokenRequest, client_id: &str) -
     if revoked {
         return invalid_grant("the refresh token's grant was revoked");
     }
+    // RFC 6749 §6: the same scopes, or fewer; RFC 8707: the same resource.
+    if let Some(scope) = request.scope.as_deref() {
+        let granted = grant.api_scopes();
+        let asked: Vec<String> = scope
+            .split_whitespace()
+            .filter(|s| !OIDC_SCOPES.contains(s))
+            .map(str::to_owned)
+            .collect();
+        if let Some(extra) = asked.iter().find(|s| !granted.contains(s)) {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                &format!("{extra} was not granted"),
+            );
+        }
+        grant.login.scopes = Some(asked);
+    }
+    if request.resource.is_some() && request.resource != grant.resource {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_target",
+            "resource is not the grant's",
+        );
+    }
     authorizations
         .refresh_tokens
         .insert(presented.to_owned(), (family, true));
     let refresh_token = authorizations.refresh_token_of(family);
     drop(authorizations);
-    tokens(state, &grant, refresh_token)
+    tokens(state, &grant, family, refresh_token)
 }
 
 /// The token response for a grant: an access token, an ID token when `openid` was asked, the
 /// refresh token.
-fn tokens(state: &Shared, grant: &Grant, refresh_token: String) -> Response {
-    let access = access_token(state, grant);
+fn tokens(state: &Shared, grant: &Grant, family: u64, refresh_token: String) -> Response {
+    // The token's id, chosen here to revoke it with its family.
+    let id = crate::keys::random_id();
+    let id_claim = match state.mode {
+        Mode::Oidc => "jti",
+        Mode::Entra { .. } => "uti",
+    };
+    let access = access_token(state, grant).claim(id_claim, id.as_str());
+    lock(&state.authorizations)
+        .family_access_tokens
+        .entry(family)
+        .or_default()
+        .push(id);
     let lifetime = access.lifetime_secs();
     let Ok(access_token) = access.try_sign() else {
         return (StatusCode::INTERNAL_SERVER_ERROR, "cannot sign").into_response();
@@ -347,21 +441,38 @@ fn id_token<'a>(state: &'a Shared, grant: &Grant) -> TokenBuilder<'a> {
     builder
 }
 
-/// The claims of a token this issuer signed, when its signature holds and it is current and
-/// not revoked.
-fn verified_claims(state: &Shared, token: &str) -> Option<Value> {
+/// Which tokens a caller accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accept {
+    /// Access tokens only (userinfo, revocation, an `access_token` subject).
+    AccessTokens,
+    /// Access tokens and ID tokens (a `jwt` or `id_token` subject).
+    AnyToken,
+}
+
+/// The claims of a token this issuer signed, when a key its JWKS publishes verifies it with the
+/// key's own algorithm, it is current (`nbf`, `exp`), of a kind the caller accepts, and not
+/// revoked.
+fn verified_claims(state: &Shared, token: &str, accept: Accept) -> Option<Value> {
     let (header, claims, signing_input, signature) = crate::clients::split(token)?;
-    let key = state.key(header.get("kid").and_then(Value::as_str)).ok()?;
+    let key = state.published_key(header.get("kid").and_then(Value::as_str)?)?;
     let alg = header.get("alg").and_then(Value::as_str)?;
     if alg != key.algorithm().as_str()
         || !key.verifies(key.algorithm(), signing_input.as_bytes(), &signature)
     {
         return None;
     }
-    let current = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .is_some_and(|exp| exp > crate::clock::unix_now());
+    let now = crate::clock::unix_now();
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
+    let current = number("exp").is_some_and(|exp| exp > now)
+        && number("nbf").is_none_or(|nbf| nbf <= now + 60);
+    // This issuer's ID tokens carry `auth_time` and no scope; its access tokens never do.
+    let id_token = claims.get("auth_time").is_some()
+        && claims.get("scp").is_none()
+        && claims.get("scope").is_none();
+    if accept == Accept::AccessTokens && id_token {
+        return None;
+    }
     let revoked = token_id(&claims).is_some_and(|id| {
         lock(&state.authorizations)
             .revoked_access_tokens
@@ -380,11 +491,15 @@ fn token_id(claims: &Value) -> Option<String> {
 
 /// `GET /userinfo` (Entra: `/oidc/userinfo`) with a bearer access token of this issuer.
 pub(super) async fn userinfo(State(state): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    // The scheme is case-insensitive (RFC 9110 §11.1).
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let Some(claims) = token.and_then(|token| verified_claims(&state, token)) else {
+        .and_then(|value| value.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let Some(claims) = token.and_then(|token| verified_claims(&state, token, Accept::AccessTokens))
+    else {
         return (
             StatusCode::UNAUTHORIZED,
             [(
@@ -465,7 +580,14 @@ pub(super) async fn revoke(
             None => false,
         }
     };
-    if !refresh && let Some(claims) = verified_claims(&state, token) {
+    if !refresh && let Some(claims) = verified_claims(&state, token, Accept::AccessTokens) {
+        // RFC 7009 §2.1: only the client the token was issued to may revoke it.
+        let issued_to = ["client_id", "azp", "appid"]
+            .iter()
+            .find_map(|name| claims.get(*name).and_then(Value::as_str));
+        if issued_to != Some(client_id.as_str()) {
+            return invalid_grant("the token was issued to another client");
+        }
         if let Some(id) = token_id(&claims) {
             lock(&state.authorizations).revoked_access_tokens.insert(id);
         }
@@ -545,21 +667,66 @@ pub(super) async fn register(State(state): State<Arc<Shared>>, body: String) -> 
     let Ok(Value::Object(mut metadata)) = serde_json::from_str::<Value>(&body) else {
         return metadata_error("invalid_client_metadata", "the body must be a JSON object");
     };
-    let uris: Option<Vec<String>> = metadata
-        .get("redirect_uris")
-        .and_then(Value::as_array)
-        .map(|uris| {
-            uris.iter()
-                .filter_map(|u| u.as_str().map(str::to_owned))
-                .collect()
-        })
-        .filter(|uris: &Vec<String>| !uris.is_empty());
+    let uris: Option<Vec<String>> = match metadata.get("redirect_uris") {
+        Some(Value::Array(uris)) if !uris.is_empty() => uris
+            .iter()
+            .map(|uri| uri.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    };
     let Some(uris) = uris else {
         return metadata_error(
             "invalid_redirect_uri",
             "redirect_uris must be a non-empty array of strings",
         );
     };
+    // What the fake cannot honour is refused, not registered and ignored.
+    let strings = |name: &str| -> Result<Vec<String>, ()> {
+        match metadata.get(name) {
+            None => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| item.as_str().map(str::to_owned).ok_or(()))
+                .collect(),
+            Some(_) => Err(()),
+        }
+    };
+    let supported_grants = strings("grant_types").is_ok_and(|grants| {
+        grants
+            .iter()
+            .all(|g| g == "authorization_code" || g == "refresh_token")
+    });
+    let supported_responses =
+        strings("response_types").is_ok_and(|types| types.iter().all(|t| t == "code"));
+    if !supported_grants || !supported_responses {
+        return metadata_error(
+            "invalid_client_metadata",
+            "grant_types may hold authorization_code and refresh_token, response_types code",
+        );
+    }
+    for member in [
+        "client_secret",
+        "client_secret_expires_at",
+        "jwks",
+        "jwks_uri",
+        "client_id",
+    ] {
+        if metadata.contains_key(member) {
+            return metadata_error(
+                "invalid_client_metadata",
+                &format!("{member} is not the client's to send to this fake"),
+            );
+        }
+    }
+    if metadata
+        .get("token_endpoint_auth_method")
+        .is_some_and(|method| !method.is_string())
+    {
+        return metadata_error(
+            "invalid_client_metadata",
+            "token_endpoint_auth_method must be a string",
+        );
+    }
     // https, or http to a loopback address (OAuth 2.1, MCP); never a fragment.
     if let Some(bad) = uris.iter().find(|uri| {
         uri.contains('#') || !(uri.starts_with("https://") || redirect_allowed(&[], uri))

@@ -55,6 +55,10 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
                 "/{tenant}/oauth2/v2.0/authorize",
                 get(authorize::authorize_get).post(authorize::authorize_post),
             )
+            .route(
+                "/{tenant}/oauth2/authorize",
+                get(authorize::authorize_get).post(authorize::authorize_post),
+            )
             .route("/{tenant}/oauth2/v2.0/logout", get(grants::end_session))
             .route(
                 "/oidc/userinfo",
@@ -313,6 +317,8 @@ async fn entra_discovery(
             json!(["S256"])
         };
         document["tenant_region_scope"] = json!("WW");
+    } else {
+        document["authorization_endpoint"] = json!(format!("{base}/{tenant}/oauth2/authorize"));
     }
     json_response(document, fault, None)
 }
@@ -324,27 +330,6 @@ async fn entra_jwks(State(state): State<Arc<Shared>>) -> Response {
 
 fn is_multi_tenant_alias(tenant: &str) -> bool {
     matches!(tenant, "common" | "organizations" | "consumers")
-}
-
-/// The client id and secret of an `Authorization: Basic` header (each form-urlencoded, RFC 6749
-/// §2.3.1).
-fn basic_credentials(headers: &axum::http::HeaderMap) -> Option<(String, String)> {
-    use base64::Engine as _;
-    let encoded = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (id, secret) = text.split_once(':')?;
-    let unescape = |part: &str| -> Option<String> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("x={part}")).ok()?;
-        pairs.into_iter().next().map(|(_, value)| value)
-    };
-    Some((unescape(id)?, unescape(secret)?))
 }
 
 /// What a token request's `claims` asks of the access token: the CAE capability (`xms_cc`
@@ -393,7 +378,7 @@ async fn token_endpoint(
             .into_response()
     };
     // `client_secret_basic` (RFC 6749 §2.3.1): the client's id and secret in the header.
-    if let Some((id, secret)) = basic_credentials(&headers) {
+    if let Some((id, secret)) = grants::basic_credentials(&headers) {
         request.client_id.get_or_insert(id);
         request.client_secret.get_or_insert(secret);
     }
