@@ -849,3 +849,70 @@ async fn a_redis_that_may_evict_rules_is_refused_at_connect_and_never_reported_c
     .await;
     assert!(b.status().is_current());
 }
+
+/// A replica reloads the rules through their index, one sorted set, never by scanning the
+/// keyspace of a Redis other applications share: a key that only looks like a rule is not read.
+/// Rules written before the index existed (an older warden-redis) are still found, by one scan.
+#[tokio::test]
+async fn a_replica_reloads_the_rules_through_their_index() {
+    let server = redis().await;
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let writer = store(&server.url()).connect().await.unwrap();
+    writer
+        .revoke(Revocation::user("lee").issued_before(now() as u64 - 10))
+        .await
+        .unwrap();
+    let indexed: Vec<String> = redis::cmd("ZRANGE")
+        .arg("fleet-test:rules")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(indexed, [r#"["user","any","","lee"]"#]);
+    // A key under the prefix that the index does not name: another writer's, or a forgery.
+    let _: () = redis::cmd("SET")
+        .arg(r#"fleet-test:rule:["user","any","","max"]"#)
+        .arg(now() - 10)
+        .arg("EX")
+        .arg(3600)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let reader = store(&server.url()).connect().await.unwrap();
+    let app = replica(&reader);
+    assert_revoked(&app, &token_of("lee")).await;
+    assert_accepted(&app, &token_of("max")).await;
+
+    // An older deployment: rules and a stream, no index. Found by one scan.
+    let legacy = redis().await;
+    let mut conn = redis::Client::open(legacy.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(r#"fleet-test:rule:["user","any","","ode"]"#)
+        .arg(now() - 10)
+        .arg("EX")
+        .arg(3600)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("fleet-test:revocations")
+        .arg("*")
+        .arg("rule")
+        .arg(r#"["user","any","","ode"]"#)
+        .arg("before")
+        .arg(now() - 10)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let reader = store(&legacy.url()).connect().await.unwrap();
+    assert_revoked(&replica(&reader), &token_of("ode")).await;
+}

@@ -74,16 +74,73 @@ pub(crate) async fn connect(client: &redis::Client) -> RedisResult<MultiplexedCo
 }
 
 /// Loads every live rule into the replica and returns the stream position the load is current
-/// to. The position is read first: a rule written during the scan is then also in the stream
+/// to. The position is read first: a rule written during the load is then also in the stream
 /// after it, and applying it twice is harmless.
+///
+/// The rules are found through their index (`ZSCAN` of one key), never by scanning the whole
+/// keyspace of a Redis other applications share. Only rules written before the index existed
+/// (an index missing beside an existing stream) are found by `SCAN`, once.
 pub(crate) async fn load(
     conn: &mut MultiplexedConnection,
     keys: &Keys,
     local: &InMemoryRevocations,
 ) -> RedisResult<EntryId> {
-    let position = stream_info(conn, keys)
-        .await?
-        .map_or(EntryId::ZERO, |s| s.last);
+    let stream = stream_info(conn, keys).await?;
+    let position = stream.as_ref().map_or(EntryId::ZERO, |s| s.last);
+    let indexed: bool = redis::cmd("EXISTS")
+        .arg(&keys.index)
+        .query_async(conn)
+        .await?;
+    if indexed {
+        load_indexed(conn, keys, local).await?;
+    } else if stream.is_some() {
+        load_scanned(conn, keys, local).await?;
+    }
+    Ok(position)
+}
+
+/// The rules the index names whose expiry is still ahead.
+async fn load_indexed(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    local: &InMemoryRevocations,
+) -> RedisResult<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut cursor: u64 = 0;
+    loop {
+        // Member, score, member, score, …
+        let (next, pairs): (u64, Vec<String>) = redis::cmd("ZSCAN")
+            .arg(&keys.index)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(conn)
+            .await?;
+        let found: Vec<String> = pairs
+            .chunks(2)
+            .filter(|pair| {
+                pair.get(1)
+                    .and_then(|score| score.parse::<f64>().ok())
+                    .is_some_and(|expiry| expiry > now as f64)
+            })
+            .map(|pair| format!("{}{}", keys.rule_prefix, pair[0]))
+            .collect();
+        apply_rules(conn, keys, local, &found).await?;
+        if next == 0 {
+            return Ok(());
+        }
+        cursor = next;
+    }
+}
+
+/// Rules written before the index existed: every key under the prefix, by `SCAN`.
+async fn load_scanned(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    local: &InMemoryRevocations,
+) -> RedisResult<()> {
     let mut cursor: u64 = 0;
     loop {
         let (next, found): (u64, Vec<String>) = redis::cmd("SCAN")
@@ -94,30 +151,40 @@ pub(crate) async fn load(
             .arg(SCAN_COUNT)
             .query_async(conn)
             .await?;
-        if !found.is_empty() {
-            // Read as text and parsed one by one: a key someone else wrote under the prefix is
-            // skipped, never a reason to fail the whole load.
-            let instants: Vec<Option<String>> =
-                redis::cmd("MGET").arg(&found).query_async(conn).await?;
-            for (key, before) in found.iter().zip(instants) {
-                let (Some(identity), Some(before)) = (key.strip_prefix(&keys.rule_prefix), before)
-                else {
-                    continue; // not ours, or expired meanwhile
-                };
-                match before.parse().ok().and_then(|b| rule::rule(identity, b)) {
-                    Some(revocation) => local.apply(revocation),
-                    None => tracing::warn!(
-                        key_len = key.len(),
-                        "ignored a key warden-redis did not write"
-                    ),
-                }
-            }
-        }
+        apply_rules(conn, keys, local, &found).await?;
         if next == 0 {
-            return Ok(position);
+            return Ok(());
         }
         cursor = next;
     }
+}
+
+/// Reads the rule keys `found` and applies each to the replica.
+async fn apply_rules(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    local: &InMemoryRevocations,
+    found: &[String],
+) -> RedisResult<()> {
+    if found.is_empty() {
+        return Ok(());
+    }
+    // Read as text and parsed one by one: a key someone else wrote under the prefix is skipped,
+    // never a reason to fail the whole load.
+    let instants: Vec<Option<String>> = redis::cmd("MGET").arg(found).query_async(conn).await?;
+    for (key, before) in found.iter().zip(instants) {
+        let (Some(identity), Some(before)) = (key.strip_prefix(&keys.rule_prefix), before) else {
+            continue; // not ours, or expired meanwhile
+        };
+        match before.parse().ok().and_then(|b| rule::rule(identity, b)) {
+            Some(revocation) => local.apply(revocation),
+            None => tracing::warn!(
+                key_len = key.len(),
+                "ignored a key warden-redis did not write"
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// What `XINFO STREAM` says of the stream, or `None` when there is no stream.

@@ -19,7 +19,11 @@ pub(crate) struct Keys {
     prefix: String,
     pub(crate) rule_prefix: String,
     pub(crate) stream: String,
-    /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped.
+    /// The index of rule keys: a sorted set of identities scored by their expiry, so that a
+    /// replica reloads the rules without scanning a shared Redis's whole keyspace.
+    pub(crate) index: String,
+    /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped (for rules
+    /// written before the index existed).
     pub(crate) rule_pattern: String,
 }
 
@@ -36,6 +40,7 @@ impl Keys {
             prefix: prefix.to_owned(),
             rule_prefix: format!("{prefix}rule:"),
             stream: format!("{prefix}revocations"),
+            index: format!("{prefix}rules"),
             rule_pattern: format!("{escaped}rule:*"),
         }
     }

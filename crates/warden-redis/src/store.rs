@@ -31,14 +31,18 @@ pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_RULE_RETENTION: Duration =
     Duration::from_secs(DEFAULT_MAX_TOKEN_LIFETIME.as_secs() + 300 + 300);
 
-/// Writes a rule unless an equal or later one is there, and announces it, atomically.
-/// KEYS: rule key, stream. ARGV: instant, expiry (unix seconds), identity, stream length.
+/// Writes a rule unless an equal or later one is there, indexes it, and announces it,
+/// atomically; the index drops the identities whose rules expired.
+/// KEYS: rule key, stream, index. ARGV: instant, expiry (unix seconds), identity, stream length,
+/// now (unix seconds).
 const REVOKE_SCRIPT: &str = r"
 local current = tonumber(redis.call('GET', KEYS[1]))
 if current and current >= tonumber(ARGV[1]) then
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[5])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'rule', ARGV[3], 'before', ARGV[1])
 return 1
 ";
@@ -316,10 +320,12 @@ impl RedisRevocations {
         invocation
             .key(format!("{}{identity}", shared.keys.rule_prefix))
             .key(&shared.keys.stream)
+            .key(&shared.keys.index)
             .arg(revocation.before())
             .arg(expires_at)
             .arg(&identity)
-            .arg(shared.stream_length);
+            .arg(shared.stream_length)
+            .arg(unix_now());
         let mut writer = shared.writer.clone();
         match tokio::time::timeout(
             shared.write_timeout,
@@ -440,4 +446,11 @@ pub(crate) fn ensure_crypto_provider() {
         // Another thread may install one at the same moment: either way, one is installed.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
+}
+
+/// Now, in unix seconds.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
