@@ -883,9 +883,29 @@ async fn a_replica_reloads_the_rules_through_their_index() {
         .query_async(&mut conn)
         .await
         .unwrap();
+    // A replica of an older warden-redis, mid-upgrade: its rule is not indexed, but announced.
+    let _: () = redis::cmd("SET")
+        .arg(r#"fleet-test:rule:["user","any","","pat"]"#)
+        .arg(now() - 10)
+        .arg("EX")
+        .arg(3600)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("fleet-test:revocations")
+        .arg("*")
+        .arg("rule")
+        .arg(r#"["user","any","","pat"]"#)
+        .arg("before")
+        .arg(now() - 10)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let reader = store(&server.url()).connect().await.unwrap();
     let app = replica(&reader);
     assert_revoked(&app, &token_of("lee")).await;
+    assert_revoked(&app, &token_of("pat")).await;
     assert_accepted(&app, &token_of("max")).await;
 
     // An older deployment: rules and a stream, no index. Found by one scan.

@@ -93,6 +93,12 @@ pub(crate) async fn load(
         .await?;
     if indexed {
         load_indexed(conn, keys, local).await?;
+        // A replica of an older warden-redis writes rules without indexing them: during a
+        // rolling upgrade those reach the index's readers only through the stream, so what the
+        // stream still holds is applied too (applying a rule twice changes nothing).
+        if stream.is_some() {
+            load_stream(conn, keys, local, position).await?;
+        }
     } else if stream.is_some() {
         load_scanned(conn, keys, local).await?;
     }
@@ -132,6 +138,44 @@ async fn load_indexed(
             return Ok(());
         }
         cursor = next;
+    }
+}
+
+/// Every rule the stream still holds, up to `position`.
+async fn load_stream(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    local: &InMemoryRevocations,
+    position: EntryId,
+) -> RedisResult<()> {
+    let mut start = "-".to_owned();
+    loop {
+        let reply: Value = redis::cmd("XRANGE")
+            .arg(&keys.stream)
+            .arg(&start)
+            .arg(position.to_string())
+            .arg("COUNT")
+            .arg(BATCH)
+            .query_async(conn)
+            .await?;
+        let Value::Array(entries) = &reply else {
+            return Ok(());
+        };
+        let mut last = None;
+        for (id, fields) in entries.iter().filter_map(entry_of) {
+            last = Some(id);
+            let identity = field(fields, "rule").and_then(string_of);
+            let before = field(fields, "before")
+                .and_then(string_of)
+                .and_then(|b| b.parse::<u64>().ok());
+            if let Some(revocation) = identity.zip(before).and_then(|(i, b)| rule::rule(&i, b)) {
+                local.apply(revocation);
+            }
+        }
+        match last {
+            Some(id) if entries.len() >= BATCH => start = format!("({id}"),
+            _ => return Ok(()),
+        }
     }
 }
 
