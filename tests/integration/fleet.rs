@@ -851,8 +851,10 @@ async fn a_redis_that_may_evict_rules_is_refused_at_connect_and_never_reported_c
 }
 
 /// A replica reloads the rules through their index, one sorted set, never by scanning the
-/// keyspace of a Redis other applications share: a key that only looks like a rule is not read.
-/// Rules written before the index existed (an older warden-redis) are still found, by one scan.
+/// keyspace of a Redis other applications share: a key under the prefix that the index does not
+/// name is not even read (which shows no scan ran). Rules written before the index existed (an
+/// older warden-redis) are found by one scan, which indexes them; rules an older replica writes
+/// during a rolling upgrade arrive through the stream.
 #[tokio::test]
 async fn a_replica_reloads_the_rules_through_their_index() {
     let server = redis().await;
@@ -874,7 +876,7 @@ async fn a_replica_reloads_the_rules_through_their_index() {
         .await
         .unwrap();
     assert_eq!(indexed, [r#"["user","any","","lee"]"#]);
-    // A key under the prefix that the index does not name: another writer's, or a forgery.
+    // A key under the prefix that the index does not name, and no announcement of it.
     let _: () = redis::cmd("SET")
         .arg(r#"fleet-test:rule:["user","any","","max"]"#)
         .arg(now() - 10)
@@ -907,6 +909,13 @@ async fn a_replica_reloads_the_rules_through_their_index() {
     assert_revoked(&app, &token_of("lee")).await;
     assert_revoked(&app, &token_of("pat")).await;
     assert_accepted(&app, &token_of("max")).await;
+    // An older revocation of an identity whose key is there changes nothing, but indexes the key.
+    writer
+        .revoke(Revocation::user("max").issued_before(now() as u64 - 100))
+        .await
+        .unwrap();
+    let reader = store(&server.url()).connect().await.unwrap();
+    assert_revoked(&replica(&reader), &token_of("max")).await;
 
     // An older deployment: rules and a stream, no index. Found by one scan.
     let legacy = redis().await;
@@ -935,4 +944,19 @@ async fn a_replica_reloads_the_rules_through_their_index() {
         .unwrap();
     let reader = store(&legacy.url()).connect().await.unwrap();
     assert_revoked(&replica(&reader), &token_of("ode")).await;
+    // The scan indexed what it found, and says so: the next load reads the index alone.
+    let (indexed, marker): (Vec<String>, bool) = redis::pipe()
+        .cmd("ZRANGE")
+        .arg("fleet-test:rules")
+        .arg(0)
+        .arg(-1)
+        .cmd("EXISTS")
+        .arg("fleet-test:rules-indexed")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(indexed, [r#"["user","any","","ode"]"#]);
+    assert!(marker);
+    let again = store(&legacy.url()).connect().await.unwrap();
+    assert_revoked(&replica(&again), &token_of("ode")).await;
 }

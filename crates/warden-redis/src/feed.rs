@@ -77,9 +77,10 @@ pub(crate) async fn connect(client: &redis::Client) -> RedisResult<MultiplexedCo
 /// to. The position is read first: a rule written during the load is then also in the stream
 /// after it, and applying it twice is harmless.
 ///
-/// The rules are found through their index (`ZSCAN` of one key), never by scanning the whole
-/// keyspace of a Redis other applications share. Only rules written before the index existed
-/// (an index missing beside an existing stream) are found by `SCAN`, once.
+/// The rules are found through their index (`ZSCAN` of one key), never by scanning the keyspace
+/// of a Redis other applications share, once the index is known to hold every rule (its
+/// marker). Until then, the load scans (`SCAN MATCH`) and backfills the index from what it
+/// finds, then sets the marker: rules written before the index existed are indexed once.
 pub(crate) async fn load(
     conn: &mut MultiplexedConnection,
     keys: &Keys,
@@ -88,7 +89,7 @@ pub(crate) async fn load(
     let stream = stream_info(conn, keys).await?;
     let position = stream.as_ref().map_or(EntryId::ZERO, |s| s.last);
     let indexed: bool = redis::cmd("EXISTS")
-        .arg(&keys.index)
+        .arg(&keys.indexed_marker)
         .query_async(conn)
         .await?;
     if indexed {
@@ -99,21 +100,24 @@ pub(crate) async fn load(
         if stream.is_some() {
             load_stream(conn, keys, local, position).await?;
         }
-    } else if stream.is_some() {
+    } else {
         load_scanned(conn, keys, local).await?;
+        let _: () = redis::cmd("SET")
+            .arg(&keys.indexed_marker)
+            .arg(1)
+            .query_async(conn)
+            .await?;
     }
     Ok(position)
 }
 
-/// The rules the index names whose expiry is still ahead.
+/// The rules the index names. Keys Redis has expired read as nothing (its clock decides, not
+/// this replica's).
 async fn load_indexed(
     conn: &mut MultiplexedConnection,
     keys: &Keys,
     local: &InMemoryRevocations,
 ) -> RedisResult<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let mut cursor: u64 = 0;
     loop {
         // Member, score, member, score, …
@@ -126,11 +130,6 @@ async fn load_indexed(
             .await?;
         let found: Vec<String> = pairs
             .chunks(2)
-            .filter(|pair| {
-                pair.get(1)
-                    .and_then(|score| score.parse::<f64>().ok())
-                    .is_some_and(|expiry| expiry > now as f64)
-            })
             .map(|pair| format!("{}{}", keys.rule_prefix, pair[0]))
             .collect();
         apply_rules(conn, keys, local, &found).await?;
@@ -196,11 +195,42 @@ async fn load_scanned(
             .query_async(conn)
             .await?;
         apply_rules(conn, keys, local, &found).await?;
+        backfill(conn, keys, &found).await?;
         if next == 0 {
             return Ok(());
         }
         cursor = next;
     }
+}
+
+/// Indexes the rule keys a scan found, each with its expiry by Redis's clock.
+async fn backfill(
+    conn: &mut MultiplexedConnection,
+    keys: &Keys,
+    found: &[String],
+) -> RedisResult<()> {
+    if found.is_empty() {
+        return Ok(());
+    }
+    let (now, _): (u64, u64) = redis::cmd("TIME").query_async(conn).await?;
+    let mut ttls = redis::pipe();
+    for key in found {
+        ttls.cmd("PTTL").arg(key);
+    }
+    let ttls: Vec<i64> = ttls.query_async(conn).await?;
+    let mut index = redis::pipe();
+    for (key, ttl) in found.iter().zip(ttls) {
+        if let (Some(identity), true) = (key.strip_prefix(&keys.rule_prefix), ttl > 0) {
+            let expiry = now + (ttl as u64).div_ceil(1000);
+            index
+                .cmd("ZADD")
+                .arg(&keys.index)
+                .arg(expiry)
+                .arg(identity)
+                .ignore();
+        }
+    }
+    index.query_async::<()>(conn).await
 }
 
 /// Reads the rule keys `found` and applies each to the replica.

@@ -22,6 +22,9 @@ pub(crate) struct Keys {
     /// The index of rule keys: a sorted set of identities scored by their expiry, so that a
     /// replica reloads the rules without scanning a shared Redis's whole keyspace.
     pub(crate) index: String,
+    /// Set once the index holds every rule, after a first load backfilled it from a scan: from
+    /// then on, loads read the index alone.
+    pub(crate) indexed_marker: String,
     /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped (for rules
     /// written before the index existed).
     pub(crate) rule_pattern: String,
@@ -41,6 +44,7 @@ impl Keys {
             rule_prefix: format!("{prefix}rule:"),
             stream: format!("{prefix}revocations"),
             index: format!("{prefix}rules"),
+            indexed_marker: format!("{prefix}rules-indexed"),
             rule_pattern: format!("{escaped}rule:*"),
         }
     }

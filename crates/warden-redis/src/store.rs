@@ -32,21 +32,26 @@ pub const DEFAULT_RULE_RETENTION: Duration =
     Duration::from_secs(DEFAULT_MAX_TOKEN_LIFETIME.as_secs() + 300 + 300);
 
 /// Writes a rule unless an equal or later one is there, indexes it, and announces it,
-/// atomically; the index drops the identities whose rules expired.
-/// KEYS: rule key, stream, index. ARGV: instant, expiry (unix seconds), identity, stream length,
-/// now (unix seconds).
+/// atomically. The index is kept right by Redis's own clock (`TIME`): an identity whose key is
+/// there is indexed with the key's expiry even when nothing changes (a key an older version
+/// wrote), and identities whose rules have expired are dropped.
+/// KEYS: rule key, stream, index. ARGV: instant, expiry (unix seconds), identity, stream length.
 const REVOKE_SCRIPT: &str = r"
+local now = tonumber(redis.call('TIME')[1])
 local current = tonumber(redis.call('GET', KEYS[1]))
 if current and current >= tonumber(ARGV[1]) then
+  local ttl = tonumber(redis.call('PTTL', KEYS[1]))
+  if ttl > 0 then
+    redis.call('ZADD', KEYS[3], now + math.ceil(ttl / 1000), ARGV[3])
+  end
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EXAT', ARGV[2])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[5])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'rule', ARGV[3], 'before', ARGV[1])
 return 1
 ";
-
 /// Configures a [`RedisRevocations`]; made by [`RedisRevocations::builder`].
 #[derive(Clone)]
 pub struct RedisRevocationsBuilder {
@@ -324,8 +329,7 @@ impl RedisRevocations {
             .arg(revocation.before())
             .arg(expires_at)
             .arg(&identity)
-            .arg(shared.stream_length)
-            .arg(unix_now());
+            .arg(shared.stream_length);
         let mut writer = shared.writer.clone();
         match tokio::time::timeout(
             shared.write_timeout,
@@ -446,11 +450,4 @@ pub(crate) fn ensure_crypto_provider() {
         // Another thread may install one at the same moment: either way, one is installed.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
-}
-
-/// Now, in unix seconds.
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

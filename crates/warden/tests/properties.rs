@@ -249,7 +249,8 @@ mod oracle {
         alg: Part,
         kid: Part,
         typ: Part,
-        crit: bool,
+        /// `crit`: absent, `["exp"]` or `[]` (both refused).
+        crit: Part,
         iss: Part,
         aud: Part,
         /// Seconds from now.
@@ -291,9 +292,14 @@ mod oracle {
                     2 => Just(Part::Is(json!("at+jwt"))),
                     1 => Just(Part::Is(json!("application/at+jwt"))),
                     1 => Just(Part::Is(json!("AT+JWT"))),
+                    1 => Just(Part::Is(json!("Application/AT+JWT"))),
                     1 => part(json!("at+jwt"), vec![json!("JWT"), json!("dpop+jwt"), json!(7)]),
                 ],
-                proptest::bool::weighted(0.03),
+                prop_oneof![
+                    30 => Just(Part::Absent),
+                    1 => Just(Part::Is(json!(["exp"]))),
+                    1 => Just(Part::Is(json!([]))),
+                ],
                 part(
                     json!(ISSUER),
                     vec![
@@ -308,6 +314,7 @@ mod oracle {
                         vec![json!("api://other"), json!([]), json!(7), json!(["api://other"])],
                     ),
                     1 => Just(Part::Is(json!([AUDIENCE, "api://other"]))),
+                    1 => Just(Part::Is(json!([AUDIENCE, 7]))),
                 ],
                 prop_oneof![
                     5 => part(json!(3600), vec![json!(-3600), json!("3600")]),
@@ -372,9 +379,7 @@ mod oracle {
         put(&mut header, "alg", &case.alg, false, now);
         put(&mut header, "kid", &case.kid, false, now);
         put(&mut header, "typ", &case.typ, false, now);
-        if case.crit {
-            header.insert("crit".to_owned(), json!(["exp"]));
-        }
+        put(&mut header, "crit", &case.crit, false, now);
         let mut claims = Map::new();
         put(&mut claims, "iss", &case.iss, false, now);
         put(&mut claims, "aud", &case.aud, false, now);
@@ -424,7 +429,10 @@ mod oracle {
         };
         let aud_ok = match &case.aud {
             Part::Is(Value::String(aud)) => aud == AUDIENCE,
-            Part::Is(Value::Array(auds)) => auds.iter().any(|a| a == AUDIENCE),
+            // An array of strings, one of them ours.
+            Part::Is(Value::Array(auds)) => {
+                auds.iter().all(Value::is_string) && auds.iter().any(|a| a == AUDIENCE)
+            }
             _ => false,
         };
         let exp_ok = number(&case.exp).is_some_and(|offset| offset > -60);
@@ -439,7 +447,7 @@ mod oracle {
         is(&case.alg, json!("RS256"))
             && kid_ok
             && typ_ok
-            && !case.crit
+            && matches!(case.crit, Part::Absent)
             && is(&case.iss, json!(ISSUER))
             && aud_ok
             && exp_ok

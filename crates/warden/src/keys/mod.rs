@@ -514,6 +514,32 @@ mod tests {
     }
 
     #[test]
+    fn a_token_without_kid_gets_the_single_key_that_fits_or_none() {
+        let ed = |kid: Option<&str>, byte: u8| {
+            let x = [byte; 32];
+            VerifyingKey::new(
+                kid,
+                KeyType::Ed25519,
+                None,
+                None,
+                KeyMaterial::Encoded(&x),
+                Algorithm::EdDSA,
+            )
+            .unwrap()
+        };
+        let one = KeySet::from_keys([ed(Some("a"), 1)]);
+        assert!(one.find(None, Algorithm::EdDSA).is_some());
+        assert!(
+            one.find(None, Algorithm::RS256).is_none(),
+            "none fits RS256"
+        );
+        // Two keys that fit: no key, rather than trying each.
+        let two = KeySet::from_keys([ed(Some("a"), 1), ed(None, 2)]);
+        assert!(two.find(None, Algorithm::EdDSA).is_none());
+        assert!(two.find(Some("a"), Algorithm::EdDSA).is_some());
+    }
+
+    #[test]
     fn a_new_set_keeps_the_instances_of_the_keys_it_republishes() {
         let ed = |kid: &str, byte: u8| {
             let x = [byte; 32];
