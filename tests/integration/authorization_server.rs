@@ -1014,6 +1014,8 @@ async fn a_configuration_file_sets_clients_users_and_faults() {
             r#"{"clients": [{"client_id": "a"}, {"client_id": "a"}]}"#,
             "DuplicateClient",
         ),
+        (r#"{"tenant": "t"}"#, "Meaningless"),
+        (r#"{"users": {"u": {"roles": "Admin"}}}"#, "Meaningless"),
     ] {
         let error = FakeIssuerConfig::from_json(text).unwrap_err();
         let kind = match error {
@@ -1021,6 +1023,7 @@ async fn a_configuration_file_sets_clients_users_and_faults() {
             ConfigFileError::UnknownEndpoint(_) => "UnknownEndpoint",
             ConfigFileError::InvalidFault(_) => "InvalidFault",
             ConfigFileError::DuplicateClient(_) => "DuplicateClient",
+            ConfigFileError::Meaningless(_) => "Meaningless",
             _ => "other",
         };
         assert_eq!(kind, expected, "{text}");

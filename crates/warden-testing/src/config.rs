@@ -87,6 +87,9 @@ pub enum ConfigFileError {
     InvalidFault(String),
     /// A client listed twice.
     DuplicateClient(String),
+    /// A member that only another member's value gives a meaning to (`tenant` without
+    /// `"mode": "entra"`), or a user's `roles` that is not an array of strings: never ignored.
+    Meaningless(&'static str),
 }
 
 impl fmt::Display for ConfigFileError {
@@ -102,6 +105,7 @@ impl fmt::Display for ConfigFileError {
                 "the fault of {name:?} must be exactly one of status, delay_ms, oversized_bytes or a known kind"
             ),
             ConfigFileError::DuplicateClient(id) => write!(f, "client {id:?} is listed twice"),
+            ConfigFileError::Meaningless(what) => f.write_str(what),
         }
     }
 }
@@ -132,6 +136,22 @@ impl FakeIssuerConfig {
             }
             if fault.fault().is_none() {
                 return Err(ConfigFileError::InvalidFault(name.clone()));
+            }
+        }
+        if config.tenant.is_some() && !matches!(config.mode, ConfigMode::Entra) {
+            return Err(ConfigFileError::Meaningless(
+                "tenant is set, but mode is not entra",
+            ));
+        }
+        for claims in config.users.values() {
+            if let Some(roles) = claims.get("roles")
+                && !roles
+                    .as_array()
+                    .is_some_and(|roles| roles.iter().all(Value::is_string))
+            {
+                return Err(ConfigFileError::Meaningless(
+                    "a user's roles must be an array of strings",
+                ));
             }
         }
         for (index, client) in config.clients.iter().enumerate() {
