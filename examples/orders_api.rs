@@ -264,6 +264,12 @@ async fn fleet_store() -> Result<Option<RedisRevocations>, String> {
             .map_err(|_| "WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS must be a number of seconds")?;
         builder = builder.fail_closed_after(Duration::from_secs(secs));
     }
+    if let Ok(replicas) = std::env::var("WARDEN_REDIS_WAIT_FOR_REPLICAS") {
+        let replicas: usize = replicas
+            .parse()
+            .map_err(|_| "WARDEN_REDIS_WAIT_FOR_REPLICAS must be a number of Redis replicas")?;
+        builder = builder.wait_for_replicas(replicas);
+    }
     builder
         .connect()
         .await

@@ -960,3 +960,81 @@ async fn a_replica_reloads_the_rules_through_their_index() {
     let again = store(&legacy.url()).connect().await.unwrap();
     assert_revoked(&replica(&again), &token_of("ode")).await;
 }
+
+/// Failover: a primary and a replica on loopback. With `wait_for_replicas(1)` a revocation is
+/// acknowledged only once the replica holds it; the primary dies, the replica is promoted
+/// (`REPLICAOF NO ONE`), and a replica of the API connecting to it enforces every acknowledged
+/// rule, through the index. With the replica gone, a revocation is not acknowledged.
+#[tokio::test]
+async fn an_acknowledged_rule_survives_the_failover_to_an_in_sync_replica() {
+    let mut primary = redis().await;
+    let standby = redis().await;
+    let mut standby_conn = redis::Client::open(standby.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("127.0.0.1")
+        .arg(primary.port())
+        .query_async(&mut standby_conn)
+        .await
+        .unwrap();
+    // Until the standby has synced, WAIT cannot count it: wait for the link.
+    within(Duration::from_secs(10), "the standby synced", || {
+        let mut conn = standby_conn.clone();
+        async move {
+            let info: String = redis::cmd("INFO")
+                .arg("replication")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+            info.contains("master_link_status:up")
+        }
+    })
+    .await;
+    let writer = store(&primary.url())
+        .wait_for_replicas(1)
+        .write_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let users = ["nia", "oli", "pia"];
+    for user in users {
+        writer
+            .revoke(Revocation::user(user).issued_before(now() as u64 - 10))
+            .await
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
+    }
+    primary.kill();
+    let _: () = redis::cmd("REPLICAOF")
+        .arg("NO")
+        .arg("ONE")
+        .query_async(&mut standby_conn)
+        .await
+        .unwrap();
+    let promoted = store(&standby.url()).connect().await.unwrap();
+    let app = replica(&promoted);
+    for user in users {
+        assert_revoked(&app, &token_of(user)).await;
+    }
+    assert_accepted(&app, &token_of("quinn")).await;
+
+    // A primary with no replica to wait for: the revocation is not acknowledged.
+    let lonely = redis().await;
+    let waiting = store(&lonely.url())
+        .wait_for_replicas(1)
+        .write_timeout(Duration::from_millis(300))
+        .connect()
+        .await
+        .unwrap();
+    match waiting.revoke(Revocation::user("rae")).await {
+        Err(RevocationError::Unavailable { source }) => {
+            assert_eq!(
+                source.to_string(),
+                "0 of the 1 Redis replicas asked for hold the rule"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}

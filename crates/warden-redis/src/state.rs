@@ -67,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) stream_length: usize,
     pub(crate) write_timeout: Duration,
     pub(crate) fail_closed_after: Option<Duration>,
+    /// How many Redis replicas must hold a rule before a revocation is acknowledged.
+    pub(crate) replicas: usize,
     pub(crate) state: AtomicU8,
     /// When the feed last knew it had every rule.
     pub(crate) synced: SyncedAt,

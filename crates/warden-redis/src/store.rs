@@ -61,6 +61,7 @@ pub struct RedisRevocationsBuilder {
     stream_length: usize,
     write_timeout: Duration,
     fail_closed_after: Option<Duration>,
+    replicas: usize,
     tls_roots: Option<Vec<u8>>,
     tls_identity: Option<(Vec<u8>, Vec<u8>)>,
 }
@@ -74,6 +75,7 @@ impl fmt::Debug for RedisRevocationsBuilder {
             .field("stream_length", &self.stream_length)
             .field("write_timeout", &self.write_timeout)
             .field("fail_closed_after", &self.fail_closed_after)
+            .field("replicas", &self.replicas)
             .field("tls_roots", &self.tls_roots.is_some())
             .field("tls_identity", &self.tls_identity.is_some())
             .finish_non_exhaustive()
@@ -116,6 +118,17 @@ impl RedisRevocationsBuilder {
     /// through for longer than `bound`.
     pub fn fail_closed_after(mut self, bound: Duration) -> Self {
         self.fail_closed_after = Some(bound.max(Duration::from_secs(2)));
+        self
+    }
+
+    /// A revocation is acknowledged only once `replicas` Redis replicas hold it too (`WAIT`, for
+    /// half the write timeout); otherwise it fails as unavailable, and the caller retries.
+    /// Off (0) by default: Redis replicates asynchronously, so a primary that fails right after
+    /// a write may lose it when a replica is promoted. With 1 or more, an acknowledged rule
+    /// survives the failover to an in-sync replica (docs/fleet.md). Writes on this replica's
+    /// connection wait behind the `WAIT`.
+    pub fn wait_for_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas;
         self
     }
 
@@ -196,6 +209,7 @@ impl RedisRevocationsBuilder {
             stream_length: self.stream_length,
             write_timeout: self.write_timeout,
             fail_closed_after: self.fail_closed_after,
+            replicas: self.replicas,
             state: AtomicU8::new(FeedState::Current as u8),
             synced: SyncedAt::now(),
             policy_checked: SyncedAt::now(),
@@ -272,6 +286,7 @@ impl RedisRevocations {
             stream_length: DEFAULT_STREAM_LENGTH,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             fail_closed_after: None,
+            replicas: 0,
             tls_roots: None,
             tls_identity: None,
         }
@@ -337,12 +352,39 @@ impl RedisRevocations {
         )
         .await
         {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(RevocationError::Unavailable {
-                source: error.into(),
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                return Err(RevocationError::Unavailable {
+                    source: error.into(),
+                });
+            }
+            Err(_) => {
+                return Err(RevocationError::TimedOut {
+                    after: shared.write_timeout,
+                });
+            }
+        }
+        if shared.replicas == 0 {
+            return Ok(());
+        }
+        // Half the write timeout: `WAIT` answers (with its count) before the connection's own
+        // response timeout would end the call without one.
+        let acknowledged: redis::RedisResult<usize> = redis::cmd("WAIT")
+            .arg(shared.replicas)
+            .arg((shared.write_timeout.as_millis() as u64 / 2).max(1))
+            .query_async(&mut writer)
+            .await;
+        match acknowledged {
+            Ok(count) if count >= shared.replicas => Ok(()),
+            Ok(count) => Err(RevocationError::Unavailable {
+                source: format!(
+                    "{count} of the {} Redis replicas asked for hold the rule",
+                    shared.replicas
+                )
+                .into(),
             }),
-            Err(_) => Err(RevocationError::TimedOut {
-                after: shared.write_timeout,
+            Err(error) => Err(RevocationError::Unavailable {
+                source: error.into(),
             }),
         }
     }

@@ -386,6 +386,8 @@ mod tests {
             "WARDEN_BASELINE_ADDR",
             "WARDEN_REDIS_SERVER",
             "WARDEN_SSF_AUDIENCE",
+            "WARDEN_REDIS_WAIT_FOR_REPLICAS",
+            "WARDEN_MANAGED_IDENTITY",
         ] {
             assert_eq!(Variable::spelled_like(other), None, "{other}");
         }
