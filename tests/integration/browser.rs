@@ -128,6 +128,16 @@ async fn browser() -> Browser {
 }
 
 impl Browser {
+    /// Ends the session once the test has asserted everything. Quitting Chromium is teardown, not
+    /// behaviour under test: on a loaded machine chromedriver can time out doing it (a CI run
+    /// failed there after every assertion had passed), so a failure is reported, and the driver,
+    /// which kills what it started, is killed on drop either way.
+    async fn close(self) {
+        if let Err(error) = self.client.clone().close().await {
+            eprintln!("closing the browser session failed (teardown only): {error}");
+        }
+    }
+
     async fn field(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .wait()
@@ -279,7 +289,7 @@ async fn a_person_signs_in_on_the_login_page_and_calls_the_demo() {
         .unwrap();
     let token = tokens["access_token"].as_str().expect("an access token");
     assert_eq!(call_orders(&demo, token).await, 200);
-    browser.client.clone().close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -315,7 +325,7 @@ async fn the_debugger_page_mints_a_token_the_demo_accepts() {
         .await;
     assert!(result.contains("invalid_token"), "{result}");
     assert_eq!(call_orders(&demo, &forged).await, 401);
-    browser.client.clone().close().await.unwrap();
+    browser.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -386,5 +396,5 @@ async fn the_control_page_sets_faults_and_rotates_keys() {
         .find(|key| key["kid"] == before.as_str())
         .unwrap();
     assert_eq!(old["published"], false, "the old key left the JWKS");
-    browser.client.clone().close().await.unwrap();
+    browser.close().await;
 }
