@@ -758,3 +758,51 @@ async fn revoke(
         }
     }
 }
+
+/// The fleet's revocation store when `WARDEN_REDIS_URL` is set, read through `var` (the
+/// environment, in the demo): `WARDEN_REDIS_URL` is one server's URL, or with
+/// `WARDEN_REDIS_CLUSTER=true` a cluster's seed nodes as comma-separated URLs;
+/// `WARDEN_REDIS_PREFIX`, `WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS` and
+/// `WARDEN_REDIS_WAIT_FOR_REPLICAS` set the store's options (docs/configuration.md).
+///
+/// # Errors
+///
+/// A message naming the variable that is wrong, or why Redis could not be reached.
+pub async fn fleet_store(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<warden_redis::RedisRevocations>, String> {
+    use warden_redis::RedisRevocations;
+    let Some(url) = var("WARDEN_REDIS_URL") else {
+        return Ok(None);
+    };
+    let cluster = match var("WARDEN_REDIS_CLUSTER").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err("WARDEN_REDIS_CLUSTER must be true or false".to_owned()),
+    };
+    let mut builder = if cluster {
+        RedisRevocations::cluster_builder(url.split(',').map(str::trim).filter(|u| !u.is_empty()))
+    } else {
+        RedisRevocations::builder(url)
+    };
+    if let Some(prefix) = var("WARDEN_REDIS_PREFIX") {
+        builder = builder.prefix(prefix);
+    }
+    if let Some(secs) = var("WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS") {
+        let secs: u64 = secs
+            .parse()
+            .map_err(|_| "WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS must be a number of seconds")?;
+        builder = builder.fail_closed_after(std::time::Duration::from_secs(secs));
+    }
+    if let Some(replicas) = var("WARDEN_REDIS_WAIT_FOR_REPLICAS") {
+        let replicas: usize = replicas
+            .parse()
+            .map_err(|_| "WARDEN_REDIS_WAIT_FOR_REPLICAS must be a number of Redis replicas")?;
+        builder = builder.wait_for_replicas(replicas);
+    }
+    builder
+        .connect()
+        .await
+        .map(Some)
+        .map_err(|error| format!("WARDEN_REDIS_URL: {error}"))
+}

@@ -47,7 +47,6 @@ use warden::dpop::Dpop;
 
 use warden::config::WardenBuilder;
 use warden_examples::{orders, startup, walkthrough};
-use warden_redis::RedisRevocations;
 use warden_testing::FakeIssuer;
 
 #[tokio::main]
@@ -62,7 +61,7 @@ async fn main() -> ExitCode {
     };
     let base = format!("http://{}", addr);
 
-    let fleet = match fleet_store().await {
+    let fleet = match orders::fleet_store(|name| std::env::var(name).ok()).await {
         Ok(fleet) => fleet,
         Err(message) => {
             eprintln!("{message}");
@@ -247,34 +246,6 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-/// The fleet's revocation store when `WARDEN_REDIS_URL` is set.
-async fn fleet_store() -> Result<Option<RedisRevocations>, String> {
-    let Ok(url) = std::env::var("WARDEN_REDIS_URL") else {
-        return Ok(None);
-    };
-    let mut builder = RedisRevocations::builder(url);
-    if let Ok(prefix) = std::env::var("WARDEN_REDIS_PREFIX") {
-        builder = builder.prefix(prefix);
-    }
-    if let Ok(secs) = std::env::var("WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS") {
-        let secs: u64 = secs
-            .parse()
-            .map_err(|_| "WARDEN_REDIS_FAIL_CLOSED_AFTER_SECS must be a number of seconds")?;
-        builder = builder.fail_closed_after(Duration::from_secs(secs));
-    }
-    if let Ok(replicas) = std::env::var("WARDEN_REDIS_WAIT_FOR_REPLICAS") {
-        let replicas: usize = replicas
-            .parse()
-            .map_err(|_| "WARDEN_REDIS_WAIT_FOR_REPLICAS must be a number of Redis replicas")?;
-        builder = builder.wait_for_replicas(replicas);
-    }
-    builder
-        .connect()
-        .await
-        .map(Some)
-        .map_err(|error| format!("WARDEN_REDIS_URL: {error}"))
 }
 
 /// The Shared Signals settings: from `WARDEN_SSF_*`, or the embedded issuer as transmitter.

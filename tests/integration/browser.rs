@@ -157,7 +157,22 @@ impl Browser {
     async fn text_when(&self, css: &str, done: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
-            let text = self.field(css).await.text().await.unwrap();
+            let text = match self.field(css).await.text().await {
+                Ok(text) => text,
+                // The page replaced the element between finding and reading it (a navigation
+                // or a re-render while the test polls): find it again.
+                Err(fantoccini::error::CmdError::Standard(error))
+                    if error.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    assert!(
+                        started.elapsed() < Duration::from_secs(10),
+                        "{css} keeps going stale"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Err(error) => panic!("{css}: {error}"),
+            };
             if done(&text) {
                 return text;
             }

@@ -11,8 +11,8 @@ use tokio::task::JoinHandle;
 use warden::WardenLayer;
 use warden::cae::{Revocation, RevocationError, RevocationStore};
 use warden_integration_tests::{App, assert_refusal, invalid_token, now, shared_issuer, trust};
-use warden_redis::{FeedState, RedisRevocations, RedisRevocationsBuilder};
-use warden_testing::RedisServer;
+use warden_redis::{ConnectError, FeedState, RedisRevocations, RedisRevocationsBuilder};
+use warden_testing::{RedisCluster, RedisServer};
 
 async fn redis() -> RedisServer {
     RedisServer::start()
@@ -1037,4 +1037,259 @@ async fn an_acknowledged_rule_survives_the_failover_to_an_in_sync_replica() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+async fn cluster() -> RedisCluster {
+    RedisCluster::start(3)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn cluster_store(cluster: &RedisCluster) -> RedisRevocationsBuilder {
+    RedisRevocations::cluster_builder(cluster.urls()).prefix("fleet-test:")
+}
+
+/// A real three-node Redis Cluster on loopback: revocations propagate between replicas, a late
+/// replica loads them through the index, DPoP proofs are shared, and the node holding the
+/// rules' slot killed and restarted loses no acknowledged rule; the feed and the writer
+/// recover by themselves.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fleet_shares_revocations_and_dpop_proofs_on_a_redis_cluster() {
+    use warden::dpop::Dpop;
+    use warden_testing::DpopKey;
+    let mut cluster = cluster().await;
+    let stores = [
+        cluster_store(&cluster).connect().await.unwrap(),
+        cluster_store(&cluster).connect().await.unwrap(),
+    ];
+    let apps: Vec<App> = stores.iter().map(replica).collect();
+    let carol = token_of("carol");
+    assert_accepted(&apps[1], &carol).await;
+    stores[0].revoke(Revocation::user("carol")).await.unwrap();
+    assert_revoked(&apps[0], &carol).await;
+    within(Duration::from_secs(1), "revocation propagated", || {
+        refused_by(&apps[1], &carol)
+    })
+    .await;
+    assert_revoked(&apps[1], &carol).await;
+    let late = cluster_store(&cluster).connect().await.unwrap();
+    assert_revoked(&replica(&late), &carol).await;
+    assert_accepted(&replica(&late), &token_of("dave")).await;
+
+    // The rule, the index and the stream share the prefix's slot, on one node.
+    let holder = cluster.node_for_key("{fleet-test:}").await.unwrap();
+    let mut conn = redis::Client::open(cluster.urls()[holder].as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("{fleet-test:}*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut keys = keys;
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "{fleet-test:}revocations",
+            r#"{fleet-test:}rule:["user","any","","carol"]"#,
+            "{fleet-test:}rules"
+        ]
+    );
+
+    // DPoP: a proof used at one replica is a replay at the other.
+    let dpop_replica = |fleet: &RedisRevocations| {
+        App::new(
+            WardenLayer::builder()
+                .issuer(trust(shared_issuer()).build().unwrap())
+                .dpop(
+                    Dpop::builder()
+                        .replay_cache(Arc::new(fleet.proof_replay()))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (dpop_replica(&stores[0]), dpop_replica(&stores[1]));
+    let key = DpopKey::generate().unwrap();
+    let bound = shared_issuer()
+        .token()
+        .subject("nia")
+        .dpop_bound(&key)
+        .sign();
+    let request = |proof: &str| {
+        http::Request::get("/me")
+            .header("host", "api.test")
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", proof)
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let proof = key
+        .proof("GET", "http://api.test/me")
+        .access_token(&bound)
+        .sign();
+    assert_eq!(a.send(request(&proof)).await.status, 200);
+    let runs = b.runs.count();
+    let replayed = b.send(request(&proof)).await;
+    assert_refusal(
+        &replayed,
+        401,
+        Some(r#"Bearer realm="api""#),
+        "DPoP proof replayed",
+    );
+    assert_eq!(b.runs.count(), runs, "the handler ran");
+
+    // The node holding the rules dies and comes back with its data: nothing acknowledged is
+    // lost, the feeds resume, and revocations work again.
+    cluster.node(holder).kill();
+    cluster.node(holder).restart().await.unwrap();
+    cluster
+        .wait_until_ok(Duration::from_secs(20))
+        .await
+        .unwrap();
+    let eve = token_of("eve");
+    within(
+        Duration::from_secs(15),
+        "a revocation after the restart",
+        || {
+            let store = stores[0].clone();
+            async move { store.revoke(Revocation::user("eve")).await.is_ok() }
+        },
+    )
+    .await;
+    within(
+        Duration::from_secs(10),
+        "propagated after the restart",
+        || refused_by(&apps[1], &eve),
+    )
+    .await;
+    assert_revoked(&apps[1], &carol).await;
+    let after = cluster_store(&cluster).connect().await.unwrap();
+    assert_revoked(&replica(&after), &carol).await;
+    assert_revoked(&replica(&after), &eve).await;
+    within(Duration::from_secs(5), "the feeds report current", || {
+        let current = stores.iter().all(|store| store.status().is_current());
+        async move { current }
+    })
+    .await;
+}
+
+/// On a cluster the prefix is the rule keys' hash tag: one that cannot be (empty, or holding a
+/// brace, which would end the tag early or start another) is refused before any connection,
+/// as is a cluster without seed nodes.
+#[tokio::test]
+async fn a_prefix_that_cannot_be_a_hash_tag_is_refused_on_a_cluster() {
+    for prefix in ["", "orders{api}:", "orders}:", "{orders:"] {
+        let error = RedisRevocations::cluster_builder(["redis://127.0.0.1:1"])
+            .prefix(prefix)
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ConnectError::InvalidPrefix { .. }),
+            "{prefix}: {error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "invalid key prefix: on a Redis Cluster the prefix is the rule keys' hash tag: it \
+             must not be empty or hold a brace"
+        );
+    }
+    let error = RedisRevocations::cluster_builder(Vec::<String>::new())
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid Redis URL: a cluster needs at least one seed node"
+    );
+}
+
+/// The demo on a cluster: `WARDEN_REDIS_CLUSTER=true` with the seed nodes comma-separated in
+/// `WARDEN_REDIS_URL`; a revocation at one demo replica reaches the other.
+#[tokio::test(flavor = "multi_thread")]
+async fn demo_replicas_share_revocations_on_a_redis_cluster() {
+    let cluster = cluster().await;
+    let issuer = warden_testing::FakeIssuer::builder()
+        .entra(warden_testing::DEFAULT_TENANT)
+        .audience(warden_examples::orders::DEMO_AUDIENCE)
+        .start()
+        .await
+        .unwrap();
+    let seeds = cluster.urls().join(",");
+    let env = |name: &str| match name {
+        "WARDEN_REDIS_URL" => Some(seeds.clone()),
+        "WARDEN_REDIS_CLUSTER" => Some("true".to_owned()),
+        _ => None,
+    };
+    let fleet = || async {
+        warden_examples::orders::fleet_store(env)
+            .await
+            .unwrap()
+            .expect("a store")
+    };
+    let (a, server_a) = demo_replica(&issuer, fleet().await).await;
+    let (b, server_b) = demo_replica(&issuer, fleet().await).await;
+    let http = reqwest::Client::new();
+    let oid = "0c0c0c0c-0000-4000-8000-00000000c0c1";
+    let carol = issuer
+        .token()
+        .subject("carol")
+        .object_id(oid)
+        .scopes(["Orders.Read"])
+        .issued_at(now() - 30)
+        .sign();
+    let admin = issuer
+        .token()
+        .app_only()
+        .client("orders-admin-app")
+        .roles(["Revocations.Write"])
+        .sign();
+    let orders = |base: &str| {
+        http.get(format!("{base}/orders"))
+            .bearer_auth(&carol)
+            .send()
+    };
+    assert_eq!(orders(&b).await.unwrap().status(), 200);
+    let revoked = http
+        .post(format!("{a}/admin/revocations"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"subject": oid, "tenant": warden_testing::DEFAULT_TENANT}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    within(
+        Duration::from_secs(1),
+        "replica b refuses carol",
+        || async { orders(&b).await.unwrap().status() == 401 },
+    )
+    .await;
+    let body: serde_json::Value = http
+        .get(format!("{b}/health/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["state"], "current");
+    let wrong = |name: &str| match name {
+        "WARDEN_REDIS_URL" => Some(seeds.clone()),
+        "WARDEN_REDIS_CLUSTER" => Some("yes".to_owned()),
+        _ => None,
+    };
+    assert_eq!(
+        warden_examples::orders::fleet_store(wrong)
+            .await
+            .unwrap_err(),
+        "WARDEN_REDIS_CLUSTER must be true or false"
+    );
+    server_a.abort();
+    server_b.abort();
 }

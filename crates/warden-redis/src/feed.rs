@@ -5,10 +5,10 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, RedisResult, Value};
+use redis::{RedisResult, Value};
 use warden::cae::InMemoryRevocations;
 
+use crate::connection::{Connection, Endpoint};
 use crate::rule::{self, EntryId};
 use crate::state::{FeedState, Keys, Shared};
 
@@ -29,26 +29,35 @@ pub(crate) const SILENCE_LIMIT: Duration = Duration::from_secs(5);
 /// The one `maxmemory-policy` under which Redis never drops a rule before its TTL.
 pub(crate) const NO_EVICTION: &str = "noeviction";
 
-/// Redis's `maxmemory-policy`, read from `INFO memory` (answered also where a managed service
-/// disables `CONFIG`); `None` when the reply does not say.
-pub(crate) async fn eviction_policy(
-    conn: &mut MultiplexedConnection,
-) -> RedisResult<Option<String>> {
-    let info: String = redis::cmd("INFO").arg("memory").query_async(conn).await?;
-    Ok(info
-        .lines()
-        .find_map(|line| line.strip_prefix("maxmemory_policy:"))
-        .map(|policy| policy.trim().to_owned()))
+/// A `maxmemory-policy` other than `noeviction` that Redis runs with (on a cluster, any of its
+/// primaries), read from `INFO memory` (answered also where a managed service disables
+/// `CONFIG`): `None` when every node says `noeviction`, `"not reported"` when one does not say.
+pub(crate) async fn unsafe_eviction_policy(conn: &mut Connection) -> RedisResult<Option<String>> {
+    let infos = conn.memory_info().await?;
+    if infos.is_empty() {
+        return Ok(Some("not reported".to_owned()));
+    }
+    for info in infos {
+        let policy = info
+            .lines()
+            .find_map(|line| line.strip_prefix("maxmemory_policy:"))
+            .map(str::trim);
+        match policy {
+            Some(NO_EVICTION) => {}
+            Some(other) => return Ok(Some(other.to_owned())),
+            None => return Ok(Some("not reported".to_owned())),
+        }
+    }
+    Ok(None)
 }
 
 /// Fails unless Redis runs with `maxmemory-policy noeviction`. Every other policy may evict a
 /// rule key (they all carry a TTL, so `volatile-*` ones too) when memory runs short, a flood of
 /// DPoP proofs say, and a replica that loads the rules then misses it while saying current.
-pub(crate) async fn ensure_no_eviction(conn: &mut MultiplexedConnection) -> RedisResult<()> {
-    match eviction_policy(conn).await? {
-        Some(policy) if policy == NO_EVICTION => Ok(()),
-        policy => {
-            let policy = policy.unwrap_or_else(|| "not reported".to_owned());
+pub(crate) async fn ensure_no_eviction(conn: &mut Connection) -> RedisResult<()> {
+    match unsafe_eviction_policy(conn).await? {
+        None => Ok(()),
+        Some(policy) => {
             tracing::error!(
                 maxmemory_policy = policy.as_str(),
                 "Redis may evict revocation rules: set maxmemory-policy noeviction (docs/fleet.md); \
@@ -64,13 +73,8 @@ pub(crate) async fn ensure_no_eviction(conn: &mut MultiplexedConnection) -> Redi
 }
 
 /// A connection for the feed: its own, since `XREAD BLOCK` holds it while it waits.
-pub(crate) async fn connect(client: &redis::Client) -> RedisResult<MultiplexedConnection> {
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(BLOCK + RESPONSE_MARGIN));
-    client
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
+pub(crate) async fn connect(endpoint: &Endpoint) -> RedisResult<Connection> {
+    endpoint.dedicated(BLOCK + RESPONSE_MARGIN).await
 }
 
 /// Loads every live rule into the replica and returns the stream position the load is current
@@ -82,16 +86,19 @@ pub(crate) async fn connect(client: &redis::Client) -> RedisResult<MultiplexedCo
 /// marker). Until then, the load scans (`SCAN MATCH`) and backfills the index from what it
 /// finds, then sets the marker: rules written before the index existed are indexed once.
 pub(crate) async fn load(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     keys: &Keys,
     local: &InMemoryRevocations,
 ) -> RedisResult<EntryId> {
     let stream = stream_info(conn, keys).await?;
     let position = stream.as_ref().map_or(EntryId::ZERO, |s| s.last);
-    let indexed: bool = redis::cmd("EXISTS")
-        .arg(&keys.indexed_marker)
-        .query_async(conn)
-        .await?;
+    // Keys under a cluster's hash tag were indexed from the first (and `SCAN` would read one
+    // node of many).
+    let indexed: bool = keys.hash_tagged
+        || redis::cmd("EXISTS")
+            .arg(&keys.indexed_marker)
+            .query_async(conn)
+            .await?;
     if indexed {
         load_indexed(conn, keys, local).await?;
         // A replica of an older warden-redis writes rules without indexing them: during a
@@ -114,7 +121,7 @@ pub(crate) async fn load(
 /// The rules the index names. Keys Redis has expired read as nothing (its clock decides, not
 /// this replica's).
 async fn load_indexed(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     keys: &Keys,
     local: &InMemoryRevocations,
 ) -> RedisResult<()> {
@@ -142,7 +149,7 @@ async fn load_indexed(
 
 /// Every rule the stream still holds, up to `position`.
 async fn load_stream(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     keys: &Keys,
     local: &InMemoryRevocations,
     position: EntryId,
@@ -180,7 +187,7 @@ async fn load_stream(
 
 /// Rules written before the index existed: every key under the prefix, by `SCAN`.
 async fn load_scanned(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     keys: &Keys,
     local: &InMemoryRevocations,
 ) -> RedisResult<()> {
@@ -204,11 +211,7 @@ async fn load_scanned(
 }
 
 /// Indexes the rule keys a scan found, each with its expiry by Redis's clock.
-async fn backfill(
-    conn: &mut MultiplexedConnection,
-    keys: &Keys,
-    found: &[String],
-) -> RedisResult<()> {
+async fn backfill(conn: &mut Connection, keys: &Keys, found: &[String]) -> RedisResult<()> {
     if found.is_empty() {
         return Ok(());
     }
@@ -235,7 +238,7 @@ async fn backfill(
 
 /// Reads the rule keys `found` and applies each to the replica.
 async fn apply_rules(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     keys: &Keys,
     local: &InMemoryRevocations,
     found: &[String],
@@ -272,7 +275,7 @@ pub(crate) struct StreamInfo {
 }
 
 pub(crate) async fn stream_info(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     keys: &Keys,
 ) -> RedisResult<Option<StreamInfo>> {
     let exists: bool = redis::cmd("EXISTS")
@@ -321,11 +324,7 @@ pub(crate) fn has_gap(info: Option<&StreamInfo>, position: EntryId) -> bool {
 /// Whether the stream was trimmed past `position` while the feed read it: `XREAD` from an entry
 /// no longer held starts silently at the oldest one held, so the trimmed entries would be lost.
 /// Only a read that brought entries needs asking (trimming happens when entries are added).
-async fn trimmed_past(
-    conn: &mut MultiplexedConnection,
-    keys: &Keys,
-    position: EntryId,
-) -> RedisResult<bool> {
+async fn trimmed_past(conn: &mut Connection, keys: &Keys, position: EntryId) -> RedisResult<bool> {
     let oldest: Value = redis::cmd("XRANGE")
         .arg(&keys.stream)
         .arg("-")
@@ -344,7 +343,7 @@ async fn trimmed_past(
 /// Reads what follows `position`, waiting up to [`BLOCK`]; applies it and returns the new
 /// position and whether a full batch came (more is waiting).
 pub(crate) async fn follow(
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     keys: &Keys,
     local: &InMemoryRevocations,
     position: EntryId,
@@ -450,11 +449,7 @@ fn entry_id_of(value: &Value) -> Option<EntryId> {
 
 /// The feed's life: connect, load or resume, follow; on failure, back off and start again.
 /// Holds the store weakly: it ends when the store is dropped.
-pub(crate) async fn run(
-    shared: Weak<Shared>,
-    mut position: EntryId,
-    mut conn: Option<MultiplexedConnection>,
-) {
+pub(crate) async fn run(shared: Weak<Shared>, mut position: EntryId, mut conn: Option<Connection>) {
     let mut delay = RECONNECT_FIRST;
     loop {
         let Some(store) = shared.upgrade() else {
@@ -490,7 +485,7 @@ pub(crate) async fn run(
 
 async fn step(
     store: &Arc<Shared>,
-    conn: &mut MultiplexedConnection,
+    conn: &mut Connection,
     position: &mut EntryId,
 ) -> RedisResult<()> {
     if store.policy_check_due() {
@@ -509,11 +504,8 @@ async fn step(
 
 /// A new connection, and the replica brought up to date through it: resumed from `position`
 /// when the stream still holds everything after it, loaded in full otherwise.
-async fn reconnect(
-    store: &Arc<Shared>,
-    position: &mut EntryId,
-) -> RedisResult<MultiplexedConnection> {
-    let mut conn = connect(&store.client).await?;
+async fn reconnect(store: &Arc<Shared>, position: &mut EntryId) -> RedisResult<Connection> {
+    let mut conn = connect(&store.endpoint).await?;
     ensure_no_eviction(&mut conn).await?;
     let info = stream_info(&mut conn, &store.keys).await?;
     if has_gap(info.as_ref(), *position) {

@@ -47,6 +47,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+mod connection;
 mod feed;
 mod replay;
 mod rule;

@@ -3,8 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use warden::dpop::{FirstUse, ProofKey, ProofReplayCache, ReplayCacheError};
+
+use crate::connection::Connection;
 
 /// A [`ProofReplayCache`] on Redis, shared by every replica: a proof used at one replica is a
 /// replay at all the others. Each DPoP request costs one round trip (`SET key 1 NX EX`, the expiry counted from this server's clock); a
@@ -32,7 +33,7 @@ use warden::dpop::{FirstUse, ProofKey, ProofReplayCache, ReplayCacheError};
 /// ```
 #[derive(Clone)]
 pub struct RedisProofReplay {
-    connection: ConnectionManager,
+    connection: Connection,
     prefix: String,
     timeout: Duration,
 }
@@ -49,7 +50,7 @@ impl fmt::Debug for RedisProofReplay {
 impl RedisProofReplay {
     /// On the connection, prefix and TLS settings of `revocations`
     /// ([`RedisRevocations::proof_replay`](crate::RedisRevocations::proof_replay)).
-    pub(crate) fn new(connection: ConnectionManager, prefix: String) -> Self {
+    pub(crate) fn new(connection: Connection, prefix: String) -> Self {
         RedisProofReplay {
             connection,
             prefix,

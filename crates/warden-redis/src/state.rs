@@ -5,9 +5,10 @@
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::task::JoinHandle;
 use warden::cae::InMemoryRevocations;
+
+use crate::connection::{Connection, Endpoint};
 
 /// How often a connected feed asks Redis its eviction policy again: `CONFIG SET` changes it
 /// without a reconnect.
@@ -28,12 +29,28 @@ pub(crate) struct Keys {
     /// The `SCAN MATCH` pattern of rule keys: the prefix with glob characters escaped (for rules
     /// written before the index existed).
     pub(crate) rule_pattern: String,
+    /// On a cluster: the rule keys, the stream and the index share one hash slot (the prefix
+    /// is their hash tag, `{prefix}rule:…`), so the script that writes all three runs on one
+    /// node. Keys under a hash tag were indexed from the first, so a load never scans.
+    pub(crate) hash_tagged: bool,
 }
 
 impl Keys {
+    /// The keys of one server: `<prefix>rule:<identity>`, `<prefix>revocations`, ….
     pub(crate) fn new(prefix: &str) -> Keys {
-        let mut escaped = String::with_capacity(prefix.len() + 8);
-        for c in prefix.chars() {
+        Self::with_stem(prefix, prefix.to_owned(), false)
+    }
+
+    /// The keys of a cluster: `{<prefix>}rule:<identity>`, `{<prefix>}revocations`, …, all in
+    /// the slot of the prefix. The prefix must be neither empty nor hold a brace (checked at
+    /// connect), or the tag would not be the prefix.
+    pub(crate) fn hash_tagged(prefix: &str) -> Keys {
+        Self::with_stem(prefix, format!("{{{prefix}}}"), true)
+    }
+
+    fn with_stem(prefix: &str, stem: String, hash_tagged: bool) -> Keys {
+        let mut escaped = String::with_capacity(stem.len() + 8);
+        for c in stem.chars() {
             if matches!(c, '*' | '?' | '[' | ']' | '\\') {
                 escaped.push('\\');
             }
@@ -41,25 +58,27 @@ impl Keys {
         }
         Keys {
             prefix: prefix.to_owned(),
-            rule_prefix: format!("{prefix}rule:"),
-            stream: format!("{prefix}revocations"),
-            index: format!("{prefix}rules"),
-            indexed_marker: format!("{prefix}rules-indexed"),
+            rule_prefix: format!("{stem}rule:"),
+            stream: format!("{stem}revocations"),
+            index: format!("{stem}rules"),
+            indexed_marker: format!("{stem}rules-indexed"),
             rule_pattern: format!("{escaped}rule:*"),
+            hash_tagged,
         }
     }
 }
 
 impl Keys {
-    /// The prefix every key starts with.
+    /// The prefix every key starts with (inside the braces of a cluster's hash tag). DPoP proof
+    /// keys carry it without braces, so a cluster spreads them over its slots.
     pub(crate) fn prefix(&self) -> &str {
         &self.prefix
     }
 }
 
 pub(crate) struct Shared {
-    pub(crate) client: redis::Client,
-    pub(crate) writer: ConnectionManager,
+    pub(crate) endpoint: Endpoint,
+    pub(crate) writer: Connection,
     pub(crate) keys: Keys,
     pub(crate) local: InMemoryRevocations,
     pub(crate) script: redis::Script,

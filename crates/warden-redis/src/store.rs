@@ -5,14 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::ConnectionManager;
-use redis::aio::ConnectionManagerConfig;
 use warden::Principal;
 use warden::cae::{
     DEFAULT_MAX_TOKEN_LIFETIME, InMemoryRevocations, Revocation, RevocationError, RevocationStore,
     Revoking, Stale,
 };
 
+use crate::connection::{Endpoint, Tls};
 use crate::feed;
 use crate::replay::RedisProofReplay;
 use crate::rule;
@@ -55,7 +54,7 @@ return 1
 /// Configures a [`RedisRevocations`]; made by [`RedisRevocations::builder`].
 #[derive(Clone)]
 pub struct RedisRevocationsBuilder {
-    url: String,
+    deployment: Deployment,
     prefix: String,
     rule_retention: Duration,
     stream_length: usize,
@@ -66,10 +65,22 @@ pub struct RedisRevocationsBuilder {
     tls_identity: Option<(Vec<u8>, Vec<u8>)>,
 }
 
+/// Where the rules live: one server's URL, or a cluster's seed nodes.
+#[derive(Clone)]
+enum Deployment {
+    Server(String),
+    Cluster(Vec<String>),
+}
+
 impl fmt::Debug for RedisRevocationsBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The URL may hold a password: never printed.
+        // The URLs may hold a password: never printed.
+        let deployment = match &self.deployment {
+            Deployment::Server(_) => "server",
+            Deployment::Cluster(_) => "cluster",
+        };
         f.debug_struct("RedisRevocationsBuilder")
+            .field("deployment", &deployment)
             .field("prefix", &self.prefix)
             .field("rule_retention", &self.rule_retention)
             .field("stream_length", &self.stream_length)
@@ -84,7 +95,9 @@ impl fmt::Debug for RedisRevocationsBuilder {
 
 impl RedisRevocationsBuilder {
     /// Every key this store writes starts with `prefix` (default `warden:`), so several APIs
-    /// share one Redis. Replicas of one API use the same prefix.
+    /// share one Redis. Replicas of one API use the same prefix. On a cluster the prefix is also
+    /// the hash tag of the rule keys (`{orders-api:}rule:…`): it must not be empty or hold a
+    /// brace ([`ConnectError::InvalidPrefix`]).
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self
@@ -153,54 +166,61 @@ impl RedisRevocationsBuilder {
     /// Connects, loads every live rule, and starts following the stream. Fails when Redis cannot
     /// be reached: a replica does not start without the fleet's rules.
     pub async fn connect(self) -> Result<RedisRevocations, ConnectError> {
-        if self.url.starts_with("rediss:") {
+        let urls = match &self.deployment {
+            Deployment::Server(url) => std::slice::from_ref(url),
+            Deployment::Cluster(seeds) => seeds.as_slice(),
+        };
+        if urls.iter().any(|url| url.starts_with("rediss:")) {
             ensure_crypto_provider();
         }
-        let client = if self.tls_roots.is_some() || self.tls_identity.is_some() {
-            let certificates = redis::TlsCertificates {
-                client_tls: self.tls_identity.map(|(client_cert, client_key)| {
-                    redis::ClientTlsConfig {
-                        client_cert,
-                        client_key,
-                    }
-                }),
-                root_cert: self.tls_roots,
-            };
-            redis::Client::build_with_tls(self.url.as_str(), certificates)
-        } else {
-            redis::Client::open(self.url.as_str())
-        }
-        .map_err(|e| ConnectError::InvalidUrl {
+        let tls = Tls {
+            roots: self.tls_roots,
+            identity: self.tls_identity,
+        };
+        let invalid_url = |e: redis::RedisError| ConnectError::InvalidUrl {
             reason: e.to_string(),
-        })?;
-        let keys = Keys::new(&self.prefix);
+        };
+        let (endpoint, keys) = match &self.deployment {
+            Deployment::Server(url) => (
+                Endpoint::server(url, tls).map_err(invalid_url)?,
+                Keys::new(&self.prefix),
+            ),
+            Deployment::Cluster(seeds) => {
+                if self.prefix.is_empty() || self.prefix.contains(['{', '}']) {
+                    return Err(ConnectError::InvalidPrefix {
+                        reason: "on a Redis Cluster the prefix is the rule keys' hash tag: it \
+                                 must not be empty or hold a brace",
+                    });
+                }
+                if seeds.is_empty() {
+                    return Err(ConnectError::InvalidUrl {
+                        reason: "a cluster needs at least one seed node".to_owned(),
+                    });
+                }
+                (
+                    Endpoint::cluster(seeds, tls, self.write_timeout).map_err(invalid_url)?,
+                    Keys::hash_tagged(&self.prefix),
+                )
+            }
+        };
         let local = InMemoryRevocations::with_retention(self.rule_retention);
         let unreachable = |e: redis::RedisError| ConnectError::Unreachable { source: e.into() };
-        let mut conn = feed::connect(&client).await.map_err(unreachable)?;
-        match feed::eviction_policy(&mut conn)
+        let mut conn = feed::connect(&endpoint).await.map_err(unreachable)?;
+        if let Some(policy) = feed::unsafe_eviction_policy(&mut conn)
             .await
             .map_err(unreachable)?
         {
-            Some(policy) if policy == feed::NO_EVICTION => {}
-            policy => {
-                return Err(ConnectError::EvictionPolicy {
-                    policy: policy.unwrap_or_else(|| "not reported".to_owned()),
-                });
-            }
+            return Err(ConnectError::EvictionPolicy { policy });
         }
         let position = feed::load(&mut conn, &keys, &local)
             .await
             .map_err(unreachable)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.write_timeout))
-            .set_response_timeout(Some(self.write_timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(feed::RECONNECT_CEILING);
-        let writer = ConnectionManager::new_with_config(client.clone(), manager_config)
+        let writer = endpoint
+            .shared(self.write_timeout, feed::RECONNECT_CEILING)
             .await
             .map_err(unreachable)?;
         let shared = Arc::new(Shared {
-            client,
+            endpoint,
             writer,
             keys,
             local,
@@ -226,10 +246,15 @@ impl RedisRevocationsBuilder {
 #[non_exhaustive]
 pub enum ConnectError {
     /// The URL is not a `redis://`, `rediss://` or `unix://` URL the client understands, or the
-    /// TLS certificates given are not PEM.
+    /// TLS certificates given are not PEM, or a cluster was given no seed node.
     InvalidUrl {
         /// What is wrong with it (the URL itself is not repeated: it may hold a password).
         reason: String,
+    },
+    /// The prefix cannot be a cluster's hash tag: it is empty or holds `{` or `}`.
+    InvalidPrefix {
+        /// Why.
+        reason: &'static str,
     },
     /// Redis runs with a `maxmemory-policy` other than `noeviction`: it may evict rule keys
     /// when memory runs short, and the replicas would then miss revocations while reporting
@@ -249,6 +274,7 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnectError::InvalidUrl { reason } => write!(f, "invalid Redis URL: {reason}"),
+            ConnectError::InvalidPrefix { reason } => write!(f, "invalid key prefix: {reason}"),
             ConnectError::EvictionPolicy { policy } => write!(
                 f,
                 "Redis may evict revocation rules: its maxmemory-policy is {policy}, not noeviction"
@@ -264,7 +290,9 @@ impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ConnectError::Unreachable { source } => Some(&**source),
-            ConnectError::InvalidUrl { .. } | ConnectError::EvictionPolicy { .. } => None,
+            ConnectError::InvalidUrl { .. }
+            | ConnectError::InvalidPrefix { .. }
+            | ConnectError::EvictionPolicy { .. } => None,
         }
     }
 }
@@ -279,8 +307,41 @@ impl RedisRevocations {
     /// Configures a store on the Redis at `url`: `redis://[user[:password]@]host[:port][/db]`,
     /// `rediss://` for TLS (verified against the system's roots), or `unix:///path`.
     pub fn builder(url: impl Into<String>) -> RedisRevocationsBuilder {
+        Self::builder_for(Deployment::Server(url.into()))
+    }
+
+    /// Configures a store on a Redis Cluster reached through these seed nodes (any of its
+    /// nodes; the client learns the rest): `["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"]`.
+    /// The rules, their index and their stream share one hash slot (the prefix is their hash
+    /// tag), so the script that writes them runs on one node; DPoP proof keys spread over every
+    /// slot. Everything else works as on one server (docs/fleet.md).
+    ///
+    /// ```no_run
+    /// use warden_redis::RedisRevocations;
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let revocations = RedisRevocations::cluster_builder([
+    ///     "redis://127.0.0.1:7001",
+    ///     "redis://127.0.0.1:7002",
+    ///     "redis://127.0.0.1:7003",
+    /// ])
+    /// .prefix("orders-api:")
+    /// .connect()
+    /// .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn cluster_builder<S: Into<String>>(
+        seed_nodes: impl IntoIterator<Item = S>,
+    ) -> RedisRevocationsBuilder {
+        Self::builder_for(Deployment::Cluster(
+            seed_nodes.into_iter().map(Into::into).collect(),
+        ))
+    }
+
+    fn builder_for(deployment: Deployment) -> RedisRevocationsBuilder {
         RedisRevocationsBuilder {
-            url: url.into(),
+            deployment,
             prefix: DEFAULT_PREFIX.to_owned(),
             rule_retention: DEFAULT_RULE_RETENTION,
             stream_length: DEFAULT_STREAM_LENGTH,
@@ -336,9 +397,10 @@ impl RedisRevocations {
         let expires_at = revocation
             .before()
             .saturating_add(shared.rule_retention.as_secs());
+        let rule_key = format!("{}{identity}", shared.keys.rule_prefix);
         let mut invocation = shared.script.prepare_invoke();
         invocation
-            .key(format!("{}{identity}", shared.keys.rule_prefix))
+            .key(&rule_key)
             .key(&shared.keys.stream)
             .key(&shared.keys.index)
             .arg(revocation.before())
@@ -369,10 +431,12 @@ impl RedisRevocations {
         }
         // Half the write timeout: `WAIT` answers (with its count) before the connection's own
         // response timeout would end the call without one.
-        let acknowledged: redis::RedisResult<usize> = redis::cmd("WAIT")
-            .arg(shared.replicas)
-            .arg((shared.write_timeout.as_millis() as u64 / 2).max(1))
-            .query_async(&mut writer)
+        let acknowledged = writer
+            .wait_for_replicas(
+                &rule_key,
+                shared.replicas,
+                (shared.write_timeout.as_millis() as u64 / 2).max(1),
+            )
             .await;
         match acknowledged {
             Ok(count) if count >= shared.replicas => Ok(()),

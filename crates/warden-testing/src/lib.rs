@@ -63,7 +63,8 @@
 //! `RedisServer` (cargo feature `redis`, off by default: it launches a process, unrelated to a
 //! fake issuer) starts Debian's `redis-server` on a free loopback port, with a fresh data
 //! directory and every write persisted, for tests of `warden-redis` (a fleet's shared
-//! revocations); it can be killed and restarted mid-test.
+//! revocations); it can be killed and restarted mid-test. `RedisCluster` starts three or more of
+//! them as a Redis Cluster.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
@@ -94,7 +95,7 @@ pub use issuer::{
 };
 pub use keys::{KeyError, SigningKey};
 #[cfg(feature = "redis")]
-pub use redis_server::{RedisServer, RedisServerError};
+pub use redis_server::{RedisCluster, RedisServer, RedisServerError};
 pub use token::{
     DEFAULT_APP_OID, DEFAULT_CLIENT, DEFAULT_SUBJECT, DEFAULT_USER_OID, KeyEncoding, TokenBuilder,
     decode_claims_challenge,

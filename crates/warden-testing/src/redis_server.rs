@@ -348,3 +348,197 @@ fn tail(log: &Path) -> String {
     let lines: Vec<&str> = text.lines().rev().take(5).collect();
     lines.into_iter().rev().collect::<Vec<_>>().join(" | ")
 }
+
+/// A real Redis Cluster on loopback: `primaries` `redis-server` processes (at least three, as
+/// Redis requires) started with `cluster-enabled yes`, each with its own data directory and
+/// every write persisted, joined with `redis-cli --cluster create` (no replicas: the slots are
+/// split between the primaries). Dropping it stops every node.
+///
+/// ```no_run
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let cluster = warden_testing::RedisCluster::start(3).await?;
+/// assert_eq!(cluster.urls().len(), 3);
+/// # Ok::<(), warden_testing::RedisServerError>(())
+/// # }).unwrap();
+/// ```
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts the nodes, joins them, and waits until every node reports `cluster_state:ok`.
+    pub async fn start(primaries: usize) -> Result<RedisCluster, RedisServerError> {
+        let primaries = primaries.max(3);
+        let mut nodes = Vec::with_capacity(primaries);
+        for _ in 0..primaries {
+            nodes.push(
+                RedisServer::start_with_config(&[
+                    ("cluster-enabled", "yes"),
+                    ("cluster-config-file", "nodes.conf"),
+                    ("cluster-node-timeout", "2000"),
+                ])
+                .await?,
+            );
+        }
+        let cli = cli_beside(&nodes[0].binary).ok_or_else(|| RedisServerError::DidNotStart {
+            reason: format!(
+                "no redis-cli or valkey-cli beside the server or on PATH ({INSTALL_HINT})"
+            ),
+        })?;
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let created = tokio::task::spawn_blocking(move || {
+            Command::new(cli)
+                .arg("--cluster")
+                .arg("create")
+                .args(&addresses)
+                .args(["--cluster-replicas", "0", "--cluster-yes"])
+                .stdin(Stdio::null())
+                .output()
+        })
+        .await
+        .map_err(|e| RedisServerError::DidNotStart {
+            reason: e.to_string(),
+        })?
+        .map_err(|e| RedisServerError::DidNotStart {
+            reason: format!("cannot run redis-cli: {e}"),
+        })?;
+        if !created.status.success() {
+            return Err(RedisServerError::DidNotStart {
+                reason: format!(
+                    "redis-cli --cluster create failed: {}",
+                    String::from_utf8_lossy(&created.stdout)
+                        .lines()
+                        .chain(String::from_utf8_lossy(&created.stderr).lines())
+                        .filter(|line| line.contains("ERR"))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                ),
+            });
+        }
+        let cluster = RedisCluster { nodes };
+        cluster.wait_until_ok(Duration::from_secs(20)).await?;
+        Ok(cluster)
+    }
+
+    /// The nodes' URLs, `redis://127.0.0.1:<port>` each: the seed nodes a client is given.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
+    }
+
+    /// Node `index` (in the order of [`urls`](Self::urls)), to kill or restart it.
+    pub fn node(&mut self, index: usize) -> &mut RedisServer {
+        &mut self.nodes[index]
+    }
+
+    /// The index of the node that serves `key`'s hash slot.
+    pub async fn node_for_key(&self, key: &str) -> Option<usize> {
+        let port = self.nodes.first()?.port;
+        let slot: i64 = command(port, &["CLUSTER", "KEYSLOT", key])
+            .await?
+            .parse()
+            .ok()?;
+        // Each node's `CLUSTER NODES` lists `myself` with the slot ranges it serves.
+        for (index, node) in self.nodes.iter().enumerate() {
+            let nodes = command(node.port, &["CLUSTER", "NODES"]).await?;
+            let mine = nodes.lines().find(|line| line.contains("myself"))?;
+            let serves = mine.split(' ').skip(8).any(|range| {
+                let mut bounds = range.split('-').filter_map(|b| b.parse::<i64>().ok());
+                match (bounds.next(), bounds.next()) {
+                    (Some(low), Some(high)) => (low..=high).contains(&slot),
+                    (Some(single), None) => single == slot,
+                    _ => false,
+                }
+            });
+            if serves {
+                return Some(index);
+            }
+        }
+        None
+    }
+
+    /// Waits until every running node reports `cluster_state:ok` (after a start, or a node's
+    /// restart).
+    pub async fn wait_until_ok(&self, limit: Duration) -> Result<(), RedisServerError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let mut all_ok = true;
+            for node in self.nodes.iter().filter(|node| node.child.is_some()) {
+                let info = command(node.port, &["CLUSTER", "INFO"]).await;
+                all_ok &= info.is_some_and(|info| info.contains("cluster_state:ok"));
+            }
+            if all_ok {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(RedisServerError::DidNotStart {
+                    reason: format!("the cluster did not report ok within {limit:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl fmt::Debug for RedisCluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.nodes).finish()
+    }
+}
+
+/// `redis-cli` (or `valkey-cli`) beside the server binary, else on `PATH`.
+fn cli_beside(server: &Path) -> Option<PathBuf> {
+    let dirs = server.parent().map(Path::to_path_buf).into_iter().chain(
+        std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    dirs.flat_map(|dir| [dir.join("redis-cli"), dir.join("valkey-cli")])
+        .find(|candidate| candidate.is_file())
+}
+
+/// Sends one command over a fresh connection and returns its reply as text (a bulk or simple
+/// string, or an integer), or `None` on any failure.
+async fn command(port: u16, args: &[&str]) -> Option<String> {
+    let attempt = async {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.ok()?;
+        let mut request = format!("*{}\r\n", args.len());
+        for arg in args {
+            request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+        }
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut reply = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut buffer).await.ok()?;
+            if read == 0 {
+                return None;
+            }
+            reply.extend_from_slice(&buffer[..read]);
+            if let Some(text) = parse_reply(&reply) {
+                return Some(text);
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A complete RESP reply's text: `+text`, `:n`, or `$len\r\n…`; `None` while incomplete or for
+/// an error.
+fn parse_reply(reply: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(reply).ok()?;
+    let (head, rest) = text.split_once("\r\n")?;
+    match head.as_bytes().first()? {
+        b'+' | b':' => Some(head[1..].to_owned()),
+        b'$' => {
+            let len: usize = head[1..].parse().ok()?;
+            (rest.len() >= len).then(|| rest[..len].to_owned())
+        }
+        _ => None,
+    }
+}

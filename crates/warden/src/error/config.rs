@@ -387,6 +387,7 @@ mod tests {
             "WARDEN_REDIS_SERVER",
             "WARDEN_SSF_AUDIENCE",
             "WARDEN_REDIS_WAIT_FOR_REPLICAS",
+            "WARDEN_REDIS_CLUSTER",
             "WARDEN_MANAGED_IDENTITY",
         ] {
             assert_eq!(Variable::spelled_like(other), None, "{other}");
