@@ -782,6 +782,31 @@ async fn a_dpop_proof_used_at_one_replica_is_a_replay_at_another_through_redis()
     assert_refusal(&answer, 503, None, "DPoP replay check unavailable");
     assert_eq!(answer.headers["retry-after"], "5");
     assert_eq!(a.runs.count(), runs, "the handler ran");
+    // The next proof is refused at once (Redis failed less than 500 ms ago), with the same
+    // answer.
+    let next = key
+        .proof("GET", "http://api.test/me")
+        .access_token(&token)
+        .sign();
+    let answer = a.send(request(&next)).await;
+    assert_refusal(&answer, 503, None, "DPoP replay check unavailable");
+    assert_eq!(a.runs.count(), runs, "the handler ran");
+    // Redis back: proofs are checked, and accepted, again.
+    server.restart().await.unwrap();
+    within(
+        Duration::from_secs(10),
+        "DPoP accepted after Redis is back",
+        || {
+            let proof = key
+                .proof("GET", "http://api.test/me")
+                .access_token(&token)
+                .sign();
+            let request = request(&proof);
+            let a = &a;
+            async move { a.send(request).await.status == 200 }
+        },
+    )
+    .await;
 }
 
 /// Sets a Redis configuration directive at run time, as an operator's `CONFIG SET` would.

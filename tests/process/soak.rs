@@ -1,0 +1,81 @@
+//! The soak and chaos scenario (`examples/soak.rs`, docs/reliability.md), short: 45 s of traffic
+//! against three demo replicas sharing a real Redis while keys rotate, the issuer's endpoints
+//! fail, Redis and a replica are killed and restarted, and users are revoked by admin call and by
+//! Shared Signals event. The scenario itself judges every answer and fails on any violated
+//! guarantee; this test runs it and checks that it ran every phase.
+//!
+//! It runs the `soak` and `orders_api` example binaries that `cargo test --workspace` builds
+//! beside this one; run alone, build them first (`cargo build --example soak --example
+//! orders_api`).
+
+use std::process::Command;
+
+use super::serial;
+
+#[test]
+fn the_fleet_keeps_every_guarantee_through_a_short_soak_with_chaos() {
+    let _serial = serial();
+    let examples = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join("examples"))
+        .unwrap();
+    let soak = examples.join("soak");
+    assert!(
+        soak.is_file() && examples.join("orders_api").is_file(),
+        "{} and orders_api are missing: `cargo test --workspace` builds them; run alone, \
+         `cargo build --example soak --example orders_api` first",
+        soak.display()
+    );
+    let out = std::env::temp_dir().join(format!("warden-soak-{}", std::process::id()));
+    let run = Command::new(&soak)
+        .args(["--seconds", "45", "--replicas", "3", "--connections", "8"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "the soak failed ({}):\n{report}\n{stderr}",
+        run.status
+    );
+    assert!(report.contains("\nViolations: 0\n"), "{report}");
+    // Every phase carried traffic, and each kind of request was answered as it must be.
+    for phase in [
+        "| warm-up |",
+        "| rotation with overlap |",
+        "| JWKS and discovery 503 |",
+        "| JWKS slow, then garbage |",
+        "| Redis killed and restarted |",
+        "| replica killed and restarted |",
+        "| rotation without overlap |",
+        "| steady |",
+    ] {
+        let line = report
+            .lines()
+            .find(|line| line.starts_with(phase))
+            .unwrap_or_else(|| panic!("no row {phase}:\n{report}"));
+        let requests: u64 = line.split('|').nth(3).unwrap().trim().parse().unwrap();
+        assert!(requests > 100, "{line}");
+    }
+    for answer in [
+        "| Seen: 200 |",
+        "| New: 200 |",
+        "| Forged: 401 invalid signature |",
+        "| Expired: 401 token expired |",
+        "| NoScope: 403 missing scope |",
+        "| Victim: 401 token revoked |",
+        "| Dpop: 200 |",
+        "| DpopReplay: 401 DPoP proof replayed |",
+    ] {
+        assert!(report.contains(answer), "no {answer}:\n{report}");
+    }
+    assert!(
+        std::path::Path::new(&out.join("memory.svg")).is_file(),
+        "no memory plot"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
