@@ -1202,6 +1202,80 @@ async fn a_fleet_shares_revocations_and_dpop_proofs_on_a_redis_cluster() {
         async move { current }
     })
     .await;
+
+    // No primary here has a replica: a revocation that must reach one is not acknowledged.
+    let waiting = cluster_store(&cluster)
+        .wait_for_replicas(1)
+        .write_timeout(Duration::from_millis(400))
+        .connect()
+        .await
+        .unwrap();
+    match waiting.revoke(Revocation::user("fay")).await {
+        Err(RevocationError::Unavailable { source }) => assert_eq!(
+            source.to_string(),
+            "0 of the 1 Redis replicas asked for hold the rule"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Failover on a cluster with a replica of each primary: revocations acknowledged once a replica
+/// holds them (`WAIT` on the rules' primary, in one pipeline with the write) survive the death
+/// of that primary and the promotion of its replica by the cluster itself; replicas of the API
+/// reconnect and new ones load every rule.
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_rules_survive_a_cluster_failover() {
+    let mut cluster = RedisCluster::start_with_replicas(3, 1)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let writer = cluster_store(&cluster)
+        .wait_for_replicas(1)
+        .connect()
+        .await
+        .unwrap();
+    let users = ["gus", "hal", "ivy"];
+    for user in users {
+        writer
+            .revoke(Revocation::user(user).issued_before(now() as u64 - 10))
+            .await
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
+    }
+    let holder = cluster.node_for_key("{fleet-test:}").await.unwrap();
+    cluster.node(holder).kill();
+    // The cluster promotes the dead primary's replica (node timeout 2 s, then an election).
+    cluster
+        .wait_until_ok(Duration::from_secs(30))
+        .await
+        .unwrap();
+    within(
+        Duration::from_secs(30),
+        "a replica of the API connects",
+        || async { cluster_store(&cluster).connect().await.is_ok() },
+    )
+    .await;
+    let promoted = cluster_store(&cluster).connect().await.unwrap();
+    let app = replica(&promoted);
+    for user in users {
+        assert_revoked(&app, &token_of(user)).await;
+    }
+    assert_accepted(&app, &token_of("jon")).await;
+    // The writer follows the slot to its new primary (which has no replica left to wait for:
+    // refused, as it must be, rather than acknowledged).
+    within(
+        Duration::from_secs(15),
+        "the writer reaches the new primary",
+        || {
+            let writer = writer.clone();
+            async move {
+                matches!(
+                    writer.revoke(Revocation::user("kim")).await,
+                    Err(RevocationError::Unavailable { source })
+                        if source.to_string() == "0 of the 1 Redis replicas asked for hold the rule"
+                )
+            }
+        },
+    )
+    .await;
 }
 
 /// On a cluster the prefix is the rule keys' hash tag: one that cannot be (empty, or holding a

@@ -9,7 +9,7 @@ use redis::aio::{
 };
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, Slot, SlotAddr};
+use redis::cluster_routing::{Route, SingleNodeRoutingInfo, Slot, SlotAddr};
 use redis::{AsyncConnectionConfig, Cmd, RedisFuture, RedisResult, Value};
 
 /// One Redis server (or a primary with replicas, reached through one address), or a Redis
@@ -56,9 +56,16 @@ impl Endpoint {
     /// A client for the cluster these seed nodes belong to (any of its nodes will do; the
     /// client learns the others and the slots from them).
     pub(crate) fn cluster(seeds: &[String], tls: Tls, timeout: Duration) -> RedisResult<Endpoint> {
+        // Each connection sets its own response timeout (the feed's blocking read waits longer
+        // than a write may): no overall one caps them all at the write timeout.
         let mut builder = ClusterClient::builder(seeds.iter().map(String::as_str))
             .connection_timeout(timeout)
-            .response_timeout(timeout);
+            .response_timeout(timeout)
+            .overall_response_timeout(None)
+            // A node that died answers nothing: a request tries it twice more, not sixteen times
+            // with growing waits (redis-rs's default), before failing.
+            .retries(2)
+            .max_retry_wait(1000);
         if let Some(certificates) = tls.certificates() {
             builder = builder.certs(certificates);
         }
@@ -164,45 +171,91 @@ impl ConnectionLike for Connection {
 }
 
 impl Connection {
-    /// `INFO memory` of the server, or of every primary of a cluster, as text.
-    pub(crate) async fn memory_info(&mut self) -> RedisResult<Vec<String>> {
+    /// `INFO memory` of the server, or of every primary of a cluster: the text of each
+    /// answer, `None` for a node that answered with an error or not at all (a cluster leaves
+    /// out a primary it has no connection to: counted from `CLUSTER NODES`).
+    pub(crate) async fn memory_info(&mut self) -> RedisResult<Vec<Option<String>>> {
         let reply: Value = redis::cmd("INFO").arg("memory").query_async(self).await?;
-        Ok(texts(&reply))
+        let mut answers = match reply {
+            Value::Map(nodes) => nodes.into_iter().map(|(_, reply)| text(reply)).collect(),
+            single => vec![text(single)],
+        };
+        if let Connection::Cluster(_) = self {
+            let nodes: String = redis::cmd("CLUSTER").arg("NODES").query_async(self).await?;
+            // Primaries that own slots: a failed one whose slots a replica took over owns none.
+            let primaries = nodes
+                .lines()
+                .filter(|line| {
+                    let fields: Vec<&str> = line.split(' ').collect();
+                    fields.get(2).is_some_and(|flags| {
+                        flags.split(',').any(|flag| flag == "master")
+                            && !flags.split(',').any(|flag| flag == "fail")
+                    }) && fields.len() > 8
+                })
+                .count();
+            answers.resize(answers.len().max(primaries), None);
+        }
+        Ok(answers)
     }
 
-    /// `WAIT replicas timeout` on the node that holds `key` (the one this connection just
-    /// wrote it to: `WAIT` counts the replicas holding this connection's writes there).
-    pub(crate) async fn wait_for_replicas(
+    /// Runs the rule-writing `script` (its first key `key`) and, when `wait` names a number of
+    /// replicas and a timeout in ms, `WAIT` right after it in one pipeline on the one connection
+    /// to the node that holds `key`: `WAIT` counts the replicas holding this connection's
+    /// writes, so it must follow the write on the same connection, never on one opened after a
+    /// reconnect or a slot's move (where it would count nothing pending and answer at once).
+    /// Returns how many replicas acknowledged, when asked.
+    pub(crate) async fn write_rule(
         &mut self,
         key: &str,
-        replicas: usize,
-        timeout_ms: u64,
-    ) -> RedisResult<usize> {
-        let mut wait = redis::cmd("WAIT");
-        wait.arg(replicas).arg(timeout_ms);
-        match self {
+        script: Cmd,
+        wait: Option<(usize, u64)>,
+    ) -> RedisResult<Option<usize>> {
+        let Some((replicas, timeout_ms)) = wait else {
+            let _: i64 = script.query_async(self).await?;
+            return Ok(None);
+        };
+        let mut pipeline = redis::pipe();
+        pipeline.add_command(script);
+        pipeline.cmd("WAIT").arg(replicas).arg(timeout_ms);
+        let replies = match self {
             Connection::Cluster(conn) => {
                 let primary = Route::with_slot(Slot::for_key(key), SlotAddr::Master);
-                let reply = conn
-                    .route_command(
-                        wait,
-                        RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(primary)),
-                    )
-                    .await?;
-                Ok(redis::from_redis_value(reply)?)
+                conn.route_pipeline(pipeline, 0, 2, SingleNodeRoutingInfo::SpecificNode(primary))
+                    .await?
             }
-            Connection::Server(_) | Connection::Managed(_) => wait.query_async(self).await,
+            Connection::Server(_) | Connection::Managed(_) => {
+                self.req_packed_commands(&pipeline, 0, 2).await?
+            }
+        };
+        match replies.as_slice() {
+            [Value::ServerError(error), _] => Err(error.clone().into()),
+            [_, count] => Ok(Some(redis::from_redis_value_ref(count)?)),
+            _ => Err(redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "the pipeline did not answer both commands",
+            ))),
         }
     }
 }
 
-/// The text of a reply, or of each node's reply when a cluster answered from several.
-fn texts(reply: &Value) -> Vec<String> {
+/// The text of one node's reply, `None` for anything else (an error, above all).
+fn text(reply: Value) -> Option<String> {
     match reply {
-        Value::BulkString(bytes) => vec![String::from_utf8_lossy(bytes).into_owned()],
-        Value::SimpleString(text) | Value::VerbatimString { text, .. } => vec![text.clone()],
-        Value::Map(nodes) => nodes.iter().flat_map(|(_, reply)| texts(reply)).collect(),
-        Value::Array(items) => items.iter().flat_map(texts).collect(),
-        _ => Vec::new(),
+        Value::BulkString(bytes) => String::from_utf8(bytes).ok(),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => Some(text),
+        Value::Nil
+        | Value::Int(_)
+        | Value::Array(_)
+        | Value::Okay
+        | Value::Map(_)
+        | Value::Attribute { .. }
+        | Value::Set(_)
+        | Value::Double(_)
+        | Value::Boolean(_)
+        | Value::BigNumber(_)
+        | Value::Push { .. }
+        | Value::ServerError(_) => None,
+        // `Value` is non-exhaustive: a kind added later is not text either.
+        _ => None,
     }
 }

@@ -38,10 +38,11 @@ pub(crate) async fn unsafe_eviction_policy(conn: &mut Connection) -> RedisResult
         return Ok(Some("not reported".to_owned()));
     }
     for info in infos {
-        let policy = info
-            .lines()
-            .find_map(|line| line.strip_prefix("maxmemory_policy:"))
-            .map(str::trim);
+        let policy = info.as_deref().and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("maxmemory_policy:"))
+                .map(str::trim)
+        });
         match policy {
             Some(NO_EVICTION) => {}
             Some(other) => return Ok(Some(other.to_owned())),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use warden::dpop::{FirstUse, ProofKey, ProofReplayCache, ReplayCacheError};
@@ -15,10 +15,11 @@ use crate::connection::Connection;
 /// Redis cannot answer, the proof is refused (503 `Retry-After`), never accepted unchecked; for
 /// half a second after such a failure the next proofs are refused at once rather than each
 /// waiting up to the 1 s timeout (a Redis outage would otherwise hold every DPoP request that
-/// long), then one request tries Redis again.
+/// long), then one request asks Redis while the others are still refused, and its answer
+/// decides.
 ///
 /// Made from the fleet's [`RedisRevocations`](crate::RedisRevocations), so both share one
-/// connection, prefix and TLS setup:
+/// Redis, prefix and TLS setup:
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -44,12 +45,28 @@ pub struct RedisProofReplay {
     breaker: Breaker,
 }
 
-/// After Redis failed to answer, refuses at once for [`Breaker::PAUSE`]. Shared by clones.
+/// After Redis failed to answer, refuses at once for [`Breaker::PAUSE`]; then lets one request
+/// ask Redis (the probe) while the others are still refused, and closes when it succeeds or
+/// pauses again when it fails. Shared by clones.
 #[derive(Clone)]
 struct Breaker {
     origin: tokio::time::Instant,
-    /// Milliseconds since `origin` until which requests are refused without asking Redis.
+    /// Milliseconds since `origin` until which requests are refused without asking Redis;
+    /// 0 while closed.
     open_until_ms: Arc<AtomicU64>,
+    /// Whether a probe is asking Redis now.
+    probing: Arc<AtomicBool>,
+}
+
+/// What the breaker lets a request do.
+#[derive(Debug, PartialEq, Eq)]
+enum Pass {
+    /// Ask Redis.
+    Ask,
+    /// Ask Redis as the probe: report how it went.
+    Probe,
+    /// Refuse without asking.
+    Refuse,
 }
 
 impl Breaker {
@@ -59,6 +76,7 @@ impl Breaker {
         Breaker {
             origin: tokio::time::Instant::now(),
             open_until_ms: Arc::new(AtomicU64::new(0)),
+            probing: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -66,15 +84,55 @@ impl Breaker {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Whether Redis may be asked now.
-    fn closed(&self) -> bool {
-        self.now_ms() >= self.open_until_ms.load(Ordering::Acquire)
+    fn pass(&self) -> Pass {
+        let until = self.open_until_ms.load(Ordering::Acquire);
+        if until == 0 {
+            return Pass::Ask;
+        }
+        if self.now_ms() < until {
+            return Pass::Refuse;
+        }
+        match self
+            .probing
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => Pass::Probe,
+            Err(_) => Pass::Refuse,
+        }
+    }
+
+    /// Redis answered: close.
+    fn succeeded(&self) {
+        self.open_until_ms.store(0, Ordering::Release);
+        self.probing.store(false, Ordering::Release);
     }
 
     /// Redis failed to answer: refuse at once for the pause.
     fn trip(&self) {
         let until = self.now_ms() + Self::PAUSE.as_millis() as u64;
-        self.open_until_ms.fetch_max(until, Ordering::AcqRel);
+        self.open_until_ms.fetch_max(until.max(1), Ordering::AcqRel);
+        self.probing.store(false, Ordering::Release);
+    }
+}
+
+/// The request that probes Redis for the breaker. Dropped without an answer (its request was
+/// cancelled, a client gone), it counts as a failure, so that another request probes after the
+/// pause rather than none ever again.
+struct Probe(Option<Breaker>);
+
+impl Probe {
+    fn succeeded(mut self) {
+        if let Some(breaker) = self.0.take() {
+            breaker.succeeded();
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if let Some(breaker) = self.0.take() {
+            breaker.trip();
+        }
     }
 }
 
@@ -88,7 +146,7 @@ impl fmt::Debug for RedisProofReplay {
 }
 
 impl RedisProofReplay {
-    /// On the connection, prefix and TLS settings of `revocations`
+    /// On the Redis, prefix and TLS settings of `revocations`
     /// ([`RedisRevocations::proof_replay`](crate::RedisRevocations::proof_replay)).
     pub(crate) fn new(connection: Connection, prefix: String) -> Self {
         RedisProofReplay {
@@ -115,16 +173,25 @@ impl ProofReplayCache for RedisProofReplay {
         // (which `EXAT` would read) may disagree.
         let ttl = expires_at.saturating_sub(now).max(1);
         Box::pin(async move {
-            if !breaker.closed() {
-                return Err(ReplayCacheError::Unavailable {
-                    source: "Redis failed to answer less than 500 ms ago".into(),
-                });
-            }
+            let probe = match breaker.pass() {
+                Pass::Refuse => {
+                    return Err(ReplayCacheError::Unavailable {
+                        source: "Redis failed to answer less than 500 ms ago".into(),
+                    });
+                }
+                Pass::Probe => Some(Probe(Some(breaker.clone()))),
+                Pass::Ask => None,
+            };
             let mut command = redis::cmd("SET");
             command.arg(&name).arg(1).arg("NX").arg("EX").arg(ttl);
             let set = command.query_async::<Option<String>>(&mut connection);
             match tokio::time::timeout(timeout, set).await {
-                Ok(Ok(reply)) => Ok(reply.is_some()),
+                Ok(Ok(reply)) => {
+                    if let Some(probe) = probe {
+                        probe.succeeded();
+                    }
+                    Ok(reply.is_some())
+                }
                 Ok(Err(error)) => {
                     breaker.trip();
                     Err(ReplayCacheError::Unavailable {
@@ -146,19 +213,43 @@ impl ProofReplayCache for RedisProofReplay {
 mod tests {
     use super::*;
 
-    /// After a failure, Redis is not asked for the pause, then is again; clones share it.
+    /// After a failure, Redis is not asked for the pause; then one request probes while the
+    /// others are refused; a failed probe pauses again, a good one closes. Clones share it.
     #[tokio::test(start_paused = true)]
-    async fn a_failure_refuses_at_once_for_half_a_second() {
+    async fn a_failure_refuses_at_once_then_one_request_probes() {
         let breaker = Breaker::new();
         let clone = breaker.clone();
-        assert!(breaker.closed());
+        assert_eq!(breaker.pass(), Pass::Ask);
         breaker.trip();
-        assert!(!breaker.closed());
-        assert!(!clone.closed());
+        assert_eq!(breaker.pass(), Pass::Refuse);
+        assert_eq!(clone.pass(), Pass::Refuse);
         tokio::time::advance(Duration::from_millis(499)).await;
-        assert!(!clone.closed());
+        assert_eq!(clone.pass(), Pass::Refuse);
         tokio::time::advance(Duration::from_millis(1)).await;
-        assert!(breaker.closed());
-        assert!(clone.closed());
+        assert_eq!(clone.pass(), Pass::Probe);
+        assert_eq!(breaker.pass(), Pass::Refuse, "one probe at a time");
+        clone.trip();
+        assert_eq!(breaker.pass(), Pass::Refuse);
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert_eq!(breaker.pass(), Pass::Probe);
+        breaker.succeeded();
+        assert_eq!(breaker.pass(), Pass::Ask);
+        assert_eq!(clone.pass(), Pass::Ask);
+    }
+
+    /// A probe whose request is cancelled before Redis answers counts as a failure: after the
+    /// pause another request probes (never none again).
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_probe_lets_another_probe_after_the_pause() {
+        let breaker = Breaker::new();
+        breaker.trip();
+        tokio::time::advance(Breaker::PAUSE).await;
+        assert_eq!(breaker.pass(), Pass::Probe);
+        drop(Probe(Some(breaker.clone())));
+        assert_eq!(breaker.pass(), Pass::Refuse);
+        tokio::time::advance(Breaker::PAUSE).await;
+        assert_eq!(breaker.pass(), Pass::Probe);
+        Probe(Some(breaker.clone())).succeeded();
+        assert_eq!(breaker.pass(), Pass::Ask);
     }
 }

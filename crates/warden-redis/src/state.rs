@@ -78,10 +78,12 @@ impl Keys {
 
 pub(crate) struct Shared {
     pub(crate) endpoint: Endpoint,
+    /// Writes revocations.
     pub(crate) writer: Connection,
+    /// Checks DPoP proofs ([`RedisProofReplay`](crate::RedisProofReplay)).
+    pub(crate) proofs: Connection,
     pub(crate) keys: Keys,
     pub(crate) local: InMemoryRevocations,
-    pub(crate) script: redis::Script,
     pub(crate) rule_retention: Duration,
     pub(crate) stream_length: usize,
     pub(crate) write_timeout: Duration,

@@ -215,16 +215,22 @@ impl RedisRevocationsBuilder {
         let position = feed::load(&mut conn, &keys, &local)
             .await
             .map_err(unreachable)?;
+        // Revocations and DPoP proofs each have a connection: a revocation's `WAIT` holds its
+        // connection for up to half the write timeout, and proofs must not queue behind it.
         let writer = endpoint
+            .shared(self.write_timeout, feed::RECONNECT_CEILING)
+            .await
+            .map_err(unreachable)?;
+        let proofs = endpoint
             .shared(self.write_timeout, feed::RECONNECT_CEILING)
             .await
             .map_err(unreachable)?;
         let shared = Arc::new(Shared {
             endpoint,
             writer,
+            proofs,
             keys,
             local,
-            script: redis::Script::new(REVOKE_SCRIPT),
             rule_retention: self.rule_retention,
             stream_length: self.stream_length,
             write_timeout: self.write_timeout,
@@ -373,11 +379,12 @@ impl RedisRevocations {
         }
     }
 
-    /// A DPoP replay cache for the fleet on the same connection, prefix and TLS setup
-    /// (`<prefix>dpop:<hash>` keys): a proof used at one replica is a replay at all the others.
+    /// A DPoP replay cache for the fleet on the same Redis, prefix and TLS setup
+    /// (`<prefix>dpop:<hash>` keys; a connection of its own beside the revocations'): a proof
+    /// used at one replica is a replay at all the others.
     pub fn proof_replay(&self) -> RedisProofReplay {
         RedisProofReplay::new(
-            self.shared.writer.clone(),
+            self.shared.proofs.clone(),
             self.shared.keys.prefix().to_owned(),
         )
     }
@@ -398,57 +405,49 @@ impl RedisRevocations {
             .before()
             .saturating_add(shared.rule_retention.as_secs());
         let rule_key = format!("{}{identity}", shared.keys.rule_prefix);
-        let mut invocation = shared.script.prepare_invoke();
-        invocation
-            .key(&rule_key)
-            .key(&shared.keys.stream)
-            .key(&shared.keys.index)
+        // `EVAL` with the script's text, not `EVALSHA`: a revocation is rare, and a script
+        // missing from a node's cache (a restart, a failover) would otherwise be loaded into
+        // every node of a cluster, failing while any of them is unreachable.
+        let mut script = redis::cmd("EVAL");
+        script
+            .arg(REVOKE_SCRIPT)
+            .arg(3)
+            .arg(&rule_key)
+            .arg(&shared.keys.stream)
+            .arg(&shared.keys.index)
             .arg(revocation.before())
             .arg(expires_at)
             .arg(&identity)
             .arg(shared.stream_length);
-        let mut writer = shared.writer.clone();
-        match tokio::time::timeout(
-            shared.write_timeout,
-            invocation.invoke_async::<i64>(&mut writer),
-        )
-        .await
-        {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => {
-                return Err(RevocationError::Unavailable {
-                    source: error.into(),
-                });
-            }
-            Err(_) => {
-                return Err(RevocationError::TimedOut {
-                    after: shared.write_timeout,
-                });
-            }
-        }
-        if shared.replicas == 0 {
-            return Ok(());
-        }
         // Half the write timeout: `WAIT` answers (with its count) before the connection's own
         // response timeout would end the call without one.
-        let acknowledged = writer
-            .wait_for_replicas(
-                &rule_key,
+        let wait = (shared.replicas > 0).then(|| {
+            (
                 shared.replicas,
                 (shared.write_timeout.as_millis() as u64 / 2).max(1),
             )
-            .await;
-        match acknowledged {
-            Ok(count) if count >= shared.replicas => Ok(()),
-            Ok(count) => Err(RevocationError::Unavailable {
+        });
+        let mut writer = shared.writer.clone();
+        let written = tokio::time::timeout(
+            shared.write_timeout,
+            writer.write_rule(&rule_key, script, wait),
+        )
+        .await;
+        match written {
+            Ok(Ok(None)) => Ok(()),
+            Ok(Ok(Some(count))) if count >= shared.replicas => Ok(()),
+            Ok(Ok(Some(count))) => Err(RevocationError::Unavailable {
                 source: format!(
                     "{count} of the {} Redis replicas asked for hold the rule",
                     shared.replicas
                 )
                 .into(),
             }),
-            Err(error) => Err(RevocationError::Unavailable {
+            Ok(Err(error)) => Err(RevocationError::Unavailable {
                 source: error.into(),
+            }),
+            Err(_) => Err(RevocationError::TimedOut {
+                after: shared.write_timeout,
             }),
         }
     }

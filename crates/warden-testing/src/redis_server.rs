@@ -351,8 +351,9 @@ fn tail(log: &Path) -> String {
 
 /// A real Redis Cluster on loopback: `primaries` `redis-server` processes (at least three, as
 /// Redis requires) started with `cluster-enabled yes`, each with its own data directory and
-/// every write persisted, joined with `redis-cli --cluster create` (no replicas: the slots are
-/// split between the primaries). Dropping it stops every node.
+/// every write persisted, joined with `redis-cli --cluster create` (the slots split between the
+/// primaries; [`start_with_replicas`](Self::start_with_replicas) adds replicas of each).
+/// Dropping it stops every node.
 ///
 /// ```no_run
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -368,14 +369,30 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts the nodes, joins them, and waits until every node reports `cluster_state:ok`.
     pub async fn start(primaries: usize) -> Result<RedisCluster, RedisServerError> {
+        Self::start_with_replicas(primaries, 0).await
+    }
+
+    /// Like [`start`](Self::start), with `replicas` replicas of each primary (so
+    /// `primaries × (1 + replicas)` nodes), ready once every replica's link to its primary is up.
+    pub async fn start_with_replicas(
+        primaries: usize,
+        replicas: usize,
+    ) -> Result<RedisCluster, RedisServerError> {
         let primaries = primaries.max(3);
-        let mut nodes = Vec::with_capacity(primaries);
-        for _ in 0..primaries {
+        let count = primaries * (1 + replicas);
+        let mut nodes = Vec::with_capacity(count);
+        for _ in 0..count {
+            // The bus port chosen too: by default it is the port plus 10,000, too high for a
+            // node whose port the system chose above 55,535.
+            let bus = free_port().map_err(|e| RedisServerError::DidNotStart {
+                reason: format!("no free port: {e}"),
+            })?;
             nodes.push(
                 RedisServer::start_with_config(&[
                     ("cluster-enabled", "yes"),
                     ("cluster-config-file", "nodes.conf"),
                     ("cluster-node-timeout", "2000"),
+                    ("cluster-port", &bus.to_string()),
                 ])
                 .await?,
             );
@@ -385,26 +402,20 @@ impl RedisCluster {
                 "no redis-cli or valkey-cli beside the server or on PATH ({INSTALL_HINT})"
             ),
         })?;
-        let addresses: Vec<String> = nodes
-            .iter()
-            .map(|node| format!("127.0.0.1:{}", node.port))
-            .collect();
-        let created = tokio::task::spawn_blocking(move || {
-            Command::new(cli)
-                .arg("--cluster")
-                .arg("create")
-                .args(&addresses)
-                .args(["--cluster-replicas", "0", "--cluster-yes"])
-                .stdin(Stdio::null())
-                .output()
-        })
-        .await
-        .map_err(|e| RedisServerError::DidNotStart {
-            reason: e.to_string(),
-        })?
-        .map_err(|e| RedisServerError::DidNotStart {
-            reason: format!("cannot run redis-cli: {e}"),
-        })?;
+        let mut create = Command::new(cli);
+        create
+            .arg("--cluster")
+            .arg("create")
+            .args(nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)))
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let created = tokio::task::spawn_blocking(move || run_for(create, Duration::from_secs(30)))
+            .await
+            .map_err(|e| RedisServerError::DidNotStart {
+                reason: e.to_string(),
+            })??;
         if !created.status.success() {
             return Err(RedisServerError::DidNotStart {
                 reason: format!(
@@ -419,7 +430,7 @@ impl RedisCluster {
             });
         }
         let cluster = RedisCluster { nodes };
-        cluster.wait_until_ok(Duration::from_secs(20)).await?;
+        cluster.wait_until_ok(Duration::from_secs(30)).await?;
         Ok(cluster)
     }
 
@@ -459,8 +470,8 @@ impl RedisCluster {
         None
     }
 
-    /// Waits until every running node reports `cluster_state:ok` (after a start, or a node's
-    /// restart).
+    /// Waits until every running node reports `cluster_state:ok` and every running replica's
+    /// link to its primary is up (after a start, or a node's restart).
     pub async fn wait_until_ok(&self, limit: Duration) -> Result<(), RedisServerError> {
         let deadline = Instant::now() + limit;
         loop {
@@ -468,6 +479,10 @@ impl RedisCluster {
             for node in self.nodes.iter().filter(|node| node.child.is_some()) {
                 let info = command(node.port, &["CLUSTER", "INFO"]).await;
                 all_ok &= info.is_some_and(|info| info.contains("cluster_state:ok"));
+                let replication = command(node.port, &["INFO", "replication"]).await;
+                all_ok &= replication.is_some_and(|info| {
+                    !info.contains("role:slave") || info.contains("master_link_status:up")
+                });
             }
             if all_ok {
                 return Ok(());
@@ -485,6 +500,38 @@ impl RedisCluster {
 impl fmt::Debug for RedisCluster {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(&self.nodes).finish()
+    }
+}
+
+/// Runs `command` to its end, or kills it after `limit`.
+fn run_for(
+    mut command: Command,
+    limit: Duration,
+) -> Result<std::process::Output, RedisServerError> {
+    let mut child = command.spawn().map_err(|e| RedisServerError::DidNotStart {
+        reason: format!("cannot run redis-cli: {e}"),
+    })?;
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => {
+                return child
+                    .wait_with_output()
+                    .map_err(|e| RedisServerError::DidNotStart {
+                        reason: e.to_string(),
+                    });
+            }
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(RedisServerError::DidNotStart {
+                    reason: format!("redis-cli --cluster create did not end within {limit:?}"),
+                });
+            }
+        }
     }
 }
 
@@ -528,13 +575,14 @@ async fn command(port: u16, args: &[&str]) -> Option<String> {
         .flatten()
 }
 
-/// A complete RESP reply's text: `+text`, `:n`, or `$len\r\n…`; `None` while incomplete or for
-/// an error.
+/// A complete RESP reply's text: `+text`, `:n`, `-ERR …` (the error as text), or
+/// `$len\r\n…`; `None` while incomplete.
 fn parse_reply(reply: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(reply).ok()?;
     let (head, rest) = text.split_once("\r\n")?;
     match head.as_bytes().first()? {
         b'+' | b':' => Some(head[1..].to_owned()),
+        b'-' => Some(head.to_owned()),
         b'$' => {
             let len: usize = head[1..].parse().ok()?;
             (rest.len() >= len).then(|| rest[..len].to_owned())
