@@ -183,6 +183,16 @@ async fn redis_killed_and_restarted_loses_no_rule_and_replicas_resume() {
     assert_revoked(&app_c, &token_of("erin")).await;
     assert_revoked(&app_c, &token_of("frank")).await;
     assert_accepted(&app_c, &token_of("grace")).await;
+
+    // A replica that wrote nothing during the outage: its first revocation after the restart is
+    // acknowledged at once (its connection learns of the restart from that write, which is sent
+    // again), not refused for the caller to retry.
+    b.revoke(Revocation::user("gwen")).await.unwrap();
+    let gwen = token_of("gwen");
+    within(Duration::from_secs(1), "gwen revoked on c", || {
+        refused_by(&app_c, &gwen)
+    })
+    .await;
 }
 
 /// A loopback TCP proxy the test can cut (every connection dropped, new ones refused) and restore.

@@ -1,4 +1,4 @@
-//! The soak and chaos scenario (`examples/soak.rs`, docs/reliability.md), short: 45 s of traffic
+//! The soak and chaos scenario (`examples/soak/`, docs/reliability.md), short: 45 s of traffic
 //! against three demo replicas sharing a real Redis while keys rotate, the issuer's endpoints
 //! fail, Redis and a replica are killed and restarted, and users are revoked by admin call and by
 //! Shared Signals event. The scenario itself judges every answer and fails on any violated
@@ -8,7 +8,8 @@
 //! beside this one; run alone, build them first (`cargo build --example soak --example
 //! orders_api`).
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::serial;
 
@@ -29,12 +30,25 @@ fn the_fleet_keeps_every_guarantee_through_a_short_soak_with_chaos() {
         soak.display()
     );
     let out = std::env::temp_dir().join(format!("warden-soak-{}", std::process::id()));
-    let run = Command::new(&soak)
+    let mut child = Command::new(&soak)
         .args(["--seconds", "45", "--replicas", "3", "--connections", "8"])
         .arg("--out")
         .arg(&out)
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // 45 s of load, the final sweep and the start and stop of every process: bounded, and the
+    // soak killed (its replicas with it) beyond the bound.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the soak did not end within 180 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let run = child.wait_with_output().unwrap();
     let report = std::fs::read_to_string(out.join("report.md")).unwrap_or_default();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
@@ -73,6 +87,22 @@ fn the_fleet_keeps_every_guarantee_through_a_short_soak_with_chaos() {
     ] {
         assert!(report.contains(answer), "no {answer}:\n{report}");
     }
+    // Revocations went through both channels, each acknowledged (one never acknowledged is a
+    // violation of its own).
+    let revocations = report
+        .lines()
+        .find(|line| line.starts_with("Revocations acknowledged: "))
+        .unwrap_or_else(|| panic!("no revocations line:\n{report}"));
+    let counts: Vec<u64> = revocations
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|part| !part.is_empty())
+        .take(3)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        counts[0] >= 20 && counts[1] >= 10 && counts[2] >= 10,
+        "{revocations}"
+    );
     assert!(
         std::path::Path::new(&out.join("memory.svg")).is_file(),
         "no memory plot"

@@ -428,10 +428,20 @@ impl RedisRevocations {
             )
         });
         let mut writer = shared.writer.clone();
-        let written = tokio::time::timeout(
-            shared.write_timeout,
-            writer.write_rule(&rule_key, script, wait),
-        )
+        let written = tokio::time::timeout(shared.write_timeout, async {
+            match writer.write_rule(&rule_key, script.clone(), wait).await {
+                // The shared connection learns that Redis restarted (or that its socket died)
+                // from the first command it sends, which fails; it reconnects at once. Whether
+                // or not that command reached Redis, sending it once more is safe: the script
+                // leaves an equal rule as it is and announces nothing, so the revocation is
+                // retried once rather than refused (a soak found the first revocation after
+                // each Redis restart refused this way).
+                Err(error) if error.is_connection_dropped() || error.is_io_error() => {
+                    writer.write_rule(&rule_key, script, wait).await
+                }
+                other => other,
+            }
+        })
         .await;
         match written {
             Ok(Ok(None)) => Ok(()),
