@@ -733,6 +733,110 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
     let answer = call(erin).await;
     assert_eq!(answer.status(), 503);
     assert!(answer.headers().get("retry-after").is_some());
+
+    // Graph revokes the API's tokens (CAE): its claims challenge gets a new app token carrying
+    // the claims, and the same lookup goes on with it.
+    let frank = "f2a11c00-0000-4000-8000-000000000006";
+    graph.add_member(frank, [Finance::NAMES[0]]);
+    graph.revoke_tokens_issued_before(unix_now() + 1);
+    let (graph_before, tokens_before) = (graph.hits(), issuer.hits(Endpoint::Token));
+    let answer = call(frank).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        graph.hits(),
+        graph_before + 2,
+        "the challenge, then the answer"
+    );
+    assert_eq!(
+        issuer.hits(Endpoint::Token),
+        tokens_before + 1,
+        "one new token, with the claims"
+    );
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// CAE for an app token: the downstream API revokes the API's own tokens; `call_as_app` gets
+/// the claims challenge, acquires a token carrying its claims, and retries once: the caller
+/// sees 200. A downstream that challenges again gets no third call.
+#[tokio::test]
+async fn an_app_token_revoked_downstream_is_acquired_again_with_the_claims_and_retried_once() {
+    use axum::routing::get;
+    let issuer = entra().await;
+    issuer.register_client(ClientRegistration::new(MIDDLE_TIER).secret("s3cret-value"));
+    let revocations = Arc::new(warden::cae::InMemoryRevocations::default());
+    let downstream = serve(
+        axum::Router::new()
+            .route("/items", get(|| async { "items" }))
+            .layer(entra_layer(&issuer, "api://inventory", revocations.clone())),
+    )
+    .await;
+    let tokens = client(
+        &issuer,
+        ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
+    );
+    let calls = AtomicU64::new(0);
+    let http = reqwest::Client::new();
+    let call_inventory = || {
+        tokens.call_as_app(&["api://inventory/.default"], |token| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            http.get(format!("{downstream}/items"))
+                .bearer_auth(token.secret())
+                .send()
+        })
+    };
+    let answer = call_inventory().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(issuer.hits(Endpoint::Token), 1);
+
+    // The downstream API revokes the API's tokens (a leaked credential, an administrator).
+    warden::cae::RevocationStore::revoke(
+        &*revocations,
+        warden::cae::Revocation::client(MIDDLE_TIER).issued_before(unix_now() + 1),
+    )
+    .await
+    .unwrap();
+    let answer = call_inventory().await.unwrap();
+    assert_eq!(answer.status(), 200, "recovered with the claims' token");
+    assert_eq!(answer.text().await.unwrap(), "items");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the challenged call, then one retry"
+    );
+    assert_eq!(
+        issuer.hits(Endpoint::Token),
+        2,
+        "one new token, with the claims"
+    );
+
+    // The new token is cached in the old one's place.
+    assert_eq!(call_inventory().await.unwrap().status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert_eq!(issuer.hits(Endpoint::Token), 2);
+
+    // A downstream API whose challenge no token can meet (revoked an hour ahead): the second
+    // answer is returned, challenge and all, and there is no third call.
+    warden::cae::RevocationStore::revoke(
+        &*revocations,
+        warden::cae::Revocation::client(MIDDLE_TIER).issued_before(unix_now() + 3600),
+    )
+    .await
+    .unwrap();
+    let answer = call_inventory().await.unwrap();
+    assert_eq!(answer.status(), 401);
+    // The token asked for is valid only from an hour ahead, and refused as such.
+    assert_eq!(
+        answer.headers()["www-authenticate"],
+        r#"Bearer realm="api", error="invalid_token", error_description="token not yet valid""#
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 6, "two calls, no third");
 }
 
 /// Workload identity federation: a token another issuer wrote to a file (a Kubernetes service

@@ -258,3 +258,177 @@ async fn bounded_refusal_logs() {
     let signature = expired.rsplit('.').next().unwrap();
     assert!(!logs.contains(signature), "a signature reached the logs");
 }
+
+/// What a subscriber saw, in order: spans closed (with their fields) and events (with the names
+/// of the spans they were inside).
+#[derive(Clone, Default)]
+struct Trace(Arc<Mutex<Vec<Seen>>>);
+
+#[derive(Debug, Clone)]
+enum Seen {
+    Closed {
+        name: &'static str,
+        fields: std::collections::BTreeMap<String, String>,
+    },
+    Event {
+        message: String,
+        inside: Vec<&'static str>,
+    },
+}
+
+#[derive(Default)]
+struct Fields(std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Trace
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Fields::default();
+        attrs.record(&mut fields);
+        ctx.span(id).unwrap().extensions_mut().insert(fields);
+    }
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let span = ctx.span(id).unwrap();
+        let mut extensions = span.extensions_mut();
+        values.record(extensions.get_mut::<Fields>().unwrap());
+    }
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let mut fields = Fields::default();
+        event.record(&mut fields);
+        let inside = ctx
+            .event_scope(event)
+            .map(|scope| scope.map(|span| span.name()).collect())
+            .unwrap_or_default();
+        let message = fields.0.remove("message").unwrap_or_default();
+        self.0.lock().unwrap().push(Seen::Event { message, inside });
+    }
+    fn on_close(&self, id: tracing::span::Id, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        let span = ctx.span(&id).unwrap();
+        let fields = span
+            .extensions_mut()
+            .remove::<Fields>()
+            .unwrap_or_default()
+            .0;
+        self.0.lock().unwrap().push(Seen::Closed {
+            name: span.name(),
+            fields,
+        });
+    }
+}
+
+#[test]
+fn each_request_has_one_span_with_its_outcome_and_the_handler_runs_beside_it() {
+    let _serial = crate::serial();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(one_span_per_request());
+}
+
+async fn one_span_per_request() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let trace = Trace::default();
+    let subscriber = tracing_subscriber::registry().with(trace.clone());
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let issuer = warden_testing::FakeIssuer::start().await.unwrap();
+    // No key loaded yet: the first request waits for the key set, the second is decided at once.
+    let app = axum::Router::new()
+        .route(
+            "/me",
+            axum::routing::get(|| async {
+                tracing::info_span!("handler").in_scope(|| tracing::info!("handler ran"));
+                "ok"
+            }),
+        )
+        .layer(warden_integration_tests::layer_for(&issuer));
+    let get = |token: String| {
+        Request::get("/me")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let good = issuer.token().sign();
+    for token in [good.clone(), good, issuer.token().sign_tampered()] {
+        app.clone().oneshot(get(token)).await.unwrap();
+    }
+
+    let seen = trace.0.lock().unwrap().clone();
+    let spans: Vec<_> = seen
+        .iter()
+        .filter_map(|seen| match seen {
+            Seen::Closed {
+                name: "warden.authenticate",
+                fields,
+            } => Some(fields.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(spans.len(), 3, "one span per request: {seen:#?}");
+    for admitted in &spans[..2] {
+        assert_eq!(admitted["outcome"], "authenticated");
+        assert_eq!(admitted["iss"], issuer.issuer_url());
+        assert!(admitted.contains_key("sub") && !admitted.contains_key("error.type"));
+    }
+    assert_eq!(spans[2]["outcome"], "bad_signature");
+    assert_eq!(spans[2]["error.type"], "bad_signature");
+    assert!(
+        !spans[2].contains_key("iss"),
+        "a refused token's claims are not believed"
+    );
+
+    // The refusal's log line is inside warden's span; the handler's events are outside it, and
+    // each request's span has closed before its handler runs (the waiting one included).
+    let refused = seen
+        .iter()
+        .find_map(|seen| match seen {
+            Seen::Event { message, inside } if message == "request refused" => Some(inside),
+            _ => None,
+        })
+        .expect("the refusal was logged");
+    assert_eq!(refused, &["warden.authenticate"]);
+    let order: Vec<&str> = seen
+        .iter()
+        .filter_map(|seen| match seen {
+            Seen::Closed {
+                name: "warden.authenticate",
+                ..
+            } => Some("warden"),
+            Seen::Event { message, inside } if message == "handler ran" => {
+                assert_eq!(
+                    inside,
+                    &["handler"],
+                    "the handler runs outside warden's span"
+                );
+                Some("handler")
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(order, ["warden", "handler", "warden", "handler", "warden"]);
+}

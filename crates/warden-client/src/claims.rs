@@ -69,6 +69,19 @@ pub fn claims_from_challenge(www_authenticate: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The claims a `401` answer's challenges ask for, if one of them is a claims challenge.
+pub(crate) fn claims_challenge(answer: &reqwest::Response) -> Option<Value> {
+    if answer.status() != reqwest::StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    answer
+        .headers()
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find_map(claims_from_challenge)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,9 +10,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use warden::config::{Clock, SystemClock};
 
-use crate::claims::merge_claims;
+use crate::claims::{claims_challenge, merge_claims};
 use crate::credential::ClientCredential;
-use crate::error::{AcquireError, classify, retry_after};
+use crate::error::{AcquireError, CallError, classify, retry_after};
 
 /// The public cloud's authority.
 pub const DEFAULT_AUTHORITY: &str = "https://login.microsoftonline.com";
@@ -173,6 +173,55 @@ impl TokenClient {
             ("scope", scopes.join(" ")),
         ];
         self.acquire(key, form, challenge).await
+    }
+
+    /// Calls a downstream API as the API itself, recovering once from its CAE: `call` sends the
+    /// request with an app token for `scopes`; when the answer is `401` with a claims challenge
+    /// (`error="insufficient_claims"`, [`claims_from_challenge`](crate::claims_from_challenge)),
+    /// a new token carrying those claims is acquired (bypassing the cache, and cached in its
+    /// place) and `call` runs once more. That second answer is returned whatever it is, so a
+    /// downstream API that keeps challenging cannot loop the caller.
+    ///
+    /// ```no_run
+    /// # async fn run(tokens: warden_client::TokenClient) -> Result<(), warden_client::CallError> {
+    /// let http = reqwest::Client::new();
+    /// let answer = tokens
+    ///     .call_as_app(&["api://inventory/.default"], |token| {
+    ///         http.get("https://inventory.example.com/items")
+    ///             .bearer_auth(token.secret())
+    ///             .send()
+    ///     })
+    ///     .await?;
+    /// # let _ = answer;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Token`] when no token could be had (first, or with the challenge's claims);
+    /// [`CallError::Request`] when `call` failed.
+    pub async fn call_as_app<F, Fut>(
+        &self,
+        scopes: &[&str],
+        mut call: F,
+    ) -> Result<reqwest::Response, CallError>
+    where
+        F: FnMut(AccessToken) -> Fut,
+        Fut: std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+    {
+        let token = self
+            .app_token(scopes, None)
+            .await
+            .map_err(CallError::Token)?;
+        let answer = call(token).await.map_err(CallError::Request)?;
+        let Some(claims) = claims_challenge(&answer) else {
+            return Ok(answer);
+        };
+        let token = self
+            .app_token(scopes, Some(&claims))
+            .await
+            .map_err(CallError::Token)?;
+        call(token).await.map_err(CallError::Request)
     }
 
     /// A token for a downstream API on behalf of the user whose access token `incoming` is (the

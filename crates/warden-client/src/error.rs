@@ -158,6 +158,34 @@ impl fmt::Display for AcquireError {
 
 impl std::error::Error for AcquireError {}
 
+/// Why [`TokenClient::call_as_app`](crate::TokenClient::call_as_app) has no answer to return.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No app token could be had, first or after the downstream API's claims challenge.
+    Token(AcquireError),
+    /// The call itself failed (the downstream API did not answer).
+    Request(reqwest::Error),
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Token(error) => write!(f, "no app token for the call: {error}"),
+            CallError::Request(error) => write!(f, "the downstream API did not answer: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Token(error) => Some(error),
+            CallError::Request(error) => Some(error),
+        }
+    }
+}
+
 impl From<CredentialError> for AcquireError {
     fn from(error: CredentialError) -> Self {
         if let CredentialError::IdentityUnavailable { reason } = &error {

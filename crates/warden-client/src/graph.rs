@@ -9,6 +9,7 @@ use warden::Principal;
 use warden::authz::{GroupLookupFailed, GroupResolver};
 use warden::keys::BoxFuture;
 
+use crate::claims::claims_challenge;
 use crate::client::TokenClient;
 use crate::error::retry_after;
 
@@ -29,8 +30,11 @@ pub const DEFAULT_GRAPH_TIMEOUT: Duration = Duration::from_secs(5);
 /// keep.
 ///
 /// A 429 or 503 is retried once after its `Retry-After` when that fits in the timeout
-/// (default [`DEFAULT_GRAPH_TIMEOUT`]); otherwise, and on any other failure, the lookup fails
-/// and the group requirement answers 503 (never "not a member").
+/// (default [`DEFAULT_GRAPH_TIMEOUT`]). Graph's CAE claims challenge (`401`,
+/// `insufficient_claims`: it revoked the API's tokens) gets a new app token carrying the claims
+/// and the request once more, as [`TokenClient::call_as_app`] does; with an `azure_core`
+/// credential, which cannot request claims, the lookup fails. On any other failure the lookup
+/// fails and the group requirement answers 503 (never "not a member").
 #[derive(Debug, Clone)]
 pub struct GraphGroups {
     inner: Arc<Inner>,
@@ -53,18 +57,24 @@ enum AppTokens {
 }
 
 impl AppTokens {
-    /// A token for Graph, as the API itself.
-    async fn graph_token(&self) -> Result<String, &'static str> {
+    /// A token for Graph, as the API itself; with the claims of Graph's claims challenge, a new
+    /// one carrying them.
+    async fn graph_token(&self, challenge: Option<&Value>) -> Result<String, &'static str> {
         const SCOPE: &str = "https://graph.microsoft.com/.default";
         match self {
             AppTokens::Client(client) => client
-                .app_token(&[SCOPE], None)
+                .app_token(&[SCOPE], challenge)
                 .await
                 .map(|token| token.secret().to_owned())
                 .map_err(|error| {
                     tracing::warn!(%error, "no app token for Graph");
                     "no app token for Graph"
                 }),
+            // azure_core's token request has no claims to send.
+            #[cfg(feature = "azure")]
+            AppTokens::Credential(_) if challenge.is_some() => {
+                Err("Graph asked for claims an azure_core credential cannot request")
+            }
             #[cfg(feature = "azure")]
             AppTokens::Credential(credential) => credential
                 .get_token(&[SCOPE], None)
@@ -176,7 +186,7 @@ impl GroupResolver for GraphGroups {
 
 impl Inner {
     async fn member_objects(&self, user: &str) -> Result<Vec<String>, &'static str> {
-        let token = self.tokens.graph_token().await?;
+        let mut token = self.tokens.graph_token(None).await?;
         let mut groups = Vec::new();
         // The user id goes into a path: a GUID (Entra's oid), nothing else.
         if !user.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
@@ -185,6 +195,7 @@ impl Inner {
         let mut next = Some(format!("{}/users/{user}/getMemberObjects", self.graph));
         let mut first = true;
         let mut retried = false;
+        let mut challenged = false;
         while let Some(url) = next.take() {
             let request = if first {
                 self.http
@@ -198,6 +209,13 @@ impl Inner {
                 .send()
                 .await
                 .map_err(|_| "Graph did not answer")?;
+            if !challenged && let Some(claims) = claims_challenge(&response) {
+                // Once: a new token answering Graph's claims challenge, then the same page.
+                challenged = true;
+                token = self.tokens.graph_token(Some(&claims)).await?;
+                next = Some(url);
+                continue;
+            }
             let status = response.status().as_u16();
             if matches!(status, 429 | 503) && !retried {
                 // Once, after Graph's Retry-After, within the timeout.

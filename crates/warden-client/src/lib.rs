@@ -18,8 +18,9 @@
 //!   missing, the API's credential refused, throttled, unavailable).
 //!
 //! - CAE across two APIs: [`claims_from_challenge`] reads a downstream API's claims challenge;
-//!   an app token is acquired again with it, and an on-behalf-of one goes back to the caller
-//!   through warden's `authz::Challenger`.
+//!   [`TokenClient::call_as_app`] acquires an app token again with it and retries the call
+//!   once, and an on-behalf-of one goes back to the caller through warden's
+//!   `authz::Challenger`. [`GraphGroups`] recovers from Graph's challenges the same way.
 //!
 //! - [`GraphGroups`]: warden's group resolver on Microsoft Graph, for group overage.
 //!
@@ -64,5 +65,5 @@ pub use client::{
 pub use credential::{
     ClientCredential, CredentialError, CredentialSource, MANAGED_IDENTITY_VARIABLE,
 };
-pub use error::AcquireError;
+pub use error::{AcquireError, CallError};
 pub use graph::{DEFAULT_GRAPH_TIMEOUT, GRAPH, GraphGroups};

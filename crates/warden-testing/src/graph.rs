@@ -1,6 +1,6 @@
 //! A fake Microsoft Graph on 127.0.0.1, for group overage: users' transitive security groups
 //! behind `POST /v1.0/users/{id}/getMemberObjects`, answered in pages (`@odata.nextLink`), with
-//! throttling and outages on demand.
+//! throttling, outages and CAE revocations on demand.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -38,6 +38,8 @@ struct GraphState {
     page_size: AtomicUsize,
     answers: Mutex<VecDeque<(u16, Option<String>)>>,
     hits: AtomicU64,
+    /// Tokens issued before this instant (unix seconds; 0: none) are revoked.
+    revoked_before: AtomicU64,
 }
 
 impl Drop for FakeGraph {
@@ -107,6 +109,15 @@ impl FakeGraph {
         lock(&self.state.answers).push_back((status, Some(httpdate::fmt_http_date(until))));
     }
 
+    /// Revokes every token issued before `unix_secs` (an administrator revoking the API's
+    /// sessions, a leaked credential), as Graph does for continuous access evaluation: a
+    /// CAE-capable token (`xms_cc` holding `cp1`) issued earlier is answered `401` with Graph's
+    /// claims challenge (`error="insufficient_claims"`, claims asking for `nbf` at that instant);
+    /// a token that is not CAE-capable is still accepted, as Graph relies on its short lifetime.
+    pub fn revoke_tokens_issued_before(&self, unix_secs: u64) {
+        self.state.revoked_before.store(unix_secs, Ordering::SeqCst);
+    }
+
     /// How many requests it received.
     pub fn hits(&self) -> u64 {
         self.state.hits.load(Ordering::SeqCst)
@@ -136,12 +147,26 @@ async fn member_objects(
         }
         return response;
     }
-    if !for_graph(&headers) {
+    let claims = bearer_claims(&headers);
+    if !claims
+        .as_ref()
+        .is_some_and(|claims| claims["aud"] == GRAPH_AUDIENCE)
+    {
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"error": {"code": "InvalidAuthenticationToken"}})),
         )
             .into_response();
+    }
+    let revoked_before = state.revoked_before.load(Ordering::SeqCst);
+    if let Some(claims) = &claims
+        && claims["iat"].as_u64().unwrap_or(0) < revoked_before
+        && claims
+            .pointer("/xms_cc")
+            .and_then(Value::as_array)
+            .is_some_and(|values| values.iter().any(|v| v == "cp1"))
+    {
+        return cae_challenge(revoked_before);
     }
     let groups = lock(&state.members).get(&id).cloned().unwrap_or_default();
     let size = state.page_size.load(Ordering::SeqCst);
@@ -163,15 +188,33 @@ async fn member_objects(
     Json(body).into_response()
 }
 
-/// Whether the request carries a bearer token whose `aud` is Graph.
-fn for_graph(headers: &HeaderMap) -> bool {
-    let Some(token) = headers
+/// Graph's answer to a revoked CAE-capable token: 401 with its claims challenge.
+fn cae_challenge(revoked_before: u64) -> Response {
+    let claims =
+        json!({"access_token": {"nbf": {"essential": true, "value": revoked_before.to_string()}}});
+    let challenge = format!(
+        r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", claims="{}""#,
+        base64::engine::general_purpose::STANDARD.encode(claims.to_string())
+    );
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": {"code": "InvalidAuthenticationToken", "message": "Continuous access evaluation resulted in challenge"}})),
+    )
+        .into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// The claims of the request's bearer token (decoded, not verified).
+fn bearer_claims(headers: &HeaderMap) -> Option<Value> {
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
+        .and_then(|v| v.strip_prefix("Bearer "))?;
     token
         .split('.')
         .nth(1)
@@ -181,5 +224,4 @@ fn for_graph(headers: &HeaderMap) -> bool {
                 .ok()
         })
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .is_some_and(|claims| claims["aud"] == GRAPH_AUDIENCE)
 }

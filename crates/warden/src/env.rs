@@ -25,7 +25,7 @@ use crate::metadata::ProtectedResource;
 /// | `WARDEN_LEEWAY_SECS` | `leeway_secs` | 60 |
 /// | `WARDEN_REALM` | `realm` | `api` |
 /// | `WARDEN_MAX_TOKEN_BYTES` | `max_token_bytes` | 16384 |
-/// | `WARDEN_PROFILE` | `profile`: `rfc9068` or `jwt_access_token` (Entra issuers come from `WARDEN_ENTRA_TENANTS`) | `rfc9068` |
+/// | `WARDEN_PROFILE` | `profile`: `rfc9068`, `jwt_access_token` or `cognito` (Entra issuers come from `WARDEN_ENTRA_TENANTS`) | `rfc9068` |
 /// | `WARDEN_ALGORITHMS` | `algorithms`: comma-separated, e.g. `RS256,ES256`, for every issuer, Entra's too | all asymmetric (Entra: RS256) |
 /// | `WARDEN_JWKS_FILE` | `jwks_file`: a JWKS document used instead of discovery, for the one issuer or for the Entra tenants (never both) | none |
 /// | `WARDEN_JWKS_COOLDOWN_SECS` | `jwks_cooldown_secs`: least time between unknown-`kid` refreshes | 60 |

@@ -13,6 +13,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
+use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use crate::bearer::Scheme;
@@ -44,8 +45,11 @@ use super::grpc::Protocol;
 /// untouched. Only a request whose keys must be fetched (or whose DPoP proof waits on a shared
 /// replay cache) waits.
 ///
-/// One `tracing` span per request (`warden.authenticate`, at DEBUG) records the outcome and the
-/// issuer, tenant, client and subject ids; never the token or a signature. Rejections are logged
+/// One `tracing` span per request (`warden.authenticate`, at DEBUG) records the outcome and, for
+/// an admitted caller, the issuer, tenant, client and subject ids; never the token or a
+/// signature. It covers warden's own work (a key fetch it waits on included) and closes before
+/// the inner service is called, so its duration is warden's and the handler's spans sit beside
+/// it in the request's trace. Rejections are logged
 /// at DEBUG, so a flood of bad tokens cannot flood the WARN log.
 ///
 /// # Example
@@ -476,14 +480,18 @@ where
         );
         let shared = &self.shared;
         let protocol = Protocol::of(&req);
-        match shared.authenticate(&req) {
+        // What warden logs while deciding is inside its span; the handler runs after the span
+        // has closed, beside it in the request's trace, so the span's duration is warden's.
+        match span.in_scope(|| shared.authenticate(&req)) {
             Authentication::Admitted { principal, scheme } => {
                 admit(&span, shared, &mut req, principal, scheme, protocol);
+                drop(span);
                 ResponseFuture::inner(self.inner.call(req))
             }
             Authentication::Anonymous => {
                 crate::observability::anonymous();
                 span.record("outcome", "anonymous");
+                drop(span);
                 let context = WardenContext::new(shared.clone(), None, protocol);
                 req.extensions_mut().insert(context);
                 ResponseFuture::inner(self.inner.call(req))
@@ -498,9 +506,15 @@ where
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let shared = shared.clone();
                 ResponseFuture::waiting(Box::pin(async move {
-                    match wait.finish(&shared, scheme, &mut req).await {
+                    let finished = wait
+                        .finish(&shared, scheme, &mut req)
+                        .instrument(span.clone())
+                        .await;
+                    match finished {
                         Ok(principal) => {
                             admit(&span, &shared, &mut req, principal, scheme, protocol);
+                            // Closed before the handler runs, as on the other paths.
+                            drop(span);
                             inner.call(req).await
                         }
                         Err(error) => Ok(refuse(&span, &shared, &error, Some(scheme), protocol)),
@@ -545,8 +559,10 @@ fn refuse<B: From<Bytes>>(
 ) -> Response<B> {
     span.record("outcome", error.kind());
     span.record("error.type", error.kind());
-    crate::observability::refused_at_layer(error);
-    shared.respond(error, scheme, None, protocol).map(B::from)
+    span.in_scope(|| {
+        crate::observability::refused_at_layer(error);
+        shared.respond(error, scheme, None, protocol).map(B::from)
+    })
 }
 
 pin_project! {
