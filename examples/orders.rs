@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -113,6 +113,7 @@ pub fn permissions(
         .public_route(Method::GET, "/health/ready")
         .public_route(Method::GET, "/health/keys")
         .public_route(Method::GET, "/openapi.json")
+        .public_route(Method::GET, "/metrics")
         .route::<()>(Method::GET, "/me")
         .route::<ListOrders>(Method::GET, "/orders")
         .route::<CreateOrder>(Method::POST, "/orders")
@@ -122,6 +123,29 @@ pub fn permissions(
         .route::<Revoke>(Method::POST, "/admin/revocations")
         .route::<Shipping>(Method::GET, "/orders/shipping")
         .build()
+}
+
+/// Routes `method path` to `handler`, once [`permissions`] declares it: every route the demo
+/// serves is in its manifest, permissions page and OpenAPI document, and a route added here
+/// but not there stops the demo at its start (and every test that builds it). Services that
+/// authenticate by other means are outside the declaration: the Shared Signals push endpoint
+/// (its push credential) and the RFC 9728 metadata (public by its standard).
+fn serve<H, T, S>(router: Router<S>, method: Method, path: &'static str, handler: H) -> Router<S>
+where
+    H: axum::handler::Handler<T, S>,
+    T: 'static,
+    S: Clone + Send + Sync + 'static,
+{
+    let declared = permissions(DEMO_AUDIENCE)
+        .expect("the demo's permissions")
+        .routes()
+        .any(|(m, p)| *m == method && p == path);
+    assert!(
+        declared,
+        "{method} {path} is served but not declared in orders::permissions"
+    );
+    let filter = axum::routing::MethodFilter::try_from(method).expect("a method axum routes");
+    router.route(path, axum::routing::on(filter, handler))
 }
 
 /// The demo's second service, Shipping: another API protected by warden, which the Orders API
@@ -237,8 +261,7 @@ pub async fn embedded_onward(issuer: &FakeIssuer) -> Result<Onward, Box<dyn std:
 /// from the exchange or from Shipping, goes back to the caller as this API's own.
 pub fn with_onward(app: Router, warden: WardenLayer, onward: Onward) -> Router {
     app.merge(
-        Router::new()
-            .route("/orders/shipping", get(shipping))
+        serve(Router::new(), Method::GET, "/orders/shipping", shipping)
             .with_state(onward)
             .layer(warden),
     )
@@ -405,20 +428,24 @@ fn router(warden: WardenLayer, fleet: Option<RedisRevocations>) -> Router {
     };
     let metadata = warden.resource_metadata().cloned();
     let validator = warden.validator().clone();
-    let protected = Router::new()
-        .route("/me", get(me))
-        .route("/orders", get(list_orders).post(create_order))
-        .route("/orders/{id}", delete(delete_order))
-        .route("/orders/{id}/refund", post(refund_order))
-        .route("/reports", get(reports))
-        .route("/admin/revocations", post(revoke))
-        .with_state(demo)
-        .layer(warden);
-    let public = Router::new()
-        .route("/health", get(|| async { "ok" }))
-        .route("/health/ready", get(move || ready(fleet.clone())))
-        .route("/health/keys", get(move || keys_health(validator.clone())))
-        .route("/openapi.json", get(openapi_document));
+    let protected = Router::new();
+    let protected = serve(protected, Method::GET, "/me", me);
+    let protected = serve(protected, Method::GET, "/orders", list_orders);
+    let protected = serve(protected, Method::POST, "/orders", create_order);
+    let protected = serve(protected, Method::DELETE, "/orders/{id}", delete_order);
+    let protected = serve(protected, Method::POST, "/orders/{id}/refund", refund_order);
+    let protected = serve(protected, Method::GET, "/reports", reports);
+    let protected = serve(protected, Method::POST, "/admin/revocations", revoke);
+    let protected = protected.with_state(demo).layer(warden);
+    let public = Router::new();
+    let public = serve(public, Method::GET, "/health", || async { "ok" });
+    let public = serve(public, Method::GET, "/health/ready", move || {
+        ready(fleet.clone())
+    });
+    let public = serve(public, Method::GET, "/health/keys", move || {
+        keys_health(validator.clone())
+    });
+    let public = serve(public, Method::GET, "/openapi.json", openapi_document);
     // RFC 9728 metadata, public: outside the layer.
     let public = match metadata {
         Some(metadata) => public.route_service(metadata.path(), metadata.clone()),
@@ -545,21 +572,18 @@ async fn keys_health(validator: warden::Validator) -> axum::response::Response {
 /// recorded, no token needed. In production, serve it on an internal port instead
 /// (docs/observability.md).
 pub fn metrics_route(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
-    Router::new().route(
-        "/metrics",
-        get(move || {
-            let text = handle.render();
-            async move {
-                (
-                    [(
-                        axum::http::header::CONTENT_TYPE,
-                        "text/plain; version=0.0.4; charset=utf-8",
-                    )],
-                    text,
-                )
-            }
-        }),
-    )
+    serve(Router::new(), Method::GET, "/metrics", move || {
+        let text = handle.render();
+        async move {
+            (
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )],
+                text,
+            )
+        }
+    })
 }
 
 /// Whether this replica judges revocations by current rules. `/health` stays 200 while Redis is

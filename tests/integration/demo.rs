@@ -46,6 +46,9 @@ impl Demo {
         let warden = builder.build().unwrap();
         let onward = orders::embedded_onward(&issuer).await.unwrap();
         let app = orders::with_onward(orders::app(warden.clone()), warden, onward);
+        // As orders_api serves it; this recorder is not installed, so it renders empty.
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let app = app.merge(orders::metrics_route(recorder.handle()));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -803,6 +806,12 @@ async fn the_registration_matches_what_the_routes_enforce() {
         let (status, _, _) = demo
             .call(method.clone(), &path, Some(&none), body.clone())
             .await;
+        // Declared and served: the router answers it (orders.rs's `serve` checks the other
+        // way, that nothing is served undeclared).
+        assert!(
+            status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path} is declared but not served: {status}"
+        );
         let public_or_any = requires == "public: no token" || requires == "any valid token";
         assert_eq!(
             opens(status),

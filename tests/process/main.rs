@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 mod allocations;
 mod logging;
+mod registration;
 mod soak;
 
 /// Taken by every test of this binary for its whole run: no two overlap.

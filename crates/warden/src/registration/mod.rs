@@ -143,6 +143,27 @@ impl ApiPermissions {
         &self.roles
     }
 
+    /// The documented routes, method and path, in the order they were declared: to hold a
+    /// router against the declaration, so that no route is served without being documented.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use warden::registration::ApiPermissions;
+    ///
+    /// let permissions = ApiPermissions::builder("api://orders")
+    ///     .route::<()>(Method::GET, "/me")
+    ///     .public_route(Method::GET, "/health")
+    ///     .build()?;
+    /// let routes: Vec<_> = permissions.routes().collect();
+    /// assert_eq!(routes, [(&Method::GET, "/me"), (&Method::GET, "/health")]);
+    /// # Ok::<(), warden::error::RegistrationError>(())
+    /// ```
+    pub fn routes(&self) -> impl Iterator<Item = (&Method, &str)> {
+        self.routes
+            .iter()
+            .map(|route| (&route.method, route.path.as_str()))
+    }
+
     /// Declared scopes that no documented route requires: offered to clients, opening nothing.
     pub fn unused_scopes(&self) -> Vec<&'static str> {
         let used = self.required(scope_names);
