@@ -264,3 +264,16 @@ macro_rules! refused {
         }
     };
 }
+
+/// The series of `metric` in Prometheus text (a recorder's render), by their labels (`""` for
+/// none): `{kind="expired",status="401"}` → 1.
+pub fn metric_series(text: &str, metric: &str) -> std::collections::BTreeMap<String, f64> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix(metric))
+        .filter(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        .filter_map(|rest| {
+            let (labels, value) = rest.rsplit_once(' ')?;
+            Some((labels.trim().to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}

@@ -6,7 +6,7 @@ use base64::Engine as _;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use warden_examples::{orders, walkthrough};
-use warden_integration_tests::now;
+use warden_integration_tests::{metric_series, now};
 use warden_testing::{FakeIssuer, TokenBuilder};
 
 struct Demo {
@@ -835,18 +835,6 @@ async fn the_registration_matches_what_the_routes_enforce() {
     assert!(routes.len() >= 9 && tokens.len() == 6);
 }
 
-/// The series of `metric` in Prometheus text, by their labels.
-fn series(text: &str, metric: &str) -> std::collections::BTreeMap<String, f64> {
-    text.lines()
-        .filter_map(|line| line.strip_prefix(metric))
-        .filter(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        .filter_map(|rest| {
-            let (labels, value) = rest.rsplit_once(' ')?;
-            Some((labels.trim().to_owned(), value.parse().ok()?))
-        })
-        .collect()
-}
-
 /// Each refused request increments exactly one refusal series (by kind and status), an admitted
 /// one none; the demo serves the Prometheus text and its key freshness; no label holds a
 /// subject, a token or a key id. The recorder is this test's own (thread-local, and every task
@@ -857,7 +845,7 @@ async fn each_refusal_is_one_series_and_the_demo_serves_its_metrics() {
     let handle = recorder.handle();
     let _local = metrics::set_default_local_recorder(&recorder);
     let demo = Demo::start().await;
-    let refusals = || series(&handle.render(), "warden_refusals_total");
+    let refusals = || metric_series(&handle.render(), "warden_refusals_total");
 
     let reader = demo.carol().sign();
     let expired = demo.carol().expires_at(1).sign();
@@ -894,11 +882,11 @@ async fn each_refusal_is_one_series_and_the_demo_serves_its_metrics() {
         }
     }
     let text = handle.render();
-    let requests = series(&text, "warden_requests_total");
+    let requests = metric_series(&text, "warden_requests_total");
     assert!(requests[r#"{outcome="admitted"}"#] >= 2.0, "{text}");
     assert!(requests[r#"{outcome="refused"}"#] >= 2.0, "{text}");
     assert!(
-        series(&text, "warden_key_fetches_total")
+        metric_series(&text, "warden_key_fetches_total")
             .keys()
             .any(|labels| labels.contains(r#"result="ok""#))
     );
@@ -935,6 +923,84 @@ async fn each_refusal_is_one_series_and_the_demo_serves_its_metrics() {
         );
         assert!(issuer["age_secs"].as_u64().unwrap() < 60, "{body}");
     }
+}
+
+/// Every metric of the request path is recorded where its event happens: a new token's
+/// validation time and cache miss, a seen token's cache hit and the cache's size, each issuer's
+/// key set (keys and when it loaded), a DPoP refusal by reason, revocation rules and the
+/// requests they refuse. (Shared Signals events, group lookups and the fleet feed are checked
+/// in their own tests: ssf.rs, downstream.rs, fleet.rs.)
+#[tokio::test]
+async fn every_metric_of_the_request_path_is_recorded() {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let demo = Demo::start().await;
+    let token = demo.carol().claim("sid", "session-metrics").sign();
+    assert_eq!(demo.get("/orders", &token).await.0, StatusCode::OK);
+    assert_eq!(demo.get("/orders", &token).await.0, StatusCode::OK);
+    // The first token waited for the key set; a second new one is validated at once, and timed.
+    let second = demo.carol().claim("sid", "session-other").sign();
+    assert_eq!(demo.get("/orders", &second).await.0, StatusCode::OK);
+    let text = handle.render();
+    let lookups = metric_series(&text, "warden_token_cache_lookups_total");
+    assert!(lookups[r#"{result="miss"}"#] >= 1.0, "{text}");
+    assert!(lookups[r#"{result="hit"}"#] >= 1.0, "{text}");
+    assert!(
+        metric_series(&text, "warden_token_cache_entries")[""] >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric_series(&text, "warden_validation_seconds_count")[""] >= 1.0,
+        "{text}"
+    );
+    // Entra's issuer by its template: one series for every tenant.
+    let issuer = format!(
+        r#"{{issuer="{}/{{tenantid}}/v2.0"}}"#,
+        demo.issuer.base_url()
+    );
+    assert!(
+        metric_series(&text, "warden_key_set_keys")[&issuer] >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric_series(&text, "warden_key_set_loaded_timestamp_seconds")[&issuer] > 1.7e9,
+        "{text}"
+    );
+
+    // A bearer token sent under the DPoP scheme: one refusal by reason.
+    let answer = demo
+        .client
+        .get(format!("{}/orders", demo.base))
+        .header("authorization", format!("DPoP {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    let text = handle.render();
+    assert_eq!(
+        metric_series(&text, "warden_dpop_refusals_total")[r#"{reason="not_dpop_bound"}"#],
+        1.0,
+        "{text}"
+    );
+
+    // A revocation: the rules' gauge, then the request it refuses.
+    demo.revoke(json!({"kind": "session", "subject": "session-metrics"}))
+        .await;
+    assert_eq!(
+        demo.get("/orders", &token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let text = handle.render();
+    assert!(
+        metric_series(&text, "warden_revocation_rules")[""] >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric_series(&text, "warden_revocation_hits_total")[""],
+        1.0,
+        "{text}"
+    );
 }
 
 /// The demo's OpenAPI document (public) says what every route enforces: each operation's

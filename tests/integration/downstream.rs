@@ -379,6 +379,8 @@ warden::scopes! {
 struct Onward {
     tokens: TokenClient,
     downstream: String,
+    /// The downstream API's last claims challenge, as it sent it.
+    challenged: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 /// `GET /onward`: calls the downstream API on the caller's behalf; a claims challenge, from
@@ -411,13 +413,16 @@ async fn onward(
         .await
         .unwrap();
     if response.status() == 401 {
-        let claims = response
+        let challenge = response
             .headers()
             .get_all("www-authenticate")
             .iter()
             .filter_map(|v| v.to_str().ok())
-            .find_map(warden_client::claims_from_challenge);
-        if let Some(claims) = claims {
+            .find(|v| warden_client::claims_from_challenge(v).is_some())
+            .map(str::to_owned);
+        if let Some(challenge) = challenge {
+            let claims = warden_client::claims_from_challenge(&challenge).unwrap();
+            *onward.challenged.lock().unwrap() = Some(challenge);
             return Err(challenger.claims_challenge(&claims.to_string()));
         }
     }
@@ -485,10 +490,15 @@ async fn a_downstream_claims_challenge_reaches_the_caller_and_the_chain_recovers
         &issuer,
         ClientCredential::secret_from_file(secret_file("s3cret-value")).unwrap(),
     );
+    let challenged: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
     let middle = serve(
         axum::Router::new()
             .route("/onward", get(onward))
-            .with_state(Onward { tokens, downstream })
+            .with_state(Onward {
+                tokens,
+                downstream,
+                challenged: challenged.clone(),
+            })
             .layer(entra_layer(&issuer, "api://orders", Arc::default())),
     )
     .await;
@@ -539,15 +549,18 @@ async fn a_downstream_claims_challenge_reaches_the_caller_and_the_chain_recovers
     );
     assert!(challenge.starts_with(&prefix), "{challenge}");
     let asked = warden_client::claims_from_challenge(&challenge).unwrap();
-    let nbf: u64 = asked["access_token"]["nbf"]["value"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(
-        nbf >= revoked_at,
-        "the downstream API's own claims, passed through: {asked}"
+    // Exactly the claims the downstream API asked for: a token issued after its revocation.
+    let downstream_challenge = challenged.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        asked,
+        warden_client::claims_from_challenge(&downstream_challenge).unwrap(),
+        "{downstream_challenge}"
     );
+    assert_eq!(
+        asked,
+        json!({"access_token": {"nbf": {"essential": true, "value": (revoked_at + 1).to_string()}}})
+    );
+    let nbf = revoked_at + 1;
 
     // The caller's client signs in again with those claims (as MSAL does): a token issued
     // after the revocation. The exchange is new (a new incoming token), and so is the chain.
@@ -629,6 +642,10 @@ warden::groups! {
 #[tokio::test]
 async fn group_overage_is_resolved_on_microsoft_graph() {
     use axum::routing::get;
+    // This test's own recorder (thread-local; every task of the test runs on its thread).
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
     let issuer = entra().await;
     issuer.register_client(ClientRegistration::new(MIDDLE_TIER).secret("s3cret-value"));
     let graph = warden_testing::FakeGraph::start().await.unwrap();
@@ -734,6 +751,19 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
     assert_eq!(answer.status(), 503);
     assert!(answer.headers().get("retry-after").is_some());
 
+    // A user in hundreds of groups (Finance the last of 250), in pages of 100: three pages.
+    graph.page_size(100);
+    let grace = "62ace000-0000-4000-8000-000000000007";
+    graph.add_member(
+        grace,
+        (0..249)
+            .map(|i| format!("{i:08x}-0000-4000-8000-000000000000"))
+            .chain([Finance::NAMES[0].to_owned()]),
+    );
+    let before = graph.hits();
+    assert_eq!(call(grace).await.status(), 200);
+    assert_eq!(graph.hits(), before + 3, "250 groups, 100 a page");
+
     // Graph revokes the API's tokens (CAE): its claims challenge gets a new app token carrying
     // the claims, and the same lookup goes on with it.
     let frank = "f2a11c00-0000-4000-8000-000000000006";
@@ -752,6 +782,13 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
         tokens_before + 1,
         "one new token, with the claims"
     );
+
+    // Every lookup counted by result: alice, bob, carol, dave, grace and frank looked up, erin's
+    // failed; none answered from the cache (each caller asked once).
+    let text = metrics.render();
+    let lookups = warden_integration_tests::metric_series(&text, "warden_group_lookups_total");
+    assert_eq!(lookups[r#"{result="ok"}"#], 6.0, "{text}");
+    assert_eq!(lookups[r#"{result="error"}"#], 1.0, "{text}");
 }
 
 fn unix_now() -> u64 {

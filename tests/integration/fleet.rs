@@ -129,6 +129,16 @@ async fn a_revocation_on_one_replica_is_enforced_by_every_other_within_a_second(
 
 #[tokio::test]
 async fn redis_killed_and_restarted_loses_no_rule_and_replicas_resume() {
+    // This test's own recorder (thread-local; every task of the test runs on its thread): the
+    // feed's gauges follow the outage.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    let feed_current = || {
+        warden_integration_tests::metric_series(&metrics.render(), "warden_fleet_feed_current")
+            .get("")
+            .copied()
+    };
     let mut server = redis().await;
     let a = store(&server.url()).connect().await.unwrap();
     let b = store(&server.url()).connect().await.unwrap();
@@ -144,6 +154,12 @@ async fn redis_killed_and_restarted_loses_no_rule_and_replicas_resume() {
     within(Duration::from_secs(5), "b sees the outage", || async {
         b.status().state() == FeedState::Disconnected
     })
+    .await;
+    within(
+        Duration::from_secs(5),
+        "the feed gauge says not current",
+        || async { feed_current() == Some(0.0) },
+    )
     .await;
     // Requests are still judged by the local rules.
     assert_revoked(&app_b, &token_of("erin")).await;
@@ -164,6 +180,19 @@ async fn redis_killed_and_restarted_loses_no_rule_and_replicas_resume() {
         b.status().is_current()
     })
     .await;
+    within(
+        Duration::from_secs(10),
+        "the feed gauge says current",
+        || async { feed_current() == Some(1.0) },
+    )
+    .await;
+    assert!(
+        warden_integration_tests::metric_series(
+            &metrics.render(),
+            "warden_fleet_feed_synced_timestamp_seconds"
+        )[""]
+            > 1.7e9
+    );
     // The caller retries the failed revocation; it now reaches the fleet.
     within(
         Duration::from_secs(10),

@@ -182,6 +182,10 @@ async fn within<F: std::future::Future<Output = bool>>(
 
 #[tokio::test]
 async fn a_pushed_session_revoked_event_revokes_the_token_and_later_tokens_work() {
+    // This test's own recorder (thread-local; every task of the test runs on its thread).
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let metrics = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
     let f = fixture().await;
     // The operator connects the receiver in one call: stream created, verification requested.
     let streams = StreamClient::new(f.receiver.clone(), "Bearer receiver-credential");
@@ -258,6 +262,22 @@ async fn a_pushed_session_revoked_event_revokes_the_token_and_later_tokens_work(
     let again = f.receiver.receive(&set).await.unwrap();
     assert_eq!(again.action(), &Action::AlreadyReceived);
     assert_eq!(f.store.revokes.load(Ordering::SeqCst), revokes);
+
+    // Each event counted once by type and outcome; the revocation it made is a rule.
+    let text = metrics.render();
+    let events = warden_integration_tests::metric_series(&text, "warden_ssf_events_total");
+    assert_eq!(
+        events[r#"{event="session-revoked",outcome="revoked"}"#], 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        events[r#"{event="session-revoked",outcome="duplicate"}"#], 2.0,
+        "{text}"
+    );
+    assert!(
+        events[r#"{event="verification",outcome="verified"}"#] >= 1.0,
+        "{text}"
+    );
 }
 
 #[tokio::test]
