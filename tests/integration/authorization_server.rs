@@ -377,6 +377,38 @@ async fn revocation_ends_a_grant_and_an_access_token() {
         "{event}"
     );
     assert!(event.to_string().contains("\"alice\""), "{event}");
+    // The event revokes the token in warden: a receiver of this transmitter applies it to the
+    // store a layer reads, which then refuses the access token it had admitted.
+    let revocations = std::sync::Arc::new(warden::cae::InMemoryRevocations::default());
+    let app = warden_integration_tests::App::new(
+        warden::WardenLayer::builder()
+            .issuer(warden_integration_tests::trust(&issuer).build().unwrap())
+            .revocations(revocations.clone())
+            .build()
+            .unwrap(),
+    );
+    let configuration =
+        warden::ssf::TransmitterConfiguration::discover(issuer.ssf_issuer(), &http())
+            .await
+            .unwrap();
+    let receiver = warden::ssf::Receiver::builder(configuration, issuer.audience())
+        .revocations(revocations)
+        .build()
+        .unwrap();
+    assert_eq!(app.get_me_with(&access).await.status, 200, "admitted before");
+    let received = receiver.receive(sets[0]).await.unwrap();
+    assert!(
+        matches!(received.action(), warden::ssf::Action::Revoked(_)),
+        "{:?}",
+        received.action()
+    );
+    app.assert_refused(
+        &access,
+        401,
+        &warden_integration_tests::invalid_token("token revoked"),
+        "token revoked",
+    )
+    .await;
     let info = http()
         .get(format!("{}/userinfo", issuer.base_url()))
         .bearer_auth(&access)
