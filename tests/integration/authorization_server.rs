@@ -395,7 +395,11 @@ async fn revocation_ends_a_grant_and_an_access_token() {
         .revocations(revocations)
         .build()
         .unwrap();
-    assert_eq!(app.get_me_with(&access).await.status, 200, "admitted before");
+    assert_eq!(
+        app.get_me_with(&access).await.status,
+        200,
+        "admitted before"
+    );
     let received = receiver.receive(sets[0]).await.unwrap();
     assert!(
         matches!(received.action(), warden::ssf::Action::Revoked(_)),
@@ -1248,4 +1252,124 @@ async fn the_debugger_checks_only_loopback_urls() {
     assert_eq!(status, 400, "a form post from another site");
     let (status, answer) = check(&issuer.jwks_url(), "application/json").await;
     assert_eq!((status, answer["status"].as_u64()), (200, Some(200)));
+}
+
+/// CORS is opt-in, per origin, and only on the provider's endpoints: a browser app of an allowed
+/// origin is answered (preflight and request), another origin and the control API are not, and
+/// anything but an origin is refused at start.
+#[tokio::test]
+async fn browser_apps_of_the_allowed_origins_may_read_the_providers_answers() {
+    const APP: &str = "http://localhost:5173";
+    let issuer = FakeIssuer::builder()
+        .cors_origin(APP)
+        .start()
+        .await
+        .unwrap();
+    let token_url = format!("{}/token", issuer.base_url());
+    let preflight = |origin: &str| {
+        http()
+            .request(reqwest::Method::OPTIONS, &token_url)
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type, dpop")
+            .send()
+    };
+    let allowed = preflight(APP).await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.headers()["access-control-allow-origin"], APP);
+    assert_eq!(
+        allowed.headers()["access-control-allow-methods"],
+        "GET,POST"
+    );
+    assert_eq!(
+        allowed.headers()["access-control-allow-headers"],
+        "authorization,content-type,dpop"
+    );
+    let other = preflight("http://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // The token request itself: the allowed origin may read the answer, another may not.
+    let token = |origin: &'static str| {
+        http()
+            .post(&token_url)
+            .header("origin", origin)
+            .form(&[("grant_type", "client_credentials"), ("client_id", "spa")])
+            .send()
+    };
+    let answer = token(APP).await.unwrap();
+    assert_eq!(answer.headers()["access-control-allow-origin"], APP);
+    assert_eq!(
+        answer.headers()["access-control-expose-headers"],
+        "www-authenticate,dpop-nonce"
+    );
+    let answer = token("http://evil.example").await.unwrap();
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    for path in ["/.well-known/openid-configuration", "/jwks"] {
+        let answer = http()
+            .get(format!("{}{path}", issuer.base_url()))
+            .header("origin", APP)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            answer.headers()["access-control-allow-origin"],
+            APP,
+            "{path}"
+        );
+    }
+    // The control API mints any token: never readable from a page.
+    let minted = http()
+        .post(format!("{}/_fake/token", issuer.base_url()))
+        .header("origin", APP)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        minted
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // Without the option, no origin is answered.
+    let plain = FakeIssuer::start().await.unwrap();
+    let answer = http()
+        .get(format!("{}/jwks", plain.base_url()))
+        .header("origin", APP)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        answer
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    // An origin is scheme, host and port, nothing else.
+    for bad in [
+        "localhost:5173",
+        "http://localhost:5173/",
+        "http://localhost:5173/app",
+        "ftp://localhost",
+        "http://user@localhost",
+        "*",
+    ] {
+        let error = FakeIssuer::builder()
+            .cors_origin(bad)
+            .start()
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("{bad} accepted"));
+        assert_eq!(
+            error.to_string(),
+            format!("invalid CORS origin {bad:?}: http(s)://host[:port], with no path")
+        );
+    }
 }

@@ -6,6 +6,7 @@
 //! {
 //!   "mode": "entra", "tenant": "7a1e0b5c-3d4f-4e8a-9b2c-1d2e3f4a5b6c",
 //!   "audience": "api://orders", "port": 4000, "tls": false,
+//!   "cors_origins": ["http://localhost:5173"],
 //!   "issuers": ["partner-a", "partner-b"],
 //!   "clients": [{"client_id": "web", "secret": "s3cret", "redirect_uris": ["https://app.example/cb"]}],
 //!   "users": {"alice": {"roles": ["Orders.Admin"], "department": "finance"}},
@@ -41,6 +42,9 @@ pub struct FakeIssuerConfig {
     tls: bool,
     #[serde(default)]
     allow_plain_pkce: bool,
+    /// Origins of browser apps allowed to read the provider's answers (CORS).
+    #[serde(default)]
+    cors_origins: Vec<String>,
     /// Several issuers at `/{id}`, all configured alike.
     #[serde(default)]
     issuers: Vec<String>,
@@ -198,6 +202,9 @@ impl FakeIssuerConfig {
         }
         if self.allow_plain_pkce {
             builder = builder.allow_plain_pkce();
+        }
+        for origin in &self.cors_origins {
+            builder = builder.cors_origin(origin);
         }
         builder
     }

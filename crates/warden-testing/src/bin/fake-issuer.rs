@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use warden_testing::{DEFAULT_TENANT, FakeIssuer, FakeIssuerConfig};
 
 const USAGE: &str = "usage: fake-issuer [--port PORT] [--entra [TENANT]] [--audience AUDIENCE] \
-[--tls] [--host ADDRESS] [--public-url URL] [--issuers ID,ID...]\n       fake-issuer --config FILE";
+[--tls] [--host ADDRESS] [--public-url URL] [--issuers ID,ID...] [--cors-origin ORIGIN]...\n       fake-issuer --config FILE";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -70,6 +70,10 @@ async fn main() -> ExitCode {
                 None => return usage("--issuers needs a comma-separated list"),
             },
             "--tls" => builder = builder.tls(),
+            "--cors-origin" => match args.next() {
+                Some(origin) => builder = builder.cors_origin(origin),
+                None => return usage("--cors-origin needs an origin (http://host:port)"),
+            },
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

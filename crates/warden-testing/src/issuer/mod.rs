@@ -52,9 +52,22 @@ pub struct FakeIssuerBuilder {
     tls: bool,
     allow_plain_pkce: bool,
     client_metadata_on_loopback: bool,
+    cors_origins: Vec<String>,
 }
 
 impl FakeIssuerBuilder {
+    /// Lets a browser app served from `origin` (`http://localhost:5173`: scheme, host and port,
+    /// nothing else) read the provider's answers: discovery, keys, token, userinfo, revocation,
+    /// registration and logout answer its CORS requests (RFC 6454 origins, the Fetch standard's
+    /// preflight), as a single-page app needs to redeem its code. Call once per origin. None by
+    /// default: without it, a page of any other origin can send the fake requests but never read
+    /// a token from the answer. The control API (`/_fake`), the Shared Signals and managed
+    /// identity endpoints never answer CORS.
+    pub fn cors_origin(mut self, origin: impl Into<String>) -> Self {
+        self.cors_origins.push(origin.into());
+        self
+    }
+
     /// Serves HTTPS instead of HTTP, with a CA generated at start
     /// ([`FakeIssuer::tls_root_certificate_pem`] is what a client trusts) and a certificate it
     /// signs for `localhost`, `127.0.0.1` and `::1`: for clients that insist on `https`.
@@ -187,6 +200,7 @@ impl FakeIssuerBuilder {
             (None, Some(_)) => format!("https://{addr}"),
             (None, None) => format!("http://{addr}"),
         };
+        let cors = routes::cors(&self.cors_origins).map_err(StartError::CorsOrigin)?;
         let mut states = Vec::new();
         let mut app = axum::Router::new();
         for id in ids {
@@ -220,9 +234,9 @@ impl FakeIssuerBuilder {
                 users: Mutex::new(Default::default()),
             });
             app = if id.is_empty() {
-                app.merge(router(state.clone()))
+                app.merge(router(state.clone(), cors.clone()))
             } else {
-                app.nest(&format!("/{id}"), router(state.clone()))
+                app.nest(&format!("/{id}"), router(state.clone(), cors.clone()))
                     .merge(routes::at_root(state.clone(), id))
             };
             states.push(state);
@@ -279,6 +293,8 @@ pub enum StartError {
     /// An issuer id for [`FakeIssuerBuilder::start_many`] that is empty, too long, of other
     /// characters than `[A-Za-z0-9_-]`, or repeated.
     IssuerId(String),
+    /// An origin for [`FakeIssuerBuilder::cors_origin`] that is not `http(s)://host[:port]`.
+    CorsOrigin(String),
 }
 
 impl fmt::Display for StartError {
@@ -290,6 +306,10 @@ impl fmt::Display for StartError {
             StartError::IssuerId(id) => write!(
                 f,
                 "invalid issuer id {id:?}: 1 to 64 characters of [A-Za-z0-9_-], each once"
+            ),
+            StartError::CorsOrigin(origin) => write!(
+                f,
+                "invalid CORS origin {origin:?}: http(s)://host[:port], with no path"
             ),
         }
     }
@@ -337,6 +357,7 @@ impl FakeIssuer {
             tls: false,
             allow_plain_pkce: false,
             client_metadata_on_loopback: false,
+            cors_origins: Vec::new(),
         }
     }
 

@@ -20,8 +20,48 @@ pub(super) use crate::state::{Endpoint, Fault};
 use crate::state::{Mode, Shared, lock};
 use crate::token::TokenBuilder;
 use crate::transmitter::routes as transmitter;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub(super) fn router(state: Arc<Shared>) -> Router {
+/// The CORS layer for `origins`, if any: each must be an origin, `http(s)://host[:port]`.
+pub(super) fn cors(origins: &[String]) -> Result<Option<CorsLayer>, String> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let mut allowed = Vec::new();
+    for origin in origins {
+        let valid = origin
+            .parse::<axum::http::Uri>()
+            .ok()
+            .filter(|uri| {
+                matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.host().is_some_and(|host| !host.is_empty())
+                    && uri
+                        .path_and_query()
+                        .is_none_or(|p| matches!(p.as_str(), "" | "/"))
+                    && !origin.ends_with('/')
+                    && !origin.contains('@')
+            })
+            .and_then(|_| axum::http::HeaderValue::from_str(origin).ok());
+        allowed.push(valid.ok_or_else(|| origin.clone())?);
+    }
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderName::from_static("dpop"),
+            ])
+            .expose_headers([
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderName::from_static("dpop-nonce"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    ))
+}
+
+pub(super) fn router(state: Arc<Shared>, cors: Option<CorsLayer>) -> Router {
     let router = match state.mode {
         Mode::Oidc => Router::new()
             .route("/.well-known/openid-configuration", get(oidc_discovery))
@@ -65,6 +105,11 @@ pub(super) fn router(state: Arc<Shared>) -> Router {
                 get(grants::userinfo).post(grants::userinfo),
             )
             .route("/revoke", post(grants::revoke)),
+    };
+    // Only the provider's own endpoints answer CORS, and only for the origins given.
+    let router = match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
     };
     router
         .route("/", get(debugger::page))
