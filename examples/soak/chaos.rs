@@ -6,9 +6,7 @@ use std::time::{Duration, Instant};
 
 use warden_testing::{Algorithm, Endpoint, Fault, RedisServer};
 
-use crate::world::{
-    PHASE_STARTS, PROPAGATION_BOUND, RECONNECT_ALLOWANCE, RECONNECT_WINDOW, Replica, VICTIMS, World,
-};
+use crate::world::{PHASE_STARTS, RECONNECT_ALLOWANCE, RECONNECT_WINDOW, Replica, VICTIMS, World};
 
 /// The chaos schedule: each phase's faults, at its start.
 pub(crate) async fn chaos(world: Arc<World>, redis: Arc<tokio::sync::Mutex<RedisServer>>) {
@@ -162,9 +160,9 @@ pub(crate) async fn revocations(world: Arc<World>) {
         counter.fetch_add(1, Ordering::Relaxed);
         let restarted = world.redis_restarted_ms.load(Ordering::Acquire);
         let bound = if restarted > 0 && ack < restarted + RECONNECT_WINDOW.as_millis() as u64 {
-            PROPAGATION_BOUND + RECONNECT_ALLOWANCE
+            world.config.propagation_bound + RECONNECT_ALLOWANCE
         } else {
-            PROPAGATION_BOUND
+            world.config.propagation_bound
         };
         if let Some(entry) = world.revocations.lock().unwrap().get_mut(&victim) {
             entry.1 = Some((ack, bound));

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use warden_testing::{DpopKey, FakeIssuer, RedisServer};
 
-use crate::world::{Config, PHASES, PhaseStats, Replica, Tokens, World, now};
+use crate::world::{Config, PHASES, PROPAGATION_BOUND, PhaseStats, Replica, Tokens, World, now};
 
 fn parse_args() -> Result<Config, String> {
     let mut config = Config {
@@ -35,6 +35,7 @@ fn parse_args() -> Result<Config, String> {
         replicas: 3,
         connections: 16,
         out: PathBuf::from("target/soak"),
+        propagation_bound: PROPAGATION_BOUND,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -49,9 +50,13 @@ fn parse_args() -> Result<Config, String> {
             "--replicas" => config.replicas = (number()? as usize).max(2),
             "--connections" => config.connections = (number()? as usize).max(1),
             "--out" => config.out = PathBuf::from(&value),
+            "--propagation-bound-ms" => {
+                config.propagation_bound = Duration::from_millis(number()?.clamp(100, 60_000));
+            }
             other => {
                 return Err(format!(
-                    "unknown argument {other}: --seconds, --replicas, --connections, --out"
+                    "unknown argument {other}: --seconds, --replicas, --connections, --out, \
+                     --propagation-bound-ms"
                 ));
             }
         }

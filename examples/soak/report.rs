@@ -106,7 +106,7 @@ pub(crate) fn report(world: &World) -> String {
         "\nRevocations acknowledged: {acknowledged} ({} by admin call, {} by pushed event; {} \
          pushes answered 503 deliver-again outside the Redis outage and retried). \
          Propagation to each other replica, from the acknowledgement until it refuses (polled \
-         every 5 ms): {} samples, p50 {} ms, p99 {} ms, max {} ms.",
+         every 5 ms): {} samples, p50 {} ms, p99 {} ms, max {} ms (bound {} ms).",
         world.acknowledged_by_admin.load(Ordering::Relaxed),
         world.acknowledged_by_event.load(Ordering::Relaxed),
         world.deliver_again.load(Ordering::Relaxed),
@@ -114,6 +114,7 @@ pub(crate) fn report(world: &World) -> String {
         pick(0.5),
         pick(0.99),
         delays.last().copied().unwrap_or(0),
+        world.config.propagation_bound.as_millis(),
     );
     let _ = writeln!(
         out,

@@ -13,7 +13,8 @@ use warden_testing::{DpopKey, FakeIssuer};
 /// Leeway the replicas are given (`WARDEN_LEEWAY_SECS`): the expiry checks are exercised
 /// around it.
 pub(crate) const LEEWAY_SECS: i64 = 2;
-/// How long a revocation may take to reach every connected replica.
+/// How long a revocation may take to reach every connected replica, by default
+/// (`--propagation-bound-ms`).
 pub(crate) const PROPAGATION_BOUND: Duration = Duration::from_secs(2);
 /// Added to the bound for revocations acknowledged within [`RECONNECT_WINDOW`] of a Redis
 /// restart: a replica's feed reconnects with back-off up to 5 s.
@@ -44,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) replicas: usize,
     pub(crate) connections: usize,
     pub(crate) out: PathBuf,
+    /// How long a revocation may take to reach every connected replica.
+    pub(crate) propagation_bound: Duration,
 }
 
 pub(crate) fn now() -> i64 {

@@ -1352,14 +1352,47 @@ async fn browser_apps_of_the_allowed_origins_may_read_the_providers_answers() {
             .is_none()
     );
 
-    // An origin is scheme, host and port, nothing else.
+    // Several issuers on one port: each one's metadata at the root (RFC 8414 §3.1) answers too.
+    let many = FakeIssuer::builder()
+        .cors_origin(APP)
+        .cors_origin("http://[::1]:3000")
+        .start_many(&["tenant-a"])
+        .await
+        .unwrap();
+    let metadata = http()
+        .get(format!(
+            "http://{}/.well-known/openid-configuration/tenant-a",
+            many[0].addr()
+        ))
+        .header("origin", "http://[::1]:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(metadata.status(), 200);
+    assert_eq!(
+        metadata.headers()["access-control-allow-origin"],
+        "http://[::1]:3000"
+    );
+
+    // An origin is scheme, host and port exactly as a browser sends it, nothing else: one that
+    // could never match is refused rather than silently ignored.
     for bad in [
         "localhost:5173",
         "http://localhost:5173/",
         "http://localhost:5173/app",
+        "http://localhost:5173#x",
         "ftp://localhost",
         "http://user@localhost",
         "*",
+        "HTTP://localhost:5173",
+        "http://LOCALHOST:5173",
+        "http://localhost:80",
+        "https://localhost:443",
+        "http://localhost:99999",
+        "http://localhost:0",
+        "http://localhost:05173",
+        "http://localhost:",
+        "http://localhost:abc",
     ] {
         let error = FakeIssuer::builder()
             .cors_origin(bad)

@@ -3,7 +3,8 @@
 //! from run to run and identical to what the library builds from the routes' types.
 //!
 //! It runs the `orders_api` example binary that `cargo test --workspace` builds beside this one;
-//! run alone, build it first (`cargo build --example orders_api`).
+//! run alone, build it first (`cargo build --example orders_api`), or a stale binary is
+//! compared with the current library.
 
 use std::process::{Command, Output};
 
@@ -47,7 +48,12 @@ fn the_demo_prints_its_manifest_and_permissions_page_the_same_every_run() {
         assert!(first.status.success(), "{flag}: {:?}", first.status);
         assert!(first.stderr.is_empty(), "{flag} wrote to stderr");
         assert_eq!(first.stdout, second.stdout, "{flag}: two runs differ");
-        assert_eq!(String::from_utf8(first.stdout).unwrap(), expected, "{flag}");
+        assert_eq!(
+            String::from_utf8(first.stdout).unwrap(),
+            expected,
+            "{flag} (after a change to the demo, build the binary again: \
+             `cargo build --example orders_api`)"
+        );
     }
     let manifest: serde_json::Value =
         serde_json::from_slice(&orders_api(&["--print-manifest"]).stdout).unwrap();

@@ -32,6 +32,11 @@ fn the_fleet_keeps_every_guarantee_through_a_short_soak_with_chaos() {
     let out = std::env::temp_dir().join(format!("warden-soak-{}", std::process::id()));
     let mut child = Command::new(&soak)
         .args(["--seconds", "45", "--replicas", "3", "--connections", "8"])
+        // A debug build on a shared machine, after every other test binary (runs of the soak
+        // alone reached 1.4 s): this run checks that no revocation is lost or admitted past a
+        // wider bound; the 2 s bound is the release run's (scripts/soak.sh,
+        // docs/reliability.md), whose report gives the percentiles.
+        .args(["--propagation-bound-ms", "5000"])
         .arg("--out")
         .arg(&out)
         .stdout(Stdio::null())

@@ -175,8 +175,10 @@ impl TokenClient {
         self.acquire(key, form, challenge).await
     }
 
-    /// Calls a downstream API as the API itself, recovering once from its CAE: `call` sends the
-    /// request with an app token for `scopes`; when the answer is `401` with a claims challenge
+    /// Calls a downstream API as the API itself, recovering once from its CAE: `call` builds and
+    /// sends the whole request with an app token for `scopes` (it may run twice, whatever the
+    /// method: a `401` means the downstream API did not act); when the answer is `401` with a
+    /// claims challenge
     /// (`error="insufficient_claims"`, [`claims_from_challenge`](crate::claims_from_challenge)),
     /// a new token carrying those claims is acquired (bypassing the cache, and cached in its
     /// place) and `call` runs once more. That second answer is returned whatever it is, so a

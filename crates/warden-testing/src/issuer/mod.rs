@@ -237,7 +237,7 @@ impl FakeIssuerBuilder {
                 app.merge(router(state.clone(), cors.clone()))
             } else {
                 app.nest(&format!("/{id}"), router(state.clone(), cors.clone()))
-                    .merge(routes::at_root(state.clone(), id))
+                    .merge(routes::at_root(state.clone(), id, cors.clone()))
             };
             states.push(state);
         }

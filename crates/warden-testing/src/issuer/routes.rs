@@ -22,25 +22,16 @@ use crate::token::TokenBuilder;
 use crate::transmitter::routes as transmitter;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// The CORS layer for `origins`, if any: each must be an origin, `http(s)://host[:port]`.
+/// The CORS layer for `origins`, if any: each must be an origin exactly as a browser sends it
+/// (`http(s)://host[:port]`, lowercase, no default port, no path), or it could never match.
 pub(super) fn cors(origins: &[String]) -> Result<Option<CorsLayer>, String> {
     if origins.is_empty() {
         return Ok(None);
     }
     let mut allowed = Vec::new();
     for origin in origins {
-        let valid = origin
-            .parse::<axum::http::Uri>()
-            .ok()
-            .filter(|uri| {
-                matches!(uri.scheme_str(), Some("http" | "https"))
-                    && uri.host().is_some_and(|host| !host.is_empty())
-                    && uri
-                        .path_and_query()
-                        .is_none_or(|p| matches!(p.as_str(), "" | "/"))
-                    && !origin.ends_with('/')
-                    && !origin.contains('@')
-            })
+        let valid = serialized_origin(origin)
+            .filter(|canonical| canonical == origin)
             .and_then(|_| axum::http::HeaderValue::from_str(origin).ok());
         allowed.push(valid.ok_or_else(|| origin.clone())?);
     }
@@ -59,6 +50,37 @@ pub(super) fn cors(origins: &[String]) -> Result<Option<CorsLayer>, String> {
             ])
             .max_age(std::time::Duration::from_secs(600)),
     ))
+}
+
+/// How a browser serializes the origin of `url` (the HTML standard's ASCII serialization of an
+/// http(s) origin): lowercase scheme and host, the port only when it is not the scheme's default.
+fn serialized_origin(url: &str) -> Option<String> {
+    let uri = url.parse::<axum::http::Uri>().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    let host = authority.host().to_ascii_lowercase();
+    let (_, after_host) = authority.as_str().rsplit_once(authority.host())?;
+    let port = match after_host.strip_prefix(':') {
+        None if after_host.is_empty() => None,
+        None => return None,
+        Some(digits) => {
+            let port: u16 = digits.parse().ok().filter(|p| *p != 0)?;
+            (port.to_string() == digits).then_some(port)?;
+            (port != default_port).then_some(port)
+        }
+    };
+    if host.is_empty() || authority.as_str().contains('@') {
+        return None;
+    }
+    Some(match port {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    })
 }
 
 pub(super) fn router(state: Arc<Shared>, cors: Option<CorsLayer>) -> Router {
@@ -146,12 +168,12 @@ pub(super) fn router(state: Arc<Shared>, cors: Option<CorsLayer>) -> Router {
 /// nested router answers `/{id}` only), and in generic mode its metadata where RFC 8414 §3.1
 /// puts it for an issuer with a path, `/.well-known/{oauth-authorization-server,
 /// openid-configuration}/{id}` (MCP clients look there first).
-pub(super) fn at_root(state: Arc<Shared>, id: &str) -> Router {
+pub(super) fn at_root(state: Arc<Shared>, id: &str, cors: Option<CorsLayer>) -> Router {
     let pages = Router::new().route(&format!("/{id}/"), get(debugger::page));
     if state.mode != Mode::Oidc {
         return pages.with_state(state);
     }
-    pages
+    let metadata = Router::new()
         .route(
             &format!("/.well-known/oauth-authorization-server/{id}"),
             get(oauth_authorization_server),
@@ -159,8 +181,13 @@ pub(super) fn at_root(state: Arc<Shared>, id: &str) -> Router {
         .route(
             &format!("/.well-known/openid-configuration/{id}"),
             get(oauth_authorization_server),
-        )
-        .with_state(state)
+        );
+    // The metadata is the provider's, and answers CORS as its other endpoints do.
+    let metadata = match cors {
+        Some(cors) => metadata.layer(cors),
+        None => metadata,
+    };
+    pages.merge(metadata).with_state(state)
 }
 
 async fn set_fault_endpoint(
