@@ -858,6 +858,29 @@ async fn an_app_token_revoked_downstream_is_acquired_again_with_the_claims_and_r
     assert_eq!(calls.load(Ordering::SeqCst), 4);
     assert_eq!(issuer.hits(Endpoint::Token), 2);
 
+    // Another revocation while eight calls are in flight: each is challenged alike, and the
+    // eight share one new token.
+    warden::cae::RevocationStore::revoke(
+        &*revocations,
+        warden::cae::Revocation::client(MIDDLE_TIER).issued_before(unix_now() + 2),
+    )
+    .await
+    .unwrap();
+    let answers = futures_util::future::join_all((0..8).map(|_| call_inventory())).await;
+    for answer in answers {
+        assert_eq!(answer.unwrap().status(), 200);
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        4 + 16,
+        "each challenged once, then retried"
+    );
+    assert_eq!(
+        issuer.hits(Endpoint::Token),
+        3,
+        "one new token for the eight"
+    );
+
     // A downstream API whose challenge no token can meet (revoked an hour ahead): the second
     // answer is returned, challenge and all, and there is no third call.
     warden::cae::RevocationStore::revoke(
@@ -873,7 +896,7 @@ async fn an_app_token_revoked_downstream_is_acquired_again_with_the_claims_and_r
         answer.headers()["www-authenticate"],
         r#"Bearer realm="api", error="invalid_token", error_description="token not yet valid""#
     );
-    assert_eq!(calls.load(Ordering::SeqCst), 6, "two calls, no third");
+    assert_eq!(calls.load(Ordering::SeqCst), 22, "two calls, no third");
 }
 
 /// Workload identity federation: a token another issuer wrote to a file (a Kubernetes service

@@ -34,6 +34,9 @@ const FAILURE_HOLD: Duration = Duration::from_secs(2);
 /// The longest hold of a failure, whatever `Retry-After` says.
 const MAX_FAILURE_HOLD: Duration = Duration::from_secs(60);
 
+/// How many tokens acquired with a challenge's claims are kept for callers challenged alike.
+const ANSWERED_CAPACITY: usize = 256;
+
 /// The longest lifetime believed from `expires_in` (Entra's CAE tokens live up to 28 hours).
 const MAX_LIFETIME: Duration = Duration::from_secs(2 * 86_400);
 
@@ -89,6 +92,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     refresh_margin: Duration,
     cache: quick_cache::sync::Cache<Key, AccessToken>,
+    /// Tokens acquired with a challenge's claims, by key and claims: callers challenged alike
+    /// (after one revocation, every call in flight) share one request.
+    answered: quick_cache::sync::Cache<(Key, String), AccessToken>,
     refreshing: Mutex<HashSet<Key>>,
     /// A failed request's answer, held for the callers after it until the deadline.
     failures: Mutex<HashMap<Key, (SystemTime, AcquireError)>>,
@@ -154,7 +160,8 @@ impl TokenClient {
     /// A token for the API itself (client credentials), for `scopes` (for an application
     /// permission, `{resource}/.default`). With a `challenge` (the claims a downstream API's
     /// claims challenge asked for: [`claims_from_challenge`](crate::claims_from_challenge)),
-    /// a new token carrying them, bypassing the cache: call again once, then retry the call.
+    /// a new token carrying them, bypassing the cache (callers asking with the same claims share
+    /// one request), cached in the old one's place: call again once, then retry the call.
     ///
     /// # Errors
     ///
@@ -178,10 +185,10 @@ impl TokenClient {
     /// Calls a downstream API as the API itself, recovering once from its CAE: `call` builds and
     /// sends the whole request with an app token for `scopes` (it may run twice, whatever the
     /// method: a `401` means the downstream API did not act); when the answer is `401` with a
-    /// claims challenge
-    /// (`error="insufficient_claims"`, [`claims_from_challenge`](crate::claims_from_challenge)),
-    /// a new token carrying those claims is acquired (bypassing the cache, and cached in its
-    /// place) and `call` runs once more. That second answer is returned whatever it is, so a
+    /// claims challenge (`error="insufficient_claims"`,
+    /// [`claims_from_challenge`](crate::claims_from_challenge)), a new token carrying those
+    /// claims is acquired (bypassing the cache, shared by the calls challenged alike, and cached
+    /// in the old one's place) and `call` runs once more. That second answer is returned whatever it is, so a
     /// downstream API that keeps challenging cannot loop the caller.
     ///
     /// ```no_run
@@ -310,11 +317,28 @@ impl TokenClient {
         challenge: Option<&Value>,
     ) -> Result<AccessToken, AcquireError> {
         let inner = &self.inner;
-        if challenge.is_some() {
-            // A challenge's answer is a new token: never the cached one.
-            let token = inner.request(form, challenge).await?;
-            inner.cache.insert(key, token.clone());
-            return Ok(token);
+        if let Some(challenge) = challenge {
+            // A challenge's answer is a new token carrying its claims, never the cached one;
+            // callers asking with the same claims share one request and its token.
+            let asked = (key.clone(), challenge.to_string());
+            loop {
+                let now = inner.clock.now();
+                match inner.answered.get_value_or_guard_async(&asked).await {
+                    Ok(token) if token.expires_at > now => {
+                        inner.cache.insert(key, token.clone());
+                        return Ok(token);
+                    }
+                    Ok(_) => {
+                        inner.answered.remove(&asked);
+                    }
+                    Err(guard) => {
+                        let token = inner.request(form, Some(challenge)).await?;
+                        let _ = guard.insert(token.clone());
+                        inner.cache.insert(key, token.clone());
+                        return Ok(token);
+                    }
+                }
+            }
         }
         loop {
             let now = inner.clock.now();
@@ -541,6 +565,7 @@ impl TokenClientBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 refresh_margin: self.refresh_margin,
                 cache: quick_cache::sync::Cache::new(self.cache_capacity),
+                answered: quick_cache::sync::Cache::new(ANSWERED_CAPACITY),
                 refreshing: Mutex::new(HashSet::new()),
                 failures: Mutex::new(HashMap::new()),
             }),
