@@ -20,7 +20,7 @@ warden inspect: decode a token, and check it against its issuer
 
 usage:
   warden inspect <token | ->
-  warden inspect <token | -> --issuer URL --audience AUD... [--profile rfc9068|jwt]
+  warden inspect <token | -> --issuer URL --audience AUD... [--profile rfc9068|jwt|cognito]
   warden inspect <token | -> --entra TENANT --audience AUD... [--authority URL]
 
 The token is read from the argument, or from standard input with `-` (so that it stays out of
@@ -30,7 +30,8 @@ With --issuer (an OpenID Connect issuer: keys by discovery) or --entra (a Micros
 tenant, by id or domain), warden's own validator checks the token and explains each check in
 the order it runs them; the last line is `valid`, or the name of the failed check (`expired`,
 `wrong_audience`, ...). --profile says what the issuer's access tokens look like: rfc9068
-(typ at+jwt, the default) or jwt (typ JWT, as Keycloak and older Auth0 tenants send). --audience may be repeated; for Entra's
+(typ at+jwt, the default), jwt (typ JWT, as Keycloak and older Auth0 tenants send) or
+cognito (Amazon Cognito's access tokens: client_id for the audience, token_use access). --audience may be repeated; for Entra's
 v2.0 tokens it is the API's application (client) id.
 --authority replaces https://login.microsoftonline.com (a sovereign cloud, a test issuer).
 
@@ -213,7 +214,12 @@ fn validator(args: &Args) -> Result<Option<Validator>, String> {
             let profile = match args.value("--profile").unwrap_or("rfc9068") {
                 "rfc9068" => Profile::Rfc9068,
                 "jwt" => Profile::JwtAccessToken,
-                other => return Err(format!("unknown profile {other:?}: rfc9068 or jwt")),
+                "cognito" => Profile::Cognito,
+                other => {
+                    return Err(format!(
+                        "unknown profile {other:?}: rfc9068, jwt or cognito"
+                    ));
+                }
             };
             let keys = JwksCache::builder(issuer)
                 .build()

@@ -34,7 +34,7 @@ const HELP: &str = "\
 warden: inspect tokens, audit app registrations, compare manifests
 
 usage:
-  warden inspect <token | -> [--issuer URL --audience AUD... [--profile rfc9068|jwt]]
+  warden inspect <token | -> [--issuer URL --audience AUD... [--profile rfc9068|jwt|cognito]]
                              [--entra TENANT --audience AUD... [--authority URL]]
   warden audit <app.json> [--owners owners.json] [--expect manifest.json]
                           [--federated-credentials fic.json [--trusted-issuer URL]...]

@@ -149,6 +149,13 @@ fn each_rule_is_one_finding() {
         "one-owner.json",
         &json!({"value": [{"id": "1a2b3c4d-0000-4000-8000-000000000001"}]}).to_string(),
     );
+    let six_owners = TempFile::new(
+        "six-owners.json",
+        &json!({"value": (1..=6)
+            .map(|i| json!({"id": format!("1a2b3c4d-0000-4000-8000-00000000000{i}")}))
+            .collect::<Vec<_>>()})
+        .to_string(),
+    );
     let fic = TempFile::new(
         "fic.json",
         &json!({"value": [{"name": "deploy", "issuer": "https://token.actions.githubusercontent.com",
@@ -316,6 +323,12 @@ fn each_rule_is_one_finding() {
             "low",
             json!({}),
             vec!["--owners", one_owner.path()],
+        ),
+        (
+            "owners-too-many",
+            "low",
+            json!({}),
+            vec!["--owners", six_owners.path()],
         ),
         (
             "accept-mapped-claims",
@@ -818,6 +831,41 @@ async fn inspect_decodes_alone_and_reports_an_unreachable_issuer() {
     .expect("run");
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     assert!(stdout(&output).ends_with("\nvalid\n"));
+
+    // Amazon Cognito's access token (no typ, no aud, its app client in client_id): valid
+    // with --profile cognito and the app client as the audience, not with the default.
+    let app_client = "3n4b5urk1ft4fl3mg5e62d9ado";
+    let cognito = issuer
+        .token()
+        .without_header("typ")
+        .without_claim("aud")
+        .claim("token_use", "access")
+        .claim("client_id", app_client)
+        .sign();
+    let url = issuer.issuer_url();
+    let inspect = |profile: Option<&'static str>| {
+        let (token, url) = (cognito.clone(), url.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec![
+                "inspect",
+                &token,
+                "--issuer",
+                &url,
+                "--audience",
+                app_client,
+            ];
+            if let Some(profile) = profile {
+                args.extend(["--profile", profile]);
+            }
+            warden(&args, None)
+        })
+    };
+    let output = inspect(Some("cognito")).await.expect("run");
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).ends_with("\nvalid\n"));
+    let output = inspect(None).await.expect("run");
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert_eq!(stdout(&output).lines().last(), Some("wrong_type"));
 
     // Nothing listens there: the keys cannot be had.
     let closed = {
