@@ -62,12 +62,21 @@ async fn logs_no_token() {
     for token in [&good, &tampered, &expired, &garbage.to_owned()] {
         app.get_me_with(token).await;
     }
+    // A token typed `JWT` sent to an issuer of the default profile: its line names the profile
+    // to choose.
+    let typed_jwt = issuer.token().header("typ", "JWT").sign();
+    app.get_me_with(&typed_jwt).await;
     let logs = buffer.text();
     assert!(
         logs.contains("request refused"),
         "the refusals were logged: {logs}"
     );
-    for token in [&good, &tampered, &expired] {
+    assert!(
+        logs.lines().any(|line| line.contains("kind=\"wrong_type\"")
+            && line.contains("needs Profile::JwtAccessToken (WARDEN_PROFILE=jwt_access_token)")),
+        "the wrong type's remedy: {logs}"
+    );
+    for token in [&good, &tampered, &expired, &typed_jwt] {
         let signature = token.rsplit('.').next().unwrap();
         assert!(!logs.contains(signature), "a signature reached the logs");
         assert!(!logs.contains(token.as_str()), "a token reached the logs");
