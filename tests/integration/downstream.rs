@@ -792,10 +792,7 @@ async fn group_overage_is_resolved_on_microsoft_graph() {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
+    warden_integration_tests::now().unsigned_abs()
 }
 
 /// CAE for an app token: the downstream API revokes the API's own tokens; `call_as_app` gets

@@ -49,8 +49,8 @@ use super::grpc::Protocol;
 /// an admitted caller, the issuer, tenant, client and subject ids; never the token or a
 /// signature. It covers warden's own work (a key fetch it waits on included) and closes before
 /// the inner service is called, so its duration is warden's and the handler's spans sit beside
-/// it in the request's trace. Rejections are logged
-/// at DEBUG, so a flood of bad tokens cannot flood the WARN log.
+/// it in the request's trace. Each refusal is logged once at INFO, at a bounded rate
+/// ([`WardenBuilder::refusal_logs_per_second`]), so a flood of bad tokens cannot flood the log.
 ///
 /// # Example
 ///
