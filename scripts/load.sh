@@ -4,10 +4,12 @@
 # extractor; sent the same Authorization header, so the difference is warden's work), and a run
 # in which the JWKS endpoint fails midway (no valid request may fail).
 # Installs wrk from Debian if missing.
-#   scripts/load.sh [SECONDS_PER_RUN] [CONNECTIONS]
+# The baseline and warden runs alternate, ROUNDS pairs back to back (default 3): a shared machine
+# drifts by tens of per cent between runs, so each pair's ratio is reported, and their median.
+#   scripts/load.sh [SECONDS_PER_RUN] [CONNECTIONS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-10}"; connections="${2:-32}"
+seconds="${1:-10}"; connections="${2:-32}"; rounds="${3:-3}"
 issuer_port=4400; api_port=4401; baseline_port=4402
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
@@ -36,8 +38,10 @@ run() { # name, port, path, extra wrk args...
     local name=$1 port=$2 path=$3; shift 3
     wrk -t2 -c"$connections" -d"${seconds}s" --latency "$@" "http://127.0.0.1:$port$path" >"$log/$name.txt"
 }
-run baseline "$baseline_port" /orders -H "Authorization: Bearer $token"
-run with "$api_port" /orders -H "Authorization: Bearer $token"
+for round in $(seq "$rounds"); do
+    run "baseline$round" "$baseline_port" /orders -H "Authorization: Bearer $token"
+    run "with$round" "$api_port" /orders -H "Authorization: Bearer $token"
+done
 (sleep $((seconds / 2)); for endpoint in jwks discovery; do
     curl -sf -X POST -H 'content-type: application/json' -d '{"status":503}' \
         "http://127.0.0.1:$issuer_port/_fake/faults/$endpoint"
@@ -57,13 +61,21 @@ summary() { # name, label
 }
 echo "| run | requests/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|"
-summary baseline "GET /orders, no warden (same router and handler, fixed owner)"
-summary with "GET /orders, warden (valid token seen before, scope check)"
+for round in $(seq "$rounds"); do
+    summary "baseline$round" "GET /orders, no warden (same router and handler, fixed owner), round $round"
+    summary "with$round" "GET /orders, warden (valid token seen before, scope check), round $round"
+done
 summary outage "GET /orders, JWKS and discovery fail midway"
 rps() { awk '/Requests\/sec/ {print $2}' "$log/$1.txt"; }
 p99us() { awk '$1=="99%" { v=$2; if (v ~ /us$/) { sub(/us$/,"",v); print v } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v*1000 } else { sub(/s$/,"",v); print v*1000000 } }' "$log/$1.txt"; }
-awk -v w="$(rps with)" -v b="$(rps baseline)" -v pw="$(p99us with)" -v pb="$(p99us baseline)" \
-    'BEGIN { printf "warden: %.0f %% of the baseline'"'"'s requests/s, p99 %.2f × the baseline'"'"'s\n", 100 * w / b, pw / pb }'
+ratios=$(for round in $(seq "$rounds"); do
+    awk -v w="$(rps "with$round")" -v b="$(rps "baseline$round")" \
+        -v pw="$(p99us "with$round")" -v pb="$(p99us "baseline$round")" \
+        'BEGIN { printf "%.1f %.2f\n", 100 * w / b, pw / pb }'
+done)
+echo "$ratios" | awk '{ printf "round %d: warden at %s %% of the baseline'"'"'s requests/s, p99 %s × the baseline'"'"'s\n", NR, $1, $2 }'
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+echo "median over $rounds rounds: $(echo "$ratios" | awk '{print $1}' | median) % of the baseline's requests/s, p99 $(echo "$ratios" | awk '{print $2}' | median) × the baseline's"
 errors=$(awk '/Non-2xx/ {print $5}' "$log/outage.txt"); errors=${errors:-0}
 socket=$(awk '/Socket errors/ {print}' "$log/outage.txt")
 if [ "$errors" != 0 ] || [ -n "$socket" ]; then

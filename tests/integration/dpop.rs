@@ -91,6 +91,19 @@ async fn a_bound_token_with_its_proof_passes_once() {
         app.send(request("DPoP", &token, &[&with_kid])).await.status,
         200
     );
+    // A header too long for the stack buffer it is usually decoded into (an RSA-4096 key's
+    // size) is decoded on the heap, and accepted alike.
+    let long_header = key
+        .proof("GET", URL)
+        .access_token(&token)
+        .header("x-pad", "p".repeat(1200))
+        .sign();
+    assert_eq!(
+        app.send(request("DPoP", &token, &[&long_header]))
+            .await
+            .status,
+        200
+    );
     // A token bound twice (key and certificate) is refused: checking one binding would drop
     // the other.
     let twice = shared_issuer()

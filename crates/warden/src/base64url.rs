@@ -9,6 +9,19 @@ pub(crate) fn decode(segment: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// The bytes `segment` encodes, written at the start of `out`; `None` for anything but canonical
+/// unpadded base64url, or when `out` is too short for them (the caller then decodes with
+/// [`decode`]).
+pub(crate) fn decode_into<'o>(segment: &str, out: &'o mut [u8]) -> Option<&'o [u8]> {
+    if out.len() < segment.len() / 4 * 3 + 2 {
+        return None;
+    }
+    base64_simd::URL_SAFE_NO_PAD
+        .decode(segment.as_bytes(), base64_simd::Out::from_slice(out))
+        .ok()
+        .map(|decoded| &*decoded)
+}
+
 /// Whether `segment` is the unpadded, canonical base64url of exactly `bytes`: decoded in blocks
 /// of 1,024 characters (768 bytes) on the stack, so the check allocates nothing, whatever the
 /// length (smaller blocks measured slower: each decode call has a fixed cost).
@@ -36,7 +49,7 @@ pub(crate) fn encodes(segment: &str, bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode, encodes};
+    use super::{decode, decode_into, encodes};
 
     #[test]
     fn decodes_canonical_unpadded_base64url_only() {
@@ -68,6 +81,12 @@ mod tests {
                 Some(&bytes[..]),
                 "length {len}"
             );
+            let mut out = [0u8; 302];
+            assert_eq!(
+                decode_into(&encoded, &mut out),
+                Some(&bytes[..]),
+                "length {len}"
+            );
             for position in (0..encoded.len()).step_by(7) {
                 for replacement in [b'=', b'+', b'/', b' ', b'.', b'A', b'_', 0xC3] {
                     let mut mutated = encoded.clone().into_bytes();
@@ -76,6 +95,11 @@ mod tests {
                         continue;
                     };
                     assert_eq!(decode(&mutated), reference(&mutated), "{mutated:?}");
+                    assert_eq!(
+                        decode_into(&mutated, &mut out).map(<[u8]>::to_vec),
+                        reference(&mutated),
+                        "{mutated:?}"
+                    );
                 }
             }
         }

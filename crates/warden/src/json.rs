@@ -168,6 +168,11 @@ impl<'a> Members<'a> {
             .map(|(_, value)| *value)
     }
 
+    /// The members, in the order of the text.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
+        self.entries.iter().map(|(name, value)| (&**name, *value))
+    }
+
     /// Whether the object has no member.
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty()
@@ -188,6 +193,9 @@ impl<'a> Members<'a> {
     /// Borrowed from the text unless the string holds escapes.
     pub(crate) fn string(&self, name: &str) -> Option<Option<Cow<'a, str>>> {
         let text = self.raw(name)?.get();
+        if let Some(plain) = plain_string(text) {
+            return Some(Some(Cow::Borrowed(plain)));
+        }
         Some(match serde_json::from_str::<&'a str>(text) {
             Ok(borrowed) => Some(Cow::Borrowed(borrowed)),
             Err(_) => serde_json::from_str::<String>(text).ok().map(Cow::Owned),
@@ -198,6 +206,17 @@ impl<'a> Members<'a> {
     pub(crate) fn is_string(&self, name: &str) -> bool {
         self.raw(name).is_some_and(|raw| raw.get().starts_with('"'))
     }
+}
+
+/// The text of a member's value that is a JSON string without an escape, between its quotes;
+/// `None` for any other value. Only for values of [`Members`]: their parse checked the grammar
+/// (no control character, valid UTF-8), so such a string is its text and no decoder needs to
+/// run again.
+pub(crate) fn plain_string(value: &str) -> Option<&str> {
+    value
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .filter(|inner| !inner.contains('\\'))
 }
 
 /// Parses `text` as one JSON object into borrowed members, refusing duplicate names at every

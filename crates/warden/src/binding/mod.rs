@@ -9,6 +9,7 @@ use std::time::Duration;
 use http::Request;
 
 use crate::bearer::Scheme;
+use crate::boxed::BoxFuture;
 use crate::clock::Clock;
 use crate::error::{Binding, BindingError, Dependency, Error, ProofError, Unavailable};
 use crate::issuer::DpopPolicy;
@@ -26,12 +27,13 @@ const REPLAY_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// The outcome of the binding check: decided, or waiting on the replay cache.
 pub(crate) enum Bound {
     Now(Result<(), Error>),
-    Replay(ReplayCheck),
+    /// The replay cache's answer, still to come (a shared cache's round trip).
+    Replay(BoxFuture<Result<(), Error>>),
 }
 
 /// A verified proof still to be checked against the replay cache (one round trip for a shared
 /// cache; none of the bearer path).
-pub(crate) struct ReplayCheck {
+struct ReplayCheck {
     cache: Arc<dyn ProofReplayCache>,
     jkt: String,
     key: ProofKey,
@@ -40,7 +42,19 @@ pub(crate) struct ReplayCheck {
 }
 
 impl ReplayCheck {
-    pub(crate) async fn run(self) -> Result<(), Error> {
+    /// Asks the cache, and decides now when it answers at once (the in-memory cache always
+    /// does): the request then goes on without waiting. A cache that must wait hands its answer
+    /// to the layer's waiting path, which polls the same future again with the request's waker.
+    fn bound(self) -> Bound {
+        let mut answer: BoxFuture<Result<(), Error>> = Box::pin(self.run());
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        match answer.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(result) => Bound::Now(result),
+            std::task::Poll::Pending => Bound::Replay(answer),
+        }
+    }
+
+    async fn run(self) -> Result<(), Error> {
         match self
             .cache
             .first_use(&self.jkt, self.key, self.now, self.expires_at)
@@ -106,13 +120,14 @@ pub(crate) fn check<B>(
             if proof.jkt.as_str() != &**jkt {
                 return refuse(Error::Binding(BindingError::DpopKeyMismatch));
             }
-            Bound::Replay(ReplayCheck {
+            ReplayCheck {
                 cache: dpop.replay_cache().clone(),
                 jkt: proof.jkt,
                 key: proof.replay_key,
                 now,
                 expires_at: proof.expires_at,
-            })
+            }
+            .bound()
         }
         (Some(Confirmation::Certificate(x5t)), Scheme::Bearer) => {
             match request.extensions().get::<ClientCertificate>() {

@@ -6,7 +6,7 @@
 use http::Request;
 
 use crate::bearer::{self, Scheme};
-use crate::binding::{self, Bound, ReplayCheck};
+use crate::binding::{self, Bound};
 use crate::boxed::BoxFuture;
 use crate::error::Error;
 use crate::principal::Principal;
@@ -40,10 +40,10 @@ pub(super) enum Wait {
         /// Kept for the binding check (the request moves into the waiting future).
         token: String,
     },
-    /// The binding held; the DPoP proof must still be new to the replay cache.
+    /// The binding held; the replay cache has yet to say whether the DPoP proof is new.
     Replay {
         principal: Principal,
-        replay: ReplayCheck,
+        replay: BoxFuture<Result<(), Error>>,
     },
 }
 
@@ -143,6 +143,6 @@ impl Wait {
             }
             Wait::Replay { principal, replay } => (principal, replay),
         };
-        replay.run().await.map(|()| principal)
+        replay.await.map(|()| principal)
     }
 }

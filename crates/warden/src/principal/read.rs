@@ -5,6 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::identity::{Caller, CallerClaims, Claim, IdentityRules};
 use crate::error::{BindingError, Error, InvalidToken};
@@ -47,6 +48,7 @@ pub(super) fn span_text<'a>(json: &'a str, spill: &'a str, span: Span) -> Option
 struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
 
 /// The claims warden reads, borrowed from the JSON text where no escape forced a copy.
+#[derive(Default)]
 struct Read<'a> {
     iss: Option<Str<'a>>,
     sub: Option<Str<'a>>,
@@ -71,65 +73,95 @@ struct Read<'a> {
     hasgroups: Option<Lenient>,
     claim_names: Option<Lenient>,
     /// Read only when the token says it is verified.
-    email: Option<&'a serde_json::value::RawValue>,
+    email: Option<&'a RawValue>,
     email_verified: Option<Lenient>,
     xms_edov: Option<Lenient>,
 }
 
 impl<'a> Read<'a> {
     /// The claims warden reads, each decoded from its member of the one strict parse of the
-    /// claims (no second parse of the whole document). A claim of the wrong JSON type is refused
-    /// by name.
+    /// claims (no second parse of the whole document), in one pass over the members. A claim of
+    /// the wrong JSON type is refused by name (the first in the document, when several are).
     fn from_members(claims: &Members<'a>) -> Result<Self, Error> {
         fn field<'a, T: Deserialize<'a>>(
-            claims: &Members<'a>,
+            raw: &'a RawValue,
             name: &'static str,
         ) -> Result<Option<T>, Error> {
-            match claims.raw(name) {
-                None => Ok(None),
-                Some(raw) => serde_json::from_str::<Option<T>>(raw.get())
-                    .map_err(|_| Error::InvalidToken(InvalidToken::InvalidClaim { claim: name })),
+            serde_json::from_str::<Option<T>>(raw.get()).map_err(|_| invalid(name))
+        }
+        // A claim that is a plain string (most are) is borrowed without running a decoder.
+        fn text<'a>(raw: &'a RawValue, name: &'static str) -> Result<Option<Str<'a>>, Error> {
+            match crate::json::plain_string(raw.get()) {
+                Some(plain) => Ok(Some(Str(Cow::Borrowed(plain)))),
+                None => field(raw, name),
             }
         }
-        Ok(Read {
-            iss: field(claims, "iss")?,
-            sub: field(claims, "sub")?,
-            tid: field(claims, "tid")?,
-            oid: field(claims, "oid")?,
-            client_id: field(claims, "client_id")?,
-            azp: field(claims, "azp")?,
-            appid: field(claims, "appid")?,
-            jti: field(claims, "jti")?,
-            uti: field(claims, "uti")?,
-            sid: field(claims, "sid")?,
-            acr: field(claims, "acr")?,
-            idtyp: field(claims, "idtyp")?,
-            scope: field(claims, "scope")?,
-            scp: field(claims, "scp")?,
-            roles: field(claims, "roles")?,
-            groups: field(claims, "groups")?,
-            acrs: field(claims, "acrs")?,
-            xms_cc: field(claims, "xms_cc")?,
-            iat: field(claims, "iat")?,
-            auth_time: field(claims, "auth_time")?,
-            hasgroups: field(claims, "hasgroups")?,
-            claim_names: field(claims, "_claim_names")?,
-            email: claims.raw("email"),
-            email_verified: field(claims, "email_verified")?,
-            xms_edov: field(claims, "xms_edov")?,
-        })
+        let mut read = Read::default();
+        for (name, raw) in claims.iter() {
+            match name {
+                "iss" => read.iss = text(raw, "iss")?,
+                "sub" => read.sub = text(raw, "sub")?,
+                "tid" => read.tid = text(raw, "tid")?,
+                "oid" => read.oid = text(raw, "oid")?,
+                "client_id" => read.client_id = text(raw, "client_id")?,
+                "azp" => read.azp = text(raw, "azp")?,
+                "appid" => read.appid = text(raw, "appid")?,
+                "jti" => read.jti = text(raw, "jti")?,
+                "uti" => read.uti = text(raw, "uti")?,
+                "sid" => read.sid = text(raw, "sid")?,
+                "acr" => read.acr = text(raw, "acr")?,
+                "idtyp" => read.idtyp = text(raw, "idtyp")?,
+                "scope" => read.scope = List::read(raw, "scope")?,
+                "scp" => read.scp = List::read(raw, "scp")?,
+                "roles" => read.roles = List::read(raw, "roles")?,
+                "groups" => read.groups = List::read(raw, "groups")?,
+                "acrs" => read.acrs = field(raw, "acrs")?,
+                "xms_cc" => read.xms_cc = field(raw, "xms_cc")?,
+                "iat" => read.iat = field(raw, "iat")?,
+                "auth_time" => read.auth_time = field(raw, "auth_time")?,
+                "hasgroups" => read.hasgroups = field(raw, "hasgroups")?,
+                "_claim_names" => read.claim_names = field(raw, "_claim_names")?,
+                "email" => read.email = Some(raw),
+                "email_verified" => read.email_verified = field(raw, "email_verified")?,
+                "xms_edov" => read.xms_edov = field(raw, "xms_edov")?,
+                _ => {}
+            }
+        }
+        Ok(read)
     }
+}
+
+fn invalid(claim: &'static str) -> Error {
+    Error::InvalidToken(InvalidToken::InvalidClaim { claim })
 }
 
 /// A string or an array of strings. Only scopes split a string on spaces (RFC 8693 §4.2);
 /// roles and groups are arrays (RFC 9068 §2.2.3.1, SCIM), and a single string is one name.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum List<'a> {
-    #[serde(borrow)]
     Text(Str<'a>),
-    #[serde(borrow)]
     Items(Vec<Str<'a>>),
+}
+
+impl<'a> List<'a> {
+    /// The list in `raw`, told apart by its first character (serde's untagged enums buffer the
+    /// whole value to try each variant): `None` for `null`, the claim refused for anything but
+    /// a string or an array of strings.
+    fn read(raw: &'a RawValue, name: &'static str) -> Result<Option<Self>, Error> {
+        let text = raw.get();
+        let list = match text.as_bytes().first() {
+            Some(b'"') => match crate::json::plain_string(text) {
+                Some(plain) => Ok(List::Text(Str(Cow::Borrowed(plain)))),
+                None => serde_json::from_str(text).map(List::Text),
+            },
+            Some(b'[') => serde_json::from_str(text).map(List::Items),
+            _ => {
+                return serde_json::from_str::<()>(text)
+                    .map(|()| None)
+                    .map_err(|_| invalid(name));
+            }
+        };
+        list.map(Some).map_err(|_| invalid(name))
+    }
 }
 
 /// Any JSON value, kept only for the claims whose odd types must not refuse a token.

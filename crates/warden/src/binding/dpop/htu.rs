@@ -1,10 +1,52 @@
 //! `htu` comparison: URLs normalised as RFC 3986 §6.2.2–6.2.3 says.
 
+use std::borrow::Cow;
+
 /// A URL normalised for comparison (RFC 3986 §6.2.2 and §6.2.3): scheme and host lower case,
 /// the default port dropped, an empty path made `/`, percent-encoded unreserved characters
 /// decoded and other escapes upper-cased, dot segments removed; query and fragment dropped (RFC
 /// 9449 compares `htu` without them). `None` for anything but an absolute http(s) URL.
-pub(crate) fn normalize_url(url: &str) -> Option<String> {
+///
+/// A URL already in that form (what clients send, and what a request's own URL usually is) is
+/// recognised in one pass and borrowed: the proof's `htu` and the request's URL are compared
+/// without building either again.
+pub(crate) fn normalize_url(url: &str) -> Option<Cow<'_, str>> {
+    if is_normal(url) {
+        return Some(Cow::Borrowed(url));
+    }
+    rebuild(url).map(Cow::Owned)
+}
+
+/// Whether `url` is already its own normal form, judged conservatively: a lower-case http(s)
+/// scheme, a host of lower-case letters, digits, dots and hyphens (no port, userinfo or IPv6
+/// literal), and a path of printable ASCII with no escape, query, fragment or dot segment.
+/// Anything else goes through [`rebuild`], which gives the same text for every URL this accepts
+/// (a test checks it).
+fn is_normal(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let Some(slash) = rest.find('/') else {
+        return false;
+    };
+    let (authority, path) = rest.split_at(slash);
+    !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'%' | b'?' | b'#'))
+        && !path
+            .split('/')
+            .any(|segment| segment == "." || segment == "..")
+}
+
+/// The normal form of any URL, built step by step.
+fn rebuild(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let scheme = scheme.to_ascii_lowercase();
     let default_port = match scheme.as_str() {
@@ -82,4 +124,50 @@ fn remove_dot_segments(path: &str) -> String {
         result.push('/');
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_normal, rebuild};
+
+    /// Every URL the one-pass check borrows is exactly what the step-by-step normalisation
+    /// builds: over schemes, hosts and paths of every kind of segment, up to three deep.
+    #[test]
+    fn a_url_taken_as_normal_is_its_own_normal_form() {
+        let segments = [
+            "", "a", ".", "..", "b.c", "~x", "%41", "%2f", "a:b", "A", "x=y", "-_",
+        ];
+        let mut paths = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|path| segments.iter().map(move |s| format!("{path}/{s}")))
+                .collect();
+            paths.extend(longer);
+        }
+        let mut borrowed = 0;
+        for scheme in ["https", "http", "HTTPS", "ftp"] {
+            for host in [
+                "api.example.com",
+                "x-1.y",
+                "Host",
+                "h:443",
+                "h:80",
+                "[::1]",
+                "u@h",
+                "",
+            ] {
+                for path in &paths {
+                    for suffix in ["", "?q=1", "#f"] {
+                        let url = format!("{scheme}://{host}{path}{suffix}");
+                        if is_normal(&url) {
+                            borrowed += 1;
+                            assert_eq!(rebuild(&url).as_deref(), Some(url.as_str()), "{url}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(borrowed > 1000, "only {borrowed} URLs were taken as normal");
+    }
 }

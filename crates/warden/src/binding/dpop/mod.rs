@@ -45,6 +45,7 @@ pub(crate) use proof::VerifiedProof;
 pub use proof::{thumbprint, token_hash};
 pub use replay::{FirstUse, InMemoryProofReplay, ProofKey, ProofReplayCache, ReplayCacheError};
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -242,7 +243,7 @@ impl Dpop {
             return Err(ProofError::WrongMethod.into());
         }
         let proof_url = normalize_url(&htu).ok_or(ProofError::WrongUrl)?;
-        if proof_url != expected_url {
+        if *proof_url != *expected_url {
             return Err(ProofError::WrongUrl.into());
         }
         let now_f = now as f64;
@@ -270,12 +271,7 @@ impl Dpop {
             }
         }
         // Replay key: the target URI and the jti, hashed (§11.1: store only a hash).
-        let mut context = digest::Context::new(&digest::SHA256);
-        context.update(expected_url.as_bytes());
-        context.update(&[0]);
-        context.update(jti.as_bytes());
-        let mut replay_key = [0u8; 32];
-        replay_key.copy_from_slice(context.finish().as_ref());
+        let replay_key = replay_key(&expected_url, &jti);
         let window = self.inner.max_age + self.inner.future_skew;
         Ok(VerifiedProof {
             jkt: parsed.thumbprint,
@@ -285,7 +281,7 @@ impl Dpop {
     }
 
     /// The URL the proof must name: the public URL and the request's path, or the URL built
-    /// from the request; normalised.
+    /// from the request; normalised (built once: it is usually normal already).
     fn request_url(&self, headers: &HeaderMap, uri: &Uri) -> Option<String> {
         let path = uri.path();
         let url = match &self.inner.public_url {
@@ -306,6 +302,35 @@ impl Dpop {
                 format!("{scheme}://{authority}{path}")
             }
         };
-        normalize_url(&url)
+        let rebuilt = match normalize_url(&url)? {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(normal) => Some(normal),
+        };
+        Some(rebuilt.unwrap_or(url))
     }
+}
+
+/// The SHA-256 of the target URI, a zero byte and the `jti`: hashed in one call from the stack
+/// (no digest context to allocate), or in parts for a URL longer than a kilobyte.
+fn replay_key(url: &str, jti: &str) -> [u8; 32] {
+    let mut text = [0u8; 1024];
+    let len = url.len() + 1 + jti.len();
+    let digest = match text.get_mut(..len) {
+        Some(text) => {
+            text[..url.len()].copy_from_slice(url.as_bytes());
+            text[url.len()] = 0;
+            text[url.len() + 1..].copy_from_slice(jti.as_bytes());
+            digest::digest(&digest::SHA256, text)
+        }
+        None => {
+            let mut context = digest::Context::new(&digest::SHA256);
+            context.update(url.as_bytes());
+            context.update(&[0]);
+            context.update(jti.as_bytes());
+            context.finish()
+        }
+    };
+    let mut key = [0u8; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
 }

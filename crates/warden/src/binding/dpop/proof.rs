@@ -46,8 +46,19 @@ pub(super) fn parse_proof(
     let decode = |segment: &str| {
         crate::base64url::decode(segment).ok_or_else(|| Error::from(ProofError::Malformed))
     };
-    let header_text = String::from_utf8(decode(header_b64)?).map_err(|_| ProofError::Malformed)?;
-    let header = json::parse_members(&header_text).map_err(|_| ProofError::Malformed)?;
+    // The header and the signature are decoded on the stack when they fit (an EC or OKP key's
+    // header, any signature up to RSA-8192's), on the heap otherwise.
+    let mut header_buffer = [0u8; 768];
+    let header_spill;
+    let header_bytes = match crate::base64url::decode_into(header_b64, &mut header_buffer) {
+        Some(bytes) => bytes,
+        None => {
+            header_spill = decode(header_b64)?;
+            &header_spill
+        }
+    };
+    let header_text = std::str::from_utf8(header_bytes).map_err(|_| ProofError::Malformed)?;
+    let header = json::parse_members(header_text).map_err(|_| ProofError::Malformed)?;
     let typ = match header.string("typ") {
         Some(Some(typ)) => typ,
         _ => return Err(ProofError::WrongType.into()),
@@ -72,9 +83,17 @@ pub(super) fn parse_proof(
     if !key.allows(alg) {
         return Err(ProofError::DisallowedAlgorithm.into());
     }
-    let signature = decode(signature_b64)?;
+    let mut signature_buffer = [0u8; 1040];
+    let signature_spill;
+    let signature = match crate::base64url::decode_into(signature_b64, &mut signature_buffer) {
+        Some(bytes) => bytes,
+        None => {
+            signature_spill = decode(signature_b64)?;
+            &signature_spill
+        }
+    };
     let signing_input = &proof[..header_b64.len() + 1 + payload_b64.len()];
-    if !key.verify(alg, signing_input.as_bytes(), &signature) {
+    if !key.verify(alg, signing_input.as_bytes(), signature) {
         return Err(ProofError::BadSignature.into());
     }
     let thumbprint = found.entry.thumbprint.clone();

@@ -5,6 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// What a replay cache remembers of a proof: the SHA-256 of its target URL and `jti`.
@@ -68,8 +69,8 @@ pub struct InMemoryProofReplay {
 
 struct ReplayState {
     seen: papaya::HashMap<ProofKey, u64>,
-    /// Proofs per client key (thumbprint) in the current minute: (minute, count).
-    per_key: papaya::HashMap<Box<str>, (u64, usize)>,
+    /// Proofs per client key (thumbprint) in the current minute.
+    per_key: papaya::HashMap<Box<str>, Quota>,
     capacity: usize,
     per_key_limit: usize,
     clock: Arc<dyn crate::clock::Clock>,
@@ -152,18 +153,13 @@ impl InMemoryProofReplay {
         }
         let minute = now / QUOTA_WINDOW_SECS;
         let per_key = state.per_key.pin();
-        let (_, count) = per_key.update_or_insert_with(
-            jkt.into(),
-            |&(m, count)| {
-                if m == minute {
-                    (m, count + 1)
-                } else {
-                    (minute, 1)
-                }
-            },
-            || (minute, 1),
-        );
-        if *count > state.per_key_limit {
+        // A key seen before is counted in place; only a new key's name is copied.
+        let quota = match per_key.get(jkt) {
+            Some(quota) => quota,
+            None => per_key.get_or_insert_with(jkt.into(), || Quota::new(minute)),
+        };
+        let count = quota.count(minute);
+        if count > state.per_key_limit {
             return Err(ReplayCacheError::KeyQuota);
         }
         if seen.len() >= state.capacity {
@@ -181,12 +177,45 @@ impl InMemoryProofReplay {
     }
 }
 
+/// One client key's proofs in a minute, counted in place (no allocation per proof).
+struct Quota {
+    minute: AtomicU64,
+    count: AtomicUsize,
+}
+
+impl Quota {
+    fn new(minute: u64) -> Self {
+        Quota {
+            minute: AtomicU64::new(minute),
+            count: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts one more proof in `minute` and returns the count so far; a new minute starts
+    /// again from one. Callers racing over a minute's turn may each restart the count: the
+    /// quota bounds a key's share of the cache, it is not an exact tally.
+    fn count(&self, minute: u64) -> usize {
+        let seen = self.minute.load(Ordering::Relaxed);
+        if seen != minute
+            && self
+                .minute
+                .compare_exchange(seen, minute, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.count.store(0, Ordering::Relaxed);
+        }
+        self.count.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
 impl ReplayState {
     fn sweep(&self) {
         let now = crate::clock::unix_secs(&*self.clock);
         self.seen.pin().retain(|_, expiry| *expiry > now);
         let minute = now / QUOTA_WINDOW_SECS;
-        self.per_key.pin().retain(|_, (m, _)| *m == minute);
+        self.per_key
+            .pin()
+            .retain(|_, quota| quota.minute.load(Ordering::Relaxed) == minute);
     }
 }
 
