@@ -48,15 +48,8 @@ pub(super) fn parse_proof(
     };
     // The header and the signature are decoded on the stack when they fit (an EC or OKP key's
     // header, any signature up to RSA-8192's), on the heap otherwise.
-    let mut header_buffer = [0u8; 768];
-    let header_spill;
-    let header_bytes = match crate::base64url::decode_into(header_b64, &mut header_buffer) {
-        Some(bytes) => bytes,
-        None => {
-            header_spill = decode(header_b64)?;
-            &header_spill
-        }
-    };
+    let (mut header_buffer, mut header_spill) = ([0u8; 768], Vec::new());
+    let header_bytes = decode_in(header_b64, &mut header_buffer, &mut header_spill)?;
     let header_text = std::str::from_utf8(header_bytes).map_err(|_| ProofError::Malformed)?;
     let header = json::parse_members(header_text).map_err(|_| ProofError::Malformed)?;
     let typ = match header.string("typ") {
@@ -83,15 +76,8 @@ pub(super) fn parse_proof(
     if !key.allows(alg) {
         return Err(ProofError::DisallowedAlgorithm.into());
     }
-    let mut signature_buffer = [0u8; 1040];
-    let signature_spill;
-    let signature = match crate::base64url::decode_into(signature_b64, &mut signature_buffer) {
-        Some(bytes) => bytes,
-        None => {
-            signature_spill = decode(signature_b64)?;
-            &signature_spill
-        }
-    };
+    let (mut signature_buffer, mut signature_spill) = ([0u8; 1040], Vec::new());
+    let signature = decode_in(signature_b64, &mut signature_buffer, &mut signature_spill)?;
     let signing_input = &proof[..header_b64.len() + 1 + payload_b64.len()];
     if !key.verify(alg, signing_input.as_bytes(), signature) {
         return Err(ProofError::BadSignature.into());
@@ -104,6 +90,19 @@ pub(super) fn parse_proof(
         payload,
         thumbprint,
     })
+}
+
+/// The bytes `segment` encodes: decoded into `buffer` when they fit, else into `spill`.
+fn decode_in<'b>(
+    segment: &str,
+    buffer: &'b mut [u8],
+    spill: &'b mut Vec<u8>,
+) -> Result<&'b [u8], Error> {
+    if let Some(bytes) = crate::base64url::decode_into(segment, buffer) {
+        return Ok(bytes);
+    }
+    *spill = crate::base64url::decode(segment).ok_or(ProofError::Malformed)?;
+    Ok(spill)
 }
 
 /// The RFC 7638 thumbprint of a public JWK: base64url SHA-256 of its required members in

@@ -22,6 +22,12 @@ pub trait ProofReplayCache: Send + Sync + fmt::Debug + 'static {
     /// `true` if it was not there (first use), `false` for a replay. `now` and `expires_at` are
     /// seconds since the Unix epoch by the validator's clock, which judged the proof's window: a
     /// cache measures the key's life from them, never by a clock of its own.
+    ///
+    /// The future is polled once when the request is authenticated, with a no-op waker: a cache
+    /// that answers at once (as the in-memory one does) decides the request without an await.
+    /// One that is still waiting is polled again with the request's own waker, so, as the
+    /// `Future` contract asks, it must wake the waker of its latest poll. The proof counts as
+    /// used from that first poll, even if the client goes away before the answer.
     fn first_use(&self, jkt: &str, key: ProofKey, now: u64, expires_at: u64) -> FirstUse<'_>;
 }
 
