@@ -61,18 +61,18 @@ fn segments(token: &str) -> Option<(&str, &str, &str)> {
 /// breach: the cache must not turn a memory dump into a forgery.
 fn fingerprint(header: &str, signature: &str) -> Option<Fingerprint> {
     use aws_lc_rs::digest::{Context, SHA256, digest};
-    let mut text = [0u8; 1536];
+    // Sized for the usual token, since the buffer is zeroed on every hit: an RS256 or ES256
+    // signature with a header of a few hundred characters, or RSA-4096's with a short header.
+    let mut text = [0u8; 768];
     let signed = header.len() + 1;
     let digest = if signed + signature.len() / 4 * 3 + 2 <= text.len() {
-        // The usual token: a header of a few hundred characters, any RSA signature up to
-        // 8,192 bits.
         text[..header.len()].copy_from_slice(header.as_bytes());
         text[header.len()] = b'.';
         let decoded = crate::base64url::decode_into(signature, &mut text[signed..])?;
         let len = signed + decoded.len();
         digest(&SHA256, &text[..len])
     } else {
-        // A header carrying a certificate chain, say.
+        // A header carrying a certificate chain, an RSA-8192 signature.
         let decoded = crate::base64url::decode(signature)?;
         let mut context = Context::new(&SHA256);
         context.update(header.as_bytes());
@@ -296,9 +296,11 @@ mod tests {
             <Fingerprint>::try_from(digest.as_ref()).unwrap()
         };
         let rs256 = [7u8; 256];
+        let rs4096 = [8u8; 512];
         let rs8192 = [9u8; 1024];
         for (header, signature) in [
             ("eyJhbGciOiJSUzI1NiJ9".to_owned(), &rs256[..]),
+            ("eyJhbGciOiJSUzI1NiJ9".to_owned(), &rs4096[..]),
             ("eyJhbGciOiJSUzI1NiJ9".to_owned(), &rs8192[..]),
             ("A".repeat(600), &rs8192[..]),
             ("A".repeat(2000), &rs256[..]),

@@ -47,8 +47,8 @@ pub(super) fn parse_proof(
         crate::base64url::decode(segment).ok_or_else(|| Error::from(ProofError::Malformed))
     };
     // The header and the signature are decoded on the stack when they fit (an EC or OKP key's
-    // header, any signature up to RSA-8192's), on the heap otherwise.
-    let (mut header_buffer, mut header_spill) = ([0u8; 768], Vec::new());
+    // header, any signature up to RSA-4096's), on the heap otherwise.
+    let (mut header_buffer, mut header_spill) = ([0u8; 512], Vec::new());
     let header_bytes = decode_in(header_b64, &mut header_buffer, &mut header_spill)?;
     let header_text = std::str::from_utf8(header_bytes).map_err(|_| ProofError::Malformed)?;
     let header = json::parse_members(header_text).map_err(|_| ProofError::Malformed)?;
@@ -76,7 +76,7 @@ pub(super) fn parse_proof(
     if !key.allows(alg) {
         return Err(ProofError::DisallowedAlgorithm.into());
     }
-    let (mut signature_buffer, mut signature_spill) = ([0u8; 1040], Vec::new());
+    let (mut signature_buffer, mut signature_spill) = ([0u8; 512], Vec::new());
     let signature = decode_in(signature_b64, &mut signature_buffer, &mut signature_spill)?;
     let signing_input = &proof[..header_b64.len() + 1 + payload_b64.len()];
     if !key.verify(alg, signing_input.as_bytes(), signature) {
